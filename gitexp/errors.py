@@ -1,0 +1,56 @@
+"""One exception hierarchy for everything gitexp refuses or fails to do.
+
+Each exception carries a one-line, user-facing message (what is wrong and how
+to fix it) and the exit status the CLI returns for it; the CLI catches
+``GitexpError`` once, at the top, and nowhere else prints or exits.
+"""
+
+from __future__ import annotations
+
+
+class GitexpError(Exception):
+    """Base class: bad input by default (exit status 2)."""
+
+    exit_code = 2
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(GitexpError):
+    """The command line, a sweep file or a name is malformed or inconsistent."""
+
+
+class SweepSyntaxError(UsageError):
+    """An EXPR of the sweep language does not parse; the message shows where."""
+
+    def __init__(self, message: str, text: str = "", position: int | None = None):
+        if text and position is not None:
+            message = f"{message} at column {position + 1} of {text!r}: {text[:position]}>>>{text[position:]}"
+        super().__init__(message)
+        self.text = text
+        self.position = position
+
+
+class RepositoryError(GitexpError):
+    """The Git repository or DVC project is missing or not in a usable state."""
+
+
+class NotFoundError(GitexpError):
+    """A sweep, trial, remote or metric that the user named does not exist."""
+
+
+class GitCommandError(GitexpError):
+    """A git (or dvc) command failed for a reason the user did not cause."""
+
+    exit_code = 1
+
+
+class TrialsFailed(GitexpError):
+    """Some trials ran and failed: their results are recorded, the command exits 1."""
+
+    exit_code = 1
