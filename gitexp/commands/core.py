@@ -1,0 +1,143 @@
+"""queue, run, status, show, logs: the core loop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..cli import Environment, cli, pass_environment
+from ..errors import NotFoundError, TrialsFailed
+from ..formatting import format_value, to_csv, to_json, to_markdown, to_rich
+from ..records import Ledger
+
+
+@cli.command()
+@click.option("--set", "sets", multiple=True, metavar="[FILE:]KEY=EXPR", help="A params key and its values; repeat.")
+@click.option("--sweep", "sweep_file", type=click.Path(dir_okay=False, path_type=Path), help="A sweep file.")
+@click.option("--name", help="The sweep's name (default: a generated one).")
+@click.option("--strategy", help="grid (default), random, hyperband or bayes.")
+@click.option("--num-trials", type=int, help="How many trials (random and adaptive strategies).")
+@click.option("--seed", type=int, help="Seed for random draws.")
+@click.option("--concurrency", type=int, help="How many trials may run at once.")
+@click.option("--rev", default="HEAD", show_default=True, help="The baseline commit.")
+@click.option("--include-uncommitted", is_flag=True, help="Snapshot uncommitted changes into the baseline.")
+@pass_environment
+def queue(environment: Environment, sets, sweep_file, name, strategy, num_trials, seed, concurrency, rev, include_uncommitted):
+    """Create one trial branch per point of the sweep."""
+    from ..queueing import QueueRequest, queue_sweep
+    from ..sweep.build import build_spec
+
+    git = environment.git()
+    spec = build_spec(
+        list(sets),
+        sweep_file=sweep_file and (environment.cwd / sweep_file),
+        strategy=strategy,
+        num_trials=num_trials,
+        seed=seed,
+        concurrency=concurrency,
+    )
+    queued = queue_sweep(git, QueueRequest(spec, name, rev, include_uncommitted))
+    sweep = queued.sweep
+    environment.echo(f"Queued sweep {sweep.name}: {len(queued.trials)} trials on {sweep.baseline[:10]}")
+    for trial in queued.trials:
+        params = " ".join(f"{key}={format_value(value)}" for key, value in trial.params.items())
+        environment.echo(f"  {trial.ref.branch}  {params}")
+    environment.echo(f"Run them with: gitexp run {sweep.name}")
+
+
+@cli.command()
+@click.argument("names", nargs=-1)
+@click.option("-j", "--jobs", default=1, show_default=True, help="Trials to run in parallel.")
+@click.option("--timeout", type=float, help="Seconds after which a trial is stopped and marked failed.")
+@click.option("--stage", help="Reproduce only this dvc.yaml stage (and what it depends on).")
+@click.option("--retry-failed", is_flag=True, help="Run failed trials again (the new result goes on top).")
+@pass_environment
+def run(environment: Environment, names, jobs, timeout, stage, retry_failed):
+    """Run queued trials (of the named sweeps or trials; all by default)."""
+    from ..execution.local import LocalExecutor, RunOptions, StaticTrials, runnable
+    from ..progress import LiveProgress, PlainProgress
+
+    git = environment.git()
+    options = RunOptions(jobs=jobs, timeout=timeout, stage=stage, retry_failed=retry_failed)
+    options.validate()
+    trials = [trial for trial in Ledger(git).select(list(names)) if runnable(trial, options)]
+    if not trials:
+        environment.echo("Nothing to run: no queued trials" + (" in " + ", ".join(names) if names else ""))
+        return
+    display = (
+        LiveProgress(environment.console, len(trials))
+        if environment.interactive
+        else PlainProgress(environment.stdout, len(trials))
+    )
+    with display:
+        summary = LocalExecutor(git, options, display).run(StaticTrials(trials))
+    succeeded = len(summary.finished) - len(summary.failed)
+    environment.echo(f"{succeeded} succeeded, {len(summary.failed)} failed, {len(summary.skipped)} skipped")
+    if summary.failed:
+        names = ", ".join(trial.ref.key for trial in summary.failed[:5])
+        raise TrialsFailed(f"{len(summary.failed)} trial(s) failed ({names}): see gitexp logs TRIAL")
+
+
+@cli.command()
+@pass_environment
+def status(environment: Environment):
+    """Sweeps with their trials counted by state."""
+    from ..results import sweep_statuses
+
+    statuses = sweep_statuses(environment.git())
+    if not statuses:
+        environment.echo("No sweeps yet: create one with gitexp queue --set KEY=VALUES")
+        return
+    for entry in statuses:
+        counts = ", ".join(f"{count} {state}" for state, count in entry.counts.items() if count)
+        strategy = entry.sweep.spec.get("strategy", "grid")
+        environment.echo(f"{entry.sweep.name}  {strategy}  {entry.total} trials: {counts or 'none'}")
+
+
+@cli.command()
+@click.argument("sweeps", nargs=-1)
+@click.option("--sort-by", metavar="METRIC", help="Rank trials by this metric.")
+@click.option("--sort-order", type=click.Choice(["asc", "desc"]), help="Default: the objective's goal, else desc.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
+@click.option("--md", "as_md", is_flag=True, help="Print a Markdown table.")
+@pass_environment
+def show(environment: Environment, sweeps, sort_by, sort_order, as_json, as_csv, as_md):
+    """Trials with the params that vary and their metrics, baseline first."""
+    from ..errors import UsageError
+    from ..results import collect_results, sort_rows
+
+    if sum((as_json, as_csv, as_md)) > 1:
+        raise UsageError("choose one of --json, --csv and --md")
+    table = collect_results(environment.git(), list(sweeps) or None)
+    if sort_by:
+        sort_rows(table, sort_by, sort_order)
+    if as_json:
+        environment.echo(to_json(table))
+    elif as_csv:
+        environment.stdout.write(to_csv(table))
+    elif as_md:
+        environment.stdout.write(to_markdown(table))
+    elif not table.rows:
+        environment.echo("No sweeps yet: create one with gitexp queue --set KEY=VALUES")
+    else:
+        environment.console.print(to_rich(table))
+
+
+@cli.command()
+@click.argument("trial")
+@pass_environment
+def logs(environment: Environment, trial):
+    """Print a trial's log (or, for a run elsewhere, what its result commit kept)."""
+    from ..execution.pipeline import trial_log_path
+
+    git = environment.git()
+    found = Ledger(git).resolve_trial(trial)
+    log = trial_log_path(git.common_dir(), found.sweep, found.name)
+    if log.exists():
+        environment.stdout.write(log.read_text("utf-8", "replace"))
+    elif found.finished:
+        environment.stdout.write(found.message)
+    else:
+        raise NotFoundError(f"{found.ref.key} has not run yet, so it has no log: run it with gitexp run {found.ref.key}")

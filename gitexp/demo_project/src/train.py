@@ -1,0 +1,37 @@
+"""Train a logistic regression by gradient descent and log it with dvclive."""
+
+from pathlib import Path
+
+import numpy as np
+import yaml
+from dvclive import Live
+
+params = yaml.safe_load(Path("params.yaml").read_text())["train"]
+data = np.load("data/dataset.npz")
+
+
+def expand(x):
+    if params["features"] == "poly2":
+        return np.column_stack([x, x**2, x[:, :1] * x[:, 1:], np.ones(len(x))])
+    return np.column_stack([x, np.ones(len(x))])
+
+
+def accuracy(w, x, y):
+    return float(np.mean(((x @ w) > 0) == y))
+
+
+x_train, x_test = expand(data["x_train"]), expand(data["x_test"])
+y_train, y_test = data["y_train"], data["y_test"]
+w = np.zeros(x_train.shape[1])
+with Live(save_dvc_exp=False, dvcyaml=None) as live:
+    for epoch in range(params["epochs"]):
+        for _ in range(50):
+            p = 1 / (1 + np.exp(-(x_train @ w)))
+            grad = x_train.T @ (p - y_train) / len(y_train) + params["l2"] * w
+            w -= params["lr"] * grad
+        p = np.clip(1 / (1 + np.exp(-(x_train @ w))), 1e-9, 1 - 1e-9)
+        loss = float(-np.mean(y_train * np.log(p) + (1 - y_train) * np.log(1 - p)))
+        live.log_metric("train/loss", loss)
+        live.log_metric("train/acc", accuracy(w, x_train, y_train))
+        live.log_metric("test/acc", accuracy(w, x_test, y_test))
+        live.next_step()

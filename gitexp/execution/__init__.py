@@ -1,0 +1,1 @@
+"""Executors: where and how trials run (local worktrees, remote workers, CI jobs)."""

@@ -1,0 +1,66 @@
+"""Local claims on trials: an flock on a file under .git/gitexp/locks.
+
+The kernel drops an flock when its process dies, so a claim never outlives a
+killed runner; the file's content says who holds it and where it runs, which
+``show`` uses to find live metrics.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class TrialLock:
+    path: Path
+    fd: int | None = None
+
+    def acquire(self, worktree: Path) -> bool:
+        """Take the claim without waiting; False when another process holds it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        holder = {"pid": os.getpid(), "host": socket.gethostname(), "worktree": str(worktree)}
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps(holder).encode())
+        self.fd = fd
+        return True
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing drops the flock; the file stays for the next claim
+            self.fd = None
+
+
+def lock_path(common_dir: Path, sweep: str, trial: str) -> Path:
+    return common_dir / "gitexp" / "locks" / sweep / f"{trial}.lock"
+
+
+def held_by(path: Path) -> dict | None:
+    """Who holds the lock at ``path`` (its recorded holder), or None when nobody does."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            content = os.read(fd, 4096)
+            try:
+                return json.loads(content)
+            except ValueError:
+                return {}
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)

@@ -1,0 +1,144 @@
+"""Running one trial's pipeline in a directory and recording the outcome as a commit.
+
+Shared by every executor: the local runner and remote workers call it inside a
+worktree, the CI job inside its own checkout.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..dvc_cli import dvc_argv, tool_env
+from ..git import Git
+from ..metrics import read_workspace_metrics
+from ..project import Project
+from ..records import (
+    FAILED,
+    SUCCEEDED,
+    T_DURATION,
+    T_HOST,
+    T_METRICS,
+    T_PARAMS,
+    T_STATUS,
+    T_SWEEP,
+    T_TAGS,
+    T_TRIAL,
+    Trial,
+    dumps_compact,
+    format_message,
+)
+
+LOG_TAIL_LINES = 30
+MAX_TRAILER_METRICS = 60
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    status: str
+    duration: float
+    metrics: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""
+    log_tail: str = ""
+
+
+def pipeline_command(stage: str | None, command: str | None = None) -> list[str]:
+    """``dvc repro [stage]``, or a project's own command (split, never run by a shell)."""
+    if command:
+        return shlex.split(command)
+    return dvc_argv("repro", *(["--", stage] if stage else []))
+
+
+def run_pipeline(
+    directory: Path,
+    argv: Sequence[str],
+    log_path: Path,
+    project: Project,
+    timeout: float | None = None,
+    env: Mapping[str, str] | None = None,
+) -> RunOutcome:
+    """Run ``argv`` in ``directory`` with output to ``log_path``; read metrics afterwards."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    run_env = tool_env({**os.environ, **(env or {})})
+    started = time.monotonic()
+    reason = ""
+    with log_path.open("wb") as log:
+        try:
+            proc = subprocess.Popen(
+                list(argv), cwd=directory, stdout=log, stderr=subprocess.STDOUT, env=run_env, start_new_session=True
+            )
+        except FileNotFoundError:
+            proc = None
+            reason = f"{argv[0]} not found: install it (pip install dvc) or check PATH"
+            log.write((reason + "\n").encode())
+        if proc is not None:
+            try:
+                code = proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                code = None
+                reason = f"timed out after {timeout:g} s"
+                log.write(f"\ngitexp: {reason}\n".encode())
+            if code:
+                reason = f"{argv[0]} exited with status {code}"
+    duration = time.monotonic() - started
+    status = SUCCEEDED if not reason else FAILED
+    metrics = read_workspace_metrics(directory, project) if status == SUCCEEDED else {}
+    return RunOutcome(status, duration, metrics, reason, "" if status == SUCCEEDED else tail(log_path))
+
+
+def trial_log_path(common_dir: Path, sweep: str, trial: str) -> Path:
+    return common_dir / "gitexp" / "logs" / sweep / f"{trial}.log"
+
+
+def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        text = path.read_text("utf-8", "replace")
+    except OSError:
+        return ""
+    return "\n".join(text.rstrip("\n").splitlines()[-lines:])
+
+
+def where(kind: str) -> str:
+    return f"{kind}:{socket.gethostname()}"
+
+
+def commit_result(workdir: Git, trial: Trial, outcome: RunOutcome, host: str) -> str:
+    """Commit what the run produced (everything Git does not ignore) on top of the trial; return its id.
+
+    A failed trial gets an empty commit whose message holds the end of its log.
+    """
+    if outcome.status == SUCCEEDED:
+        workdir.run("add", "-A")
+    headline = dict(list(numeric(outcome.metrics).items())[:MAX_TRAILER_METRICS])
+    trailers = {
+        T_SWEEP: trial.sweep,
+        T_TRIAL: trial.name,
+        T_STATUS: outcome.status,
+        T_DURATION: f"{outcome.duration:.2f}",
+        T_HOST: host,
+        T_PARAMS: dumps_compact(trial.params),
+        T_METRICS: dumps_compact(headline),
+    }
+    if trial.tags:
+        trailers[T_TAGS] = dumps_compact(trial.tags)
+    body = ""
+    if outcome.status != SUCCEEDED:
+        quoted = "\n".join("    " + line for line in outcome.log_tail.splitlines())
+        body = f"{outcome.reason}\n\nLast lines of the log:\n\n{quoted}" if quoted else outcome.reason
+    message = format_message(f"gitexp: {trial.ref.key} {outcome.status} in {outcome.duration:.1f}s", trailers, body)
+    workdir.run("commit", "--allow-empty", "--no-verify", "--cleanup=verbatim", "-q", "-F", "-", input=message)
+    return workdir.run("rev-parse", "HEAD").strip()
+
+
+def numeric(metrics: Mapping[str, Any]) -> dict[str, float]:
+    return {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}

@@ -1,0 +1,235 @@
+"""Queueing: validate a sweep against the baseline and write its trial branches in one batch.
+
+Everything is checked before anything is written; then all objects go into one
+fast-import pack and all refs are created in one atomic ``update-ref``
+transaction whose creates fail if a ref already exists. A refused or failed
+queue therefore leaves no branch and no sweep behind.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from .errors import RepositoryError, UsageError
+from .git import ZERO_OID, FastImportCommit, Git, RefUpdate
+from .naming import TrialRef, generate_sweep_name, sweep_ref, trial_name, validate_name
+from .params import ParamsFile, check_value_type
+from .project import DEFAULT_PARAMS_FILE, Project, load_project
+from .records import (
+    SWEEP_FILE,
+    T_BASELINE,
+    T_PARAMS,
+    T_SWEEP,
+    T_TAGS,
+    T_TRIAL,
+    Ledger,
+    Sweep,
+    dumps_compact,
+    format_message,
+)
+from .strategies import strategy_for
+from .strategies.base import TrialPlan
+from .sweep.space import Choice, ParamTarget
+from .sweep.spec import SweepSpec
+
+
+@dataclass(frozen=True)
+class QueueRequest:
+    spec: SweepSpec
+    name: str | None = None
+    rev: str = "HEAD"
+    include_uncommitted: bool = False
+
+
+@dataclass(frozen=True)
+class QueuedTrial:
+    ref: TrialRef
+    commit: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class QueuedSweep:
+    sweep: Sweep
+    trials: list[QueuedTrial]
+
+
+def queue_sweep(git: Git, request: QueueRequest) -> QueuedSweep:
+    """Validate ``request`` and create its sweep record and first trials."""
+    ledger = Ledger(git)
+    if git.rev_parse("HEAD") is None:
+        raise RepositoryError("the repository has no commits yet: commit your DVC project first (git commit)")
+    existing = set(ledger.sweep_names())
+    name = validate_name(request.name, "sweep") if request.name else generate_sweep_name(existing)
+    if name in existing:
+        raise UsageError(f"a sweep named {name!r} exists already: choose another --name, or gitexp remove {name}")
+    baseline = resolve_baseline(git, request.rev, request.include_uncommitted)
+    spec = request.spec
+    spec.validate()
+    targets = ParamsTargets(git, baseline, load_project(git, baseline))
+    targets.check_spec(spec)
+    plans = strategy_for(spec).initial_batch()
+    if not plans:
+        raise UsageError("the sweep makes no trials: give at least one value for each --set")
+    sweep = Sweep(
+        name=name,
+        commit="",
+        baseline=baseline,
+        prefix=ledger.prefix,
+        spec=spec.to_json(),
+        params_files=targets.files_touched(spec),
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+    return QueuedSweep(*write_trials(git, sweep, spec, targets, plans, first_index=1, new_sweep=True))
+
+
+def write_trials(
+    git: Git,
+    sweep: Sweep,
+    spec: SweepSpec,
+    targets: "ParamsTargets",
+    plans: Sequence[TrialPlan],
+    first_index: int,
+    new_sweep: bool = False,
+    state: dict[str, Any] | None = None,
+) -> tuple[Sweep, list[QueuedTrial]]:
+    """Write trial commits for ``plans`` (and the sweep record) in one batch and one ref transaction."""
+    refs = [TrialRef(sweep.prefix, sweep.name, trial_name(first_index + i)) for i in range(len(plans))]
+    commits = [
+        FastImportCommit(sweep.baseline, _trial_message(sweep, ref, plan), targets.render(spec, plan))
+        for ref, plan in zip(refs, plans)
+    ]
+    record = Sweep(**{**sweep.__dict__, "state": state if state is not None else sweep.state})
+    commits.append(_sweep_record_commit(record, None if new_sweep else sweep.commit))
+    scratch = f"refs/gitexp/tmp/queue-{os.getpid()}-{name_token()}"
+    oids = git.fast_import(commits, scratch)
+    updates = [RefUpdate(ref.ref, oid, ZERO_OID) for ref, oid in zip(refs, oids)]
+    updates.append(RefUpdate(sweep_ref(sweep.name), oids[-1], ZERO_OID if new_sweep else sweep.commit))
+    updates.append(RefUpdate(scratch, ZERO_OID))
+    if not git.try_update_refs(updates, f"gitexp: queue {sweep.name}"):
+        git.try_update_refs([RefUpdate(scratch, ZERO_OID)])
+        raise UsageError(
+            f"sweep {sweep.name!r} changed while its trials were being written (another gitexp at work?): try again"
+        )
+    record = Sweep(**{**record.__dict__, "commit": oids[-1]})
+    queued = [QueuedTrial(ref, oid, _params_json(plan)) for ref, oid, plan in zip(refs, oids, plans)]
+    return record, queued
+
+
+def name_token() -> str:
+    return os.urandom(4).hex()
+
+
+def resolve_baseline(git: Git, rev: str, include_uncommitted: bool) -> str:
+    """The baseline commit: ``rev``, refusing uncommitted work unless it is snapshotted."""
+    baseline = git.rev_parse(rev)
+    if baseline is None:
+        raise UsageError(f"--rev {rev!r} names no commit: give a branch, tag or commit id")
+    if baseline != git.rev_parse("HEAD"):
+        return baseline
+    changed = [entry[3:] for entry in git.status_porcelain() if not entry.startswith("??")]
+    if not changed:
+        return baseline
+    if include_uncommitted:
+        return snapshot_workspace(git, baseline)
+    shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+    raise UsageError(
+        f"uncommitted changes to {shown}: gitexp queues the committed baseline (HEAD); "
+        "commit them, or pass --include-uncommitted to snapshot the workspace into the sweep's baseline"
+    )
+
+
+def snapshot_workspace(git: Git, head: str) -> str:
+    """A commit of the working tree on top of HEAD, made with a private index."""
+    with tempfile.TemporaryDirectory(prefix="gitexp-index-") as tmp:
+        env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
+        git.run("read-tree", head, env=env)
+        git.run("add", "-A", env=env)
+        tree = git.run("write-tree", env=env).strip()
+    message = "gitexp: workspace snapshot\n\nUncommitted changes included in a sweep's baseline.\n"
+    return git.run("commit-tree", tree, "-p", head, "-m", message).strip()
+
+
+class ParamsTargets:
+    """The params files of a baseline, checked against dvc.yaml and rendered per trial."""
+
+    def __init__(self, git: Git, baseline: str, project: Project):
+        self.git = git
+        self.baseline = baseline
+        self.project = project
+        self._files: dict[str, ParamsFile] = {}
+        self._modes: dict[str, str] = {}
+
+    def file(self, name: str | None) -> ParamsFile:
+        name = name or DEFAULT_PARAMS_FILE
+        if name not in self._files:
+            if name not in self.project.params_files:
+                listed = ", ".join(self.project.params_files) or "none"
+                raise UsageError(
+                    f"dvc.yaml lists no params from {name} (params files: {listed}): "
+                    f"add them to a stage's params: in dvc.yaml so DVC reruns it, and commit"
+                )
+            blob = self.git.read_blob(self.baseline, name)
+            if blob is None:
+                raise UsageError(f"{name} is listed in dvc.yaml but not committed at the baseline: commit it")
+            self._files[name] = ParamsFile(name, blob.decode("utf-8"))
+            self._modes.update(self.git.tree_entries(self.baseline, [name]))
+        return self._files[name]
+
+    def check_spec(self, spec: SweepSpec) -> None:
+        """Every key exists and every discrete value fits the type the file holds."""
+        for target, value in spec.constants:
+            check_value_type(str(target), self.file(target.file).get(target.key), value, isinstance(value, str))
+        for axis in spec.space.axes:
+            old = self.file(axis.target.file).get(axis.target.key)
+            dimension = axis.dimension
+            if isinstance(dimension, Choice):
+                for index, value in enumerate(dimension.values):
+                    check_value_type(str(axis.target), old, value, index in dimension.quoted)
+            elif dimension.is_discrete:
+                for value in dimension.values:
+                    check_value_type(str(axis.target), old, value, False)
+
+    def files_touched(self, spec: SweepSpec) -> tuple[str, ...]:
+        targets = [t for t, _ in spec.constants] + [axis.target for axis in spec.space.axes]
+        return tuple(dict.fromkeys(t.file or DEFAULT_PARAMS_FILE for t in targets))
+
+    def render(self, spec: SweepSpec, plan: TrialPlan) -> dict[str, tuple[str, bytes]]:
+        """The changed params files of one trial: path -> (mode, content)."""
+        per_file: dict[str, dict[str, Any]] = {}
+        for target, value in [*spec.constants, *plan.params.items()]:
+            per_file.setdefault(target.file or DEFAULT_PARAMS_FILE, {})[target.key] = value
+        return {
+            path: (self._modes.get(path, "100644"), self.file(path).render(updates).encode("utf-8"))
+            for path, updates in per_file.items()
+        }
+
+
+def _params_json(plan: TrialPlan) -> dict[str, Any]:
+    return {str(target): value for target, value in plan.params.items()}
+
+
+def _trial_message(sweep: Sweep, ref: TrialRef, plan: TrialPlan) -> str:
+    params = _params_json(plan)
+    summary = " ".join(f"{key}={value}" for key, value in params.items())
+    trailers = {T_SWEEP: sweep.name, T_TRIAL: ref.trial, T_PARAMS: dumps_compact(params), T_BASELINE: sweep.baseline}
+    if plan.tags:
+        trailers[T_TAGS] = dumps_compact(plan.tags)
+    return format_message(f"gitexp: {ref.key} {summary}", trailers)
+
+
+def _sweep_record_commit(sweep: Sweep, parent: str | None) -> FastImportCommit:
+    content = (dumps_compact(sweep.to_json()) + "\n").encode("utf-8")
+    message = format_message(f"gitexp: sweep {sweep.name}", {T_SWEEP: sweep.name, T_BASELINE: sweep.baseline})
+    return FastImportCommit(parent, message, {SWEEP_FILE: ("100644", content)})
+
+
+def target_from_key(key: str) -> ParamTarget:
+    """The inverse of ``str(ParamTarget)``, for params read back from trailers."""
+    file, sep, dotted = key.partition(":")
+    return ParamTarget(file, dotted) if sep else ParamTarget(None, key)

@@ -1,0 +1,59 @@
+"""The seam every search strategy implements.
+
+A strategy turns a sweep's space into trials. Static strategies (grid, random)
+know every trial up front; adaptive ones (hyperband, bayes) look at finished
+trials to choose the next. Strategies are pure and deterministic for a seed:
+the runner rebuilds them from what Git records, so a sweep can be resumed or
+extended from any clone.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from ..sweep.space import ParamTarget
+from ..sweep.spec import SweepSpec
+
+
+@dataclass(frozen=True)
+class TrialPlan:
+    """A trial a strategy asks for: the values to set, and tags it wants recorded."""
+
+    params: dict[ParamTarget, Any]
+    tags: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    """A trial as a strategy sees it: what was set, tags, status and metrics."""
+
+    params: dict[str, Any]
+    status: str
+    metrics: dict[str, Any]
+    tags: dict[str, Any] = field(default_factory=dict)
+
+    def objective_value(self, metric: str) -> float | None:
+        value = self.metrics.get(metric)
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+class Strategy(ABC):
+    """Chooses trials. ``suggest`` is called with every trial the sweep has so far."""
+
+    name: ClassVar[str]
+    adaptive: ClassVar[bool] = False
+
+    def __init__(self, spec: SweepSpec):
+        self.spec = spec
+
+    @abstractmethod
+    def suggest(self, finished: Sequence[TrialOutcome], pending: Sequence[TrialOutcome], limit: int) -> list[TrialPlan]:
+        """Up to ``limit`` new trials, given the finished and the queued or running ones."""
+
+    def initial_batch(self) -> list[TrialPlan]:
+        """What ``gitexp queue`` creates: every trial for static strategies, the first batch otherwise."""
+        limit = self.spec.num_planned_trials() if not self.adaptive else self.spec.concurrency
+        return self.suggest([], [], limit if limit is not None else self.spec.concurrency)

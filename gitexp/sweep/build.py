@@ -1,0 +1,41 @@
+"""One SweepSpec from the command line: --set flags, a sweep file, or both (flags win)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from ..errors import UsageError
+from .expr import parse_set
+from .files import load_sweep_file
+from .space import Space
+from .spec import SweepSpec, spec_from_flags
+
+
+def build_spec(
+    sets: list[str],
+    *,
+    sweep_file: Path | None = None,
+    strategy: str | None = None,
+    num_trials: int | None = None,
+    seed: int | None = None,
+    concurrency: int | None = None,
+) -> SweepSpec:
+    if not sets and sweep_file is None:
+        raise UsageError("nothing to sweep: give --set KEY=VALUES (repeatable) or --sweep FILE")
+    if sweep_file is None:
+        return spec_from_flags(
+            sets, strategy=strategy or "grid", num_trials=num_trials, seed=seed, concurrency=concurrency or 1
+        )
+    spec = load_sweep_file(sweep_file)
+    overrides = {
+        name: value
+        for name, value in (("strategy", strategy), ("max_trials", num_trials), ("seed", seed), ("concurrency", concurrency))
+        if value is not None
+    }
+    if sets:
+        flag_axes = [parse_set(flag, seed=seed if seed is not None else spec.seed or 0) for flag in sets]
+        flagged = {axis.target for axis in flag_axes}
+        kept = [axis for axis in spec.space.axes if axis.target not in flagged]
+        overrides["space"] = Space(tuple(kept + flag_axes))
+    return dataclasses.replace(spec, **overrides)
