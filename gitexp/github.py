@@ -1,0 +1,494 @@
+"""GitHub integration: a pull request per trial, one updatable comment per sweep.
+
+Talks to GitHub's REST API with the standard library only (``urllib``), or,
+when there is no token, hands over to the ``gh`` CLI or a compare URL.
+
+The token is a secret: it travels only in the Authorization header, only to
+the API's own origin, and is never part of a message, a repr or a log line.
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping, NamedTuple
+
+from gitexp import __version__
+from gitexp.errors import GitexpError, NotFoundError, UsageError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://api.github.com"
+API_VERSION = "2022-11-28"
+REQUEST_TIMEOUT_SECONDS = 30.0
+PAGE_SIZE = 100  # GitHub's maximum per_page: fewest round trips
+GH_AUTH_TIMEOUT_SECONDS = 10.0
+GH_CREATE_TIMEOUT_SECONDS = 120.0
+
+_OWNER = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
+_REPO_NAME = re.compile(r"[A-Za-z0-9._-]+")
+# scp-like remotes: [user@]host:owner/repo(.git)
+_SCP_LIKE_URL = re.compile(r"(?:[^@/]+@)?(?P<host>[^:/]+):(?P<path>[^/].*)")
+_URL_SCHEMES = {"https", "http", "ssh", "git", "git+ssh", "ssh+git"}
+_LINK_ENTRY = re.compile(r'<(?P<url>[^>]*)>\s*;\s*rel="(?P<rel>[^"]*)"')
+_PULL_URL = re.compile(r"https?://\S+/pull/\d+")
+_URL_USER_INFO = re.compile(r"://[^/@]*@")
+_HEADER_SAFE_TOKEN = re.compile(r"[\x21-\x7e]+")  # visible ASCII: anything else makes http.client quote the token
+
+_TOKEN_PERMISSIONS = (
+    "it needs the 'repo' scope (classic token) or read and write access to "
+    "pull requests and issues (fine-grained token; in GitHub Actions: "
+    "`permissions: {pull-requests: write, issues: write}`)"
+)
+
+
+class GitHubError(GitexpError):
+    """GitHub failed, gave an unexpected answer or could not be reached."""
+
+    exit_code = 1
+
+
+class GitHubAuthError(UsageError):
+    """The token is wrong or lacks a permission (401/403): callers may fall back to a compare URL."""
+
+
+class GitHubValidationError(UsageError):
+    """GitHub refused the request's content (422); ``details`` holds GitHub's own messages."""
+
+    def __init__(self, message: str, details: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.details = details
+
+
+@dataclass(frozen=True)
+class GitHubRepo:
+    """A repository on github.com (the default host) or on a GitHub Enterprise host."""
+
+    owner: str
+    name: str
+    host: str = "github.com"
+
+    @classmethod
+    def from_remote_url(cls, url: str) -> GitHubRepo:
+        """The repository a Git remote URL points at (https, scp-like or ssh; GitHub or Enterprise)."""
+        host, path = _split_remote_url(url.strip())
+        if host is not None and _is_github_host(host):
+            owner, _, name = path.strip("/").removesuffix(".git").partition("/")
+            if _OWNER.fullmatch(owner) and _REPO_NAME.fullmatch(name) and name not in {".", ".."}:
+                return cls(owner, name, _canonical_host(host))
+        raise UsageError(
+            f"{_without_credentials(url)!r} is not a GitHub remote URL: expected "
+            "https://github.com/OWNER/REPO.git, git@github.com:OWNER/REPO.git or "
+            "ssh://git@github.com/OWNER/REPO.git (or the same on a GitHub Enterprise host); "
+            "point the remote at GitHub with `git remote set-url origin https://github.com/OWNER/REPO.git`"
+        )
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+    @property
+    def web_url(self) -> str:
+        return f"https://{self.host}/{self.full_name}"
+
+    @property
+    def api_url(self) -> str:
+        """Where this host's REST API lives: github.com, GHE.com data residency, or GHE Server."""
+        if self.host == "github.com":
+            return DEFAULT_API_URL
+        if self.host.endswith(".ghe.com"):
+            return f"https://api.{self.host}"
+        return f"https://{self.host}/api/v3"
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    number: int
+    url: str
+    html_url: str
+    created: bool = False  # True when this call opened it, False when it already existed
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], created: bool = False) -> PullRequest:
+        return cls(data["number"], data["url"], data["html_url"], created)
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: int
+    html_url: str
+    created: bool
+
+
+class _Response(NamedTuple):
+    data: Any
+    next_url: str | None
+
+
+class GitHubClient:
+    """A REST API client holding one token; every request goes through ``_request``."""
+
+    def __init__(self, token: str, api_url: str = DEFAULT_API_URL, timeout: float = REQUEST_TIMEOUT_SECONDS):
+        token = token.strip()
+        if not _HEADER_SAFE_TOKEN.fullmatch(token):
+            raise UsageError(
+                "the GitHub token is empty or has spaces or control characters: check GITHUB_TOKEN (or GH_TOKEN)"
+            )
+        self._token = token
+        self.api_url = _checked_api_url(api_url)
+        self.timeout = timeout
+        self._opener = urllib.request.build_opener()
+
+    @classmethod
+    def from_environment(
+        cls, env: Mapping[str, str] | None = None, repo: GitHubRepo | None = None
+    ) -> GitHubClient | None:
+        """A client from GITHUB_TOKEN (else GH_TOKEN) and GITHUB_API_URL; None without a token.
+
+        Without GITHUB_API_URL the API is the one of ``repo``'s host, else github.com's.
+        """
+        env = os.environ if env is None else env
+        token = (env.get("GITHUB_TOKEN") or env.get("GH_TOKEN") or "").strip()
+        if not token:
+            return None
+        api_url = env.get("GITHUB_API_URL") or (repo.api_url if repo else DEFAULT_API_URL)
+        return cls(token, api_url)
+
+    def __repr__(self) -> str:
+        return f"GitHubClient(api_url={self.api_url!r})"
+
+    # -- pull requests -------------------------------------------------------
+
+    def create_pull_request(
+        self, repo: GitHubRepo, head: str, base: str, title: str, body: str, draft: bool = False
+    ) -> PullRequest:
+        """Open a PR head→base; if one is already open, update its body and return it."""
+        payload = {"title": title, "head": head, "base": base, "body": body, "draft": draft}
+        try:
+            response = self._request("POST", f"{_repo_path(repo)}/pulls", payload)
+        except GitHubValidationError as exc:
+            existing = self.find_pull_request(repo, head, base=base) if _says_already_exists(exc) else None
+            if existing is None:
+                raise
+            response = self._request("PATCH", f"{_repo_path(repo)}/pulls/{existing.number}", {"body": body})
+            return PullRequest.from_json(response.data)
+        return PullRequest.from_json(response.data, created=True)
+
+    def find_pull_request(self, repo: GitHubRepo, head_branch: str, base: str | None = None) -> PullRequest | None:
+        """The open PR from ``head_branch`` of ``repo`` (into ``base`` if given), or None."""
+        query = {"head": f"{repo.owner}:{head_branch}", "state": "open"}
+        if base is not None:
+            query["base"] = base
+        first = next(self._paginate(f"{_repo_path(repo)}/pulls", query), None)
+        return None if first is None else PullRequest.from_json(first)
+
+    # -- comments ------------------------------------------------------------
+
+    def upsert_comment(self, repo: GitHubRepo, issue_number: int, marker: str, body: str) -> Comment:
+        """Update the issue's comment carrying ``marker``, or create it: one comment per marker."""
+        tag = comment_marker(marker)
+        marked_body = {"body": f"{tag}\n{body}"}
+        comments_path = f"{_repo_path(repo)}/issues/{int(issue_number)}/comments"
+        existing_id = self._find_comment_id(comments_path, tag)
+        if existing_id is None:
+            response = self._request("POST", comments_path, marked_body)
+        else:
+            response = self._request("PATCH", f"{_repo_path(repo)}/issues/comments/{existing_id}", marked_body)
+        return Comment(response.data["id"], response.data["html_url"], created=existing_id is None)
+
+    def _find_comment_id(self, comments_path: str, tag: str) -> int | None:
+        """The first comment whose body carries ``tag``; stops paging once found."""
+        for comment in self._paginate(comments_path, {}):
+            if tag in (comment.get("body") or ""):
+                return int(comment["id"])
+        return None
+
+    # -- transport -----------------------------------------------------------
+
+    def _paginate(self, path: str, query: Mapping[str, str]) -> Iterator[dict[str, Any]]:
+        """Items of a list endpoint, page after page, following Link rel="next" lazily."""
+        url: str | None = f"{path}?{urllib.parse.urlencode({**query, 'per_page': PAGE_SIZE})}"
+        while url is not None:
+            response = self._request("GET", url)
+            if not isinstance(response.data, list):
+                raise self._error(GitHubError, f"GitHub answered GET {self._shown(url)} with something not a list")
+            yield from response.data
+            url = response.next_url
+
+    def _request(self, method: str, path_or_url: str, payload: Mapping[str, Any] | None = None) -> _Response:
+        """The one place that talks HTTP: headers, JSON, timeout, and errors as gitexp exceptions."""
+        url = self._absolute_url(path_or_url)
+        request = urllib.request.Request(url, method=method, headers=self._headers(payload is not None))
+        if payload is not None:
+            request.data = json.dumps(payload).encode("utf-8")
+        # Unredirected: urllib must not carry the token along a redirect to another host.
+        request.add_unredirected_header("Authorization", f"Bearer {self._token}")
+        try:
+            with self._opener.open(request, timeout=self.timeout) as answer:
+                log.debug("GitHub %s %s -> %s", method, self._shown(url), answer.status)
+                data = self._decode(answer.read(), method, url)
+                return _Response(data, _next_page_url(answer.headers.get("Link")))
+        except urllib.error.HTTPError as exc:
+            with exc:
+                log.debug("GitHub %s %s -> %s", method, self._shown(url), exc.code)
+                raise self._http_error(exc.code, exc.headers, exc.read(), method, url) from None
+        except (OSError, http.client.HTTPException) as exc:
+            reason = getattr(exc, "reason", None) or exc
+            raise self._error(
+                GitHubError, f"cannot reach GitHub at {self.api_url} ({method} {self._shown(url)}): {reason}"
+            ) from None
+
+    def _headers(self, has_body: bool) -> dict[str, str]:
+        headers = {
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": API_VERSION,
+            "User-Agent": f"gitexp/{__version__}",
+        }
+        if has_body:
+            headers["Content-Type"] = "application/json; charset=utf-8"
+        return headers
+
+    def _absolute_url(self, path_or_url: str) -> str:
+        if path_or_url.startswith("/"):
+            return self.api_url + path_or_url
+        # Pagination links are absolute: follow them only on the API's own origin, token and all.
+        if _origin(path_or_url) != _origin(self.api_url):
+            outside = "://".join(_origin(path_or_url))
+            raise self._error(GitHubError, f"GitHub sent a link to {outside}, outside {self.api_url}: not followed")
+        return path_or_url
+
+    def _decode(self, raw: bytes, method: str, url: str) -> Any:
+        if not raw.strip():
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            shown = f"{method} {self._shown(url)}"
+            raise self._error(GitHubError, f"GitHub answered {shown} with something other than JSON") from None
+
+    def _http_error(self, status: int, headers: Mapping[str, str], raw: bytes, method: str, url: str) -> GitexpError:
+        """A one-line exception for an error status, with GitHub's own reason in it."""
+        answer = _json_object_or_empty(raw)
+        reason = f"{status} {answer.get('message') or http.client.responses.get(status, 'error')}"
+        request = f"{method} {self._shown(url)}"
+        if status == 401:
+            message = f"GitHub rejected the token ({reason}): it is wrong, expired or revoked; {_TOKEN_PERMISSIONS}"
+            return self._error(GitHubAuthError, message)
+        rate_limited = headers.get("X-RateLimit-Remaining") == "0" or "rate limit" in reason.lower()
+        if status in (403, 429) and rate_limited:
+            message = f"GitHub's API rate limit is exhausted ({reason}) at {request}; wait and retry"
+            return self._error(GitHubError, message)
+        if status == 403:
+            message = f"GitHub refused {request} ({reason}): the token lacks a permission; {_TOKEN_PERMISSIONS}"
+            return self._error(GitHubAuthError, message)
+        if status == 404:
+            return self._error(
+                NotFoundError,
+                f"GitHub found nothing at {request} ({reason}): check that the repository and pull request exist "
+                "and that the token can see them (private repositories need the 'repo' scope)",
+            )
+        if status == 422:
+            details = [self._redacted(detail) for detail in _validation_details(answer)]
+            message = f"GitHub refused {request} ({reason}: {'; '.join(details)})"
+            return self._error(GitHubValidationError, message, details=tuple(details))
+        return self._error(GitHubError, f"GitHub answered {request} with {reason}")
+
+    def _error(self, kind: type[GitexpError], message: str, **extra: Any) -> GitexpError:
+        return kind(self._redacted(message), **extra)
+
+    def _redacted(self, text: str) -> str:
+        """One line, without the token even if a server echoed it back."""
+        return " ".join(text.replace(self._token, "***").split())
+
+    def _shown(self, url: str) -> str:
+        """A URL as messages show it: the path below the API root."""
+        return url.removeprefix(self.api_url) or "/"
+
+
+# -- module functions ---------------------------------------------------------
+
+
+def comment_marker(marker: str) -> str:
+    """The hidden HTML comment that identifies gitexp's comment for ``marker``."""
+    if not marker or "--" in marker or ">" in marker or "\n" in marker:
+        raise UsageError(f"comment marker {marker!r} cannot go in an HTML comment: drop '--', '>' and line breaks")
+    return f"<!-- gitexp:{marker} -->"
+
+
+def compare_url(repo: GitHubRepo, base: str, head: str) -> str:
+    """The web page that offers to open a PR head→base, for when there is no token."""
+    return f"{repo.web_url}/compare/{_quote_branch(base)}...{_quote_branch(head)}?expand=1"
+
+
+def gh_available(env: Mapping[str, str] | None = None, host: str | None = None) -> bool:
+    """Whether the ``gh`` CLI is on PATH and logged in (to ``host`` if given)."""
+    env = os.environ if env is None else env
+    gh = _gh_executable(env)
+    if gh is None:
+        return False
+    command = [gh, "auth", "status"] + (["--hostname", host] if host else [])
+    try:
+        result = _run_gh(command, env, GH_AUTH_TIMEOUT_SECONDS)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return result.returncode == 0
+
+
+def create_pull_request_with_gh(
+    repo: GitHubRepo,
+    head: str,
+    base: str,
+    title: str,
+    body_file: str | os.PathLike[str],
+    draft: bool = False,
+    env: Mapping[str, str] | None = None,
+) -> str:
+    """Open a PR with ``gh pr create``; the URL of the new PR, or of the one already open."""
+    env = os.environ if env is None else env
+    gh = _gh_executable(env)
+    if gh is None:
+        raise UsageError("the GitHub CLI `gh` is not on PATH: install it and run `gh auth login`, or set GITHUB_TOKEN")
+    gh_repo = repo.full_name if repo.host == "github.com" else f"{repo.host}/{repo.full_name}"
+    command = [gh, "pr", "create", "--repo", gh_repo, "--head", head, "--base", base, "--title", title]
+    command += ["--body-file", os.fspath(body_file)]
+    if draft:
+        command.append("--draft")
+    try:
+        result = _run_gh(command, env, GH_CREATE_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        raise GitHubError(f"`gh pr create` did not finish within {GH_CREATE_TIMEOUT_SECONDS:.0f} s") from None
+    if result.returncode == 0:
+        return _last_line(result.stdout)  # gh prints the new PR's URL last
+    existing = _PULL_URL.search(result.stderr) if "already exists" in result.stderr else None
+    if existing:
+        return existing.group(0)
+    raise GitHubError(f"`gh pr create` failed (exit status {result.returncode}): {_last_line(result.stderr)}")
+
+
+# -- helpers ------------------------------------------------------------------
+
+
+def _gh_executable(env: Mapping[str, str]) -> str | None:
+    return shutil.which("gh", path=env.get("PATH", ""))
+
+
+def _last_line(text: str) -> str:
+    return (text.strip().splitlines() or [""])[-1].strip()
+
+
+def _run_gh(command: list[str], env: Mapping[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
+    # No prompts, no stdin: gitexp may run unattended (CI), where a prompt would hang.
+    return subprocess.run(
+        command,
+        env={**env, "GH_PROMPT_DISABLED": "1"},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _split_remote_url(url: str) -> tuple[str | None, str]:
+    """(host, path) of a URL-style or scp-like remote; host None when it is neither."""
+    if "://" in url:
+        try:
+            parts = urllib.parse.urlsplit(url)
+            host = parts.hostname
+        except ValueError:  # e.g. an unbalanced IPv6 bracket
+            return None, ""
+        return (host if parts.scheme.lower() in _URL_SCHEMES else None), parts.path
+    scp_like = _SCP_LIKE_URL.fullmatch(url)
+    if scp_like is None:
+        return None, ""
+    return scp_like["host"].lower(), scp_like["path"]
+
+
+def _is_github_host(host: str) -> bool:
+    # github.com and its subdomains, GHE.com (*.ghe.com), and Enterprise Server hosts named for GitHub.
+    return "github" in host or host.endswith(".ghe.com")
+
+
+def _canonical_host(host: str) -> str:
+    """www.github.com and ssh.github.com are github.com for the web and the API."""
+    return "github.com" if host.endswith(".github.com") else host
+
+
+def _without_credentials(url: str) -> str:
+    """A remote URL fit for a message: CI remotes often embed a token as user info."""
+    return _URL_USER_INFO.sub("://***@", url, count=1)
+
+
+def _checked_api_url(api_url: str) -> str:
+    """The API root without a trailing slash; plain http only to this machine, so the token stays encrypted."""
+    api_url = api_url.strip().rstrip("/")
+    parts = urllib.parse.urlsplit(api_url)
+    if parts.scheme == "https" and parts.hostname:
+        return api_url
+    if parts.scheme == "http" and _is_loopback(parts.hostname or ""):
+        return api_url
+    raise UsageError(f"GitHub API URL {api_url!r} must use https (check GITHUB_API_URL), e.g. {DEFAULT_API_URL}")
+
+
+def _is_loopback(hostname: str) -> bool:
+    if hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
+def _repo_path(repo: GitHubRepo) -> str:
+    return f"/repos/{urllib.parse.quote(repo.owner, safe='')}/{urllib.parse.quote(repo.name, safe='')}"
+
+
+def _quote_branch(branch: str) -> str:
+    # Slashes stay (GitHub reads exp/s/t as one ref); '+', '#', '?', '%' and spaces must not.
+    return urllib.parse.quote(branch, safe="/")
+
+
+def _next_page_url(link_header: str | None) -> str | None:
+    for entry in _LINK_ENTRY.finditer(link_header or ""):
+        if "next" in entry["rel"].split():
+            return entry["url"]
+    return None
+
+
+def _json_object_or_empty(raw: bytes) -> dict[str, Any]:
+    try:
+        answer = json.loads(raw)
+    except ValueError:
+        return {}
+    return answer if isinstance(answer, dict) else {}
+
+
+def _validation_details(answer: Mapping[str, Any]) -> list[str]:
+    """GitHub's 422 reasons: each error's message, else 'Resource.field code'."""
+    details = []
+    for error in answer.get("errors") or []:
+        if isinstance(error, str):
+            details.append(error)
+        elif isinstance(error, dict):
+            described = f"{error.get('resource', '')}.{error.get('field', '')} {error.get('code', '')}".strip(". ")
+            details.append(error.get("message") or described)
+    return details or [str(answer.get("message") or "validation failed")]
+
+
+def _says_already_exists(exc: GitHubValidationError) -> bool:
+    return any("already exists" in detail.lower() for detail in exc.details)
