@@ -34,7 +34,9 @@ class Environment:
 
     @property
     def console(self) -> Console:
-        return Console(file=self.stdout, highlight=False, soft_wrap=False)
+        # Off a terminal (pipes, CI logs) tables are not cut to 80 columns.
+        width = None if self.interactive else 240
+        return Console(file=self.stdout, highlight=False, soft_wrap=False, width=width)
 
     @property
     def interactive(self) -> bool:
