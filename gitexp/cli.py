@@ -82,3 +82,4 @@ def main(argv: list[str] | None = None, environment: Environment | None = None) 
 # Commands live in their own modules; importing them registers them on ``cli``.
 from .commands import core as _core  # noqa: E402,F401
 from .commands import demo as _demo  # noqa: E402,F401
+from .commands import check as _check  # noqa: E402,F401

@@ -8,6 +8,7 @@ queue therefore leaves no branch and no sweep behind.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from collections.abc import Sequence
@@ -36,6 +37,10 @@ from .strategies import strategy_for
 from .strategies.base import TrialPlan
 from .sweep.space import Choice, ParamTarget
 from .sweep.spec import SweepSpec
+
+
+# More trials than this in one command is almost always a mistake (a forgotten limit).
+MAX_TRIALS_PER_QUEUE = 100_000
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,12 @@ def queue_sweep(git: Git, request: QueueRequest) -> QueuedSweep:
     baseline = resolve_baseline(git, request.rev, request.include_uncommitted)
     spec = request.spec
     spec.validate()
+    planned = spec.num_planned_trials()
+    if planned is not None and planned > MAX_TRIALS_PER_QUEUE:
+        raise UsageError(
+            f"the sweep makes {planned} trials, more than {MAX_TRIALS_PER_QUEUE} at once: "
+            "limit it with --num-trials N (max_trials in a sweep file) or use fewer values"
+        )
     targets = ParamsTargets(git, baseline, load_project(git, baseline))
     targets.check_spec(spec)
     plans = strategy_for(spec).initial_batch()
@@ -85,28 +96,30 @@ def queue_sweep(git: Git, request: QueueRequest) -> QueuedSweep:
         params_files=targets.files_touched(spec),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
-    return QueuedSweep(*write_trials(git, sweep, spec, targets, plans, first_index=1, new_sweep=True))
+    return QueuedSweep(*write_trials(git, sweep, plans, spec=spec, targets=targets, new_sweep=True))
 
 
 def write_trials(
     git: Git,
     sweep: Sweep,
-    spec: SweepSpec,
-    targets: "ParamsTargets",
-    plans: Sequence[TrialPlan],
-    first_index: int,
+    plans: Sequence[TrialPlan] = (),
+    *,
+    spec: SweepSpec | None = None,
+    targets: "ParamsTargets | None" = None,
+    first_index: int = 1,
     new_sweep: bool = False,
-    state: dict[str, Any] | None = None,
 ) -> tuple[Sweep, list[QueuedTrial]]:
-    """Write trial commits for ``plans`` (and the sweep record) in one batch and one ref transaction."""
+    """Write trial commits for ``plans`` and a new sweep record in one batch and one ref transaction.
+
+    With no plans this only records ``sweep`` as it is now (its spec and state).
+    """
     refs = [TrialRef(sweep.prefix, sweep.name, trial_name(first_index + i)) for i in range(len(plans))]
     commits = [
         FastImportCommit(sweep.baseline, _trial_message(sweep, ref, plan), targets.render(spec, plan))
         for ref, plan in zip(refs, plans)
     ]
-    record = Sweep(**{**sweep.__dict__, "state": state if state is not None else sweep.state})
-    commits.append(_sweep_record_commit(record, None if new_sweep else sweep.commit))
-    scratch = f"refs/gitexp/tmp/queue-{os.getpid()}-{name_token()}"
+    commits.append(_sweep_record_commit(sweep, None if new_sweep else sweep.commit))
+    scratch = f"refs/gitexp/tmp/queue-{os.getpid()}-{os.urandom(4).hex()}"
     oids = git.fast_import(commits, scratch)
     updates = [RefUpdate(ref.ref, oid, ZERO_OID) for ref, oid in zip(refs, oids)]
     updates.append(RefUpdate(sweep_ref(sweep.name), oids[-1], ZERO_OID if new_sweep else sweep.commit))
@@ -116,13 +129,9 @@ def write_trials(
         raise UsageError(
             f"sweep {sweep.name!r} changed while its trials were being written (another gitexp at work?): try again"
         )
-    record = Sweep(**{**record.__dict__, "commit": oids[-1]})
+    record = dataclasses.replace(sweep, commit=oids[-1])
     queued = [QueuedTrial(ref, oid, _params_json(plan)) for ref, oid, plan in zip(refs, oids, plans)]
     return record, queued
-
-
-def name_token() -> str:
-    return os.urandom(4).hex()
 
 
 def resolve_baseline(git: Git, rev: str, include_uncommitted: bool) -> str:

@@ -12,24 +12,24 @@ from ..formatting import format_value, to_csv, to_json, to_markdown, to_rich
 from ..records import Ledger
 
 
-@cli.command()
-@click.option("--set", "sets", multiple=True, metavar="[FILE:]KEY=EXPR", help="A params key and its values; repeat.")
-@click.option("--sweep", "sweep_file", type=click.Path(dir_okay=False, path_type=Path), help="A sweep file.")
-@click.option("--name", help="The sweep's name (default: a generated one).")
-@click.option("--strategy", help="grid (default), random, hyperband or bayes.")
-@click.option("--num-trials", type=int, help="How many trials (random and adaptive strategies).")
-@click.option("--seed", type=int, help="Seed for random draws.")
-@click.option("--concurrency", type=int, help="How many trials may run at once.")
-@click.option("--rev", default="HEAD", show_default=True, help="The baseline commit.")
-@click.option("--include-uncommitted", is_flag=True, help="Snapshot uncommitted changes into the baseline.")
-@pass_environment
-def queue(environment: Environment, sets, sweep_file, name, strategy, num_trials, seed, concurrency, rev, include_uncommitted):
-    """Create one trial branch per point of the sweep."""
-    from ..queueing import QueueRequest, queue_sweep
+def sweep_options(command):
+    """The options that define a sweep, shared by queue, run --sweep and check."""
+    options = [
+        click.option("--set", "sets", multiple=True, metavar="[FILE:]KEY=EXPR", help="A params key and its values; repeat."),
+        click.option("--strategy", help="grid (default), random, hyperband or bayes."),
+        click.option("--num-trials", type=int, help="How many trials (random and adaptive strategies)."),
+        click.option("--seed", type=int, help="Seed for random draws."),
+        click.option("--concurrency", type=int, help="How many trials of an adaptive sweep run at once."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def spec_from_options(environment: Environment, sets, sweep_file, strategy, num_trials, seed, concurrency):
     from ..sweep.build import build_spec
 
-    git = environment.git()
-    spec = build_spec(
+    return build_spec(
         list(sets),
         sweep_file=sweep_file and (environment.cwd / sweep_file),
         strategy=strategy,
@@ -37,6 +37,21 @@ def queue(environment: Environment, sets, sweep_file, name, strategy, num_trials
         seed=seed,
         concurrency=concurrency,
     )
+
+
+@cli.command()
+@sweep_options
+@click.option("--sweep", "sweep_file", type=click.Path(dir_okay=False, path_type=Path), help="A sweep file.")
+@click.option("--name", help="The sweep's name (default: a generated one).")
+@click.option("--rev", default="HEAD", show_default=True, help="The baseline commit.")
+@click.option("--include-uncommitted", is_flag=True, help="Snapshot uncommitted changes into the baseline.")
+@pass_environment
+def queue(environment: Environment, sweep_file, name, rev, include_uncommitted, **sweep_flags):
+    """Create one trial branch per point of the sweep."""
+    from ..queueing import QueueRequest, queue_sweep
+
+    git = environment.git()
+    spec = spec_from_options(environment, sweep_flags.pop("sets"), sweep_file, **sweep_flags)
     queued = queue_sweep(git, QueueRequest(spec, name, rev, include_uncommitted))
     sweep = queued.sweep
     environment.echo(f"Queued sweep {sweep.name}: {len(queued.trials)} trials on {sweep.baseline[:10]}")
@@ -52,31 +67,50 @@ def queue(environment: Environment, sets, sweep_file, name, strategy, num_trials
 @click.option("--timeout", type=float, help="Seconds after which a trial is stopped and marked failed.")
 @click.option("--stage", help="Reproduce only this dvc.yaml stage (and what it depends on).")
 @click.option("--retry-failed", is_flag=True, help="Run failed trials again (the new result goes on top).")
+@click.option("--sweep", "sweep_file", type=click.Path(dir_okay=False, path_type=Path), help="Queue this sweep file, then run it.")
+@click.option("--name", help="With --sweep: the new sweep's name.")
+@click.option("--more", type=int, help="Extend the named sweep by this many trials, then run.")
+@sweep_options
 @pass_environment
-def run(environment: Environment, names, jobs, timeout, stage, retry_failed):
+def run(environment: Environment, names, jobs, timeout, stage, retry_failed, sweep_file, name, more, **sweep_flags):
     """Run queued trials (of the named sweeps or trials; all by default)."""
-    from ..execution.local import LocalExecutor, RunOptions, StaticTrials, runnable
+    from ..driver import extend_sweep, sources_for
+    from ..errors import UsageError
+    from ..execution.local import LocalExecutor, RunOptions
     from ..progress import LiveProgress, PlainProgress
+    from ..queueing import QueueRequest, queue_sweep
+    from ..records import FAILED, QUEUED
 
     git = environment.git()
     options = RunOptions(jobs=jobs, timeout=timeout, stage=stage, retry_failed=retry_failed)
     options.validate()
-    trials = [trial for trial in Ledger(git).select(list(names)) if runnable(trial, options)]
-    if not trials:
+    if sweep_file or sweep_flags["sets"]:
+        spec = spec_from_options(environment, sweep_flags.pop("sets"), sweep_file, **sweep_flags)
+        queued = queue_sweep(git, QueueRequest(spec, name))
+        environment.echo(f"Queued sweep {queued.sweep.name}: {len(queued.trials)} trials")
+        names = (queued.sweep.name,)
+    if more is not None:
+        if len(names) != 1 or names[0] not in Ledger(git).sweep_names():
+            raise UsageError("--more extends one sweep: name it, e.g. gitexp run my-sweep --more 10")
+        extend_sweep(git, Ledger(git).sweep(names[0]), more)
+    statuses = (QUEUED, FAILED) if retry_failed else (QUEUED,)
+    source, total = sources_for(git, list(names), statuses)
+    if total == 0:
         environment.echo("Nothing to run: no queued trials" + (" in " + ", ".join(names) if names else ""))
         return
     display = (
-        LiveProgress(environment.console, len(trials))
-        if environment.interactive
-        else PlainProgress(environment.stdout, len(trials))
+        LiveProgress(environment.console, total) if environment.interactive else PlainProgress(environment.stdout, total)
     )
     with display:
-        summary = LocalExecutor(git, options, display).run(StaticTrials(trials))
+        summary = LocalExecutor(git, options, display).run(source)
     succeeded = len(summary.finished) - len(summary.failed)
     environment.echo(f"{succeeded} succeeded, {len(summary.failed)} failed, {len(summary.skipped)} skipped")
+    for driver in source.sources:
+        if getattr(driver, "stop_reason", None):
+            environment.echo(f"Sweep {driver.sweep.name} stopped: {driver.stop_reason}")
     if summary.failed:
-        names = ", ".join(trial.ref.key for trial in summary.failed[:5])
-        raise TrialsFailed(f"{len(summary.failed)} trial(s) failed ({names}): see gitexp logs TRIAL")
+        failed = ", ".join(trial.ref.key for trial in summary.failed[:5])
+        raise TrialsFailed(f"{len(summary.failed)} trial(s) failed ({failed}): see gitexp logs TRIAL")
 
 
 @cli.command()

@@ -1,0 +1,226 @@
+"""Driving a sweep while it runs: adaptive strategies, concurrency and early stopping.
+
+A ``SweepDriver`` is the executor's ``TrialSource`` for one sweep. It hands out
+queued trials, asks the strategy for new ones as results come in (writing them
+as branches under the same batch discipline as ``gitexp queue``), keeps at
+most the sweep's concurrency in flight, and stops the sweep when an early
+stopping rule holds: queued trials then get a ``cancelled`` result commit and
+the sweep record says why it stopped. All state is rebuilt from Git, so a
+sweep resumes from any clone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from .errors import UsageError
+from .execution.pipeline import RunOutcome
+from .git import Git, RefUpdate
+from .metrics import read_commit_metrics
+from .project import load_project
+from .queueing import ParamsTargets, write_trials
+from .records import (
+    CANCELLED,
+    QUEUED,
+    SUCCEEDED,
+    T_PARAMS,
+    T_STATUS,
+    T_SWEEP,
+    T_TAGS,
+    T_TRIAL,
+    Ledger,
+    Sweep,
+    Trial,
+    dumps_compact,
+    format_message,
+)
+from .strategies import strategy_for
+from .strategies.base import TrialOutcome
+from .sweep.spec import SweepSpec
+
+
+def outcome_of(trial: Trial) -> TrialOutcome:
+    return TrialOutcome(trial.params, trial.status, trial.metrics, trial.tags)
+
+
+class SweepDriver:
+    """Feeds one sweep's trials to an executor and grows adaptive sweeps."""
+
+    def __init__(self, git: Git, sweep: Sweep, runnable_statuses: Sequence[str] = (QUEUED,)):
+        self.git = git
+        self.sweep = sweep
+        self.spec = SweepSpec.from_json(sweep.spec)
+        self.strategy = strategy_for(self.spec)
+        self.targets = ParamsTargets(git, sweep.baseline, load_project(git, sweep.baseline))
+        trials = Ledger(git).trials([sweep.name])
+        self.completed = [t for t in trials if t.finished and t.status != CANCELLED and t.status not in runnable_statuses]
+        self.queued = [t for t in trials if t.status in runnable_statuses]
+        self.running: list[Trial] = []
+        self.next_index = len(trials) + 1
+        self.stop_reason: str | None = sweep.state.get("stopped")
+
+    # -- TrialSource ---------------------------------------------------------
+
+    def next_trial(self) -> Trial | None:
+        # Adaptive strategies learn from results, so the sweep's concurrency bounds what runs
+        # without feedback; static sweeps run as many at once as the executor allows.
+        if self.stop_reason or (self.strategy.adaptive and len(self.running) >= self.spec.concurrency):
+            return None
+        if not self.queued:
+            self._grow()
+        if not self.queued:
+            return None
+        trial = self.queued.pop(0)
+        self.running.append(trial)
+        return trial
+
+    def finished(self, trial: Trial, outcome: RunOutcome | None) -> None:
+        self.running = [t for t in self.running if t.ref != trial.ref]
+        if outcome is None:
+            return
+        done = Trial(**{**trial.__dict__, "status": outcome.status, "metrics": dict(outcome.metrics)})
+        self.completed.append(done)
+        if outcome.status == SUCCEEDED and not self.stop_reason:
+            reason = early_stopping_reason(self.spec, outcome.metrics)
+            if reason:
+                self.stop(reason)
+
+    def expected_runs(self) -> int:
+        """How many trials this run should execute, as far as can be told now."""
+        planned = self.spec.num_planned_trials()
+        return max(len(self.queued), planned - len(self.completed)) if planned else len(self.queued)
+
+    # -- growing and stopping ---------------------------------------------------
+
+    def _grow(self) -> None:
+        pending = [outcome_of(t) for t in self.running]
+        limit = max(1, self.spec.concurrency - len(self.running))
+        plans = self.strategy.suggest([outcome_of(t) for t in self.completed], pending, limit)
+        if not plans:
+            return
+        self.sweep, queued = write_trials(
+            self.git, self.sweep, plans, spec=self.spec, targets=self.targets, first_index=self.next_index
+        )
+        self.next_index += len(queued)
+        ledger = Ledger(self.git)
+        names = {q.ref.trial for q in queued}
+        self.queued += [t for t in ledger.trials([self.sweep.name]) if t.name in names]
+
+    def stop(self, reason: str) -> None:
+        """Start no new trial: cancel the queued ones and record why in the sweep."""
+        self.stop_reason = reason
+        cancel_trials(self.git, self.queued, reason)
+        self.queued = []
+        self.sweep, _ = write_trials(self.git, dataclasses.replace(self.sweep, state={**self.sweep.state, "stopped": reason}))
+
+
+def early_stopping_reason(spec: SweepSpec, metrics: dict[str, Any]) -> str | None:
+    """The first early-stopping rule the metrics meet, as a sentence; rules are ORed."""
+    for rule in spec.early_stopping:
+        value = metrics.get(rule.metric)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and rule.is_met(float(value)):
+            sign = ">=" if rule.goal == "maximize" else "<="
+            return f"early stopping: {rule.metric} = {value:g} {sign} {rule.value:g}"
+    return None
+
+
+def cancel_trials(git: Git, trials: Sequence[Trial], reason: str) -> None:
+    """Give each queued trial an empty ``cancelled`` result commit (shown, not deleted)."""
+    for trial in trials:
+        trailers = {
+            T_SWEEP: trial.sweep,
+            T_TRIAL: trial.name,
+            T_STATUS: CANCELLED,
+            T_PARAMS: dumps_compact(trial.params),
+        }
+        if trial.tags:
+            trailers[T_TAGS] = dumps_compact(trial.tags)
+        message = format_message(f"gitexp: {trial.ref.key} cancelled", trailers, reason)
+        commit = git.run("commit-tree", f"{trial.tip}^{{tree}}", "-p", trial.tip, "-F", "-", input=message).strip()
+        git.try_update_refs([RefUpdate(trial.ref.ref, commit, trial.tip)], "gitexp: cancel")
+
+
+def extend_sweep(git: Git, sweep: Sweep, more: int) -> Sweep:
+    """Raise a sweep's trial budget by ``more`` (``gitexp run --more N``) and clear a stop."""
+    if more < 1:
+        raise UsageError(f"--more {more}: give a number of additional trials of 1 or more")
+    spec = SweepSpec.from_json(sweep.spec)
+    planned = spec.num_planned_trials() or len(Ledger(git).trials([sweep.name]))
+    spec = dataclasses.replace(spec, max_trials=planned + more)
+    state = {key: value for key, value in sweep.state.items() if key != "stopped"}
+    extended, _ = write_trials(git, dataclasses.replace(sweep, spec=spec.to_json(), state=state))
+    return extended
+
+
+def check_objective_metrics(git: Git, sweep: Sweep) -> str | None:
+    """A problem with the sweep's objective or stopping metrics, or None.
+
+    Refused when dvc.yaml declares no metrics at all, or when the baseline has
+    metrics and none is named so; a project that never ran yet cannot tell.
+    """
+    spec = SweepSpec.from_json(sweep.spec)
+    names = [rule.metric for rule in spec.early_stopping] + ([spec.objective.metric] if spec.objective else [])
+    if not names:
+        return None
+    project = load_project(git, sweep.baseline)
+    if not project.metrics_files:
+        return f"the sweep ranks by {names[0]}, but dvc.yaml declares no metrics files: add metrics: to a stage"
+    known = read_commit_metrics(git, sweep.baseline, project)
+    missing = [name for name in names if known and name not in known]
+    if missing:
+        return f"no metrics file of the project has {missing[0]!r} (metrics: {', '.join(list(known)[:8])})"
+    return None
+
+
+class CombinedSource:
+    """Several sources (one per sweep, or a list of named trials) drawn from in turn."""
+
+    def __init__(self, sources: Sequence[Any]):
+        self.sources = list(sources)
+        self.owner: dict[Any, Any] = {}
+        self.turn = 0
+
+    def next_trial(self) -> Trial | None:
+        for offset in range(len(self.sources)):
+            source = self.sources[(self.turn + offset) % len(self.sources)]
+            trial = source.next_trial()
+            if trial is not None:
+                self.turn = (self.turn + offset + 1) % len(self.sources)
+                self.owner[trial.ref] = source
+                return trial
+        return None
+
+    def finished(self, trial: Trial, outcome: RunOutcome | None) -> None:
+        self.owner.pop(trial.ref).finished(trial, outcome)
+
+
+def sources_for(git: Git, names: Sequence[str], runnable_statuses: Sequence[str]) -> tuple[CombinedSource, int]:
+    """What ``gitexp run NAMES`` executes: whole sweeps through drivers, named trials as they are.
+
+    Refuses a sweep whose objective or early-stopping metric the project does not declare.
+    """
+    from .execution.local import StaticTrials
+
+    ledger = Ledger(git)
+    sweep_names = set(ledger.sweep_names())
+    wanted_sweeps = [name for name in names if name in sweep_names] if names else sorted(sweep_names)
+    named_trials = [ledger.resolve_trial(name) for name in names if name not in sweep_names]
+    sources: list[Any] = []
+    total = 0
+    for name in wanted_sweeps:
+        sweep = ledger.sweep(name)
+        driver = SweepDriver(git, sweep, runnable_statuses)
+        if driver.expected_runs() == 0 or driver.stop_reason:
+            continue
+        problem = check_objective_metrics(git, sweep)
+        if problem:
+            raise UsageError(f"sweep {name}: {problem}")
+        sources.append(driver)
+        total += driver.expected_runs()
+    static = [t for t in named_trials if t.status in runnable_statuses]
+    if static:
+        sources.append(StaticTrials(static))
+        total += len(static)
+    return CombinedSource(sources), total
