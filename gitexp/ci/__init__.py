@@ -1,0 +1,1 @@
+"""CI integration: the generated GitHub Actions workflow and the job matrices it runs."""
