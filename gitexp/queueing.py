@@ -35,7 +35,7 @@ from .records import (
 )
 from .strategies import strategy_for
 from .strategies.base import TrialPlan
-from .sweep.space import Choice, ParamTarget
+from .sweep.space import Choice, PChoice
 from .sweep.spec import SweepSpec
 
 
@@ -196,13 +196,8 @@ class ParamsTargets:
             check_value_type(str(target), self.file(target.file).get(target.key), value, isinstance(value, str))
         for axis in spec.space.axes:
             old = self.file(axis.target.file).get(axis.target.key)
-            dimension = axis.dimension
-            if isinstance(dimension, Choice):
-                for index, value in enumerate(dimension.values):
-                    check_value_type(str(axis.target), old, value, index in dimension.quoted)
-            elif dimension.is_discrete:
-                for value in dimension.values:
-                    check_value_type(str(axis.target), old, value, False)
+            for value, explicit in _representative_values(axis.dimension):
+                check_value_type(str(axis.target), old, value, explicit)
 
     def files_touched(self, spec: SweepSpec) -> tuple[str, ...]:
         targets = [t for t, _ in spec.constants] + [axis.target for axis in spec.space.axes]
@@ -217,6 +212,13 @@ class ParamsTargets:
             path: (self._modes.get(path, "100644"), self.file(path).render(updates).encode("utf-8"))
             for path, updates in per_file.items()
         }
+
+
+def _representative_values(dimension) -> list[tuple[Any, bool]]:
+    """Values whose types stand for a dimension's: every listed value, or a distribution's bounds."""
+    if isinstance(dimension, (Choice, PChoice)):
+        return [(value, index in dimension.quoted) for index, value in enumerate(dimension.values)]
+    return [(bound, False) for bound in dimension.args[:2]]
 
 
 def _params_json(plan: TrialPlan) -> dict[str, Any]:
@@ -236,9 +238,3 @@ def _sweep_record_commit(sweep: Sweep, parent: str | None) -> FastImportCommit:
     content = (dumps_compact(sweep.to_json()) + "\n").encode("utf-8")
     message = format_message(f"gitexp: sweep {sweep.name}", {T_SWEEP: sweep.name, T_BASELINE: sweep.baseline})
     return FastImportCommit(parent, message, {SWEEP_FILE: ("100644", content)})
-
-
-def target_from_key(key: str) -> ParamTarget:
-    """The inverse of ``str(ParamTarget)``, for params read back from trailers."""
-    file, sep, dotted = key.partition(":")
-    return ParamTarget(file, dotted) if sep else ParamTarget(None, key)

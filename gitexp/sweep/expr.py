@@ -61,7 +61,7 @@ SIGNATURES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 FUNCTIONS = ("choice", "pvalues", *SIGNATURES)
 
 PARAMS_FILE_SUFFIXES = (".yaml", ".yml", ".json", ".toml", ".py")
-_FILE_AND_KEY = re.compile(r"(.+?\.(?:yaml|yml|json|toml|py)):(.*)", re.DOTALL)
+_FILE_AND_KEY = re.compile(f"(.+?(?:{'|'.join(map(re.escape, PARAMS_FILE_SUFFIXES))})):(.*)", re.DOTALL)
 
 # YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution).
 _NULL = re.compile(r"null|Null|NULL|~|")
@@ -142,9 +142,11 @@ def make_dimension(name: str, args: list, *, seed: int = 0, key: str = "") -> Di
     Raises DimensionError whose ``argument`` is the index of the offending argument.
     """
     required, optional = SIGNATURES[name]
-    if not len(required) <= len(args) <= len(required) + len(optional):
+    most = len(required) + len(optional)
+    if not len(required) <= len(args) <= most:
+        counts = f"{len(required)} or {most}" if optional else str(most)
         usage = f"{name}({', '.join(required)}{''.join(f'[, {extra}]' for extra in optional)})"
-        raise DimensionError(f"{name} takes {len(required)}{f' or {len(required) + len(optional)}' if optional else ''} arguments, got {len(args)}: write {usage}")
+        raise DimensionError(f"{name} takes {counts} arguments, got {len(args)}: write {usage}")
     for index, (parameter, value) in enumerate(zip(required + optional, args)):
         if not is_number(value) or not math.isfinite(value):
             raise DimensionError(f"{name}: {parameter} must be a number, got {value!r}", index)
@@ -153,8 +155,9 @@ def make_dimension(name: str, args: list, *, seed: int = 0, key: str = "") -> Di
     distribution = Distribution(name, tuple(args[: len(required)]))
     if len(args) == len(required):
         return distribution
+    count = _count(name, "size", args[-1], len(required))
     rng = _draws_rng(seed, key)
-    return Choice(tuple(distribution.sample(rng) for _ in range(_count(name, "size", args[-1], len(required)))))
+    return Choice(tuple(distribution.sample(rng) for _ in range(count)))
 
 
 def format_expr(dimension: Dimension) -> str:

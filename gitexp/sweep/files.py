@@ -72,6 +72,10 @@ class _QuotedString(str):
     """A string the file wrote in quotes (or tagged !!str): explicitly a string."""
 
 
+class _DuplicateKeyError(yaml.constructor.ConstructorError):
+    """A mapping repeats a key (PyYAML would silently keep the last)."""
+
+
 class _SweepLoader(yaml.SafeLoader):
     """PyYAML's safe loader, but unquoted scalars follow YAML 1.2 like ``--set``, and repeated keys are refused."""
 
@@ -85,7 +89,7 @@ class _SweepLoader(yaml.SafeLoader):
         for key_node, _ in node.value:
             if isinstance(key_node, yaml.ScalarNode) and key_node.tag != _MERGE_TAG:
                 if key_node.value in seen:
-                    raise yaml.constructor.ConstructorError(
+                    raise _DuplicateKeyError(
                         "while reading a mapping", node.start_mark, f"found the key {key_node.value!r} twice", key_node.start_mark
                     )
                 seen.add(key_node.value)
@@ -122,10 +126,12 @@ def _load_yaml(path: Path) -> Any:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         problem = " ".join(str(getattr(error, "problem", None) or error).split())
-        raise UsageError(
-            f"{where}: invalid YAML ({problem}): fix the syntax there, and quote values that hold ': ' "
-            f"or start with one of [ {{ * & ! | > % @"
-        ) from None
+        fix = (
+            "keep one of them"
+            if isinstance(error, _DuplicateKeyError)
+            else "fix the syntax there, and quote values that hold ': ' or start with one of [ { * & ! | > % @"
+        )
+        raise UsageError(f"{where}: invalid YAML ({problem}): {fix}") from None
 
 
 def _ignore(value, where):
@@ -144,10 +150,10 @@ class _SweepFileReader:
     def error(self, where: str, message: str) -> UsageError:
         return UsageError(f"{self.path}: {where}: {message}" if where else f"{self.path}: {message}")
 
-    def checked(self, where: str, function: Callable, *args):
-        """function(*args), with its UsageError placed in the file."""
+    def checked(self, where: str, function: Callable, *args, **kwargs):
+        """function(*args, **kwargs), with its UsageError placed in the file."""
         try:
-            return function(*args)
+            return function(*args, **kwargs)
         except UsageError as error:
             raise self.error(where, error.message) from None
 
@@ -158,14 +164,14 @@ class _SweepFileReader:
         self.sources[name] = where
 
     def giver(self, name: str) -> Callable[[Any, str], None]:
-        return lambda value, where: self.give(name, value, where)
+        return lambda value, where: self.give(name, self.plain(value, where), where)
 
     def read_keys(self, value, where: str, allowed=None, required=()) -> dict:
         """A mapping (null reads as empty) with only allowed keys (None: any) and all required ones."""
         if value is None:
             value = {}
         if not isinstance(value, dict):
-            raise self.error(where, f"expected a mapping of keys to values, got {_plain(value)!r}")
+            raise self.error(where, f"expected a mapping of keys to values, got {value!r}")
         for key in value:
             if allowed is not None and key not in allowed:
                 valid = [name for name in allowed if allowed[name] is not _ignore] if isinstance(allowed, dict) else allowed
@@ -186,7 +192,7 @@ class _SweepFileReader:
         self.read_section(document, "", {
             "params": self.read_constants,
             "declarations": self.read_constants,
-            "matrix": self.giver("matrix"),
+            "matrix": self.read_matrix,
             "strategy": self.read_strategy,
             "max_trials": self.giver("max_trials"),
             "seed": self.giver("seed"),
@@ -210,7 +216,7 @@ class _SweepFileReader:
     def search_handlers(self) -> dict[str, Callable[[Any, str], None]]:
         """Polyaxon's hptuning section (and the later settings section)."""
         return {
-            "matrix": self.giver("matrix"),
+            "matrix": self.read_matrix,
             "concurrency": self.giver("concurrency"),
             "seed": self.giver("seed"),
             "early_stopping": self.read_early_stopping,
@@ -219,6 +225,9 @@ class _SweepFileReader:
             "hyperband": self.read_hyperband,
             "bo": self.read_bayesian_optimization,
         }
+
+    def read_matrix(self, value, where: str):
+        self.give("matrix", value, where)  # kept as loaded (quoting marks explicit strings); parsed once the seed is known
 
     def read_constants(self, value, where: str):
         for key, constant in self.read_keys(value, where).items():
@@ -240,12 +249,12 @@ class _SweepFileReader:
         self.give("strategy", value, where)
 
     def read_objective(self, value, where: str):
-        section = self.read_keys(value, where, allowed=("metric", "goal"), required=("metric", "goal"))
+        section = self.plain(self.read_keys(value, where, allowed=("metric", "goal"), required=("metric", "goal")), where)
         self.give("objective", self.checked(where, Objective, section["metric"], section["goal"]), where)
 
     def read_metric(self, value, where: str) -> Objective:
         """Polyaxon's ``metric: {name, optimization}``."""
-        section = self.read_keys(value, where, allowed=("name", "optimization"), required=("name", "optimization"))
+        section = self.plain(self.read_keys(value, where, allowed=("name", "optimization"), required=("name", "optimization")), where)
         return self.checked(where, Objective, section["name"], section["optimization"])
 
     def read_early_stopping(self, value, where: str):
@@ -254,7 +263,7 @@ class _SweepFileReader:
         rules = []
         for index, item in enumerate(value):
             here = f"{where}[{index}]"
-            rule = self.read_keys(item, here, allowed=("metric", "value", "optimization", "goal"), required=("metric", "value"))
+            rule = self.plain(self.read_keys(item, here, allowed=("metric", "value", "optimization", "goal"), required=("metric", "value")), here)
             goals = [rule[name] for name in ("optimization", "goal") if name in rule]
             if len(goals) != 1:
                 raise self.error(here, "give the direction once, as optimization: maximize or minimize")
@@ -301,7 +310,7 @@ class _SweepFileReader:
     def read_run(self, value, where: str):
         section = self.read_keys(value, where)  # image, steps, ...: Polyaxon's environment
         if "cmd" in section:
-            self.give("command", section["cmd"], f"{where}.cmd")
+            self.give("command", self.plain(section["cmd"], where), f"{where}.cmd")
 
     def read_kind(self, value, where: str):
         if value not in ("group", "experiment"):
@@ -325,7 +334,7 @@ class _SweepFileReader:
     def dimension(self, entry, where: str, seed: int, key: str) -> Dimension:
         """A matrix entry: an EXPR, a list of values, a mapping, or a single value."""
         if isinstance(entry, str):
-            return self.checked(where, lambda: parse_expr(entry, seed=seed, key=key))
+            return self.checked(where, parse_expr, entry, seed=seed, key=key)
         if isinstance(entry, list):
             return self.checked(where, Choice, self.plain(entry, where), _quoted_indices(entry))
         if not isinstance(entry, dict):
@@ -342,7 +351,7 @@ class _SweepFileReader:
             quoted = _quoted_indices([pair[0] if isinstance(pair, list) and pair else None for pair in argument])
             return self.checked(here, PChoice.from_pairs, self.plain(argument, here), quoted)
         if kind in SIGNATURES:
-            return self.checked(here, lambda: make_dimension(kind, self.arguments(kind, argument, here), seed=seed, key=key))
+            return self.checked(here, make_dimension, kind, self.arguments(kind, argument, here), seed=seed, key=key)
         raise self.error(where, f"unknown matrix kind {kind!r}{closest_hint(str(kind), MATRIX_KINDS)}: use one of {', '.join(MATRIX_KINDS)}")
 
     def arguments(self, kind: str, argument, where: str) -> list:
@@ -352,6 +361,8 @@ class _SweepFileReader:
             return [resolve_scalar(part.strip()) for part in argument.split(":")]
         if isinstance(argument, list):
             return argument
+        if not isinstance(argument, dict):
+            raise self.error(where, f"expected the arguments as '{':'.join(required)}', a list or a mapping by name, got {argument!r}")
         names = required + optional
         section = self.read_keys(argument, where, allowed=names, required=required)
         return [section[name] for name in names if name in section]

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from gitexp.errors import UsageError
 from gitexp.sweep.expr import parse_set
-from gitexp.sweep.space import Choice, ParamTarget, Space
+from gitexp.sweep.space import ParamTarget, Space
 from gitexp.sweep.spec import EarlyStoppingRule, Objective, SweepSpec, spec_from_flags
 
 DISCRETE = Space((parse_set("a=[1, 2, 3]"), parse_set("b=[x, y]")))
@@ -191,5 +191,5 @@ def test_unreadable_recorded_specs(refused, data):
 
 
 def test_a_spec_with_only_constants_is_one_trial():
-    spec = valid(space=Space(), constants=((ParamTarget(None, "a"), Choice((1,)).values[0]),))
+    spec = valid(space=Space(), constants=((ParamTarget(None, "a"), 1),))
     assert spec.num_planned_trials() == 1
