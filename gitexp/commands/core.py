@@ -20,23 +20,18 @@ def sweep_options(command):
         click.option("--num-trials", type=int, help="How many trials (random and adaptive strategies)."),
         click.option("--seed", type=int, help="Seed for random draws."),
         click.option("--concurrency", type=int, help="How many trials of an adaptive sweep run at once."),
+        click.option("--objective", metavar="METRIC", help="The metric to optimise (adaptive strategies, ranking)."),
+        click.option("--goal", type=click.Choice(["maximize", "minimize"]), help="The objective's direction."),
     ]
     for option in reversed(options):
         command = option(command)
     return command
 
 
-def spec_from_options(environment: Environment, sets, sweep_file, strategy, num_trials, seed, concurrency):
+def spec_from_options(environment: Environment, sets, sweep_file, **flags):
     from ..sweep.build import build_spec
 
-    return build_spec(
-        list(sets),
-        sweep_file=sweep_file and (environment.cwd / sweep_file),
-        strategy=strategy,
-        num_trials=num_trials,
-        seed=seed,
-        concurrency=concurrency,
-    )
+    return build_spec(list(sets), sweep_file=sweep_file and (environment.cwd / sweep_file), **flags)
 
 
 @cli.command()

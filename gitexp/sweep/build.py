@@ -9,7 +9,7 @@ from ..errors import UsageError
 from .expr import parse_set
 from .files import load_sweep_file
 from .space import Space
-from .spec import SweepSpec, spec_from_flags
+from .spec import Objective, SweepSpec, spec_from_flags
 
 
 def build_spec(
@@ -20,17 +20,33 @@ def build_spec(
     num_trials: int | None = None,
     seed: int | None = None,
     concurrency: int | None = None,
+    objective: str | None = None,
+    goal: str | None = None,
 ) -> SweepSpec:
     if not sets and sweep_file is None:
         raise UsageError("nothing to sweep: give --set KEY=VALUES (repeatable) or --sweep FILE")
+    if goal and not objective:
+        raise UsageError("--goal needs --objective METRIC: name the metric to optimise")
+    target = Objective(objective, goal or "maximize") if objective else None
     if sweep_file is None:
         return spec_from_flags(
-            sets, strategy=strategy or "grid", num_trials=num_trials, seed=seed, concurrency=concurrency or 1
+            sets,
+            strategy=strategy or "grid",
+            num_trials=num_trials,
+            seed=seed,
+            concurrency=concurrency or 1,
+            objective=target,
         )
     spec = load_sweep_file(sweep_file)
     overrides = {
         name: value
-        for name, value in (("strategy", strategy), ("max_trials", num_trials), ("seed", seed), ("concurrency", concurrency))
+        for name, value in (
+            ("strategy", strategy),
+            ("max_trials", num_trials),
+            ("seed", seed),
+            ("concurrency", concurrency),
+            ("objective", target),
+        )
         if value is not None
     }
     if sets:
@@ -38,4 +54,6 @@ def build_spec(
         flagged = {axis.target for axis in flag_axes}
         kept = [axis for axis in spec.space.axes if axis.target not in flagged]
         overrides["space"] = Space(tuple(kept + flag_axes))
-    return dataclasses.replace(spec, **overrides)
+    spec = dataclasses.replace(spec, **overrides)
+    spec.validate()
+    return spec
