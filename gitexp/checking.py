@@ -23,7 +23,7 @@ class SweepPreview:
         return {
             "strategy": self.spec.strategy,
             "concurrency": self.spec.concurrency,
-            "max_trials": self.spec.num_planned_trials(),
+            "max_trials": strategy_for(self.spec).planned_trials(),
             "early_stopping": [
                 {"metric": r.metric, "value": r.value, "optimization": r.goal} for r in self.spec.early_stopping
             ],

@@ -46,6 +46,8 @@ string, even where the params file holds a number.
 
 from __future__ import annotations
 
+import importlib.util
+
 import re
 from pathlib import Path
 from typing import Any, Callable
@@ -74,6 +76,11 @@ class _QuotedString(str):
 
 class _DuplicateKeyError(yaml.constructor.ConstructorError):
     """A mapping repeats a key (PyYAML would silently keep the last)."""
+
+
+def gp_sampler_available() -> bool:
+    """Whether Optuna's GP sampler can run here (it needs torch and scipy)."""
+    return all(importlib.util.find_spec(name) is not None for name in ("torch", "scipy"))
 
 
 class _SweepLoader(yaml.SafeLoader):
@@ -299,7 +306,7 @@ class _SweepFileReader:
         counts = [section["n_initial_trials"], section["n_iterations"]]
         if not all(isinstance(count, int) and not isinstance(count, bool) and count >= 1 for count in counts):
             raise self.error(where, f"n_initial_trials and n_iterations must be whole numbers of at least 1, got {counts}")
-        options = {"sampler": "gp", "n_initial_trials": counts[0]}
+        options = {"sampler": "gp" if gp_sampler_available() else "tpe", "n_initial_trials": counts[0]}
         if "utility_function" in section:
             options["utility_function"] = section["utility_function"]
         self.give("strategy", "bayes", where)

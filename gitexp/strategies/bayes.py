@@ -1,0 +1,234 @@
+"""Model-based search with Optuna through ask and tell; the study lives only in memory.
+
+Every suggestion rebuilds an in-memory study from the sweep's trials: finished
+ones as COMPLETE (with the objective) or FAIL (failed, metric missing, not
+finite), pending ones as RUNNING, so the sampler's constant liar spreads
+concurrent trials apart. One point is asked per study, and a batch of k asks
+k studies, each seeing the points asked before it as RUNNING and seeded from
+(seed, trial index): a plan is the same whether the runner asks for trials one
+at a time or several at once, and in whichever clone. ``max_trials`` is the
+total, finished and pending trials counted.
+
+Options (spec.py validates their types):
+
+- ``sampler``: ``tpe`` (default; Optuna's TPESampler with constant_liar) or
+  ``gp`` (Optuna's GPSampler, which needs PyTorch and SciPy; refused without).
+- ``n_initial_trials``: trials drawn at random before the model leads, the
+  sampler's ``n_startup_trials`` (default 10, Optuna's).
+- ``utility_function``: Polyaxon's ``bo`` acquisition settings, accepted so
+  that Polyaxon files run unchanged. Optuna fixes most of them:
+  ``acquisition_function`` ``ei`` is what GPSampler does (log expected
+  improvement; TPE's density ratio is equivalent to EI too); ``ucb`` and
+  ``poi`` have no Optuna equivalent and run as EI, so ``kappa`` and ``eps``
+  have no effect; ``gaussian_process.kernel`` ``matern`` is GPSampler's kernel
+  (Matern 5/2 whose length scales are fitted, so ``nu`` and ``length_scale``
+  have no effect), ``rbf`` has no equivalent; ``n_restarts_optimizer``,
+  ``n_warmup`` and ``n_iter`` tune an optimiser that Optuna runs its own way.
+  Unknown keys and values are refused.
+
+Dimensions as Optuna sees them:
+
+- ``Choice`` and ``pvalues``: categorical over the value indices (values may be
+  lists, which Optuna cannot hold); ``pvalues`` probabilities are not used,
+  since Optuna's categorical distribution has no weights.
+- ``uniform``, ``loguniform``: floats on [low, high], log-scaled for the latter.
+- ``randint(low, high)``: integers low..high-1.
+- ``normal(loc, scale)``: floats on loc ± 4 scale (99.994% of the mass), with a
+  uniform prior, since Optuna has no unbounded distributions; ``lognormal``:
+  exp of that range, log-scaled.
+- q-variants: the integer k of k * q, over the multiples of q in those ranges
+  (log-scaled for the log kinds), so values are exact multiples as ``sample``
+  gives them.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import math
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import UsageError
+from ..sweep.space import (
+    Choice,
+    Dimension,
+    Distribution,
+    PChoice,
+    closest_hint,
+    exact,
+    multiple_of,
+)
+from .base import Strategy, TrialOutcome, TrialPlan, seeded_rng
+
+DEFAULT_STARTUP_TRIALS = 10
+NORMAL_HALF_WIDTH = 4  # in standard deviations
+
+# Polyaxon's utility_function keys, and the values it allows where it names them.
+UTILITY_FUNCTION_KEYS = {
+    "acquisition_function": ("ucb", "ei", "poi"),
+    "kappa": None,
+    "eps": None,
+    "n_warmup": None,
+    "n_iter": None,
+    "gaussian_process": None,
+}
+GAUSSIAN_PROCESS_KEYS = {"kernel": ("matern", "rbf"), "length_scale": None, "nu": None, "n_restarts_optimizer": None}
+
+
+@functools.cache
+def _optuna():
+    import optuna
+
+    # A study is created per suggestion: Optuna would log every creation.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    return optuna
+
+
+@dataclass(frozen=True)
+class Codec:
+    """One axis as Optuna sees it: a distribution, and how values cross over."""
+
+    distribution: Any
+    encode: Callable[[Any], Any]  # a sweep value to Optuna's, None when it lies outside
+    decode: Callable[[Any], Any]
+
+
+def codec_for(dimension: Dimension) -> Codec:
+    distributions = _optuna().distributions
+    if isinstance(dimension, (Choice, PChoice)):
+        values = dimension.values
+        indices = tuple(range(len(values)))
+        return Codec(distributions.CategoricalDistribution(indices), lambda value: _index_of(values, value), values.__getitem__)
+    if dimension.kind == "randint":
+        low, high = dimension.args
+        return Codec(distributions.IntDistribution(low, high - 1), _within(low, high - 1), int)
+    low, high, log = _value_range(dimension)
+    q = dimension.args[-1] if dimension.kind.startswith("q") else None  # q is always the last argument
+    if q is None:
+        return Codec(distributions.FloatDistribution(low, high, log=log), _within(low, high), float)
+    return _quantized_codec(low, high, q, log)
+
+
+def _value_range(dimension: Distribution) -> tuple[float, float, bool]:
+    """The bounds Optuna searches for a continuous kind, and whether on a log scale."""
+    base_kind = dimension.kind.removeprefix("q")
+    first, second = dimension.args[:2]
+    if base_kind in ("uniform", "loguniform"):
+        return first, second, base_kind == "loguniform"
+    low, high = first - NORMAL_HALF_WIDTH * second, first + NORMAL_HALF_WIDTH * second
+    return (math.exp(low), math.exp(high), True) if base_kind == "lognormal" else (low, high, False)
+
+
+def _quantized_codec(low: float, high: float, q: int | float, log: bool) -> Codec:
+    lowest, highest = math.ceil(exact(low) / exact(q)), math.floor(exact(high) / exact(q))
+    if lowest > highest:  # q wider than the range: the one multiple that sampling rounds to
+        lowest = highest = round(exact((low + high) / 2) / exact(q))
+        log = False
+    distribution = _optuna().distributions.IntDistribution(lowest, highest, log=log)
+    in_range = _within(lowest, highest)
+
+    def encode(value):
+        return in_range(round(exact(value) / exact(q))) if _is_number(value) else None
+
+    return Codec(distribution, encode, lambda count: multiple_of(count, q))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _within(low, high) -> Callable[[Any], Any]:
+    return lambda value: value if _is_number(value) and low <= value <= high else None
+
+
+def _index_of(values: tuple, value: Any) -> int | None:
+    return next((index for index, candidate in enumerate(values) if candidate == value), None)
+
+
+def check_utility_function(settings: Mapping) -> None:
+    _check_keys(settings, UTILITY_FUNCTION_KEYS, "utility_function")
+    process = settings.get("gaussian_process", {})
+    if not isinstance(process, Mapping):
+        raise UsageError(f"bayes utility_function.gaussian_process must be a mapping, got {process!r}")
+    _check_keys(process, GAUSSIAN_PROCESS_KEYS, "utility_function.gaussian_process")
+
+
+def _check_keys(settings: Mapping, known: Mapping[str, tuple | None], where: str) -> None:
+    for key, value in settings.items():
+        if key not in known:
+            raise UsageError(f"bayes {where} has no setting {key!r}{closest_hint(str(key), known)}: use {', '.join(known)}")
+        allowed = known[key]
+        if allowed is not None and value not in allowed:
+            raise UsageError(f"bayes {where}.{key} must be one of {', '.join(allowed)}, got {value!r}")
+
+
+def _check_gp_available() -> None:
+    missing = [module for module in ("torch", "scipy") if importlib.util.find_spec(module) is None]
+    if missing:
+        raise UsageError(
+            f"the gp sampler needs {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not installed: "
+            f"pip install {' '.join(missing)}, or use sampler: tpe"
+        )
+
+
+class BayesStrategy(Strategy):
+    """Expects a validated spec: an objective and ``max_trials`` are present."""
+
+    name = "bayes"
+    adaptive = True
+
+    def __init__(self, spec):
+        super().__init__(spec)
+        self.sampler_name = spec.options.get("sampler", "tpe")
+        if self.sampler_name == "gp":
+            _check_gp_available()
+        check_utility_function(spec.options.get("utility_function", {}))
+        self.codecs = {str(axis.target): codec_for(axis.dimension) for axis in spec.space.axes}
+        self.targets = {str(axis.target): axis.target for axis in spec.space.axes}
+
+    def suggest(self, finished: Sequence[TrialOutcome], pending: Sequence[TrialOutcome], limit: int) -> list[TrialPlan]:
+        seen = len(finished) + len(pending)
+        wanted = min(limit, (self.spec.num_planned_trials() or 0) - seen)
+        running = [trial.params for trial in pending]
+        plans = []
+        for index in range(seen, seen + max(wanted, 0)):
+            params = self._ask(finished, running, index)
+            running.append(params)
+            plans.append(TrialPlan({self.targets[name]: value for name, value in params.items()}))
+        return plans
+
+    def _ask(self, finished: Sequence[TrialOutcome], running: Sequence[Mapping[str, Any]], index: int) -> dict[str, Any]:
+        """The point for trial ``index``, keyed by str(target), from a study rebuilt for it."""
+        optuna = _optuna()
+        study = optuna.create_study(direction=self.spec.objective.goal, sampler=self._sampler(index))
+        states = optuna.trial.TrialState
+        for trial in finished:
+            score = trial.score(self.spec.objective)
+            if score is None:
+                self._add(study, trial.params, states.FAIL)
+            else:
+                self._add(study, trial.params, states.COMPLETE, score)
+        for params in running:
+            self._add(study, params, states.RUNNING)
+        asked = study.ask({name: codec.distribution for name, codec in self.codecs.items()})
+        return {name: codec.decode(asked.params[name]) for name, codec in self.codecs.items()}
+
+    def _add(self, study, params: Mapping[str, Any], state, value: float | None = None) -> None:
+        encoded = {name: codec.encode(params.get(name)) for name, codec in self.codecs.items()}
+        if None in encoded.values():
+            return  # a value the space cannot hold (the sweep's space changed): no evidence about it
+        distributions = {name: codec.distribution for name, codec in self.codecs.items()}
+        study.add_trial(_optuna().trial.create_trial(params=encoded, distributions=distributions, state=state, value=value))
+
+    def _sampler(self, index: int):
+        samplers = _optuna().samplers
+        seed = seeded_rng(self.spec, "bayes", index).getrandbits(32)
+        startup = self.spec.options.get("n_initial_trials", DEFAULT_STARTUP_TRIALS)
+        if self.sampler_name == "gp":
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", _optuna().exceptions.ExperimentalWarning)
+                return samplers.GPSampler(seed=seed, n_startup_trials=startup)
+        return samplers.TPESampler(seed=seed, n_startup_trials=startup, constant_liar=True)
