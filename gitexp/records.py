@@ -156,14 +156,20 @@ class Ledger:
     def __init__(self, git: Git):
         self.git = git
         self.prefix = validate_prefix(git.config_get("gitexp.prefix") or DEFAULT_PREFIX)
+        self._sweeps: list[Sweep] | None = None
 
     def sweep_names(self) -> list[str]:
         return [record.name[len(SWEEPS_NAMESPACE) :] for record in self.git.refs(SWEEPS_NAMESPACE)]
 
     def sweeps(self) -> list[Sweep]:
-        records = self.git.refs(SWEEPS_NAMESPACE)
-        blobs = self.git.read_blobs([f"{record.oid}:{SWEEP_FILE}" for record in records])
-        return [Sweep.from_json(record.oid, json.loads(blob)) for record, blob in zip(records, blobs) if blob]
+        """Every sweep record, read once per Ledger (a Ledger is short-lived: one command's view)."""
+        if self._sweeps is None:
+            records = self.git.refs(SWEEPS_NAMESPACE)
+            blobs = self.git.read_blobs([f"{record.oid}:{SWEEP_FILE}" for record in records])
+            self._sweeps = [
+                Sweep.from_json(record.oid, json.loads(blob)) for record, blob in zip(records, blobs) if blob
+            ]
+        return self._sweeps
 
     def sweep(self, name: str) -> Sweep:
         commit = self.git.rev_parse(sweep_ref(name))
