@@ -97,24 +97,33 @@ class Git:
         cwd: Path | None = None,
         check: bool = True,
     ) -> bytes:
-        if isinstance(input, str):
-            input = input.encode()
-        full_env = {**self.env, **(env or {})}
-        try:
-            proc = subprocess.run(
-                ["git", *NO_HOOKS, *args],
-                cwd=cwd or self.root,
-                input=input,
-                capture_output=True,
-                env=full_env,
-            )
-        except FileNotFoundError:
-            raise RepositoryError("git is not installed or not on PATH: install Git 2.30 or newer") from None
+        proc = self.run_process(*args, input=input, env=env, cwd=cwd)
         if check and proc.returncode != 0:
             detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
             reason = detail[-1] if detail else f"exit status {proc.returncode}"
             raise GitCommandError(f"git {args[0]} failed: {reason}")
         return proc.stdout
+
+    def run_process(
+        self,
+        *args: str,
+        input: bytes | str | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> subprocess.CompletedProcess:
+        """Run git and hand back the finished process, whatever its exit status."""
+        if isinstance(input, str):
+            input = input.encode()
+        try:
+            return subprocess.run(
+                ["git", *NO_HOOKS, *args],
+                cwd=cwd or self.root,
+                input=input,
+                capture_output=True,
+                env={**self.env, **(env or {})},
+            )
+        except FileNotFoundError:
+            raise RepositoryError("git is not installed or not on PATH: install Git 2.30 or newer") from None
 
     # -- reading -------------------------------------------------------------
 
@@ -241,6 +250,70 @@ class Git:
         except GitCommandError:
             return False
         return True
+
+    def commit_tree(self, tree: str, message: str, parents: Sequence[str] = ()) -> str:
+        """A commit of ``tree`` with ``message``; no ref points at it yet."""
+        args = [part for parent in parents for part in ("-p", parent)]
+        return self.run("commit-tree", tree, *args, "-F", "-", input=message).strip()
+
+    def empty_tree(self) -> str:
+        """The empty tree, written to the object database (a push needs the object)."""
+        return self.run("mktree", input="").strip()
+
+    # -- remotes -------------------------------------------------------------
+
+    def remote_names(self) -> list[str]:
+        return self.run("remote").split()
+
+    def fetch(self, remote: str, refspecs: Sequence[str], prune: bool = True) -> None:
+        """Fetch exactly ``refspecs`` from ``remote``; ``prune`` drops local refs under them the remote no longer has.
+
+        ``--refmap=`` keeps git from also updating the remote's configured tracking branches.
+        """
+        options = ["--quiet", "--no-tags", "--no-write-fetch-head", "--refmap=", *(["--prune"] if prune else [])]
+        self.run("fetch", *options, "--end-of-options", remote, *refspecs)
+
+    def ls_remote(self, remote: str, patterns: Sequence[str]) -> dict[str, str]:
+        """``ref -> oid`` of the remote's refs matching ``patterns`` (as ``git ls-remote`` matches: by their end)."""
+        out = self.run("ls-remote", "--refs", "--end-of-options", remote, *patterns)
+        refs = {}
+        for line in out.splitlines():
+            oid, _, name = line.partition("\t")
+            refs[name] = oid
+        return refs
+
+    def push(self, remote: str, updates: Sequence[RefUpdate], atomic: bool = True) -> dict[str, str]:
+        """Push ``updates`` as compare-and-swaps on the remote; answer the refs it rejected, with git's reason.
+
+        ``old`` becomes ``--force-with-lease=<ref>:<old>`` (empty for ``ZERO_OID``: the
+        ref must not exist), which the remote checks under its ref lock; ``old=None``
+        forces. ``new == old`` asserts that the ref is unchanged without writing it.
+        With ``atomic`` the remote applies all of them or none. Raises
+        ``GitCommandError`` when the push fails as a whole (remote unreachable, no access).
+        """
+        refspecs, leases = [], []
+        for update in updates:
+            source = "" if update.new == ZERO_OID else update.new
+            if update.old is None:
+                refspecs.append(f"+{source}:{update.ref}")
+                continue
+            refspecs.append(f"{source}:{update.ref}")
+            leases.append(f"--force-with-lease={update.ref}:{'' if update.old == ZERO_OID else update.old}")
+        atomic_flag = ["--atomic"] if atomic else []
+        proc = self.run_process("push", "--porcelain", "--no-verify", *atomic_flag, *leases, "--end-of-options", remote, *refspecs)
+        rejected: dict[str, str] = {}
+        reported = False
+        for line in proc.stdout.decode("utf-8", "replace").splitlines():
+            flag, _, rest = line.partition("\t")
+            spec, _, summary = rest.partition("\t")
+            if flag in ("!", " ", "+", "-", "*", "=") and ":" in spec:  # one line per ref; skip "To ..." and "Done"
+                reported = True
+                if flag == "!":
+                    rejected[spec.rsplit(":", 1)[1]] = summary.strip()
+        if proc.returncode and not reported:
+            detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise GitCommandError(f"git push to {remote} failed: {detail[-1] if detail else f'exit status {proc.returncode}'}")
+        return rejected
 
 
 def quote_fast_import_path(path: str) -> str:

@@ -7,6 +7,7 @@ copied for each test, which keeps tests isolated and quick.
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import subprocess
 import sys
@@ -97,12 +98,17 @@ def template_project(tmp_path_factory) -> Path:
     return root
 
 
+def fresh_copy(template: Path, tmp_path: Path) -> Git:
+    """A copy of a template project at ``tmp_path / "project"``."""
+    root = tmp_path / "project"
+    shutil.copytree(template, root, symlinks=True)
+    return Git(root)
+
+
 @pytest.fixture
 def project(template_project, tmp_path) -> Git:
     """A fresh copy of the template DVC project: one stage, params.yaml, metrics.json."""
-    root = tmp_path / "project"
-    shutil.copytree(template_project, root, symlinks=True)
-    return Git(root)
+    return fresh_copy(template_project, tmp_path)
 
 
 @dataclass
@@ -114,13 +120,17 @@ class Result:
 
 @pytest.fixture
 def run_gitexp():
-    """Run the CLI in-process in a directory: run_gitexp(cwd, "queue", "--set", ...)."""
+    """Run the CLI in-process in a directory: run_gitexp(cwd, "queue", "--set", ...).
+
+    ``env=`` adds variables to the process environment the command sees (e.g. GITHUB_*).
+    """
 
     from gitexp.cli import Environment, main
 
-    def invoke(cwd: Path, *argv: str) -> Result:
+    def invoke(cwd: Path, *argv: str, env: dict[str, str] | None = None) -> Result:
         out, err = io.StringIO(), io.StringIO()
-        code = main(list(argv), Environment(cwd=Path(cwd), stdout=out, stderr=err))
+        environment = Environment(cwd=Path(cwd), env={**os.environ, **(env or {})}, stdout=out, stderr=err)
+        code = main(list(argv), environment)
         return Result(code, out.getvalue(), err.getvalue())
 
     return invoke
@@ -142,3 +152,115 @@ def snapshot(git: Git) -> dict[str, str]:
         "status": git.run("status", "--porcelain", "--untracked-files=all", "--ignored"),
         "diff": git.run("diff"),
     }
+
+
+# -- sharing and review: a finished sweep, bare remotes, git daemon ---------------------
+
+REVIEW_TRAIN_PY = textwrap.dedent(
+    """\
+    import json, os, sys
+    import yaml
+    p = yaml.safe_load(open("params.yaml"))["train"]
+    if p["lr"] >= 0.5:
+        print("epoch 1 | loss 0.9")
+        print("loss is nan <b>diverged</b> | *stop*")
+        sys.exit(3)
+    score = 1.0 - abs(p["lr"] - 0.1) - p["n_est"] / 10000.0
+    json.dump({"score": round(score, 6), "test": {"auc": round(score / 2, 6)}}, open("metrics.json", "w"))
+    os.makedirs("dvclive/plots/metrics", exist_ok=True)
+    with open("dvclive/plots/metrics/loss.tsv", "w") as curve:
+        curve.write("step\\tloss\\n")
+        for step in range(5):
+            curve.write(f"{step}\\t{1.0 / (1 + step * p['lr'] * 10)}\\n")
+    """
+)
+
+REVIEW_SWEEP_FILE = textwrap.dedent(
+    """\
+    matrix:
+      train.lr: [0.01, 0.1, 0.5]
+      train.n_est: [10, 20]
+    objective: {metric: score, goal: maximize}
+    concurrency: 2
+    """
+)
+
+
+@pytest.fixture(scope="session")
+def reviewed_template(template_project, tmp_path_factory) -> Path:
+    """The template project with sweep ``s`` run: 6 trials, the two with lr 0.5 failed."""
+    from gitexp.cli import Environment, main
+
+    root = tmp_path_factory.mktemp("reviewed") / "project"
+    shutil.copytree(template_project, root, symlinks=True)
+    (root / "train.py").write_text(REVIEW_TRAIN_PY)
+    git = Git(root)
+    git.run("commit", "-q", "-am", "train.py writes a loss curve")
+    (root.parent / "sweep.yaml").write_text(REVIEW_SWEEP_FILE)
+    quiet = Environment(cwd=root, stdout=io.StringIO(), stderr=io.StringIO())
+    assert main(["queue", "--name", "s", "--sweep", str(root.parent / "sweep.yaml")], quiet) == 0
+    assert main(["run", "-j", "2"], quiet) == 1  # the two lr=0.5 trials fail
+    return root
+
+
+@pytest.fixture
+def reviewed_project(reviewed_template, tmp_path) -> Git:
+    """A fresh copy of ``reviewed_template``."""
+    return fresh_copy(reviewed_template, tmp_path)
+
+
+@pytest.fixture
+def bare_remote(tmp_path) -> Path:
+    """An empty bare repository to use as a remote."""
+    path = tmp_path / "remote.git"
+    Git(tmp_path).run("init", "-q", "--bare", "--initial-branch=main", str(path))
+    return path
+
+
+@pytest.fixture
+def git_daemon(tmp_path):
+    """``git daemon`` on 127.0.0.1 serving (and accepting pushes to) bare repositories under a folder.
+
+    Yields ``(base, url)``: create ``base / "name.git"`` and reach it at ``url + "/name.git"``.
+    """
+    import socket
+    import time
+
+    base = tmp_path / "served"
+    base.mkdir()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    daemon = subprocess.Popen(
+        ["git", "daemon", "--export-all", "--enable=receive-pack", "--reuseaddr", "--listen=127.0.0.1",
+         f"--port={port}", f"--base-path={base}", str(base)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert daemon.poll() is None and time.monotonic() < deadline, "git daemon did not start"
+                time.sleep(0.05)
+        yield base, f"git://127.0.0.1:{port}"
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=10)
+
+
+@pytest.fixture
+def github(monkeypatch: pytest.MonkeyPatch):
+    """A GitHub-like REST server on 127.0.0.1 that checks every request (tests/fake_github.py).
+
+    The test fails if any request was wrong (``problems``), whatever it asserted.
+    """
+    from tests.fake_github import serve
+
+    for proxy in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(proxy, raising=False)  # 127.0.0.1 must be reached directly
+    with serve() as fake:
+        yield fake
+    assert fake.problems == []

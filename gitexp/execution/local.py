@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from ..errors import UsageError
-from ..git import Git, RefUpdate
-from ..project import load_project
-from ..records import FAILED, QUEUED, Trial
-from .locks import TrialLock, lock_path
+from ..git import Git
+from ..project import Project, load_project
+from ..records import FAILED, QUEUED, Ledger, Trial
+from .claims import Claims, Heartbeat, LocalRefs, Runner, clone_id
+from .locks import TrialLock, clear_stale_ref_locks, lock_path
 from .pipeline import RunOutcome, commit_result, pipeline_command, run_pipeline, trial_log_path, where
-from .worktrees import dvc_cache_dir, share_dvc_cache, trial_worktree, worktrees_root
+from .worktrees import (
+    dvc_cache_dir,
+    new_worktree_path,
+    remove_stale_worktrees,
+    share_dvc_cache,
+    trial_worktree,
+    worktrees_root,
+)
 
 
 @dataclass(frozen=True)
@@ -76,17 +88,32 @@ def runnable(trial: Trial, options: RunOptions) -> bool:
 
 
 class LocalExecutor:
-    """Runs trials in detached worktrees, N at a time, publishing each result by compare-and-swap."""
+    """Runs trials in detached worktrees, N at a time, publishing each result by compare-and-swap.
 
-    def __init__(self, git: Git, options: RunOptions, on_event: Callable[[RunEvent], None] = lambda event: None):
+    Trials are claimed and results published through ``claims``: by default in
+    this repository (``gitexp run``); a worker passes claims on its remote.
+    Before anything else, ``run`` cleans up after runners of this clone that died.
+    """
+
+    def __init__(
+        self,
+        git: Git,
+        options: RunOptions,
+        on_event: Callable[[RunEvent], None] = lambda event: None,
+        claims: Claims | None = None,
+        host: str | None = None,
+    ):
         options.validate()
         self.git = git
         self.options = options
         self.on_event = on_event
         self.common_dir = git.common_dir()
         self.cache_dir = dvc_cache_dir(git.root)
+        self.claims = claims or local_claims(git)
+        self.host = host or where("local")
 
     def run(self, source: TrialSource) -> RunSummary:
+        self.recover()
         summary = RunSummary()
         with ThreadPoolExecutor(max_workers=self.options.jobs) as pool:
             running = {}
@@ -110,14 +137,30 @@ class LocalExecutor:
 
     def run_one(self, trial: Trial) -> RunOutcome | None:
         """Claim, run and publish one trial; None when another runner has it or has done it."""
-        worktree = worktrees_root(self.common_dir) / trial.sweep / trial.name
+        worktree = new_worktree_path(self.common_dir, trial.sweep, trial.name)
         lock = TrialLock(lock_path(self.common_dir, trial.sweep, trial.name))
         if not lock.acquire(worktree):
             return None
         try:
-            if self.git.rev_parse(trial.ref.ref) != trial.tip:
+            claim = self.claims.take(trial)
+            if claim is None:
                 return None
-            project = load_project(self.git, trial.tip)
+            heartbeat = Heartbeat(self.claims, claim)
+            try:
+                with heartbeat:
+                    outcome, result = self.execute(trial, worktree)
+            except BaseException:
+                self.claims.release(heartbeat.claim)
+                raise
+            return outcome if self.claims.publish(trial, result, heartbeat.claim) else None
+        finally:
+            lock.release()
+
+    def execute(self, trial: Trial, worktree: Path) -> tuple[RunOutcome, str]:
+        """Run ``trial`` in a fresh worktree at ``worktree``; its outcome and result commit (not yet on any ref)."""
+        project = load_project(self.git, trial.tip)
+        check_stage(project, self.options.stage)
+        try:
             with trial_worktree(self.git, worktree, trial.tip) as workdir:
                 share_dvc_cache(self.git.root, worktree, self.cache_dir)
                 outcome = run_pipeline(
@@ -128,8 +171,44 @@ class LocalExecutor:
                     timeout=self.options.timeout,
                     env={"GITEXP_SWEEP": trial.sweep, "GITEXP_TRIAL": trial.name},
                 )
-                result = commit_result(workdir, trial, outcome, where("local"))
-            published = self.git.try_update_refs([RefUpdate(trial.ref.ref, result, trial.tip)], "gitexp: result")
-            return outcome if published else None
+                return outcome, commit_result(workdir, trial, outcome, self.host)
         finally:
-            lock.release()
+            with contextlib.suppress(OSError):  # the trial's folder, unless a dead run's worktree is still in it
+                worktree.parent.rmdir()
+
+    def recover(self) -> None:
+        """Clean up after runners of this clone killed midway: worktrees, ref locks, their claims.
+
+        Whatever is cleaned is under a trial flock that nobody holds any more,
+        so nothing a live runner uses is touched.
+        """
+        remove_stale_worktrees(self.git, self.common_dir)
+        ledger = Ledger(self.git)
+        prefixes = {ledger.prefix} | {sweep.prefix for sweep in ledger.sweeps()}
+        clear_stale_ref_locks(self.common_dir, ["refs/gitexp", *(f"refs/heads/{p}".rstrip("/") for p in prefixes)])
+        for claim in self.claims.known().values():
+            sweep, _, name = claim.key.partition("/")
+            lock = TrialLock(lock_path(self.common_dir, sweep, name))
+            if self.claims.from_this_clone(claim) and lock.acquire(worktrees_root(self.common_dir) / claim.key):
+                try:
+                    self.claims.release(claim)
+                finally:
+                    lock.release()
+
+
+def check_stage(project: Project, stage: str | None) -> None:
+    """Refuse a --stage that dvc.yaml does not define, before it could become a failed result.
+
+    Paths and ``file:stage`` targets are left for DVC to resolve; ``stage@key`` is a foreach item.
+    """
+    if stage is None or any(ch in stage for ch in "/:") or stage.split("@")[0] in project.stages:
+        return
+    stages = ", ".join(project.stages) or "none"
+    raise UsageError(f"dvc.yaml has no stage {stage!r} (stages: {stages}): name one of them with --stage")
+
+
+def local_claims(git: Git) -> Claims:
+    """Claims in this repository, for ``gitexp run``."""
+    common_dir = git.common_dir()
+    runner = Runner(worker=f"local-{socket.gethostname()}-{os.getpid()}", clone=clone_id(common_dir))
+    return Claims(git, LocalRefs(git), runner)

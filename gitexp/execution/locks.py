@@ -11,6 +11,7 @@ import fcntl
 import json
 import os
 import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,3 +65,24 @@ def held_by(path: Path) -> dict | None:
         return None
     finally:
         os.close(fd)
+
+
+STALE_REF_LOCK_AGE = 60.0
+
+
+def clear_stale_ref_locks(common_dir: Path, namespaces: list[str], older_than: float = STALE_REF_LOCK_AGE) -> None:
+    """Remove ``<ref>.lock`` files that a killed git left under gitexp's ref namespaces.
+
+    Git holds a ref lock for milliseconds and never for a minute, so an older
+    one belongs to a process that died; left alone it would refuse every later
+    update of that ref (and with it the trial's result).
+    """
+    now = time.time()
+    for namespace in namespaces:
+        base = common_dir / namespace
+        for path in base.rglob("*.lock") if base.is_dir() else ():
+            try:
+                if now - path.stat().st_mtime > older_than:
+                    path.unlink()
+            except OSError:
+                pass

@@ -9,16 +9,47 @@ DVC's run-cache restores unchanged stages instead of running them again.
 from __future__ import annotations
 
 import configparser
+import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from ..git import Git
+from .locks import TrialLock, lock_path
 
 
 def worktrees_root(common_dir: Path) -> Path:
     return common_dir / "gitexp" / "worktrees"
+
+
+def new_worktree_path(common_dir: Path, sweep: str, trial: str) -> Path:
+    """A directory of its own for one run of a trial.
+
+    A run killed with kill -9 leaves its pipeline running as an orphan that
+    may still write into its worktree; the next run of the trial must not
+    share that directory.
+    """
+    return worktrees_root(common_dir) / sweep / trial / f"{os.getpid()}-{os.urandom(3).hex()}"
+
+
+def remove_stale_worktrees(git: Git, common_dir: Path) -> None:
+    """Remove the worktrees of runs that died, and Git's records of them.
+
+    A trial's worktrees are stale when its flock is free; taking the flock
+    while removing them keeps a runner starting that trial from racing us.
+    """
+    for trial_dir in worktrees_root(common_dir).glob("*/*"):
+        lock = TrialLock(lock_path(common_dir, trial_dir.parent.name, trial_dir.name))
+        if not lock.acquire(trial_dir):  # not a checkout: readers of live metrics find none there
+            continue
+        try:
+            for worktree in list(trial_dir.iterdir()) if trial_dir.is_dir() else ():
+                remove_worktree(git, worktree)
+            shutil.rmtree(trial_dir, ignore_errors=True)
+        finally:
+            lock.release()
+    git.run("worktree", "prune", check=False)
 
 
 def dvc_cache_dir(project_root: Path) -> Path:

@@ -1,0 +1,8 @@
+"""``python -m gitexp``: the command line, for when the console script is not on PATH."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

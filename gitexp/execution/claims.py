@@ -1,0 +1,310 @@
+"""Claims: which runner runs which trial, kept in refs that only compare-and-swap changes.
+
+A claim is ``refs/gitexp/claims/<sweep>/<trial>`` pointing at a commit of the
+empty tree whose message names the runner (worker id, host, pid, clone) and a
+heartbeat time. One protocol serves two ref stores: this repository (``gitexp
+run``, ``update-ref`` transactions) and a remote (``gitexp worker``, atomic
+pushes with leases). Each step is one atomic transaction:
+
+- take:    assert the branch is still at the queued tip, and create the claim
+           (or replace a dead one, compare-and-swap on its id);
+- beat:    replace our claim by a fresh one, compare-and-swap on the last one;
+- publish: move the branch from the queued tip to the result, and delete our claim.
+
+A result lands at most once because it needs the branch at the queued tip. A
+trial is never run twice at once because a claim exists from take to publish,
+and a claim can only be created when none exists. A claim may be taken over
+when its heartbeat is older than ``stale_after``, or at once when it was made
+from this clone and its trial's flock is free (the caller holds it): the
+kernel drops an flock with its process, so that claimer is dead.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Protocol
+
+from ..errors import GitCommandError
+from ..git import ZERO_OID, Git, RefRecord, RefUpdate
+from ..naming import CLAIMS_NAMESPACE
+from ..records import T_HOST, Trial, format_message, parse_trailers
+
+T_WORKER, T_PID, T_CLONE, T_HEARTBEAT, T_NONCE = (
+    "Gitexp-Worker",
+    "Gitexp-Pid",
+    "Gitexp-Clone",
+    "Gitexp-Heartbeat",
+    "Gitexp-Nonce",
+)
+DEFAULT_STALE_AFTER = 600.0
+DEFAULT_HEARTBEAT = 30.0
+ATTEMPTS = 8  # transient failures (a concurrent push holding the remote's ref lock, a network blip)
+
+
+def claim_ref(key: str) -> str:
+    """The claim ref of trial ``sweep/trial``."""
+    return f"{CLAIMS_NAMESPACE}{key}"
+
+
+@dataclass(frozen=True)
+class Runner:
+    """Who claims: recorded in every claim so that others can tell who holds a trial."""
+
+    worker: str
+    clone: str
+    host: str = field(default_factory=socket.gethostname)
+    pid: int = field(default_factory=os.getpid)
+
+
+@dataclass(frozen=True)
+class Claim:
+    ref: str
+    oid: str
+    worker: str = ""
+    host: str = ""
+    clone: str = ""
+    pid: int | None = None
+    heartbeat: float = 0.0  # seconds since the epoch; 0 when unreadable, so the claim counts as stale
+
+    @property
+    def key(self) -> str:
+        return self.ref[len(CLAIMS_NAMESPACE) :]
+
+
+def read_claim(record: RefRecord) -> Claim:
+    trailers = parse_trailers(record.message)
+    try:
+        heartbeat = datetime.fromisoformat(trailers.get(T_HEARTBEAT, "")).timestamp()
+    except ValueError:
+        heartbeat = 0.0
+    pid = trailers.get(T_PID, "")
+    return Claim(
+        record.name,
+        record.oid,
+        worker=trailers.get(T_WORKER, ""),
+        host=trailers.get(T_HOST, ""),
+        clone=trailers.get(T_CLONE, ""),
+        pid=int(pid) if pid.isdigit() else None,
+        heartbeat=heartbeat,
+    )
+
+
+class RefStore(Protocol):
+    """Where claims and results are written: this repository, or a remote."""
+
+    view: Git  # reads the claims as last seen (a remote's: as last fetched)
+
+    def swap(self, updates: Sequence[RefUpdate]) -> bool:
+        """Apply all ``updates`` atomically, each a compare-and-swap; False when one lost."""
+
+    def current(self, refs: Sequence[str]) -> dict[str, str]:
+        """The values of ``refs`` now (missing refs left out)."""
+
+
+class LocalRefs:
+    """This repository as the ref store: ``update-ref`` transactions under Git's ref locks."""
+
+    def __init__(self, git: Git):
+        self.git = git
+        self.view = git
+
+    def swap(self, updates: Sequence[RefUpdate]) -> bool:
+        return self.git.try_update_refs(updates, "gitexp: claim or result")
+
+    def current(self, refs: Sequence[str]) -> dict[str, str]:
+        return {record.name: record.oid for record in self.git.refs(*refs) if record.name in refs}
+
+
+class Claims:
+    """The claim protocol over one ref store, for one runner."""
+
+    def __init__(
+        self,
+        git: Git,
+        store: RefStore,
+        runner: Runner,
+        stale_after: float = DEFAULT_STALE_AFTER,
+        heartbeat: float = DEFAULT_HEARTBEAT,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.git = git
+        self.store = store
+        self.runner = runner
+        self.stale_after = stale_after
+        self.heartbeat = heartbeat
+        self.clock = clock
+        self._empty_tree: str | None = None
+
+    # -- reading -------------------------------------------------------------
+
+    def known(self) -> dict[str, Claim]:
+        """Every claim as the store's view has it, by trial key."""
+        claims = (read_claim(record) for record in self.store.view.refs(CLAIMS_NAMESPACE))
+        return {claim.key: claim for claim in claims}
+
+    def holder(self, key: str) -> Claim | None:
+        ref = claim_ref(key)
+        return next((read_claim(r) for r in self.store.view.refs(ref) if r.name == ref), None)
+
+    def from_this_clone(self, claim: Claim) -> bool:
+        return claim.clone == self.runner.clone and claim.host == self.runner.host
+
+    def may_take_over(self, claim: Claim) -> bool:
+        """Whether ``claim`` is dead: stale, or this clone's (the caller holds the trial's flock)."""
+        return self.from_this_clone(claim) or self.clock() - claim.heartbeat > self.stale_after
+
+    # -- the protocol --------------------------------------------------------
+
+    def take(self, trial: Trial) -> Claim | None:
+        """Claim ``trial`` when nobody live holds it and its branch is still at ``trial.tip``."""
+        held = self.holder(trial.ref.key)
+        if held is not None and not self.may_take_over(held):
+            return None
+        claim = self._new(trial.ref.key)
+        unchanged = RefUpdate(trial.ref.ref, trial.tip, trial.tip)
+        grab = RefUpdate(claim.ref, claim.oid, held.oid if held else ZERO_OID)
+        return claim if self._swap([unchanged, grab]) else None
+
+    def beat(self, claim: Claim) -> Claim | None:
+        """Refresh ``claim``; None once it is no longer ours (taken over as stale)."""
+        fresh = self._new(claim.key)
+        try:
+            if self.store.swap([RefUpdate(claim.ref, fresh.oid, claim.oid)]):
+                return fresh
+            return claim if self.store.current([claim.ref]).get(claim.ref) == claim.oid else None
+        except GitCommandError:
+            return claim  # unreachable for now: the next beat tries again
+
+    def publish(self, trial: Trial, result: str, claim: Claim) -> bool:
+        """Move the branch from ``trial.tip`` to ``result`` and drop our claim; False when another result won.
+
+        When the transaction fails, look why: if the branch moved, another
+        runner's result landed first and ours is dropped (one result per
+        trial); if only our claim is gone (taken over as stale), our result is
+        still first and goes alone; otherwise it was a transient race and is retried.
+        """
+        branch = trial.ref.ref
+        updates = [RefUpdate(branch, result, trial.tip), RefUpdate(claim.ref, ZERO_OID, claim.oid)]
+        for attempt in range(ATTEMPTS):
+            try:
+                if self.store.swap(updates):
+                    return True
+                now = self.store.current([branch, claim.ref])
+            except GitCommandError:
+                if attempt == ATTEMPTS - 1:
+                    raise
+            else:
+                if now.get(branch) != trial.tip:
+                    self.release(claim)
+                    return False
+                if now.get(claim.ref) != claim.oid:
+                    updates = updates[:1]
+            _backoff(attempt)
+        raise GitCommandError(f"could not publish the result of {trial.ref.key}: the ref store kept refusing; run again")
+
+    def release(self, claim: Claim) -> None:
+        """Drop ``claim`` if it is still ours."""
+        self._swap([RefUpdate(claim.ref, ZERO_OID, claim.oid)])
+
+    # -- helpers -------------------------------------------------------------
+
+    def _swap(self, updates: Sequence[RefUpdate]) -> bool:
+        """``store.swap``, retried over transient failures of the store itself."""
+        for attempt in range(ATTEMPTS):
+            try:
+                return self.store.swap(updates)
+            except GitCommandError:
+                if attempt == ATTEMPTS - 1:
+                    raise
+                _backoff(attempt)
+        return False
+
+    def _new(self, key: str) -> Claim:
+        """A claim commit for trial ``key``, heartbeat now."""
+        if self._empty_tree is None:
+            self._empty_tree = self.git.empty_tree()
+        now = self.clock()
+        runner = self.runner
+        stamp = datetime.fromtimestamp(now, timezone.utc).isoformat(timespec="seconds")
+        trailers = {
+            T_WORKER: runner.worker,
+            T_HOST: runner.host,
+            T_PID: str(runner.pid),
+            T_CLONE: runner.clone,
+            T_HEARTBEAT: stamp,
+            # Two claims with equal text would be one object, and a push of a value the
+            # remote already has succeeds without checking the lease: keep each unique.
+            T_NONCE: os.urandom(6).hex(),
+        }
+        message = format_message(f"gitexp: claim {key} for {runner.worker}", trailers)
+        oid = self.git.commit_tree(self._empty_tree, message)
+        return Claim(claim_ref(key), oid, runner.worker, runner.host, runner.clone, runner.pid, now)
+
+
+class Heartbeat:
+    """Refreshes a claim every ``claims.heartbeat`` seconds while a trial runs.
+
+    ``claim`` is the latest version, for ``publish``; ``lost`` tells that
+    another runner took it over (the run goes on: its result may still land first).
+    """
+
+    def __init__(self, claims: Claims, claim: Claim):
+        self.claims = claims
+        self.claim = claim
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"heartbeat {claim.key}", daemon=True)
+
+    def __enter__(self) -> "Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.claims.heartbeat):
+            fresh = self.claims.beat(self.claim)
+            if fresh is None:
+                self.lost = True
+                return
+            self.claim = fresh
+
+
+def clone_id(common_dir: Path) -> str:
+    """A random id for this clone, made once; a copy of the repository elsewhere makes its own."""
+    path = common_dir / "gitexp" / "clone-id"
+    try:
+        token, _, where = path.read_text().partition(" ")
+        if token and where.strip() == str(common_dir):
+            return token
+        copied = True
+    except FileNotFoundError:
+        copied = False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = os.urandom(8).hex()
+    scratch = path.with_name(f"clone-id.{token}")
+    scratch.write_text(f"{token} {common_dir}\n")
+    try:
+        if copied:
+            os.replace(scratch, path)
+        else:
+            os.link(scratch, path)  # creates it only if absent: concurrent first runs agree on one id
+    except FileExistsError:
+        pass
+    finally:
+        scratch.unlink(missing_ok=True)
+    return path.read_text().partition(" ")[0]
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))

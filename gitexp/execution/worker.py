@@ -1,0 +1,195 @@
+"""The remote worker: claim queued trials on a Git remote, run them here, push their results.
+
+A worker is the local executor with two things swapped: its trials come from
+the remote (``RemoteQueue``, fetched into this clone's mirror of the remote),
+and its claims and results are compare-and-swaps on the remote (``Claims``
+over ``RemoteRefs``). Running a trial (worktree, pipeline, result commit) is
+the local executor's own code. The worker takes the trial's flock in this
+clone too, so it never runs a trial at the same time as a ``gitexp run`` here.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import socket
+import time
+from dataclasses import dataclass, field
+
+from ..errors import GitCommandError, NotFoundError, UsageError
+from ..git import Git
+from ..naming import MAX_NAME_LENGTH, NAME_PATTERN, SWEEPS_NAMESPACE
+from ..records import Ledger, Trial
+from ..remote import Remote, RemoteRefs, TrackingView, fetch_experiments
+from .claims import DEFAULT_HEARTBEAT, DEFAULT_STALE_AFTER, Claims, Runner, clone_id
+from .local import LocalExecutor, RunOptions, RunSummary, runnable
+from .pipeline import RunOutcome
+
+DEFAULT_POLL = 5.0
+REFRESH_AFTER = 2.0  # seconds a fetched view of the queue is trusted before fetching again
+FETCH_ATTEMPTS = 3
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|h)?\Z")
+_UNITS = {None: 1, "s": 1, "m": 60, "h": 3600}
+
+
+def parse_duration(text: str, option: str) -> float:
+    """Seconds from ``90``, ``90s``, ``10m`` or ``1h``."""
+    match = _DURATION.match(text.strip().lower())
+    if not match or float(match.group(1)) <= 0:
+        raise UsageError(f"{option} {text!r} is not a duration: write seconds or minutes or hours, such as 90s, 10m or 1h")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def default_worker_id() -> str:
+    host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:60] or "host"
+    return f"{host}-{os.getpid()}-{os.urandom(2).hex()}"
+
+
+def validate_worker_id(worker_id: str) -> str:
+    if len(worker_id) > MAX_NAME_LENGTH or not NAME_PATTERN.match(worker_id):
+        raise UsageError(
+            f"the worker id {worker_id!r} is not allowed: use up to {MAX_NAME_LENGTH} letters, digits, '.', '_' and '-'"
+        )
+    return worker_id
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    run: RunOptions = field(default_factory=RunOptions)
+    sweeps: tuple[str, ...] = ()
+    idle_exit: float = 0.0  # seconds to wait for new trials once nothing is left
+    stale_after: float = DEFAULT_STALE_AFTER
+    heartbeat: float = DEFAULT_HEARTBEAT
+    poll: float = DEFAULT_POLL
+    worker_id: str | None = None
+
+    def validate(self) -> None:
+        self.run.validate()
+        if self.idle_exit < 0:
+            raise UsageError(f"--idle-exit {self.idle_exit:g}: give a number of seconds, 0 or more")
+        if self.heartbeat <= 0 or self.poll <= 0:
+            raise UsageError("the heartbeat and poll intervals must be above 0 seconds")
+        if self.heartbeat * 3 > self.stale_after:
+            raise UsageError(
+                f"--stale-after {self.stale_after:g}s is too short for a heartbeat every {self.heartbeat:g}s: "
+                "give at least three heartbeats, e.g. --stale-after 10m"
+            )
+        if self.worker_id is not None:
+            validate_worker_id(self.worker_id)
+
+
+class RemoteQueue:
+    """The runnable trials of a remote, as a ``TrialSource``: fetched afresh when the last look is old.
+
+    It hands out trials nobody live holds, in random order so that workers
+    starting together do not all reach for the same one; the claim decides.
+    """
+
+    def __init__(self, git: Git, remote: Remote, claims: Claims, options: WorkerOptions):
+        self.git = git
+        self.remote = remote
+        self.claims = claims
+        self.options = options
+        self.view = TrackingView(git, remote)
+        self.prefixes = {Ledger(git).prefix}
+        self.pending: list[Trial] = []
+        self.running: set[str] = set()
+        self.fetched_at = float("-inf")
+
+    def refresh(self) -> None:
+        """Fetch the remote's sweeps, claims and trials, and choose what can be run."""
+        self._fetch()
+        ledger = Ledger(self.view)
+        prefixes = {sweep.prefix for sweep in ledger.sweeps()}
+        if not prefixes <= self.prefixes:  # a sweep with its own branch prefix: fetch its trials too
+            self.prefixes |= prefixes
+            self._fetch()
+        held = self.claims.known()
+        self.pending = [
+            trial
+            for trial in ledger.trials(list(self.options.sweeps) or None)
+            if runnable(trial, self.options.run)
+            and trial.ref.key not in self.running
+            and (trial.ref.key not in held or self.claims.may_take_over(held[trial.ref.key]))
+        ]
+        random.shuffle(self.pending)
+
+    def check_remote(self) -> None:
+        """Reach the remote and find the sweeps asked for there, without writing a ref here."""
+        try:
+            records = self.git.ls_remote(self.remote.spec, [f"{SWEEPS_NAMESPACE}*"])
+        except GitCommandError as error:
+            raise NotFoundError(
+                f"cannot reach {self.remote.spec} ({error.message}): check the remote's URL and your access"
+            ) from None
+        there = sorted(ref[len(SWEEPS_NAMESPACE) :] for ref in records)
+        missing = [name for name in self.options.sweeps if name not in there]
+        if missing:
+            known = ", ".join(there) or "none"
+            raise NotFoundError(
+                f"{self.remote.spec} has no sweep named {missing[0]!r} (sweeps there: {known}): "
+                "push the sweep and its trial branches to it first"
+            )
+
+    def _fetch(self) -> None:
+        for attempt in range(FETCH_ATTEMPTS):
+            try:
+                fetch_experiments(self.git, self.remote, sorted(self.prefixes))
+                break
+            except GitCommandError:
+                if attempt == FETCH_ATTEMPTS - 1:
+                    raise
+                time.sleep(self.options.poll * (attempt + 1) / FETCH_ATTEMPTS)
+        self.fetched_at = time.monotonic()
+
+    # -- TrialSource ---------------------------------------------------------
+
+    def next_trial(self) -> Trial | None:
+        if not self.pending or time.monotonic() - self.fetched_at > REFRESH_AFTER:
+            self.refresh()
+        if not self.pending:
+            return None
+        trial = self.pending.pop()
+        self.running.add(trial.ref.key)
+        return trial
+
+    def finished(self, trial: Trial, outcome: RunOutcome | None) -> None:
+        self.running.discard(trial.ref.key)
+
+    def wait_for_work(self, seconds: float) -> bool:
+        """Poll the remote for up to ``seconds`` until something can be run; False when nothing came."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(self.options.poll, left))
+            self.refresh()
+            if self.pending:
+                return True
+        return False
+
+
+class Worker:
+    """Runs a remote's queued trials until none are left (and none came for ``idle_exit`` seconds)."""
+
+    def __init__(self, git: Git, remote: Remote, options: WorkerOptions, on_event=lambda event: None):
+        options.validate()
+        self.options = options
+        self.worker_id = options.worker_id or default_worker_id()
+        runner = Runner(worker=self.worker_id, clone=clone_id(git.common_dir()))
+        self.claims = Claims(git, RemoteRefs(git, remote), runner, options.stale_after, options.heartbeat)
+        self.queue = RemoteQueue(git, remote, self.claims, options)
+        self.executor = LocalExecutor(git, options.run, on_event, claims=self.claims, host=f"worker:{self.worker_id}")
+
+    def connect(self) -> None:
+        """Reach the remote and check the sweeps asked for, before anything runs."""
+        self.queue.check_remote()
+        self.queue.refresh()
+
+    def run(self) -> RunSummary:
+        summary = RunSummary()
+        while True:
+            done = self.executor.run(self.queue)
+            summary.finished += done.finished
+            summary.skipped += done.skipped
+            if not self.queue.wait_for_work(self.options.idle_exit):
+                return summary

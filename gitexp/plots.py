@@ -1,0 +1,78 @@
+"""PNG plots for reports, drawn with matplotlib's object API (no pyplot state, Agg canvas).
+
+Each function takes plain data and answers PNG bytes; where they go (files
+beside a Markdown report, or inlined in an HTML page) is the caller's choice.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+FIGURE_SIZE = (6.4, 4.0)
+DPI = 100
+LOG_SCALE_SPAN = 100.0  # positive values spanning this factor or more get a log axis
+
+
+def objective_against_param(
+    points: Sequence[tuple[Any, float]],
+    param: str,
+    metric: str,
+    baseline: float | None = None,
+) -> bytes:
+    """A scatter of ``metric`` against the values ``param`` took; text and booleans become categories."""
+    figure, axes = _figure()
+    xs = [x for x, _ in points]
+    ys = [y for _, y in points]
+    if all(_is_number(x) for x in xs):
+        axes.scatter(xs, ys, zorder=3)
+        numbers = [float(x) for x in xs]
+        if numbers and min(numbers) > 0 and max(numbers) / min(numbers) >= LOG_SCALE_SPAN:
+            axes.set_xscale("log")
+    else:
+        categories = list(dict.fromkeys(str(x) for x in xs))
+        axes.scatter([categories.index(str(x)) for x in xs], ys, zorder=3)
+        axes.set_xticks(range(len(categories)), categories)
+    if baseline is not None:
+        axes.axhline(baseline, linestyle="--", color="grey", label="baseline")
+        axes.legend(loc="best")
+    axes.set_xlabel(param)
+    axes.set_ylabel(metric)
+    axes.set_title(f"{metric} against {param}")
+    return _png(figure)
+
+
+def step_curves(curves: Mapping[str, Sequence[tuple[float, float]]], metric: str) -> bytes:
+    """One line per trial: ``metric`` over the steps dvclive logged."""
+    figure, axes = _figure()
+    for label, points in curves.items():
+        axes.plot([step for step, _ in points], [value for _, value in points], marker=".", label=label)
+    axes.set_xlabel("step")
+    axes.set_ylabel(metric)
+    axes.set_title(metric)
+    if curves:
+        axes.legend(loc="best", fontsize="small")
+    return _png(figure)
+
+
+def _figure():
+    figure = Figure(figsize=FIGURE_SIZE, dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    axes.grid(True, alpha=0.3)
+    return figure, axes
+
+
+def _png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -1,0 +1,96 @@
+"""kill -9 at random moments, then run again: every trial ends with exactly one result commit.
+
+Only the gitexp process is killed, as ``kill -9 PID`` does: the git and DVC
+processes it started live on, which is the harder case (an orphaned pipeline
+keeps writing into its worktree while the next run starts).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gitexp.execution.worktrees import worktrees_root
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds orphaned pipelines through /proc")
+
+
+def kill_loop(kit, cwd: Path, argv: list[str], kills: int, seed: int) -> int:
+    """Start ``gitexp ARGV`` and kill -9 it after a random moment, ``kills`` times; how many kills landed."""
+    rng = random.Random(seed)
+    landed = 0
+    while landed < kills:
+        process = kit.gitexp(cwd, *argv)
+        time.sleep(rng.uniform(0.1, 1.6))
+        if process.poll() is not None:  # it finished everything before the kill
+            out, err = process.communicate()
+            assert process.returncode == 0, err
+            break
+        process.kill()
+        process.communicate()
+        landed += 1
+    return landed
+
+
+def wait_for_orphans(git_dir: Path, timeout: float = 60) -> None:
+    """Wait until no process (an orphaned pipeline) works inside ``git_dir``."""
+    deadline = time.monotonic() + timeout
+    while any(_cwd(pid).startswith(str(git_dir)) for pid in os.listdir("/proc") if pid.isdigit()):
+        assert time.monotonic() < deadline, "orphaned pipelines did not end"
+        time.sleep(0.1)
+
+
+def _cwd(pid: str) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return ""
+
+
+def test_kill_9_of_gitexp_run_twenty_times_then_run_again(kit, logging_project):
+    kit.twelve_trials(logging_project, sleep=0.3)
+    before = kit.workspace(logging_project)
+    kills = kill_loop(kit, logging_project.root, ["run", "-j", "2"], kills=20, seed=6)
+    assert kills == 20
+    assert sum(kit.result_counts(logging_project).values()) < 12  # the kills left work to do
+
+    common_dir = logging_project.common_dir()
+    wait_for_orphans(common_dir)
+    final = kit.gitexp(logging_project.root, "run", "-j", "2")
+    out, err = final.communicate(timeout=120)
+    assert final.returncode == 0, err
+
+    counts = kit.result_counts(logging_project)
+    assert len(counts) == 12 and set(counts.values()) == {1}, counts  # none lost, none duplicated
+    assert kit.fsck_clean(logging_project)
+    assert kit.workspace(logging_project) == before  # HEAD, index, working tree untouched
+    assert logging_project.run("for-each-ref", "refs/gitexp/claims/", "refs/gitexp/tmp/") == ""
+    assert len(logging_project.run("worktree", "list").splitlines()) == 1
+    assert list(worktrees_root(common_dir).glob("*/*")) == []
+
+
+def test_kill_9_of_gitexp_worker_then_run_it_again(kit, logging_project, tmp_path):
+    kit.queue(logging_project, "s", "train.lr=[0.05, 0.1, 0.2, 0.3, 0.4, 0.5]", "train.sleep=0.3")
+    remote = kit.make_remote(logging_project, tmp_path / "remote.git")
+    here = kit.clone(remote.root, tmp_path / "here")
+    before = kit.workspace(here)
+    argv = ["worker", "--remote", "origin", "--heartbeat", "0.2"]
+    kills = kill_loop(kit, here.root, argv, kills=8, seed=9)
+    assert kills == 8
+
+    wait_for_orphans(here.common_dir())
+    final = kit.gitexp(here.root, *argv)
+    out, err = final.communicate(timeout=120)
+    assert final.returncode == 0, err
+
+    counts = kit.result_counts(remote)
+    assert len(counts) == 6 and set(counts.values()) == {1}, counts
+    assert remote.run("for-each-ref", "refs/gitexp/claims/") == ""  # the dead worker's claims were taken over
+    assert kit.fsck_clean(here) and kit.fsck_clean(remote)
+    assert kit.workspace(here) == before
+    assert len(here.run("worktree", "list").splitlines()) == 1
