@@ -58,6 +58,7 @@ class SweepDriver:
         self.completed = [t for t in trials if t.finished and t.status != CANCELLED and t.status not in runnable_statuses]
         self.queued = [t for t in trials if t.status in runnable_statuses]
         self.running: list[Trial] = []
+        self.elsewhere: list[Trial] = []  # claimed by another runner: pending, but not ours
         self.next_index = len(trials) + 1
         self.stop_reason: str | None = sweep.state.get("stopped")
 
@@ -79,6 +80,7 @@ class SweepDriver:
     def finished(self, trial: Trial, outcome: RunOutcome | None) -> None:
         self.running = [t for t in self.running if t.ref != trial.ref]
         if outcome is None:
+            self.elsewhere.append(trial)
             return
         done = Trial(**{**trial.__dict__, "status": outcome.status, "metrics": dict(outcome.metrics)})
         self.completed.append(done)
@@ -95,7 +97,7 @@ class SweepDriver:
     # -- growing and stopping ---------------------------------------------------
 
     def _grow(self) -> None:
-        pending = [outcome_of(t) for t in self.running]
+        pending = [outcome_of(t) for t in self.running + self.elsewhere]
         limit = max(1, self.spec.concurrency - len(self.running))
         plans = self.strategy.suggest([outcome_of(t) for t in self.completed], pending, limit)
         if not plans:

@@ -121,6 +121,7 @@ class Git:
                 input=input,
                 capture_output=True,
                 env={**self.env, **(env or {})},
+                check=False,
             )
         except FileNotFoundError:
             raise RepositoryError("git is not installed or not on PATH: install Git 2.30 or newer") from None

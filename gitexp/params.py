@@ -153,14 +153,20 @@ class ParamsFile:
 
 def check_value_type(target: str, old: Any, new: Any, explicit_string: bool) -> None:
     """Refuse a value whose type contradicts the file's, unless the user forced a string."""
-    if isinstance(old, bool) or old is None:
+    if old is None or new is None:
         return
-    if isinstance(old, (int, float)) and isinstance(new, str) and not explicit_string:
+    if isinstance(old, bool) != isinstance(new, bool) and not (isinstance(new, str) and explicit_string):
+        kind = "true/false" if isinstance(old, bool) else "a number" if isinstance(old, (int, float)) else "text"
+        raise UsageError(
+            f"{target} is {kind} in the params file but {new!r} is not: give {kind} "
+            "(or quote a text value to store it on purpose)"
+        )
+    if isinstance(old, (int, float)) and not isinstance(old, bool) and isinstance(new, str) and not explicit_string:
         raise UsageError(
             f"{target} is a number in the params file but {new!r} is text: give a number, "
             f"or quote it (\"'{new}'\") to store text on purpose"
         )
-    if isinstance(old, (dict, list)) != isinstance(new, (dict, list)) and isinstance(old, dict):
+    if isinstance(old, dict) and not isinstance(new, dict):
         raise UsageError(f"{target} is a mapping in the params file: set its keys ({target}.KEY=...) instead")
 
 

@@ -76,6 +76,7 @@ def queue_sweep(git: Git, request: QueueRequest) -> QueuedSweep:
     baseline = resolve_baseline(git, request.rev, request.include_uncommitted)
     spec = request.spec
     spec.validate()
+    refuse_more_than_the_space(spec)
     planned = spec.num_planned_trials()
     if planned is not None and planned > MAX_TRIALS_PER_QUEUE:
         raise UsageError(
@@ -134,10 +135,26 @@ def write_trials(
     return record, queued
 
 
+def refuse_more_than_the_space(spec: SweepSpec) -> None:
+    """A new sweep asking for more distinct trials than its discrete space holds is a mistake."""
+    count = spec.max_trials
+    if isinstance(count, int) and spec.strategy in ("grid", "random") and spec.space.is_discrete:
+        size = spec.space.grid_size()
+        if count > size:
+            raise UsageError(
+                f"{count} trials asked for, but the space has only {size} distinct points: "
+                f"give --num-trials {size} or less, or add values"
+            )
+
+
 def resolve_baseline(git: Git, rev: str, include_uncommitted: bool) -> str:
     """The baseline commit: ``rev``, refusing uncommitted work unless it is snapshotted."""
     baseline = git.rev_parse(rev)
     if baseline is None:
+        if git.run("rev-parse", "--is-shallow-repository").strip() == "true":
+            raise UsageError(
+                f"--rev {rev!r} names no commit in this shallow clone: run git fetch --unshallow, then try again"
+            )
         raise UsageError(f"--rev {rev!r} names no commit: give a branch, tag or commit id")
     if baseline != git.rev_parse("HEAD"):
         return baseline

@@ -129,7 +129,6 @@ CASES = {
         queue("train.n_est=true"),
         "train.n_est is a number",
         "give a number",
-        xfail="gitexp/params.py check_value_type lets a boolean replace a number (and a number a boolean)",
     ),
     "params file dvc.yaml does not list": Case(queue("other.yaml:a=1"), "dvc.yaml lists no params from other.yaml", "add them to a stage's params"),
     # files
@@ -159,8 +158,6 @@ CASES = {
         "shallow",
         "git fetch --unshallow",
         shallow_clone,
-        xfail="gitexp/queueing.py resolve_baseline says only 'names no commit'; in a shallow clone "
-        "(git rev-parse --is-shallow-repository) it should say so and suggest git fetch --unshallow",
     ),
     # names
     "sweep name with a space": Case(queue("train.lr=1", extra=("--name", "bad name")), "'bad name' is not allowed", "use letters, digits"),
@@ -179,8 +176,6 @@ CASES = {
         queue("train.lr=[1,2]", extra=("--strategy", "random", "--num-trials", "5")),
         "only 2",
         "--num-trials",
-        xfail="gitexp/sweep/spec.py validate caps max_trials at the size of a finite space silently; "
-        "refuse when max_trials (a count) exceeds space.grid_size() for grid and random",
     ),
     # running
     "trial that does not exist": Case(("run", "nope/t001"), "no trial named 'nope/t001'", "gitexp show lists the trials"),

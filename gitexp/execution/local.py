@@ -17,7 +17,14 @@ from ..project import Project, load_project
 from ..records import FAILED, QUEUED, Ledger, Trial
 from .claims import Claims, Heartbeat, LocalRefs, Runner, clone_id
 from .locks import TrialLock, clear_stale_ref_locks, lock_path
-from .pipeline import RunOutcome, commit_result, pipeline_command, run_pipeline, trial_log_path, where
+from .pipeline import (
+    RunOutcome,
+    commit_result,
+    pipeline_command,
+    run_pipeline,
+    trial_log_path,
+    where,
+)
 from .worktrees import (
     dvc_cache_dir,
     new_worktree_path,

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..git import Git
-from .locks import TrialLock, lock_path
+from .locks import TrialLock, file_lock, lock_path
 
 
 def worktrees_root(common_dir: Path) -> Path:
@@ -49,7 +49,8 @@ def remove_stale_worktrees(git: Git, common_dir: Path) -> None:
             shutil.rmtree(trial_dir, ignore_errors=True)
         finally:
             lock.release()
-    git.run("worktree", "prune", check=False)
+    with _admin(git):
+        git.run("worktree", "prune", check=False)
 
 
 def dvc_cache_dir(project_root: Path) -> Path:
@@ -79,7 +80,8 @@ def trial_worktree(git: Git, path: Path, commit: str) -> Iterator[Git]:
     """A detached worktree of ``commit`` at ``path``, removed afterwards whatever happens."""
     remove_worktree(git, path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    git.run("worktree", "add", "--detach", "--force", str(path), commit)
+    with _admin(git, adding=True):
+        git.run("worktree", "add", "--detach", "--force", str(path), commit)
     try:
         yield Git(path, git.env)
     finally:
@@ -88,10 +90,21 @@ def trial_worktree(git: Git, path: Path, commit: str) -> Iterator[Git]:
 
 def remove_worktree(git: Git, path: Path) -> None:
     """Remove a worktree gitexp made, even a half-made one left by a killed run."""
-    if path.exists():
-        git.run("worktree", "remove", "--force", "--force", str(path), check=False)
-        shutil.rmtree(path, ignore_errors=True)
-    git.run("worktree", "prune", check=False)
+    with _admin(git):
+        if path.exists():
+            git.run("worktree", "remove", "--force", "--force", str(path), check=False)
+        git.run("worktree", "prune", check=False)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _admin(git: Git, adding: bool = False):
+    """The lock on Git's worktree records.
+
+    ``worktree remove`` and ``prune`` delete ``.git/worktrees`` once it is
+    empty, which makes a concurrent ``worktree add`` fail; adds may overlap
+    one another, removals wait for them and for each other.
+    """
+    return file_lock(git.common_dir() / "gitexp" / "worktrees.lock", shared=adding)
 
 
 def _read_dvc_config(path: Path) -> configparser.ConfigParser:

@@ -130,8 +130,10 @@ def test_report_job_reports_and_comments_once_per_sweep(workflow, runner) -> Non
 
     assert runner.argvs() == [
         ["python", "-m", "pip", "install", "gitexp"],
+        ["gitexp", "pull", "origin", "lr", "--no-dvc"],
         ["gitexp", "report", "lr", "-o", "report.md"],
         ["gitexp", "ci", "comment", "--sweep", "lr", "--file", "report.md"],
+        ["gitexp", "pull", "origin", "bs", "--no-dvc"],
         ["gitexp", "report", "bs", "-o", "report.md"],
         ["gitexp", "ci", "comment", "--sweep", "bs", "--file", "report.md"],
     ]

@@ -256,11 +256,6 @@ def test_the_workflows_plan_and_run_steps_do_what_they_say(checkout, bare_remote
     assert "q/t001 succeeded" in (tmp_path / "gitexp-trial.log").read_text()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the report job of templates/workflow/gitexp.yml.j2 does not fetch the sweep: a fresh checkout has no "
-    "refs/gitexp/sweeps/*, so it needs `gitexp pull origin \"$sweep\" --no-dvc` before `gitexp report`",
-)
 def test_the_workflows_report_step_reports_a_sweep_from_a_fresh_checkout(checkout, tmp_path, run_gitexp):
     report_checkout = checkout("main")
     assert run_gitexp(report_checkout.root, "ci", "init").code == 0

@@ -28,7 +28,7 @@ def kill_loop(kit, cwd: Path, argv: list[str], kills: int, seed: int) -> int:
         process = kit.gitexp(cwd, *argv)
         time.sleep(rng.uniform(0.1, 1.6))
         if process.poll() is not None:  # it finished everything before the kill
-            out, err = process.communicate()
+            _, err = process.communicate()
             assert process.returncode == 0, err
             break
         process.kill()
@@ -62,7 +62,7 @@ def test_kill_9_of_gitexp_run_twenty_times_then_run_again(kit, logging_project):
     common_dir = logging_project.common_dir()
     wait_for_orphans(common_dir)
     final = kit.gitexp(logging_project.root, "run", "-j", "2")
-    out, err = final.communicate(timeout=120)
+    _, err = final.communicate(timeout=120)
     assert final.returncode == 0, err
 
     counts = kit.result_counts(logging_project)
@@ -85,7 +85,7 @@ def test_kill_9_of_gitexp_worker_then_run_it_again(kit, logging_project, tmp_pat
 
     wait_for_orphans(here.common_dir())
     final = kit.gitexp(here.root, *argv)
-    out, err = final.communicate(timeout=120)
+    _, err = final.communicate(timeout=120)
     assert final.returncode == 0, err
 
     counts = kit.result_counts(remote)

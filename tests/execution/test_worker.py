@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from functools import partial
 
 import pytest
 
@@ -38,6 +39,23 @@ def remote_trials(git: Git) -> dict[str, object]:
 
 def claims_on(git: Git) -> list[str]:
     return git.run("for-each-ref", "--format=%(refname)", "refs/gitexp/claims/").split()
+
+
+def at_once(*calls):
+    """Start each of ``calls`` in its own thread at the same instant; their results, in order."""
+    barrier = threading.Barrier(len(calls))
+    results = [None] * len(calls)
+
+    def call(index):
+        barrier.wait()
+        results[index] = calls[index]()
+
+    threads = [threading.Thread(target=call, args=(index,)) for index in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
 
 
 def finished_lines(output: str) -> list[str]:
@@ -72,16 +90,7 @@ def test_two_runners_in_one_clone_and_a_worker_pushing_to_it_never_run_a_trial_t
     other = kit.clone(logging_project.root, tmp_path / "other")
     worker = kit.gitexp(other.root, "worker", "--remote", "origin", *FAST)
     trials = Ledger(logging_project).trials()
-    summaries = []
-
-    def run_locally():
-        summaries.append(LocalExecutor(logging_project, RunOptions()).run(StaticTrials(trials)))
-
-    runners = [threading.Thread(target=run_locally) for _ in range(2)]
-    for thread in runners:
-        thread.start()
-    for thread in runners:
-        thread.join()
+    summaries = at_once(*(partial(LocalExecutor(logging_project, RunOptions()).run, StaticTrials(trials)) for _ in range(2)))
     out, err = worker.communicate(timeout=120)
     assert worker.returncode == 0, err
     ran = kit.runs(runs_log)
@@ -92,11 +101,6 @@ def test_two_runners_in_one_clone_and_a_worker_pushing_to_it_never_run_a_trial_t
     assert claims_on(logging_project) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gitexp/driver.py: SweepDriver does not count trials skipped because another runner has them, "
-    "so a grid sweep grows duplicate trials (t013...) and a concurrent grow fails with exit 2",
-)
 def test_two_gitexp_runs_in_one_clone_and_a_worker_never_run_a_trial_twice(kit, logging_project, runs_log, tmp_path):
     kit.queue(logging_project, "s", "train.lr=[0.05, 0.1, 0.2]", "train.n_est=[10, 20]")
     other = kit.clone(logging_project.root, tmp_path / "other")
@@ -161,20 +165,8 @@ def test_claims_racing_for_the_same_trial_have_one_winner(kit, logging_project, 
     clones = [kit.clone(remote.root, tmp_path / f"c{i}") for i in range(3)]
     contenders = [(remote_claims(c, f"c{i}"), remote_trials(c)) for i, c in enumerate(clones)]
     for key in contenders[0][1]:
-        barrier = threading.Barrier(len(contenders))
-        won = []
-
-        def contend(claims, trials):
-            barrier.wait()
-            if claims.take(trials[key]):
-                won.append(claims.runner.worker)
-
-        threads = [threading.Thread(target=contend, args=contender) for contender in contenders]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert len(won) == 1, (key, won)
+        won = at_once(*(partial(claims.take, trials[key]) for claims, trials in contenders))
+        assert sum(claim is not None for claim in won) == 1, (key, won)
     assert len(claims_on(remote)) == 8
 
 
@@ -203,21 +195,15 @@ def test_racing_results_land_once(kit, logging_project, runs_log, tmp_path):
     assert kit.runs(runs_log) == {"s/t001": 2}
 
     for key in trials_a:
-        barrier = threading.Barrier(2)
-        landed = {}
-
-        def publish(git, claims, trials, held):
-            barrier.wait()
-            landed[git.root] = claims.publish(trials[key], results[git.root, key], held[key])
-
-        threads = [
-            threading.Thread(target=publish, args=(a, claims_a, trials_a, held_a)),
-            threading.Thread(target=publish, args=(b, claims_b, trials_b, held_b)),
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        landed = dict(
+            zip(
+                (a.root, b.root),
+                at_once(
+                    partial(claims_a.publish, trials_a[key], results[a.root, key], held_a[key]),
+                    partial(claims_b.publish, trials_b[key], results[b.root, key], held_b[key]),
+                ),
+            )
+        )
         assert sorted(landed.values()) == [False, True], (key, landed)
         winner = next(root for root, ok in landed.items() if ok)
         assert remote.rev_parse(f"refs/heads/exp/{key}") == results[winner, key]
