@@ -38,7 +38,6 @@ from .strategies.base import TrialPlan
 from .sweep.space import Choice, PChoice
 from .sweep.spec import SweepSpec
 
-
 # More trials than this in one command is almost always a mistake (a forgotten limit).
 MAX_TRIALS_PER_QUEUE = 100_000
 

@@ -16,7 +16,13 @@ from typing import Any
 
 from .errors import NotFoundError, UsageError
 from .git import Git
-from .naming import DEFAULT_PREFIX, SWEEPS_NAMESPACE, TrialRef, sweep_ref, validate_prefix
+from .naming import (
+    DEFAULT_PREFIX,
+    SWEEPS_NAMESPACE,
+    TrialRef,
+    sweep_ref,
+    validate_prefix,
+)
 
 SWEEP_FILE = "sweep.json"
 

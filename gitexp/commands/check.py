@@ -10,7 +10,7 @@ import click
 from ..cli import Environment, cli, pass_environment
 from ..errors import RepositoryError
 from ..formatting import format_value
-from .core import sweep_options, spec_from_options
+from .core import spec_from_options, sweep_options
 
 
 @cli.command()

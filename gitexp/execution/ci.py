@@ -25,10 +25,33 @@ from ..errors import GitCommandError, NotFoundError, UsageError
 from ..git import ZERO_OID, Git, RefUpdate
 from ..naming import CLAIMS_NAMESPACE, TrialRef
 from ..project import load_project
-from ..records import QUEUED, SUCCEEDED, T_STATUS, T_SWEEP, T_TRIAL, Ledger, Trial, parse_trailers, trial_from_record
-from ..sharing import dvc_remote_configured, list_remote_refs, pull, run_dvc, staging_namespace
+from ..records import (
+    QUEUED,
+    SUCCEEDED,
+    T_STATUS,
+    T_SWEEP,
+    T_TRIAL,
+    Ledger,
+    Trial,
+    parse_trailers,
+    trial_from_record,
+)
+from ..sharing import (
+    dvc_remote_configured,
+    list_remote_refs,
+    pull,
+    run_dvc,
+    staging_namespace,
+)
 from ..sweep.spec import SweepSpec
-from .pipeline import RunOutcome, commit_result, pipeline_command, run_pipeline, trial_log_path, where
+from .pipeline import (
+    RunOutcome,
+    commit_result,
+    pipeline_command,
+    run_pipeline,
+    trial_log_path,
+    where,
+)
 
 CI_REMOTE = "origin"
 PUSH_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)  # seconds between attempts to publish a result

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from ..dvc_cli import tool_env
 from ..errors import UsageError
 from ..git import Git
 from ..project import Project, load_project
@@ -25,6 +26,7 @@ from .pipeline import (
     trial_log_path,
     where,
 )
+from .repro_server import WarmDvcPool
 from .worktrees import (
     dvc_cache_dir,
     new_worktree_path,
@@ -118,11 +120,12 @@ class LocalExecutor:
         self.cache_dir = dvc_cache_dir(git.root)
         self.claims = claims or local_claims(git)
         self.host = host or where("local")
+        self.warm_dvc: WarmDvcPool | None = None
 
     def run(self, source: TrialSource) -> RunSummary:
         self.recover()
         summary = RunSummary()
-        with ThreadPoolExecutor(max_workers=self.options.jobs) as pool:
+        with WarmDvcPool(tool_env(self.git.env)) as self.warm_dvc, ThreadPoolExecutor(self.options.jobs) as pool:
             running = {}
             while True:
                 while len(running) < self.options.jobs and (trial := source.next_trial()) is not None:
@@ -177,6 +180,7 @@ class LocalExecutor:
                     project,
                     timeout=self.options.timeout,
                     env={"GITEXP_SWEEP": trial.sweep, "GITEXP_TRIAL": trial.name},
+                    warm_dvc=self.warm_dvc,
                 )
                 return outcome, commit_result(workdir, trial, outcome, self.host)
         finally:

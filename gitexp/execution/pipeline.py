@@ -36,6 +36,7 @@ from ..records import (
     dumps_compact,
     format_message,
 )
+from .repro_server import ReproResult, WarmDvcPool
 
 LOG_TAIL_LINES = 30
 MAX_TRAILER_METRICS = 60
@@ -64,36 +65,55 @@ def run_pipeline(
     project: Project,
     timeout: float | None = None,
     env: Mapping[str, str] | None = None,
+    warm_dvc: WarmDvcPool | None = None,
 ) -> RunOutcome:
-    """Run ``argv`` in ``directory`` with output to ``log_path``; read metrics afterwards."""
+    """Run ``argv`` in ``directory`` with output to ``log_path``; read metrics afterwards.
+
+    A DVC command goes to ``warm_dvc`` when given (a forked, pre-imported DVC),
+    and to a new process otherwise or when the warm one is unavailable.
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path.write_bytes(b"")
     run_env = tool_env({**os.environ, **(env or {})})
     started = time.monotonic()
+    dvc_args = list(argv[3:]) if list(argv[:3]) == dvc_argv() else None
+    result = None
+    if warm_dvc is not None and dvc_args is not None:
+        result = warm_dvc.repro(directory, dvc_args, log_path, run_env, timeout)
+    if result is None:
+        result = _run_process(directory, argv, log_path, run_env, timeout)
+    name = "dvc " + dvc_args[0] if dvc_args else Path(argv[0]).name
     reason = ""
-    with log_path.open("wb") as log:
-        try:
-            proc = subprocess.Popen(
-                list(argv), cwd=directory, stdout=log, stderr=subprocess.STDOUT, env=run_env, start_new_session=True
-            )
-        except FileNotFoundError:
-            proc = None
-            reason = f"{argv[0]} not found: install it (pip install dvc) or check PATH"
-            log.write((reason + "\n").encode())
-        if proc is not None:
-            try:
-                code = proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-                code = None
-                reason = f"timed out after {timeout:g} s"
-                log.write(f"\ngitexp: {reason}\n".encode())
-            if code:
-                reason = f"{argv[0]} exited with status {code}"
+    if result.timed_out:
+        reason = f"timed out after {timeout:g} s"
+    elif result.code:
+        reason = f"{name} exited with status {result.code}"
+    if reason:
+        with log_path.open("ab") as log:
+            log.write(f"\ngitexp: {reason}\n".encode())
     duration = time.monotonic() - started
     status = SUCCEEDED if not reason else FAILED
     metrics = read_workspace_metrics(directory, project) if status == SUCCEEDED else {}
     return RunOutcome(status, duration, metrics, reason, "" if status == SUCCEEDED else tail(log_path))
+
+
+def _run_process(
+    directory: Path, argv: Sequence[str], log_path: Path, env: Mapping[str, str], timeout: float | None
+) -> ReproResult:
+    with log_path.open("ab") as log:
+        try:
+            proc = subprocess.Popen(
+                list(argv), cwd=directory, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
+        except FileNotFoundError:
+            log.write(f"{argv[0]} not found: install it (pip install dvc) or check PATH\n".encode())
+            return ReproResult(127)
+        try:
+            return ReproResult(proc.wait(timeout=timeout))
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return ReproResult(None, timed_out=True)
 
 
 def trial_log_path(common_dir: Path, sweep: str, trial: str) -> Path:

@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -70,6 +71,39 @@ class ReproServer:
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+
+
+class WarmDvcPool:
+    """One server per executor thread, started on first use and closed with the pool."""
+
+    def __init__(self, env: Mapping[str, str]):
+        self.env = dict(env)
+        self.local = threading.local()
+        self.servers: list[ReproServer] = []
+        self.lock = threading.Lock()
+
+    def repro(
+        self, cwd: Path, args: Sequence[str], log: Path, env: Mapping[str, str], timeout: float | None
+    ) -> ReproResult | None:
+        server = getattr(self.local, "server", None)
+        if server is None:
+            server = self.local.server = ReproServer(self.env)
+            with self.lock:
+                self.servers.append(server)
+        result = server.repro(cwd, args, log, env, timeout)
+        if result is None:  # the server died: the next trial of this thread starts a new one
+            self.local.server = None
+        return result
+
+    def close(self) -> None:
+        for server in self.servers:
+            server.close()
+
+    def __enter__(self) -> "WarmDvcPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def _serve() -> None:

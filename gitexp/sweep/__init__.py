@@ -1,6 +1,12 @@
 """The sweep language: ``--set`` EXPRs and sweep files, resolved into a SweepSpec."""
 
-from gitexp.sweep.expr import format_expr, format_value, parse_expr, parse_set, parse_target
+from gitexp.sweep.expr import (
+    format_expr,
+    format_value,
+    parse_expr,
+    parse_set,
+    parse_target,
+)
 from gitexp.sweep.files import load_sweep_file
 from gitexp.sweep.space import (
     Axis,
@@ -12,7 +18,13 @@ from gitexp.sweep.space import (
     Space,
     dimension_from_json,
 )
-from gitexp.sweep.spec import STRATEGIES, EarlyStoppingRule, Objective, SweepSpec, spec_from_flags
+from gitexp.sweep.spec import (
+    STRATEGIES,
+    EarlyStoppingRule,
+    Objective,
+    SweepSpec,
+    spec_from_flags,
+)
 
 __all__ = [
     "STRATEGIES",

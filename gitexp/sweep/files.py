@@ -47,7 +47,6 @@ string, even where the params file holds a number.
 from __future__ import annotations
 
 import importlib.util
-
 import re
 from pathlib import Path
 from typing import Any, Callable
@@ -55,8 +54,22 @@ from typing import Any, Callable
 import yaml
 
 from gitexp.errors import UsageError
-from gitexp.sweep.expr import SIGNATURES, make_dimension, parse_expr, parse_target, resolve_scalar
-from gitexp.sweep.space import Axis, Choice, Dimension, ParamTarget, PChoice, Space, closest_hint
+from gitexp.sweep.expr import (
+    SIGNATURES,
+    make_dimension,
+    parse_expr,
+    parse_target,
+    resolve_scalar,
+)
+from gitexp.sweep.space import (
+    Axis,
+    Choice,
+    Dimension,
+    ParamTarget,
+    PChoice,
+    Space,
+    closest_hint,
+)
 from gitexp.sweep.spec import EarlyStoppingRule, Objective, SweepSpec
 
 _PLAIN_SCALAR_TAG = "tag:gitexp.dev,2024:plain"
