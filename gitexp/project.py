@@ -73,20 +73,20 @@ def parse_dvc_yaml(document: dict) -> Project:
 
 
 def _params_files(entries: list) -> list[str]:
-    files = []
-    for entry in entries:
-        if isinstance(entry, str):
-            files.append(DEFAULT_PARAMS_FILE)
-        elif isinstance(entry, dict):
-            files += [name for name in entry if isinstance(name, str)]
-    return files
+    """A bare key in a stage's params comes from params.yaml; a mapping names its files."""
+    return _declared_paths(entries, plain_entry=DEFAULT_PARAMS_FILE)
 
 
 def _output_paths(entries: list) -> list[str]:
+    return _declared_paths(entries)
+
+
+def _declared_paths(entries: list, plain_entry: str | None = None) -> list[str]:
+    """Paths a dvc.yaml list declares: plain strings, or the keys of ``{path: options}`` items."""
     paths = []
     for entry in entries:
         if isinstance(entry, str):
-            paths.append(entry)
+            paths.append(plain_entry or entry)
         elif isinstance(entry, dict):
             paths += [name for name in entry if isinstance(name, str)]
     return paths
