@@ -94,16 +94,9 @@ def clone(source: Path, path: Path) -> Git:
 
 
 def gitexp(cwd: Path, *argv: str, **popen) -> subprocess.Popen:
-    """``python -m gitexp ARGV`` in ``cwd`` as a separate process (output captured as text)."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "gitexp", *argv],
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=dict(os.environ),
-        **popen,
-    )
+    """``python -m gitexp ARGV`` in ``cwd`` as a separate process (output captured as text unless ``popen`` says otherwise)."""
+    options = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, "env": dict(os.environ), **popen}
+    return subprocess.Popen([sys.executable, "-m", "gitexp", *argv], cwd=cwd, **options)
 
 
 def workspace(git: Git) -> dict[str, str]:
