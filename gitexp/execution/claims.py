@@ -12,11 +12,14 @@ pushes with leases). Each step is one atomic transaction:
 - publish: move the branch from the queued tip to the result, and delete our claim.
 
 A result lands at most once because it needs the branch at the queued tip. A
-trial is never run twice at once because a claim exists from take to publish,
-and a claim can only be created when none exists. A claim may be taken over
-when its heartbeat is older than ``stale_after``, or at once when it was made
-from this clone and its trial's flock is free (the caller holds it): the
-kernel drops an flock with its process, so that claimer is dead.
+trial is not run twice because a claim exists from take to publish and a claim
+can only be created when none exists; the one exception is a takeover. A
+claim may be taken over when its heartbeat is older than ``stale_after`` (its
+runner is presumed dead; if it was only cut off, both run, and the first
+result wins), or at once when it was made from this clone and its trial's
+flock is free (the caller holds it): the kernel drops an flock with its
+process, so that claimer is dead. Heartbeat times come from each runner's
+clock, so ``stale_after`` must exceed any clock skew between machines.
 """
 
 from __future__ import annotations
