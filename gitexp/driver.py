@@ -12,6 +12,7 @@ sweep resumes from any clone.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -53,7 +54,6 @@ class SweepDriver:
         self.sweep = sweep
         self.spec = SweepSpec.from_json(sweep.spec)
         self.strategy = strategy_for(self.spec)
-        self.targets = ParamsTargets(git, sweep.baseline, load_project(git, sweep.baseline))
         trials = Ledger(git).trials([sweep.name])
         self.completed = [t for t in trials if t.finished and t.status != CANCELLED and t.status not in runnable_statuses]
         self.queued = [t for t in trials if t.status in runnable_statuses]
@@ -61,6 +61,11 @@ class SweepDriver:
         self.elsewhere: list[Trial] = []  # claimed by another runner: pending, but not ours
         self.next_index = len(trials) + 1
         self.stop_reason: str | None = sweep.state.get("stopped")
+
+    @functools.cached_property
+    def targets(self) -> ParamsTargets:
+        """The baseline's params files, read only when the sweep grows."""
+        return ParamsTargets(self.git, self.sweep.baseline, load_project(self.git, self.sweep.baseline))
 
     # -- TrialSource ---------------------------------------------------------
 

@@ -87,9 +87,6 @@ class Trial:
     def finished(self) -> bool:
         return self.status in FINAL_STATES
 
-    def with_status(self, status: str) -> "Trial":
-        return Trial(**{**self.__dict__, "status": status})
-
 
 @dataclass(frozen=True)
 class Sweep:

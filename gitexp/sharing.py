@@ -29,6 +29,7 @@ from pathlib import Path
 
 from .dvc_cli import dvc_argv, tool_env
 from .errors import GitCommandError, NotFoundError, UsageError
+from .execution.claims import claim_ref
 from .execution.locks import held_by, lock_path
 from .execution.pipeline import trial_log_path
 from .git import ZERO_OID, Git, RefRecord, RefUpdate
@@ -87,12 +88,6 @@ def split_remote_and_names(
                 f"nor a sweep (sweeps: {', '.join(sweeps) or 'none yet'}): check the name, or git remote add it"
             )
     return DEFAULT_REMOTE, arguments
-
-
-def list_remote_refs(git: Git, remote: str, patterns: Iterable[str]) -> dict[str, str]:
-    """``ref -> oid`` of the remote's refs matching the ``ls-remote`` ``patterns`` (globs)."""
-    out = git.run("ls-remote", "--refs", "--end-of-options", remote, *patterns)
-    return {ref: oid for oid, _, ref in (line.partition("\t") for line in out.splitlines())}
 
 
 def with_actions_token(git: Git, env: Mapping[str, str], remote: str) -> Git:
@@ -518,28 +513,24 @@ def plan_removal(git: Git, names: list[str]) -> Removal:
         if trial.ref.ref == checked_out:
             raise UsageError(f"{trial.ref.branch} is checked out: switch to another branch, then remove it")
         removal.local[trial.ref.ref] = trial.tip
-        claim = claim_ref(trial)
+        claim = claim_ref(trial.ref.key)
         if claim in claims:
             removal.local[claim] = claims[claim]
     return removal
 
 
-def claim_ref(trial: Trial) -> str:
-    return f"{CLAIMS_NAMESPACE}{trial.sweep}/{trial.name}"
-
-
 def remote_refs_to_remove(git: Git, remote: str, removal: Removal) -> dict[str, str]:
     """The remote's refs of the removed trials and sweeps, including trials only the remote has."""
-    patterns = {ref for ref in removal.local} | {claim_ref(trial) for trial in removal.trials}
+    patterns = {ref for ref in removal.local} | {claim_ref(trial.ref.key) for trial in removal.trials}
     for sweep in removal.sweeps:
         patterns |= {f"refs/heads/{sweep.prefix}{sweep.name}/*", f"{CLAIMS_NAMESPACE}{sweep.name}/*"}
-    advertised = list_remote_refs(git, remote, sorted(patterns))
+    advertised = git.ls_remote(remote, sorted(patterns))
     return {ref: oid for ref, oid in sorted(advertised.items()) if _is_removed(ref, removal)}
 
 
 def _is_removed(ref: str, removal: Removal) -> bool:
     """``ls-remote`` patterns match ref name tails: keep only the refs removal really means."""
-    if ref in removal.local or ref in {claim_ref(trial) for trial in removal.trials}:
+    if ref in removal.local or ref in {claim_ref(trial.ref.key) for trial in removal.trials}:
         return True
     return any(
         ref.startswith((f"refs/heads/{sweep.prefix}{sweep.name}/", f"{CLAIMS_NAMESPACE}{sweep.name}/"))

@@ -38,12 +38,12 @@ from ..records import (
 )
 from ..sharing import (
     dvc_remote_configured,
-    list_remote_refs,
     pull,
     run_dvc,
     staging_namespace,
 )
 from ..sweep.spec import SweepSpec
+from .claims import claim_ref
 from .pipeline import (
     RunOutcome,
     commit_result,
@@ -92,12 +92,12 @@ def plan_ci_run(
     queued = [trial for trial in Ledger(git).trials([sweep]) if trial.status == QUEUED]
     if pushed is not None:
         queued = [trial for trial in queued if (trial.ref.prefix, trial.name) == (pushed.prefix, pushed.trial)]
-    claimed = set(list_remote_refs(git, remote, [f"{CLAIMS_NAMESPACE}{sweep}/*"]))
-    notes = [f"{trial.ref.key} is claimed by a worker: left to it" for trial in queued if claim_of(trial) in claimed]
+    claimed = set(git.ls_remote(remote, [f"{CLAIMS_NAMESPACE}{sweep}/*"]))
+    notes = [f"{trial.ref.key} is claimed by a worker: left to it" for trial in queued if claim_ref(trial.ref.key) in claimed]
     entries = [
         {"trial": trial.ref.branch, "sweep": trial.sweep, "name": trial.name}
         for trial in queued
-        if claim_of(trial) not in claimed
+        if claim_ref(trial.ref.key) not in claimed
     ]
     if not entries:
         notes.append(f"no queued trial to run in sweep {sweep}")
@@ -111,10 +111,6 @@ def branch_shape(ref: str) -> TrialRef | None:
     if not ref.startswith("refs/heads/") or len(parts) < 3:
         return None
     return TrialRef("/".join(parts[:-2]) + "/", parts[-2], parts[-1])
-
-
-def claim_of(trial: Trial) -> str:
-    return f"{CLAIMS_NAMESPACE}{trial.sweep}/{trial.name}"
 
 
 # -- run -------------------------------------------------------------------------------
