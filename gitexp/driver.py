@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Sequence
+import random
+from collections.abc import Collection, Sequence
 from typing import Any
 
-from .errors import UsageError
+from .errors import ConcurrentChange, UsageError
 from .execution.pipeline import RunOutcome
 from .git import Git, RefUpdate
 from .metrics import read_commit_metrics
@@ -37,8 +38,9 @@ from .records import (
     dumps_compact,
     format_message,
 )
+from .refstore import LocalRefs, RefStore
 from .strategies import strategy_for
-from .strategies.base import TrialOutcome
+from .strategies.base import TrialOutcome, TrialPlan
 from .sweep.spec import SweepSpec
 
 
@@ -46,21 +48,59 @@ def outcome_of(trial: Trial) -> TrialOutcome:
     return TrialOutcome(trial.params, trial.status, trial.metrics, trial.tags)
 
 
-class SweepDriver:
-    """Feeds one sweep's trials to an executor and grows adaptive sweeps."""
+WRITE_ATTEMPTS = 3
 
-    def __init__(self, git: Git, sweep: Sweep, runnable_statuses: Sequence[str] = (QUEUED,)):
+
+class SweepDriver:
+    """Feeds one sweep's trials to an executor and grows adaptive sweeps.
+
+    Its refs are written to ``store``: this repository for ``gitexp run``, the
+    remote for a worker, which calls ``sync`` after each fetch to see what the
+    other runners did (trials added, run or held, the sweep stopped). A write
+    that loses a race to another runner is redone on the sweep as it now is.
+    """
+
+    def __init__(
+        self,
+        git: Git,
+        sweep: Sweep,
+        runnable_statuses: Sequence[str] = (QUEUED,),
+        store: RefStore | None = None,
+        held: Collection[str] = (),
+        shuffle: bool = False,
+    ):
         self.git = git
+        self.store = store or LocalRefs(git)
+        self.runnable_statuses = tuple(runnable_statuses)
+        self.shuffle = shuffle  # workers starting together should not all reach for the same trial
+        self.running: list[Trial] = []
+        self.stop_reason: str | None = None
+        self.sync(sweep, held)
+
+    def sync(self, sweep: Sweep, held: Collection[str] = ()) -> None:
+        """Read the sweep's trials again from the store's view; ``held``: keys of trials other runners hold.
+
+        The trials this driver runs stay its own. A stop decided here whose
+        record lost a race is recorded now.
+        """
         self.sweep = sweep
         self.spec = SweepSpec.from_json(sweep.spec)
         self.strategy = strategy_for(self.spec)
-        trials = Ledger(git).trials([sweep.name])
-        self.completed = [t for t in trials if t.finished and t.status != CANCELLED and t.status not in runnable_statuses]
-        self.queued = [t for t in trials if t.status in runnable_statuses]
-        self.running: list[Trial] = []
-        self.elsewhere: list[Trial] = []  # claimed by another runner: pending, but not ours
+        self.held = frozenset(held)
+        ours = {t.ref.key for t in self.running}
+        trials = Ledger(self.store.view).trials([sweep.name])
         self.next_index = len(trials) + 1
-        self.stop_reason: str | None = sweep.state.get("stopped")
+        others = [t for t in trials if t.ref.key not in ours]
+        runnable = [t for t in others if t.status in self.runnable_statuses]
+        self.completed = [t for t in others if t.finished and t.status not in (CANCELLED, *self.runnable_statuses)]
+        self.queued = [t for t in runnable if t.ref.key not in self.held]
+        self.elsewhere = [t for t in runnable if t.ref.key in self.held]  # pending, but not ours
+        if self.shuffle:
+            random.shuffle(self.queued)
+        if sweep.state.get("stopped"):
+            self.stop_reason = sweep.state["stopped"]
+        elif self.stop_reason:
+            self.stop(self.stop_reason)
 
     @functools.cached_property
     def targets(self) -> ParamsTargets:
@@ -70,9 +110,7 @@ class SweepDriver:
     # -- TrialSource ---------------------------------------------------------
 
     def next_trial(self) -> Trial | None:
-        # Adaptive strategies learn from results, so the sweep's concurrency bounds what runs
-        # without feedback; static sweeps run as many at once as the executor allows.
-        if self.stop_reason or (self.strategy.adaptive and len(self.running) >= self.spec.concurrency):
+        if self.stop_reason or self.at_concurrency_limit():
             return None
         if not self.queued:
             self._grow()
@@ -94,6 +132,21 @@ class SweepDriver:
             if reason:
                 self.stop(reason)
 
+    def at_concurrency_limit(self) -> bool:
+        """Adaptive strategies learn from results, so the sweep's concurrency bounds what runs
+        without feedback, here and elsewhere; static sweeps run as many at once as executors allow."""
+        return self.strategy.adaptive and len(self.running) + len(self.elsewhere) >= self.spec.concurrency
+
+    def has_work(self) -> bool:
+        """Whether ``next_trial`` would hand out a trial now (queued, or one the strategy would create)."""
+        if self.stop_reason or self.at_concurrency_limit():
+            return False
+        return bool(self.queued) or bool(self._suggest(1))
+
+    def waits_on_others(self) -> bool:
+        """Whether trials other runners hold may still make this (adaptive) sweep grow."""
+        return self.strategy.adaptive and not self.stop_reason and bool(self.elsewhere)
+
     def expected_runs(self) -> int:
         """How many trials this run should execute, as far as can be told now."""
         planned = self.spec.num_planned_trials()
@@ -102,25 +155,50 @@ class SweepDriver:
     # -- growing and stopping ---------------------------------------------------
 
     def _grow(self) -> None:
-        pending = [outcome_of(t) for t in self.running + self.elsewhere]
-        limit = max(1, self.spec.concurrency - len(self.running))
-        plans = self.strategy.suggest([outcome_of(t) for t in self.completed], pending, limit)
-        if not plans:
+        for _ in range(WRITE_ATTEMPTS):
+            if self.queued:  # another runner grew the sweep meanwhile
+                return
+            plans = self._suggest(max(1, self.spec.concurrency - len(self.running) - len(self.elsewhere)))
+            if not plans:
+                return
+            try:
+                self.sweep, new = write_trials(
+                    self.git,
+                    self.sweep,
+                    plans,
+                    spec=self.spec,
+                    targets=self.targets,
+                    first_index=self.next_index,
+                    store=self.store,
+                )
+            except ConcurrentChange:
+                self._reread()
+                continue
+            self.next_index += len(new)
+            self.queued += new
             return
-        self.sweep, queued = write_trials(
-            self.git, self.sweep, plans, spec=self.spec, targets=self.targets, first_index=self.next_index
-        )
-        self.next_index += len(queued)
-        ledger = Ledger(self.git)
-        names = {q.ref.trial for q in queued}
-        self.queued += [t for t in ledger.trials([self.sweep.name]) if t.name in names]
+
+    def _suggest(self, limit: int) -> list[TrialPlan]:
+        pending = [outcome_of(t) for t in self.running + self.elsewhere]
+        return self.strategy.suggest([outcome_of(t) for t in self.completed], pending, limit)
 
     def stop(self, reason: str) -> None:
         """Start no new trial: cancel the queued ones and record why in the sweep."""
         self.stop_reason = reason
-        cancel_trials(self.git, self.queued, reason)
+        cancel_trials(self.git, self.queued, reason, self.store)
         self.queued = []
-        self.sweep, _ = write_trials(self.git, dataclasses.replace(self.sweep, state={**self.sweep.state, "stopped": reason}))
+        for _ in range(WRITE_ATTEMPTS):
+            stopped = dataclasses.replace(self.sweep, state={**self.sweep.state, "stopped": reason})
+            try:
+                self.sweep, _ = write_trials(self.git, stopped, store=self.store)
+                return
+            except ConcurrentChange:
+                self.sweep = Ledger(self.store.view).sweep(self.sweep.name)
+        # A remote's view is as new as its last fetch: the next sync records the stop.
+
+    def _reread(self) -> None:
+        """Another runner changed the sweep: take it as the store's view has it now."""
+        self.sync(Ledger(self.store.view).sweep(self.sweep.name), self.held)
 
 
 def early_stopping_reason(spec: SweepSpec, metrics: dict[str, Any]) -> str | None:
@@ -133,8 +211,12 @@ def early_stopping_reason(spec: SweepSpec, metrics: dict[str, Any]) -> str | Non
     return None
 
 
-def cancel_trials(git: Git, trials: Sequence[Trial], reason: str) -> None:
-    """Give each queued trial an empty ``cancelled`` result commit (shown, not deleted)."""
+def cancel_trials(git: Git, trials: Sequence[Trial], reason: str, store: RefStore | None = None) -> None:
+    """Give each queued trial an empty ``cancelled`` result commit (shown, not deleted).
+
+    A trial another runner has meanwhile claimed or finished keeps what it has.
+    """
+    store = store or LocalRefs(git)
     for trial in trials:
         trailers = {
             T_SWEEP: trial.sweep,
@@ -145,8 +227,8 @@ def cancel_trials(git: Git, trials: Sequence[Trial], reason: str) -> None:
         if trial.tags:
             trailers[T_TAGS] = dumps_compact(trial.tags)
         message = format_message(f"gitexp: {trial.ref.key} cancelled", trailers, reason)
-        commit = git.run("commit-tree", f"{trial.tip}^{{tree}}", "-p", trial.tip, "-F", "-", input=message).strip()
-        git.try_update_refs([RefUpdate(trial.ref.ref, commit, trial.tip)], "gitexp: cancel")
+        commit = git.commit_tree(f"{trial.tip}^{{tree}}", message, [trial.tip])
+        store.swap([RefUpdate(trial.ref.ref, commit, trial.tip)], message="gitexp: cancel")
 
 
 def extend_sweep(git: Git, sweep: Sweep, more: int) -> Sweep:

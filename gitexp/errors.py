@@ -54,3 +54,9 @@ class TrialsFailed(GitexpError):
     """Some trials ran and failed: their results are recorded, the command exits 1."""
 
     exit_code = 1
+
+
+class ConcurrentChange(GitexpError):
+    """Another gitexp changed a ref this command meant to change; running it again sees the change."""
+
+    exit_code = 1

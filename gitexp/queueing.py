@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from .errors import RepositoryError, UsageError
+from .errors import ConcurrentChange, RepositoryError, UsageError
 from .git import ZERO_OID, FastImportCommit, Git, RefUpdate
 from .naming import TrialRef, generate_sweep_name, sweep_ref, trial_name, validate_name
 from .params import ParamsFile, check_value_type
@@ -30,9 +30,12 @@ from .records import (
     T_TRIAL,
     Ledger,
     Sweep,
+    Trial,
     dumps_compact,
     format_message,
+    trial_from_record,
 )
+from .refstore import LocalRefs, RefStore, drop
 from .strategies import strategy_for
 from .strategies.base import TrialPlan
 from .sweep.space import Choice, PChoice
@@ -51,16 +54,9 @@ class QueueRequest:
 
 
 @dataclass(frozen=True)
-class QueuedTrial:
-    ref: TrialRef
-    commit: str
-    params: dict[str, Any]
-
-
-@dataclass(frozen=True)
 class QueuedSweep:
     sweep: Sweep
-    trials: list[QueuedTrial]
+    trials: list[Trial]
 
 
 def queue_sweep(git: Git, request: QueueRequest) -> QueuedSweep:
@@ -108,30 +104,33 @@ def write_trials(
     targets: "ParamsTargets | None" = None,
     first_index: int = 1,
     new_sweep: bool = False,
-) -> tuple[Sweep, list[QueuedTrial]]:
+    store: RefStore | None = None,
+) -> tuple[Sweep, list[Trial]]:
     """Write trial commits for ``plans`` and a new sweep record in one batch and one ref transaction.
 
     With no plans this only records ``sweep`` as it is now (its spec and state).
+    The transaction goes to ``store`` (this repository by default; a worker
+    passes its remote): trial refs must not exist yet and the sweep ref must
+    still be at ``sweep.commit``, so concurrent writers cannot both land.
+    Raises ``ConcurrentChange`` when another writer got there first.
     """
     refs = [TrialRef(sweep.prefix, sweep.name, trial_name(first_index + i)) for i in range(len(plans))]
+    messages = [_trial_message(sweep, ref, plan) for ref, plan in zip(refs, plans)]
     commits = [
-        FastImportCommit(sweep.baseline, _trial_message(sweep, ref, plan), targets.render(spec, plan))
-        for ref, plan in zip(refs, plans)
+        FastImportCommit(sweep.baseline, message, targets.render(spec, plan)) for message, plan in zip(messages, plans)
     ]
     commits.append(_sweep_record_commit(sweep, None if new_sweep else sweep.commit))
     scratch = f"refs/gitexp/tmp/queue-{os.getpid()}-{os.urandom(4).hex()}"
     oids = git.fast_import(commits, scratch)
     updates = [RefUpdate(ref.ref, oid, ZERO_OID) for ref, oid in zip(refs, oids)]
     updates.append(RefUpdate(sweep_ref(sweep.name), oids[-1], ZERO_OID if new_sweep else sweep.commit))
-    updates.append(RefUpdate(scratch, ZERO_OID))
-    if not git.try_update_refs(updates, f"gitexp: queue {sweep.name}"):
-        git.try_update_refs([RefUpdate(scratch, ZERO_OID)])
-        raise UsageError(
+    if not (store or LocalRefs(git)).swap(updates, [scratch], f"gitexp: queue {sweep.name}"):
+        git.try_update_refs(drop([scratch]))
+        raise ConcurrentChange(
             f"sweep {sweep.name!r} changed while its trials were being written (another gitexp at work?): try again"
         )
     record = dataclasses.replace(sweep, commit=oids[-1])
-    queued = [QueuedTrial(ref, oid, _params_json(plan)) for ref, oid, plan in zip(refs, oids, plans)]
-    return record, queued
+    return record, [trial_from_record(ref, oid, message) for ref, oid, message in zip(refs, oids, messages)]
 
 
 def refuse_more_than_the_space(spec: SweepSpec) -> None:

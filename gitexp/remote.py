@@ -19,6 +19,7 @@ from pathlib import Path
 from .errors import GitexpError, NotFoundError, UsageError
 from .git import Git, RefRecord, RefUpdate
 from .naming import CLAIMS_NAMESPACE, NAME_PATTERN, SWEEPS_NAMESPACE
+from .refstore import drop
 
 TRACKING_ROOT = "refs/gitexp/remotes/"
 # user@host:path, the scp-like form git accepts for ssh
@@ -99,18 +100,28 @@ class TrackingView(Git):
 
 
 class RemoteRefs:
-    """A remote as the ref store of the claim protocol: atomic pushes with leases, ``ls-remote`` to look."""
+    """A remote as a ``RefStore``: atomic pushes with leases, ``ls-remote`` to look.
+
+    What lands is mirrored at once into this clone's tracking namespace, so the
+    view reads its own writes without waiting for the next fetch.
+    """
 
     def __init__(self, git: Git, remote: Remote):
         self.git = git
         self.remote = remote
         self.view = TrackingView(git, remote)
 
-    def swap(self, updates: Sequence[RefUpdate]) -> bool:
+    def swap(self, updates: Sequence[RefUpdate], scratch: Sequence[str] = (), message: str = "gitexp") -> bool:
         rejected = self.git.push(self.remote.spec, updates, atomic=True)
         for ref, reason in rejected.items():
             if "declined" in reason or "denied" in reason:
                 raise RemoteRefused(f"{self.remote.spec} refused to update {ref} {reason}: allow gitexp to push there")
+        if not rejected:
+            # A concurrent fetch may hold one of these refs' locks: then the next fetch mirrors it.
+            mirrored = [RefUpdate(self.remote.tracking(u.ref), u.new) for u in updates if u.new != u.old]
+            self.git.try_update_refs(mirrored, message)
+            if scratch:
+                self.git.try_update_refs(drop(scratch))
         return not rejected
 
     def current(self, refs: Sequence[str]) -> dict[str, str]:

@@ -1,7 +1,13 @@
-"""The sweep driver on real runs: early stopping cancels queued trials and records why."""
+"""The sweep driver on real runs: early stopping, and writers racing to grow one sweep."""
 
+import dataclasses
 import textwrap
 
+import pytest
+
+from gitexp.driver import SweepDriver
+from gitexp.errors import ConcurrentChange
+from gitexp.queueing import write_trials
 from gitexp.records import Ledger
 
 
@@ -71,3 +77,40 @@ def test_huge_grid_is_refused(project, run_gitexp, repo_state):
     result = run_gitexp(project.root, "queue", "--set", "train.lr=range(0, 1000)", "--set", "train.n_est=range(0, 1000)")
     assert result.code == 2 and "--num-trials" in result.err
     assert repo_state(project) == before
+
+
+BAYES = """\
+matrix:
+  train.lr: uniform(0.0, 0.5)
+strategy: {name: bayes, n_initial_trials: 1}
+max_trials: 3
+objective: {metric: score, goal: maximize}
+seed: 2
+"""
+
+
+def test_a_driver_that_lost_the_race_to_grow_takes_the_winners_trial(project, run_gitexp):
+    write_sweep(project, BAYES)
+    assert run_gitexp(project.root, "queue", "--sweep", "sweep.yaml", "--name", "bo").code == 0
+    assert run_gitexp(project.root, "run", "bo/t001").code == 0
+    sweep = Ledger(project).sweep("bo")
+    first, second = SweepDriver(project, sweep), SweepDriver(project, sweep)
+
+    grown = first.next_trial()  # writes t002 and a new sweep record
+    assert grown.name == "t002"
+    taken = second.next_trial()  # its record is stale: the write is refused, it reads the sweep again
+    assert taken.name == "t002" and taken.tip == grown.tip
+    assert [t.name for t in Ledger(project).trials(["bo"])] == ["t001", "t002"]
+    assert project.run("for-each-ref", "refs/gitexp/tmp/") == ""
+
+
+def test_a_write_on_a_stale_sweep_record_is_refused_and_leaves_nothing(project, run_gitexp):
+    write_sweep(project, BAYES)
+    assert run_gitexp(project.root, "queue", "--sweep", "sweep.yaml", "--name", "bo").code == 0
+    stale = Ledger(project).sweep("bo")
+    write_trials(project, dataclasses.replace(stale, state={"note": "first"}))
+    refs = project.run("for-each-ref")
+    with pytest.raises(ConcurrentChange, match="changed while its trials were being written"):
+        write_trials(project, dataclasses.replace(stale, state={"note": "second"}))
+    assert project.run("for-each-ref") == refs
+    assert Ledger(project).sweep("bo").state == {"note": "first"}

@@ -24,7 +24,7 @@ def test_grid_becomes_branches_with_one_params_commit_each(project):
         {"train.lr": 0.001, "train.n_est": 50},
         {"train.lr": 0.001, "train.n_est": 100},
     ]
-    tip = queued.trials[3].commit
+    tip = queued.trials[3].tip
     assert project.run("rev-parse", f"{tip}^").strip() == head
     assert project.run("diff", "--name-only", head, tip).split() == ["params.yaml"]
     diff = project.run("diff", "-U0", head, tip, "--", "params.yaml")
@@ -41,7 +41,7 @@ def test_grid_becomes_branches_with_one_params_commit_each(project):
 def test_untouched_bytes_of_params_file_are_identical(project):
     original = project.read_blob("HEAD", "params.yaml").decode()
     queued = queue(project, "train.loss=hinge", "seed=8")
-    new = project.read_blob(queued.trials[0].commit, "params.yaml").decode()
+    new = project.read_blob(queued.trials[0].tip, "params.yaml").decode()
     expected = original.replace("loss: 'log'", "loss: 'hinge'").replace("seed: 7", "seed: 8")
     assert new == expected
 
@@ -97,4 +97,4 @@ def test_explicit_rev_as_baseline(project):
     project.run("commit", "-qam", "second")
     queued = queue(project, "train.lr=0.3", rev=first)
     assert queued.sweep.baseline == first
-    assert project.read_blob(queued.trials[0].commit, "train.py") == project.read_blob(first, "train.py")
+    assert project.read_blob(queued.trials[0].tip, "train.py") == project.read_blob(first, "train.py")

@@ -74,7 +74,6 @@ def run(environment: Environment, names, jobs, timeout, stage, retry_failed, swe
     from ..execution.local import LocalExecutor, RunOptions
     from ..progress import LiveProgress, PlainProgress
     from ..queueing import QueueRequest, queue_sweep
-    from ..records import FAILED, QUEUED
 
     git = environment.git()
     options = RunOptions(jobs=jobs, timeout=timeout, stage=stage, retry_failed=retry_failed)
@@ -88,8 +87,7 @@ def run(environment: Environment, names, jobs, timeout, stage, retry_failed, swe
         if len(names) != 1 or names[0] not in Ledger(git).sweep_names():
             raise UsageError("--more extends one sweep: name it, e.g. gitexp run my-sweep --more 10")
         extend_sweep(git, Ledger(git).sweep(names[0]), more)
-    statuses = (QUEUED, FAILED) if retry_failed else (QUEUED,)
-    source, total = sources_for(git, list(names), statuses)
+    source, total = sources_for(git, list(names), options.runnable_statuses)
     if total == 0:
         environment.echo("Nothing to run: no queued trials" + (" in " + ", ".join(names) if names else ""))
         return

@@ -33,12 +33,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Protocol, Self
+from typing import Self
 
 from ..errors import GitCommandError
 from ..git import ZERO_OID, Git, RefRecord, RefUpdate
 from ..naming import CLAIMS_NAMESPACE
 from ..records import T_HOST, Trial, format_message, parse_trailers
+from ..refstore import RefStore
 
 T_WORKER, T_PID, T_CLONE, T_HEARTBEAT, T_NONCE = (
     "Gitexp-Worker",
@@ -98,32 +99,6 @@ def read_claim(record: RefRecord) -> Claim:
         pid=int(pid) if pid.isdigit() else None,
         heartbeat=heartbeat,
     )
-
-
-class RefStore(Protocol):
-    """Where claims and results are written: this repository, or a remote."""
-
-    view: Git  # reads the claims as last seen (a remote's: as last fetched)
-
-    def swap(self, updates: Sequence[RefUpdate]) -> bool:
-        """Apply all ``updates`` atomically, each a compare-and-swap; False when one lost."""
-
-    def current(self, refs: Sequence[str]) -> dict[str, str]:
-        """The values of ``refs`` now (missing refs left out)."""
-
-
-class LocalRefs:
-    """This repository as the ref store: ``update-ref`` transactions under Git's ref locks."""
-
-    def __init__(self, git: Git):
-        self.git = git
-        self.view = git
-
-    def swap(self, updates: Sequence[RefUpdate]) -> bool:
-        return self.git.try_update_refs(updates, "gitexp: claim or result")
-
-    def current(self, refs: Sequence[str]) -> dict[str, str]:
-        return {record.name: record.oid for record in self.git.refs(*refs) if record.name in refs}
 
 
 class Claims:

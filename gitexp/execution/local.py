@@ -16,7 +16,8 @@ from ..errors import UsageError
 from ..git import Git
 from ..project import Project, load_project
 from ..records import FAILED, QUEUED, Ledger, Trial
-from .claims import Claims, Heartbeat, LocalRefs, Runner, clone_id
+from ..refstore import LocalRefs
+from .claims import Claims, Heartbeat, Runner, clone_id
 from .locks import TrialLock, clear_stale_ref_locks, lock_path
 from .pipeline import (
     RunOutcome,
@@ -43,6 +44,10 @@ class RunOptions:
     timeout: float | None = None
     stage: str | None = None
     retry_failed: bool = False
+
+    @property
+    def runnable_statuses(self) -> tuple[str, ...]:
+        return (QUEUED, FAILED) if self.retry_failed else (QUEUED,)
 
     def validate(self) -> None:
         if self.jobs < 1:
@@ -90,10 +95,6 @@ class StaticTrials:
 
     def finished(self, trial: Trial, outcome: RunOutcome | None) -> None:
         pass
-
-
-def runnable(trial: Trial, options: RunOptions) -> bool:
-    return trial.status == QUEUED or (options.retry_failed and trial.status == FAILED)
 
 
 class LocalExecutor:

@@ -11,19 +11,19 @@ clone too, so it never runs a trial at the same time as a ``gitexp run`` here.
 from __future__ import annotations
 
 import os
-import random
 import re
 import socket
 import time
 from dataclasses import dataclass, field
 
+from ..driver import CombinedSource, SweepDriver
 from ..errors import GitCommandError, NotFoundError, UsageError
 from ..git import Git
 from ..naming import MAX_NAME_LENGTH, NAME_PATTERN, SWEEPS_NAMESPACE
 from ..records import Ledger, Trial
-from ..remote import Remote, RemoteRefs, TrackingView, fetch_experiments
+from ..remote import Remote, RemoteRefs, fetch_experiments
 from .claims import DEFAULT_HEARTBEAT, DEFAULT_STALE_AFTER, Claims, Runner, clone_id
-from .local import LocalExecutor, RunOptions, RunSummary, runnable
+from .local import LocalExecutor, RunOptions, RunSummary
 from .pipeline import RunOutcome
 
 DEFAULT_POLL = 5.0
@@ -80,10 +80,12 @@ class WorkerOptions:
 
 
 class RemoteQueue:
-    """The runnable trials of a remote, as a ``TrialSource``: fetched afresh when the last look is old.
+    """The trials of a remote's sweeps, as a ``TrialSource``: one ``SweepDriver`` per sweep, writing to the remote.
 
-    It hands out trials nobody live holds, in random order so that workers
-    starting together do not all reach for the same one; the claim decides.
+    The drivers are synced with the remote whenever the last look is old, so
+    they see what other workers did. Their writes (new trials of adaptive
+    sweeps, cancellations, a stop) are compare-and-swaps on the remote like
+    the claims, so concurrent workers grow a sweep once.
     """
 
     def __init__(self, git: Git, remote: Remote, claims: Claims, options: WorkerOptions):
@@ -91,29 +93,37 @@ class RemoteQueue:
         self.remote = remote
         self.claims = claims
         self.options = options
-        self.view = TrackingView(git, remote)
         self.prefixes = {Ledger(git).prefix}
-        self.pending: list[Trial] = []
-        self.running: set[str] = set()
+        self.drivers: dict[str, SweepDriver] = {}
+        self.source = CombinedSource([])
         self.fetched_at = float("-inf")
 
     def refresh(self) -> None:
-        """Fetch the remote's sweeps, claims and trials, and choose what can be run."""
+        """Fetch the remote's sweeps, claims and trials, and sync each sweep's driver with them."""
         self._fetch()
-        ledger = Ledger(self.view)
-        prefixes = {sweep.prefix for sweep in ledger.sweeps()}
+        wanted = set(self.options.sweeps)
+        sweeps = [s for s in Ledger(self.claims.store.view).sweeps() if not wanted or s.name in wanted]
+        prefixes = {sweep.prefix for sweep in sweeps}
         if not prefixes <= self.prefixes:  # a sweep with its own branch prefix: fetch its trials too
             self.prefixes |= prefixes
             self._fetch()
-        held = self.claims.known()
-        self.pending = [
-            trial
-            for trial in ledger.trials(list(self.options.sweeps) or None)
-            if runnable(trial, self.options.run)
-            and trial.ref.key not in self.running
-            and (trial.ref.key not in held or self.claims.may_take_over(held[trial.ref.key]))
-        ]
-        random.shuffle(self.pending)
+        held = {key for key, claim in self.claims.known().items() if not self.claims.may_take_over(claim)}
+        statuses = self.options.run.runnable_statuses
+        drivers = {}
+        for sweep in sweeps:
+            driver = self.drivers.get(sweep.name)
+            if driver is None:
+                driver = SweepDriver(self.git, sweep, statuses, self.claims.store, held=held, shuffle=True)
+            else:
+                driver.sync(sweep, held)
+            drivers[sweep.name] = driver
+        # a sweep removed from the remote while one of its trials runs here: finish that trial
+        drivers.update((name, d) for name, d in self.drivers.items() if name not in drivers and d.running)
+        self.drivers = drivers
+        self.source.sources = list(drivers.values())
+
+    def has_work(self) -> bool:
+        return any(driver.has_work() for driver in self.drivers.values())
 
     def check_remote(self) -> None:
         """Reach the remote and find the sweeps asked for there, without writing a ref here."""
@@ -146,26 +156,32 @@ class RemoteQueue:
     # -- TrialSource ---------------------------------------------------------
 
     def next_trial(self) -> Trial | None:
-        if not self.pending or time.monotonic() - self.fetched_at > REFRESH_AFTER:
+        fresh = time.monotonic() - self.fetched_at <= REFRESH_AFTER
+        if not fresh:
             self.refresh()
-        if not self.pending:
-            return None
-        trial = self.pending.pop()
-        self.running.add(trial.ref.key)
+        trial = self.source.next_trial()
+        if trial is None and fresh:  # what looked empty may have changed since
+            self.refresh()
+            trial = self.source.next_trial()
         return trial
 
     def finished(self, trial: Trial, outcome: RunOutcome | None) -> None:
-        self.running.discard(trial.ref.key)
+        self.source.finished(trial, outcome)
 
-    def wait_for_work(self, seconds: float) -> bool:
-        """Poll the remote for up to ``seconds`` until something can be run; False when nothing came."""
-        deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
+    def wait_for_work(self, idle_exit: float) -> bool:
+        """Poll the remote until a trial can be run: True. False once none came for ``idle_exit``
+        seconds and no adaptive sweep waits on trials that other workers run (their results may grow it)."""
+        deadline = time.monotonic() + idle_exit
+        while True:
+            if any(driver.waits_on_others() for driver in self.drivers.values()):
+                deadline = max(deadline, time.monotonic() + self.options.poll)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
             time.sleep(min(self.options.poll, left))
             self.refresh()
-            if self.pending:
+            if self.has_work():
                 return True
-        return False
 
 
 class Worker:

@@ -7,6 +7,7 @@ to one shared file. "Lands once" is counted on the remote: result commits
 
 from __future__ import annotations
 
+import textwrap
 import threading
 import time
 from functools import partial
@@ -14,12 +15,15 @@ from functools import partial
 import pytest
 
 from gitexp.errors import GitCommandError, UsageError
-from gitexp.execution.claims import Claims, LocalRefs, Runner
+from gitexp.execution.claims import Claims, Runner
 from gitexp.execution.local import LocalExecutor, RunOptions, StaticTrials
 from gitexp.execution.worker import parse_duration
 from gitexp.git import Git
+from gitexp.queueing import QueueRequest, queue_sweep
 from gitexp.records import Ledger
+from gitexp.refstore import LocalRefs
 from gitexp.remote import RemoteRefs, TrackingView, fetch_experiments, resolve_remote
+from gitexp.sweep.files import load_sweep_file
 
 FAST = ["--heartbeat", "0.2", "--poll", "0.2"]
 
@@ -250,6 +254,72 @@ def test_idle_worker_waits_for_trials_queued_later(kit, logging_project, runs_lo
     waiting.kill()
     waiting.wait()
     assert kit.runs(runs_log) == {"later/t001": 1}
+
+
+def queue_file(git: Git, name: str, text: str) -> None:
+    (git.root / f"{name}.yaml").write_text(textwrap.dedent(text))
+    queue_sweep(git, QueueRequest(load_sweep_file(git.root / f"{name}.yaml"), name))
+
+
+def test_two_workers_grow_a_bayes_sweep_on_the_remote_once(kit, logging_project, runs_log, tmp_path):
+    queue_file(
+        logging_project,
+        "bo",
+        """\
+        matrix:
+          train.lr: uniform(0.0, 0.5)
+        strategy: {name: bayes, n_initial_trials: 2}
+        max_trials: 6
+        objective: {metric: score, goal: maximize}
+        seed: 4
+        concurrency: 2
+        """,
+    )
+    assert [t.name for t in Ledger(logging_project).trials()] == ["t001", "t002"]  # queue writes the first batch
+    remote = kit.make_remote(logging_project, tmp_path / "remote.git")
+    clones = [kit.clone(remote.root, tmp_path / f"w{i}") for i in range(2)]
+    workers = [kit.gitexp(c.root, "worker", "--remote", "origin", "--worker-id", f"w{i}", *FAST) for i, c in enumerate(clones)]
+    outputs = [proc.communicate(timeout=180) for proc in workers]
+    assert [proc.returncode for proc in workers] == [0, 0], outputs
+
+    trials = remote_trials(clones[0])
+    assert sorted(trials) == [f"bo/t00{i}" for i in range(1, 7)]  # the workers wrote t003..t006, no more
+    assert all(t.status == "succeeded" for t in trials.values())
+    assert len({t.params["train.lr"] for t in trials.values()}) == 6
+    ran = kit.runs(runs_log)
+    assert sorted(ran) == sorted(trials) and set(ran.values()) == {1}, ran
+    counts = kit.result_counts(remote)
+    assert len(counts) == 6 and set(counts.values()) == {1}, counts
+    assert claims_on(remote) == [] and remote.run("for-each-ref", "refs/gitexp/tmp/") == ""
+    reported = [key for out, _ in outputs for key in finished_lines(out)]
+    assert sorted(reported) == sorted(trials)
+    record = Ledger(remote).sweep("bo")
+    assert record.commit != Ledger(logging_project).sweep("bo").commit  # each growth moved the record
+
+
+def test_a_worker_stops_a_sweep_early_on_the_remote(kit, logging_project, runs_log, tmp_path):
+    queue_file(
+        logging_project,
+        "es",
+        """\
+        matrix:
+          train.lr: [0.01, 0.02, 0.05, 0.1, 0.2, 0.3]
+        early_stopping:
+          - {metric: score, value: 0.5, optimization: maximize}
+        """,
+    )  # every trial scores above 0.5: the first result stops the sweep
+    remote = kit.make_remote(logging_project, tmp_path / "remote.git")
+    here = kit.clone(remote.root, tmp_path / "here")
+    worker = kit.gitexp(here.root, "worker", "--remote", "origin", *FAST)
+    out, err = worker.communicate(timeout=120)
+    assert worker.returncode == 0, err
+
+    trials = remote_trials(here)
+    ran = kit.runs(runs_log)
+    assert len(ran) == 1 and trials[next(iter(ran))].status == "succeeded"
+    assert sorted(t.status for t in trials.values()) == ["cancelled"] * 5 + ["succeeded"]
+    assert Ledger(remote).sweep("es").state["stopped"].startswith("early stopping: score")
+    assert kit.result_counts(remote) == {f"refs/heads/exp/{key}": 1 for key in trials}
 
 
 @pytest.mark.parametrize("text, seconds", [("90s", 90), ("10m", 600), ("1h", 3600), ("45", 45), ("1.5m", 90)])
