@@ -155,6 +155,7 @@ class SweepDriver:
     # -- growing and stopping ---------------------------------------------------
 
     def _grow(self) -> None:
+        self._check_objective()
         for _ in range(WRITE_ATTEMPTS):
             if self.queued:  # another runner grew the sweep meanwhile
                 return
@@ -177,6 +178,23 @@ class SweepDriver:
             self.next_index += len(new)
             self.queued += new
             return
+
+    def _check_objective(self) -> None:
+        """Refuse to steer by a metric that no result has: every trial would look equally bad.
+
+        ``gitexp run`` checks the baseline's metrics first; a baseline that never ran cannot tell.
+        """
+        objective = self.spec.objective
+        succeeded = [t for t in self.completed if t.status == SUCCEEDED]
+        if not (self.strategy.adaptive and objective and succeeded):
+            return
+        if any(objective.metric in t.metrics for t in succeeded):
+            return
+        found = ", ".join(sorted({key for t in succeeded for key in t.metrics})[:8]) or "none"
+        raise UsageError(
+            f"sweep {self.sweep.name} steers by {objective.metric!r}, but no result has that metric "
+            f"(metrics: {found}): gitexp remove {self.sweep.name}, then queue it again with one of them as objective"
+        )
 
     def _suggest(self, limit: int) -> list[TrialPlan]:
         pending = [outcome_of(t) for t in self.running + self.elsewhere]

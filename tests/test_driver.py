@@ -114,3 +114,15 @@ def test_a_write_on_a_stale_sweep_record_is_refused_and_leaves_nothing(project, 
         write_trials(project, dataclasses.replace(stale, state={"note": "second"}))
     assert project.run("for-each-ref") == refs
     assert Ledger(project).sweep("bo").state == {"note": "first"}
+
+
+def test_an_adaptive_sweep_steering_by_a_metric_no_result_has_is_stopped(project, run_gitexp):
+    # the project's baseline never ran, so its metrics cannot be checked up front
+    write_sweep(project, BAYES.replace("metric: score", "metric: acc"))
+    assert run_gitexp(project.root, "queue", "--sweep", "sweep.yaml", "--name", "bo").code == 0
+
+    result = run_gitexp(project.root, "run", "bo")
+
+    assert result.code == 2 and result.err.count("\n") == 1
+    assert "sweep bo steers by 'acc', but no result has that metric (metrics: score, test.auc): gitexp remove bo" in result.err
+    assert [t.status for t in Ledger(project).trials(["bo"])] == ["succeeded"]  # the first ran, nothing was added
