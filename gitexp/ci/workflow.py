@@ -53,6 +53,7 @@ MAX_CHUNKS = 64
 MAX_TIMEOUT_MINUTES = {"github": 6 * 60, "cml": 5 * 24 * 60}
 MIN_PYTHON_MINOR = 10
 
+SECRET_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")  # GitHub's rule for secret names
 PYTHON_VERSION = re.compile(r"3\.(\d+)(\.\d+)?\Z")
 LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 CLOUD_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+:-]*\Z")  # us-west, t2.micro, m+k80, nvidia-tesla-t4
@@ -112,6 +113,7 @@ class WorkflowOptions:
     install_spec: str = "gitexp"
     chunks: int = 4  # run jobs of up to 256 trials each
     timeout_minutes: int = 360  # per trial job
+    secrets: tuple[str, ...] = ()  # repository secrets the run jobs see as environment variables (DVC remote credentials)
 
     def validate(self) -> None:
         """Raise ``UsageError`` naming the first option that is wrong and how to fix it."""
@@ -123,6 +125,8 @@ class WorkflowOptions:
         _validate_in_range(
             "--timeout-minutes", self.timeout_minutes, 1, MAX_TIMEOUT_MINUTES[self.runner], f"for {self.runner} runners"
         )
+        for secret in self.secrets:
+            _validate_secret_name(secret)
         if self.runner == "cml":
             self._validate_cml_options()
 
@@ -296,3 +300,11 @@ def _validate_label(label: str) -> None:
         )
     if label.lower() == "self-hosted":
         raise UsageError("the runner label 'self-hosted' is GitHub's own: choose another label")
+
+
+def _validate_secret_name(name: str) -> None:
+    if not SECRET_NAME.match(name) or name.upper().startswith("GITHUB_"):
+        raise UsageError(
+            f"--secret {name!r} is not a secret name GitHub allows: use letters, digits and '_', "
+            "not starting with a digit or GITHUB_ (such as AWS_ACCESS_KEY_ID)"
+        )

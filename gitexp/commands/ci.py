@@ -31,9 +31,13 @@ def ci():
 @click.option("--install-spec", default="gitexp", show_default=True, help="What the jobs pip install for gitexp.")
 @click.option("--chunks", default=4, show_default=True, help="Run jobs, each a matrix of up to 256 trials.")
 @click.option("--timeout-minutes", default=360, show_default=True, help="Time limit of one trial's job.")
+@click.option(
+    "--secret", "secrets", multiple=True, metavar="NAME",
+    help="A repository secret the trial jobs get as an environment variable, e.g. a DVC remote's credentials (repeatable).",
+)
 @click.option("--force", is_flag=True, help="Replace an existing workflow.")
 @pass_environment
-def ci_init(environment: Environment, labels, python_version, force, **options):
+def ci_init(environment: Environment, labels, python_version, force, secrets, **options):
     """Write .github/workflows/gitexp.yml: trials run when their branches are pushed, or a sweep on dispatch."""
     from ..ci.workflow import CLOUD_SECRETS, WorkflowOptions, write_workflow
     from ..records import Ledger
@@ -41,13 +45,19 @@ def ci_init(environment: Environment, labels, python_version, force, **options):
     git = environment.git()
     label_list = tuple(label.strip() for label in (labels or "").split(",") if label.strip())
     workflow = WorkflowOptions(
-        labels=label_list, python=python_version, branch_prefix=Ledger(git).prefix, **options
+        labels=label_list,
+        python=python_version,
+        branch_prefix=Ledger(git).prefix,
+        secrets=tuple(dict.fromkeys(secrets)),
+        **options,
     )
     path = write_workflow(git.root, workflow, force)
     environment.echo(f"Wrote {path.relative_to(git.root)}: commit and push it, then push trial branches with gitexp push")
     if workflow.runner == "cml":
-        secrets = ", ".join(("PERSONAL_ACCESS_TOKEN", *CLOUD_SECRETS[workflow.cloud]))
-        environment.echo(f"Add these repository secrets for the CML runner: {secrets}")
+        needed = ", ".join(("PERSONAL_ACCESS_TOKEN", *CLOUD_SECRETS[workflow.cloud]))
+        environment.echo(f"Add these repository secrets for the CML runner: {needed}")
+    if workflow.secrets:
+        environment.echo(f"Add these repository secrets for the trial jobs: {', '.join(workflow.secrets)}")
 
 
 @ci.command("plan")

@@ -24,7 +24,12 @@ from gitexp.ci.workflow import CLOUDS, WorkflowOptions, render_workflow
 VARIANTS = {
     "github": WorkflowOptions(),
     "github-custom": WorkflowOptions(
-        python="3.12", branch_prefix="trials/ci", install_spec="gitexp==0.1.0", chunks=1, timeout_minutes=90
+        python="3.12",
+        branch_prefix="trials/ci",
+        install_spec="gitexp==0.1.0",
+        chunks=1,
+        timeout_minutes=90,
+        secrets=("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),
     ),
     **{f"cml-{cloud}": WorkflowOptions(runner="cml", cloud=cloud) for cloud in CLOUDS},
     "cml-all-flags": WorkflowOptions(
@@ -40,6 +45,7 @@ VARIANTS = {
         reuse_idle=True,
         chunks=2,
         timeout_minutes=1440,
+        secrets=("GDRIVE_CREDENTIALS_DATA",),
     ),
     "cml-single": WorkflowOptions(runner="cml", cloud="gcp", cloud_type="n1-standard-4", single=True, idle_timeout=300),
 }

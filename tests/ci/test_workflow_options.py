@@ -52,6 +52,10 @@ CML = WorkflowOptions(runner="cml", cloud="aws")
         (WorkflowOptions(install_spec="gitexp\nrm -rf ~"), "--install-spec"),
         (WorkflowOptions(branch_prefix="bad prefix/"), "trial branch prefix"),
         (WorkflowOptions(branch_prefix="exp/*/"), "trial branch prefix"),
+        (WorkflowOptions(secrets=("AWS KEY",)), "--secret 'AWS KEY' is not a secret name GitHub allows"),
+        (WorkflowOptions(secrets=("1KEY",)), "not starting with a digit or GITHUB_"),
+        (WorkflowOptions(secrets=("github_token",)), "--secret 'github_token'"),
+        (WorkflowOptions(secrets=("X }}${{ github.token",)), "--secret"),
     ],
 )
 def test_validate_refuses_bad_options_in_one_line(options: WorkflowOptions, message: str) -> None:

@@ -195,6 +195,15 @@ def test_run_jobs_take_one_matrix_each_and_skip_empty_ones(workflow) -> None:
         assert job["steps"][0]["with"]["ref"] == "${{ matrix.trial }}"
 
 
+def test_secrets_given_reach_only_the_steps_that_use_dvc_and_only_through_env(workflow) -> None:
+    given = {name: f"${{{{ secrets.{name} }}}}" for name in workflow.options.secrets}
+    for job_id, job in workflow.jobs.items():
+        for step in job["steps"]:
+            env = step.get("env", {})
+            wants_dvc = job_id in workflow.run_job_ids and step["name"] in ("Pull the DVC data", "Run the trial")
+            assert {k: v for k, v in env.items() if k in given} == (given if wants_dvc else {}), (job_id, step["name"])
+
+
 def test_report_job_runs_after_all_trials_when_there_were_any(workflow) -> None:
     report = workflow.jobs["report"]
 
