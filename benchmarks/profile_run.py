@@ -58,6 +58,8 @@ def main() -> int:
         print(f"{key:40} {calls[key]:6d} {secs:8.2f} {secs / trials:8.3f}")
     accounted = sum(spent.values())
     print(f"{'(python, not in the above)':40} {'':6} {total - accounted:8.2f} {(total - accounted) / trials:8.3f}")
+    processes = sum(count for key, count in calls.items() if key.startswith("git "))
+    print(f"git processes: {processes} in all, {processes / trials:.1f} per trial")
     return code
 
 

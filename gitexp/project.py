@@ -1,4 +1,4 @@
-"""What a DVC project declares, read from a commit's ``dvc.yaml``.
+"""What a DVC project declares, read from ``dvc.yaml`` (a commit's, or a checkout's).
 
 gitexp reads dvc.yaml itself (it is plain YAML) rather than importing DVC, so
 that commands which only look at Git (status, show, queue) start fast.
@@ -6,8 +6,10 @@ that commands which only look at Git (status, show, queue) start fast.
 
 from __future__ import annotations
 
+import functools
 import posixpath
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import yaml
 
@@ -30,7 +32,21 @@ class Project:
 
 def load_project(git: Git, rev: str) -> Project:
     """The project as committed in ``rev``; refuses when there is no dvc.yaml."""
-    blob = git.read_blob(rev, "dvc.yaml")
+    return project_from_dvc_yaml(git.read_blob(rev, "dvc.yaml"))
+
+
+def load_workspace_project(directory: Path) -> Project:
+    """The project as checked out in ``directory``, which is what DVC runs there; refuses when there is no dvc.yaml."""
+    try:
+        blob = (directory / "dvc.yaml").read_bytes()
+    except FileNotFoundError:
+        blob = None
+    return project_from_dvc_yaml(blob)
+
+
+@functools.lru_cache(maxsize=16)  # trials of a sweep share their dvc.yaml
+def project_from_dvc_yaml(blob: bytes | None) -> Project:
+    """The project a dvc.yaml's content declares; refuses a missing (None) or broken one."""
     if blob is None:
         raise RepositoryError(
             "no dvc.yaml at the root of the repository: gitexp runs DVC pipelines; "

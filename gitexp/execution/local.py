@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 from collections.abc import Callable
@@ -14,7 +13,7 @@ from typing import Protocol
 from ..dvc_cli import tool_env
 from ..errors import UsageError
 from ..git import Git
-from ..project import Project, load_project
+from ..project import Project, load_workspace_project
 from ..records import FAILED, QUEUED, Ledger, Trial
 from ..refstore import LocalRefs
 from .claims import Claims, Heartbeat, Runner, clone_id
@@ -28,14 +27,7 @@ from .pipeline import (
     where,
 )
 from .repro_server import WarmDvcPool
-from .worktrees import (
-    dvc_cache_dir,
-    new_worktree_path,
-    remove_stale_worktrees,
-    share_dvc_cache,
-    trial_worktree,
-    worktrees_root,
-)
+from .worktrees import Slots, checkout_slot, dvc_cache_dir, remove_stale_slots, share_dvc_cache, worktrees_root
 
 
 @dataclass(frozen=True)
@@ -100,9 +92,12 @@ class StaticTrials:
 class LocalExecutor:
     """Runs trials in detached worktrees, N at a time, publishing each result by compare-and-swap.
 
+    Each executor thread reuses one worktree (a slot) and one warm DVC for the
+    trials it runs; both go away at the end of ``run``.
+
     Trials are claimed and results published through ``claims``: by default in
     this repository (``gitexp run``); a worker passes claims on its remote.
-    Before anything else, ``run`` cleans up after runners of this clone that died.
+    Before it runs anything, ``run`` cleans up after runners of this clone that died.
     """
 
     def __init__(
@@ -122,33 +117,36 @@ class LocalExecutor:
         self.claims = claims or local_claims(git)
         self.host = host or where("local")
         self.warm_dvc: WarmDvcPool | None = None
+        self.slots = Slots(git, self.common_dir)
 
     def run(self, source: TrialSource) -> RunSummary:
-        self.recover()
         summary = RunSummary()
-        with WarmDvcPool(tool_env(self.git.env)) as self.warm_dvc, ThreadPoolExecutor(self.options.jobs) as pool:
-            running = {}
-            while True:
-                while len(running) < self.options.jobs and (trial := source.next_trial()) is not None:
-                    self.on_event(RunEvent("started", trial))
-                    running[pool.submit(self.run_one, trial)] = trial
-                if not running:
-                    return summary
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    trial = running.pop(future)
-                    outcome = future.result()
-                    source.finished(trial, outcome)
-                    if outcome is None:
-                        summary.skipped.append(trial)
-                        self.on_event(RunEvent("skipped", trial, note="claimed or finished elsewhere"))
-                    else:
-                        summary.finished.append((trial, outcome))
-                        self.on_event(RunEvent("finished", trial, outcome))
+        # The warm DVCs start first: they load while dead runs are cleaned up and the first trials are claimed.
+        with WarmDvcPool(tool_env(self.git.env), self.options.jobs) as self.warm_dvc:
+            self.recover()
+            with self.slots, ThreadPoolExecutor(self.options.jobs) as pool:
+                running = {}
+                while True:
+                    while len(running) < self.options.jobs and (trial := source.next_trial()) is not None:
+                        self.on_event(RunEvent("started", trial))
+                        running[pool.submit(self.run_one, trial)] = trial
+                    if not running:
+                        return summary
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        trial = running.pop(future)
+                        outcome = future.result()
+                        source.finished(trial, outcome)
+                        if outcome is None:
+                            summary.skipped.append(trial)
+                            self.on_event(RunEvent("skipped", trial, note="claimed or finished elsewhere"))
+                        else:
+                            summary.finished.append((trial, outcome))
+                            self.on_event(RunEvent("finished", trial, outcome))
 
     def run_one(self, trial: Trial) -> RunOutcome | None:
         """Claim, run and publish one trial; None when another runner has it or has done it."""
-        worktree = new_worktree_path(self.common_dir, trial.sweep, trial.name)
+        worktree = self.slots.current()
         lock = TrialLock(lock_path(self.common_dir, trial.sweep, trial.name))
         if not lock.acquire(worktree):
             return None
@@ -163,38 +161,39 @@ class LocalExecutor:
             except BaseException:
                 self.claims.release(heartbeat.claim)
                 raise
+            if outcome.lingering:  # they may still write into the slot: the next trial gets a new one
+                self.slots.retire()
             return outcome if self.claims.publish(trial, result, heartbeat.claim) else None
         finally:
             lock.release()
 
     def execute(self, trial: Trial, worktree: Path) -> tuple[RunOutcome, str]:
-        """Run ``trial`` in a fresh worktree at ``worktree``; its outcome and result commit (not yet on any ref)."""
-        project = load_project(self.git, trial.tip)
+        """Run ``trial`` in the worktree at ``worktree`` (made on first use, else switched to the trial).
+
+        Answers the outcome and the result commit, which is not yet on any ref.
+        """
+        workdir = checkout_slot(self.git, self.common_dir, worktree, trial.tip)
+        share_dvc_cache(self.git.root, worktree, self.cache_dir)
+        project = load_workspace_project(worktree)
         check_stage(project, self.options.stage)
-        try:
-            with trial_worktree(self.git, worktree, trial.tip) as workdir:
-                share_dvc_cache(self.git.root, worktree, self.cache_dir)
-                outcome = run_pipeline(
-                    worktree,
-                    pipeline_command(self.options.stage),
-                    trial_log_path(self.common_dir, trial.sweep, trial.name),
-                    project,
-                    timeout=self.options.timeout,
-                    env={"GITEXP_SWEEP": trial.sweep, "GITEXP_TRIAL": trial.name},
-                    warm_dvc=self.warm_dvc,
-                )
-                return outcome, commit_result(workdir, trial, outcome, self.host)
-        finally:
-            with contextlib.suppress(OSError):  # the trial's folder, unless a dead run's worktree is still in it
-                worktree.parent.rmdir()
+        outcome = run_pipeline(
+            worktree,
+            pipeline_command(self.options.stage),
+            trial_log_path(self.common_dir, trial.sweep, trial.name),
+            project,
+            timeout=self.options.timeout,
+            env={"GITEXP_SWEEP": trial.sweep, "GITEXP_TRIAL": trial.name},
+            warm_dvc=self.warm_dvc,
+        )
+        return outcome, commit_result(workdir, trial, outcome, self.host)
 
     def recover(self) -> None:
         """Clean up after runners of this clone killed midway: worktrees, ref locks, their claims.
 
-        Whatever is cleaned is under a trial flock that nobody holds any more,
-        so nothing a live runner uses is touched.
+        Whatever is cleaned is under a flock (a slot's, a trial's) that nobody
+        holds any more, so nothing a live runner uses is touched.
         """
-        remove_stale_worktrees(self.git, self.common_dir)
+        remove_stale_slots(self.git, self.common_dir)
         ledger = Ledger(self.git)
         prefixes = {ledger.prefix} | {sweep.prefix for sweep in ledger.sweeps()}
         clear_stale_ref_locks(self.common_dir, ["refs/gitexp", *(f"refs/heads/{p}".rstrip("/") for p in prefixes)])

@@ -25,12 +25,8 @@ class TrialLock:
 
     def acquire(self, worktree: Path) -> bool:
         """Take the claim without waiting; False when another process holds it."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
+        fd = try_lock(self.path)
+        if fd is None:
             return False
         holder = {"pid": os.getpid(), "host": socket.gethostname(), "worktree": str(worktree)}
         os.ftruncate(fd, 0)
@@ -42,6 +38,18 @@ class TrialLock:
         if self.fd is not None:
             os.close(self.fd)  # closing drops the flock; the file stays for the next claim
             self.fd = None
+
+
+def try_lock(path: Path) -> int | None:
+    """An exclusive flock on ``path`` (created if missing), taken without waiting: its fd, or None when held."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
 
 
 def lock_path(common_dir: Path, sweep: str, trial: str) -> Path:

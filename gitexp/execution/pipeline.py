@@ -36,7 +36,7 @@ from ..records import (
     dumps_compact,
     format_message,
 )
-from .repro_server import ReproResult, WarmDvcPool
+from .repro_server import ReproResult, WarmDvcPool, group_alive
 
 LOG_TAIL_LINES = 30
 MAX_TRAILER_METRICS = 60
@@ -49,6 +49,7 @@ class RunOutcome:
     metrics: dict[str, Any] = field(default_factory=dict)
     reason: str = ""
     log_tail: str = ""
+    lingering: bool = False  # processes the pipeline started outlived it (and may still write where it ran)
 
 
 def pipeline_command(stage: str | None, command: str | None = None) -> list[str]:
@@ -94,7 +95,8 @@ def run_pipeline(
     duration = time.monotonic() - started
     status = SUCCEEDED if not reason else FAILED
     metrics = read_workspace_metrics(directory, project) if status == SUCCEEDED else {}
-    return RunOutcome(status, duration, metrics, reason, "" if status == SUCCEEDED else tail(log_path))
+    log_tail = "" if status == SUCCEEDED else tail(log_path)
+    return RunOutcome(status, duration, metrics, reason, log_tail, result.lingering)
 
 
 def _run_process(
@@ -108,12 +110,14 @@ def _run_process(
         except FileNotFoundError:
             log.write(f"{argv[0]} not found: install it (pip install dvc) or check PATH\n".encode())
             return ReproResult(127)
+        timed_out = False
         try:
-            return ReproResult(proc.wait(timeout=timeout))
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-            return ReproResult(None, timed_out=True)
+            timed_out = True
+        return ReproResult(None if timed_out else proc.returncode, timed_out, group_alive(proc.pid))
 
 
 def trial_log_path(common_dir: Path, sweep: str, trial: str) -> Path:
@@ -136,9 +140,13 @@ def commit_result(workdir: Git, trial: Trial, outcome: RunOutcome, host: str) ->
     """Commit what the run produced (everything Git does not ignore) on top of the trial; return its id.
 
     A failed trial gets an empty commit whose message holds the end of its log.
+    The commit is written without moving HEAD or any branch: publishing it is
+    the caller's compare-and-swap.
     """
+    tree = f"{trial.tip}^{{tree}}"
     if outcome.status == SUCCEEDED:
         workdir.run("add", "-A")
+        tree = workdir.run("write-tree").strip()
     headline = dict(list(numeric(outcome.metrics).items())[:MAX_TRAILER_METRICS])
     trailers = {
         T_SWEEP: trial.sweep,
@@ -156,8 +164,7 @@ def commit_result(workdir: Git, trial: Trial, outcome: RunOutcome, host: str) ->
         quoted = "\n".join("    " + line for line in outcome.log_tail.splitlines())
         body = f"{outcome.reason}\n\nLast lines of the log:\n\n{quoted}" if quoted else outcome.reason
     message = format_message(f"gitexp: {trial.ref.key} {outcome.status} in {outcome.duration:.1f}s", trailers, body)
-    workdir.run("commit", "--allow-empty", "--no-verify", "--cleanup=verbatim", "-q", "-F", "-", input=message)
-    return workdir.run("rev-parse", "HEAD").strip()
+    return workdir.commit_tree(tree, message, [trial.tip])
 
 
 def numeric(metrics: Mapping[str, Any]) -> dict[str, float]:

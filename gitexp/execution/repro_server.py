@@ -1,21 +1,23 @@
 """A warm DVC: one process that imports DVC once and forks a child per ``dvc repro``.
 
 Starting Python and importing DVC costs most of a second, paid again for every
-trial by a plain ``dvc repro``. The server pays it once per parallel slot; each
-request forks the already-loaded interpreter, so a trial pays only for DVC's
-own work. DVC imports most of its modules lazily, so the first child reports
-which modules a repro loaded and the server imports them too: from the second
-trial on, nothing is imported at all. The server is single-threaded (so
-forking is safe) and serves one request at a time over JSON lines on
-stdin/stdout.
+trial by a plain ``dvc repro``. The server pays it once per parallel slot, while
+the executor prepares its first trials; each request forks the already-loaded
+interpreter, so a trial pays only for DVC's own work. DVC imports most of its
+modules lazily: the server imports the ones every repro needs and builds DVC's
+argument parser up front, and the first child that succeeds reports the rest,
+which the server imports after replying, so that from then on nothing is
+imported at all. The server is single-threaded (so forking is safe) and serves
+one request at a time over JSON lines on stdin/stdout.
 
 Protocol, one JSON object per line:
   request  {"cwd": str, "args": [str], "log": str, "env": {str: str}, "timeout": float | null}
-  response {"code": int | null, "timed_out": bool}
+  response {"code": int | null, "timed_out": bool, "lingering": bool}
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -28,12 +30,36 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
+
+
+# Imported before the first request: the biggest of what every ``dvc repro`` loads (one that
+# is missing or renamed in some DVC version is simply left to the children).
+REPRO_MODULES = (
+    "dvc.repo",
+    "dvc.repo.reproduce",
+    "dvc.repo.index",
+    "dvc.repo.graph",
+    "dvc.repo.stage",
+    "dvc.stage",
+    "dvc.stage.cache",
+    "dvc.output",
+    "dvc.dependency",
+    "dvc.scm",
+    "dvc.rwlock",
+    "dvc.lock",
+    "dvc.utils.strictyaml",
+    "networkx",
+    "scmrepo.git",
+    "ruamel.yaml",
+)
 
 
 @dataclass(frozen=True)
 class ReproResult:
     code: int | None  # None when killed by the timeout
     timed_out: bool = False
+    lingering: bool = False  # processes of the run's process group outlived it
 
 
 class ReproServer:
@@ -62,24 +88,28 @@ class ReproServer:
         if not line:
             return None
         reply = json.loads(line)
-        return ReproResult(reply["code"], reply["timed_out"])
+        return ReproResult(reply["code"], reply["timed_out"], reply["lingering"])
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.stdin.close()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        """Stop the server, idle by now, without waiting for one that is still loading DVC (it keeps no state)."""
+        self.proc.kill()
+        self.proc.wait()
+        self.proc.stdin.close()
+        self.proc.stdout.close()
 
 
 class WarmDvcPool:
-    """One server per executor thread, started on first use and closed with the pool."""
+    """One server per executor thread, closed with the pool.
 
-    def __init__(self, env: Mapping[str, str]):
+    ``size`` servers start at once, so that DVC loads while the executor
+    prepares the first trials; a thread takes one on first use.
+    """
+
+    def __init__(self, env: Mapping[str, str], size: int):
         self.env = dict(env)
         self.local = threading.local()
         self.servers: list[ReproServer] = []
+        self.idle = [self._start() for _ in range(size)]
         self.lock = threading.Lock()
 
     def repro(
@@ -87,13 +117,17 @@ class WarmDvcPool:
     ) -> ReproResult | None:
         server = getattr(self.local, "server", None)
         if server is None:
-            server = self.local.server = ReproServer(self.env)
             with self.lock:
-                self.servers.append(server)
+                server = self.local.server = self.idle.pop() if self.idle else self._start()
         result = server.repro(cwd, args, log, env, timeout)
         if result is None:  # the server died: the next trial of this thread starts a new one
             self.local.server = None
         return result
+
+    def _start(self) -> ReproServer:
+        server = ReproServer(self.env)
+        self.servers.append(server)
+        return server
 
     def close(self) -> None:
         for server in self.servers:
@@ -107,39 +141,44 @@ class WarmDvcPool:
 
 
 def _serve() -> None:
+    # Ctrl-C is for gitexp: running trials finish, as they do as plain dvc processes in sessions of their own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     from dvc.cli import main as dvc_main  # the import this process exists to pay once
 
-    with tempfile.TemporaryDirectory(prefix="gitexp-repro-") as scratch:
-        modules_file = Path(scratch) / "modules"
-        for line in sys.stdin:
-            request = json.loads(line)
-            learn = not modules_file.exists()
-            reply = _fork_and_wait(dvc_main, request, modules_file if learn else None)
-            if learn:
-                _preload(modules_file)
-            sys.stdout.write(json.dumps(reply) + "\n")
-            sys.stdout.flush()
+    _preload(REPRO_MODULES)
+    with contextlib.suppress(Exception):
+        from dvc.cli.parser import get_main_parser
+
+        get_main_parser()  # DVC caches it: children parse their arguments with this one instead of building it
+    modules = tempfile.TemporaryFile("w+")  # nameless: a killed server leaves nothing behind
+    for line in sys.stdin:
+        request = json.loads(line)
+        reply = _fork_and_wait(dvc_main, request, modules)
+        sys.stdout.write(json.dumps(reply) + "\n")
+        sys.stdout.flush()
+        if modules is not None:  # after replying: the trial need not wait for it
+            modules.seek(0)
+            if names := modules.read().split():
+                _preload(names)
+                modules = None
 
 
-def _preload(modules_file: Path) -> None:
-    """Import what a repro child imported, so the next children start warm."""
-    try:
-        names = modules_file.read_text().split()
-    except OSError:
-        names = []
+def _preload(names) -> None:
+    """Import ``names`` here, so that the children start with them loaded."""
     for name in names:
         try:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - a module that will not import here is simply left lazy
             pass
-    modules_file.touch()
 
 
-def _fork_and_wait(dvc_main, request: dict, modules_file: Path | None) -> dict:
+def _fork_and_wait(dvc_main, request: dict, modules: IO[str] | None) -> dict:
+    """Run the request in a forked child; a child that succeeds lists what it imported in ``modules``."""
     pid = os.fork()
     if pid == 0:  # the child: become the trial's dvc process
         try:
             os.setsid()
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # not passed on ignored to the stage
             os.chdir(request["cwd"])
             os.environ.update(request["env"])
             log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -150,22 +189,35 @@ def _fork_and_wait(dvc_main, request: dict, modules_file: Path | None) -> dict:
             code = dvc_main(request["args"])
             sys.stdout.flush()
             sys.stderr.flush()
-            if modules_file is not None:
-                modules_file.write_text("\n".join(name for name in sys.modules if name != "__main__"))
+            if modules is not None and code == 0:  # a failed repro may have stopped before loading much
+                modules.write("\n".join(name for name in sys.modules if name != "__main__"))
+                modules.flush()
         except BaseException:  # noqa: BLE001 - whatever happens, the child must not return into the server loop
             code = 255
         os._exit(code or 0)
     deadline = None if request["timeout"] is None else time.monotonic() + request["timeout"]
     while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
+        done, status = os.waitpid(pid, 0 if deadline is None else os.WNOHANG)  # without a timeout: just wait
         if done:
-            return {"code": os.waitstatus_to_exitcode(status), "timed_out": False}
-        if deadline is not None and time.monotonic() > deadline:
+            return {"code": os.waitstatus_to_exitcode(status), "timed_out": False, "lingering": group_alive(pid)}
+        if time.monotonic() > deadline:
             os.killpg(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
-            return {"code": None, "timed_out": True}
+            return {"code": None, "timed_out": True, "lingering": group_alive(pid)}
         time.sleep(0.01)
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether a process of the process group ``pgid`` still exists (one its leader left behind)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
 
 
 if __name__ == "__main__":
     _serve()
+    os._exit(0)  # an orphaned server skips tearing down its thousand modules, as the children do

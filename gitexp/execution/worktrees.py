@@ -1,9 +1,13 @@
-"""Isolated worktrees for trials, sharing the main repository's DVC cache.
+"""Reused worktrees for trials ("slots"), sharing the main repository's DVC cache.
 
 Worktrees are detached at the trial commit, so the trial branch is never
 checked out anywhere and its result can be published with one compare-and-swap
 ref update. Each worktree's ``.dvc/config.local`` points at the main cache, so
 DVC's run-cache restores unchanged stages instead of running them again.
+
+An executor thread keeps one worktree for trial after trial: switching it to
+the next trial (checkout and clean) costs two git processes, where making and
+removing a worktree per trial cost four and a full checkout.
 """
 
 from __future__ import annotations
@@ -11,46 +15,112 @@ from __future__ import annotations
 import configparser
 import os
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
+import threading
 from pathlib import Path
 
 from ..git import Git
-from .locks import TrialLock, file_lock, lock_path
+from .locks import file_lock, try_lock
 
 
 def worktrees_root(common_dir: Path) -> Path:
     return common_dir / "gitexp" / "worktrees"
 
 
-def new_worktree_path(common_dir: Path, sweep: str, trial: str) -> Path:
-    """A directory of its own for one run of a trial.
+class Slots:
+    """The worktrees of one process, one per executor thread, each used by this process only.
 
-    A run killed with kill -9 leaves its pipeline running as an orphan that
-    may still write into its worktree; the next run of the trial must not
-    share that directory.
+    A slot is the directory ``worktrees/<pid>-<random>`` with the flock
+    ``worktrees/<pid>-<random>.lock``, held until this process removes the
+    slot. A run killed with kill -9 leaves its pipeline running as an orphan
+    that may still write into its slot, so a slot is never handed on: once its
+    flock is free, ``remove_stale_slots`` deletes it. For the same reason a
+    slot whose pipeline left processes running is retired rather than reused.
     """
-    return worktrees_root(common_dir) / sweep / trial / f"{os.getpid()}-{os.urandom(3).hex()}"
+
+    def __init__(self, git: Git, common_dir: Path):
+        self.git = git
+        self.common_dir = common_dir
+        self.local = threading.local()
+        self.held: dict[Path, int] = {}  # slot -> fd of its flock
+        self.lock = threading.Lock()
+
+    def current(self) -> Path:
+        """This thread's slot; its worktree is made when the first trial is checked out into it."""
+        path = getattr(self.local, "path", None)
+        if path is None:
+            path = worktrees_root(self.common_dir) / f"{os.getpid()}-{os.urandom(4).hex()}"
+            with _admin(self.common_dir, adding=True):  # keeps remove_stale_slots from seeing the flock file before it is held
+                fd = try_lock(_slot_lock(path))
+            with self.lock:
+                self.held[path] = fd
+            self.local.path = path
+        return path
+
+    def retire(self) -> None:
+        """Leave this thread's slot alone from now on (it is removed with the others); the next trial gets a new one."""
+        self.local.path = None
+
+    def close(self) -> None:
+        """Remove every slot of this process, and Git's records of them."""
+        if not self.held:
+            return
+        with _admin(self.common_dir):
+            for path in self.held:
+                shutil.rmtree(path, ignore_errors=True)
+            self.git.run("worktree", "prune", check=False)
+            for path, fd in self.held.items():
+                if not path.exists():
+                    _slot_lock(path).unlink(missing_ok=True)
+                os.close(fd)
+        self.held.clear()
+        self.local = threading.local()  # no thread keeps a removed slot
+
+    def __enter__(self) -> "Slots":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
-def remove_stale_worktrees(git: Git, common_dir: Path) -> None:
-    """Remove the worktrees of runs that died, and Git's records of them.
+def remove_stale_slots(git: Git, common_dir: Path) -> None:
+    """Remove the slots of processes that died (their flocks are free), and Git's records of them."""
+    root = worktrees_root(common_dir)
+    if not root.is_dir():
+        return
+    with _admin(common_dir):
+        removed = False
+        for name in {entry.name.removesuffix(".lock") for entry in root.iterdir()}:
+            path = root / name
+            fd = try_lock(_slot_lock(path))
+            if fd is None:  # a live process's slot
+                continue
+            try:
+                shutil.rmtree(path, ignore_errors=True)
+                if not path.exists():  # an orphan writing into it may keep it a while: try again next run
+                    _slot_lock(path).unlink(missing_ok=True)
+                removed = True
+            finally:
+                os.close(fd)
+        if removed:
+            git.run("worktree", "prune", check=False)
 
-    A trial's worktrees are stale when its flock is free; taking the flock
-    while removing them keeps a runner starting that trial from racing us.
+
+def checkout_slot(git: Git, common_dir: Path, path: Path, commit: str) -> Git:
+    """``path`` as a clean detached checkout of ``commit``, as a new worktree would be.
+
+    The first checkout makes the worktree; the later ones switch it, throwing
+    away everything the last trial left, ignored files included.
     """
-    for trial_dir in worktrees_root(common_dir).glob("*/*"):
-        lock = TrialLock(lock_path(common_dir, trial_dir.parent.name, trial_dir.name))
-        if not lock.acquire(trial_dir):  # not a checkout: readers of live metrics find none there
-            continue
-        try:
-            for worktree in list(trial_dir.iterdir()) if trial_dir.is_dir() else ():
-                remove_worktree(git, worktree)
-            shutil.rmtree(trial_dir, ignore_errors=True)
-        finally:
-            lock.release()
-    with _admin(git):
-        git.run("worktree", "prune", check=False)
+    worktree = Git(path, git.env)
+    if (path / ".git").is_file():
+        worktree.run("checkout", "--quiet", "--detach", "--force", commit)
+        worktree.run("clean", "-ffdxq")
+        return worktree
+    shutil.rmtree(path, ignore_errors=True)  # half made by a failed add
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _admin(common_dir, adding=True):
+        git.run("worktree", "add", "--detach", "--force", str(path), commit)
+    return worktree
 
 
 def dvc_cache_dir(project_root: Path) -> Path:
@@ -75,36 +145,18 @@ def share_dvc_cache(project_root: Path, worktree: Path, cache_dir: Path) -> None
             config.write(handle)
 
 
-@contextmanager
-def trial_worktree(git: Git, path: Path, commit: str) -> Iterator[Git]:
-    """A detached worktree of ``commit`` at ``path``, removed afterwards whatever happens."""
-    remove_worktree(git, path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _admin(git, adding=True):
-        git.run("worktree", "add", "--detach", "--force", str(path), commit)
-    try:
-        yield Git(path, git.env)
-    finally:
-        remove_worktree(git, path)
+def _slot_lock(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
 
 
-def remove_worktree(git: Git, path: Path) -> None:
-    """Remove a worktree gitexp made, even a half-made one left by a killed run."""
-    with _admin(git):
-        if path.exists():
-            git.run("worktree", "remove", "--force", "--force", str(path), check=False)
-        git.run("worktree", "prune", check=False)
-    shutil.rmtree(path, ignore_errors=True)
+def _admin(common_dir: Path, adding: bool = False):
+    """The lock on Git's worktree records and on the slots' flock files.
 
-
-def _admin(git: Git, adding: bool = False):
-    """The lock on Git's worktree records.
-
-    ``worktree remove`` and ``prune`` delete ``.git/worktrees`` once it is
-    empty, which makes a concurrent ``worktree add`` fail; adds may overlap
-    one another, removals wait for them and for each other.
+    ``worktree prune`` deletes ``.git/worktrees`` once it is empty, which
+    makes a concurrent ``worktree add`` fail; adds may overlap one another,
+    removals wait for them and for each other.
     """
-    return file_lock(git.common_dir() / "gitexp" / "worktrees.lock", shared=adding)
+    return file_lock(common_dir / "gitexp" / "worktrees.lock", shared=adding)
 
 
 def _read_dvc_config(path: Path) -> configparser.ConfigParser:

@@ -11,6 +11,7 @@ import os
 import random
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -75,6 +76,7 @@ def test_kill_9_of_gitexp_run_twenty_times_then_run_again(kit, logging_project):
     assert logging_project.run("for-each-ref", "refs/gitexp/claims/", "refs/gitexp/tmp/") == ""
     assert len(logging_project.run("worktree", "list").splitlines()) == 1
     assert list(worktrees_root(common_dir).glob("*/*")) == []
+    assert list(worktrees_root(common_dir).glob("*")) == []  # no slot, and no slot's flock file
 
 
 def test_kill_9_of_gitexp_worker_then_run_it_again(kit, logging_project, tmp_path):
@@ -97,3 +99,46 @@ def test_kill_9_of_gitexp_worker_then_run_it_again(kit, logging_project, tmp_pat
     assert kit.fsck_clean(here) and kit.fsck_clean(remote)
     assert kit.workspace(here) == before
     assert len(here.run("worktree", "list").splitlines()) == 1
+    assert list(worktrees_root(here.common_dir()).glob("*")) == []
+
+
+# Logs its start, sleeps, then leaves a file named after its own process.
+ORPHAN_TRAIN_PY = textwrap.dedent(
+    """\
+    import json, os, time
+    import yaml
+    p = yaml.safe_load(open("params.yaml"))["train"]
+    with open(os.environ["GITEXP_RUNS_LOG"], "a") as runs:
+        runs.write(os.environ["GITEXP_SWEEP"] + "/" + os.environ["GITEXP_TRIAL"] + "\\n")
+    time.sleep(float(p["sleep"]))
+    open(f"late-{os.getpid()}.txt", "w").write("written after the sleep")
+    json.dump({"score": p["lr"]}, open("metrics.json", "w"))
+    """
+)
+
+
+def test_a_pipeline_orphaned_by_kill_9_writes_into_no_later_run(kit, logging_project, runs_log):
+    (logging_project.root / "train.py").write_text(ORPHAN_TRAIN_PY)
+    logging_project.run("commit", "-qam", "the stage writes late")
+    kit.queue(logging_project, "s", "train.lr=[0.05, 0.1]", "train.sleep=1.5")
+    first = kit.gitexp(logging_project.root, "run", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not runs_log.read_text():  # the first trial's stage is sleeping
+        assert time.monotonic() < deadline and first.poll() is None
+        time.sleep(0.02)
+    first.kill()
+    first.wait()
+
+    second = kit.gitexp(logging_project.root, "run")  # while the orphaned stage still sleeps, then writes
+    _, err = second.communicate(timeout=120)
+    assert second.returncode == 0, err
+    wait_for_orphans(logging_project.common_dir())
+
+    assert kit.runs(runs_log) == {"s/t001": 2, "s/t002": 1}
+    counts = kit.result_counts(logging_project)
+    assert len(counts) == 2 and set(counts.values()) == {1}, counts
+    for ref in counts:
+        files = logging_project.run("diff", "--name-only", f"{ref}^", ref).split()
+        assert len([name for name in files if name.startswith("late-")]) == 1, files  # its own run's, not the orphan's
+    assert kit.fsck_clean(logging_project)
+    assert list(worktrees_root(logging_project.common_dir()).glob("*")) == []

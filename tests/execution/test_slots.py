@@ -1,0 +1,134 @@
+"""Slots: one worktree per executor thread, reused trial after trial, never by another process."""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+import time
+
+from gitexp.execution.local import LocalExecutor, RunOptions, StaticTrials
+from gitexp.execution.locks import lock_path, try_lock
+from gitexp.execution.worktrees import worktrees_root
+from gitexp.records import Ledger
+from gitexp.results import collect_results
+
+# Reports what an earlier trial left behind, then leaves the same behind: an ignored
+# scratch file always, and on failure an untracked file and a change to a tracked one.
+LITTERING_TRAIN_PY = textwrap.dedent(
+    """\
+    import json, os, sys
+    import yaml
+    p = yaml.safe_load(open("params.yaml"))["train"]
+    leftovers = [name for name in ("scratch.tmp", "debris.txt") if os.path.exists(name)]
+    leftovers += ["notes.txt"] if open("notes.txt").read() != "notes\\n" else []
+    open("scratch.tmp", "w").write("scratch")
+    if p["fail"]:
+        open("debris.txt", "w").write("debris")
+        open("notes.txt", "a").write("changed\\n")
+        sys.exit(3)
+    json.dump({"score": p["lr"], "leftovers": len(leftovers)}, open("metrics.json", "w"))
+    """
+)
+
+# Leaves a process running after the stage ends (in the stage's process group) when lr is 0.05.
+STRAY_TRAIN_PY = textwrap.dedent(
+    """\
+    import json, subprocess, sys
+    import yaml
+    p = yaml.safe_load(open("params.yaml"))["train"]
+    if p["lr"] == 0.05:
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3)"])
+    json.dump({"score": p["lr"]}, open("metrics.json", "w"))
+    """
+)
+
+# Writes a first metric, then waits for the test to let it finish.
+SLOW_TRAIN_PY = textwrap.dedent(
+    """\
+    import json, os, time
+    json.dump({"score": 0.5}, open("metrics.json", "w"))
+    while not os.path.exists(os.environ["GITEXP_RELEASE"]):
+        time.sleep(0.05)
+    json.dump({"score": 1.0}, open("metrics.json", "w"))
+    """
+)
+
+
+def run_all(git, **options):
+    trials = [t for t in Ledger(git).trials() if t.status == "queued"]
+    return LocalExecutor(git, RunOptions(**options)).run(StaticTrials(trials))
+
+
+def worktree_of(git, trial: str) -> str:
+    """Where the trial last ran, as its lock file recorded it."""
+    return json.loads(lock_path(git.common_dir(), "s", trial).read_text())["worktree"]
+
+
+def commit_project(git, files: dict[str, str]) -> None:
+    for name, content in files.items():
+        (git.root / name).write_text(content)
+    git.run("add", "-A")
+    git.run("commit", "-qm", "project for slots")
+
+
+def test_a_slot_is_reused_and_each_trial_starts_clean(kit, project):
+    commit_project(project, {"train.py": LITTERING_TRAIN_PY, "notes.txt": "notes\n", ".gitignore": "*.tmp\n"})
+    kit.queue(project, "s", "train.fail=[true, false, true, false]")
+    summary = run_all(project)
+    assert [outcome.status for _, outcome in summary.finished] == ["failed", "succeeded", "failed", "succeeded"]
+    assert len({worktree_of(project, trial) for trial in ("t001", "t002", "t003", "t004")}) == 1
+    for trial in Ledger(project).trials(["s"]):
+        if trial.status == "succeeded":
+            assert trial.metrics["leftovers"] == 0  # as in a new worktree: no ignored, untracked or changed files
+            assert project.run("diff", "--name-only", f"{trial.tip}^", trial.tip).split() == ["dvc.lock", "metrics.json"]
+    assert list(worktrees_root(project.common_dir()).iterdir()) == []
+    assert len(project.run("worktree", "list").splitlines()) == 1
+
+
+def test_slots_of_dead_runners_are_removed_and_live_ones_left_alone(kit, project):
+    root = worktrees_root(project.common_dir())
+    dead, live = root / "999-dead", root / "999-live"
+    project.run("worktree", "add", "-q", "--detach", str(dead), "HEAD")
+    (dead / "orphan-output").write_text("written by a killed run's pipeline")
+    (root / "999-dead.lock").write_text("")
+    live.mkdir()
+    held = try_lock(root / "999-live.lock")
+    try:
+        kit.queue(project, "s", "train.lr=[0.05, 0.1]")
+        summary = run_all(project)
+        assert len(summary.finished) == 2
+        assert sorted(path.name for path in root.iterdir()) == ["999-live", "999-live.lock"]
+        assert {worktree_of(project, "t001"), worktree_of(project, "t002")}.isdisjoint({str(dead), str(live)})
+        assert len(project.run("worktree", "list").splitlines()) == 1
+    finally:
+        os.close(held)
+
+
+def test_a_slot_whose_pipeline_left_processes_running_is_not_reused(kit, project):
+    commit_project(project, {"train.py": STRAY_TRAIN_PY})
+    kit.queue(project, "s", "train.lr=[0.05, 0.1, 0.2]")
+    summary = run_all(project)
+    assert [outcome.lingering for _, outcome in summary.finished] == [True, False, False]
+    assert worktree_of(project, "t001") != worktree_of(project, "t002") == worktree_of(project, "t003")
+
+
+def test_live_metrics_are_read_from_the_slot(kit, project, tmp_path, monkeypatch):
+    release = tmp_path / "release"
+    monkeypatch.setenv("GITEXP_RELEASE", str(release))
+    commit_project(project, {"train.py": SLOW_TRAIN_PY})
+    kit.queue(project, "s", "train.lr=[0.05, 0.1]")
+    running = kit.gitexp(project.root, "run", "-j", "2")
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            rows = [row for row in collect_results(project, ["s"]).rows if not row.is_baseline]
+            if all(row.status == "running" and row.metrics == {"score": 0.5} for row in rows):
+                break
+            assert time.monotonic() < deadline, rows
+            time.sleep(0.1)
+    finally:
+        release.touch()
+    _, err = running.communicate(timeout=60)
+    assert running.returncode == 0, err
+    assert {trial.metrics["score"] for trial in Ledger(project).trials(["s"])} == {1.0}
