@@ -143,13 +143,14 @@ class Claims:
 
     def take(self, trial: Trial) -> Claim | None:
         """Claim ``trial`` when nobody live holds it and its branch is still at ``trial.tip``."""
-        held = self.holder(trial.ref.key)
-        if held is not None and not self.may_take_over(held):
-            return None
         claim = self._new(trial.ref.key)
         unchanged = RefUpdate(trial.ref.ref, trial.tip, trial.tip)
-        grab = RefUpdate(claim.ref, claim.oid, held.oid if held else ZERO_OID)
-        return claim if self._swap([unchanged, grab]) else None
+        if self._swap([unchanged, RefUpdate(claim.ref, claim.oid, ZERO_OID)]):
+            return claim  # the usual case, in one transaction: nobody held it
+        held = self.holder(trial.ref.key)
+        if held is None or not self.may_take_over(held):
+            return None
+        return claim if self._swap([unchanged, RefUpdate(claim.ref, claim.oid, held.oid)]) else None
 
     def beat(self, claim: Claim) -> Claim | None:
         """Refresh ``claim``; None once it is no longer ours (taken over as stale)."""
