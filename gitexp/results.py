@@ -9,6 +9,7 @@ from typing import Any
 
 from .errors import UsageError
 from .execution.locks import held_by, lock_path
+from .execution.worktrees import checked_out_commit
 from .git import Git
 from .metrics import read_commit_metrics, read_workspace_metrics
 from .params import ParamsFile
@@ -85,13 +86,17 @@ def collect_results(git: Git, sweep_names: list[str] | None = None, live: bool =
 
 
 def with_live_state(trial: Trial, common_dir: Path, git: Git) -> Trial:
-    """A queued trial that a runner holds is running; its worktree has its latest metrics."""
+    """A queued trial that a runner holds is running; its worktree has its latest metrics.
+
+    A runner reuses its worktree for trial after trial: what it holds belongs to
+    this trial only once it has this trial checked out.
+    """
     holder = held_by(lock_path(common_dir, trial.sweep, trial.name))
     if holder is None:
         return trial
     worktree = Path(holder.get("worktree", ""))
     metrics = {}
-    if worktree.is_dir():
+    if checked_out_commit(worktree) == trial.tip:
         metrics = read_workspace_metrics(worktree, load_project(git, trial.tip))
     return Trial(**{**trial.__dict__, "status": RUNNING, "metrics": metrics})
 

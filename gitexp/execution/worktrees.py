@@ -123,6 +123,15 @@ def checkout_slot(git: Git, common_dir: Path, path: Path, commit: str) -> Git:
     return worktree
 
 
+def checked_out_commit(worktree: Path) -> str | None:
+    """The commit a gitexp worktree (detached) has checked out, read from its files without running git."""
+    try:
+        gitdir = (worktree / ".git").read_text().removeprefix("gitdir:").strip()
+        return (worktree / gitdir / "HEAD").read_text().strip()
+    except OSError:
+        return None
+
+
 def dvc_cache_dir(project_root: Path) -> Path:
     """The cache directory the main project uses (its config may move it)."""
     cache = project_root / ".dvc" / "cache"

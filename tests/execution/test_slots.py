@@ -8,8 +8,9 @@ import textwrap
 import time
 
 from gitexp.execution.local import LocalExecutor, RunOptions, StaticTrials
-from gitexp.execution.locks import lock_path, try_lock
+from gitexp.execution.locks import TrialLock, lock_path, try_lock
 from gitexp.execution.worktrees import worktrees_root
+from gitexp.git import Git
 from gitexp.records import Ledger
 from gitexp.results import collect_results
 
@@ -132,3 +133,21 @@ def test_live_metrics_are_read_from_the_slot(kit, project, tmp_path, monkeypatch
     _, err = running.communicate(timeout=60)
     assert running.returncode == 0, err
     assert {trial.metrics["score"] for trial in Ledger(project).trials(["s"])} == {1.0}
+
+
+def test_a_slot_still_at_the_last_trial_shows_no_metrics_for_the_next(kit, project, tmp_path):
+    kit.queue(project, "s", "train.lr=[0.05, 0.1]")
+    first, second = Ledger(project).trials(["s"])
+    slot = tmp_path / "slot"  # as a runner has it between two trials: t002 claimed, t001 still checked out
+    project.run("worktree", "add", "--detach", "-q", str(slot), first.tip)
+    (slot / "metrics.json").write_text(json.dumps({"score": 0.05}))
+    lock = TrialLock(lock_path(project.common_dir(), "s", "t002"))
+    assert lock.acquire(slot)
+    try:
+        rows = {row.name: row for row in collect_results(project, ["s"]).rows}
+        assert rows["t002"].status == "running" and rows["t002"].metrics == {}
+        Git(slot).run("checkout", "-q", "--detach", second.tip)
+        (slot / "metrics.json").write_text(json.dumps({"score": 0.1}))
+        assert {row.name: row for row in collect_results(project, ["s"]).rows}["t002"].metrics == {"score": 0.1}
+    finally:
+        lock.release()
