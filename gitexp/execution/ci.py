@@ -4,10 +4,12 @@
   trial branch (GITHUB_REF) from origin, and list its queued trials that no
   worker has claimed as the job matrices of ``ci.matrix.plan_document``, with
   the sweep's concurrency.
-- run: in the job's own checkout of a trial branch, run the pipeline like any
-  executor (``execution.pipeline``), commit the result, and push it with a
+- run: in the job's own checkout of a trial branch, claim the trial on origin
+  as a worker does (so no worker runs it meanwhile, and a dead runner's stale
+  claim is taken over), run the pipeline like any executor
+  (``execution.pipeline``), commit the result, and push it with a
   compare-and-swap on the queued tip, retrying while the trial is still queued
-  on origin; then ``dvc push`` the outputs when there is a DVC remote.
+  on origin; drop the claim; then ``dvc push`` the outputs when there is a DVC remote.
 
 Inside GitHub Actions the commands hand these functions a ``Git`` from
 ``sharing.with_actions_token``, so a checkout made without persisted
@@ -36,6 +38,7 @@ from ..records import (
     parse_trailers,
     trial_from_record,
 )
+from ..remote import RemoteRefs, fetch_experiments, resolve_remote
 from ..sharing import (
     dvc_remote_configured,
     pull,
@@ -43,7 +46,7 @@ from ..sharing import (
     staging_namespace,
 )
 from ..sweep.spec import SweepSpec
-from .claims import claim_ref
+from .claims import Claims, Heartbeat, Runner, claim_ref, clone_id, default_worker_id
 from .pipeline import (
     RunOutcome,
     commit_result,
@@ -142,24 +145,44 @@ def run_trial_in_checkout(git: Git, branch: str, remote: str = CI_REMOTE) -> CiR
         raise UsageError(
             f"the checkout has uncommitted changes ({', '.join(dirty[:3])}): ci run needs a clean checkout of the trial"
         )
-    there = git.ls_remote(remote, [trial.ref.ref]).get(trial.ref.ref)
-    if there != trial.tip:
-        return CiRun(trial, NOT_QUEUED, note=f"{trial.ref.branch} is no longer queued on {remote}: nothing to run")
+    claims = ci_claims(git, remote)
+    claim = claims.take(trial)
+    if claim is None:
+        there = git.ls_remote(remote, [trial.ref.ref]).get(trial.ref.ref)
+        if there != trial.tip:
+            return CiRun(trial, NOT_QUEUED, note=f"{trial.ref.branch} is no longer queued on {remote}: nothing to run")
+        return CiRun(trial, NOT_QUEUED, note=f"{trial.ref.key} is claimed by another runner on {remote}: left to it")
     log_path = trial_log_path(git.common_dir(), trial.sweep, trial.name)
-    outcome = run_pipeline(
-        git.root,
-        pipeline_command(None),
-        log_path,
-        load_project(git, trial.tip),
-        env={"GITEXP_SWEEP": trial.sweep, "GITEXP_TRIAL": trial.name},
-    )
-    log = log_path.read_text("utf-8", "replace") if log_path.exists() else ""
-    result = commit_result(git, trial, outcome, where("ci"))
-    state, note = publish_result(git, remote, trial, result)
+    heartbeat = Heartbeat(claims, claim)
+    try:
+        with heartbeat:
+            outcome = run_pipeline(
+                git.root,
+                pipeline_command(None),
+                log_path,
+                load_project(git, trial.tip),
+                env={"GITEXP_SWEEP": trial.sweep, "GITEXP_TRIAL": trial.name},
+            )
+        log = log_path.read_text("utf-8", "replace") if log_path.exists() else ""
+        result = commit_result(git, trial, outcome, where("ci"))
+        state, note = publish_result(git, remote, trial, result)
+    finally:
+        claims.release(heartbeat.claim)
     if state == PUBLISHED and outcome.status == SUCCEEDED and dvc_remote_configured(git.root, git.env):
         run_dvc(git.root, git.env, "push", "--quiet")
         note = f"{note}; outputs pushed to the DVC remote"
     return CiRun(trial, state, outcome, log, note)
+
+
+def ci_claims(git: Git, remote: str) -> Claims:
+    """Claims on ``remote`` for this job, like a worker's: no worker runs the trial while the job does.
+
+    The remote's claims are fetched first, so that a dead runner's stale claim can be taken over.
+    """
+    tracked = resolve_remote(git, remote)
+    fetch_experiments(git, tracked, [])
+    runner = Runner(worker=f"ci-{default_worker_id()}", clone=clone_id(git.common_dir()))
+    return Claims(git, RemoteRefs(git, tracked), runner)
 
 
 def checked_out_trial(git: Git, branch: str, remote: str) -> Trial:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import socket
 import threading
 import time
@@ -56,6 +57,12 @@ ATTEMPTS = 8  # transient failures (a concurrent push holding the remote's ref l
 def claim_ref(key: str) -> str:
     """The claim ref of trial ``sweep/trial``."""
     return f"{CLAIMS_NAMESPACE}{key}"
+
+
+def default_worker_id() -> str:
+    """host-pid-random: unique enough among runners, and says where a claim came from."""
+    host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:60] or "host"
+    return f"{host}-{os.getpid()}-{os.urandom(2).hex()}"
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,7 @@ clone too, so it never runs a trial at the same time as a ``gitexp run`` here.
 
 from __future__ import annotations
 
-import os
 import re
-import socket
 import time
 from dataclasses import dataclass, field
 
@@ -22,7 +20,14 @@ from ..git import Git
 from ..naming import MAX_NAME_LENGTH, NAME_PATTERN, SWEEPS_NAMESPACE
 from ..records import Ledger, Trial
 from ..remote import Remote, RemoteRefs, fetch_experiments
-from .claims import DEFAULT_HEARTBEAT, DEFAULT_STALE_AFTER, Claims, Runner, clone_id
+from .claims import (
+    DEFAULT_HEARTBEAT,
+    DEFAULT_STALE_AFTER,
+    Claims,
+    Runner,
+    clone_id,
+    default_worker_id,
+)
 from .local import LocalExecutor, RunOptions, RunSummary
 from .pipeline import RunOutcome
 
@@ -39,11 +44,6 @@ def parse_duration(text: str, option: str) -> float:
     if not match or float(match.group(1)) <= 0:
         raise UsageError(f"{option} {text!r} is not a duration: write seconds or minutes or hours, such as 90s, 10m or 1h")
     return float(match.group(1)) * _UNITS[match.group(2)]
-
-
-def default_worker_id() -> str:
-    host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:60] or "host"
-    return f"{host}-{os.getpid()}-{os.urandom(2).hex()}"
 
 
 def validate_worker_id(worker_id: str) -> str:

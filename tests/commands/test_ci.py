@@ -6,14 +6,17 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from ruamel.yaml import YAML
 
 from gitexp.execution.ci import FINISHED_ELSEWHERE, publish_result
+from gitexp.execution.claims import Claims, Runner
 from gitexp.git import Git
 from gitexp.records import Ledger, parse_trailers
+from gitexp.remote import RemoteRefs, resolve_remote
 from gitexp.sharing import with_actions_token
 from tests.fake_github import TOKEN
 
@@ -137,7 +140,10 @@ def test_run_of_a_failing_trial_pushes_its_failed_result_and_exits_1(checkout, b
 
 def test_run_retries_a_refused_push_while_the_trial_is_still_queued(checkout, bare_remote, run_gitexp):
     hook = bare_remote / "hooks" / "pre-receive"
-    hook.write_text(f"#!/bin/sh\nif [ ! -e {bare_remote}/refused-once ]; then touch {bare_remote}/refused-once; exit 1; fi\n")
+    hook.write_text(  # refuses the first push of a result (the job's claim goes through)
+        "#!/bin/sh\ngrep -q ' refs/heads/' || exit 0\n"
+        f"if [ ! -e {bare_remote}/refused-once ]; then touch {bare_remote}/refused-once; exit 1; fi\n"
+    )
     hook.chmod(0o755)
     git = checkout("exp/q/t002")
 
@@ -146,6 +152,44 @@ def test_run_retries_a_refused_push_while_the_trial_is_still_queued(checkout, ba
     assert result.code == 0, result.err
     assert "pushed to origin after 1 refused attempt(s)" in result.out
     assert remote_tip(bare_remote, "exp/q/t002")["Gitexp-Status"] == "succeeded"
+
+
+def test_run_claims_the_trial_while_it_runs_and_drops_the_claim_after(checkout, bare_remote, run_gitexp):
+    hook = bare_remote / "hooks" / "pre-receive"  # records every ref the job writes on origin
+    hook.write_text(f"#!/bin/sh\ncat >> {bare_remote}/updates\n")
+    hook.chmod(0o755)
+    git = checkout("exp/q/t001")
+
+    result = run_gitexp(git.root, "ci", "run", "--trial", "exp/q/t001")
+
+    assert result.code == 0, result.err
+    written = [line.split()[2] for line in (bare_remote / "updates").read_text().splitlines()]
+    assert written == ["refs/gitexp/claims/q/t001", "refs/heads/exp/q/t001", "refs/gitexp/claims/q/t001"]
+    assert Git(bare_remote).run("for-each-ref", "refs/gitexp/claims/") == ""
+
+
+def test_run_leaves_a_trial_a_live_worker_claimed_to_it(checkout, queued, bare_remote, run_gitexp):
+    git = checkout("exp/q/t002")
+    worker = Claims(queued, RemoteRefs(queued, resolve_remote(queued, "origin")), Runner("w1", "elsewhere"))
+    assert worker.take(next(t for t in Ledger(queued).trials(["q"]) if t.name == "t002")) is not None
+
+    result = run_gitexp(git.root, "ci", "run", "--trial", "exp/q/t002")
+
+    assert result.code == 0 and result.out == "q/t002 is claimed by another runner on origin: left to it\n"
+    assert "Gitexp-Status" not in remote_tip(bare_remote, "exp/q/t002")
+
+
+def test_run_takes_over_a_claim_whose_runner_died(checkout, queued, bare_remote, run_gitexp):
+    git = checkout("exp/q/t003")
+    an_hour_ago = lambda: time.time() - 3600  # noqa: E731
+    dead = Claims(queued, RemoteRefs(queued, resolve_remote(queued, "origin")), Runner("w1", "elsewhere"), clock=an_hour_ago)
+    assert dead.take(next(t for t in Ledger(queued).trials(["q"]) if t.name == "t003")) is not None
+
+    result = run_gitexp(git.root, "ci", "run", "--trial", "exp/q/t003")
+
+    assert result.code == 0, result.err
+    assert remote_tip(bare_remote, "exp/q/t003")["Gitexp-Status"] == "succeeded"
+    assert Git(bare_remote).run("for-each-ref", "refs/gitexp/claims/") == ""
 
 
 def test_run_skips_a_trial_finished_on_origin_meanwhile(checkout, queued, run_gitexp):

@@ -41,10 +41,14 @@ def kill_loop(kit, cwd: Path, argv: list[str], kills: int, seed: int) -> int:
     return landed
 
 
-def wait_for_orphans(git_dir: Path, timeout: float = 60) -> None:
-    """Wait until no process (an orphaned pipeline) works inside ``git_dir``."""
+def wait_for_orphans(project: Path, timeout: float = 60) -> None:
+    """Wait until no process that a killed run left works inside ``project``.
+
+    Orphaned pipelines work in slots under ``.git``; a warm DVC server, and a
+    child it has just forked before changing into a slot, sit at the project's root.
+    """
     deadline = time.monotonic() + timeout
-    while any(_cwd(pid).startswith(str(git_dir)) for pid in os.listdir("/proc") if pid.isdigit()):
+    while any(_cwd(pid).startswith(str(project)) for pid in os.listdir("/proc") if pid.isdigit()):
         assert time.monotonic() < deadline, "orphaned pipelines did not end"
         time.sleep(0.1)
 
@@ -64,7 +68,7 @@ def test_kill_9_of_gitexp_run_twenty_times_then_run_again(kit, logging_project):
     assert sum(kit.result_counts(logging_project).values()) < 12  # the kills left work to do
 
     common_dir = logging_project.common_dir()
-    wait_for_orphans(common_dir)
+    wait_for_orphans(logging_project.root)
     final = kit.gitexp(logging_project.root, "run", "-j", "2")
     _, err = final.communicate(timeout=120)
     assert final.returncode == 0, err
@@ -88,7 +92,7 @@ def test_kill_9_of_gitexp_worker_then_run_it_again(kit, logging_project, tmp_pat
     kills = kill_loop(kit, here.root, argv, kills=8, seed=9)
     assert kills == 8
 
-    wait_for_orphans(here.common_dir())
+    wait_for_orphans(here.root)
     final = kit.gitexp(here.root, *argv)
     _, err = final.communicate(timeout=120)
     assert final.returncode == 0, err
@@ -132,7 +136,7 @@ def test_a_pipeline_orphaned_by_kill_9_writes_into_no_later_run(kit, logging_pro
     second = kit.gitexp(logging_project.root, "run")  # while the orphaned stage still sleeps, then writes
     _, err = second.communicate(timeout=120)
     assert second.returncode == 0, err
-    wait_for_orphans(logging_project.common_dir())
+    wait_for_orphans(logging_project.root)
 
     assert kit.runs(runs_log) == {"s/t001": 2, "s/t002": 1}
     counts = kit.result_counts(logging_project)
