@@ -67,7 +67,7 @@ class ReproServer:
 
     def __init__(self, env: Mapping[str, str]):
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", __name__],
+            [sys.executable, "-m", __name__, str(os.getpid())],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=dict(env),
@@ -140,7 +140,7 @@ class WarmDvcPool:
         self.close()
 
 
-def _serve() -> None:
+def _serve(client: int) -> None:
     # Ctrl-C is for gitexp: running trials finish, as they do as plain dvc processes in sessions of their own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from dvc.cli import main as dvc_main  # the import this process exists to pay once
@@ -152,6 +152,8 @@ def _serve() -> None:
         get_main_parser()  # DVC caches it: children parse their arguments with this one instead of building it
     modules = tempfile.TemporaryFile("w+")  # nameless: a killed server leaves nothing behind
     for line in sys.stdin:
+        if os.getppid() != client:  # gitexp was killed after asking: nobody would publish this trial's result
+            break
         request = json.loads(line)
         reply = _fork_and_wait(dvc_main, request, modules)
         sys.stdout.write(json.dumps(reply) + "\n")
@@ -219,5 +221,5 @@ def group_alive(pgid: int) -> bool:
 
 
 if __name__ == "__main__":
-    _serve()
+    _serve(client=int(sys.argv[1]))
     os._exit(0)  # an orphaned server skips tearing down its thousand modules, as the children do

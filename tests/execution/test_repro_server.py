@@ -1,0 +1,45 @@
+"""The warm DVC server on its own: what it does once the gitexp that started it is gone."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+# Starts a server, asks it for a repro at once (while it still imports DVC), then dies like kill -9.
+ASK_AND_DIE = textwrap.dedent(
+    """\
+    import json, os, sys
+    from gitexp.execution.repro_server import ReproServer
+    server = ReproServer(os.environ)
+    request = {"cwd": sys.argv[1], "args": ["repro"], "log": sys.argv[2], "env": {}, "timeout": None}
+    server.proc.stdin.write(json.dumps(request) + "\\n")
+    server.proc.stdin.flush()
+    print(server.proc.pid, flush=True)
+    os._exit(0)
+    """
+)
+
+
+def test_a_server_whose_gitexp_died_runs_no_repro_it_was_asked_for(project, tmp_path):
+    log = tmp_path / "trial.log"
+    asker = subprocess.run(
+        [sys.executable, "-c", ASK_AND_DIE, str(project.root), str(log)], capture_output=True, text=True, check=True
+    )
+    server = int(asker.stdout.split()[0])
+    deadline = time.monotonic() + 60
+    while os.path.exists(f"/proc/{server}") and _state(server) != "Z":
+        assert time.monotonic() < deadline, "the orphaned server did not exit"
+        time.sleep(0.05)
+    assert not log.exists()  # the child that would have run the repro opens the log first
+    assert not (project.root / ".dvc" / "tmp" / "rwlock").exists()
+
+
+def _state(pid: int) -> str:
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"
