@@ -80,6 +80,17 @@ def fetch_experiments(git: Git, remote: Remote, prefixes: Sequence[str]) -> None
     git.fetch(remote.spec, experiment_refspecs(remote, prefixes), prune=True)
 
 
+def tracked_claims(git: Git) -> list[RefRecord]:
+    """Every remote's claims as this clone last fetched them (``gitexp pull``, a worker), named as on the remote."""
+    records = git.refs(f"{TRACKING_ROOT}*/{CLAIMS_NAMESPACE.removeprefix('refs/')}**")
+    return [RefRecord("refs/" + r.name[len(TRACKING_ROOT) :].partition("/")[2], r.oid, r.message) for r in records]
+
+
+def fetch_claims(git: Git, remote: Remote) -> None:
+    """Mirror the remote's claims (who runs what there now) into ``remote.namespace``."""
+    git.fetch(remote.spec, [f"+{CLAIMS_NAMESPACE}*:{remote.tracking(CLAIMS_NAMESPACE)}*"], prune=True)
+
+
 class TrackingView(Git):
     """This clone's mirror of a remote, read as if it were the remote's own refs.
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
+from .execution.claims import DEFAULT_STALE_AFTER, read_claim
 from .execution.locks import held_by, lock_path
 from .execution.worktrees import checked_out_commit
 from .git import Git
@@ -15,6 +18,7 @@ from .metrics import read_commit_metrics, read_workspace_metrics
 from .params import ParamsFile
 from .project import DEFAULT_PARAMS_FILE, load_project
 from .records import QUEUED, RUNNING, STATES, Ledger, Sweep, Trial
+from .remote import tracked_claims
 from .sweep.spec import SweepSpec
 
 BASELINE = "baseline"
@@ -65,10 +69,11 @@ def collect_results(git: Git, sweep_names: list[str] | None = None, live: bool =
     sweeps = [ledger.sweep(name) for name in sweep_names] if sweep_names else ledger.sweeps()
     trials = ledger.trials([sweep.name for sweep in sweeps]) if sweeps else []
     common_dir = git.common_dir()
+    elsewhere = running_elsewhere(git) if live else set()
     by_sweep: dict[str, list[Trial]] = {}
     for trial in trials:
         if live and trial.status == QUEUED:
-            trial = with_live_state(trial, common_dir, git)
+            trial = with_live_state(trial, common_dir, git, elsewhere)
         by_sweep.setdefault(trial.sweep, []).append(trial)
     rows: list[Row] = []
     table = ResultsTable(rows)
@@ -85,15 +90,22 @@ def collect_results(git: Git, sweep_names: list[str] | None = None, live: bool =
     return table
 
 
-def with_live_state(trial: Trial, common_dir: Path, git: Git) -> Trial:
-    """A queued trial that a runner holds is running; its worktree has its latest metrics.
+def running_elsewhere(git: Git) -> set[str]:
+    """Trials (``sweep/trial``) that a live claim on a remote holds, as this clone last fetched the claims."""
+    now = time.time()
+    claims = (read_claim(record) for record in tracked_claims(git))
+    return {claim.key for claim in claims if now - claim.heartbeat <= DEFAULT_STALE_AFTER}
+
+
+def with_live_state(trial: Trial, common_dir: Path, git: Git, elsewhere: Collection[str] = ()) -> Trial:
+    """A queued trial that a runner holds is running; its worktree, when here, has its latest metrics.
 
     A runner reuses its worktree for trial after trial: what it holds belongs to
     this trial only once it has this trial checked out.
     """
     holder = held_by(lock_path(common_dir, trial.sweep, trial.name))
     if holder is None:
-        return trial
+        return Trial(**{**trial.__dict__, "status": RUNNING}) if trial.ref.key in elsewhere else trial
     worktree = Path(holder.get("worktree", ""))
     metrics = {}
     if checked_out_commit(worktree) == trial.tip:
@@ -177,10 +189,13 @@ def sweep_statuses(git: Git) -> list[SweepStatus]:
     """Every sweep with its trials counted by state (running ones found by their claims)."""
     ledger = Ledger(git)
     common_dir = git.common_dir()
+    elsewhere = running_elsewhere(git)
     counts: dict[str, dict[str, int]] = {}
     for trial in ledger.trials():
         status = trial.status
-        if status == QUEUED and held_by(lock_path(common_dir, trial.sweep, trial.name)) is not None:
+        if status == QUEUED and (
+            trial.ref.key in elsewhere or held_by(lock_path(common_dir, trial.sweep, trial.name)) is not None
+        ):
             status = RUNNING
         per_sweep = counts.setdefault(trial.sweep, dict.fromkeys(STATES, 0))
         per_sweep[status] = per_sweep.get(status, 0) + 1

@@ -35,6 +35,7 @@ from .execution.pipeline import trial_log_path
 from .git import ZERO_OID, Git, RefRecord, RefUpdate
 from .naming import CLAIMS_NAMESPACE, SWEEPS_NAMESPACE, TrialRef, sweep_ref
 from .records import SWEEP_FILE, T_SWEEP, T_TRIAL, Ledger, Sweep, Trial, parse_trailers
+from .remote import fetch_claims, resolve_remote
 
 INCOMING_NAMESPACE = "refs/gitexp/incoming/"  # fetched refs wait here until they are reconciled
 DEFAULT_REMOTE = "origin"
@@ -273,7 +274,8 @@ def pull(git: Git, remote: str, sweep_names: list[str], with_data: bool = True) 
     """Create or fast-forward the local sweep records and trial branches from ``remote``.
 
     Two fetches into a staging namespace: every sweep record (small), then the
-    trial branches under each wanted sweep's ``<prefix><sweep>/``.
+    trial branches under each wanted sweep's ``<prefix><sweep>/``; and the
+    remote's claims, mirrored as they are.
     """
     require_remote(git, remote)
     staging = staging_namespace(remote)
@@ -294,6 +296,7 @@ def pull(git: Git, remote: str, sweep_names: list[str], with_data: bool = True) 
     staged = {"refs/" + record.name[len(staging) :]: record for record in git.refs(staging)}
     report = SyncReport(remote)
     reconcile(git, remote, accepted_refs(staged, wanted), report)
+    fetch_claims(git, resolve_remote(git, remote))  # status and show tell which queued trials run elsewhere
     if with_data:
         report.data = transfer_data(git, "fetch")
     return report

@@ -6,12 +6,16 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
+from gitexp.execution.claims import Claims, Runner
 from gitexp.execution.locks import TrialLock, lock_path
 from gitexp.git import Git
+from gitexp.records import Ledger
+from gitexp.remote import RemoteRefs, resolve_remote
 
 TRIALS = [f"refs/heads/exp/s/t00{index}" for index in range(1, 7)]
 SHARED = ["refs/gitexp/sweeps/s", *TRIALS]
@@ -103,6 +107,30 @@ def test_diverged_branches_are_left_alone_both_ways(shared, run_gitexp):
     assert "left exp/s/t001: diverged from the remote" in pushed.out
     assert project.rev_parse("exp/s/t001") == before
     assert remote_refs(remote)["refs/heads/exp/s/t001"] == other.rev_parse("exp/s/t001")
+
+
+def test_after_a_pull_trials_that_workers_hold_show_as_running(shared, run_gitexp):
+    project, other, _ = shared
+    assert run_gitexp(project.root, "queue", "--name", "q", "--set", "train.lr=[0.2, 0.3, 0.4]").code == 0
+    assert run_gitexp(project.root, "push", "q", "--no-dvc").code == 0
+    assert run_gitexp(other.root, "pull", "q", "--no-dvc").code == 0
+    trials = {t.name: t for t in Ledger(other).trials(["q"])}
+    origin = RemoteRefs(other, resolve_remote(other, "origin"))
+    worker = Claims(other, origin, Runner("w1", "c1"))
+    claim = worker.take(trials["t001"])
+    assert claim is not None
+    an_hour_ago = lambda: time.time() - 3600  # noqa: E731 - a worker that died an hour ago
+    assert Claims(other, origin, Runner("w2", "c2"), clock=an_hour_ago).take(trials["t002"])
+
+    assert "q  grid  3 trials: 3 queued" in run_gitexp(project.root, "status").out  # not fetched yet
+    assert run_gitexp(project.root, "pull", "--no-dvc").code == 0
+
+    assert "q  grid  3 trials: 2 queued, 1 running" in run_gitexp(project.root, "status").out
+    rows = json.loads(run_gitexp(project.root, "show", "q", "--json").out)["trials"]
+    assert {row["trial"]: row["status"] for row in rows[1:]} == {"t001": "running", "t002": "queued", "t003": "queued"}
+    worker.release(claim)
+    assert run_gitexp(project.root, "pull", "--no-dvc").code == 0
+    assert "q  grid  3 trials: 3 queued" in run_gitexp(project.root, "status").out  # its claim is gone there
 
 
 def test_pull_keeps_out_branches_that_are_not_trials(shared, run_gitexp):
