@@ -68,6 +68,7 @@ class SweepDriver:
         store: RefStore | None = None,
         held: Collection[str] = (),
         shuffle: bool = False,
+        ledger: Ledger | None = None,
     ):
         self.git = git
         self.store = store or LocalRefs(git)
@@ -75,20 +76,21 @@ class SweepDriver:
         self.shuffle = shuffle  # workers starting together should not all reach for the same trial
         self.running: list[Trial] = []
         self.stop_reason: str | None = None
-        self.sync(sweep, held)
+        self.sync(sweep, held, ledger)
 
-    def sync(self, sweep: Sweep, held: Collection[str] = ()) -> None:
+    def sync(self, sweep: Sweep, held: Collection[str] = (), ledger: Ledger | None = None) -> None:
         """Read the sweep's trials again from the store's view; ``held``: keys of trials other runners hold.
 
-        The trials this driver runs stay its own. A stop decided here whose
-        record lost a race is recorded now.
+        ``ledger`` is the caller's reading of that view, when it has one. The
+        trials this driver runs stay its own. A stop decided here whose record
+        lost a race is recorded now.
         """
         self.sweep = sweep
         self.spec = SweepSpec.from_json(sweep.spec)
         self.strategy = strategy_for(self.spec)
         self.held = frozenset(held)
         ours = {t.ref.key for t in self.running}
-        trials = Ledger(self.store.view).trials([sweep.name])
+        trials = (ledger or Ledger(self.store.view)).trials([sweep.name])
         self.next_index = len(trials) + 1
         others = [t for t in trials if t.ref.key not in ours]
         runnable = [t for t in others if t.status in self.runnable_statuses]
@@ -318,7 +320,7 @@ def sources_for(git: Git, names: Sequence[str], runnable_statuses: Sequence[str]
     total = 0
     for name in wanted_sweeps:
         sweep = ledger.sweep(name)
-        driver = SweepDriver(git, sweep, runnable_statuses)
+        driver = SweepDriver(git, sweep, runnable_statuses, ledger=ledger)
         if driver.expected_runs() == 0 or driver.stop_reason:
             continue
         problem = check_objective_metrics(git, sweep)

@@ -72,7 +72,12 @@ def _digest(text: str) -> str:
 def experiment_refspecs(remote: Remote, prefixes: Sequence[str]) -> list[str]:
     """Refspecs mirroring the remote's sweeps, claims and trial branches (force, the remote is the authority)."""
     namespaces = [SWEEPS_NAMESPACE, CLAIMS_NAMESPACE, *(f"refs/heads/{prefix}" for prefix in sorted(set(prefixes)))]
-    return [f"+{ns}*:{remote.tracking(ns)}*" for ns in namespaces]
+    return [mirror_refspec(remote, ns) for ns in namespaces]
+
+
+def mirror_refspec(remote: Remote, namespace: str) -> str:
+    """Mirror the remote's ``namespace`` (force: the remote is the authority)."""
+    return f"+{namespace}*:{remote.tracking(namespace)}*"
 
 
 def fetch_experiments(git: Git, remote: Remote, prefixes: Sequence[str]) -> None:
@@ -88,7 +93,7 @@ def tracked_claims(git: Git) -> list[RefRecord]:
 
 def fetch_claims(git: Git, remote: Remote) -> None:
     """Mirror the remote's claims (who runs what there now) into ``remote.namespace``."""
-    git.fetch(remote.spec, [f"+{CLAIMS_NAMESPACE}*:{remote.tracking(CLAIMS_NAMESPACE)}*"], prune=True)
+    git.fetch(remote.spec, [mirror_refspec(remote, CLAIMS_NAMESPACE)], prune=True)
 
 
 class TrackingView(Git):

@@ -38,7 +38,7 @@ from ..records import (
     parse_trailers,
     trial_from_record,
 )
-from ..remote import RemoteRefs, fetch_experiments, resolve_remote
+from ..remote import RemoteRefs, fetch_claims, resolve_remote
 from ..sharing import (
     dvc_remote_configured,
     pull,
@@ -180,7 +180,7 @@ def ci_claims(git: Git, remote: str) -> Claims:
     The remote's claims are fetched first, so that a dead runner's stale claim can be taken over.
     """
     tracked = resolve_remote(git, remote)
-    fetch_experiments(git, tracked, [])
+    fetch_claims(git, tracked)
     runner = Runner(worker=f"ci-{default_worker_id()}", clone=clone_id(git.common_dir()))
     return Claims(git, RemoteRefs(git, tracked), runner)
 

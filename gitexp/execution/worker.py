@@ -102,20 +102,21 @@ class RemoteQueue:
         """Fetch the remote's sweeps, claims and trials, and sync each sweep's driver with them."""
         self._fetch()
         wanted = set(self.options.sweeps)
-        sweeps = [s for s in Ledger(self.claims.store.view).sweeps() if not wanted or s.name in wanted]
+        ledger = Ledger(self.claims.store.view)
+        sweeps = [s for s in ledger.sweeps() if not wanted or s.name in wanted]
         prefixes = {sweep.prefix for sweep in sweeps}
         if not prefixes <= self.prefixes:  # a sweep with its own branch prefix: fetch its trials too
             self.prefixes |= prefixes
-            self._fetch()
+            self._fetch()  # only trial branches arrive: the ledger reads them afresh, its sweeps stand
         held = {key for key, claim in self.claims.known().items() if not self.claims.may_take_over(claim)}
         statuses = self.options.run.runnable_statuses
         drivers = {}
         for sweep in sweeps:
             driver = self.drivers.get(sweep.name)
             if driver is None:
-                driver = SweepDriver(self.git, sweep, statuses, self.claims.store, held=held, shuffle=True)
+                driver = SweepDriver(self.git, sweep, statuses, self.claims.store, held, shuffle=True, ledger=ledger)
             else:
-                driver.sync(sweep, held)
+                driver.sync(sweep, held, ledger)
             drivers[sweep.name] = driver
         # a sweep removed from the remote while one of its trials runs here: finish that trial
         drivers.update((name, d) for name, d in self.drivers.items() if name not in drivers and d.running)

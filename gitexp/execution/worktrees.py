@@ -65,13 +65,10 @@ class Slots:
         if not self.held:
             return
         with _admin(self.common_dir):
-            for path in self.held:
-                shutil.rmtree(path, ignore_errors=True)
-            self.git.run("worktree", "prune", check=False)
             for path, fd in self.held.items():
-                if not path.exists():
-                    _slot_lock(path).unlink(missing_ok=True)
+                _remove_slot(path)
                 os.close(fd)
+            self.git.run("worktree", "prune", check=False)
         self.held.clear()
         self.local = threading.local()  # no thread keeps a removed slot
 
@@ -95,9 +92,7 @@ def remove_stale_slots(git: Git, common_dir: Path) -> None:
             if fd is None:  # a live process's slot
                 continue
             try:
-                shutil.rmtree(path, ignore_errors=True)
-                if not path.exists():  # an orphan writing into it may keep it a while: try again next run
-                    _slot_lock(path).unlink(missing_ok=True)
+                _remove_slot(path)
                 removed = True
             finally:
                 os.close(fd)
@@ -152,6 +147,13 @@ def share_dvc_cache(project_root: Path, worktree: Path, cache_dir: Path) -> None
     if target.parent.is_dir():
         with target.open("w") as handle:
             config.write(handle)
+
+
+def _remove_slot(path: Path) -> None:
+    """Delete a slot whose flock the caller holds; its flock file goes once the slot is really gone."""
+    shutil.rmtree(path, ignore_errors=True)
+    if not path.exists():  # an orphan writing into it may keep it a while: the next run tries again
+        _slot_lock(path).unlink(missing_ok=True)
 
 
 def _slot_lock(path: Path) -> Path:
