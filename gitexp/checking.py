@@ -7,7 +7,7 @@ from typing import Any
 
 from .errors import GitexpError
 from .git import Git
-from .project import load_project
+from .project import ProjectCache, load_project
 from .queueing import MAX_TRIALS_PER_QUEUE, ParamsTargets
 from .strategies import strategy_for
 from .sweep.spec import SweepSpec
@@ -34,14 +34,14 @@ class SweepPreview:
         }
 
 
-def preview_sweep(spec: SweepSpec, git: Git | None) -> SweepPreview:
-    """Validate ``spec`` (against the project at HEAD when there is one) and list its first trials."""
+def preview_sweep(spec: SweepSpec, git: Git | None, directory: str = "") -> SweepPreview:
+    """Validate ``spec`` (against the project in ``directory`` at HEAD when there is one) and list its first trials."""
     spec.validate()
     warnings = []
     if git is not None and git.rev_parse("HEAD"):
         head = git.rev_parse("HEAD")
         try:
-            project = load_project(git, head)
+            project = load_project(git, head, directory, ProjectCache(git.common_dir(), deferred=True))
         except GitexpError as exc:
             warnings.append(str(exc))
         else:

@@ -27,6 +27,7 @@ class Environment:
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     stdout: Any = None
     stderr: Any = None
+    project: Path | None = None  # --project: the DVC project's folder, when not the one containing cwd
 
     def __post_init__(self) -> None:
         self.stdout = self.stdout or sys.stdout
@@ -47,6 +48,12 @@ class Environment:
 
         return Git.discover(self.cwd, self.env)
 
+    def project_dir(self, git) -> str:
+        """The DVC project's folder in ``git``'s repository (``--project``, or the one containing cwd)."""
+        from .project import find_project_dir
+
+        return find_project_dir(git, self.cwd, self.project)
+
     def echo(self, text: str = "") -> None:
         self.stdout.write(text + "\n")
 
@@ -56,8 +63,19 @@ pass_environment = click.make_pass_decorator(Environment)
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="gitexp")
-def cli() -> None:
+@click.option(
+    "--project",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The DVC project's folder (default: the one containing the current directory).",
+)
+@pass_environment
+def cli(environment: Environment, project: Path | None) -> None:
     """Git-native experiments for DVC projects: every trial is a branch."""
+    if project is not None:
+        from .project import check_project_option
+
+        check_project_option(environment.cwd, project)
+    environment.project = project
 
 
 def main(argv: list[str] | None = None, environment: Environment | None = None) -> int:

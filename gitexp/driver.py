@@ -37,6 +37,7 @@ from .records import (
     Trial,
     dumps_compact,
     format_message,
+    project_trailer,
 )
 from .refstore import LocalRefs, RefStore
 from .strategies import strategy_for
@@ -107,7 +108,7 @@ class SweepDriver:
     @functools.cached_property
     def targets(self) -> ParamsTargets:
         """The baseline's params files, read only when the sweep grows."""
-        return ParamsTargets(self.git, self.sweep.baseline, load_project(self.git, self.sweep.baseline))
+        return ParamsTargets(self.git, self.sweep.baseline, load_project(self.git, self.sweep.baseline, self.sweep.project))
 
     # -- TrialSource ---------------------------------------------------------
 
@@ -246,6 +247,7 @@ def cancel_trials(git: Git, trials: Sequence[Trial], reason: str, store: RefStor
         }
         if trial.tags:
             trailers[T_TAGS] = dumps_compact(trial.tags)
+        trailers.update(project_trailer(trial.project))
         message = format_message(f"gitexp: {trial.ref.key} cancelled", trailers, reason)
         commit = git.commit_tree(f"{trial.tip}^{{tree}}", message, [trial.tip])
         store.swap([RefUpdate(trial.ref.ref, commit, trial.tip)], message="gitexp: cancel")
@@ -273,7 +275,7 @@ def check_objective_metrics(git: Git, sweep: Sweep) -> str | None:
     names = [rule.metric for rule in spec.early_stopping] + ([spec.objective.metric] if spec.objective else [])
     if not names:
         return None
-    project = load_project(git, sweep.baseline)
+    project = load_project(git, sweep.baseline, sweep.project)
     if not project.metrics_files:
         return f"the sweep ranks by {names[0]}, but dvc.yaml declares no metrics files: add metrics: to a stage"
     known = read_commit_metrics(git, sweep.baseline, project)

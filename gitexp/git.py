@@ -191,6 +191,18 @@ class Git:
                 modes[path] = meta.split()[0]
         return modes
 
+    def list_tree(self, rev: str, directory: str = "") -> dict[str, str]:
+        """Every file under ``directory`` in ``rev`` (repo-relative path -> blob id), in one ``ls-tree``."""
+        out = self.run("ls-tree", "-r", "-z", "--full-tree", rev, "--", directory or ".")
+        files = {}
+        for entry in out.split("\0"):
+            if entry:
+                meta, path = entry.split("\t", 1)
+                _mode, kind, oid = meta.split()
+                if kind == "blob":
+                    files[path] = oid
+        return files
+
     def committer_ident(self) -> str:
         """``Name <email> time tz`` as Git would record it; refuses when no identity is set."""
         out = self.run("var", "GIT_COMMITTER_IDENT", check=False).strip()
@@ -205,7 +217,18 @@ class Git:
         out = self.run("status", "--porcelain=v1", "-z", "--untracked-files=all", cwd=cwd)
         return [entry for entry in out.split("\0") if entry]
 
+    def untracked_files(self) -> list[str]:
+        """Files of the work tree that Git neither tracks nor ignores (repo-relative)."""
+        out = self.run("ls-files", "--others", "--exclude-standard", "-z")
+        return [path for path in out.split("\0") if path]
+
     # -- writing -------------------------------------------------------------
+
+    def add(self, paths: Sequence[str]) -> None:
+        """Stage ``paths`` (exact paths, not patterns), however many there are."""
+        if paths:
+            listing = "".join(f"{path}\0" for path in paths)
+            self.run("--literal-pathspecs", "add", "--pathspec-from-file=-", "--pathspec-file-nul", input=listing)
 
     def fast_import(self, commits: Sequence[FastImportCommit], scratch_ref: str) -> list[str]:
         """Write ``commits`` as objects in one pack; return their ids in order.

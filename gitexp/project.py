@@ -1,116 +1,276 @@
-"""What a DVC project declares, read from ``dvc.yaml`` (a commit's, or a checkout's).
+"""What a DVC project declares: its stages, params files, metrics, plots and outputs.
 
-gitexp reads dvc.yaml itself (it is plain YAML) rather than importing DVC, so
-that commands which only look at Git (status, show, queue) start fast.
+The project is the DVC root (the folder with ``.dvc/``) that contains the
+current directory, or the one ``--project`` names; in a monorepo it sits in a
+subfolder of the Git repository, and every ``dvc.yaml`` inside it counts, as
+for DVC. Paths are repo-relative, so they read as ``<rev>:<path>`` and as
+``<worktree>/<path>`` alike.
+
+DVC's own parser resolves the pipeline (``vars``, ``${...}``, ``foreach``,
+``matrix``; see ``dvc_index``), and what it resolves is cached in
+``.git/gitexp/cache`` by the content of the files it read, so commands that
+only look at Git (status, show) import no DVC once a baseline was queued.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
+import os
 import posixpath
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from .errors import RepositoryError
+from .errors import RepositoryError, UsageError
 from .git import Git
 
 DEFAULT_PARAMS_FILE = "params.yaml"
+DVC_YAML = "dvc.yaml"
+DVC_LOCK = "dvc.lock"
 DVCLIVE_METRICS = "dvclive/metrics.json"
+CACHE_VERSION = "1"  # bump when what ``dvc_index`` records changes
+
+
+@dataclass(frozen=True)
+class Output:
+    """One ``outs``/``metrics``/``plots`` entry of a stage, as DVC resolved it."""
+
+    path: str
+    stage: str
+    cache: bool = True
+    persist: bool = False
+    kind: str = "outs"  # outs | metrics | plots
 
 
 @dataclass(frozen=True)
 class Project:
-    """The parts of dvc.yaml gitexp needs: params files, metrics and plots paths, stages."""
+    """The parts of a DVC project gitexp needs; every path is repo-relative (posix)."""
 
     params_files: tuple[str, ...]
     metrics_files: tuple[str, ...]
     plots_paths: tuple[str, ...]
     stages: tuple[str, ...] = field(default=())
+    directory: str = ""
+    outputs: tuple[Output, ...] = field(default=())
+    dvc_files: tuple[str, ...] = field(default=())
+
+    @property
+    def lock_files(self) -> tuple[str, ...]:
+        return tuple(posixpath.join(posixpath.dirname(path), DVC_LOCK) for path in self.dvc_files)
+
+    def path(self, name: str) -> str:
+        """A project-relative path (as users and DVC write it) as a repo-relative one."""
+        return repo_path(self.directory, name)
+
+    def display(self, path: str) -> str:
+        """A repo-relative path as users and DVC write it: relative to the project."""
+        return posixpath.relpath(path, self.directory) if self.directory else path
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Project":
+        fields = {key: tuple(value) for key, value in data.items() if key not in ("directory", "outputs")}
+        return cls(**fields, directory=data["directory"], outputs=tuple(Output(**item) for item in data["outputs"]))
 
 
-def load_project(git: Git, rev: str) -> Project:
-    """The project as committed in ``rev``; refuses when there is no dvc.yaml."""
-    return project_from_dvc_yaml(git.read_blob(rev, "dvc.yaml"))
+def repo_path(directory: str, name: str) -> str:
+    return posixpath.normpath(posixpath.join(directory, name)) if directory else posixpath.normpath(name)
 
 
-def load_workspace_project(directory: Path) -> Project:
-    """The project as checked out in ``directory``, which is what DVC runs there; refuses when there is no dvc.yaml."""
-    try:
-        blob = (directory / "dvc.yaml").read_bytes()
-    except FileNotFoundError:
-        blob = None
-    return project_from_dvc_yaml(blob)
+# -- finding the project ---------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=16)  # trials of a sweep share their dvc.yaml
-def project_from_dvc_yaml(blob: bytes | None) -> Project:
-    """The project a dvc.yaml's content declares; refuses a missing (None) or broken one."""
-    if blob is None:
-        raise RepositoryError(
-            "no dvc.yaml at the root of the repository: gitexp runs DVC pipelines; "
-            "create one with dvc stage add (and commit it), or run gitexp from the project root"
+def find_project_dir(git: Git, cwd: Path, chosen: Path | None = None) -> str:
+    """The DVC project's folder, relative to the Git root: ``chosen``'s, or the one containing ``cwd``.
+
+    Without ``--project``, the nearest folder at or above ``cwd`` with a
+    ``.dvc`` directory is the project, as DVC finds its root; a repository
+    with none has its project at the root (where gitexp then finds no dvc.yaml).
+    """
+    root = git.root.resolve()
+    if chosen is not None:
+        folder = check_project_option(cwd, chosen)
+        if not _inside(folder, root):
+            raise UsageError(f"--project {chosen}: the folder is outside this Git repository ({root}): give one inside it")
+        return _relative(folder, root)
+    folder = cwd.resolve()
+    while _inside(folder, root):
+        if (folder / ".dvc").is_dir():
+            return _relative(folder, root)
+        if folder == root:
+            break
+        folder = folder.parent
+    return ""
+
+
+def check_project_option(cwd: Path, chosen: Path) -> Path:
+    """The folder ``--project`` names, refused unless it is a DVC project."""
+    folder = (cwd / chosen).resolve()
+    if not (folder / ".dvc").is_dir():
+        raise UsageError(
+            f"--project {chosen}: not a DVC project (no .dvc folder in {folder}): give the folder where dvc init ran"
         )
-    try:
-        document = yaml.safe_load(blob) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise RepositoryError(f"dvc.yaml is not valid YAML{where}: fix it, commit, and try again") from None
-    if not isinstance(document, dict):
-        raise RepositoryError("dvc.yaml must be a mapping with a stages: section: fix it and commit")
-    return parse_dvc_yaml(document)
+    return folder
 
 
-def parse_dvc_yaml(document: dict) -> Project:
-    """Pure: collect params files, metrics and plots from a parsed dvc.yaml."""
-    params: list[str] = []
-    metrics: list[str] = []
-    plots: list[str] = []
-    stages = document.get("stages") or {}
-    for definition in stages.values() if isinstance(stages, dict) else ():
-        if not isinstance(definition, dict):
-            continue
-        body = definition.get("do", definition)  # foreach/do stages
-        wdir = body.get("wdir", ".") or "."
-        params += [_join(wdir, path) for path in _params_files(body.get("params") or [])]
-        metrics += [_join(wdir, path) for path in _output_paths(body.get("metrics") or [])]
-        plots += [_join(wdir, path) for path in _output_paths(body.get("plots") or [])]
-    params += [path for path in document.get("params") or [] if isinstance(path, str)]
-    metrics += _output_paths(document.get("metrics") or [])
-    plots += _output_paths(document.get("plots") or [])
-    return Project(
-        params_files=_unique(p for p in params if "${" not in p),
-        metrics_files=_unique(p for p in metrics if "${" not in p),
-        plots_paths=_unique(p for p in plots if "${" not in p),
-        stages=tuple(stages) if isinstance(stages, dict) else (),
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def _relative(path: Path, root: Path) -> str:
+    return "" if path == root else path.relative_to(root).as_posix()
+
+
+# -- loading ---------------------------------------------------------------------
+
+
+def load_project(git: Git, rev: str, directory: str = "", cache: "ProjectCache | None" = None) -> Project:
+    """The project in ``directory`` as committed in ``rev``, resolved by DVC (or read from the cache).
+
+    Refuses a project with no dvc.yaml, and a dvc.yaml DVC rejects, with DVC's message.
+    """
+    files = project_files(git, rev, directory)
+    if not files.dvc_files:
+        raise RepositoryError(_no_dvc_yaml(directory))
+    cache = cache or ProjectCache(git.common_dir())
+    key = files.cache_key(git, rev)
+    found = cache.get(key)
+    if found is None:
+        from .dvc_index import resolve_project
+
+        found = resolve_project(git.root, rev, directory, files.dvc_files)
+        cache.put(key, found)
+    return found
+
+
+def _no_dvc_yaml(directory: str) -> str:
+    where = f"in {directory}/" if directory else "at the root of the repository"
+    return (
+        f"no dvc.yaml {where}: gitexp runs DVC pipelines; create one with dvc stage add (and commit it), "
+        "or run gitexp from the DVC project's folder (or name it with --project)"
     )
 
 
-def _params_files(entries: list) -> list[str]:
-    """A bare key in a stage's params comes from params.yaml; a mapping names its files."""
-    return _declared_paths(entries, plain_entry=DEFAULT_PARAMS_FILE)
+@dataclass(frozen=True)
+class ProjectFiles:
+    """The files of a commit that decide how DVC resolves the project, by blob id."""
+
+    directory: str
+    dvc_files: tuple[str, ...]
+    blobs: dict[str, str]  # path -> blob id, for every file of the project folder
+
+    def cache_key(self, git: Git, rev: str) -> str:
+        """The blob ids DVC's answer depends on: the dvc.yaml files, and for templated ones the values they read."""
+        inputs = {path: self.blobs[path] for path in self.dvc_files}
+        inputs["params.yaml exists"] = str(repo_path(self.directory, DEFAULT_PARAMS_FILE) in self.blobs)
+        texts = git.read_blobs([self.blobs[path] for path in self.dvc_files])
+        for path, text in zip(self.dvc_files, texts):
+            if text is not None and b"${" in text:
+                for name in _template_sources(path, text):
+                    inputs[name] = self.blobs.get(name, "")
+        digest = hashlib.sha256(json.dumps([CACHE_VERSION, self.directory, inputs], sort_keys=True).encode())
+        return digest.hexdigest()
 
 
-def _output_paths(entries: list) -> list[str]:
-    return _declared_paths(entries)
+def project_files(git: Git, rev: str, directory: str) -> ProjectFiles:
+    """Every file of the project folder in ``rev`` (one ``ls-tree``), and its dvc.yaml files.
+
+    A folder with a ``.dvc`` directory of its own below the project is another
+    project (a monorepo's), so its dvc.yaml files are not this project's.
+    """
+    blobs = git.list_tree(rev, directory)
+    nested = {
+        posixpath.dirname(posixpath.dirname(path))
+        for path in blobs
+        if path.endswith("/.dvc/config") and posixpath.dirname(posixpath.dirname(path)) != directory
+    }
+    dvc_files = sorted(
+        path
+        for path in blobs
+        if posixpath.basename(path) == DVC_YAML and not any(path.startswith(f"{other}/") for other in nested)
+    )
+    return ProjectFiles(directory, tuple(dvc_files), blobs)
 
 
-def _declared_paths(entries: list, plain_entry: str | None = None) -> list[str]:
-    """Paths a dvc.yaml list declares: plain strings, or the keys of ``{path: options}`` items."""
+def _template_sources(dvc_file: str, text: bytes) -> list[str]:
+    """The files a templated dvc.yaml takes values from: params.yaml beside it and its ``vars`` files."""
+    folder = posixpath.dirname(dvc_file)
+    names = [DEFAULT_PARAMS_FILE]
+    try:
+        document = yaml.safe_load(text) or {}
+    except yaml.YAMLError:
+        return [posixpath.join(folder, DEFAULT_PARAMS_FILE)]
+    sections = [document.get("vars") or []] if isinstance(document, dict) else []
+    stages = document.get("stages") if isinstance(document, dict) else None
+    for definition in stages.values() if isinstance(stages, dict) else ():
+        if isinstance(definition, dict):
+            sections.append(definition.get("vars") or [])
+            body = definition.get("do")
+            if isinstance(body, dict):
+                sections.append(body.get("vars") or [])
+    for section in sections:
+        names += [entry.split(":")[0] for entry in section if isinstance(entry, str)] if isinstance(section, list) else []
+    return [posixpath.normpath(posixpath.join(folder, name)) for name in dict.fromkeys(names)]
+
+
+class ProjectCache:
+    """Resolved projects by content key, as JSON files under ``.git/gitexp/cache/projects``.
+
+    ``deferred`` keeps new entries in memory until ``save()``, for commands
+    that must leave ``.git/gitexp`` as it was when they are refused.
+    """
+
+    def __init__(self, common_dir: Path, deferred: bool = False):
+        self.folder = common_dir / "gitexp" / "cache" / "projects"
+        self.deferred = deferred
+        self.pending: dict[str, Project] = {}
+
+    def get(self, key: str) -> Project | None:
+        if key in self.pending:
+            return self.pending[key]
+        return _read_cached(self.folder / f"{key}.json")
+
+    def put(self, key: str, project: Project) -> None:
+        self.pending[key] = project
+        if not self.deferred:
+            self.save()
+
+    def save(self) -> None:
+        for key, project in self.pending.items():
+            self.folder.mkdir(parents=True, exist_ok=True)
+            scratch = self.folder / f".{key}.{os.getpid()}.tmp"
+            scratch.write_text(json.dumps(project.to_json()))
+            os.replace(scratch, self.folder / f"{key}.json")  # readers see all of it or nothing
+        self.pending.clear()
+
+
+@functools.lru_cache(maxsize=64)
+def _read_cached(path: Path) -> Project | None:
+    try:
+        return Project.from_json(json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def declared_top_level_paths(document: Any, folder: str) -> list[str]:
+    """The paths a plain (untemplated) dvc.yaml declares at its top level: metrics, plots, params.
+
+    For a dvc.yaml that appeared while a trial ran (dvclive writes one), whose
+    files belong in the result commit as DVC would commit them.
+    """
+    if not isinstance(document, dict):
+        return []
     paths = []
-    for entry in entries:
-        if isinstance(entry, str):
-            paths.append(plain_entry or entry)
-        elif isinstance(entry, dict):
-            paths += [name for name in entry if isinstance(name, str)]
-    return paths
-
-
-def _join(wdir: str, path: str) -> str:
-    return posixpath.normpath(posixpath.join(wdir, path))
-
-
-def _unique(items) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(items))
+    for section in ("metrics", "plots", "params"):
+        for entry in document.get(section) or []:
+            if isinstance(entry, str):
+                paths.append(entry)
+            elif isinstance(entry, dict):
+                paths += [name for name in entry if isinstance(name, str)]
+    return [posixpath.normpath(posixpath.join(folder, path)) for path in paths if "${" not in path]

@@ -20,7 +20,7 @@ from .errors import ConcurrentChange, RepositoryError, UsageError
 from .git import ZERO_OID, FastImportCommit, Git, RefUpdate
 from .naming import TrialRef, generate_sweep_name, sweep_ref, trial_name, validate_name
 from .params import ParamsFile, check_value_type
-from .project import DEFAULT_PARAMS_FILE, Project, load_project
+from .project import DEFAULT_PARAMS_FILE, Project, ProjectCache, load_project
 from .records import (
     SWEEP_FILE,
     T_BASELINE,
@@ -33,6 +33,7 @@ from .records import (
     Trial,
     dumps_compact,
     format_message,
+    project_trailer,
     trial_from_record,
 )
 from .refstore import LocalRefs, RefStore, drop
@@ -51,6 +52,7 @@ class QueueRequest:
     name: str | None = None
     rev: str = "HEAD"
     include_uncommitted: bool = False
+    project: str = ""  # the DVC project's folder in the repository
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,8 @@ def queue_sweep(git: Git, request: QueueRequest) -> QueuedSweep:
             f"the sweep makes {planned} trials, more than {MAX_TRIALS_PER_QUEUE} at once: "
             "limit it with --num-trials N (max_trials in a sweep file) or use fewer values"
         )
-    targets = ParamsTargets(git, baseline, load_project(git, baseline))
+    cache = ProjectCache(git.common_dir(), deferred=True)  # written only once the sweep is
+    targets = ParamsTargets(git, baseline, load_project(git, baseline, request.project, cache))
     targets.check_spec(spec)
     plans = strategy_for(spec).initial_batch()
     if not plans:
@@ -91,8 +94,11 @@ def queue_sweep(git: Git, request: QueueRequest) -> QueuedSweep:
         spec=spec.to_json(),
         params_files=targets.files_touched(spec),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        project=request.project,
     )
-    return QueuedSweep(*write_trials(git, sweep, plans, spec=spec, targets=targets, new_sweep=True))
+    queued = QueuedSweep(*write_trials(git, sweep, plans, spec=spec, targets=targets, new_sweep=True))
+    cache.save()
+    return queued
 
 
 def write_trials(
@@ -190,19 +196,21 @@ class ParamsTargets:
         self._modes: dict[str, str] = {}
 
     def file(self, name: str | None) -> ParamsFile:
+        """A params file by its project-relative name (``params.yaml`` when None)."""
         name = name or DEFAULT_PARAMS_FILE
         if name not in self._files:
-            if name not in self.project.params_files:
-                listed = ", ".join(self.project.params_files) or "none"
+            path = self.project.path(name)
+            if path not in self.project.params_files:
+                listed = ", ".join(self.project.display(p) for p in self.project.params_files) or "none"
                 raise UsageError(
                     f"dvc.yaml lists no params from {name} (params files: {listed}): "
                     f"add them to a stage's params: in dvc.yaml so DVC reruns it, and commit"
                 )
-            blob = self.git.read_blob(self.baseline, name)
+            blob = self.git.read_blob(self.baseline, path)
             if blob is None:
                 raise UsageError(f"{name} is listed in dvc.yaml but not committed at the baseline: commit it")
             self._files[name] = ParamsFile(name, blob.decode("utf-8"))
-            self._modes.update(self.git.tree_entries(self.baseline, [name]))
+            self._modes.update({name: mode for mode in self.git.tree_entries(self.baseline, [path]).values()})
         return self._files[name]
 
     def check_spec(self, spec: SweepSpec) -> None:
@@ -224,8 +232,8 @@ class ParamsTargets:
         for target, value in [*spec.constants, *plan.params.items()]:
             per_file.setdefault(target.file or DEFAULT_PARAMS_FILE, {})[target.key] = value
         return {
-            path: (self._modes.get(path, "100644"), self.file(path).render(updates).encode("utf-8"))
-            for path, updates in per_file.items()
+            self.project.path(name): (self._modes.get(name, "100644"), self.file(name).render(updates).encode("utf-8"))
+            for name, updates in per_file.items()
         }
 
 
@@ -246,6 +254,7 @@ def _trial_message(sweep: Sweep, ref: TrialRef, plan: TrialPlan) -> str:
     trailers = {T_SWEEP: sweep.name, T_TRIAL: ref.trial, T_PARAMS: dumps_compact(params), T_BASELINE: sweep.baseline}
     if plan.tags:
         trailers[T_TAGS] = dumps_compact(plan.tags)
+    trailers.update(project_trailer(sweep.project))
     return format_message(f"gitexp: {ref.key} {summary}", trailers)
 
 

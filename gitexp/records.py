@@ -32,7 +32,7 @@ STATES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
 
 T_SWEEP, T_TRIAL, T_PARAMS, T_STATUS = "Gitexp-Sweep", "Gitexp-Trial", "Gitexp-Params", "Gitexp-Status"
 T_DURATION, T_HOST, T_METRICS, T_BASELINE = "Gitexp-Duration", "Gitexp-Host", "Gitexp-Metrics", "Gitexp-Baseline"
-T_TAGS = "Gitexp-Tags"
+T_TAGS, T_PROJECT = "Gitexp-Tags", "Gitexp-Project"
 
 
 def format_message(subject: str, trailers: Mapping[str, str], body: str = "") -> str:
@@ -43,6 +43,11 @@ def format_message(subject: str, trailers: Mapping[str, str], body: str = "") ->
         parts.append(body.strip("\n"))
     parts.append("\n".join(f"{key}: {' '.join(str(value).split())}" for key, value in trailers.items()))
     return "\n\n".join(parts) + "\n"
+
+
+def project_trailer(project: str) -> dict[str, str]:
+    """The trailer naming a trial's DVC project folder, written only when it is not the repository's root."""
+    return {T_PROJECT: project} if project else {}
 
 
 def parse_trailers(message: str) -> dict[str, str]:
@@ -74,6 +79,7 @@ class Trial:
     host: str | None = None
     tags: dict[str, Any] = field(default_factory=dict)
     message: str = ""
+    project: str = ""  # the DVC project's folder in the repository ("" at the root)
 
     @property
     def name(self) -> str:
@@ -100,6 +106,7 @@ class Sweep:
     params_files: tuple[str, ...]
     created: str
     state: dict[str, Any] = field(default_factory=dict)
+    project: str = ""  # the DVC project's folder in the repository ("" at the root)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -110,6 +117,7 @@ class Sweep:
             "params_files": list(self.params_files),
             "created": self.created,
             "state": self.state,
+            "project": self.project,
         }
 
     @classmethod
@@ -123,6 +131,7 @@ class Sweep:
             params_files=tuple(data.get("params_files", ())),
             created=data.get("created", ""),
             state=data.get("state", {}),
+            project=data.get("project", ""),
         )
 
 
@@ -140,6 +149,7 @@ def trial_from_record(ref: TrialRef, oid: str, message: str) -> Trial:
         host=trailers.get(T_HOST),
         tags=_loads(trailers.get(T_TAGS)),
         message=message,
+        project=trailers.get(T_PROJECT, ""),
     )
 
 

@@ -16,7 +16,7 @@ from .execution.worktrees import checked_out_commit
 from .git import Git
 from .metrics import read_commit_metrics, read_workspace_metrics
 from .params import ParamsFile
-from .project import DEFAULT_PARAMS_FILE, load_project
+from .project import DEFAULT_PARAMS_FILE, Project, load_project
 from .records import QUEUED, RUNNING, STATES, Ledger, Sweep, Trial
 from .remote import tracked_claims
 from .sweep.spec import SweepSpec
@@ -109,7 +109,7 @@ def with_live_state(trial: Trial, common_dir: Path, git: Git, elsewhere: Collect
     worktree = Path(holder.get("worktree", ""))
     metrics = {}
     if checked_out_commit(worktree) == trial.tip:
-        metrics = read_workspace_metrics(worktree, load_project(git, trial.tip))
+        metrics = read_workspace_metrics(worktree, load_project(git, trial.tip, trial.project))
     return Trial(**{**trial.__dict__, "status": RUNNING, "metrics": metrics})
 
 
@@ -118,26 +118,26 @@ def trial_row(trial: Trial) -> Row:
 
 
 def baseline_row(git: Git, sweep: Sweep, keys: list[str]) -> Row:
-    project = load_project(git, sweep.baseline)
+    project = load_project(git, sweep.baseline, sweep.project)
     return Row(
         sweep.name,
         BASELINE,
         None,
         "",
-        baseline_params(git, sweep.baseline, keys),
+        baseline_params(git, sweep.baseline, keys, project),
         read_commit_metrics(git, sweep.baseline, project),
         commit=sweep.baseline,
     )
 
 
-def baseline_params(git: Git, rev: str, keys: list[str]) -> dict[str, Any]:
+def baseline_params(git: Git, rev: str, keys: list[str], project: Project) -> dict[str, Any]:
     files: dict[str, ParamsFile | None] = {}
     values = {}
     for key in keys:
         path, sep, dotted = key.partition(":")
         path, dotted = (path, dotted) if sep else (DEFAULT_PARAMS_FILE, key)
         if path not in files:
-            blob = git.read_blob(rev, path)
+            blob = git.read_blob(rev, project.path(path))
             files[path] = ParamsFile(path, blob.decode()) if blob is not None else None
         try:
             values[key] = files[path].get(dotted) if files[path] else None

@@ -194,8 +194,9 @@ def reviewed_template(template_project, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("reviewed") / "project"
     shutil.copytree(template_project, root, symlinks=True)
     (root / "train.py").write_text(REVIEW_TRAIN_PY)
+    (root / "dvc.yaml").write_text(DVC_YAML + "plots:\n  - dvclive/plots/metrics:\n      x: step\n")
     git = Git(root)
-    git.run("commit", "-q", "-am", "train.py writes a loss curve")
+    git.run("commit", "-q", "-am", "train.py writes a loss curve, dvc.yaml declares it")
     (root.parent / "sweep.yaml").write_text(REVIEW_SWEEP_FILE)
     quiet = Environment(cwd=root, stdout=io.StringIO(), stderr=io.StringIO())
     assert main(["queue", "--name", "s", "--sweep", str(root.parent / "sweep.yaml")], quiet) == 0

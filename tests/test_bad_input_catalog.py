@@ -133,7 +133,7 @@ CASES = {
     "params file dvc.yaml does not list": Case(queue("other.yaml:a=1"), "dvc.yaml lists no params from other.yaml", "add them to a stage's params"),
     # files
     "invalid YAML in the params file": Case(
-        queue("train.lr=1"), "params.yaml cannot be parsed", "fix the file and commit it", commit_file("params.yaml", "train: [unclosed\n")
+        queue("train.lr=1"), "unable to read: 'params.yaml', YAML file structure is corrupted (while parsing a flow sequence, line 1)", "fix the file and commit it", commit_file("params.yaml", "train: [unclosed\n")
     ),
     "invalid YAML in a sweep file": Case(
         ("queue", "--sweep", "../sweep.yaml"), "invalid YAML", "fix the syntax", sweep_file("matrix:\n  train.lr: [1, 2\n")
@@ -147,7 +147,7 @@ CASES = {
     ),
     "missing sweep file": Case(("queue", "--sweep", "missing.yaml"), "does not exist", "check the path"),
     "missing dvc.yaml": Case(queue("train.lr=1"), "no dvc.yaml", "create one with dvc stage add", commit_file("dvc.yaml", None)),
-    "invalid dvc.yaml": Case(queue("train.lr=1"), "dvc.yaml is not valid YAML", "fix it, commit", commit_file("dvc.yaml", "stages: [oops\n")),
+    "invalid dvc.yaml": Case(queue("train.lr=1"), "unable to read: 'dvc.yaml', YAML file structure is corrupted", "fix the file and commit it", commit_file("dvc.yaml", "stages: [oops\n")),
     "uncommitted params": Case(queue("train.lr=2"), "uncommitted changes to params.yaml", "--include-uncommitted", uncommitted_change),
     # the repository
     "not a repository": Case(("status",), "not inside a Git repository", "run gitexp from a Git checkout", outside_any_repository),

@@ -27,7 +27,7 @@ def check(environment: Environment, sweep_file, as_json, **sweep_flags):
         git = environment.git()
     except RepositoryError:
         git = None  # outside a repository only the sweep itself is checked
-    preview = preview_sweep(spec, git)
+    preview = preview_sweep(spec, git, environment.project_dir(git) if git else "")
     for warning in preview.warnings:
         environment.stderr.write(f"gitexp: warning: {warning}\n")
     if as_json:

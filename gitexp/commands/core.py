@@ -47,7 +47,7 @@ def queue(environment: Environment, sweep_file, name, rev, include_uncommitted, 
 
     git = environment.git()
     spec = spec_from_options(environment, sweep_flags.pop("sets"), sweep_file, **sweep_flags)
-    queued = queue_sweep(git, QueueRequest(spec, name, rev, include_uncommitted))
+    queued = queue_sweep(git, QueueRequest(spec, name, rev, include_uncommitted, environment.project_dir(git)))
     sweep = queued.sweep
     environment.echo(f"Queued sweep {sweep.name}: {len(queued.trials)} trials on {sweep.baseline[:10]}")
     for trial in queued.trials:
@@ -80,7 +80,7 @@ def run(environment: Environment, names, jobs, timeout, stage, retry_failed, swe
     options.validate()
     if sweep_file or sweep_flags["sets"]:
         spec = spec_from_options(environment, sweep_flags.pop("sets"), sweep_file, **sweep_flags)
-        queued = queue_sweep(git, QueueRequest(spec, name))
+        queued = queue_sweep(git, QueueRequest(spec, name, project=environment.project_dir(git)))
         environment.echo(f"Queued sweep {queued.sweep.name}: {len(queued.trials)} trials")
         names = (queued.sweep.name,)
     if more is not None:

@@ -160,7 +160,7 @@ def run_trial_in_checkout(git: Git, branch: str, remote: str = CI_REMOTE) -> CiR
                 git.root,
                 pipeline_command(None),
                 log_path,
-                load_project(git, trial.tip),
+                load_project(git, trial.tip, trial.project),
                 env={"GITEXP_SWEEP": trial.sweep, "GITEXP_TRIAL": trial.name},
             )
         log = log_path.read_text("utf-8", "replace") if log_path.exists() else ""

@@ -13,7 +13,7 @@ from typing import Protocol
 from ..dvc_cli import tool_env
 from ..errors import UsageError
 from ..git import Git
-from ..project import Project, load_workspace_project
+from ..project import Project, load_project
 from ..records import FAILED, QUEUED, Ledger, Trial
 from ..refstore import LocalRefs
 from .claims import Claims, Heartbeat, Runner, clone_id
@@ -113,7 +113,6 @@ class LocalExecutor:
         self.options = options
         self.on_event = on_event
         self.common_dir = git.common_dir()
-        self.cache_dir = dvc_cache_dir(git.root)
         self.claims = claims or local_claims(git)
         self.host = host or where("local")
         self.warm_dvc: WarmDvcPool | None = None
@@ -173,8 +172,9 @@ class LocalExecutor:
         Answers the outcome and the result commit, which is not yet on any ref.
         """
         workdir = checkout_slot(self.git, self.common_dir, worktree, trial.tip)
-        share_dvc_cache(self.git.root, worktree, self.cache_dir)
-        project = load_workspace_project(worktree)
+        project_root = self.git.root / trial.project
+        share_dvc_cache(project_root, worktree / trial.project, dvc_cache_dir(project_root))
+        project = load_project(workdir, trial.tip, trial.project)
         check_stage(project, self.options.stage)
         outcome = run_pipeline(
             worktree,

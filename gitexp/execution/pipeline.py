@@ -7,6 +7,7 @@ worktree, the CI job inside its own checkout.
 from __future__ import annotations
 
 import os
+import posixpath
 import shlex
 import signal
 import socket
@@ -17,10 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from ..dvc_cli import dvc_argv, tool_env
 from ..git import Git
 from ..metrics import read_workspace_metrics
-from ..project import Project
+from ..project import DVC_YAML, Project, declared_top_level_paths
 from ..records import (
     FAILED,
     SUCCEEDED,
@@ -35,6 +38,7 @@ from ..records import (
     Trial,
     dumps_compact,
     format_message,
+    project_trailer,
 )
 from .repro_server import ReproResult, WarmDvcPool, group_alive
 
@@ -50,6 +54,7 @@ class RunOutcome:
     reason: str = ""
     log_tail: str = ""
     lingering: bool = False  # processes the pipeline started outlived it (and may still write where it ran)
+    tree: str | None = None  # what the result commit holds, staged as DVC would commit it
 
 
 def pipeline_command(stage: str | None, command: str | None = None) -> list[str]:
@@ -68,11 +73,14 @@ def run_pipeline(
     env: Mapping[str, str] | None = None,
     warm_dvc: WarmDvcPool | None = None,
 ) -> RunOutcome:
-    """Run ``argv`` in ``directory`` with output to ``log_path``; read metrics afterwards.
+    """Run ``argv`` in the project's folder of the checkout ``directory``, with output to ``log_path``.
 
     A DVC command goes to ``warm_dvc`` when given (a forked, pre-imported DVC),
     and to a new process otherwise or when the warm one is unavailable.
+    After a successful run, its metrics are read and what the result commit
+    holds is staged (see ``stage_result``).
     """
+    workdir = directory / project.directory
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_path.write_bytes(b"")
     run_env = tool_env({**os.environ, **(env or {})})
@@ -80,9 +88,9 @@ def run_pipeline(
     dvc_args = list(argv[3:]) if list(argv[:3]) == dvc_argv() else None
     result = None
     if warm_dvc is not None and dvc_args is not None:
-        result = warm_dvc.repro(directory, dvc_args, log_path, run_env, timeout)
+        result = warm_dvc.repro(workdir, dvc_args, log_path, run_env, timeout)
     if result is None:
-        result = _run_process(directory, argv, log_path, run_env, timeout)
+        result = _run_process(workdir, argv, log_path, run_env, timeout)
     name = "dvc " + dvc_args[0] if dvc_args else Path(argv[0]).name
     reason = ""
     if result.timed_out:
@@ -94,9 +102,67 @@ def run_pipeline(
             log.write(f"\ngitexp: {reason}\n".encode())
     duration = time.monotonic() - started
     status = SUCCEEDED if not reason else FAILED
-    metrics = read_workspace_metrics(directory, project) if status == SUCCEEDED else {}
-    log_tail = "" if status == SUCCEEDED else tail(log_path)
-    return RunOutcome(status, duration, metrics, reason, log_tail, result.lingering)
+    if status != SUCCEEDED:
+        return RunOutcome(status, duration, {}, reason, tail(log_path), result.lingering)
+    tree, left_out = stage_result(Git(directory), project)
+    if left_out:
+        with log_path.open("ab") as log:
+            log.write(f"\ngitexp: not in the result commit (dvc.yaml does not declare them): {_some(left_out)}\n".encode())
+    metrics = read_workspace_metrics(directory, project)
+    return RunOutcome(status, duration, metrics, reason, "", result.lingering, tree)
+
+
+def stage_result(checkout: Git, project: Project) -> tuple[str, list[str]]:
+    """Stage what DVC's experiment commit would hold; answer its tree and the untracked files left out.
+
+    As ``dvc exp run``: the tracked files the run changed (``dvc.lock`` among
+    them), and of the new files only the ones the pipeline declares for Git:
+    dvc.yaml and dvc.lock files, ``.dvc`` files, ``.gitignore`` files, params,
+    and outputs, metrics and plots kept out of the cache, including those of a
+    dvc.yaml the run wrote (dvclive writes one). Cached outputs are ignored by
+    Git already. Everything else stays out, and is named in the trial's log.
+    """
+    checkout.run("add", "--update")
+    untracked = checkout.untracked_files()
+    declared = set(committed_paths(project))
+    for path in untracked:
+        if posixpath.basename(path) == DVC_YAML:
+            declared.add(path)
+            declared.update(declared_top_level_paths(_yaml_or_none(checkout.root / path), posixpath.dirname(path)))
+    kept = [path for path in untracked if _is_declared(path, declared)]
+    checkout.add(kept)
+    return checkout.run("write-tree").strip(), [path for path in untracked if path not in set(kept)]
+
+
+def committed_paths(project: Project) -> list[str]:
+    """The paths whose files a result commit holds when the run made them (repo-relative)."""
+    uncached = [out.path for out in project.outputs if not out.cache]
+    return [*project.dvc_files, *project.lock_files, *project.params_files, *project.metrics_files,
+            *project.plots_paths, *uncached]
+
+
+def _is_declared(path: str, declared: set[str]) -> bool:
+    name = posixpath.basename(path)
+    if name == ".gitignore" or name.endswith(".dvc"):
+        return True
+    return path in declared or any(path.startswith(folder + "/") for folder in _parents(path) & declared)
+
+
+def _parents(path: str) -> set[str]:
+    parts = path.split("/")[:-1]
+    return {"/".join(parts[: i + 1]) for i in range(len(parts))}
+
+
+def _yaml_or_none(path: Path):
+    try:
+        return yaml.safe_load(path.read_bytes())
+    except (OSError, yaml.YAMLError):
+        return None
+
+
+def _some(paths: list[str], shown: int = 10) -> str:
+    more = f" and {len(paths) - shown} more" if len(paths) > shown else ""
+    return ", ".join(paths[:shown]) + more
 
 
 def _run_process(
@@ -137,16 +203,13 @@ def where(kind: str) -> str:
 
 
 def commit_result(workdir: Git, trial: Trial, outcome: RunOutcome, host: str) -> str:
-    """Commit what the run produced (everything Git does not ignore) on top of the trial; return its id.
+    """Commit what the run produced (as ``stage_result`` staged it) on top of the trial; return its id.
 
     A failed trial gets an empty commit whose message holds the end of its log.
     The commit is written without moving HEAD or any branch: publishing it is
     the caller's compare-and-swap.
     """
-    tree = f"{trial.tip}^{{tree}}"
-    if outcome.status == SUCCEEDED:
-        workdir.run("add", "-A")
-        tree = workdir.run("write-tree").strip()
+    tree = outcome.tree if outcome.status == SUCCEEDED and outcome.tree else f"{trial.tip}^{{tree}}"
     headline = dict(list(numeric(outcome.metrics).items())[:MAX_TRAILER_METRICS])
     trailers = {
         T_SWEEP: trial.sweep,
@@ -159,6 +222,7 @@ def commit_result(workdir: Git, trial: Trial, outcome: RunOutcome, host: str) ->
     }
     if trial.tags:
         trailers[T_TAGS] = dumps_compact(trial.tags)
+    trailers.update(project_trailer(trial.project))
     body = ""
     if outcome.status != SUCCEEDED:
         quoted = "\n".join("    " + line for line in outcome.log_tail.splitlines())

@@ -115,7 +115,8 @@ ORPHAN_TRAIN_PY = textwrap.dedent(
     with open(os.environ["GITEXP_RUNS_LOG"], "a") as runs:
         runs.write(os.environ["GITEXP_SWEEP"] + "/" + os.environ["GITEXP_TRIAL"] + "\\n")
     time.sleep(float(p["sleep"]))
-    open(f"late-{os.getpid()}.txt", "w").write("written after the sleep")
+    os.makedirs("late", exist_ok=True)
+    open(f"late/late-{os.getpid()}.txt", "w").write("written after the sleep")
     json.dump({"score": p["lr"]}, open("metrics.json", "w"))
     """
 )
@@ -123,6 +124,8 @@ ORPHAN_TRAIN_PY = textwrap.dedent(
 
 def test_a_pipeline_orphaned_by_kill_9_writes_into_no_later_run(kit, logging_project, runs_log):
     (logging_project.root / "train.py").write_text(ORPHAN_TRAIN_PY)
+    dvc_yaml = logging_project.root / "dvc.yaml"  # the late files are a declared output, so results hold them
+    dvc_yaml.write_text(dvc_yaml.read_text().replace("    metrics:", "    outs:\n      - late:\n          cache: false\n    metrics:"))
     logging_project.run("commit", "-qam", "the stage writes late")
     kit.queue(logging_project, "s", "train.lr=[0.05, 0.1]", "train.sleep=1.5")
     first = kit.gitexp(logging_project.root, "run", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -143,6 +146,6 @@ def test_a_pipeline_orphaned_by_kill_9_writes_into_no_later_run(kit, logging_pro
     assert len(counts) == 2 and set(counts.values()) == {1}, counts
     for ref in counts:
         files = logging_project.run("diff", "--name-only", f"{ref}^", ref).split()
-        assert len([name for name in files if name.startswith("late-")]) == 1, files  # its own run's, not the orphan's
+        assert len([name for name in files if name.startswith("late/late-")]) == 1, files  # its own run's, not the orphan's
     assert kit.fsck_clean(logging_project)
     assert list(worktrees_root(logging_project.common_dir()).glob("*")) == []
