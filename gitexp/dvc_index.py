@@ -13,10 +13,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import RepositoryError
-from .project import DEFAULT_PARAMS_FILE, Output, Project
+from .project import DEFAULT_PARAMS_FILE, Output, Project, ProjectFiles, repo_path
 
 
-def resolve_project(git_root: Path, rev: str, directory: str, dvc_files: Iterable[str]) -> Project:
+def resolve_project(git_root: Path, rev: str, files: ProjectFiles) -> Project:
     from dvc.exceptions import DvcException
     from dvc.fs import GitFileSystem
     from dvc.repo import Repo
@@ -24,35 +24,61 @@ def resolve_project(git_root: Path, rev: str, directory: str, dvc_files: Iterabl
 
     scm = SCM(str(git_root))
     try:
-        repo = Repo(root_dir="/" + directory, fs=GitFileSystem(scm=scm, rev=rev), scm=scm)
+        repo = Repo(root_dir="/" + files.directory, fs=GitFileSystem(scm=scm, rev=rev), scm=scm)
         with repo:
-            return _project_of(repo, directory, dvc_files)
+            return _project_of(repo, files)
     except DvcException as exc:
         raise RepositoryError(f"{_dvc_message(exc)}: fix the file and commit it") from None
     finally:
         scm.close()
 
 
-def _project_of(repo, directory: str, dvc_files: Iterable[str]) -> Project:
-    index = repo.index
-    stages = list(index.stages)
+def _project_of(repo, files: ProjectFiles) -> Project:
+    from dvc.dvcfile import load_file
+
+    stages = list(repo.index.stages)
     outputs = [
         Output(_repo_path(out.fs_path), stage.name, out.use_cache, out.persist, _kind(out))
         for stage in stages
         for out in stage.outs
     ]
-    params = [_repo_path(dep.fs_path) for stage in stages for dep in stage.deps if hasattr(dep, "params")]
-    params += [posixpath.join(directory, *key) for key in index.param_keys.get("repo", ())]
-    params += [_vars_path(repo, name) for stage in stages for name in getattr(stage, "tracked_vars", {})]
+    params, metrics, plots = [], [], []
+    default_params = repo_path(files.directory, DEFAULT_PARAMS_FILE)
+    if default_params in files.blobs:  # DVC reads params.yaml whether a stage lists it or not
+        params.append(default_params)
+    params += [_repo_path(dep.fs_path) for stage in stages for dep in stage.deps if hasattr(dep, "params")]
+    for stage in stages:
+        params += [_repo_path(name) for name in getattr(stage, "tracked_vars", {})]  # Git-file-system paths
+    for path in files.dvc_files:  # the top-level sections, as DVC resolves them
+        folder, dvcfile = posixpath.dirname(path), load_file(repo, "/" + path)
+        params += [repo_path(folder, name) for name in dvcfile.params]
+        metrics += [repo_path(folder, name) for name in dvcfile.metrics]
+        plots += [repo_path(folder, name) for name in _plot_files(dvcfile.plots)]
+    metrics += [out.path for out in outputs if out.kind == "metrics"]
+    plots += [out.path for out in outputs if out.kind == "plots"]
     return Project(
         params_files=_ordered(params),
-        metrics_files=_ordered(posixpath.join(directory, *key) for key in index.metric_keys.get("repo", ())),
-        plots_paths=_ordered(posixpath.join(directory, *key) for key in index.plot_keys.get("repo", ())),
+        metrics_files=_ordered(metrics),
+        plots_paths=_ordered(plots),
         stages=tuple(dict.fromkeys(stage.name for stage in stages)),
-        directory=directory,
+        directory=files.directory,
         outputs=tuple(outputs),
-        dvc_files=tuple(dvc_files),
+        dvc_files=files.dvc_files,
     )
+
+
+def _plot_files(entries: Iterable) -> list[str]:
+    """The data files of top-level plots: a path, or a plot id whose ``x``/``y`` name files."""
+    paths: list[str] = []
+    for entry in entries:
+        if isinstance(entry, str):
+            paths.append(entry)
+            continue
+        for plot_id, props in entry.items() if isinstance(entry, dict) else ():
+            axes = [props.get(axis) for axis in ("x", "y")] if isinstance(props, dict) else []
+            named = [name for axis in axes if isinstance(axis, dict) for name in axis]
+            paths += named or [plot_id]
+    return paths
 
 
 def _kind(out) -> str:
@@ -62,10 +88,6 @@ def _kind(out) -> str:
 def _repo_path(fs_path: str) -> str:
     """DVC's Git file system roots paths at ``/``, the repository's top."""
     return posixpath.normpath(str(fs_path).lstrip("/"))
-
-
-def _vars_path(repo, name: str) -> str:
-    return _repo_path(repo.fs.join(repo.root_dir, name) if not name.startswith("/") else name)
 
 
 def _ordered(paths: Iterable[str]) -> tuple[str, ...]:

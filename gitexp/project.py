@@ -144,7 +144,7 @@ def load_project(git: Git, rev: str, directory: str = "", cache: "ProjectCache |
     if found is None:
         from .dvc_index import resolve_project
 
-        found = resolve_project(git.root, rev, directory, files.dvc_files)
+        found = resolve_project(git.root, rev, files)
         cache.put(key, found)
     return found
 
