@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import posixpath
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -144,9 +145,13 @@ def load_project(git: Git, rev: str, directory: str = "", cache: "ProjectCache |
     if found is None:
         from .dvc_index import resolve_project
 
-        found = resolve_project(git.root, rev, files)
+        with _RESOLVING:
+            found = resolve_project(git.root, rev, files)
         cache.put(key, found)
     return found
+
+
+_RESOLVING = threading.Lock()  # executor threads share one imported DVC, which is not made for threads
 
 
 def _no_dvc_yaml(directory: str) -> str:
