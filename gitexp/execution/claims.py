@@ -34,7 +34,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Self
 
 from ..errors import GitCommandError
 from ..git import ZERO_OID, Git, RefRecord, RefUpdate
@@ -249,7 +248,7 @@ class Heartbeat:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"heartbeat {claim.key}", daemon=True)
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> "Heartbeat":
         self._thread.start()
         return self
 
