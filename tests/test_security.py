@@ -8,7 +8,6 @@ as given, where they were meant to be, without anything having run.
 from __future__ import annotations
 
 import ast
-import contextlib
 import io
 import json
 import os
@@ -106,8 +105,12 @@ def hostile_sweep(template_project, tmp_path_factory):
     expr = "[" + ", ".join(HOSTILE) + "]"
     for argv in (["queue", "--name", "h", "--set", f"train.loss={expr}"], ["run", "h", "-j", "2"]):
         err = io.StringIO()
-        with contextlib.chdir(scratch):
+        previous = os.getcwd()
+        os.chdir(scratch)  # contextlib.chdir is Python 3.11+
+        try:
             assert main(argv, Environment(cwd=root, stdout=io.StringIO(), stderr=err)) == 0, err.getvalue()
+        finally:
+            os.chdir(previous)
     return Git(root)
 
 
