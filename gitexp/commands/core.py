@@ -62,21 +62,28 @@ def queue(environment: Environment, sweep_file, name, rev, include_uncommitted, 
 @click.option("--timeout", type=float, help="Seconds after which a trial is stopped and marked failed.")
 @click.option("--stage", help="Reproduce only this dvc.yaml stage (and what it depends on).")
 @click.option("--retry-failed", is_flag=True, help="Run failed trials again (the new result goes on top).")
+@click.option("-C", "--copy-paths", "copy_paths", multiple=True, metavar="PATH", help="Copy this ignored or untracked file or folder into every trial (dvc exp run --copy-paths); repeat.")
 @click.option("--sweep", "sweep_file", type=click.Path(dir_okay=False, path_type=Path), help="Queue this sweep file, then run it.")
 @click.option("--name", help="With --sweep: the new sweep's name.")
 @click.option("--more", type=int, help="Extend the named sweep by this many trials, then run.")
 @sweep_options
 @pass_environment
-def run(environment: Environment, names, jobs, timeout, stage, retry_failed, sweep_file, name, more, **sweep_flags):
+def run(environment: Environment, names, jobs, timeout, stage, retry_failed, copy_paths, sweep_file, name, more, **sweep_flags):
     """Run queued trials (of the named sweeps or trials; all by default)."""
     from ..driver import extend_sweep, sources_for
     from ..errors import UsageError
-    from ..execution.local import LocalExecutor, RunOptions
+    from ..execution.local import LocalExecutor, RunOptions, copy_paths_option
     from ..progress import LiveProgress, PlainProgress
     from ..queueing import QueueRequest, queue_sweep
 
     git = environment.git()
-    options = RunOptions(jobs=jobs, timeout=timeout, stage=stage, retry_failed=retry_failed)
+    options = RunOptions(
+        jobs=jobs,
+        timeout=timeout,
+        stage=stage,
+        retry_failed=retry_failed,
+        copy_paths=copy_paths_option(git, environment.cwd, copy_paths),
+    )
     options.validate()
     if sweep_file or sweep_flags["sets"]:
         spec = spec_from_options(environment, sweep_flags.pop("sets"), sweep_file, **sweep_flags)

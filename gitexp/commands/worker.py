@@ -16,19 +16,21 @@ from ..errors import TrialsFailed
 @click.option("--stale-after", default="10m", show_default=True, metavar="DURATION", help="Take over claims without a heartbeat for this long (90s, 10m, 1h).")
 @click.option("--timeout", type=float, help="Seconds after which a trial is stopped and marked failed.")
 @click.option("--stage", help="Reproduce only this dvc.yaml stage (and what it depends on).")
+@click.option("-C", "--copy-paths", "copy_paths", multiple=True, metavar="PATH", help="Copy this ignored or untracked file or folder of this clone into every trial; repeat.")
 @click.option("--worker-id", help="This worker's name in claims (default: $GITEXP_WORKER_ID, else host-pid-random).")
 @click.option("--heartbeat", default=30.0, hidden=True, help="Seconds between claim refreshes.")
 @click.option("--poll", default=5.0, hidden=True, help="Seconds between looks at the remote while idle.")
 @pass_environment
-def worker(environment: Environment, remote_spec, sweeps, jobs, idle_exit, stale_after, timeout, stage, worker_id, heartbeat, poll):
+def worker(environment: Environment, remote_spec, sweeps, jobs, idle_exit, stale_after, timeout, stage, copy_paths, worker_id, heartbeat, poll):
     """Claim queued trials on a Git remote, run them here and push their results, until none are left."""
-    from ..execution.local import RunOptions
+    from ..execution.local import RunOptions, copy_paths_option
     from ..execution.worker import Worker, WorkerOptions, parse_duration
     from ..progress import outcome_line
     from ..remote import resolve_remote
 
+    git = environment.git()
     options = WorkerOptions(
-        run=RunOptions(jobs=jobs, timeout=timeout, stage=stage),
+        run=RunOptions(jobs=jobs, timeout=timeout, stage=stage, copy_paths=copy_paths_option(git, environment.cwd, copy_paths)),
         sweeps=tuple(sweeps),
         idle_exit=idle_exit,
         stale_after=parse_duration(stale_after, "--stale-after"),
@@ -37,7 +39,6 @@ def worker(environment: Environment, remote_spec, sweeps, jobs, idle_exit, stale
         worker_id=worker_id or environment.env.get("GITEXP_WORKER_ID") or None,
     )
     options.validate()
-    git = environment.git()
     remote = resolve_remote(git, remote_spec, environment.cwd)
 
     def report(event) -> None:

@@ -7,7 +7,8 @@
 - run: in the job's own checkout of a trial branch, claim the trial on origin
   as a worker does (so no worker runs it meanwhile, and a dead runner's stale
   claim is taken over), run the pipeline like any executor
-  (``execution.pipeline``), commit the result, and push it with a
+  (``execution.pipeline``: submodules checked out, DVC-tracked data restored
+  from the cache or fetched), commit the result, and push it with a
   compare-and-swap on the queued tip, retrying while the trial is still queued
   on origin; drop the claim; then ``dvc push`` the outputs when there is a DVC remote.
 
@@ -52,9 +53,11 @@ from .pipeline import (
     commit_result,
     pipeline_command,
     run_pipeline,
+    trial_env,
     trial_log_path,
     where,
 )
+from .worktrees import update_submodules
 
 CI_REMOTE = "origin"
 PUSH_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)  # seconds between attempts to publish a result
@@ -156,12 +159,13 @@ def run_trial_in_checkout(git: Git, branch: str, remote: str = CI_REMOTE) -> CiR
     heartbeat = Heartbeat(claims, claim)
     try:
         with heartbeat:
+            update_submodules(git)
             outcome = run_pipeline(
                 git.root,
                 pipeline_command(None),
                 log_path,
                 load_project(git, trial.tip, trial.project),
-                env={"GITEXP_SWEEP": trial.sweep, "GITEXP_TRIAL": trial.name},
+                env=trial_env(git, trial),
             )
         log = log_path.read_text("utf-8", "replace") if log_path.exists() else ""
         result = commit_result(git, trial, outcome, where("ci"))

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from ..dvc_cli import tool_env
-from ..errors import UsageError
+from ..errors import RepositoryError, UsageError
 from ..git import Git
 from ..project import Project, load_project
 from ..records import FAILED, QUEUED, Ledger, Trial
@@ -23,11 +24,12 @@ from .pipeline import (
     commit_result,
     pipeline_command,
     run_pipeline,
+    trial_env,
     trial_log_path,
     where,
 )
 from .repro_server import WarmDvcPool
-from .worktrees import Slots, checkout_slot, dvc_cache_dir, remove_stale_slots, share_dvc_cache, worktrees_root
+from .worktrees import Slots, checkout_slot, remove_stale_slots, share_dvc_cache, worktrees_root
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class RunOptions:
     timeout: float | None = None
     stage: str | None = None
     retry_failed: bool = False
+    copy_paths: tuple[str, ...] = ()  # repository-relative files and folders copied from the workspace into each trial
 
     @property
     def runnable_statuses(self) -> tuple[str, ...]:
@@ -172,17 +175,17 @@ class LocalExecutor:
         Answers the outcome and the result commit, which is not yet on any ref.
         """
         workdir = checkout_slot(self.git, self.common_dir, worktree, trial.tip)
-        project_root = self.git.root / trial.project
-        share_dvc_cache(project_root, worktree / trial.project, dvc_cache_dir(project_root))
         project = load_project(workdir, trial.tip, trial.project)
         check_stage(project, self.options.stage)
+        share_dvc_cache(self.git.root / project.directory, worktree / project.directory)
+        copy_from_workspace(self.git.root, worktree, self.options.copy_paths)
         outcome = run_pipeline(
             worktree,
             pipeline_command(self.options.stage),
             trial_log_path(self.common_dir, trial.sweep, trial.name),
             project,
             timeout=self.options.timeout,
-            env={"GITEXP_SWEEP": trial.sweep, "GITEXP_TRIAL": trial.name},
+            env=trial_env(self.git, trial),
             warm_dvc=self.warm_dvc,
         )
         return outcome, commit_result(workdir, trial, outcome, self.host)
@@ -216,6 +219,49 @@ def check_stage(project: Project, stage: str | None) -> None:
         return
     stages = ", ".join(project.stages) or "none"
     raise UsageError(f"dvc.yaml has no stage {stage!r} (stages: {stages}): name one of them with --stage")
+
+
+def copy_paths_option(git: Git, cwd: Path, paths: Sequence[str]) -> tuple[str, ...]:
+    """``-C PATH`` arguments (relative to ``cwd``) as repository-relative paths, refusing any a trial cannot be given.
+
+    Like ``dvc exp run --copy-paths``: ignored or untracked inputs, which a
+    trial's checkout lacks. A file Git tracks is in every trial's commit already.
+    """
+    relative = [_repository_path(git, cwd, path) for path in paths]
+    tracked = git.run("--literal-pathspecs", "ls-files", "--", *relative).splitlines() if relative else []
+    if tracked:
+        raise UsageError(
+            f"-C: {tracked[0]} is tracked by Git, so every trial has it from its commit: "
+            "-C copies ignored or untracked files only"
+        )
+    return tuple(dict.fromkeys(relative))
+
+
+def _repository_path(git: Git, cwd: Path, path: str) -> str:
+    absolute = Path(os.path.normpath(Path(os.path.realpath(cwd)) / path))
+    try:
+        relative = absolute.relative_to(git.root)
+    except ValueError:
+        raise UsageError(f"-C {path}: not inside the repository {git.root}: name a file or folder of the project") from None
+    if not relative.parts or relative.parts[0] == ".git":
+        raise UsageError(f"-C {path}: name a file or folder inside the project, not the project itself or .git")
+    if not os.path.lexists(absolute):
+        raise UsageError(f"-C {path}: no such file or folder in {cwd}: give a path that exists")
+    return relative.as_posix()
+
+
+def copy_from_workspace(root: Path, worktree: Path, paths: Sequence[str]) -> None:
+    """Copy the ``-C`` paths from the workspace at ``root`` into a trial's worktree."""
+    for path in paths:
+        source, target = root / path, worktree / path
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if source.is_dir():
+                shutil.copytree(source, target, dirs_exist_ok=True)
+            else:
+                shutil.copy2(source, target)
+        except OSError as error:
+            raise RepositoryError(f"-C {path}: cannot copy it into a trial ({error.strerror or error}): check that it still exists") from None
 
 
 def local_claims(git: Git) -> Claims:

@@ -12,6 +12,7 @@ import shlex
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from ..project import DVC_YAML, Project, declared_top_level_paths
 from ..records import (
     FAILED,
     SUCCEEDED,
+    T_BASELINE,
     T_DURATION,
     T_HOST,
     T_METRICS,
@@ -38,8 +40,10 @@ from ..records import (
     Trial,
     dumps_compact,
     format_message,
+    parse_trailers,
     project_trailer,
 )
+from . import restore
 from .repro_server import ReproResult, WarmDvcPool, group_alive
 
 LOG_TAIL_LINES = 30
@@ -75,10 +79,11 @@ def run_pipeline(
 ) -> RunOutcome:
     """Run ``argv`` in the project's folder of the checkout ``directory``, with output to ``log_path``.
 
-    A DVC command goes to ``warm_dvc`` when given (a forked, pre-imported DVC),
-    and to a new process otherwise or when the warm one is unavailable.
-    After a successful run, its metrics are read and what the result commit
-    holds is staged (see ``stage_result``).
+    A DVC command restores the checkout's DVC-tracked data first (``restore``),
+    in ``warm_dvc`` when given (a forked, pre-imported DVC), and in a new
+    process otherwise or when the warm one is unavailable. After a successful
+    run, its metrics are read and what the result commit holds is staged (see
+    ``stage_result``).
     """
     workdir = directory / project.directory
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -90,14 +95,18 @@ def run_pipeline(
     if warm_dvc is not None and dvc_args is not None:
         result = warm_dvc.repro(workdir, dvc_args, log_path, run_env, timeout)
     if result is None:
-        result = _run_process(workdir, argv, log_path, run_env, timeout)
+        command = argv if dvc_args is None else [sys.executable, "-m", restore.__name__, *dvc_args]
+        result = _run_process(workdir, command, log_path, run_env, timeout)
     name = "dvc " + dvc_args[0] if dvc_args else Path(argv[0]).name
+    missing_data = dvc_args is not None and result.code == restore.MISSING_DATA
     reason = ""
     if result.timed_out:
         reason = f"timed out after {timeout:g} s"
+    elif missing_data:
+        reason = tail(log_path, 1)  # the restore's one line, already the last of the log
     elif result.code:
         reason = f"{name} exited with status {result.code}"
-    if reason:
+    if reason and not missing_data:
         with log_path.open("ab") as log:
             log.write(f"\ngitexp: {reason}\n".encode())
     duration = time.monotonic() - started
@@ -163,6 +172,33 @@ def _yaml_or_none(path: Path):
 def _some(paths: list[str], shown: int = 10) -> str:
     more = f" and {len(paths) - shown} more" if len(paths) > shown else ""
     return ", ".join(paths[:shown]) + more
+
+
+def trial_env(git: Git, trial: Trial) -> dict[str, str]:
+    """What a trial's pipeline is told about it: gitexp's names, and what dvclive reads under ``dvc exp run``.
+
+    With DVC_EXP_BASELINE_REV set, dvclive knows an experiment runner records
+    the result (so it leaves ``save_dvc_exp`` alone instead of warning), under
+    the name DVC_EXP_NAME (where DVC allows no '/'). The user's Studio
+    variables reach it unchanged with the rest of the environment.
+    """
+    return {
+        "GITEXP_SWEEP": trial.sweep,
+        "GITEXP_TRIAL": trial.name,
+        "DVC_EXP_BASELINE_REV": trial_baseline(git, trial),
+        "DVC_EXP_NAME": f"{trial.sweep}-{trial.name}",
+    }
+
+
+def trial_baseline(git: Git, trial: Trial) -> str:
+    """The commit the trial's sweep started from, named by its trial commit (below the tip once a retried trial has a result)."""
+    baseline = parse_trailers(trial.message).get(T_BASELINE)
+    if baseline:
+        return baseline
+    found = git.run(
+        "log", "--first-parent", "-1", f"--grep=^{T_BASELINE}: ", f"--format=%(trailers:key={T_BASELINE},valueonly)", trial.tip
+    )
+    return found.strip()
 
 
 def _run_process(

@@ -3,7 +3,8 @@
 Starting Python and importing DVC costs most of a second, paid again for every
 trial by a plain ``dvc repro``. The server pays it once per parallel slot, while
 the executor prepares its first trials; each request forks the already-loaded
-interpreter, so a trial pays only for DVC's own work. DVC imports most of its
+interpreter, so a trial pays only for DVC's own work (``restore.run_dvc``: the
+trial's data checked out of the cache, then the command). DVC imports most of its
 modules lazily: the server imports the ones every repro needs and builds DVC's
 argument parser up front, and the first child that succeeds reports the rest,
 which the server imports after replying, so that from then on nothing is
@@ -32,11 +33,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from .restore import run_dvc
+
 
 # Imported before the first request: the biggest of what every ``dvc repro`` loads (one that
 # is missing or renamed in some DVC version is simply left to the children).
 REPRO_MODULES = (
     "dvc.repo",
+    "dvc.repo.checkout",
     "dvc.repo.reproduce",
     "dvc.repo.index",
     "dvc.repo.graph",
@@ -143,7 +147,7 @@ class WarmDvcPool:
 def _serve(client: int) -> None:
     # Ctrl-C is for gitexp: running trials finish, as they do as plain dvc processes in sessions of their own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from dvc.cli import main as dvc_main  # the import this process exists to pay once
+    import dvc.cli  # noqa: F401 - the import this process exists to pay once
 
     _preload(REPRO_MODULES)
     with contextlib.suppress(Exception):
@@ -155,7 +159,7 @@ def _serve(client: int) -> None:
         if os.getppid() != client:  # gitexp was killed after asking: nobody would publish this trial's result
             break
         request = json.loads(line)
-        reply = _fork_and_wait(dvc_main, request, modules)
+        reply = _fork_and_wait(request, modules)
         sys.stdout.write(json.dumps(reply) + "\n")
         sys.stdout.flush()
         if modules is not None:  # after replying: the trial need not wait for it
@@ -174,7 +178,7 @@ def _preload(names) -> None:
             pass
 
 
-def _fork_and_wait(dvc_main, request: dict, modules: IO[str] | None) -> dict:
+def _fork_and_wait(request: dict, modules: IO[str] | None) -> dict:
     """Run the request in a forked child; a child that succeeds lists what it imported in ``modules``."""
     pid = os.fork()
     if pid == 0:  # the child: become the trial's dvc process
@@ -188,7 +192,7 @@ def _fork_and_wait(dvc_main, request: dict, modules: IO[str] | None) -> dict:
             os.dup2(log, 2)
             devnull = os.open(os.devnull, os.O_RDONLY)
             os.dup2(devnull, 0)
-            code = dvc_main(request["args"])
+            code = run_dvc(request["args"])
             sys.stdout.flush()
             sys.stderr.flush()
             if modules is not None and code == 0:  # a failed repro may have stopped before loading much

@@ -3,7 +3,8 @@
 Worktrees are detached at the trial commit, so the trial branch is never
 checked out anywhere and its result can be published with one compare-and-swap
 ref update. Each worktree's ``.dvc/config.local`` points at the main cache, so
-DVC's run-cache restores unchanged stages instead of running them again.
+a trial's DVC-tracked data comes out of it and DVC's run-cache restores
+unchanged stages instead of running them again.
 
 An executor thread keeps one worktree for trial after trial: switching it to
 the next trial (checkout and clean) costs two git processes, where making and
@@ -104,18 +105,28 @@ def checkout_slot(git: Git, common_dir: Path, path: Path, commit: str) -> Git:
     """``path`` as a clean detached checkout of ``commit``, as a new worktree would be.
 
     The first checkout makes the worktree; the later ones switch it, throwing
-    away everything the last trial left, ignored files included.
+    away everything the last trial left, ignored files included (so the
+    trial's DVC data is restored afresh: ``restore``).
     """
     worktree = Git(path, git.env)
     if (path / ".git").is_file():
         worktree.run("checkout", "--quiet", "--detach", "--force", commit)
         worktree.run("clean", "-ffdxq")
-        return worktree
-    shutil.rmtree(path, ignore_errors=True)  # half made by a failed add
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _admin(common_dir, adding=True):
-        git.run("worktree", "add", "--detach", "--force", str(path), commit)
+    else:
+        shutil.rmtree(path, ignore_errors=True)  # half made by a failed add
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with _admin(common_dir, adding=True):
+            git.run("worktree", "add", "--detach", "--force", str(path), commit)
+    update_submodules(worktree)
     return worktree
+
+
+def update_submodules(checkout: Git) -> None:
+    """Check out the submodules a checkout's commit records, clean, when it has any (DVC does not)."""
+    if not (checkout.root / ".gitmodules").is_file():
+        return
+    checkout.run("submodule", "--quiet", "update", "--init", "--recursive", "--force")
+    checkout.run("submodule", "--quiet", "foreach", "--recursive", "git clean -ffdxq")
 
 
 def checked_out_commit(worktree: Path) -> str | None:
@@ -137,13 +148,18 @@ def dvc_cache_dir(project_root: Path) -> Path:
     return cache
 
 
-def share_dvc_cache(project_root: Path, worktree: Path, cache_dir: Path) -> None:
-    """Give ``worktree`` the main project's local config, pointed at the shared cache."""
-    config = _read_dvc_config(project_root / ".dvc" / "config.local")
+def share_dvc_cache(main_project: Path, trial_project: Path) -> None:
+    """Give the DVC project at ``trial_project`` the local config of ``main_project``, pointed at its cache.
+
+    So the trial's DVC reads and fills the main project's cache, with its
+    ``cache.type`` (data is linked into the worktree, not copied, when that
+    says so) and its remotes' local settings.
+    """
+    config = _read_dvc_config(main_project / ".dvc" / "config.local")
     if not config.has_section("cache"):
         config.add_section("cache")
-    config.set("cache", "dir", str(cache_dir))
-    target = worktree / ".dvc" / "config.local"
+    config.set("cache", "dir", str(dvc_cache_dir(main_project)))
+    target = trial_project / ".dvc" / "config.local"
     if target.parent.is_dir():
         with target.open("w") as handle:
             config.write(handle)
