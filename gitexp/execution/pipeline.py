@@ -79,9 +79,10 @@ def run_pipeline(
 ) -> RunOutcome:
     """Run ``argv`` in the project's folder of the checkout ``directory``, with output to ``log_path``.
 
-    A DVC command restores the checkout's DVC-tracked data first (``restore``),
-    in ``warm_dvc`` when given (a forked, pre-imported DVC), and in a new
-    process otherwise or when the warm one is unavailable. After a successful
+    A DVC command restores the checkout's DVC-tracked data first when the
+    project has any (``restore``), in ``warm_dvc`` when given (a forked,
+    pre-imported DVC), and in a new process otherwise or when the warm one is
+    unavailable. After a successful
     run, its metrics are read and what the result commit holds is staged (see
     ``stage_result``).
     """
@@ -91,14 +92,15 @@ def run_pipeline(
     run_env = tool_env({**os.environ, **(env or {})})
     started = time.monotonic()
     dvc_args = list(argv[3:]) if list(argv[:3]) == dvc_argv() else None
+    restoring = dvc_args is not None and any(output.cache for output in project.outputs)  # else nothing to check out
     result = None
     if warm_dvc is not None and dvc_args is not None:
-        result = warm_dvc.repro(workdir, dvc_args, log_path, run_env, timeout)
+        result = warm_dvc.repro(workdir, dvc_args, log_path, run_env, timeout, restoring)
     if result is None:
-        command = argv if dvc_args is None else [sys.executable, "-m", restore.__name__, *dvc_args]
+        command = [sys.executable, "-m", restore.__name__, *dvc_args] if restoring else argv
         result = _run_process(workdir, command, log_path, run_env, timeout)
     name = "dvc " + dvc_args[0] if dvc_args else Path(argv[0]).name
-    missing_data = dvc_args is not None and result.code == restore.MISSING_DATA
+    missing_data = restoring and result.code == restore.MISSING_DATA
     reason = ""
     if result.timed_out:
         reason = f"timed out after {timeout:g} s"

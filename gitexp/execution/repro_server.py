@@ -12,7 +12,7 @@ imported at all. The server is single-threaded (so forking is safe) and serves
 one request at a time over JSON lines on stdin/stdout.
 
 Protocol, one JSON object per line:
-  request  {"cwd": str, "args": [str], "log": str, "env": {str: str}, "timeout": float | null}
+  request  {"cwd": str, "args": [str], "log": str, "env": {str: str}, "timeout": float | null, "restore": bool}
   response {"code": int | null, "timed_out": bool, "lingering": bool}
 """
 
@@ -79,10 +79,12 @@ class ReproServer:
         )
 
     def repro(
-        self, cwd: Path, args: Sequence[str], log: Path, env: Mapping[str, str], timeout: float | None
+        self, cwd: Path, args: Sequence[str], log: Path, env: Mapping[str, str], timeout: float | None, restore: bool
     ) -> ReproResult | None:
-        """Run ``dvc <args>`` in ``cwd``; None when the server is gone (the caller falls back)."""
-        request = {"cwd": str(cwd), "args": list(args), "log": str(log), "env": dict(env), "timeout": timeout}
+        """Run ``dvc <args>`` in ``cwd`` (data restored first with ``restore``); None when the server is gone (the caller falls back)."""
+        request = {
+            "cwd": str(cwd), "args": list(args), "log": str(log), "env": dict(env), "timeout": timeout, "restore": restore
+        }
         try:
             self.proc.stdin.write(json.dumps(request) + "\n")
             self.proc.stdin.flush()
@@ -117,13 +119,13 @@ class WarmDvcPool:
         self.lock = threading.Lock()
 
     def repro(
-        self, cwd: Path, args: Sequence[str], log: Path, env: Mapping[str, str], timeout: float | None
+        self, cwd: Path, args: Sequence[str], log: Path, env: Mapping[str, str], timeout: float | None, restore: bool
     ) -> ReproResult | None:
         server = getattr(self.local, "server", None)
         if server is None:
             with self.lock:
                 server = self.local.server = self.idle.pop() if self.idle else self._start()
-        result = server.repro(cwd, args, log, env, timeout)
+        result = server.repro(cwd, args, log, env, timeout, restore)
         if result is None:  # the server died: the next trial of this thread starts a new one
             self.local.server = None
         return result
@@ -192,7 +194,7 @@ def _fork_and_wait(request: dict, modules: IO[str] | None) -> dict:
             os.dup2(log, 2)
             devnull = os.open(os.devnull, os.O_RDONLY)
             os.dup2(devnull, 0)
-            code = run_dvc(request["args"])
+            code = run_dvc(request["args"], request["restore"])
             sys.stdout.flush()
             sys.stderr.flush()
             if modules is not None and code == 0:  # a failed repro may have stopped before loading much

@@ -24,11 +24,11 @@ MISSING_DATA = 66  # sysexits' EX_NOINPUT: DVC itself never exits with it
 SHOWN_PATHS = 3
 
 
-def run_dvc(args: Sequence[str]) -> int:
-    """``dvc ARGS`` in the current directory, a repro's data restored first."""
+def run_dvc(args: Sequence[str], restore: bool) -> int:
+    """``dvc ARGS`` (a repro) in the current directory, with ``restore`` its data restored first."""
     from dvc.cli import main as dvc_main
 
-    if args[:1] == ["repro"]:
+    if restore:
         reason = restore_workspace(repro_targets(args))
         if reason:
             print(reason, file=sys.stderr, flush=True)
@@ -119,4 +119,4 @@ def missing_data_reason(paths: Sequence[str], remote: str | None) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(run_dvc(sys.argv[1:]))
+    sys.exit(run_dvc(sys.argv[1:], restore=True))

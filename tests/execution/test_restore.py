@@ -24,7 +24,7 @@ from gitexp.execution.pipeline import pipeline_command, run_pipeline
 from gitexp.execution.restore import missing_data_reason
 from gitexp.execution.worktrees import share_dvc_cache
 from gitexp.git import Git
-from gitexp.project import Project
+from gitexp.project import load_project
 from gitexp.records import Ledger
 
 # Scores a trial by its params and by the rows of its data, so a result proves which data it saw.
@@ -327,7 +327,8 @@ def test_data_is_restored_in_a_dvc_project_in_a_subfolder(tmp_path):
     slot = tmp_path / "slot"
     git.run("worktree", "add", "-q", "--detach", str(slot), "HEAD")
     share_dvc_cache(sub, slot / "sub")
-    project = Project(("sub/params.yaml",), ("sub/metrics.json",), (), ("train",), directory="sub")
+    project = load_project(git, "HEAD", "sub")
+    assert project.directory == "sub" and project.metrics_files == ("sub/metrics.json",)
     outcome = run_pipeline(slot, pipeline_command(None), tmp_path / "trial.log", project)
     assert outcome.status == "succeeded", outcome.log_tail
     assert outcome.metrics == {"rows": 4, "score": 2.0}
