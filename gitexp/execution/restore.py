@@ -1,9 +1,12 @@
 """A trial's DVC process: restore the DVC-tracked data of the checkout, then run the DVC command.
 
 ``dvc exp run`` checks its executor's workspace out from the cache (with force,
-allowing missing data) before it reproduces; a trial does the same, in the
-warm DVC's forked child (``repro_server``) or, without one, in a process of its
-own (``python -m gitexp.execution.restore repro ...``). The cache is the
+allowing missing data) before it reproduces; a trial of a project with cached
+outputs does the same, in the warm DVC's forked child (``repro_server``) or,
+without one, in a process of its own (``python -m gitexp.execution.restore
+repro ...``), so that no extra interpreter starts for it. ``git clean`` empties
+a reused slot between trials, so every trial checks its data out afresh: with
+a hardlink, symlink or reflink cache that is one link per file. The cache is the
 slot's configured one (the main project's, see ``worktrees.share_dvc_cache``)
 and its ``cache.type`` decides whether files are linked or copied.
 

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from gitexp.execution.local import LocalExecutor, RunOptions, StaticTrials
-from gitexp.execution.pipeline import pipeline_command, run_pipeline
+from gitexp.execution.pipeline import pipeline_command, run_pipeline, trial_env
 from gitexp.execution.restore import missing_data_reason
 from gitexp.execution.worktrees import share_dvc_cache
 from gitexp.git import Git
@@ -407,6 +407,14 @@ def test_a_dvclive_stage_sees_what_dvc_exp_run_tells_it(kit, project, monkeypatc
     }
     log = trial_log(project, "s", "t001")
     assert "Ignoring `save_dvc_exp`" not in log  # what dvclive warns under a plain dvc repro
+
+
+def test_a_retried_trial_names_its_sweeps_baseline_too(kit, project):
+    kit.queue(project, "r", "train.fail=true")
+    run_all(project)
+    failed = trials(project, "r")["t001"]
+    assert failed.status == "failed" and "Gitexp-Baseline" not in failed.message  # its tip is the failed result
+    assert trial_env(project, failed)["DVC_EXP_BASELINE_REV"] == project.rev_parse("main")
 
 
 IGNORED_INPUT_TRAIN_PY = textwrap.dedent(
