@@ -38,7 +38,7 @@ def _project_of(repo, files: ProjectFiles) -> Project:
 
     stages = list(repo.index.stages)
     outputs = [
-        Output(_repo_path(out.fs_path), stage.name, out.use_cache, out.persist, _kind(out))
+        Output(_repo_path(out.fs_path), _stage_name(stage), out.use_cache, out.persist, _kind(out))
         for stage in stages
         for out in stage.outs
     ]
@@ -60,11 +60,16 @@ def _project_of(repo, files: ProjectFiles) -> Project:
         params_files=_ordered(params),
         metrics_files=_ordered(metrics),
         plots_paths=_ordered(plots),
-        stages=tuple(dict.fromkeys(stage.name for stage in stages)),
+        stages=tuple(dict.fromkeys(stage.name for stage in stages if hasattr(stage, "name"))),
         directory=files.directory,
         outputs=tuple(outputs),
         dvc_files=files.dvc_files,
     )
+
+
+def _stage_name(stage) -> str:
+    """A dvc.yaml stage's name; a ``.dvc`` file's stage (dvc add, dvc import) has none, only its file."""
+    return getattr(stage, "name", stage.addressing)
 
 
 def _plot_files(entries: Iterable) -> list[str]:
