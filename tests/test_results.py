@@ -194,10 +194,45 @@ def test_show_all_lists_the_params_no_trial_touched(get_started, run_gitexp):
 # -- dvc.lock and the cache, read as files ----------------------------------------------
 
 
-def test_lock_stages_parsed_stage_by_stage_equal_the_whole_file(get_started):
-    lock = (get_started.root / "dvc.lock").read_bytes()
+LOCK = b"""\
+schema: '2.0'
+stages:
+  prepare:
+    cmd: python src/prepare.py
+    deps:
+    - path: data/data.csv
+      hash: md5
+      md5: f78bfdeaba5a8709dac31f183bdbbe79
+      size: 1800
+    params:
+      params.yaml:
+        prepare.seed: 20170428
+    outs:
+    - path: data/prepared
+      hash: md5
+      md5: 45be76313a92e10ef07e7f8f5a478e81.dir
+      size: 1800
+      nfiles: 2
+  train:
+    cmd:
+    - python src/train.py
+    - echo 'done: yes'
+    deps:
+    - path: data/prepared
+      hash: md5
+      md5: 45be76313a92e10ef07e7f8f5a478e81.dir
+      size: 1800
+      nfiles: 2
+    outs:
+    - path: model.pkl
+      hash: md5
+      md5: 050e7c318a4b94ed918c2f10b97f669e
+      size: 26
+"""
 
-    assert _lock_stages(lock) == _as_text(yaml.safe_load(lock)["stages"])
+
+def test_lock_stages_parsed_stage_by_stage_equal_the_whole_file():
+    assert _lock_stages(LOCK) == _as_text(yaml.safe_load(LOCK)["stages"])
     assert _lock_stages(b"schema: '2.0'\nstages: {a: {cmd: x, outs: [{path: o, md5: ab}]}}\n") == {
         "a": {"cmd": "x", "outs": [{"path": "o", "md5": "ab"}]}
     }
