@@ -43,7 +43,8 @@ def _headers(table: ResultsTable) -> list[str]:
 
 
 def to_json(table: ResultsTable) -> str:
-    return json.dumps(table.to_json(), indent=2, ensure_ascii=False)
+    """One line, as dvc exp show --json prints it (and json's C encoder writes only without indent)."""
+    return json.dumps(table.to_json(), ensure_ascii=False)
 
 
 def to_csv(table: ResultsTable) -> str:

@@ -47,18 +47,8 @@ class ParamsFile:
         self.path = path
         self.text = text
         self.kind = _kind_of(path)
-        self.data = self._load(text)
+        self.data = read_values(path, text)
         self._root = YAML().compose(text) if self.kind in ("yaml", "json") else None
-
-    def _load(self, text: str) -> Any:
-        try:
-            if self.kind == "toml":
-                import tomlkit
-
-                return tomlkit.parse(text).unwrap()
-            return yaml.load(text, Loader=_LOADER) or {}
-        except Exception as exc:  # each parser has its own error type
-            raise UsageError(f"{self.path} cannot be parsed ({_first_line(exc)}): fix the file and commit it") from None
 
     # -- reading -------------------------------------------------------------
 
@@ -149,6 +139,19 @@ class ParamsFile:
                 f"cannot write {sorted(updates)} into {self.path} without changing other values: "
                 "report this with the file attached"
             )
+
+
+def read_values(path: str, text: str) -> Any:
+    """A params file's values as DVC reads them (YAML 1.2 numbers), without what editing needs."""
+    kind = _kind_of(path)
+    try:
+        if kind == "toml":
+            import tomlkit
+
+            return tomlkit.parse(text).unwrap()
+        return yaml.load(text, Loader=_LOADER) or {}
+    except Exception as exc:  # each parser has its own error type
+        raise UsageError(f"{path} cannot be parsed ({_first_line(exc)}): fix the file and commit it") from None
 
 
 def check_value_type(target: str, old: Any, new: Any, explicit_string: bool) -> None:

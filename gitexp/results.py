@@ -6,23 +6,50 @@ import math
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from .dvc_lock import PipelineRecord
 from .errors import UsageError
 from .execution.claims import DEFAULT_STALE_AFTER, read_claim
 from .execution.locks import held_by, lock_path
 from .execution.worktrees import checked_out_commit
 from .git import Git
-from .metrics import read_commit_metrics, read_workspace_metrics
-from .params import ParamsFile
+from .metrics import CommitReader, dvc_file_paths, flatten, merge_metrics_files, read_workspace_metrics
+from .params import ParamsFile, read_values
 from .project import DEFAULT_PARAMS_FILE, Project, load_project
-from .records import QUEUED, RUNNING, STATES, Ledger, Sweep, Trial
+from .records import QUEUED, RUNNING, STATES, SUCCEEDED, Ledger, Sweep, Trial
 from .remote import tracked_claims
 from .sweep.spec import SweepSpec
 
 BASELINE = "baseline"
 
+
+@dataclass(frozen=True)
+class CommitDetails:
+    """A row's commit as ``dvc exp show --json`` describes one: params and metrics by file, deps, outs, time.
+
+    Paths are relative to the DVC project, as DVC writes them.
+    """
+
+    rev: str
+    timestamp: str | None
+    params: dict[str, Any]  # repo path -> values
+    metrics: dict[str, Any]
+    pipeline: PipelineRecord
+    project: Project
+
+    def to_json(self) -> dict[str, Any]:
+        name = self.project.display
+        return {
+            "rev": self.rev,
+            "timestamp": self.timestamp,
+            "params": {name(path): {"data": _json_safe(values)} for path, values in self.params.items()},
+            "metrics": {name(path): {"data": _json_safe(values)} for path, values in self.metrics.items()},
+            "deps": {name(path): dep.to_json() for path, dep in self.pipeline.deps.items()},
+            "outs": {name(path): out.to_json() for path, out in self.pipeline.outs.items() if out.kind == "outs"},
+        }
 
 @dataclass(frozen=True)
 class Row:
@@ -34,22 +61,26 @@ class Row:
     metrics: dict[str, Any]
     duration: float | None = None
     commit: str = ""
+    details: CommitDetails | None = None
 
     @property
     def is_baseline(self) -> bool:
         return self.name == BASELINE
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        found = {
             "sweep": self.sweep,
             "trial": self.name,
             "branch": self.branch,
             "status": self.status,
             "commit": self.commit,
             "duration": self.duration,
-            "params": self.params,
-            "metrics": {k: _json_number(v) for k, v in self.metrics.items()},
+            "params": _json_safe(self.params),
+            "metrics": _json_safe(self.metrics),
         }
+        if self.details is not None:
+            found["data"] = self.details.to_json()
+        return found
 
 
 @dataclass
@@ -63,8 +94,14 @@ class ResultsTable:
         return {"trials": [row.to_json() for row in self.rows]}
 
 
-def collect_results(git: Git, sweep_names: list[str] | None = None, live: bool = True) -> ResultsTable:
-    """Rows for ``sweep_names`` (every sweep when None), with live metrics of running trials."""
+def collect_results(
+    git: Git, sweep_names: list[str] | None = None, live: bool = True, all_params: bool = False, details: bool = False
+) -> ResultsTable:
+    """Rows for ``sweep_names`` (every sweep when None), with live metrics of running trials.
+
+    Rows carry the params the trials vary, or with ``all_params`` every param of
+    every params file; ``details`` adds what ``dvc exp show --json`` tells of each commit.
+    """
     ledger = Ledger(git)
     sweeps = [ledger.sweep(name) for name in sweep_names] if sweep_names else ledger.sweeps()
     trials = ledger.trials([sweep.name for sweep in sweeps]) if sweeps else []
@@ -75,13 +112,17 @@ def collect_results(git: Git, sweep_names: list[str] | None = None, live: bool =
         if live and trial.status == QUEUED:
             trial = with_live_state(trial, common_dir, git, elsewhere)
         by_sweep.setdefault(trial.sweep, []).append(trial)
+    reading = RowReader(git, all_params, details)
+    for sweep in sweeps:
+        reading.add(sweep, by_sweep.get(sweep.name, []))
+    reading.read()
     rows: list[Row] = []
     table = ResultsTable(rows)
     for sweep in sweeps:
         sweep_trials = by_sweep.get(sweep.name, [])
         keys = list(dict.fromkeys(key for trial in sweep_trials for key in trial.params))
-        rows.append(baseline_row(git, sweep, keys))
-        rows += [trial_row(trial) for trial in sweep_trials]
+        rows.append(reading.baseline_row(sweep, keys))
+        rows += [reading.trial_row(trial) for trial in sweep_trials]
         objective = SweepSpec.from_json(sweep.spec).objective
         if objective:
             table.objectives[sweep.name] = (objective.metric, objective.goal)
@@ -113,21 +154,113 @@ def with_live_state(trial: Trial, common_dir: Path, git: Git, elsewhere: Collect
     return Trial(**{**trial.__dict__, "status": RUNNING, "metrics": metrics})
 
 
-def trial_row(trial: Trial) -> Row:
-    return Row(trial.sweep, trial.name, trial.ref.branch, trial.status, trial.params, trial.metrics, trial.duration, trial.tip)
-
-
 def baseline_row(git: Git, sweep: Sweep, keys: list[str]) -> Row:
-    project = load_project(git, sweep.baseline, sweep.project)
-    return Row(
-        sweep.name,
-        BASELINE,
-        None,
-        "",
-        baseline_params(git, sweep.baseline, keys, project),
-        read_commit_metrics(git, sweep.baseline, project),
-        commit=sweep.baseline,
-    )
+    """The baseline of ``sweep`` with the values of the params ``keys`` and its metrics."""
+    reading = RowReader(git)
+    reading.add(sweep, [])
+    reading.read()
+    return reading.baseline_row(sweep, keys)
+
+
+class RowReader:
+    """Builds rows from their commits' files, all read in one batch (``add`` every sweep, then ``read``).
+
+    A succeeded trial's metrics are its result commit's metrics files (those in a
+    cached output from the DVC cache); its ``Gitexp-Metrics`` trailer, which holds
+    only the first numeric ones, stands in when none of the files can be read
+    (outputs not fetched into this clone's cache). Other trials have the metrics
+    their record or their running worktree gives.
+    """
+
+    def __init__(self, git: Git, all_params: bool = False, details: bool = False):
+        self.git = git
+        self.files = CommitReader(git)
+        self.all_params = all_params
+        self.details = details
+        self.projects: dict[str, Project] = {}
+        self.revs: dict[str, None] = {}
+        self.params: dict[str, dict[str, Any]] = {}  # rev -> params file -> values
+        self.times: dict[str, str] = {}
+
+    def add(self, sweep: Sweep, trials: list[Trial]) -> None:
+        project = load_project(self.git, sweep.baseline, sweep.project)  # a trial changes params files only
+        self.projects[sweep.name] = project
+        dvc_files = dvc_file_paths(self.git, sweep.baseline, project)
+        params = project.params_files if self.all_params or self.details else ()
+        self.files.add(sweep.baseline, project, dvc_files, params)
+        self.revs.update(dict.fromkeys([sweep.baseline, *(trial.tip for trial in trials)]))
+        for trial in trials:
+            if trial.status == SUCCEEDED:
+                self.files.add(trial.tip, project, dvc_files, params)
+            else:
+                self.files.want(trial.tip, params)
+
+    def read(self) -> None:
+        self.files.read()
+        if self.details:
+            self.times = commit_times(self.git, list(self.revs))
+
+    def baseline_row(self, sweep: Sweep, keys: list[str]) -> Row:
+        rev = sweep.baseline
+        project = self.projects[sweep.name]
+        params = self._flat_params(sweep.name, rev) if self.all_params else baseline_params(self.git, rev, keys, project)
+        metrics = self.files.metrics_files(rev)
+        details = self._details(sweep.name, rev, metrics)
+        return Row(sweep.name, BASELINE, None, "", params, merge_metrics_files(metrics), commit=rev, details=details)
+
+    def trial_row(self, trial: Trial) -> Row:
+        files = self.files.metrics_files(trial.tip) if trial.status == SUCCEEDED else {}
+        params = self._flat_params(trial.sweep, trial.tip) if self.all_params else trial.params
+        details = self._details(trial.sweep, trial.tip, files, trial.status == SUCCEEDED)
+        metrics = merge_metrics_files(files) or trial.metrics
+        return Row(trial.sweep, trial.name, trial.ref.branch, trial.status, params, metrics, trial.duration, trial.tip, details)
+
+    def _params_files(self, sweep: str, rev: str) -> dict[str, Any]:
+        """Each params file of the sweep's project that ``rev`` has, with its values."""
+        if rev not in self.params:
+            found = {}
+            for path in self.projects[sweep].params_files:
+                content = self.files.blob(rev, path)
+                if content is None:
+                    continue
+                try:
+                    found[path] = read_values(path, content.decode("utf-8", "replace"))
+                except UsageError:  # broken in this commit: the row goes without it
+                    continue
+            self.params[rev] = found
+        return self.params[rev]
+
+    def _details(self, sweep: str, rev: str, metrics: dict[str, Any], result: bool = True) -> CommitDetails | None:
+        """What dvc exp show tells of ``rev``; deps and outs only for a commit with results."""
+        if not self.details:
+            return None
+        pipeline = self.files.pipeline(rev) if result else PipelineRecord({}, {})
+        params = self._params_files(sweep, rev)
+        return CommitDetails(rev, self.times.get(rev), params, metrics, pipeline, self.projects[sweep])
+
+    def _flat_params(self, sweep: str, rev: str) -> dict[str, Any]:
+        """Every param of ``rev`` as a column: ``train.lr`` for params.yaml, ``FILE:KEY`` for the others,
+        the files named as users and ``--set`` name them (relative to the project)."""
+        project = self.projects[sweep]
+        flat = {}
+        for path, values in self._params_files(sweep, rev).items():
+            name = project.display(path)
+            prefix = "" if name == DEFAULT_PARAMS_FILE else f"{name}:"
+            if isinstance(values, dict):
+                flat.update((prefix + key, value) for key, value in flatten(values))
+        return flat
+
+
+def commit_times(git: Git, revs: list[str]) -> dict[str, str]:
+    """When each commit was made, in ISO 8601 local time (``dvc exp show``'s timestamp, with its offset)."""
+    if not revs:
+        return {}
+    out = git.run("log", "--no-walk=unsorted", "--stdin", "--format=%H %ct", input="\n".join(revs) + "\n")
+    times = {}
+    for line in out.splitlines():
+        rev, _, seconds = line.partition(" ")
+        times[rev] = datetime.fromtimestamp(int(seconds)).astimezone().isoformat()
+    return times
 
 
 def baseline_params(git: Git, rev: str, keys: list[str], project: Project) -> dict[str, Any]:
@@ -171,8 +304,15 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
-def _json_number(value: Any) -> Any:
-    return None if isinstance(value, float) and not math.isfinite(value) else value
+def _json_safe(value: Any) -> Any:
+    """``value`` with every NaN or infinity as null, which JSON can carry."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(item) for item in value]
+    return value
 
 
 @dataclass(frozen=True)

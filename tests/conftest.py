@@ -210,6 +210,103 @@ def reviewed_project(reviewed_template, tmp_path) -> Git:
     return fresh_copy(reviewed_template, tmp_path)
 
 
+# -- a project shaped like iterative/example-get-started -------------------------------
+
+GET_STARTED_PARAMS = textwrap.dedent(
+    """\
+    prepare:
+      split: 0.2
+      seed: 20170428
+    train:
+      seed: 20170428
+      n_est: 50
+      min_split: 0.01
+    """
+)
+
+GET_STARTED_DVC_YAML = textwrap.dedent(
+    """\
+    stages:
+      prepare:
+        cmd: python src/prepare.py
+        deps: [data/data.csv, src/prepare.py]
+        params: [prepare.split, prepare.seed]
+        outs: [data/prepared]
+      train:
+        cmd: python src/train.py
+        deps: [data/prepared, src/train.py]
+        params: [train.seed, train.n_est, train.min_split]
+        outs: [model.pkl]
+      evaluate:
+        cmd: python src/evaluate.py
+        deps: [model.pkl, src/evaluate.py]
+        outs: [eval]
+    metrics:
+    - eval/metrics.json
+    """
+)
+
+GET_STARTED_SOURCES = {
+    "src/prepare.py": textwrap.dedent(
+        """\
+        import os, yaml
+        p = yaml.safe_load(open("params.yaml"))["prepare"]
+        rows = open("data/data.csv").read().splitlines()
+        n = int(len(rows) * p["split"])
+        os.makedirs("data/prepared", exist_ok=True)
+        open("data/prepared/test.csv", "w").write("\\n".join(rows[:n]) + "\\n")
+        open("data/prepared/train.csv", "w").write("\\n".join(rows[n:]) + "\\n")
+        """
+    ),
+    "src/train.py": textwrap.dedent(
+        """\
+        import json, yaml
+        p = yaml.safe_load(open("params.yaml"))["train"]
+        rows = open("data/prepared/train.csv").read().splitlines()
+        json.dump({"n_est": p["n_est"], "rows": len(rows)}, open("model.pkl", "w"))
+        """
+    ),
+    "src/evaluate.py": textwrap.dedent(
+        """\
+        import json, os
+        model = json.load(open("model.pkl"))
+        os.makedirs("eval/plots", exist_ok=True)
+        scores = {"train": model["n_est"] / 100, "test": model["n_est"] / 200}
+        json.dump({"avg_prec": scores, "roc_auc": {"test": model["rows"] / 1000}}, open("eval/metrics.json", "w"))
+        open("eval/plots/curve.csv", "w").write("x,y\\n0,0\\n1,1\\n")
+        """
+    ),
+}
+
+
+@pytest.fixture(scope="session")
+def get_started_template(tmp_path_factory) -> Path:
+    """example-get-started's layout: data from ``dvc add``, three stages, metrics inside the cached ``eval/``.
+
+    The baseline is reproduced and committed; sweep ``gs`` (train.n_est 10 and 30) has run.
+    """
+    from gitexp.cli import Environment, main
+
+    root = tmp_path_factory.mktemp("get-started") / "project"
+    git = build_project(root, {"params.yaml": GET_STARTED_PARAMS, "dvc.yaml": GET_STARTED_DVC_YAML, **GET_STARTED_SOURCES})
+    (root / "data").mkdir()
+    (root / "data" / "data.csv").write_text("".join(f"{i / 250:.4f},{i % 2}\n" for i in range(250)))
+    for argv in (["add", "-q", "data/data.csv"], ["repro", "-q"]):
+        subprocess.run([sys.executable, "-m", "dvc", *argv], cwd=root, check=True)
+        git.run("add", "-A")
+        git.run("commit", "-q", "-m", f"dvc {argv[0]}")
+    quiet = Environment(cwd=root, stdout=io.StringIO(), stderr=io.StringIO())
+    assert main(["queue", "--name", "gs", "--set", "train.n_est=[10, 30]", "--objective", "avg_prec.test"], quiet) == 0
+    assert main(["run", "-j", "2"], quiet) == 0, quiet.stderr.getvalue()
+    return root
+
+
+@pytest.fixture
+def get_started(get_started_template, tmp_path) -> Git:
+    """A fresh copy of ``get_started_template`` (its DVC cache with it)."""
+    return fresh_copy(get_started_template, tmp_path)
+
+
 @pytest.fixture
 def bare_remote(tmp_path) -> Path:
     """An empty bare repository to use as a remote."""

@@ -85,6 +85,21 @@ def test_deltas_against_another_baseline(reviewed_project):
     assert "| compared against | " in text
 
 
+def test_deltas_against_a_baseline_whose_metrics_are_in_the_dvc_cache(get_started):
+    report = build_sweep_report(get_started, "gs")
+
+    text = render_markdown(get_started, report)
+
+    assert report.ranking == Ranking("avg_prec.test", "maximize", declared=True)
+    assert report.baseline.metrics == {"avg_prec.train": 0.5, "avg_prec.test": 0.25, "roc_auc.test": 0.2}
+    assert [(row.params["train.n_est"], report.delta(row, "avg_prec.test")) for row in report.ranked] == [
+        (30, pytest.approx(-0.1)), (10, pytest.approx(-0.2)),
+    ]  # fmt: skip
+    assert "|  | baseline | 50 | 0.25 |  | 0.5 | 0.2 |  |" in text
+    assert "| 1 | exp/gs/t002 | 30 | 0.15 | -0.1 | 0.3 | 0.2 | " in text
+    assert "| avg_prec.train | 0.5 | 0.3 | -0.2 |" in text and "| roc_auc.test | 0.2 | 0.2 | +0 |" in text
+
+
 def test_plots_are_pngs_written_beside_the_markdown_and_linked_relatively(reviewed_project, tmp_path):
     report = build_sweep_report(reviewed_project, "s")
 

@@ -136,15 +136,20 @@ def status(environment: Environment):
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
 @click.option("--md", "as_md", is_flag=True, help="Print a Markdown table.")
+@click.option("-a", "--all", "all_params", is_flag=True, help="Every param of every params file, not only those trials vary.")
 @pass_environment
-def show(environment: Environment, sweeps, sort_by, sort_order, as_json, as_csv, as_md):
-    """Trials with the params that vary and their metrics, baseline first."""
+def show(environment: Environment, sweeps, sort_by, sort_order, as_json, as_csv, as_md, all_params):
+    """Trials with the params that vary (or --all) and their metrics, baseline first.
+
+    --json also gives each commit as dvc exp show --json does: params and
+    metrics by file, the deps and outs hashes of dvc.lock, and the commit time.
+    """
     from ..errors import UsageError
     from ..results import collect_results, sort_rows
 
     if sum((as_json, as_csv, as_md)) > 1:
         raise UsageError("choose one of --json, --csv and --md")
-    table = collect_results(environment.git(), list(sweeps) or None)
+    table = collect_results(environment.git(), list(sweeps) or None, all_params=all_params, details=as_json)
     if sort_by:
         sort_rows(table, sort_by, sort_order)
     if as_json:

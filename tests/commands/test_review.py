@@ -49,6 +49,16 @@ def test_report_of_a_sweep_that_has_not_run_succeeds_and_says_so(project, run_gi
     assert "**No trial of this sweep has finished yet**" in result.out and "2 trials: 2 queued" in result.out
 
 
+def test_report_of_a_get_started_project_has_deltas_against_its_baseline(get_started, run_gitexp):
+    result = run_gitexp(get_started.root, "report", "gs")
+
+    assert result.code == 0, result.err
+    assert "| # | trial | train.n_est | avg_prec.test | Δ vs baseline | avg_prec.train | roc_auc.test | duration |" in result.out
+    assert "|  | baseline | 50 | 0.25 |  | 0.5 | 0.2 |  |" in result.out
+    assert "| 1 | exp/gs/t002 | 30 | 0.15 | -0.1 | 0.3 | 0.2 | " in result.out
+    assert "| 2 | exp/gs/t001 | 10 | 0.05 | -0.2 | 0.1 | 0.2 | " in result.out
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
