@@ -169,10 +169,11 @@ class ProjectFiles:
     directory: str
     dvc_files: tuple[str, ...]
     blobs: dict[str, str]  # path -> blob id, for every file of the project folder
+    data_files: tuple[str, ...] = ()  # the .dvc files (dvc add, dvc import)
 
     def cache_key(self, git: Git, rev: str) -> str:
-        """The blob ids DVC's answer depends on: the dvc.yaml files, and for templated ones the values they read."""
-        inputs = {path: self.blobs[path] for path in self.dvc_files}
+        """The blob ids DVC's answer depends on: dvc.yaml and .dvc files, and the values templated dvc.yaml read."""
+        inputs = {path: self.blobs[path] for path in (*self.dvc_files, *self.data_files)}
         inputs["params.yaml exists"] = str(repo_path(self.directory, DEFAULT_PARAMS_FILE) in self.blobs)
         texts = git.read_blobs([self.blobs[path] for path in self.dvc_files])
         for path, text in zip(self.dvc_files, texts):
@@ -195,12 +196,10 @@ def project_files(git: Git, rev: str, directory: str) -> ProjectFiles:
         for path in blobs
         if path.endswith("/.dvc/config") and posixpath.dirname(posixpath.dirname(path)) != directory
     }
-    dvc_files = sorted(
-        path
-        for path in blobs
-        if posixpath.basename(path) == DVC_YAML and not any(path.startswith(f"{other}/") for other in nested)
-    )
-    return ProjectFiles(directory, tuple(dvc_files), blobs)
+    own = [path for path in blobs if not any(path.startswith(f"{other}/") for other in nested)]
+    dvc_files = sorted(path for path in own if posixpath.basename(path) == DVC_YAML)
+    data_files = sorted(path for path in own if path.endswith(".dvc"))
+    return ProjectFiles(directory, tuple(dvc_files), blobs, tuple(data_files))
 
 
 def _template_sources(dvc_file: str, text: bytes) -> list[str]:
