@@ -209,12 +209,24 @@ class DvcCache:
             }
         return self._manifests[digest]
 
+    def holds(self, out: LockedOutput) -> bool:
+        """Whether the cache has all of an output's data: its object, and for a directory every file's."""
+        digest = out.hash or ""
+        if not digest.endswith(".dir"):
+            return bool(digest) and self._find(digest) is not None
+        return self._find(digest) is not None and all(self._find(inner) for inner in self._manifest(digest).values())
+
     def _object(self, digest: str) -> bytes | None:
+        path = self._find(digest)
+        try:
+            return path.read_bytes() if path else None
+        except OSError:
+            return None
+
+    def _find(self, digest: str) -> Path | None:
         for root in (self.directory / "files" / "md5", self.directory):
-            try:
-                return (root / digest[:2] / digest[2:]).read_bytes()
-            except OSError:
-                continue
+            if (root / digest[:2] / digest[2:]).is_file():
+                return root / digest[:2] / digest[2:]
         return None
 
 

@@ -14,7 +14,9 @@ alone and reported, so neither push nor pull loses a result.
   creates or fast-forwards the local refs and empties the staging namespace.
 
 DVC outputs follow with ``dvc push`` / ``dvc fetch`` of every branch when the
-project has a DVC remote.
+project has a DVC remote; a pull names the pulled trials' outputs that are
+neither in the cache nor on that remote, and apply refuses a trial whose
+outputs the cache lacks rather than leave them out of the workspace.
 """
 
 from __future__ import annotations
@@ -22,19 +24,19 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from .dvc_cli import dvc_argv, tool_env
-from .errors import GitCommandError, NotFoundError, UsageError
+from .dvc_data import dvc_remote_configured, missing_outputs, run_dvc
+from .errors import GitCommandError, NotFoundError, RepositoryError, UsageError
 from .execution.claims import claim_ref
 from .execution.locks import held_by, lock_path
 from .execution.pipeline import trial_log_path
+from .execution.worktrees import dvc_cache_dir
 from .git import ZERO_OID, Git, RefRecord, RefUpdate
 from .naming import CLAIMS_NAMESPACE, SWEEPS_NAMESPACE, TrialRef, sweep_ref
-from .records import SWEEP_FILE, T_SWEEP, T_TRIAL, Ledger, Sweep, Trial, parse_trailers
+from .project import DVC_LOCK, load_project
+from .records import SUCCEEDED, SWEEP_FILE, T_SWEEP, T_TRIAL, Ledger, Sweep, Trial, parse_trailers
 from .remote import fetch_claims, resolve_remote
 
 INCOMING_NAMESPACE = "refs/gitexp/incoming/"  # fetched refs wait here until they are reconciled
@@ -192,18 +194,21 @@ class SyncReport:
     current: list[str] = field(default_factory=list)
     left: dict[str, str] = field(default_factory=dict)  # ref -> why it was left as it is
     data: str = ""
+    missing: str = ""  # the pulled trials' outputs that neither the cache nor the DVC remote has
 
     @property
     def moved(self) -> int:
         return len(self.created) + len(self.updated)
 
+    @property
+    def counts(self) -> str:
+        return f"{len(self.created)} new, {len(self.updated)} updated, {len(self.current)} up to date"
+
     def lines(self, verb: str) -> list[str]:
-        """A summary for people: counts, then each ref left alone with the reason."""
-        counts = f"{len(self.created)} new, {len(self.updated)} updated, {len(self.current)} up to date"
-        lines = [f"{verb} {self.remote}: {counts}"]
+        """A summary for people: counts, then each ref left alone with the reason, then the DVC data."""
+        lines = [f"{verb} {self.remote}: {self.counts}"]
         lines += [f"  left {display_ref(ref)}: {why}" for ref, why in self.left.items()]
-        if self.data:
-            lines.append(self.data)
+        lines += [line for line in (self.data, self.missing) if line]
         return lines
 
 
@@ -228,11 +233,20 @@ def shareable_refs(git: Git, sweep_names: list[str]) -> dict[str, str]:
 
 
 def push(git: Git, remote: str, sweep_names: list[str], with_data: bool = True) -> SyncReport:
-    """Push the sweeps' records and trial branches that are new or ahead here; then their DVC data."""
+    """Push the sweeps' records and trial branches that are new or ahead here; then their DVC data.
+
+    A failed ``dvc push`` comes after the Git refs have landed: its error says so, with DVC's own words.
+    """
     require_remote(git, remote)
     report = push_refs(git, remote, shareable_refs(git, sweep_names))
     if with_data:
-        report.data = transfer_data(git, "push")
+        try:
+            report.data = transfer_data(git, "push", project_dirs(git, sweep_names))
+        except GitCommandError as error:
+            raise GitCommandError(
+                f"{error.message}; the Git refs were pushed to {remote} ({report.counts}) but not the DVC outputs: "
+                "fix the DVC remote (dvc remote list), then gitexp push again"
+            ) from None
     return report
 
 
@@ -298,7 +312,10 @@ def pull(git: Git, remote: str, sweep_names: list[str], with_data: bool = True) 
     reconcile(git, remote, accepted_refs(staged, wanted), report)
     fetch_claims(git, resolve_remote(git, remote))  # status and show tell which queued trials run elsewhere
     if with_data:
-        report.data = transfer_data(git, "fetch")
+        report.data = transfer_data(git, "fetch", sorted({sweep.project for sweep in wanted}) or [""])
+        pulled = {*report.created, *report.updated}
+        trials = [t for t in Ledger(git).trials([s.name for s in wanted]) if t.ref.ref in pulled and t.status == SUCCEEDED]
+        report.missing = missing_note(git, trials, wanted, report.data)
     return report
 
 
@@ -360,41 +377,64 @@ def reconcile(git: Git, remote: str, theirs: Mapping[str, str], report: SyncRepo
 # -- DVC data --------------------------------------------------------------------------
 
 
-def dvc_remote_configured(root: Path, env: Mapping[str, str]) -> bool:
-    """Whether the DVC project at ``root`` has a remote to push outputs to (``dvc remote list``)."""
-    if not (root / ".dvc").is_dir():
-        return False
-    proc = subprocess.run(
-        dvc_argv("remote", "list"), cwd=root, env=tool_env(env), capture_output=True, text=True, check=False
-    )
-    return proc.returncode == 0 and bool(proc.stdout.strip())
+def project_dirs(git: Git, sweep_names: list[str]) -> list[str]:
+    """The DVC project folders of the named sweeps (of every sweep when none is named)."""
+    ledger = Ledger(git)
+    sweeps = [ledger.sweep(name) for name in sweep_names] if sweep_names else ledger.sweeps()
+    return sorted({sweep.project for sweep in sweeps}) or [""]
 
 
-def run_dvc(root: Path, env: Mapping[str, str], *args: str) -> None:
-    """Run ``dvc ARGS`` in ``root``; a failure is one line with DVC's last words."""
-    proc = subprocess.run(dvc_argv(*args), cwd=root, env=tool_env(env), capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        said = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
-        reason = said[-1] if said else f"exit status {proc.returncode}"
-        raise GitCommandError(f"dvc {' '.join(args)} failed: {reason}")
-
-
-def transfer_data(git: Git, direction: str) -> str:
-    """``dvc push`` (or ``dvc fetch``) of the outputs of every branch, when there is a DVC remote.
+def transfer_data(git: Git, direction: str, projects: list[str]) -> str:
+    """``dvc push`` (or ``dvc fetch``) of the outputs of every branch, in each DVC project that has a DVC remote.
 
     A failed push is an error (the data is not shared); a failed fetch is only
-    reported, since the Git side is complete and apply copes with a partial cache.
+    reported, since the Git side is complete and apply refuses what the cache lacks.
     """
-    if not dvc_remote_configured(git.root, git.env):
+    with_remote = [folder for folder in projects if dvc_remote_configured(git.root / folder, git.env)]
+    if not with_remote:
         return "DVC data: no DVC remote configured, nothing to transfer"
     try:
-        run_dvc(git.root, git.env, direction, "--all-branches", "--quiet")
+        for folder in with_remote:
+            run_dvc(git.root / folder, git.env, direction, "--all-branches")
     except GitCommandError as error:
         if direction == "push":
             raise
-        return f"DVC data: {error.message} (the Git refs were pulled; gitexp apply uses what the cache has)"
+        return f"DVC data: {error.message} (the Git refs were pulled)"
     done = "pushed to" if direction == "push" else "fetched into the cache from"
     return f"DVC data: outputs of every branch {done} the DVC remote"
+
+
+def missing_trial_outputs(git: Git, trial: Trial, rev: str | None = None) -> list[str]:
+    """The outputs of ``trial``'s commit that the local DVC cache lacks, as the project names them.
+
+    The outputs are those the project at ``rev`` (the trial's tip by default) declares.
+    """
+    try:
+        project = load_project(git, rev or trial.tip, trial.project)
+    except RepositoryError:
+        return []  # no DVC pipeline (or one DVC refuses): no outputs to look for
+    cache = dvc_cache_dir(git.root / trial.project)
+    return [project.display(path) for path in missing_outputs(git, trial.tip, project, cache)]
+
+
+def missing_note(git: Git, trials: list[Trial], sweeps: list[Sweep], fetched: str) -> str:
+    """A line naming the trials' outputs that the cache lacks after a pull ("" when none)."""
+    baselines = {sweep.name: sweep.baseline for sweep in sweeps}  # one project per sweep: its trials change only params
+    missing = [f"{t.ref.key} {path}" for t in trials for path in missing_trial_outputs(git, t, baselines[t.sweep])]
+    if not missing:
+        return ""
+    named = _some(missing)
+    if "no DVC remote configured" in fetched:
+        return (
+            f"DVC data: {len(missing)} output(s) of pulled trials are not in the DVC cache ({named}) and no DVC remote "
+            "is configured: add the one the trials' outputs were pushed to (dvc remote add -d NAME URL), then gitexp pull"
+        )
+    if fetched.endswith("the DVC remote"):
+        return (
+            f"DVC data: {len(missing)} output(s) of pulled trials are neither on the DVC remote nor in the cache "
+            f"({named}): gitexp push them from the clone that ran those trials"
+        )
+    return f"DVC data: {len(missing)} output(s) of pulled trials are not in the DVC cache ({named}): gitexp pull again"
 
 
 # -- apply -----------------------------------------------------------------------------
@@ -411,8 +451,10 @@ def apply_trial(git: Git, name: str) -> AppliedTrial:
     """Bring the files a trial changed (params and results) into the working tree and index.
 
     Like ``git checkout TRIAL -- <paths the trial changed since its baseline>``,
-    then ``dvc checkout`` of the outputs the new dvc.lock names that the cache
-    holds. Refuses over uncommitted changes, so nothing of the user's is lost.
+    then ``dvc checkout`` of the outputs the new dvc.lock names. Refuses over
+    uncommitted changes, so nothing of the user's is lost, and when the cache
+    lacks outputs of the trial that a ``dvc fetch`` cannot bring, so that an
+    applied trial is never one without its model.
     """
     ledger = Ledger(git)
     trial = ledger.resolve_trial(name)
@@ -428,6 +470,10 @@ def apply_trial(git: Git, name: str) -> AppliedTrial:
     untracked = [entry[3:] for entry in status if entry.startswith("??") and entry[3:] in changed]
     if untracked:
         raise UsageError(f"untracked {_some(untracked)} would be overwritten: move them away, then apply again")
+    project_root = git.root / trial.project
+    with_outputs = (project_root / ".dvc").is_dir() and any(path.endswith(DVC_LOCK) for path in changed)
+    if with_outputs:
+        require_outputs(git, trial)
     kept = [path for path, letter in changed.items() if letter != "D"]
     removed = [path for path, letter in changed.items() if letter == "D"]
     if kept:
@@ -436,10 +482,33 @@ def apply_trial(git: Git, name: str) -> AppliedTrial:
     if removed:
         git.run("rm", "-q", "--ignore-unmatch", "--", *removed)
     data = "no DVC outputs changed"
-    if "dvc.lock" in changed and (git.root / ".dvc").is_dir():
-        run_dvc(git.root, git.env, "checkout", "--allow-missing", "--quiet")
+    if with_outputs:
+        run_dvc(project_root, git.env, "checkout", "--allow-missing")
         data = "DVC outputs checked out from the cache (those it holds)"
     return AppliedTrial(trial, sorted(changed), data)
+
+
+def require_outputs(git: Git, trial: Trial) -> None:
+    """Refuse ``trial`` when the cache lacks some of its outputs, after a ``dvc fetch`` when there is a DVC remote."""
+    missing = missing_trial_outputs(git, trial)
+    if not missing:
+        return
+    project_root = git.root / trial.project
+    if not dvc_remote_configured(project_root, git.env):
+        where, fix = "and no DVC remote is configured", "add the one they were pushed to (dvc remote add -d NAME URL)"
+    else:
+        try:
+            run_dvc(project_root, git.env, "fetch", "--all-branches")
+            where, fix = "nor on the DVC remote", "gitexp push them from the clone that ran the trial"
+        except GitCommandError as error:
+            where, fix = f"and could not be fetched ({error.message})", "fix the DVC remote (dvc remote list)"
+        missing = missing_trial_outputs(git, trial)
+        if not missing:
+            return
+    raise RepositoryError(
+        f"outputs of {trial.ref.key} are not in the DVC cache {where}: {_some(missing)}; nothing was applied: "
+        f"{fix}, then gitexp apply {trial.ref.key} again"
+    )
 
 
 def _some(paths: list[str]) -> str:

@@ -315,6 +315,44 @@ def bare_remote(tmp_path) -> Path:
     return path
 
 
+MODEL_DVC_YAML = textwrap.dedent(
+    """\
+    stages:
+      train:
+        cmd: python train.py
+        deps: [train.py]
+        params: [train]
+        outs: [model.pkl]
+        metrics:
+          - metrics.json:
+              cache: false
+    """
+)
+MODEL_TRAIN_PY = textwrap.dedent(
+    """\
+    import json, yaml
+    p = yaml.safe_load(open("params.yaml"))["train"]
+    open("model.pkl", "wb").write(f"weights for lr={p['lr']}\\n".encode())
+    json.dump({"score": p["lr"]}, open("metrics.json", "w"))
+    """
+)
+
+
+@pytest.fixture
+def model_project(project, bare_remote, tmp_path) -> Git:
+    """The project with a DVC-cached output (model.pkl, ``weights for lr=LR``), a local-directory
+    DVC remote (``tmp_path / "storage"``, in the committed .dvc/config) and ``origin`` holding main."""
+    (project.root / "dvc.yaml").write_text(MODEL_DVC_YAML)
+    (project.root / "train.py").write_text(MODEL_TRAIN_PY)
+    dvc_args = ["remote", "add", "-d", "storage", str(tmp_path / "storage")]
+    subprocess.run([sys.executable, "-m", "dvc", *dvc_args], cwd=project.root, check=True, capture_output=True)
+    project.run("add", "-A")
+    project.run("commit", "-q", "-m", "a cached model output and a DVC remote")
+    project.run("remote", "add", "origin", str(bare_remote))
+    project.run("push", "-q", "origin", "main")
+    return project
+
+
 @pytest.fixture
 def git_daemon(tmp_path):
     """``git daemon`` on 127.0.0.1 serving (and accepting pushes to) bare repositories under a folder.

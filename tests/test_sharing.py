@@ -311,3 +311,92 @@ def test_dvc_outputs_travel_with_push_pull_and_apply(project, bare_remote, run_g
     assert applied.code == 0, applied.err
     assert applied.out.splitlines()[1] == "DVC outputs checked out from the cache (those it holds)"
     assert (other.root / "model.txt").read_text() == "weights for lr=0.3\n"
+
+
+# -- DVC outputs through the DVC remote: workers push them, pull names what is missing, apply refuses ---------
+
+
+def storage_holds(storage: Path, content: bytes) -> bool:
+    """Whether the local-directory DVC remote has the object of a file with ``content``."""
+    import hashlib
+
+    digest = hashlib.md5(content).hexdigest()
+    return (storage / "files" / "md5" / digest[:2] / digest[2:]).is_file()
+
+
+def test_a_workers_outputs_come_back_through_pull_and_apply(model_project, bare_remote, run_gitexp, tmp_path):
+    project = model_project
+    assert run_gitexp(project.root, "queue", "--name", "m", "--set", "train.lr=[0.2, 0.3]").code == 0
+    assert run_gitexp(project.root, "push").code == 0
+    elsewhere = clone(bare_remote, tmp_path / "elsewhere")
+    worker = subprocess.run(
+        [sys.executable, "-m", "gitexp", "worker", "--remote", "origin", "--heartbeat", "0.2", "--poll", "0.2"],
+        cwd=elsewhere.root, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert worker.returncode == 0, worker.stderr
+    assert storage_holds(tmp_path / "storage", b"weights for lr=0.3\n")  # the worker pushed it: nobody else ran it
+
+    pulled = run_gitexp(project.root, "pull")
+    applied = run_gitexp(project.root, "apply", "m/t002")
+
+    assert pulled.code == 0 and pulled.out.splitlines() == [
+        "Pulled from origin: 0 new, 2 updated, 1 up to date",
+        "DVC data: outputs of every branch fetched into the cache from the DVC remote",
+    ], pulled.out + pulled.err
+    assert applied.code == 0, applied.err
+    assert (project.root / "model.pkl").read_bytes() == b"weights for lr=0.3\n"
+    assert json.loads((project.root / "metrics.json").read_text()) == {"score": 0.3}
+
+
+def test_pull_names_outputs_missing_from_the_dvc_remote_and_apply_refuses_them(
+    model_project, bare_remote, run_gitexp, repo_state, tmp_path
+):
+    project = model_project
+    assert run_gitexp(project.root, "queue", "--name", "m", "--set", "train.lr=0.3").code == 0
+    assert run_gitexp(project.root, "push", "--no-dvc").code == 0
+    elsewhere = clone(bare_remote, tmp_path / "elsewhere")
+    assert run_gitexp(elsewhere.root, "pull", "--no-dvc").code == 0
+    assert run_gitexp(elsewhere.root, "run").code == 0
+    assert run_gitexp(elsewhere.root, "push", "--no-dvc").code == 0  # the result, without its model
+
+    pulled = run_gitexp(project.root, "pull")
+    before = repo_state(project)
+    applied = run_gitexp(project.root, "apply", "m/t001")
+
+    assert pulled.code == 0 and pulled.out.splitlines()[-1] == (
+        "DVC data: 1 output(s) of pulled trials are neither on the DVC remote nor in the cache (m/t001 model.pkl): "
+        "gitexp push them from the clone that ran those trials"
+    )
+    assert applied.code == 2 and applied.out == ""
+    assert applied.err == (
+        "gitexp: error: outputs of m/t001 are not in the DVC cache nor on the DVC remote: model.pkl; nothing was "
+        "applied: gitexp push them from the clone that ran the trial, then gitexp apply m/t001 again\n"
+    )
+    assert repo_state(project) == before and not (project.root / "model.pkl").exists()
+
+    assert run_gitexp(elsewhere.root, "push").code == 0  # now with its outputs
+    applied = run_gitexp(project.root, "apply", "m/t001")
+    assert applied.code == 0, applied.err
+    assert (project.root / "model.pkl").read_bytes() == b"weights for lr=0.3\n"
+
+
+def test_push_passes_dvcs_error_through_and_says_the_git_refs_were_pushed(model_project, bare_remote, run_gitexp, tmp_path):
+    project = model_project
+    assert run_gitexp(project.root, "queue", "--name", "m", "--set", "train.lr=0.3").code == 0
+    assert run_gitexp(project.root, "run").code == 0
+    (tmp_path / "a-file").write_text("not a folder\n")
+    subprocess.run(
+        [sys.executable, "-m", "dvc", "remote", "modify", "--local", "storage", "url", str(tmp_path / "a-file" / "store")],
+        cwd=project.root, check=True, capture_output=True,
+    )  # fmt: skip
+
+    pushed = run_gitexp(project.root, "push")
+
+    assert pushed.code == 1 and pushed.err.count("\n") == 1, pushed.err
+    assert pushed.err.startswith("gitexp: error: dvc push failed: ")
+    assert "Not a directory" in pushed.err  # DVC's own words
+    assert pushed.err.endswith(
+        "; the Git refs were pushed to origin (2 new, 0 updated, 0 up to date) but not the DVC outputs: "
+        "fix the DVC remote (dvc remote list), then gitexp push again\n"
+    )
+    assert remote_refs(bare_remote)["refs/heads/exp/m/t001"] == project.rev_parse("exp/m/t001")

@@ -19,7 +19,8 @@ def push(environment: Environment, arguments, no_dvc):
     """Push sweeps and their trial branches (every sweep by default) to REMOTE (default: origin).
 
     Only refs that are new or ahead here move; then dvc push sends the outputs
-    of every branch when the project has a DVC remote.
+    of every branch when the project has a DVC remote (if it fails, the error is
+    DVC's, and the Git refs have been pushed).
     """
     from ..sharing import push as push_refs
     from ..sharing import split_remote_and_names, with_actions_token
@@ -39,7 +40,8 @@ def pull(environment: Environment, arguments, no_dvc):
     """Fetch sweeps and their trial branches (every sweep by default) from REMOTE (default: origin).
 
     Local refs are created or fast-forwarded, never rewound; then dvc fetch
-    brings the outputs of every branch into the cache when there is a DVC remote.
+    brings the outputs of every branch into the cache when there is a DVC remote,
+    and the pulled trials' outputs that neither the cache nor the remote has are named.
     """
     from ..sharing import pull as pull_refs
     from ..sharing import split_remote_and_names, with_actions_token
@@ -55,7 +57,10 @@ def pull(environment: Environment, arguments, no_dvc):
 @click.argument("trial")
 @pass_environment
 def apply(environment: Environment, trial):
-    """Bring TRIAL's params and results into the working tree (refused over uncommitted changes)."""
+    """Bring TRIAL's params, results and DVC outputs into the working tree.
+
+    Refused over uncommitted changes, and when the DVC cache lacks outputs of the trial that dvc fetch cannot bring.
+    """
     from ..sharing import apply_trial
 
     applied = apply_trial(environment.git(), trial)

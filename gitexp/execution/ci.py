@@ -10,7 +10,8 @@
   (``execution.pipeline``: submodules checked out, DVC-tracked data restored
   from the cache or fetched), commit the result, and push it with a
   compare-and-swap on the queued tip, retrying while the trial is still queued
-  on origin; drop the claim; then ``dvc push`` the outputs when there is a DVC remote.
+  on origin, once ``dvc push`` has sent the outputs when there is a DVC remote
+  (``dvc_data.push_outputs``, as a worker does); then drop the claim.
 
 Inside GitHub Actions the commands hand these functions a ``Git`` from
 ``sharing.with_actions_token``, so a checkout made without persisted
@@ -40,12 +41,8 @@ from ..records import (
     trial_from_record,
 )
 from ..remote import RemoteRefs, fetch_claims, resolve_remote
-from ..sharing import (
-    dvc_remote_configured,
-    pull,
-    run_dvc,
-    staging_namespace,
-)
+from ..dvc_data import push_outputs
+from ..sharing import pull, staging_namespace
 from ..sweep.spec import SweepSpec
 from .claims import Claims, Heartbeat, Runner, claim_ref, clone_id, default_worker_id
 from .pipeline import (
@@ -167,13 +164,13 @@ def run_trial_in_checkout(git: Git, branch: str, remote: str = CI_REMOTE) -> CiR
                 load_project(git, trial.tip, trial.project),
                 env=trial_env(git, trial),
             )
+            pushed = outcome.status == SUCCEEDED and push_outputs(git.root / trial.project, git.env, trial.ref.key)
         log = log_path.read_text("utf-8", "replace") if log_path.exists() else ""
         result = commit_result(git, trial, outcome, where("ci"))
         state, note = publish_result(git, remote, trial, result)
     finally:
         claims.release(heartbeat.claim)
-    if state == PUBLISHED and outcome.status == SUCCEEDED and dvc_remote_configured(git.root, git.env):
-        run_dvc(git.root, git.env, "push", "--quiet")
+    if state == PUBLISHED and pushed:
         note = f"{note}; outputs pushed to the DVC remote"
     return CiRun(trial, state, outcome, log, note)
 

@@ -6,6 +6,9 @@ and its claims and results are compare-and-swaps on the remote (``Claims``
 over ``RemoteRefs``). Running a trial (worktree, pipeline, result commit) is
 the local executor's own code. The worker takes the trial's flock in this
 clone too, so it never runs a trial at the same time as a ``gitexp run`` here.
+Before a succeeded trial's result is published, its outputs go to the DVC
+remote (when the project has one), as a CI job's do, so whoever pulls the
+result can apply it with its outputs.
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..driver import CombinedSource, SweepDriver
+from ..dvc_data import push_outputs
 from ..errors import GitCommandError, NotFoundError, UsageError
 from ..git import Git
 from ..naming import MAX_NAME_LENGTH, NAME_PATTERN, SWEEPS_NAMESPACE
-from ..records import Ledger, Trial
+from ..records import SUCCEEDED, Ledger, Trial
 from ..remote import Remote, RemoteRefs, fetch_experiments
 from .claims import (
     DEFAULT_HEARTBEAT,
@@ -195,7 +200,8 @@ class Worker:
         runner = Runner(worker=self.worker_id, clone=clone_id(git.common_dir()))
         self.claims = Claims(git, RemoteRefs(git, remote), runner, options.stale_after, options.heartbeat)
         self.queue = RemoteQueue(git, remote, self.claims, options)
-        self.executor = LocalExecutor(git, options.run, on_event, claims=self.claims, host=f"worker:{self.worker_id}")
+        host = f"worker:{self.worker_id}"
+        self.executor = OutputPushingExecutor(git, options.run, on_event, claims=self.claims, host=host)
 
     def connect(self) -> None:
         """Reach the remote and check the sweeps asked for, before anything runs."""
@@ -210,3 +216,17 @@ class Worker:
             summary.skipped += done.skipped
             if not self.queue.wait_for_work(self.options.idle_exit):
                 return summary
+
+
+class OutputPushingExecutor(LocalExecutor):
+    """The local executor, with a succeeded trial's outputs pushed to the DVC remote before its result is published.
+
+    The push runs while the claim's heartbeat goes on; a failed push stops the
+    worker with DVC's error, the claim is dropped and the trial stays queued.
+    """
+
+    def execute(self, trial: Trial, worktree: Path) -> tuple[RunOutcome, str]:
+        outcome, result = super().execute(trial, worktree)
+        if outcome.status == SUCCEEDED:
+            push_outputs(worktree / trial.project, self.git.env, trial.ref.key)
+        return outcome, result

@@ -93,6 +93,10 @@ def clone(source: Path, path: Path) -> Git:
     return Git(path)
 
 
+def dvc(cwd: Path, *args: str) -> None:
+    subprocess.run([sys.executable, "-m", "dvc", *args], cwd=cwd, check=True, capture_output=True)
+
+
 def gitexp(cwd: Path, *argv: str, **popen) -> subprocess.Popen:
     """``python -m gitexp ARGV`` in ``cwd`` as a separate process (output captured as text unless ``popen`` says otherwise)."""
     options = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, "env": dict(os.environ), **popen}

@@ -331,3 +331,24 @@ def test_durations(text, seconds):
 def test_bad_durations(text):
     with pytest.raises(UsageError, match="is not a duration"):
         parse_duration(text, "--stale-after")
+
+
+def test_a_worker_whose_dvc_remote_refuses_publishes_no_result_without_its_outputs(kit, model_project, bare_remote, tmp_path):
+    kit.queue(model_project, "m", "train.lr=0.3")
+    model_project.run("push", "-q", "origin", "refs/heads/exp/*:refs/heads/exp/*", "refs/gitexp/sweeps/*:refs/gitexp/sweeps/*")
+    elsewhere = kit.clone(bare_remote, tmp_path / "elsewhere")
+    (tmp_path / "a-file").write_text("not a folder\n")
+    kit.dvc(elsewhere.root, "remote", "modify", "--local", "storage", "url", str(tmp_path / "a-file" / "store"))
+
+    worker = kit.gitexp(elsewhere.root, "worker", "--remote", "origin", *FAST)
+    out, err = worker.communicate(timeout=120)
+
+    assert worker.returncode == 1 and err.count("\n") == 1, (out, err)
+    assert err.startswith("gitexp: error: dvc push failed: ") and "Not a directory" in err  # DVC's own words
+    assert err.endswith(
+        "; the result of m/t001 is not published (its outputs would be missing for everyone who pulls it): "
+        "fix the DVC remote (dvc remote list), then run the trial again\n"
+    )
+    origin = Git(bare_remote)
+    assert kit.result_counts(origin) == {"refs/heads/exp/m/t001": 0}  # still queued, for a worker that can push
+    assert claims_on(origin) == []
