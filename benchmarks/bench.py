@@ -275,7 +275,7 @@ def maxrss_tree(argv, cwd) -> tuple[float, int]:
 
 SELF_RSS = (
     "import resource, sys\n"
-    "from gitexp.cli import main\n"
+    "from gitexp.cli.main import main\n"
     "rc = main(sys.argv[1:])\n"
     "sys.stderr.write('BENCH_MAXRSS %d\\n' % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
     "sys.exit(rc)\n"
@@ -495,8 +495,8 @@ def make_finished_trials(path: Path, sweep: str, n: int) -> None:
     Host, Params, Metrics); the branch is moved to it in one update-ref transaction.
     """
     sys.path.insert(0, str(REPO))
-    from gitexp.git import FastImportCommit, Git, RefUpdate
-    from gitexp.records import (T_DURATION, T_HOST, T_METRICS, T_PARAMS, T_STATUS, T_SWEEP, T_TRIAL,
+    from gitexp.store.git import FastImportCommit, Git, RefUpdate
+    from gitexp.store.records import (T_DURATION, T_HOST, T_METRICS, T_PARAMS, T_STATUS, T_SWEEP, T_TRIAL,
                                 Ledger, dumps_compact, format_message)
 
     run([GITEXP, "queue", "--set", f"train.seed={sweep_values(n)}", "--set", "train.lr=0.05", "--name", sweep], cwd=path)
@@ -616,7 +616,7 @@ WATCH = ("dvc", "optuna", "matplotlib", "numpy", "scipy", "git", "dulwich", "jin
 
 
 def importtime(args, cwd) -> dict:
-    code = "import sys\nfrom gitexp.cli import main\nsys.exit(main(sys.argv[1:]))"
+    code = "import sys\nfrom gitexp.cli.main import main\nsys.exit(main(sys.argv[1:]))"
     _, proc = run([PY, "-X", "importtime", "-c", code, *args], cwd=cwd, check=False)
     per_package: dict[str, int] = {}  # self time summed per top-level package, at any depth
     total = 0

@@ -20,8 +20,8 @@ def main() -> int:
     project = Path(sys.argv[1]).resolve()
     args = sys.argv[2:] or ["-j", "1"]
     import gitexp.execution.local as local
-    import gitexp.git as gitmod
-    from gitexp.cli import Environment, main as cli_main
+    import gitexp.store.git as gitmod
+    from gitexp.cli.main import Environment, main as cli_main
 
     spent: dict[str, float] = collections.defaultdict(float)
     calls: dict[str, int] = collections.Counter()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from gitexp.git import Git
+from gitexp.store.git import Git
 
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "Test Author",
@@ -125,7 +125,7 @@ def run_gitexp():
     ``env=`` adds variables to the process environment the command sees (e.g. GITHUB_*).
     """
 
-    from gitexp.cli import Environment, main
+    from gitexp.cli.main import Environment, main
 
     def invoke(cwd: Path, *argv: str, env: dict[str, str] | None = None) -> Result:
         out, err = io.StringIO(), io.StringIO()
@@ -189,7 +189,7 @@ REVIEW_SWEEP_FILE = textwrap.dedent(
 @pytest.fixture(scope="session")
 def reviewed_template(template_project, tmp_path_factory) -> Path:
     """The template project with sweep ``s`` run: 6 trials, the two with lr 0.5 failed."""
-    from gitexp.cli import Environment, main
+    from gitexp.cli.main import Environment, main
 
     root = tmp_path_factory.mktemp("reviewed") / "project"
     shutil.copytree(template_project, root, symlinks=True)
@@ -285,7 +285,7 @@ def get_started_template(tmp_path_factory) -> Path:
 
     The baseline is reproduced and committed; sweep ``gs`` (train.n_est 10 and 30) has run.
     """
-    from gitexp.cli import Environment, main
+    from gitexp.cli.main import Environment, main
 
     root = tmp_path_factory.mktemp("get-started") / "project"
     git = build_project(root, {"params.yaml": GET_STARTED_PARAMS, "dvc.yaml": GET_STARTED_DVC_YAML, **GET_STARTED_SOURCES})

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from gitexp.git import Git
-from gitexp.records import Ledger
+from gitexp.store.git import Git
+from gitexp.store.records import Ledger
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def uncommitted_change(git: Git, tmp_path: Path) -> Path:
 
 
 def queued_sweep(git: Git, tmp_path: Path) -> Path:
-    from gitexp.queueing import QueueRequest, queue_sweep
+    from gitexp.planning.queue import QueueRequest, queue_sweep
     from gitexp.sweep.spec import spec_from_flags
 
     queue_sweep(git, QueueRequest(spec_from_flags(["train.lr=[0.1, 0.2]"]), "s"))

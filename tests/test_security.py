@@ -20,10 +20,10 @@ import pytest
 import yaml
 
 import gitexp
-from gitexp.git import Git
-from gitexp.naming import check_ref_format, validate_name
-from gitexp.records import Ledger
-from gitexp.remote import resolve_remote
+from gitexp.store.git import Git
+from gitexp.store.naming import check_ref_format, validate_name
+from gitexp.store.records import Ledger
+from gitexp.store.remote import resolve_remote
 
 PACKAGE = Path(gitexp.__file__).parent
 
@@ -97,7 +97,7 @@ def hostile_sweep(template_project, tmp_path_factory):
     Built once for this module; the commands run with their working directory
     in a scratch folder, where a relative ``touch`` would land.
     """
-    from gitexp.cli import Environment, main
+    from gitexp.cli.main import Environment, main
 
     scratch = tmp_path_factory.mktemp("hostile")
     root = scratch / "project"
@@ -203,7 +203,7 @@ SECRET = "ghp_" + "S3cr3tT0k3n" * 3
 
 
 def test_tokens_in_the_environment_are_never_printed_logged_or_committed(project, tmp_path):
-    from gitexp.cli import Environment, main
+    from gitexp.cli.main import Environment, main
 
     remote = tmp_path / "remote.git"
     project.run("init", "-q", "--bare", str(remote))

@@ -2,7 +2,7 @@
 
 import textwrap
 
-from gitexp.records import Ledger
+from gitexp.store.records import Ledger
 
 
 def run_sweep(project, run_gitexp, name, text):

@@ -21,7 +21,7 @@ import jinja2
 
 from gitexp.ci.matrix import MATRIX_LIMIT
 from gitexp.errors import UsageError
-from gitexp.naming import validate_prefix
+from gitexp.store.naming import validate_prefix
 
 WORKFLOW_PATH = Path(".github/workflows/gitexp.yml")
 TEMPLATE_NAME = "gitexp.yml.j2"

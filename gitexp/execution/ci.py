@@ -24,12 +24,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..ci.matrix import MATRIX_LIMIT, plan_document
-from ..errors import GitCommandError, NotFoundError, UsageError
-from ..git import ZERO_OID, Git, RefUpdate
-from ..naming import CLAIMS_NAMESPACE, TrialRef
-from ..project import load_project
-from ..records import (
+from gitexp.ci.matrix import MATRIX_LIMIT, plan_document
+from gitexp.errors import GitCommandError, NotFoundError, UsageError
+from gitexp.store.git import ZERO_OID, Git, RefUpdate
+from gitexp.store.naming import CLAIMS_NAMESPACE, TrialRef
+from gitexp.project.model import load_project
+from gitexp.store.records import (
     QUEUED,
     SUCCEEDED,
     T_STATUS,
@@ -40,12 +40,12 @@ from ..records import (
     parse_trailers,
     trial_from_record,
 )
-from ..remote import RemoteRefs, fetch_claims, resolve_remote
-from ..dvc_data import push_outputs
-from ..sharing import pull, staging_namespace
-from ..sweep.spec import SweepSpec
-from .claims import Claims, Heartbeat, Runner, claim_ref, clone_id, default_worker_id
-from .pipeline import (
+from gitexp.store.remote import RemoteRefs, fetch_claims, resolve_remote
+from gitexp.project.outputs import push_outputs
+from gitexp.sharing.sync import pull, staging_namespace
+from gitexp.sweep.spec import SweepSpec
+from gitexp.execution.claims import Claims, Heartbeat, Runner, claim_ref, clone_id, default_worker_id
+from gitexp.execution.pipeline import (
     RunOutcome,
     commit_result,
     pipeline_command,
@@ -54,7 +54,7 @@ from .pipeline import (
     trial_log_path,
     where,
 )
-from .worktrees import update_submodules
+from gitexp.execution.worktrees import update_submodules
 
 CI_REMOTE = "origin"
 PUSH_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)  # seconds between attempts to publish a result

@@ -35,11 +35,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..errors import GitCommandError
-from ..git import ZERO_OID, Git, RefRecord, RefUpdate
-from ..naming import CLAIMS_NAMESPACE
-from ..records import T_HOST, Trial, format_message, parse_trailers
-from ..refstore import RefStore
+from gitexp.errors import GitCommandError
+from gitexp.store.git import ZERO_OID, Git, RefRecord, RefUpdate
+from gitexp.store.naming import CLAIMS_NAMESPACE
+from gitexp.store.records import T_HOST, Trial, format_message, parse_trailers
+from gitexp.store.refstore import RefStore
 
 T_WORKER, T_PID, T_CLONE, T_HEARTBEAT, T_NONCE = (
     "Gitexp-Worker",

@@ -11,15 +11,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from ..dvc_cli import tool_env
-from ..errors import RepositoryError, UsageError
-from ..git import Git
-from ..project import Project, load_project
-from ..records import FAILED, QUEUED, Ledger, Trial
-from ..refstore import LocalRefs
-from .claims import Claims, Heartbeat, Runner, clone_id
-from .locks import TrialLock, clear_stale_ref_locks, lock_path
-from .pipeline import (
+from gitexp.project.dvc_cli import tool_env
+from gitexp.errors import RepositoryError, UsageError
+from gitexp.store.git import Git
+from gitexp.project.model import Project, load_project
+from gitexp.store.records import FAILED, QUEUED, Ledger, Trial
+from gitexp.store.refstore import LocalRefs
+from gitexp.execution.claims import Claims, Heartbeat, Runner, clone_id
+from gitexp.store.locks import TrialLock, clear_stale_ref_locks, lock_path
+from gitexp.execution.pipeline import (
     RunOutcome,
     commit_result,
     pipeline_command,
@@ -28,8 +28,8 @@ from .pipeline import (
     trial_log_path,
     where,
 )
-from .repro_server import WarmDvcPool
-from .worktrees import Slots, checkout_slot, remove_stale_slots, share_dvc_cache, worktrees_root
+from gitexp.execution.repro_server import WarmDvcPool
+from gitexp.execution.worktrees import Slots, checkout_slot, remove_stale_slots, share_dvc_cache, worktrees_root
 
 
 @dataclass(frozen=True)

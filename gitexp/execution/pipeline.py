@@ -21,11 +21,11 @@ from typing import Any
 
 import yaml
 
-from ..dvc_cli import dvc_argv, tool_env
-from ..git import Git
-from ..metrics import read_workspace_metrics
-from ..project import DVC_YAML, Project, declared_top_level_paths
-from ..records import (
+from gitexp.project.dvc_cli import dvc_argv, tool_env
+from gitexp.store.git import Git
+from gitexp.project.metrics import read_workspace_metrics
+from gitexp.project.model import DVC_YAML, Project, declared_top_level_paths
+from gitexp.store.records import (
     FAILED,
     SUCCEEDED,
     T_BASELINE,
@@ -43,8 +43,8 @@ from ..records import (
     parse_trailers,
     project_trailer,
 )
-from . import restore
-from .repro_server import ReproResult, WarmDvcPool, group_alive
+from gitexp.execution import restore
+from gitexp.execution.repro_server import ReproResult, WarmDvcPool, group_alive
 
 LOG_TAIL_LINES = 30
 MAX_TRAILER_METRICS = 60

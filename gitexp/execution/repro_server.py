@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from .restore import run_dvc
+from gitexp.execution.restore import run_dvc
 
 
 # Imported before the first request: the biggest of what every ``dvc repro`` loads (one that

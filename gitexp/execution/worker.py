@@ -18,14 +18,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..driver import CombinedSource, SweepDriver
-from ..dvc_data import push_outputs
-from ..errors import GitCommandError, NotFoundError, UsageError
-from ..git import Git
-from ..naming import MAX_NAME_LENGTH, NAME_PATTERN, SWEEPS_NAMESPACE
-from ..records import SUCCEEDED, Ledger, Trial
-from ..remote import Remote, RemoteRefs, fetch_experiments
-from .claims import (
+from gitexp.execution.driver import CombinedSource, SweepDriver
+from gitexp.project.outputs import push_outputs
+from gitexp.errors import GitCommandError, NotFoundError, UsageError
+from gitexp.store.git import Git
+from gitexp.store.naming import MAX_NAME_LENGTH, NAME_PATTERN, SWEEPS_NAMESPACE
+from gitexp.store.records import SUCCEEDED, Ledger, Trial
+from gitexp.store.remote import Remote, RemoteRefs, fetch_experiments
+from gitexp.execution.claims import (
     DEFAULT_HEARTBEAT,
     DEFAULT_STALE_AFTER,
     Claims,
@@ -33,8 +33,8 @@ from .claims import (
     clone_id,
     default_worker_id,
 )
-from .local import LocalExecutor, RunOptions, RunSummary
-from .pipeline import RunOutcome
+from gitexp.execution.local import LocalExecutor, RunOptions, RunSummary
+from gitexp.execution.pipeline import RunOutcome
 
 DEFAULT_POLL = 5.0
 REFRESH_AFTER = 2.0  # seconds a fetched view of the queue is trusted before fetching again

@@ -19,8 +19,8 @@ import shutil
 import threading
 from pathlib import Path
 
-from ..git import Git
-from .locks import file_lock, try_lock
+from gitexp.store.git import Git
+from gitexp.store.locks import file_lock, try_lock
 
 
 def worktrees_root(common_dir: Path) -> Path:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import importlib
 
-from ..errors import UsageError
-from ..sweep.spec import SweepSpec
-from .base import Strategy
+from gitexp.errors import UsageError
+from gitexp.sweep.spec import SweepSpec
+from gitexp.strategies.base import Strategy
 
 _MODULES = {
     "grid": ("grid", "GridStrategy"),

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from ..records import SUCCEEDED
-from ..sweep.space import ParamTarget
-from ..sweep.spec import Objective, SweepSpec
+from gitexp.store.records import SUCCEEDED
+from gitexp.sweep.space import ParamTarget
+from gitexp.sweep.spec import Objective, SweepSpec
 
 
 @dataclass(frozen=True)

@@ -51,8 +51,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import UsageError
-from ..sweep.space import (
+from gitexp.errors import UsageError
+from gitexp.sweep.space import (
     Choice,
     Dimension,
     Distribution,
@@ -61,7 +61,7 @@ from ..sweep.space import (
     exact,
     multiple_of,
 )
-from .base import Strategy, TrialOutcome, TrialPlan, seeded_rng
+from gitexp.strategies.base import Strategy, TrialOutcome, TrialPlan, seeded_rng
 
 DEFAULT_STARTUP_TRIALS = 10
 NORMAL_HALF_WIDTH = 4  # in standard deviations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .base import Strategy, TrialOutcome, TrialPlan
+from gitexp.strategies.base import Strategy, TrialOutcome, TrialPlan
 
 
 class GridStrategy(Strategy):

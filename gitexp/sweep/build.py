@@ -5,11 +5,11 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from ..errors import UsageError
-from .expr import parse_set
-from .files import load_sweep_file
-from .space import Space
-from .spec import Objective, SweepSpec, spec_from_flags
+from gitexp.errors import UsageError
+from gitexp.sweep.expr import parse_set
+from gitexp.sweep.files import load_sweep_file
+from gitexp.sweep.space import Space
+from gitexp.sweep.spec import Objective, SweepSpec, spec_from_flags
 
 
 def build_spec(

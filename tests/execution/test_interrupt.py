@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from gitexp.records import Ledger
+from gitexp.store.records import Ledger
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT to a process group")
 

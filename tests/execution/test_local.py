@@ -3,8 +3,8 @@
 import json
 
 from gitexp.execution.local import LocalExecutor, RunOptions, StaticTrials
-from gitexp.queueing import QueueRequest, queue_sweep
-from gitexp.records import Ledger, parse_trailers
+from gitexp.planning.queue import QueueRequest, queue_sweep
+from gitexp.store.records import Ledger, parse_trailers
 from gitexp.sweep.spec import spec_from_flags
 
 

@@ -18,11 +18,11 @@ from gitexp.errors import GitCommandError, UsageError
 from gitexp.execution.claims import Claims, Runner
 from gitexp.execution.local import LocalExecutor, RunOptions, StaticTrials
 from gitexp.execution.worker import parse_duration
-from gitexp.git import Git
-from gitexp.queueing import QueueRequest, queue_sweep
-from gitexp.records import Ledger
-from gitexp.refstore import LocalRefs
-from gitexp.remote import RemoteRefs, TrackingView, fetch_experiments, resolve_remote
+from gitexp.store.git import Git
+from gitexp.planning.queue import QueueRequest, queue_sweep
+from gitexp.store.records import Ledger
+from gitexp.store.refstore import LocalRefs
+from gitexp.store.remote import RemoteRefs, TrackingView, fetch_experiments, resolve_remote
 from gitexp.sweep.files import load_sweep_file
 
 FAST = ["--heartbeat", "0.2", "--poll", "0.2"]

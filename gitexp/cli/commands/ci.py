@@ -1,0 +1,119 @@
+"""ci init, ci plan, ci run, ci comment: GitHub Actions workflows and the steps they run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from gitexp.cli.main import Environment, cli, pass_environment
+
+
+@cli.group()
+def ci():
+    """Run trials in GitHub Actions: write the workflow, and the steps it calls."""
+
+
+@ci.command("init")
+@click.option("--runner", default="github", show_default=True, help="github (hosted runners) or cml (CML cloud runners).")
+@click.option("--cloud", help="cml: aws, gcp, azure or kubernetes.")
+@click.option("--cloud-region", help="cml: the cloud's region (or a CML region such as us-west).")
+@click.option("--cloud-type", help="cml: the instance type (or a CML type such as m, l, xl, m+k80).")
+@click.option("--cloud-gpu", help="cml: the GPU (such as nogpu, k80, v100, tesla).")
+@click.option("--cloud-spot", is_flag=True, help="cml: a spot instance.")
+@click.option("--cloud-hdd-size", type=int, help="cml: the disk size in GB.")
+@click.option("--idle-timeout", help="cml: stop the runner after this idle time (seconds, 5min, never).")
+@click.option("--labels", help="cml: more runner labels, comma-separated.")
+@click.option("--reuse-idle", is_flag=True, help="cml: reuse an idle runner instead of launching one.")
+@click.option("--single", is_flag=True, help="cml: the runner stops after one job.")
+@click.option("--python", "python_version", default="3.11", show_default=True, help="Python of the jobs.")
+@click.option("--install-spec", default="gitexp", show_default=True, help="What the jobs pip install for gitexp.")
+@click.option("--chunks", default=4, show_default=True, help="Run jobs, each a matrix of up to 256 trials.")
+@click.option("--timeout-minutes", default=360, show_default=True, help="Time limit of one trial's job.")
+@click.option(
+    "--secret", "secrets", multiple=True, metavar="NAME",
+    help="A repository secret the trial jobs get as an environment variable, e.g. a DVC remote's credentials (repeatable).",
+)
+@click.option("--force", is_flag=True, help="Replace an existing workflow.")
+@pass_environment
+def ci_init(environment: Environment, labels, python_version, force, secrets, **options):
+    """Write .github/workflows/gitexp.yml: trials run when their branches are pushed, or a sweep on dispatch."""
+    from gitexp.ci.workflow import CLOUD_SECRETS, WorkflowOptions, write_workflow
+    from gitexp.store.records import Ledger
+
+    git = environment.git()
+    label_list = tuple(label.strip() for label in (labels or "").split(",") if label.strip())
+    workflow = WorkflowOptions(
+        labels=label_list,
+        python=python_version,
+        branch_prefix=Ledger(git).prefix,
+        secrets=tuple(dict.fromkeys(secrets)),
+        **options,
+    )
+    path = write_workflow(git.root, workflow, force)
+    environment.echo(f"Wrote {path.relative_to(git.root)}: commit and push it, then push trial branches with gitexp push")
+    if workflow.runner == "cml":
+        needed = ", ".join(("PERSONAL_ACCESS_TOKEN", *CLOUD_SECRETS[workflow.cloud]))
+        environment.echo(f"Add these repository secrets for the CML runner: {needed}")
+    if workflow.secrets:
+        environment.echo(f"Add these repository secrets for the trial jobs: {', '.join(workflow.secrets)}")
+
+
+@ci.command("plan")
+@click.option("--sweep", help="The sweep to run (default: GITEXP_SWEEP; else the trial branch of --ref).")
+@click.option("--ref", help="The pushed ref (default: GITHUB_REF), e.g. refs/heads/exp/s/t001.")
+@click.option("--chunks", default=4, show_default=True, help="How many run jobs the workflow has.")
+@click.option("--chunk-size", default=256, show_default=True, help="Trials per run job (GitHub allows 256).")
+@click.option("--remote", default="origin", show_default=True, help="Where the trials are.")
+@pass_environment
+def ci_plan(environment: Environment, sweep, ref, chunks, chunk_size, remote):
+    """Print the job matrices (JSON) of the queued trials this CI run executes."""
+    from gitexp.execution.ci import plan_ci_run
+    from gitexp.sharing.sync import with_actions_token
+
+    git = with_actions_token(environment.git(), environment.env, remote)
+    sweep = sweep or environment.env.get("GITEXP_SWEEP") or None
+    ref = ref or environment.env.get("GITHUB_REF")
+    plan = plan_ci_run(git, sweep, ref, chunks, chunk_size, remote)
+    for note in plan.notes:
+        environment.stderr.write(f"gitexp: {note}\n")
+    environment.echo(json.dumps(plan.document, separators=(",", ":")))
+
+
+@ci.command("run")
+@click.option("--trial", "branch", required=True, help="The trial's branch, checked out here (e.g. exp/s/t001).")
+@click.option("--remote", default="origin", show_default=True, help="Where to push the result.")
+@pass_environment
+def ci_run(environment: Environment, branch, remote):
+    """Run the checked-out trial, commit its result and push it (retrying while it is still queued)."""
+    from gitexp.errors import TrialsFailed
+    from gitexp.execution.ci import run_trial_in_checkout
+    from gitexp.store.records import SUCCEEDED
+    from gitexp.sharing.sync import with_actions_token
+
+    ran = run_trial_in_checkout(with_actions_token(environment.git(), environment.env, remote), branch, remote)
+    if ran.log:
+        environment.stdout.write(ran.log if ran.log.endswith("\n") else ran.log + "\n")
+    if ran.outcome is None:
+        environment.echo(ran.note)
+        return
+    environment.echo(f"{ran.trial.ref.key} {ran.outcome.status} in {ran.outcome.duration:.1f}s: {ran.note}")
+    if ran.outcome.status != SUCCEEDED:
+        raise TrialsFailed(f"{ran.trial.ref.key} failed ({ran.outcome.reason}); its result commit says why")
+
+
+@ci.command("comment")
+@click.option("--sweep", required=True, help="The sweep the report is about (one comment per sweep).")
+@click.option("--file", "report_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_environment
+def ci_comment(environment: Environment, sweep, report_file):
+    """Post the report as the sweep's comment on the current branch's pull request (updated, never repeated)."""
+    from gitexp.github.pull_requests import post_sweep_comment
+
+    body = (environment.cwd / report_file).read_text(encoding="utf-8")
+    posted = post_sweep_comment(environment.git(), environment.env, sweep, body)
+    if posted.url is None:
+        environment.echo(f"Not posted: {posted.note}")
+    else:
+        environment.echo(f"{'Posted' if posted.created else 'Updated'} {posted.url}")

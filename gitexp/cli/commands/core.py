@@ -1,0 +1,182 @@
+"""queue, run, status, show, logs: the core loop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from gitexp.cli.main import Environment, cli, pass_environment
+from gitexp.errors import NotFoundError, TrialsFailed
+from gitexp.review.tables import format_value, to_csv, to_json, to_markdown, to_rich
+from gitexp.store.records import Ledger
+
+
+def sweep_options(command):
+    """The options that define a sweep, shared by queue, run --sweep and check."""
+    options = [
+        click.option("--set", "sets", multiple=True, metavar="[FILE:]KEY=EXPR", help="A params key and its values; repeat."),
+        click.option("--strategy", help="grid (default), random, hyperband or bayes."),
+        click.option("--num-trials", type=int, help="How many trials (random and adaptive strategies)."),
+        click.option("--seed", type=int, help="Seed for random draws."),
+        click.option("--concurrency", type=int, help="How many trials of an adaptive sweep run at once."),
+        click.option("--objective", metavar="METRIC", help="The metric to optimise (adaptive strategies, ranking)."),
+        click.option("--goal", type=click.Choice(["maximize", "minimize"]), help="The objective's direction."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def spec_from_options(environment: Environment, sets, sweep_file, **flags):
+    from gitexp.sweep.build import build_spec
+
+    return build_spec(list(sets), sweep_file=sweep_file and (environment.cwd / sweep_file), **flags)
+
+
+@cli.command()
+@sweep_options
+@click.option("--sweep", "sweep_file", type=click.Path(dir_okay=False, path_type=Path), help="A sweep file.")
+@click.option("--name", help="The sweep's name (default: a generated one).")
+@click.option("--rev", default="HEAD", show_default=True, help="The baseline commit.")
+@click.option("--include-uncommitted", is_flag=True, help="Snapshot uncommitted changes into the baseline.")
+@pass_environment
+def queue(environment: Environment, sweep_file, name, rev, include_uncommitted, **sweep_flags):
+    """Create one trial branch per point of the sweep."""
+    from gitexp.planning.queue import QueueRequest, queue_sweep
+
+    git = environment.git()
+    spec = spec_from_options(environment, sweep_flags.pop("sets"), sweep_file, **sweep_flags)
+    queued = queue_sweep(git, QueueRequest(spec, name, rev, include_uncommitted, environment.project_dir(git)))
+    sweep = queued.sweep
+    environment.echo(f"Queued sweep {sweep.name}: {len(queued.trials)} trials on {sweep.baseline[:10]}")
+    for trial in queued.trials:
+        params = " ".join(f"{key}={format_value(value)}" for key, value in trial.params.items())
+        environment.echo(f"  {trial.ref.branch}  {params}")
+    environment.echo(f"Run them with: gitexp run {sweep.name}")
+
+
+@cli.command()
+@click.argument("names", nargs=-1)
+@click.option("-j", "--jobs", default=1, show_default=True, help="Trials to run in parallel.")
+@click.option("--timeout", type=float, help="Seconds after which a trial is stopped and marked failed.")
+@click.option("--stage", help="Reproduce only this dvc.yaml stage (and what it depends on).")
+@click.option("--retry-failed", is_flag=True, help="Run failed trials again (the new result goes on top).")
+@click.option("-C", "--copy-paths", "copy_paths", multiple=True, metavar="PATH", help="Copy this ignored or untracked file or folder into every trial (dvc exp run --copy-paths); repeat.")
+@click.option("--sweep", "sweep_file", type=click.Path(dir_okay=False, path_type=Path), help="Queue this sweep file, then run it.")
+@click.option("--name", help="With --sweep: the new sweep's name.")
+@click.option("--more", type=int, help="Extend the named sweep by this many trials, then run.")
+@sweep_options
+@pass_environment
+def run(environment: Environment, names, jobs, timeout, stage, retry_failed, copy_paths, sweep_file, name, more, **sweep_flags):
+    """Run queued trials (of the named sweeps or trials; all by default)."""
+    from gitexp.execution.driver import extend_sweep, sources_for
+    from gitexp.errors import UsageError
+    from gitexp.execution.local import LocalExecutor, RunOptions, copy_paths_option
+    from gitexp.cli.progress import LiveProgress, PlainProgress
+    from gitexp.planning.queue import QueueRequest, queue_sweep
+
+    git = environment.git()
+    options = RunOptions(
+        jobs=jobs,
+        timeout=timeout,
+        stage=stage,
+        retry_failed=retry_failed,
+        copy_paths=copy_paths_option(git, environment.cwd, copy_paths),
+    )
+    options.validate()
+    if sweep_file or sweep_flags["sets"]:
+        spec = spec_from_options(environment, sweep_flags.pop("sets"), sweep_file, **sweep_flags)
+        queued = queue_sweep(git, QueueRequest(spec, name, project=environment.project_dir(git)))
+        environment.echo(f"Queued sweep {queued.sweep.name}: {len(queued.trials)} trials")
+        names = (queued.sweep.name,)
+    if more is not None:
+        if len(names) != 1 or names[0] not in Ledger(git).sweep_names():
+            raise UsageError("--more extends one sweep: name it, e.g. gitexp run my-sweep --more 10")
+        extend_sweep(git, Ledger(git).sweep(names[0]), more)
+    source, total = sources_for(git, list(names), options.runnable_statuses)
+    if total == 0:
+        environment.echo("Nothing to run: no queued trials" + (" in " + ", ".join(names) if names else ""))
+        return
+    display = (
+        LiveProgress(environment.console, total) if environment.interactive else PlainProgress(environment.stdout, total)
+    )
+    with display:
+        summary = LocalExecutor(git, options, display).run(source)
+    succeeded = len(summary.finished) - len(summary.failed)
+    environment.echo(f"{succeeded} succeeded, {len(summary.failed)} failed, {len(summary.skipped)} skipped")
+    for driver in source.sources:
+        if getattr(driver, "stop_reason", None):
+            environment.echo(f"Sweep {driver.sweep.name} stopped: {driver.stop_reason}")
+    if summary.failed:
+        failed = ", ".join(trial.ref.key for trial in summary.failed[:5])
+        raise TrialsFailed(f"{len(summary.failed)} trial(s) failed ({failed}): see gitexp logs TRIAL")
+
+
+@cli.command()
+@pass_environment
+def status(environment: Environment):
+    """Sweeps with their trials counted by state."""
+    from gitexp.review.results import sweep_statuses
+
+    statuses = sweep_statuses(environment.git())
+    if not statuses:
+        environment.echo("No sweeps yet: create one with gitexp queue --set KEY=VALUES")
+        return
+    for entry in statuses:
+        counts = ", ".join(f"{count} {state}" for state, count in entry.counts.items() if count)
+        strategy = entry.sweep.spec.get("strategy", "grid")
+        environment.echo(f"{entry.sweep.name}  {strategy}  {entry.total} trials: {counts or 'none'}")
+
+
+@cli.command()
+@click.argument("sweeps", nargs=-1)
+@click.option("--sort-by", metavar="METRIC", help="Rank trials by this metric.")
+@click.option("--sort-order", type=click.Choice(["asc", "desc"]), help="Default: the objective's goal, else desc.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
+@click.option("--md", "as_md", is_flag=True, help="Print a Markdown table.")
+@click.option("-a", "--all", "all_params", is_flag=True, help="Every param of every params file, not only those trials vary.")
+@pass_environment
+def show(environment: Environment, sweeps, sort_by, sort_order, as_json, as_csv, as_md, all_params):
+    """Trials with the params that vary (or --all) and their metrics, baseline first.
+
+    --json also gives each commit as dvc exp show --json does: params and
+    metrics by file, the deps and outs hashes of dvc.lock, and the commit time.
+    """
+    from gitexp.errors import UsageError
+    from gitexp.review.results import collect_results, sort_rows
+
+    if sum((as_json, as_csv, as_md)) > 1:
+        raise UsageError("choose one of --json, --csv and --md")
+    table = collect_results(environment.git(), list(sweeps) or None, all_params=all_params, details=as_json)
+    if sort_by:
+        sort_rows(table, sort_by, sort_order)
+    if as_json:
+        environment.echo(to_json(table))
+    elif as_csv:
+        environment.stdout.write(to_csv(table))
+    elif as_md:
+        environment.stdout.write(to_markdown(table))
+    elif not table.rows:
+        environment.echo("No sweeps yet: create one with gitexp queue --set KEY=VALUES")
+    else:
+        environment.console.print(to_rich(table))
+
+
+@cli.command()
+@click.argument("trial")
+@pass_environment
+def logs(environment: Environment, trial):
+    """Print a trial's log (or, for a run elsewhere, what its result commit kept)."""
+    from gitexp.execution.pipeline import trial_log_path
+
+    git = environment.git()
+    found = Ledger(git).resolve_trial(trial)
+    log = trial_log_path(git.common_dir(), found.sweep, found.name)
+    if log.exists():
+        environment.stdout.write(log.read_text("utf-8", "replace"))
+    elif found.finished:
+        environment.stdout.write(found.message)
+    else:
+        raise NotFoundError(f"{found.ref.key} has not run yet, so it has no log: run it with gitexp run {found.ref.key}")

@@ -1,0 +1,33 @@
+"""gitexp demo: the bundled example, end to end, with the same commands a user types."""
+
+from __future__ import annotations
+
+import shlex
+import tempfile
+from pathlib import Path
+
+import click
+
+from gitexp.cli.main import Environment, cli, main, pass_environment
+from gitexp.errors import GitexpError
+
+
+@cli.command()
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("-j", "--jobs", default=2, show_default=True, help="Trials to run in parallel.")
+@pass_environment
+def demo(environment: Environment, directory, jobs):
+    """Build the example DVC project in DIRECTORY (default: a temporary folder) and run a sweep."""
+    from gitexp.demo.build import DEMO_SETS, DEMO_SORT, create_demo_project
+
+    directory = (environment.cwd / directory) if directory else Path(tempfile.mkdtemp(prefix="gitexp-demo-"))
+    create_demo_project(directory, environment.env)
+    environment.echo(f"Demo project in {directory}")
+    inside = Environment(cwd=directory, env=environment.env, stdout=environment.stdout, stderr=environment.stderr)
+    sets = [part for value in DEMO_SETS for part in ("--set", value)]
+    for argv in (["queue", "--name", "demo", *sets], ["run", "-j", str(jobs)], ["show", "--sort-by", DEMO_SORT]):
+        environment.echo(f"\n$ gitexp {shlex.join(argv)}")
+        code = main(argv, inside)
+        if code:
+            raise GitexpError(f"the demo stopped at gitexp {argv[0]} (exit status {code}); see the message above")
+    environment.echo(f"\nEvery trial is a branch: git -C {directory} log --oneline --graph --all")

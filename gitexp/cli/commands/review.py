@@ -1,0 +1,142 @@
+"""report, pr, push, pull, apply, remove: sharing and reviewing trials."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from gitexp.cli.main import Environment, cli, pass_environment
+
+REMOTE_AND_SWEEPS = "[REMOTE] [SWEEP]..."
+
+
+@cli.command()
+@click.argument("arguments", nargs=-1, metavar=REMOTE_AND_SWEEPS)
+@click.option("--no-dvc", is_flag=True, help="Leave DVC outputs alone (no dvc push).")
+@pass_environment
+def push(environment: Environment, arguments, no_dvc):
+    """Push sweeps and their trial branches (every sweep by default) to REMOTE (default: origin).
+
+    Only refs that are new or ahead here move; then dvc push sends the outputs
+    of every branch when the project has a DVC remote (if it fails, the error is
+    DVC's, and the Git refs have been pushed).
+    """
+    from gitexp.sharing.sync import push as push_refs
+    from gitexp.sharing.sync import split_remote_and_names, with_actions_token
+
+    git = environment.git()
+    remote, sweeps = split_remote_and_names(git, list(arguments), local_sweeps=True)
+    report = push_refs(with_actions_token(git, environment.env, remote), remote, sweeps, with_data=not no_dvc)
+    for line in report.lines("Pushed to"):
+        environment.echo(line)
+
+
+@cli.command()
+@click.argument("arguments", nargs=-1, metavar=REMOTE_AND_SWEEPS)
+@click.option("--no-dvc", is_flag=True, help="Leave DVC outputs alone (no dvc fetch).")
+@pass_environment
+def pull(environment: Environment, arguments, no_dvc):
+    """Fetch sweeps and their trial branches (every sweep by default) from REMOTE (default: origin).
+
+    Local refs are created or fast-forwarded, never rewound; then dvc fetch
+    brings the outputs of every branch into the cache when there is a DVC remote,
+    and the pulled trials' outputs that neither the cache nor the remote has are named.
+    """
+    from gitexp.sharing.sync import pull as pull_refs
+    from gitexp.sharing.sync import split_remote_and_names, with_actions_token
+
+    git = environment.git()
+    remote, sweeps = split_remote_and_names(git, list(arguments))
+    report = pull_refs(with_actions_token(git, environment.env, remote), remote, sweeps, with_data=not no_dvc)
+    for line in report.lines("Pulled from"):
+        environment.echo(line)
+
+
+@cli.command()
+@click.argument("trial")
+@pass_environment
+def apply(environment: Environment, trial):
+    """Bring TRIAL's params, results and DVC outputs into the working tree.
+
+    Refused over uncommitted changes, and when the DVC cache lacks outputs of the trial that dvc fetch cannot bring.
+    """
+    from gitexp.sharing.sync import apply_trial
+
+    applied = apply_trial(environment.git(), trial)
+    environment.echo(f"Applied {applied.trial.ref.key}: {', '.join(applied.paths) or 'no changed files'}")
+    environment.echo(applied.data)
+    environment.echo("Review with git diff --cached; commit to keep it, or git checkout HEAD -- . to undo")
+
+
+@cli.command()
+@click.argument("names", nargs=-1, required=True, metavar="TRIAL|SWEEP...")
+@click.option("--remote", help="Also delete them on this Git remote (first, atomically).")
+@pass_environment
+def remove(environment: Environment, names, remote):
+    """Delete trials or whole sweeps: branches, sweep records and claims."""
+    from gitexp.sharing.sync import remove as remove_refs
+    from gitexp.sharing.sync import with_actions_token
+
+    git = environment.git()
+    if remote is not None:
+        git = with_actions_token(git, environment.env, remote)
+    removal = remove_refs(git, list(names), remote)
+    for line in removal.lines(remote):
+        environment.echo(line)
+
+
+@cli.command()
+@click.argument("sweep", required=False)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here (plots beside it).")
+@click.option("--baseline", "baseline_rev", metavar="REV", help="Compare against this commit (default: the sweep's baseline).")
+@click.option("--top", default=20, show_default=True, help="Trials in the ranked table (0 for all).")
+@click.option("--format", "output_format", default="md", show_default=True, help="md or html (one page, plots inlined).")
+@pass_environment
+def report(environment: Environment, sweep, output, baseline_rev, top, output_format):
+    """The review report of SWEEP (default: the newest sweep): definition, ranking, best trial, failures, plots.
+
+    Markdown written with -o gets its PNG plots in a folder beside it; on standard
+    output it comes without plots. A sweep with no finished trial gets a report
+    that says so (exit status 0), so CI can always publish one.
+    """
+    from gitexp.review.report import build_sweep_report, check_format, report_text, write_report
+
+    check_format(output_format)
+    git = environment.git()
+    built = build_sweep_report(git, sweep, baseline_rev, top)
+    if output is None:
+        environment.stdout.write(report_text(git, built, output_format))
+        return
+    written = write_report(git, built, environment.cwd / output, output_format)
+    plots = f" and {len(written) - 1} plot(s) in {written[1].parent.name}/" if len(written) > 1 else ""
+    environment.echo(f"Wrote {output}{plots}")
+
+
+@cli.command()
+@click.argument("trial")
+@click.option("--base", default="main", show_default=True, help="The branch to merge into.")
+@click.option("--title", help="The pull request's title (default: the trial and its params).")
+@click.option("--remote", default="origin", show_default=True, help="The Git remote on GitHub to push to.")
+@click.option("--top", default=20, show_default=True, help="Trials of the sweep's table in the body (0 for all).")
+@pass_environment
+def pr(environment: Environment, trial, base, title, remote, top):
+    """Push TRIAL's branch and open a pull request whose body is the trial's report.
+
+    Uses GITHUB_TOKEN (or GH_TOKEN) and GITHUB_API_URL, else a logged-in gh;
+    without either it prints the URL to open and writes the body to a file.
+    """
+    from gitexp.github.pull_requests import open_trial_pull_request
+    from gitexp.sharing.sync import with_actions_token
+
+    git = with_actions_token(environment.git(), environment.env, remote)
+    outcome = open_trial_pull_request(git, environment.env, trial, base, title, remote, top)
+    for line in outcome.pushed.lines("Pushed to"):
+        environment.echo(line)
+    if outcome.url:
+        verb = "Opened" if outcome.created else "Pull request"
+        environment.echo(f"{verb} {outcome.url}")
+        return
+    environment.echo(f"No pull request opened: {outcome.note}")
+    environment.echo(f"Open it at {outcome.compare_url}")
+    environment.echo(f"with the body in {outcome.body_file}")

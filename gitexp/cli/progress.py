@@ -1,0 +1,94 @@
+"""Showing a run's progress: a live rich display on terminals, plain lines elsewhere."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from gitexp.execution.local import RunEvent
+from gitexp.review.tables import format_value
+from gitexp.store.records import SUCCEEDED
+
+
+def outcome_line(event: RunEvent) -> str:
+    trial = event.trial
+    if event.kind == "started":
+        return f"started  {trial.ref.key}"
+    if event.kind == "skipped":
+        return f"skipped  {trial.ref.key}: {event.note}"
+    outcome = event.outcome
+    metrics = ", ".join(f"{k}={format_value(v)}" for k, v in list(outcome.metrics.items())[:4])
+    detail = metrics if outcome.status == SUCCEEDED else outcome.reason
+    return f"{outcome.status:<9} {trial.ref.key} in {outcome.duration:.1f}s" + (f"  {detail}" if detail else "")
+
+
+class PlainProgress:
+    """One line per event, for logs and CI."""
+
+    def __init__(self, stream: Any, total: int):
+        self.stream = stream
+        self.total = total
+        self.done = 0
+
+    def __enter__(self) -> "PlainProgress":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        pass
+
+    def __call__(self, event: RunEvent) -> None:
+        if event.kind != "started":
+            self.done += 1
+        prefix = f"[{self.done}/{self.total}] " if event.kind != "started" else ""
+        self.stream.write(prefix + outcome_line(event) + "\n")
+        self.stream.flush()
+
+
+class LiveProgress:
+    """A progress bar with done / failed / running counts, elapsed time and ETA."""
+
+    def __init__(self, console: Console, total: int):
+        self.console = console
+        self.counts = {"running": 0, "succeeded": 0, "failed": 0, "skipped": 0}
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console,
+        )
+        self.task = self.progress.add_task(self._description(), total=total)
+        self.started = time.monotonic()
+
+    def _description(self) -> str:
+        c = self.counts
+        return f"running {c['running']}  done {c['succeeded']}  failed {c['failed']}"
+
+    def __enter__(self) -> "LiveProgress":
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.stop()
+
+    def __call__(self, event: RunEvent) -> None:
+        if event.kind == "started":
+            self.counts["running"] += 1
+        else:
+            self.counts["running"] -= 1
+            self.counts[event.outcome.status if event.outcome else "skipped"] += 1
+            self.progress.console.print(outcome_line(event), markup=False, highlight=False)
+            self.progress.advance(self.task)
+        self.progress.update(self.task, description=self._description())

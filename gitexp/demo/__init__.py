@@ -1,0 +1,1 @@
+"""The bundled demo project and the command that builds it."""

@@ -1,0 +1,337 @@
+"""Driving a sweep while it runs: adaptive strategies, concurrency and early stopping.
+
+A ``SweepDriver`` is the executor's ``TrialSource`` for one sweep. It hands out
+queued trials, asks the strategy for new ones as results come in (writing them
+as branches under the same batch discipline as ``gitexp queue``), keeps at
+most the sweep's concurrency in flight, and stops the sweep when an early
+stopping rule holds: queued trials then get a ``cancelled`` result commit and
+the sweep record says why it stopped. All state is rebuilt from Git, so a
+sweep resumes from any clone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import random
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from gitexp.errors import ConcurrentChange, UsageError
+from gitexp.execution.pipeline import RunOutcome
+from gitexp.store.git import Git, RefUpdate
+from gitexp.project.metrics import read_commit_metrics
+from gitexp.project.model import load_project
+from gitexp.planning.queue import ParamsTargets, write_trials
+from gitexp.store.records import (
+    CANCELLED,
+    QUEUED,
+    SUCCEEDED,
+    T_PARAMS,
+    T_STATUS,
+    T_SWEEP,
+    T_TAGS,
+    T_TRIAL,
+    Ledger,
+    Sweep,
+    Trial,
+    dumps_compact,
+    format_message,
+    project_trailer,
+)
+from gitexp.store.refstore import LocalRefs, RefStore
+from gitexp.strategies import strategy_for
+from gitexp.strategies.base import TrialOutcome, TrialPlan
+from gitexp.sweep.spec import SweepSpec
+
+
+def outcome_of(trial: Trial) -> TrialOutcome:
+    return TrialOutcome(trial.params, trial.status, trial.metrics, trial.tags)
+
+
+WRITE_ATTEMPTS = 3
+
+
+class SweepDriver:
+    """Feeds one sweep's trials to an executor and grows adaptive sweeps.
+
+    Its refs are written to ``store``: this repository for ``gitexp run``, the
+    remote for a worker, which calls ``sync`` after each fetch to see what the
+    other runners did (trials added, run or held, the sweep stopped). A write
+    that loses a race to another runner is redone on the sweep as it now is.
+    """
+
+    def __init__(
+        self,
+        git: Git,
+        sweep: Sweep,
+        runnable_statuses: Sequence[str] = (QUEUED,),
+        store: RefStore | None = None,
+        held: Collection[str] = (),
+        shuffle: bool = False,
+        ledger: Ledger | None = None,
+    ):
+        self.git = git
+        self.store = store or LocalRefs(git)
+        self.runnable_statuses = tuple(runnable_statuses)
+        self.shuffle = shuffle  # workers starting together should not all reach for the same trial
+        self.running: list[Trial] = []
+        self.stop_reason: str | None = None
+        self.sync(sweep, held, ledger)
+
+    def sync(self, sweep: Sweep, held: Collection[str] = (), ledger: Ledger | None = None) -> None:
+        """Read the sweep's trials again from the store's view; ``held``: keys of trials other runners hold.
+
+        ``ledger`` is the caller's reading of that view, when it has one. The
+        trials this driver runs stay its own. A stop decided here whose record
+        lost a race is recorded now.
+        """
+        self.sweep = sweep
+        self.spec = SweepSpec.from_json(sweep.spec)
+        self.strategy = strategy_for(self.spec)
+        self.held = frozenset(held)
+        ours = {t.ref.key for t in self.running}
+        trials = (ledger or Ledger(self.store.view)).trials([sweep.name])
+        self.next_index = len(trials) + 1
+        others = [t for t in trials if t.ref.key not in ours]
+        runnable = [t for t in others if t.status in self.runnable_statuses]
+        self.completed = [t for t in others if t.finished and t.status not in (CANCELLED, *self.runnable_statuses)]
+        self.queued = [t for t in runnable if t.ref.key not in self.held]
+        self.elsewhere = [t for t in runnable if t.ref.key in self.held]  # pending, but not ours
+        if self.shuffle:
+            random.shuffle(self.queued)
+        if sweep.state.get("stopped"):
+            self.stop_reason = sweep.state["stopped"]
+        elif self.stop_reason:
+            self.stop(self.stop_reason)
+
+    @functools.cached_property
+    def targets(self) -> ParamsTargets:
+        """The baseline's params files, read only when the sweep grows."""
+        return ParamsTargets(self.git, self.sweep.baseline, load_project(self.git, self.sweep.baseline, self.sweep.project))
+
+    # -- TrialSource ---------------------------------------------------------
+
+    def next_trial(self) -> Trial | None:
+        if self.stop_reason or self.at_concurrency_limit():
+            return None
+        if not self.queued:
+            self._grow()
+        if not self.queued:
+            return None
+        trial = self.queued.pop(0)
+        self.running.append(trial)
+        return trial
+
+    def finished(self, trial: Trial, outcome: RunOutcome | None) -> None:
+        self.running = [t for t in self.running if t.ref != trial.ref]
+        if outcome is None:
+            self.elsewhere.append(trial)
+            return
+        done = Trial(**{**trial.__dict__, "status": outcome.status, "metrics": dict(outcome.metrics)})
+        self.completed.append(done)
+        if outcome.status == SUCCEEDED and not self.stop_reason:
+            reason = early_stopping_reason(self.spec, outcome.metrics)
+            if reason:
+                self.stop(reason)
+
+    def at_concurrency_limit(self) -> bool:
+        """Adaptive strategies learn from results, so the sweep's concurrency bounds what runs
+        without feedback, here and elsewhere; static sweeps run as many at once as executors allow."""
+        return self.strategy.adaptive and len(self.running) + len(self.elsewhere) >= self.spec.concurrency
+
+    def has_work(self) -> bool:
+        """Whether ``next_trial`` would hand out a trial now (queued, or one the strategy would create)."""
+        if self.stop_reason or self.at_concurrency_limit():
+            return False
+        return bool(self.queued) or bool(self._suggest(1))
+
+    def waits_on_others(self) -> bool:
+        """Whether trials other runners hold may still make this (adaptive) sweep grow."""
+        return self.strategy.adaptive and not self.stop_reason and bool(self.elsewhere)
+
+    def expected_runs(self) -> int:
+        """How many trials this run should execute, as far as can be told now."""
+        planned = self.spec.num_planned_trials()
+        return max(len(self.queued), planned - len(self.completed)) if planned else len(self.queued)
+
+    # -- growing and stopping ---------------------------------------------------
+
+    def _grow(self) -> None:
+        self._check_objective()
+        for _ in range(WRITE_ATTEMPTS):
+            if self.queued:  # another runner grew the sweep meanwhile
+                return
+            plans = self._suggest(max(1, self.spec.concurrency - len(self.running) - len(self.elsewhere)))
+            if not plans:
+                return
+            try:
+                self.sweep, new = write_trials(
+                    self.git,
+                    self.sweep,
+                    plans,
+                    spec=self.spec,
+                    targets=self.targets,
+                    first_index=self.next_index,
+                    store=self.store,
+                )
+            except ConcurrentChange:
+                self._reread()
+                continue
+            self.next_index += len(new)
+            self.queued += new
+            return
+
+    def _check_objective(self) -> None:
+        """Refuse to steer by a metric that no result has: every trial would look equally bad.
+
+        ``gitexp run`` checks the baseline's metrics first; a baseline that never ran cannot tell.
+        """
+        objective = self.spec.objective
+        succeeded = [t for t in self.completed if t.status == SUCCEEDED]
+        if not (self.strategy.adaptive and objective and succeeded):
+            return
+        if any(objective.metric in t.metrics for t in succeeded):
+            return
+        found = ", ".join(sorted({key for t in succeeded for key in t.metrics})[:8]) or "none"
+        raise UsageError(
+            f"sweep {self.sweep.name} steers by {objective.metric!r}, but no result has that metric "
+            f"(metrics: {found}): gitexp remove {self.sweep.name}, then queue it again with one of them as objective"
+        )
+
+    def _suggest(self, limit: int) -> list[TrialPlan]:
+        pending = [outcome_of(t) for t in self.running + self.elsewhere]
+        return self.strategy.suggest([outcome_of(t) for t in self.completed], pending, limit)
+
+    def stop(self, reason: str) -> None:
+        """Start no new trial: cancel the queued ones and record why in the sweep."""
+        self.stop_reason = reason
+        cancel_trials(self.git, self.queued, reason, self.store)
+        self.queued = []
+        for _ in range(WRITE_ATTEMPTS):
+            stopped = dataclasses.replace(self.sweep, state={**self.sweep.state, "stopped": reason})
+            try:
+                self.sweep, _ = write_trials(self.git, stopped, store=self.store)
+                return
+            except ConcurrentChange:
+                self.sweep = Ledger(self.store.view).sweep(self.sweep.name)
+        # A remote's view is as new as its last fetch: the next sync records the stop.
+
+    def _reread(self) -> None:
+        """Another runner changed the sweep: take it as the store's view has it now."""
+        self.sync(Ledger(self.store.view).sweep(self.sweep.name), self.held)
+
+
+def early_stopping_reason(spec: SweepSpec, metrics: dict[str, Any]) -> str | None:
+    """The first early-stopping rule the metrics meet, as a sentence; rules are ORed."""
+    for rule in spec.early_stopping:
+        value = metrics.get(rule.metric)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and rule.is_met(float(value)):
+            sign = ">=" if rule.goal == "maximize" else "<="
+            return f"early stopping: {rule.metric} = {value:g} {sign} {rule.value:g}"
+    return None
+
+
+def cancel_trials(git: Git, trials: Sequence[Trial], reason: str, store: RefStore | None = None) -> None:
+    """Give each queued trial an empty ``cancelled`` result commit (shown, not deleted).
+
+    A trial another runner has meanwhile claimed or finished keeps what it has.
+    """
+    store = store or LocalRefs(git)
+    for trial in trials:
+        trailers = {
+            T_SWEEP: trial.sweep,
+            T_TRIAL: trial.name,
+            T_STATUS: CANCELLED,
+            T_PARAMS: dumps_compact(trial.params),
+        }
+        if trial.tags:
+            trailers[T_TAGS] = dumps_compact(trial.tags)
+        trailers.update(project_trailer(trial.project))
+        message = format_message(f"gitexp: {trial.ref.key} cancelled", trailers, reason)
+        commit = git.commit_tree(f"{trial.tip}^{{tree}}", message, [trial.tip])
+        store.swap([RefUpdate(trial.ref.ref, commit, trial.tip)], message="gitexp: cancel")
+
+
+def extend_sweep(git: Git, sweep: Sweep, more: int) -> Sweep:
+    """Raise a sweep's trial budget by ``more`` (``gitexp run --more N``) and clear a stop."""
+    if more < 1:
+        raise UsageError(f"--more {more}: give a number of additional trials of 1 or more")
+    spec = SweepSpec.from_json(sweep.spec)
+    planned = spec.num_planned_trials() or len(Ledger(git).trials([sweep.name]))
+    spec = dataclasses.replace(spec, max_trials=planned + more)
+    state = {key: value for key, value in sweep.state.items() if key != "stopped"}
+    extended, _ = write_trials(git, dataclasses.replace(sweep, spec=spec.to_json(), state=state))
+    return extended
+
+
+def check_objective_metrics(git: Git, sweep: Sweep) -> str | None:
+    """A problem with the sweep's objective or stopping metrics, or None.
+
+    Refused when dvc.yaml declares no metrics at all, or when the baseline has
+    metrics and none is named so; a project that never ran yet cannot tell.
+    """
+    spec = SweepSpec.from_json(sweep.spec)
+    names = [rule.metric for rule in spec.early_stopping] + ([spec.objective.metric] if spec.objective else [])
+    if not names:
+        return None
+    project = load_project(git, sweep.baseline, sweep.project)
+    if not project.metrics_files:
+        return f"the sweep ranks by {names[0]}, but dvc.yaml declares no metrics files: add metrics: to a stage"
+    known = read_commit_metrics(git, sweep.baseline, project)
+    missing = [name for name in names if known and name not in known]
+    if missing:
+        return f"no metrics file of the project has {missing[0]!r} (metrics: {', '.join(list(known)[:8])})"
+    return None
+
+
+class CombinedSource:
+    """Several sources (one per sweep, or a list of named trials) drawn from in turn."""
+
+    def __init__(self, sources: Sequence[Any]):
+        self.sources = list(sources)
+        self.owner: dict[Any, Any] = {}
+        self.turn = 0
+
+    def next_trial(self) -> Trial | None:
+        for offset in range(len(self.sources)):
+            source = self.sources[(self.turn + offset) % len(self.sources)]
+            trial = source.next_trial()
+            if trial is not None:
+                self.turn = (self.turn + offset + 1) % len(self.sources)
+                self.owner[trial.ref] = source
+                return trial
+        return None
+
+    def finished(self, trial: Trial, outcome: RunOutcome | None) -> None:
+        self.owner.pop(trial.ref).finished(trial, outcome)
+
+
+def sources_for(git: Git, names: Sequence[str], runnable_statuses: Sequence[str]) -> tuple[CombinedSource, int]:
+    """What ``gitexp run NAMES`` executes: whole sweeps through drivers, named trials as they are.
+
+    Refuses a sweep whose objective or early-stopping metric the project does not declare.
+    """
+    from gitexp.execution.local import StaticTrials
+
+    ledger = Ledger(git)
+    sweep_names = set(ledger.sweep_names())
+    wanted_sweeps = [name for name in names if name in sweep_names] if names else sorted(sweep_names)
+    named_trials = [ledger.resolve_trial(name) for name in names if name not in sweep_names]
+    sources: list[Any] = []
+    total = 0
+    for name in wanted_sweeps:
+        sweep = ledger.sweep(name)
+        driver = SweepDriver(git, sweep, runnable_statuses, ledger=ledger)
+        if driver.expected_runs() == 0 or driver.stop_reason:
+            continue
+        problem = check_objective_metrics(git, sweep)
+        if problem:
+            raise UsageError(f"sweep {name}: {problem}")
+        sources.append(driver)
+        total += driver.expected_runs()
+    static = [t for t in named_trials if t.status in runnable_statuses]
+    if static:
+        sources.append(StaticTrials(static))
+        total += len(static)
+    return CombinedSource(sources), total

@@ -1,0 +1,162 @@
+"""Review on GitHub: a pull request per trial, one updatable report comment per sweep.
+
+Both go through ``gitexp.github.client``: the REST API when GITHUB_TOKEN (or GH_TOKEN)
+is set, honouring GITHUB_API_URL; else, for a pull request, the ``gh`` CLI when
+it is installed and logged in; else the compare URL to open by hand, with the
+body written to a file to paste.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitexp.review.tables import format_value
+from gitexp.store.git import Git
+from gitexp.github.client import (
+    GitHubAuthError,
+    GitHubClient,
+    GitHubRepo,
+    compare_url,
+    create_pull_request_with_gh,
+    gh_available,
+)
+from gitexp.store.naming import sweep_ref
+from gitexp.store.records import Ledger, Trial
+from gitexp.review.report import DEFAULT_TOP, build_sweep_report, render_trial_markdown
+from gitexp.sharing.sync import SyncReport, push_refs, remote_url
+
+MAX_TITLE_LENGTH = 120
+# GitHub refuses comment bodies over 65536 characters; leave room for the marker.
+MAX_COMMENT_LENGTH = 65_000
+_RELATIVE_IMAGE = re.compile(r"!\[([^\]]*)\]\((?![a-z]+:)[^)]*\)")
+_PULL_REF = re.compile(r"refs/pull/(\d+)/")
+
+
+@dataclass(frozen=True)
+class PullRequestOutcome:
+    """Where the pull request is, or, when none could be opened, what to open and the body to paste."""
+
+    trial: Trial
+    pushed: SyncReport
+    url: str | None = None
+    created: bool = False
+    compare_url: str | None = None
+    body_file: Path | None = None
+    note: str = ""
+
+
+def open_trial_pull_request(
+    git: Git,
+    env: Mapping[str, str],
+    trial_name: str,
+    base: str = "main",
+    title: str | None = None,
+    remote: str = "origin",
+    top: int = DEFAULT_TOP,
+) -> PullRequestOutcome:
+    """Push the trial's branch (and its sweep record) to ``remote``, then open a pull request into ``base``."""
+    trial = Ledger(git).resolve_trial(trial_name)
+    repo = GitHubRepo.from_remote_url(remote_url(git, remote))
+    report = build_sweep_report(git, trial.sweep, top=top)
+    row = next(row for row in report.trials if row.name == trial.name)
+    body = render_trial_markdown(git, report, row)
+    title = title or default_title(trial)
+    sweep = Ledger(git).sweep(trial.sweep)
+    pushed = push_refs(git, remote, {trial.ref.ref: trial.tip, sweep_ref(sweep.name): sweep.commit})
+    head = trial.ref.branch
+    note = ""
+    client = GitHubClient.from_environment(env, repo)
+    if client is not None:
+        try:
+            pull = client.create_pull_request(repo, head, base, title, body)
+        except GitHubAuthError as error:
+            note = error.message
+        else:
+            return PullRequestOutcome(trial, pushed, url=pull.html_url, created=pull.created)
+    body_file = write_body(git, trial, body)
+    if client is None and gh_available(env, repo.host):
+        url = create_pull_request_with_gh(repo, head, base, title, body_file, env=env)
+        return PullRequestOutcome(trial, pushed, url=url, body_file=body_file)
+    note = note or "no GITHUB_TOKEN (or GH_TOKEN) and no logged-in gh: open the pull request in the browser"
+    return PullRequestOutcome(trial, pushed, compare_url=compare_url(repo, base, head), body_file=body_file, note=note)
+
+
+def default_title(trial: Trial) -> str:
+    params = ", ".join(f"{key}={format_value(value)}" for key, value in trial.params.items())
+    title = f"gitexp {trial.ref.key}" + (f": {params}" if params else "")
+    return title if len(title) <= MAX_TITLE_LENGTH else title[: MAX_TITLE_LENGTH - 3] + "..."
+
+
+def write_body(git: Git, trial: Trial, body: str) -> Path:
+    """The pull request's body in ``.git/gitexp/pr/<sweep>/<trial>.md`` (outside the working tree)."""
+    path = git.common_dir() / "gitexp" / "pr" / trial.sweep / f"{trial.name}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+# -- the sweep comment in CI ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CommentOutcome:
+    url: str | None  # the comment's URL; None when nothing was posted
+    created: bool = False
+    note: str = ""
+
+
+def post_sweep_comment(git: Git, env: Mapping[str, str], sweep: str, body: str) -> CommentOutcome:
+    """Create or update the one comment of ``sweep`` on the pull request of the current branch.
+
+    Without a token, or without an open pull request, nothing is posted and the
+    outcome says why: a report job must not fail for want of a place to post.
+    """
+    if GitHubClient.from_environment(env) is None:
+        return CommentOutcome(None, note="no GITHUB_TOKEN (or GH_TOKEN): the report was not posted")
+    repo = repository_from_environment(git, env)
+    client = GitHubClient.from_environment(env, repo)
+    number = pull_request_number(env)
+    if number is None:
+        branch = current_branch(git, env)
+        pull = client.find_pull_request(repo, branch) if branch else None
+        if pull is None:
+            return CommentOutcome(None, note=f"no open pull request for branch {branch or '(detached HEAD)'}: nothing to comment on")
+        number = pull.number
+    comment = client.upsert_comment(repo, number, f"sweep:{sweep}", comment_body(body))
+    return CommentOutcome(comment.html_url, comment.created)
+
+
+def repository_from_environment(git: Git, env: Mapping[str, str]) -> GitHubRepo:
+    """GITHUB_REPOSITORY on GITHUB_SERVER_URL's host, as Actions sets them; else origin's URL."""
+    owner, _, name = env.get("GITHUB_REPOSITORY", "").partition("/")
+    if owner and name:
+        host = urllib.parse.urlsplit(env.get("GITHUB_SERVER_URL") or "https://github.com").hostname or "github.com"
+        return GitHubRepo(owner, name, host)
+    return GitHubRepo.from_remote_url(remote_url(git, "origin"))
+
+
+def pull_request_number(env: Mapping[str, str]) -> int | None:
+    """The pull request a ``pull_request`` event runs for (GITHUB_REF is refs/pull/N/merge)."""
+    match = _PULL_REF.match(env.get("GITHUB_REF", ""))
+    return int(match.group(1)) if match else None
+
+
+def current_branch(git: Git, env: Mapping[str, str]) -> str | None:
+    """The branch this run is about: GITHUB_HEAD_REF, GITHUB_REF's branch, else the checked-out one."""
+    if env.get("GITHUB_HEAD_REF"):
+        return env["GITHUB_HEAD_REF"]
+    if env.get("GITHUB_REF", "").startswith("refs/heads/"):
+        return env["GITHUB_REF"].removeprefix("refs/heads/")
+    return git.run("symbolic-ref", "-q", "--short", "HEAD", check=False).strip() or None
+
+
+def comment_body(report_markdown: str) -> str:
+    """A report fit for a comment: relative image links (files a comment cannot show) become their titles."""
+    body = _RELATIVE_IMAGE.sub(lambda match: f"*{match.group(1)}* (plot in the workflow run's files)", report_markdown)
+    if len(body) > MAX_COMMENT_LENGTH:
+        body = body[:MAX_COMMENT_LENGTH] + "\n\n*(cut: the full report is in the workflow run's summary)*\n"
+    return body

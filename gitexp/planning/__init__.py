@@ -1,0 +1,1 @@
+"""Planning: validating a sweep against its baseline (check) and writing its trial branches (queue)."""

@@ -1,0 +1,64 @@
+"""``gitexp check``: what a sweep would do, computed without writing anything."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitexp.errors import GitexpError
+from gitexp.store.git import Git
+from gitexp.project.model import ProjectCache, load_project
+from gitexp.planning.queue import MAX_TRIALS_PER_QUEUE, ParamsTargets
+from gitexp.strategies import strategy_for
+from gitexp.sweep.spec import SweepSpec
+
+
+@dataclass
+class SweepPreview:
+    spec: SweepSpec
+    trials: list[dict[str, Any]]
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "strategy": self.spec.strategy,
+            "concurrency": self.spec.concurrency,
+            "max_trials": strategy_for(self.spec).planned_trials(),
+            "early_stopping": [
+                {"metric": r.metric, "value": r.value, "optimization": r.goal} for r in self.spec.early_stopping
+            ],
+            "objective": {"metric": self.spec.objective.metric, "goal": self.spec.objective.goal}
+            if self.spec.objective
+            else None,
+            "trials": [{"params": params} for params in self.trials],
+        }
+
+
+def preview_sweep(spec: SweepSpec, git: Git | None, directory: str = "") -> SweepPreview:
+    """Validate ``spec`` (against the project in ``directory`` at HEAD when there is one) and list its first trials."""
+    spec.validate()
+    warnings = []
+    if git is not None and git.rev_parse("HEAD"):
+        head = git.rev_parse("HEAD")
+        try:
+            project = load_project(git, head, directory, ProjectCache(git.common_dir(), deferred=True))
+        except GitexpError as exc:
+            warnings.append(str(exc))
+        else:
+            ParamsTargets(git, head, project).check_spec(spec)
+            warnings += metric_warnings(spec, project.metrics_files)
+    planned = spec.num_planned_trials()
+    if planned is not None and planned > MAX_TRIALS_PER_QUEUE and not strategy_for(spec).adaptive:
+        warnings.append(f"{planned} trials is more than gitexp queues at once ({MAX_TRIALS_PER_QUEUE})")
+        plans = []
+    else:
+        plans = strategy_for(spec).initial_batch()
+    trials = [{str(target): value for target, value in plan.params.items()} for plan in plans]
+    return SweepPreview(spec, trials, warnings)
+
+
+def metric_warnings(spec: SweepSpec, metrics_files: tuple[str, ...]) -> list[str]:
+    named = [rule.metric for rule in spec.early_stopping] + ([spec.objective.metric] if spec.objective else [])
+    if named and not metrics_files:
+        return [f"dvc.yaml declares no metrics files, so {named[0]} cannot be read: gitexp run will refuse this sweep"]
+    return []

@@ -1,0 +1,264 @@
+"""Queueing: validate a sweep against the baseline and write its trial branches in one batch.
+
+Everything is checked before anything is written; then all objects go into one
+fast-import pack and all refs are created in one atomic ``update-ref``
+transaction whose creates fail if a ref already exists. A refused or failed
+queue therefore leaves no branch and no sweep behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from gitexp.errors import ConcurrentChange, RepositoryError, UsageError
+from gitexp.store.git import ZERO_OID, FastImportCommit, Git, RefUpdate
+from gitexp.store.naming import TrialRef, generate_sweep_name, sweep_ref, trial_name, validate_name
+from gitexp.project.params import ParamsFile, check_value_type
+from gitexp.project.model import DEFAULT_PARAMS_FILE, Project, ProjectCache, load_project
+from gitexp.store.records import (
+    SWEEP_FILE,
+    T_BASELINE,
+    T_PARAMS,
+    T_SWEEP,
+    T_TAGS,
+    T_TRIAL,
+    Ledger,
+    Sweep,
+    Trial,
+    dumps_compact,
+    format_message,
+    project_trailer,
+    trial_from_record,
+)
+from gitexp.store.refstore import LocalRefs, RefStore, drop
+from gitexp.strategies import strategy_for
+from gitexp.strategies.base import TrialPlan
+from gitexp.sweep.space import Choice, PChoice
+from gitexp.sweep.spec import SweepSpec
+
+# More trials than this in one command is almost always a mistake (a forgotten limit).
+MAX_TRIALS_PER_QUEUE = 100_000
+
+
+@dataclass(frozen=True)
+class QueueRequest:
+    spec: SweepSpec
+    name: str | None = None
+    rev: str = "HEAD"
+    include_uncommitted: bool = False
+    project: str = ""  # the DVC project's folder in the repository
+
+
+@dataclass(frozen=True)
+class QueuedSweep:
+    sweep: Sweep
+    trials: list[Trial]
+
+
+def queue_sweep(git: Git, request: QueueRequest) -> QueuedSweep:
+    """Validate ``request`` and create its sweep record and first trials."""
+    ledger = Ledger(git)
+    if git.rev_parse("HEAD") is None:
+        raise RepositoryError("the repository has no commits yet: commit your DVC project first (git commit)")
+    existing = set(ledger.sweep_names())
+    name = validate_name(request.name, "sweep") if request.name else generate_sweep_name(existing)
+    if name in existing:
+        raise UsageError(f"a sweep named {name!r} exists already: choose another --name, or gitexp remove {name}")
+    baseline = resolve_baseline(git, request.rev, request.include_uncommitted)
+    spec = request.spec
+    spec.validate()
+    refuse_more_than_the_space(spec)
+    planned = spec.num_planned_trials()
+    if planned is not None and planned > MAX_TRIALS_PER_QUEUE:
+        raise UsageError(
+            f"the sweep makes {planned} trials, more than {MAX_TRIALS_PER_QUEUE} at once: "
+            "limit it with --num-trials N (max_trials in a sweep file) or use fewer values"
+        )
+    cache = ProjectCache(git.common_dir(), deferred=True)  # written only once the sweep is
+    targets = ParamsTargets(git, baseline, load_project(git, baseline, request.project, cache))
+    targets.check_spec(spec)
+    plans = strategy_for(spec).initial_batch()
+    if not plans:
+        raise UsageError("the sweep makes no trials: give at least one value for each --set")
+    sweep = Sweep(
+        name=name,
+        commit="",
+        baseline=baseline,
+        prefix=ledger.prefix,
+        spec=spec.to_json(),
+        params_files=targets.files_touched(spec),
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        project=request.project,
+    )
+    queued = QueuedSweep(*write_trials(git, sweep, plans, spec=spec, targets=targets, new_sweep=True))
+    cache.save()
+    return queued
+
+
+def write_trials(
+    git: Git,
+    sweep: Sweep,
+    plans: Sequence[TrialPlan] = (),
+    *,
+    spec: SweepSpec | None = None,
+    targets: "ParamsTargets | None" = None,
+    first_index: int = 1,
+    new_sweep: bool = False,
+    store: RefStore | None = None,
+) -> tuple[Sweep, list[Trial]]:
+    """Write trial commits for ``plans`` and a new sweep record in one batch and one ref transaction.
+
+    With no plans this only records ``sweep`` as it is now (its spec and state).
+    The transaction goes to ``store`` (this repository by default; a worker
+    passes its remote): trial refs must not exist yet and the sweep ref must
+    still be at ``sweep.commit``, so concurrent writers cannot both land.
+    Raises ``ConcurrentChange`` when another writer got there first.
+    """
+    refs = [TrialRef(sweep.prefix, sweep.name, trial_name(first_index + i)) for i in range(len(plans))]
+    messages = [_trial_message(sweep, ref, plan) for ref, plan in zip(refs, plans)]
+    commits = [
+        FastImportCommit(sweep.baseline, message, targets.render(spec, plan)) for message, plan in zip(messages, plans)
+    ]
+    commits.append(_sweep_record_commit(sweep, None if new_sweep else sweep.commit))
+    scratch = f"refs/gitexp/tmp/queue-{os.getpid()}-{os.urandom(4).hex()}"
+    oids = git.fast_import(commits, scratch)
+    updates = [RefUpdate(ref.ref, oid, ZERO_OID) for ref, oid in zip(refs, oids)]
+    updates.append(RefUpdate(sweep_ref(sweep.name), oids[-1], ZERO_OID if new_sweep else sweep.commit))
+    if not (store or LocalRefs(git)).swap(updates, [scratch], f"gitexp: queue {sweep.name}"):
+        git.try_update_refs(drop([scratch]))
+        raise ConcurrentChange(
+            f"sweep {sweep.name!r} changed while its trials were being written (another gitexp at work?): try again"
+        )
+    record = dataclasses.replace(sweep, commit=oids[-1])
+    return record, [trial_from_record(ref, oid, message) for ref, oid, message in zip(refs, oids, messages)]
+
+
+def refuse_more_than_the_space(spec: SweepSpec) -> None:
+    """A new sweep asking for more distinct trials than its discrete space holds is a mistake."""
+    count = spec.max_trials
+    if isinstance(count, int) and spec.strategy in ("grid", "random") and spec.space.is_discrete:
+        size = spec.space.grid_size()
+        if count > size:
+            raise UsageError(
+                f"{count} trials asked for, but the space has only {size} distinct points: "
+                f"give --num-trials {size} or less, or add values"
+            )
+
+
+def resolve_baseline(git: Git, rev: str, include_uncommitted: bool) -> str:
+    """The baseline commit: ``rev``, refusing uncommitted work unless it is snapshotted."""
+    baseline = git.rev_parse(rev)
+    if baseline is None:
+        if git.run("rev-parse", "--is-shallow-repository").strip() == "true":
+            raise UsageError(
+                f"--rev {rev!r} names no commit in this shallow clone: run git fetch --unshallow, then try again"
+            )
+        raise UsageError(f"--rev {rev!r} names no commit: give a branch, tag or commit id")
+    if baseline != git.rev_parse("HEAD"):
+        return baseline
+    changed = [entry[3:] for entry in git.status_porcelain() if not entry.startswith("??")]
+    if not changed:
+        return baseline
+    if include_uncommitted:
+        return snapshot_workspace(git, baseline)
+    shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+    raise UsageError(
+        f"uncommitted changes to {shown}: gitexp queues the committed baseline (HEAD); "
+        "commit them, or pass --include-uncommitted to snapshot the workspace into the sweep's baseline"
+    )
+
+
+def snapshot_workspace(git: Git, head: str) -> str:
+    """A commit of the working tree on top of HEAD, made with a private index."""
+    with tempfile.TemporaryDirectory(prefix="gitexp-index-") as tmp:
+        env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
+        git.run("read-tree", head, env=env)
+        git.run("add", "-A", env=env)
+        tree = git.run("write-tree", env=env).strip()
+    message = "gitexp: workspace snapshot\n\nUncommitted changes included in a sweep's baseline.\n"
+    return git.run("commit-tree", tree, "-p", head, "-m", message).strip()
+
+
+class ParamsTargets:
+    """The params files of a baseline, checked against dvc.yaml and rendered per trial."""
+
+    def __init__(self, git: Git, baseline: str, project: Project):
+        self.git = git
+        self.baseline = baseline
+        self.project = project
+        self._files: dict[str, ParamsFile] = {}
+        self._modes: dict[str, str] = {}
+
+    def file(self, name: str | None) -> ParamsFile:
+        """A params file by its project-relative name (``params.yaml`` when None)."""
+        name = name or DEFAULT_PARAMS_FILE
+        if name not in self._files:
+            path = self.project.path(name)
+            if path not in self.project.params_files:
+                listed = ", ".join(self.project.display(p) for p in self.project.params_files) or "none"
+                raise UsageError(
+                    f"dvc.yaml lists no params from {name} (params files: {listed}): "
+                    f"add them to a stage's params: in dvc.yaml so DVC reruns it, and commit"
+                )
+            blob = self.git.read_blob(self.baseline, path)
+            if blob is None:
+                raise UsageError(f"{name} is listed in dvc.yaml but not committed at the baseline: commit it")
+            self._files[name] = ParamsFile(name, blob.decode("utf-8"))
+            self._modes.update({name: mode for mode in self.git.tree_entries(self.baseline, [path]).values()})
+        return self._files[name]
+
+    def check_spec(self, spec: SweepSpec) -> None:
+        """Every key exists and every discrete value fits the type the file holds."""
+        for target, value in spec.constants:
+            check_value_type(str(target), self.file(target.file).get(target.key), value, isinstance(value, str))
+        for axis in spec.space.axes:
+            old = self.file(axis.target.file).get(axis.target.key)
+            for value, explicit in _representative_values(axis.dimension):
+                check_value_type(str(axis.target), old, value, explicit)
+
+    def files_touched(self, spec: SweepSpec) -> tuple[str, ...]:
+        targets = [t for t, _ in spec.constants] + [axis.target for axis in spec.space.axes]
+        return tuple(dict.fromkeys(t.file or DEFAULT_PARAMS_FILE for t in targets))
+
+    def render(self, spec: SweepSpec, plan: TrialPlan) -> dict[str, tuple[str, bytes]]:
+        """The changed params files of one trial: path -> (mode, content)."""
+        per_file: dict[str, dict[str, Any]] = {}
+        for target, value in [*spec.constants, *plan.params.items()]:
+            per_file.setdefault(target.file or DEFAULT_PARAMS_FILE, {})[target.key] = value
+        return {
+            self.project.path(name): (self._modes.get(name, "100644"), self.file(name).render(updates).encode("utf-8"))
+            for name, updates in per_file.items()
+        }
+
+
+def _representative_values(dimension) -> list[tuple[Any, bool]]:
+    """Values whose types stand for a dimension's: every listed value, or a distribution's bounds."""
+    if isinstance(dimension, (Choice, PChoice)):
+        return [(value, index in dimension.quoted) for index, value in enumerate(dimension.values)]
+    return [(bound, False) for bound in dimension.args[:2]]
+
+
+def _params_json(plan: TrialPlan) -> dict[str, Any]:
+    return {str(target): value for target, value in plan.params.items()}
+
+
+def _trial_message(sweep: Sweep, ref: TrialRef, plan: TrialPlan) -> str:
+    params = _params_json(plan)
+    summary = " ".join(f"{key}={value}" for key, value in params.items())
+    trailers = {T_SWEEP: sweep.name, T_TRIAL: ref.trial, T_PARAMS: dumps_compact(params), T_BASELINE: sweep.baseline}
+    if plan.tags:
+        trailers[T_TAGS] = dumps_compact(plan.tags)
+    trailers.update(project_trailer(sweep.project))
+    return format_message(f"gitexp: {ref.key} {summary}", trailers)
+
+
+def _sweep_record_commit(sweep: Sweep, parent: str | None) -> FastImportCommit:
+    content = (dumps_compact(sweep.to_json()) + "\n").encode("utf-8")
+    message = format_message(f"gitexp: sweep {sweep.name}", {T_SWEEP: sweep.name, T_BASELINE: sweep.baseline})
+    return FastImportCommit(parent, message, {SWEEP_FILE: ("100644", content)})

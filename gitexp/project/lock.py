@@ -1,0 +1,266 @@
+"""What ``dvc.lock`` and ``.dvc`` files record about a commit, and the DVC cache their hashes point into.
+
+Read as the plain YAML and JSON they are, never through DVC (which takes a
+second to import): ``show`` and ``report`` read a thousand commits. Paths come
+out repo-relative and posix, like every path of ``Project``; a lock file's
+paths are relative to its stage's ``wdir``, which only ``dvc.yaml`` says.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import posixpath
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gitexp.project.model import Project
+
+HASH_NAMES = ("md5", "etag", "checksum")  # what DVC records a file's hash as, local files first
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class Locked:
+    """A dependency or output as DVC recorded it."""
+
+    path: str
+    hash: str | None
+    size: int | None
+    nfiles: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"hash": self.hash, "size": self.size, "nfiles": self.nfiles}
+
+
+@dataclass(frozen=True)
+class LockedOutput(Locked):
+    use_cache: bool = True
+    is_data_source: bool = False  # from ``dvc add`` or ``dvc import`` rather than a stage
+    kind: str = "outs"  # or "metrics" or "plots", as dvc.yaml declares it
+
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "use_cache": self.use_cache, "is_data_source": self.is_data_source}
+
+
+@dataclass(frozen=True)
+class PipelineRecord:
+    """Every dependency and output that a commit's lock and .dvc files record, by path."""
+
+    deps: dict[str, Locked]
+    outs: dict[str, LockedOutput]
+
+    def holding(self, path: str) -> tuple[LockedOutput, str] | None:
+        """The cached output that is ``path`` or a directory holding it, with ``path`` relative to it."""
+        for out in self.outs.values():
+            if out.use_cache and out.hash and (path == out.path or path.startswith(out.path + "/")):
+                return out, path[len(out.path) + 1 :]
+        return None
+
+
+def pipeline_record(project: Project, files: Mapping[str, bytes | None], dvc_files: Sequence[str] = ()) -> PipelineRecord:
+    """What a commit's lock files (beside each of the project's dvc.yaml) and ``dvc_files`` (.dvc) record.
+
+    ``files`` holds the commit's dvc.yaml, dvc.lock and .dvc files by path;
+    whether an output is cached, or a metric or plot, is what DVC resolved for
+    the project.
+    """
+    declared = {output.path: output for output in project.outputs}
+    deps: dict[str, Locked] = {}
+    outs: dict[str, LockedOutput] = {}
+    for dvc_yaml, lock in zip(project.dvc_files, project.lock_files):
+        wdirs = _stage_dirs(dvc_yaml, files.get(dvc_yaml))
+        for name, stage in _lock_stages(files.get(lock)).items():
+            wdir = wdirs.get(str(name).split("@")[0], posixpath.dirname(dvc_yaml))
+            deps.update(_entries(stage.get("deps"), wdir, Locked))
+            for out in _entries(stage.get("outs"), wdir, Locked).values():
+                output = declared.get(out.path)
+                use_cache, kind = (output.cache, output.kind) if output else (True, "outs")
+                outs[out.path] = LockedOutput(out.path, out.hash, out.size, out.nfiles, use_cache, False, kind)
+    for path in dvc_files:
+        deps_found, outs_found = _dvc_file(path, files.get(path))
+        deps.update(deps_found)
+        outs.update(outs_found)
+    return PipelineRecord(deps, outs)
+
+
+def _lock_stages(content: bytes | None) -> dict[str, Any]:
+    """A lock file's stages, each stage's lines parsed once for every commit that has them.
+
+    The commits of a sweep differ in the stages their params reach; the others'
+    text repeats. DVC writes the lock in block style, so a stage runs from its
+    name at two spaces' indent to the next; any other layout is parsed whole.
+    """
+    start = _STAGES_KEY.search(content or b"")
+    if start is None:
+        return _mapping(_load_text_yaml(content).get("stages"))
+    stages: dict[str, Any] = {}
+    for block in filter(None, _STAGE_START.split(content[start.end() :])):
+        stage = _load_text_yaml(block)
+        if len(stage) != 1:  # not one stage: some other layout
+            return _mapping(_load_text_yaml(content).get("stages"))
+        stages.update(stage)
+    return stages
+
+
+@functools.lru_cache(maxsize=4096)  # callers only read what it returns
+def _load_text_yaml(content: bytes | None) -> dict[str, Any]:
+    """A YAML mapping with every scalar as text, built from the C parser's events: three times
+    faster than PyYAML's constructor, and a lock file's hashes, paths and sizes need no more.
+    Anything but plain mappings, sequences and scalars (an alias) goes to the full loader."""
+    try:
+        events = yaml.parse(content, Loader=_LOADER) if content else ()
+        stack: list[Any] = [[]]
+        keys: list[Any] = [None]
+        for event in events:
+            if isinstance(event, (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                value = event.value if isinstance(event, yaml.ScalarEvent) else {} if isinstance(event, yaml.MappingStartEvent) else []
+                _add(stack[-1], keys, value)
+                if not isinstance(event, yaml.ScalarEvent):
+                    stack.append(value)
+                    keys.append(None)
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                stack.pop()
+                keys.pop()
+            elif isinstance(event, yaml.AliasEvent):
+                return _load_yaml(content)
+    except yaml.YAMLError:
+        return {}
+    document = stack[0][0] if stack and stack[0] else None
+    return document if isinstance(document, dict) else {}
+
+
+def _add(container: Any, keys: list[Any], value: Any) -> None:
+    """Put ``value`` into the list, or into the mapping as the key or the value of the pending key."""
+    if isinstance(container, list):
+        container.append(value)
+    elif keys[-1] is None:
+        keys[-1] = value if isinstance(value, str) else str(value)
+    else:
+        container[keys[-1]] = value
+        keys[-1] = None
+
+
+def _entries(items: Any, wdir: str, kind: type[Locked]) -> dict[str, Any]:
+    """A lock list of deps or outs by repo path; params and other repositories are no files here."""
+    found = {}
+    for item in _list(items):
+        if not isinstance(item, Mapping) or not isinstance(item.get("path"), str) or "repo" in item:
+            continue
+        path = _join(wdir, item["path"])
+        name = item.get("hash") if item.get("hash") in item else next((n for n in HASH_NAMES if n in item), None)
+        found[path] = kind(path, _text(item.get(name)), _int(item.get("size")), _int(item.get("nfiles")))
+    return found
+
+
+@functools.lru_cache(maxsize=64)  # a sweep's commits share their .dvc files
+def _dvc_file(path: str, content: bytes | None) -> tuple[dict[str, Locked], dict[str, LockedOutput]]:
+    """A .dvc file's deps (``import-url``) and outs, which are data sources unless it has a command."""
+    document = _load_yaml(content)
+    wdir = _join(posixpath.dirname(path), str(document.get("wdir") or "."))
+    source = document.get("cmd") is None
+    outs = {}
+    for item in _list(document.get("outs")):
+        for out in _entries([item], wdir, Locked).values():
+            outs[out.path] = LockedOutput(out.path, out.hash, out.size, out.nfiles, item.get("cache", True) is not False, source)
+    return _entries(document.get("deps"), wdir, Locked), outs
+
+
+@functools.lru_cache(maxsize=16)  # trials share their dvc.yaml
+def _stage_dirs(dvc_yaml_path: str, content: bytes | None) -> dict[str, str]:
+    """Each stage's working directory, repo-relative: what its lock paths are relative to."""
+    base = posixpath.dirname(dvc_yaml_path)
+    dirs = {}
+    for name, definition in _mapping(_load_yaml(content).get("stages")).items():
+        body = _mapping(definition.get("do", definition) if isinstance(definition, Mapping) else None)
+        wdir = str(body.get("wdir") or ".")
+        dirs[str(name)] = _join(base, "." if "${" in wdir else wdir)  # a templated one: DVC's index does not say
+    return dirs
+
+
+class DvcCache:
+    """A local DVC cache, read by content hash (DVC 3's ``files/md5/`` layout, or DVC 2's)."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self._manifests: dict[str, dict[str, str]] = {}
+
+    def read(self, out: LockedOutput, inner: str) -> bytes | None:
+        """The file ``inner`` of a cached directory output (or, with ``inner`` "", the output itself)."""
+        digest = out.hash or ""
+        if inner:
+            digest = self._manifest(digest).get(inner, "") if digest.endswith(".dir") else ""
+        return self._object(digest) if digest and not digest.endswith(".dir") else None
+
+    def _manifest(self, digest: str) -> dict[str, str]:
+        """A ``.dir`` object: the directory's files by relative path, with their md5."""
+        if digest not in self._manifests:
+            try:
+                entries = json.loads(self._object(digest) or b"[]")
+            except ValueError:
+                entries = []
+            self._manifests[digest] = {
+                entry["relpath"]: entry["md5"] for entry in entries if isinstance(entry, dict) and {"relpath", "md5"} <= entry.keys()
+            }
+        return self._manifests[digest]
+
+    def holds(self, out: LockedOutput) -> bool:
+        """Whether the cache has all of an output's data: its object, and for a directory every file's."""
+        digest = out.hash or ""
+        if not digest.endswith(".dir"):
+            return bool(digest) and self._find(digest) is not None
+        return self._find(digest) is not None and all(self._find(inner) for inner in self._manifest(digest).values())
+
+    def _object(self, digest: str) -> bytes | None:
+        path = self._find(digest)
+        try:
+            return path.read_bytes() if path else None
+        except OSError:
+            return None
+
+    def _find(self, digest: str) -> Path | None:
+        for root in (self.directory / "files" / "md5", self.directory):
+            if (root / digest[:2] / digest[2:]).is_file():
+                return root / digest[:2] / digest[2:]
+        return None
+
+
+_STAGES_KEY = re.compile(rb"^stages:[ \t]*\n", re.MULTILINE)
+_STAGE_START = re.compile(rb"^(?=  \S)", re.MULTILINE)
+
+
+@functools.lru_cache(maxsize=4096)  # callers only read what it returns
+def _load_yaml(content: bytes | None) -> dict[str, Any]:
+    try:
+        document = yaml.load(content, Loader=_LOADER) if content else None
+    except yaml.YAMLError:
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+def _mapping(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _join(wdir: str, path: str) -> str:
+    joined = posixpath.normpath(posixpath.join(wdir, path))
+    return "" if joined == "." else joined
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

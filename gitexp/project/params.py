@@ -1,0 +1,449 @@
+"""Params files: look values up and write changed copies that differ only where asked.
+
+YAML and JSON files are composed into a node graph (``yaml_graph``) that knows
+where every value starts and ends in the text and which values are reached
+through anchors, aliases and merge keys; a trial's copy splices the new values'
+text into those spans, so comments, key order, quoting and number formats of
+every untouched line stay byte-identical, and writing a thousand copies costs
+little. A key set through a merge key gets an entry of its own in the mapping
+that merges, and the values DVC would leave as they were stay so, as with
+``dvc exp run -S``. Values that replace a block collection fall back to a
+ruamel.yaml round-trip of the whole document. TOML goes through tomlkit, which
+keeps formatting on its own. Every rendered copy is re-read and compared with
+the values DVC would write before it is used.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import io
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.nodes import MappingNode, ScalarNode
+
+from gitexp.errors import UsageError
+from gitexp.project.yaml_graph import Alias, Edit, Entry, Graph, RecursiveDocument, Step, apply_edits, node_of
+
+# A string PyYAML (YAML 1.1) or ruamel (YAML 1.2) would read as something else
+# must be quoted; this is what both read as a plain string.
+_SAFE_PLAIN = re.compile(r"[A-Za-z_/][A-Za-z0-9_./ -]*\Z")
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How one key is written: ``edits``, the (mapping, key) they set, and the entries that keep old values."""
+
+    edits: list[Edit]
+    slot: tuple[int, str]
+    kept: list[tuple[tuple[int, str], Edit]]
+
+
+def _per_key(method):
+    """A method of (self, key) computed once per file and key: each trial's copy asks again."""
+
+    @functools.wraps(method)
+    def cached(self, key):
+        memo = self.__dict__.setdefault("_memo_" + method.__name__, {})
+        if key not in memo:
+            memo[key] = method(self, key)
+        return memo[key]
+
+    return cached
+
+
+class ParamsFile:
+    """One params file's text and values, addressed by dotted keys (``train.lr``, ``layers.0``)."""
+
+    def __init__(self, path: str, text: str):
+        self.path = path
+        self.text = text
+        self.kind = _kind_of(path)
+        self.data = read_values(path, text)
+
+    @cached_property
+    def _graph(self) -> Graph:
+        """The file's nodes and their spans, composed only when a copy is written."""
+        try:
+            return Graph(self.text)
+        except Exception as exc:  # ruamel.yaml's own error types
+            raise UsageError(f"{self.path} cannot be parsed ({_first_line(exc)}): fix the file and commit it") from None
+
+    # -- reading -------------------------------------------------------------
+
+    def keys(self) -> list[str]:
+        return list(_flatten_keys(self.data))
+
+    def get(self, key: str) -> Any:
+        """The value at ``key``, merge keys resolved; an unknown key is refused with the closest existing ones."""
+        node = self.data
+        for part in key.split("."):
+            if isinstance(node, Mapping) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            else:
+                raise UsageError(self._unknown_key_message(key))
+        return node
+
+    def _unknown_key_message(self, key: str) -> str:
+        close = difflib.get_close_matches(key, self.keys(), n=3, cutoff=0.5)
+        hint = f"did you mean {', '.join(close)}?" if close else f"its keys are {', '.join(self.keys()[:8])}"
+        return f"{self.path} has no key {key!r}: {hint}"
+
+    # -- writing -------------------------------------------------------------
+
+    def render(self, updates: Mapping[str, Any]) -> str:
+        """The file's text with ``updates`` applied as ``dvc exp run -S`` applies them, nothing else changed."""
+        if not updates:
+            return self.text
+        text = self._render_toml(updates) if self.kind == "toml" else self._render_in_place(updates)
+        self._verify(text, updates)
+        return text
+
+    def _render_in_place(self, updates: Mapping[str, Any]) -> str:
+        plans = [self._plan(key, value) for key, value in updates.items()]
+        if any(plan is None for plan in plans):
+            return self._render_roundtrip(updates)
+        written = {plan.slot for plan in plans}
+        kept = {slot: edit for plan in plans for slot, edit in plan.kept if slot not in written}
+        text = apply_edits(self.text, [edit for plan in plans for edit in plan.edits] + list(kept.values()))
+        if text is None or len(written) < len(plans):  # two keys write one value: one key at a time
+            text = self.text
+            for key, value in updates.items():
+                text = ParamsFile(self.path, text)._render_in_place({key: value})
+        return text
+
+    def _plan(self, key: str, value: Any) -> _Plan | None:
+        """The text edits that set ``key``; None where a block collection must be replaced (by a round-trip).
+
+        DVC replaces the first value on the key's way down that is not a mapping
+        (the "slot", a scalar or a list) in the mapping that holds it, and every
+        other mapping keeps its own copy of what it merged. So a slot reached
+        through a merge key becomes an entry of the merging mapping, and the
+        mappings that merged the slot's old value get that value as an entry.
+        """
+        steps = self._steps(key)
+        slot = _slot_index(steps)
+        if slot is None:
+            return None
+        self._keys_dvc_changes(key)  # refuses a change DVC would drop
+        parts = key.split(".")
+        old = self.get(".".join(parts[: slot + 1]))
+        new = value if slot == len(parts) - 1 else _with(old, parts[slot + 1 :], value)
+        edits = self._slot_edits(steps, slot, new, value)
+        if edits is None:
+            return None
+        step = steps[slot]
+        if step.entry is None:
+            return _Plan(edits, (id(step.parent), parts[slot]), [])
+        kept_text = self._value_text(old, node_of(step.entry.value))
+        inheritors = self._graph.inheritors(step.parent, step.entry.key)
+        kept = [((id(m), step.entry.key), self._graph.insertion(m, self._key_text(step.entry), kept_text)) for m in inheritors]
+        return _Plan(edits, (id(step.parent), step.entry.key), kept)
+
+    def _slot_edits(self, steps: list[Step], slot: int, new: Any, value: Any) -> list[Edit] | None:
+        graph, step = self._graph, steps[slot]
+        node = node_of(step.value)
+        if step.entry is not None and step.entry.owner is not step.parent:  # reached through a merge key
+            return [graph.insertion(step.parent, self._key_text(step.entry), self._render_value(new, node))]
+        if isinstance(step.value, Alias):
+            return [Edit(step.value.start, step.value.end, self._render_value(new, node))]
+        aliases = graph.aliases_of(node)
+        if aliases:  # the places naming this value keep it: its anchor moves to the first of them
+            if not _spliceable(node):
+                return None
+            moved = Edit(aliases[0].start, aliases[0].end, graph.source(node))
+            return [Edit(node.start_mark.index, node.end_mark.index, self._render_value(new, node)), moved]
+        if any(_names_shared_value(graph, inner) for inner in steps[slot + 1 :]):
+            target, rendered = node, self._render_value(new, node)
+        else:
+            target = node_of(steps[-1].value)
+            rendered = self._render_value(value, target)
+        if not _spliceable(target):
+            return None
+        return [Edit(graph.value_start(target), target.end_mark.index, rendered)]
+
+    @_per_key
+    def _keys_dvc_changes(self, key: str) -> list[str]:
+        """The keys ``dvc exp run -S key=...`` changes: ``key``, and the same key under every other path to
+        the mapping holding its slot when aliases share that mapping. DVC writes each path in turn and the
+        last one wins, so a change under another path would be dropped: that is refused instead."""
+        if self.kind == "toml":
+            return [key]
+        steps = self._steps(key)
+        slot = _slot_index(steps)
+        if slot is None or not isinstance(steps[slot].parent, MappingNode):
+            return [key]
+        parts = key.split(".")
+        paths = self._graph.paths_to(steps[slot].parent)
+        changed = [".".join((*path, *parts[slot:])) for path in paths]
+        if paths[-1] != tuple(parts[:slot]):
+            raise UsageError(
+                f"{self.path}: {key} and {changed[-1]} are the same mapping in the YAML (an anchor used again "
+                f"through an alias or merge key), and dvc exp run -S keeps only the value set under the last of "
+                f"them: set {changed[-1]} to change it in all {len(changed)} places, or give "
+                f"{'.'.join(parts[:slot])} a mapping of its own"
+            )
+        return changed
+
+    @_per_key
+    def _steps(self, key: str) -> list[Step]:
+        try:
+            steps = self._graph.walk(key.split("."))
+        except RecursiveDocument as exc:
+            raise UsageError(f"{self.path} has an alias inside itself at {exc}: replace it with the values") from None
+        if steps is None:
+            raise UsageError(self._unknown_key_message(key))
+        return steps
+
+    def _key_text(self, entry: Entry) -> str:
+        text = self._graph.source(entry.key_node)
+        return text if not entry.key_node.anchor and "\n" not in text else render_yaml_value(entry.key)
+
+    def _value_text(self, value: Any, node: Any) -> str:
+        """A value as the file writes it (when that is one plain line), else rendered."""
+        text = self._graph.source(node)
+        if _spliceable(node) and not node.anchor and "\n" not in text:
+            return text
+        return self._render_value(value, node)
+
+    def _render_value(self, value: Any, old: Any) -> str:
+        if self.kind == "json":
+            return json.dumps(value, ensure_ascii=False)
+        style = old.style if isinstance(old, ScalarNode) else None
+        return render_yaml_value(value, style)
+
+    def _render_roundtrip(self, updates: Mapping[str, Any]) -> str:
+        rt = YAML()
+        rt.preserve_quotes = True
+        rt.width = 4096
+        document = rt.load(self.text)
+        for key, value in updates.items():
+            _assign(document, key, value)
+        out = io.StringIO()
+        rt.dump(document, out)
+        return out.getvalue()
+
+    def _render_toml(self, updates: Mapping[str, Any]) -> str:
+        import tomlkit
+
+        document = tomlkit.parse(self.text)
+        for key, value in updates.items():
+            _assign(document, key, value)
+        return tomlkit.dumps(document)
+
+    def _verify(self, text: str, updates: Mapping[str, Any]) -> None:
+        """The copy must read back as DVC's would: the values asked for, every other value as it was."""
+        expected = _plain_copy(self.data)
+        for key, value in updates.items():
+            for changed in self._keys_dvc_changes(key):
+                _assign(expected, changed, value)
+        try:
+            actual = ParamsFile(self.path, text).data if self.kind == "toml" else yaml.load(text, Loader=_LOADER)
+        except yaml.YAMLError:
+            actual = None
+        if not _same(actual, expected):
+            raise self._cannot_write(updates)
+
+    def _cannot_write(self, updates: Mapping[str, Any]) -> UsageError:
+        return UsageError(
+            f"cannot write {sorted(updates)} into {self.path} without changing other values: "
+            "report this with the file attached"
+        )
+
+
+
+def read_values(path: str, text: str) -> Any:
+    """A params file's values as DVC reads them (YAML 1.2 numbers, merge keys as ruamel.yaml resolves them), without what editing needs."""
+    kind = _kind_of(path)
+    try:
+        if kind == "toml":
+            import tomlkit
+
+            return tomlkit.parse(text).unwrap()
+        return yaml.load(text, Loader=_LOADER) or {}
+    except Exception as exc:  # each parser has its own error type
+        raise UsageError(f"{path} cannot be parsed ({_first_line(exc)}): fix the file and commit it") from None
+
+
+def check_value_type(target: str, old: Any, new: Any, explicit_string: bool) -> None:
+    """Refuse a value whose type contradicts the file's, unless the user forced a string."""
+    if old is None or new is None:
+        return
+    if isinstance(old, bool) != isinstance(new, bool) and not (isinstance(new, str) and explicit_string):
+        kind = "true/false" if isinstance(old, bool) else "a number" if isinstance(old, (int, float)) else "text"
+        raise UsageError(
+            f"{target} is {kind} in the params file but {new!r} is not: give {kind} "
+            "(or quote a text value to store it on purpose)"
+        )
+    if isinstance(old, (int, float)) and not isinstance(old, bool) and isinstance(new, str) and not explicit_string:
+        raise UsageError(
+            f"{target} is a number in the params file but {new!r} is text: give a number, "
+            f"or quote it (\"'{new}'\") to store text on purpose"
+        )
+    if isinstance(old, dict) and not isinstance(new, dict):
+        raise UsageError(f"{target} is a mapping in the params file: set its keys ({target}.KEY=...) instead")
+
+
+def render_yaml_value(value: Any, style: str | None = None) -> str:
+    """A value as YAML flow text that PyYAML and ruamel.yaml both read back unchanged."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _render_float(value)
+    if isinstance(value, str):
+        return _render_string(value, style)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(render_yaml_value(item) for item in value) + "]"
+    if isinstance(value, Mapping):
+        items = (f"{render_yaml_value(str(k))}: {render_yaml_value(v)}" for k, v in value.items())
+        return "{" + ", ".join(items) + "}"
+    raise UsageError(f"cannot write a {type(value).__name__} value into a params file: use a number, text or list")
+
+
+def _render_float(value: float) -> str:
+    if math.isnan(value):
+        return ".nan"
+    if math.isinf(value):
+        return ".inf" if value > 0 else "-.inf"
+    text = repr(value)
+    if "e" in text:  # YAML 1.1 readers need a dot and a signed exponent: 1.0e-05
+        mantissa, exponent = text.split("e")
+        mantissa = mantissa if "." in mantissa else mantissa + ".0"
+        exponent = exponent if exponent[0] in "+-" else "+" + exponent
+        text = f"{mantissa}e{exponent}"
+    return text
+
+
+def _render_string(value: str, style: str | None) -> str:
+    if style == '"' or any(ord(ch) < 32 for ch in value):
+        return json.dumps(value, ensure_ascii=False)
+    if style != "'" and _SAFE_PLAIN.match(value) and yaml.safe_load(value) == value and not value.endswith(" "):
+        return value
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _kind_of(path: str) -> str:
+    if path.endswith((".yaml", ".yml")):
+        return "yaml"
+    if path.endswith(".json"):
+        return "json"
+    if path.endswith(".toml"):
+        return "toml"
+    raise UsageError(f"gitexp cannot edit {path}: params files must be .yaml, .yml, .json or .toml")
+
+
+def _slot_index(steps: list[Step]) -> int | None:
+    """The first step whose value is not a mapping: what DVC replaces as a whole (None: a mapping is set)."""
+    return next((i for i, step in enumerate(steps) if not isinstance(node_of(step.value), MappingNode)), None)
+
+
+def _names_shared_value(graph: Graph, step: Step) -> bool:
+    """Whether a step goes through a value that other places name too (an alias, a merge key, an anchor)."""
+    merged = step.entry is not None and step.entry.owner is not step.parent
+    return isinstance(step.value, Alias) or merged or bool(graph.aliases_of(node_of(step.value)))
+
+
+def _with(value: Any, parts: list[str], new: Any) -> Any:
+    """A copy of ``value`` with the item at ``parts`` replaced by ``new``."""
+    copied = _plain_copy(value)
+    _assign(copied, ".".join(parts), new)
+    return copied
+
+
+def _plain_copy(data: Any) -> Any:
+    """A copy sharing nothing: values YAML merged or aliased become independent, as DVC sees them."""
+    if isinstance(data, Mapping):
+        return {key: _plain_copy(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_plain_copy(item) for item in data]
+    return data
+
+
+def _spliceable(node: Any) -> bool:
+    if isinstance(node, ScalarNode):
+        return node.style in (None, "'", '"')
+    return bool(getattr(node, "flow_style", False))
+
+
+def _assign(document: Any, key: str, value: Any) -> None:
+    *parents, last = key.split(".")
+    node = document
+    for part in parents:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    if isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value
+
+
+def _flatten_keys(data: Any, prefix: str = ""):
+    items = data.items() if isinstance(data, Mapping) else enumerate(data) if isinstance(data, list) else ()
+    for key, value in items:
+        dotted = f"{prefix}{key}"
+        yield dotted
+        yield from _flatten_keys(value, dotted + ".")
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equality that also tells 1 from 1.0 and True from 1, as a params file does."""
+    if type(a) is not type(b) and not (isinstance(a, Mapping) and isinstance(b, Mapping)):
+        return False
+    if isinstance(a, Mapping):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) and math.isnan(a):
+        return math.isnan(b)
+    return a == b
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+class _Yaml12Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """PyYAML's fast loader with YAML 1.2 floats (``1e-3``) and merge keys resolved as DVC reads params."""
+
+    def flatten_mapping(self, node: Any) -> None:
+        """Merge keys as YAML defines them (and ruamel.yaml, DVC's reader, resolves them): a mapping's own
+        keys win, then the first merged mapping listed. (PyYAML 6.0.3+ lets a later listed one win.)"""
+        own, merged = [], []
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                for source in sources:
+                    if not isinstance(source, yaml.MappingNode):
+                        raise yaml.constructor.ConstructorError(
+                            "while constructing a mapping", node.start_mark,
+                            f"expected a mapping for merging, but found {source.id}", source.start_mark,
+                        )  # fmt: skip
+                    self.flatten_mapping(source)
+                    merged.append(source.value)
+            else:
+                if key_node.tag == "tag:yaml.org,2002:value":
+                    key_node.tag = "tag:yaml.org,2002:str"
+                own.append((key_node, value_node))
+        if merged:  # a later pair overrides an earlier one: the first mapping listed goes last
+            node.value = [pair for pairs in reversed(merged) for pair in pairs] + own
+
+
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)?\.?[0-9]+(?:[eE][-+]?[0-9]+)\Z"),
+    list("-+0123456789."),
+)
+_LOADER = _Yaml12Loader

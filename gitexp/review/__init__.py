@@ -1,0 +1,1 @@
+"""Review: results as rows, tables, reports and plots."""

@@ -1,0 +1,474 @@
+"""The review report of a sweep (and of one trial, for its pull request).
+
+``build_sweep_report`` gathers what the report says from Git alone: the sweep's
+definition and counts, the finished trials ranked by the objective (or, when
+the sweep declares none, by a guess: its first score-like metric, lower first
+for losses and errors), deltas against the baseline, the
+failed trials with the end of their logs (kept in their result commits), and
+the data of the plots. Rendering goes through the jinja2 templates in
+``gitexp/templates/report/``:
+
+- Markdown: every value a template prints is escaped for Markdown unless the
+  code built it as Markdown (``Markup``: tables, code blocks, image links), so
+  user text (param values, metric names, log lines) never becomes markup, a
+  link, a mention or a broken table.
+- HTML: jinja2's autoescaping, plots inlined as base64 PNGs: one self-contained page.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import dataclasses
+import io
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from gitexp.errors import NotFoundError, UsageError
+from gitexp.review.tables import format_value, markdown_table
+from gitexp.store.git import Git
+from gitexp.store.records import FAILED, FINAL_STATES, STATES, Ledger, Sweep
+from gitexp.review.results import Row, baseline_row, collect_results, sort_rows
+from gitexp.sweep.expr import format_expr
+from gitexp.sweep.spec import SweepSpec
+
+DEFAULT_TOP = 20
+MAX_CURVE_TRIALS = 8  # lines in one step-curve plot, the best trials first
+LOG_LINES_SHOWN = 15
+DVCLIVE_PLOTS_DIR = "dvclive/plots/metrics/"
+FORMATS = ("md", "html")
+COUNTERS = {"step", "epoch", "epochs", "timestamp", "iteration"}  # metrics that are not scores
+LOWER_IS_BETTER = re.compile(r"loss|err|mse|mae|perplexity|latency")
+# Failed result commits keep the end of the log under this line (see execution.pipeline.commit_result).
+LOG_TAIL_HEADING = "Last lines of the log:"
+
+
+@dataclass(frozen=True)
+class Table:
+    """Headers and rows of text, for any output format."""
+
+    headers: list[str]
+    rows: list[list[str]]
+
+
+@dataclass(frozen=True)
+class Ranking:
+    metric: str
+    goal: str  # "maximize" or "minimize"
+    declared: bool  # the sweep's objective, rather than a metric the report picked
+
+    @property
+    def better(self) -> str:
+        return "higher" if self.goal == "maximize" else "lower"
+
+
+@dataclass(frozen=True)
+class FailedTrial:
+    row: Row
+    reason: str
+    log_tail: list[str]
+
+
+@dataclass(frozen=True)
+class Plot:
+    file_name: str
+    title: str
+    png: bytes
+
+
+@dataclass
+class SweepReport:
+    """Everything a sweep's report says, read from Git."""
+
+    sweep: Sweep
+    spec: SweepSpec
+    baseline: Row
+    trials: list[Row]
+    varied: list[str]
+    metrics: list[str]  # the ranking metric first
+    ranking: Ranking | None
+    ranked: list[Row]  # trials with a value of the ranking metric, best first
+    failed: list[FailedTrial]
+    top: int = DEFAULT_TOP  # rows in the ranked table; 0 for all
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = {state: sum(row.status == state for row in self.trials) for state in STATES}
+        return {state: count for state, count in counts.items() if count}
+
+    @property
+    def finished(self) -> int:
+        return sum(row.status in FINAL_STATES for row in self.trials)
+
+    @property
+    def best(self) -> Row | None:
+        return self.ranked[0] if self.ranked else None
+
+    @property
+    def shown(self) -> list[Row]:
+        return self.ranked[: self.top] if self.top else self.ranked
+
+    def rank_of(self, row: Row) -> int | None:
+        keys = [(ranked.sweep, ranked.name) for ranked in self.ranked]
+        return keys.index((row.sweep, row.name)) + 1 if (row.sweep, row.name) in keys else None
+
+    def delta(self, row: Row, metric: str) -> float | None:
+        value, base = _finite(row.metrics.get(metric)), _finite(self.baseline.metrics.get(metric))
+        return None if value is None or base is None else value - base
+
+
+# -- gathering -------------------------------------------------------------------------
+
+
+def build_sweep_report(git: Git, sweep_name: str | None = None, baseline_rev: str | None = None, top: int = DEFAULT_TOP) -> SweepReport:
+    """The report of ``sweep_name`` (default: the sweep created last), against ``baseline_rev`` if given."""
+    if top < 0:
+        raise UsageError(f"--top {top}: give the number of trials to list, or 0 for all of them")
+    ledger = Ledger(git)
+    sweep = ledger.sweep(sweep_name) if sweep_name else latest_sweep(ledger)
+    table = collect_results(git, [sweep.name])
+    baseline, trials = table.rows[0], table.rows[1:]
+    if baseline_rev is not None:
+        commit = git.rev_parse(baseline_rev)
+        if commit is None:
+            raise UsageError(f"--baseline {baseline_rev!r} names no commit: give a branch, tag or commit id")
+        baseline = baseline_row(git, dataclasses.replace(sweep, baseline=commit), table.param_columns)
+    ranking = choose_ranking(trials, table.metric_columns, table.objectives.get(sweep.name))
+    ranked = []
+    if ranking is not None and ranking.metric in table.metric_columns:
+        sort_rows(table, ranking.metric, "asc" if ranking.goal == "minimize" else "desc")
+        ranked = [row for row in table.rows[1:] if _finite(row.metrics.get(ranking.metric)) is not None]
+    metrics = list(table.metric_columns)
+    if ranking is not None and ranking.metric in metrics:
+        metrics.remove(ranking.metric)
+        metrics.insert(0, ranking.metric)
+    messages = {trial.name: trial.message for trial in ledger.trials([sweep.name])}
+    failed = [FailedTrial(row, *failure_details(messages.get(row.name, ""))) for row in trials if row.status == FAILED]
+    return SweepReport(
+        sweep=sweep,
+        spec=SweepSpec.from_json(sweep.spec),
+        baseline=baseline,
+        trials=trials,
+        varied=table.param_columns,
+        metrics=metrics,
+        ranking=ranking,
+        ranked=ranked,
+        failed=failed,
+        top=top,
+    )
+
+
+def latest_sweep(ledger: Ledger) -> Sweep:
+    sweeps = ledger.sweeps()
+    if not sweeps:
+        raise NotFoundError("no sweeps yet: create one with gitexp queue --set KEY=VALUES")
+    return max(sweeps, key=lambda sweep: sweep.created)
+
+
+def choose_ranking(trials: list[Row], metric_columns: list[str], objective: tuple[str, str] | None) -> Ranking | None:
+    """The sweep's objective; without one, the first metric trials recorded as a number (not a step
+    counter), lower first when its name says it is a loss or an error, else higher first."""
+    if objective is not None:
+        return Ranking(objective[0], objective[1], declared=True)
+    for metric in metric_columns:
+        leaf = re.split(r"[./:]", metric)[-1].lower()
+        if leaf in COUNTERS or not any(_finite(row.metrics.get(metric)) is not None for row in trials):
+            continue
+        return Ranking(metric, "minimize" if LOWER_IS_BETTER.search(leaf) else "maximize", declared=False)
+    return None
+
+
+def failure_details(message: str) -> tuple[str, list[str]]:
+    """``(reason, last log lines)`` from a failed result commit's message (its body, between subject and trailers)."""
+    body = "\n\n".join(message.strip("\n").split("\n\n")[1:-1])
+    reason, _, log = body.partition(f"\n\n{LOG_TAIL_HEADING}\n\n")
+    lines = [line.removeprefix("    ") for line in log.splitlines()]
+    return reason.strip(), lines[-LOG_LINES_SHOWN:]
+
+
+# -- plots -----------------------------------------------------------------------------
+
+
+def report_plots(git: Git, report: SweepReport) -> list[Plot]:
+    """The objective against each varied param, and dvclive's step curves of the best trials."""
+    from gitexp.review import plots  # matplotlib loads only when a report draws
+
+    found: list[Plot] = []
+    if report.ranking is not None and report.ranked:
+        metric = report.ranking.metric
+        baseline = _finite(report.baseline.metrics.get(metric))
+        for param in report.varied:
+            points = [(row.params[param], row.metrics[metric]) for row in report.ranked if row.params.get(param) is not None]
+            if points:
+                png = plots.objective_against_param(points, param, metric, baseline)
+                found.append(Plot(f"{_slug(metric)}-vs-{_slug(param)}.png", f"{metric} against {param}", png))
+    for name, curves in dvclive_curves(git, report.ranked[:MAX_CURVE_TRIALS]).items():
+        found.append(Plot(f"steps-{_slug(name)}.png", f"{name} by step", plots.step_curves(curves, name)))
+    return _unique_file_names(found)
+
+
+def dvclive_curves(git: Git, rows: Sequence[Row]) -> dict[str, dict[str, list[tuple[float, float]]]]:
+    """``metric -> trial -> [(step, value)]`` from the ``dvclive/plots/metrics/**.tsv`` files of result commits."""
+    specs: list[tuple[str, Row]] = []
+    for row in rows:
+        listed = git.run("ls-tree", "-r", "-z", "--name-only", row.commit, "--", DVCLIVE_PLOTS_DIR)
+        specs += [(path, row) for path in listed.split("\0") if path.endswith(".tsv")]
+    blobs = git.read_blobs([f"{row.commit}:{path}" for path, row in specs])
+    curves: dict[str, dict[str, list[tuple[float, float]]]] = {}
+    for (path, row), blob in zip(specs, blobs):
+        name = path.removeprefix(DVCLIVE_PLOTS_DIR).removesuffix(".tsv")
+        points = parse_step_tsv(blob or b"", name.rsplit("/", 1)[-1])
+        if points:
+            curves.setdefault(name, {})[f"{row.sweep}/{row.name}"] = points
+    return curves
+
+
+def parse_step_tsv(content: bytes, column: str) -> list[tuple[float, float]]:
+    """``(step, value)`` pairs of a dvclive TSV (columns ``step``, the metric, maybe ``timestamp``)."""
+    reader = csv.DictReader(io.StringIO(content.decode("utf-8", "replace")), delimiter="\t")
+    fields = [name for name in reader.fieldnames or () if name not in ("step", "timestamp")]
+    value_column = column if column in fields else (fields[-1] if fields else None)
+    if value_column is None or "step" not in (reader.fieldnames or ()):
+        return []
+    points = []
+    for record in reader:
+        try:
+            points.append((float(record["step"]), float(record[value_column])))
+        except (TypeError, ValueError):
+            continue
+    return points
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "plot"
+
+
+def _unique_file_names(found: list[Plot]) -> list[Plot]:
+    seen: set[str] = set()
+    unique = []
+    for plot in found:
+        name, index = plot.file_name, 2
+        while name in seen:
+            name = plot.file_name.replace(".png", f"-{index}.png")
+            index += 1
+        seen.add(name)
+        unique.append(dataclasses.replace(plot, file_name=name))
+    return unique
+
+
+# -- tables ----------------------------------------------------------------------------
+
+
+def definition_table(git: Git, report: SweepReport) -> Table:
+    spec, sweep = report.spec, report.sweep
+    planned = spec.num_planned_trials()
+    rows = [["strategy", spec.strategy]]
+    rows += [[str(axis.target), format_expr(axis.dimension)] for axis in spec.space.axes]
+    rows += [[f"{target} (every trial)", format_value(value)] for target, value in spec.constants]
+    rows.append(["trials planned", str(planned) if planned is not None else "as the strategy decides"])
+    rows.append(["concurrency", str(spec.concurrency)])
+    rows.append(["objective", f"{spec.objective.goal} {spec.objective.metric}" if spec.objective else "none declared"])
+    for rule in spec.early_stopping:
+        rows.append(["early stopping", f"once {rule.metric} {'>=' if rule.goal == 'maximize' else '<='} {format_value(rule.value)}"])
+    if spec.seed is not None:
+        rows.append(["seed", str(spec.seed)])
+    rows.append(["baseline", commit_label(git, sweep.baseline)])
+    if report.baseline.commit != sweep.baseline:
+        rows.append(["compared against", commit_label(git, report.baseline.commit)])
+    rows.append(["created", sweep.created])
+    return Table(["setting", "value"], rows)
+
+
+def commit_label(git: Git, commit: str) -> str:
+    subject = git.run("log", "-1", "--format=%s", commit, "--").strip()
+    return f"{commit[:10]} {subject}"
+
+
+def ranked_table(report: SweepReport, highlight: Row | None = None) -> Table:
+    """The shown trials, best first: varied params, the ranking metric with its delta, the other metrics."""
+    ranking = report.ranking
+    assert ranking is not None
+    others = report.metrics[1:]
+    headers = ["#", "trial", *report.varied, ranking.metric, "Δ vs baseline", *others, "duration"]
+    baseline = ["", "baseline", *_values(report.baseline.params, report.varied)]
+    baseline += [format_value(report.baseline.metrics.get(ranking.metric)), "", *_values(report.baseline.metrics, others), ""]
+    rows = [baseline]
+    for rank, row in enumerate(report.shown, start=1):
+        label = row.branch or row.name
+        if highlight is not None and row.name == highlight.name:
+            label += " (this trial)"
+        rows.append(
+            [
+                str(rank),
+                label,
+                *_values(row.params, report.varied),
+                format_value(row.metrics.get(ranking.metric)),
+                format_delta(report.delta(row, ranking.metric)),
+                *_values(row.metrics, others),
+                "" if row.duration is None else f"{row.duration:.1f}s",
+            ]
+        )
+    return Table(headers, rows)
+
+
+def comparison_table(report: SweepReport, row: Row) -> Table:
+    """One trial against the baseline: each varied param, then each metric with its delta."""
+    rows = [[param, format_value(report.baseline.params.get(param)), format_value(row.params.get(param)), ""] for param in report.varied]
+    rows += [
+        [metric, format_value(report.baseline.metrics.get(metric)), format_value(row.metrics.get(metric)), format_delta(report.delta(row, metric))]
+        for metric in report.metrics
+    ]
+    return Table(["", "baseline", row.name, "Δ"], rows)
+
+
+def counts_line(report: SweepReport) -> str:
+    counts = ", ".join(f"{count} {state}" for state, count in report.counts.items())
+    return f"{len(report.trials)} trials: {counts or 'none yet'}"
+
+
+def format_delta(delta: float | None) -> str:
+    return "" if delta is None else f"{delta:+.4g}"
+
+
+def _values(values: dict[str, Any], keys: Iterable[str]) -> list[str]:
+    return [format_value(values.get(key)) for key in keys]
+
+
+def _finite(value: Any) -> float | None:
+    """``value`` as a float when it is a finite number (not a bool), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+# -- rendering -------------------------------------------------------------------------
+
+# Characters that would make Markdown of user text: emphasis, code, links, HTML,
+# entities, strikethrough, math and mentions (``_`` only where it can emphasise,
+# not inside a word like train.n_est). ``|`` is left to ``markdown_table``.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]<>&~$@]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
+
+
+def markdown_text(value: Any) -> str:
+    """``value`` as inline Markdown text that shows as itself: one line, special characters escaped."""
+    text = value if isinstance(value, str) else format_value(value)
+    return _MARKDOWN_SPECIAL.sub(lambda match: "\\" + match.group(0), " ".join(text.split()))
+
+
+def markdown_inline(value: Any) -> Markup:
+    """``markdown_text`` outside a table, where a pipe needs escaping too."""
+    return Markup(markdown_text(value).replace("|", "\\|"))
+
+
+def markdown_table_of(table: Table) -> Markup:
+    escape = markdown_text
+    text = markdown_table([escape(h) for h in table.headers], [[escape(c) for c in row] for row in table.rows])
+    return Markup(text.rstrip("\n"))
+
+
+def code_block(lines: list[str]) -> Markup:
+    """A fenced code block whose fence no line can close."""
+    longest = max((len(run) for line in lines for run in re.findall(r"`+", line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return Markup("\n".join([fence, *lines, fence]))
+
+
+def image_link(title: str, path: str) -> Markup:
+    return Markup(f"![{markdown_text(title)}]({path})")
+
+
+def _finalize_markdown(value: Any) -> Any:
+    return value if isinstance(value, Markup) else markdown_inline(value)
+
+
+def _finalize_html(value: Any) -> Any:
+    return value if isinstance(value, str) else format_value(value)
+
+
+def _environment(markdown: bool) -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("gitexp", "templates/report"),
+        autoescape=not markdown,
+        finalize=_finalize_markdown if markdown else _finalize_html,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    environment.filters.update(table=markdown_table_of, code=code_block, delta=format_delta)
+    return environment
+
+
+def _context(git: Git, report: SweepReport) -> dict[str, Any]:
+    return {
+        "report": report,
+        "counts": counts_line(report),
+        "definition": definition_table(git, report),
+        "ranked": ranked_table(report) if report.ranked else None,
+        "best": comparison_table(report, report.best) if report.best else None,
+    }
+
+
+def render_markdown(git: Git, report: SweepReport, plot_links: Sequence[tuple[str, str]] = ()) -> str:
+    """The report as Markdown; ``plot_links`` are ``(title, relative path)`` of PNGs written beside it."""
+    images = [image_link(title, path) for title, path in plot_links]
+    return _environment(markdown=True).get_template("sweep.md.j2").render(**_context(git, report), images=images)
+
+
+def render_html(git: Git, report: SweepReport, found: Sequence[Plot]) -> str:
+    """The report as one self-contained HTML page, plots inlined."""
+    images = [(plot.title, "data:image/png;base64," + base64.b64encode(plot.png).decode("ascii")) for plot in found]
+    return _environment(markdown=False).get_template("sweep.html.j2").render(**_context(git, report), images=images)
+
+
+def render_trial_markdown(git: Git, report: SweepReport, row: Row) -> str:
+    """The pull-request body of one trial: it against the baseline, its rank, the sweep's table."""
+    failure = next((failed for failed in report.failed if failed.row.name == row.name), None)
+    return _environment(markdown=True).get_template("trial.md.j2").render(
+        report=report,
+        trial=row,
+        rank=report.rank_of(row),
+        failure=failure,
+        comparison=comparison_table(report, row),
+        ranked=ranked_table(report, highlight=row) if report.ranked else None,
+        counts=counts_line(report),
+    )
+
+
+def check_format(output_format: str) -> None:
+    if output_format not in FORMATS:
+        raise UsageError(f"--format {output_format!r}: use md or html")
+
+
+def report_text(git: Git, report: SweepReport, output_format: str) -> str:
+    """The report for standard output: HTML with its plots inlined, Markdown without plots (they need files)."""
+    check_format(output_format)
+    if output_format == "html":
+        return render_html(git, report, report_plots(git, report))
+    return render_markdown(git, report)
+
+
+def write_report(git: Git, report: SweepReport, output: Path, output_format: str) -> list[Path]:
+    """Write the report to ``output``; Markdown gets its PNGs in ``<stem>-plots/`` beside it. Answers the files written."""
+    check_format(output_format)
+    found = report_plots(git, report)
+    if output_format == "html":
+        output.write_text(render_html(git, report, found), encoding="utf-8")
+        return [output]
+    plot_dir = output.parent / f"{output.stem}-plots"
+    written = []
+    if found:
+        plot_dir.mkdir(parents=True, exist_ok=True)
+        for plot in found:
+            (plot_dir / plot.file_name).write_bytes(plot.png)
+            written.append(plot_dir / plot.file_name)
+    links = [(plot.title, f"{plot_dir.name}/{plot.file_name}") for plot in found]
+    output.write_text(render_markdown(git, report, links), encoding="utf-8")
+    return [output, *written]

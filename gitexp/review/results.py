@@ -1,0 +1,342 @@
+"""Results of sweeps as rows: the baseline first, then each trial with its params and metrics."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from gitexp.project.lock import PipelineRecord
+from gitexp.errors import UsageError
+from gitexp.execution.claims import DEFAULT_STALE_AFTER, read_claim
+from gitexp.store.locks import held_by, lock_path
+from gitexp.execution.worktrees import checked_out_commit
+from gitexp.store.git import Git
+from gitexp.project.metrics import CommitReader, dvc_file_paths, flatten, merge_metrics_files, read_workspace_metrics
+from gitexp.project.params import ParamsFile, read_values
+from gitexp.project.model import DEFAULT_PARAMS_FILE, Project, load_project
+from gitexp.store.records import QUEUED, RUNNING, STATES, SUCCEEDED, Ledger, Sweep, Trial
+from gitexp.store.remote import tracked_claims
+from gitexp.sweep.spec import SweepSpec
+
+BASELINE = "baseline"
+
+
+@dataclass(frozen=True)
+class CommitDetails:
+    """A row's commit as ``dvc exp show --json`` describes one: params and metrics by file, deps, outs, time.
+
+    Paths are relative to the DVC project, as DVC writes them.
+    """
+
+    rev: str
+    timestamp: str | None
+    params: dict[str, Any]  # repo path -> values
+    metrics: dict[str, Any]
+    pipeline: PipelineRecord
+    project: Project
+
+    def to_json(self) -> dict[str, Any]:
+        name = self.project.display
+        return {
+            "rev": self.rev,
+            "timestamp": self.timestamp,
+            "params": {name(path): {"data": _json_safe(values)} for path, values in self.params.items()},
+            "metrics": {name(path): {"data": _json_safe(values)} for path, values in self.metrics.items()},
+            "deps": {name(path): dep.to_json() for path, dep in self.pipeline.deps.items()},
+            "outs": {name(path): out.to_json() for path, out in self.pipeline.outs.items() if out.kind == "outs"},
+        }
+
+@dataclass(frozen=True)
+class Row:
+    sweep: str
+    name: str
+    branch: str | None
+    status: str
+    params: dict[str, Any]
+    metrics: dict[str, Any]
+    duration: float | None = None
+    commit: str = ""
+    details: CommitDetails | None = None
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.name == BASELINE
+
+    def to_json(self) -> dict[str, Any]:
+        found = {
+            "sweep": self.sweep,
+            "trial": self.name,
+            "branch": self.branch,
+            "status": self.status,
+            "commit": self.commit,
+            "duration": self.duration,
+            "params": _json_safe(self.params),
+            "metrics": _json_safe(self.metrics),
+        }
+        if self.details is not None:
+            found["data"] = self.details.to_json()
+        return found
+
+
+@dataclass
+class ResultsTable:
+    rows: list[Row]
+    param_columns: list[str] = field(default_factory=list)
+    metric_columns: list[str] = field(default_factory=list)
+    objectives: dict[str, tuple[str, str]] = field(default_factory=dict)  # sweep -> (metric, goal)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"trials": [row.to_json() for row in self.rows]}
+
+
+def collect_results(
+    git: Git, sweep_names: list[str] | None = None, live: bool = True, all_params: bool = False, details: bool = False
+) -> ResultsTable:
+    """Rows for ``sweep_names`` (every sweep when None), with live metrics of running trials.
+
+    Rows carry the params the trials vary, or with ``all_params`` every param of
+    every params file; ``details`` adds what ``dvc exp show --json`` tells of each commit.
+    """
+    ledger = Ledger(git)
+    sweeps = [ledger.sweep(name) for name in sweep_names] if sweep_names else ledger.sweeps()
+    trials = ledger.trials([sweep.name for sweep in sweeps]) if sweeps else []
+    common_dir = git.common_dir()
+    elsewhere = running_elsewhere(git) if live else set()
+    by_sweep: dict[str, list[Trial]] = {}
+    for trial in trials:
+        if live and trial.status == QUEUED:
+            trial = with_live_state(trial, common_dir, git, elsewhere)
+        by_sweep.setdefault(trial.sweep, []).append(trial)
+    reading = RowReader(git, all_params, details)
+    for sweep in sweeps:
+        reading.add(sweep, by_sweep.get(sweep.name, []))
+    reading.read()
+    rows: list[Row] = []
+    table = ResultsTable(rows)
+    for sweep in sweeps:
+        sweep_trials = by_sweep.get(sweep.name, [])
+        keys = list(dict.fromkeys(key for trial in sweep_trials for key in trial.params))
+        rows.append(reading.baseline_row(sweep, keys))
+        rows += [reading.trial_row(trial) for trial in sweep_trials]
+        objective = SweepSpec.from_json(sweep.spec).objective
+        if objective:
+            table.objectives[sweep.name] = (objective.metric, objective.goal)
+    table.param_columns = list(dict.fromkeys(key for row in rows for key in row.params))
+    table.metric_columns = list(dict.fromkeys(key for row in rows for key in row.metrics))
+    return table
+
+
+def running_elsewhere(git: Git) -> set[str]:
+    """Trials (``sweep/trial``) that a live claim on a remote holds, as this clone last fetched the claims."""
+    now = time.time()
+    claims = (read_claim(record) for record in tracked_claims(git))
+    return {claim.key for claim in claims if now - claim.heartbeat <= DEFAULT_STALE_AFTER}
+
+
+def with_live_state(trial: Trial, common_dir: Path, git: Git, elsewhere: Collection[str] = ()) -> Trial:
+    """A queued trial that a runner holds is running; its worktree, when here, has its latest metrics.
+
+    A runner reuses its worktree for trial after trial: what it holds belongs to
+    this trial only once it has this trial checked out.
+    """
+    holder = held_by(lock_path(common_dir, trial.sweep, trial.name))
+    if holder is None:
+        return Trial(**{**trial.__dict__, "status": RUNNING}) if trial.ref.key in elsewhere else trial
+    worktree = Path(holder.get("worktree", ""))
+    metrics = {}
+    if checked_out_commit(worktree) == trial.tip:
+        metrics = read_workspace_metrics(worktree, load_project(git, trial.tip, trial.project))
+    return Trial(**{**trial.__dict__, "status": RUNNING, "metrics": metrics})
+
+
+def baseline_row(git: Git, sweep: Sweep, keys: list[str]) -> Row:
+    """The baseline of ``sweep`` with the values of the params ``keys`` and its metrics."""
+    reading = RowReader(git)
+    reading.add(sweep, [])
+    reading.read()
+    return reading.baseline_row(sweep, keys)
+
+
+class RowReader:
+    """Builds rows from their commits' files, all read in one batch (``add`` every sweep, then ``read``).
+
+    A succeeded trial's metrics are its result commit's metrics files (those in a
+    cached output from the DVC cache); its ``Gitexp-Metrics`` trailer, which holds
+    only the first numeric ones, stands in when none of the files can be read
+    (outputs not fetched into this clone's cache). Other trials have the metrics
+    their record or their running worktree gives.
+    """
+
+    def __init__(self, git: Git, all_params: bool = False, details: bool = False):
+        self.git = git
+        self.files = CommitReader(git)
+        self.all_params = all_params
+        self.details = details
+        self.projects: dict[str, Project] = {}
+        self.revs: dict[str, None] = {}
+        self.params: dict[str, dict[str, Any]] = {}  # rev -> params file -> values
+        self.times: dict[str, str] = {}
+
+    def add(self, sweep: Sweep, trials: list[Trial]) -> None:
+        project = load_project(self.git, sweep.baseline, sweep.project)  # a trial changes params files only
+        self.projects[sweep.name] = project
+        dvc_files = dvc_file_paths(self.git, sweep.baseline, project)
+        params = project.params_files if self.all_params or self.details else ()
+        self.files.add(sweep.baseline, project, dvc_files, params)
+        self.revs.update(dict.fromkeys([sweep.baseline, *(trial.tip for trial in trials)]))
+        for trial in trials:
+            if trial.status == SUCCEEDED:
+                self.files.add(trial.tip, project, dvc_files, params)
+            else:
+                self.files.want(trial.tip, params)
+
+    def read(self) -> None:
+        self.files.read()
+        if self.details:
+            self.times = commit_times(self.git, list(self.revs))
+
+    def baseline_row(self, sweep: Sweep, keys: list[str]) -> Row:
+        rev = sweep.baseline
+        project = self.projects[sweep.name]
+        params = self._flat_params(sweep.name, rev) if self.all_params else baseline_params(self.git, rev, keys, project)
+        metrics = self.files.metrics_files(rev)
+        details = self._details(sweep.name, rev, metrics)
+        return Row(sweep.name, BASELINE, None, "", params, merge_metrics_files(metrics), commit=rev, details=details)
+
+    def trial_row(self, trial: Trial) -> Row:
+        files = self.files.metrics_files(trial.tip) if trial.status == SUCCEEDED else {}
+        params = self._flat_params(trial.sweep, trial.tip) if self.all_params else trial.params
+        details = self._details(trial.sweep, trial.tip, files, trial.status == SUCCEEDED)
+        metrics = merge_metrics_files(files) or trial.metrics
+        return Row(trial.sweep, trial.name, trial.ref.branch, trial.status, params, metrics, trial.duration, trial.tip, details)
+
+    def _params_files(self, sweep: str, rev: str) -> dict[str, Any]:
+        """Each params file of the sweep's project that ``rev`` has, with its values."""
+        if rev not in self.params:
+            found = {}
+            for path in self.projects[sweep].params_files:
+                content = self.files.blob(rev, path)
+                if content is None:
+                    continue
+                try:
+                    found[path] = read_values(path, content.decode("utf-8", "replace"))
+                except UsageError:  # broken in this commit: the row goes without it
+                    continue
+            self.params[rev] = found
+        return self.params[rev]
+
+    def _details(self, sweep: str, rev: str, metrics: dict[str, Any], result: bool = True) -> CommitDetails | None:
+        """What dvc exp show tells of ``rev``; deps and outs only for a commit with results."""
+        if not self.details:
+            return None
+        pipeline = self.files.pipeline(rev) if result else PipelineRecord({}, {})
+        params = self._params_files(sweep, rev)
+        return CommitDetails(rev, self.times.get(rev), params, metrics, pipeline, self.projects[sweep])
+
+    def _flat_params(self, sweep: str, rev: str) -> dict[str, Any]:
+        """Every param of ``rev`` as a column: ``train.lr`` for params.yaml, ``FILE:KEY`` for the others,
+        the files named as users and ``--set`` name them (relative to the project)."""
+        project = self.projects[sweep]
+        flat = {}
+        for path, values in self._params_files(sweep, rev).items():
+            name = project.display(path)
+            prefix = "" if name == DEFAULT_PARAMS_FILE else f"{name}:"
+            if isinstance(values, dict):
+                flat.update((prefix + key, value) for key, value in flatten(values))
+        return flat
+
+
+def commit_times(git: Git, revs: list[str]) -> dict[str, str]:
+    """When each commit was made, in ISO 8601 local time (``dvc exp show``'s timestamp, with its offset)."""
+    if not revs:
+        return {}
+    out = git.run("log", "--no-walk=unsorted", "--stdin", "--format=%H %ct", input="\n".join(revs) + "\n")
+    times = {}
+    for line in out.splitlines():
+        rev, _, seconds = line.partition(" ")
+        times[rev] = datetime.fromtimestamp(int(seconds)).astimezone().isoformat()
+    return times
+
+
+def baseline_params(git: Git, rev: str, keys: list[str], project: Project) -> dict[str, Any]:
+    files: dict[str, ParamsFile | None] = {}
+    values = {}
+    for key in keys:
+        path, sep, dotted = key.partition(":")
+        path, dotted = (path, dotted) if sep else (DEFAULT_PARAMS_FILE, key)
+        if path not in files:
+            blob = git.read_blob(rev, project.path(path))
+            files[path] = ParamsFile(path, blob.decode()) if blob is not None else None
+        try:
+            values[key] = files[path].get(dotted) if files[path] else None
+        except UsageError:
+            values[key] = None
+    return values
+
+
+def sort_rows(table: ResultsTable, metric: str, order: str | None = None) -> None:
+    """Sort each sweep's trials by ``metric`` (baseline rows stay first); missing values last."""
+    if metric not in table.metric_columns:
+        known = ", ".join(table.metric_columns[:10]) or "none recorded yet"
+        raise UsageError(f"no metric named {metric!r} (metrics: {known}): pick one of them for --sort-by")
+    ordered: list[Row] = []
+    for sweep in dict.fromkeys(row.sweep for row in table.rows):
+        rows = [row for row in table.rows if row.sweep == sweep]
+        goal = table.objectives.get(sweep, (None, "maximize"))[1] if order is None else None
+        descending = order == "desc" if order else goal != "minimize"
+        baseline = [row for row in rows if row.is_baseline]
+        trials = [row for row in rows if not row.is_baseline]
+        present = [row for row in trials if _number(row.metrics.get(metric)) is not None]
+        absent = [row for row in trials if _number(row.metrics.get(metric)) is None]
+        present.sort(key=lambda row: _number(row.metrics[metric]), reverse=descending)
+        ordered += baseline + present + absent
+    table.rows[:] = ordered
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        return None
+    return float(value)
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with every NaN or infinity as null, which JSON can carry."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(item) for item in value]
+    return value
+
+
+@dataclass(frozen=True)
+class SweepStatus:
+    sweep: Sweep
+    counts: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def sweep_statuses(git: Git) -> list[SweepStatus]:
+    """Every sweep with its trials counted by state (running ones found by their claims)."""
+    ledger = Ledger(git)
+    common_dir = git.common_dir()
+    elsewhere = running_elsewhere(git)
+    counts: dict[str, dict[str, int]] = {}
+    for trial in ledger.trials():
+        status = trial.status
+        if status == QUEUED and (
+            trial.ref.key in elsewhere or held_by(lock_path(common_dir, trial.sweep, trial.name)) is not None
+        ):
+            status = RUNNING
+        per_sweep = counts.setdefault(trial.sweep, dict.fromkeys(STATES, 0))
+        per_sweep[status] = per_sweep.get(status, 0) + 1
+    return [SweepStatus(sweep, counts.get(sweep.name, dict.fromkeys(STATES, 0))) for sweep in ledger.sweeps()]

@@ -1,0 +1,1 @@
+"""Sharing trials through a Git remote: push, pull, apply, remove."""

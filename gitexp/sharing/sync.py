@@ -1,0 +1,610 @@
+"""Sharing trials through a Git remote: push, pull, apply, remove.
+
+What travels is what the data model holds (DESIGN.md): trial branches (their
+trial and result commits) and sweep records under ``refs/gitexp/sweeps/``, named
+by explicit refspecs, never by a configured default. Both directions move a ref
+only forward: a ref the other side has moved past, or that has diverged, is left
+alone and reported, so neither push nor pull loses a result.
+
+- push: ``ls-remote`` of those refs, then one atomic push in which every ref
+  carries a lease on the value just seen, so a ref that moved on the remote
+  meanwhile makes the whole push fail rather than be overwritten.
+- pull: a fetch of every sweep record, then of the wanted sweeps' trial
+  branches, into a staging namespace; then one local ref transaction that
+  creates or fast-forwards the local refs and empties the staging namespace.
+
+DVC outputs follow with ``dvc push`` / ``dvc fetch`` of every branch when the
+project has a DVC remote; a pull names the pulled trials' outputs that are
+neither in the cache nor on that remote, and apply refuses a trial whose
+outputs the cache lacks rather than leave them out of the workspace.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from gitexp.project.outputs import dvc_remote_configured, missing_outputs, run_dvc
+from gitexp.errors import GitCommandError, NotFoundError, RepositoryError, UsageError
+from gitexp.execution.claims import claim_ref
+from gitexp.store.locks import held_by, lock_path
+from gitexp.execution.pipeline import trial_log_path
+from gitexp.execution.worktrees import dvc_cache_dir
+from gitexp.store.git import ZERO_OID, Git, RefRecord, RefUpdate
+from gitexp.store.naming import CLAIMS_NAMESPACE, SWEEPS_NAMESPACE, TrialRef, sweep_ref
+from gitexp.project.model import DVC_LOCK, load_project
+from gitexp.store.records import SUCCEEDED, SWEEP_FILE, T_SWEEP, T_TRIAL, Ledger, Sweep, Trial, parse_trailers
+from gitexp.store.remote import fetch_claims, resolve_remote
+
+INCOMING_NAMESPACE = "refs/gitexp/incoming/"  # fetched refs wait here until they are reconciled
+DEFAULT_REMOTE = "origin"
+
+# How the tips of one ref compare between here and there.
+SAME = "same"
+ONLY_HERE = "only here"
+ONLY_THERE = "only there"
+HERE_AHEAD = "ahead here"
+THERE_AHEAD = "ahead there"
+DIVERGED = "diverged"
+UNSEEN_THERE = "unseen there"  # the remote's tip is a commit this repository has never fetched
+
+
+# -- remotes ---------------------------------------------------------------------
+
+
+def require_remote(git: Git, name: str) -> None:
+    """Refuse a remote name the repository does not configure."""
+    names = git.remote_names()
+    if name not in names:
+        known = ", ".join(names) or "none configured"
+        raise NotFoundError(f"no Git remote named {name!r} (remotes: {known}): add it with git remote add {name} URL")
+
+
+def remote_url(git: Git, name: str) -> str:
+    """The URL as configured (before any ``insteadOf`` rewriting)."""
+    require_remote(git, name)
+    url = git.config_get(f"remote.{name}.url")
+    if not url:
+        raise NotFoundError(f"the remote {name!r} has no URL: set one with git remote set-url {name} URL")
+    return url
+
+
+def split_remote_and_names(
+    git: Git, arguments: list[str], local_sweeps: bool = False
+) -> tuple[str, list[str]]:
+    """``[REMOTE] [SWEEP...]``: the first argument is the remote when it names one, else ``origin``.
+
+    With ``local_sweeps`` (push), a first argument that is neither a remote nor
+    a sweep of this repository is refused, naming both lists.
+    """
+    remotes = git.remote_names()
+    if arguments and arguments[0] in remotes:
+        return arguments[0], arguments[1:]
+    if arguments and local_sweeps:
+        sweeps = Ledger(git).sweep_names()
+        if arguments[0] not in sweeps:
+            raise NotFoundError(
+                f"{arguments[0]!r} is neither a Git remote (remotes: {', '.join(remotes) or 'none configured'}) "
+                f"nor a sweep (sweeps: {', '.join(sweeps) or 'none yet'}): check the name, or git remote add it"
+            )
+    return DEFAULT_REMOTE, arguments
+
+
+def with_actions_token(git: Git, env: Mapping[str, str], remote: str) -> Git:
+    """``git`` that authenticates to GitHub with GITHUB_TOKEN when running in Actions and nothing else does.
+
+    The token goes into an ``http.<server>/.extraheader`` through GIT_CONFIG_*
+    variables of gitexp's own git processes: never on a command line, never in
+    .git/config. A checkout that persisted its credentials is left as it is.
+    """
+    token = env.get("GITHUB_TOKEN", "").strip()
+    server = (env.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/")
+    url = git.config_get(f"remote.{remote}.url") or ""
+    if env.get("GITHUB_ACTIONS") != "true" or not token or not url.startswith(server + "/"):
+        return git
+    if git.run("config", "--get-regexp", r"^http\..*\.extraheader$", check=False).strip():
+        return git
+    index = int(env.get("GIT_CONFIG_COUNT") or 0)
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode("ascii")
+    extra = {
+        "GIT_CONFIG_COUNT": str(index + 1),
+        f"GIT_CONFIG_KEY_{index}": f"http.{server}/.extraheader",
+        f"GIT_CONFIG_VALUE_{index}": f"AUTHORIZATION: basic {basic}",
+    }
+    return Git(git.root, {**git.env, **extra})
+
+
+# -- comparing tips ------------------------------------------------------------------
+
+
+def compare_tips(git: Git, tips: Mapping[str, tuple[str | None, str | None]]) -> dict[str, str]:
+    """For each ref, how its tips ``(here, there)`` compare (None: the side lacks the ref).
+
+    A commit whose parent is the other tip (a result on its trial, the usual
+    case) is decided from one batched ``rev-list``; other pairs ask ``merge-base``.
+    """
+    present = existing_commits(git, [oid for pair in tips.values() for oid in pair if oid])
+    parents = commit_parents(git, present)
+
+    def descends(child: str, ancestor: str) -> bool:
+        if ancestor in parents[child]:
+            return True
+        return git.run("merge-base", ancestor, child, check=False).strip() == ancestor
+
+    relations = {}
+    for ref, (here, there) in tips.items():
+        if here == there:
+            relations[ref] = SAME
+        elif there is None:
+            relations[ref] = ONLY_HERE
+        elif here is None:
+            relations[ref] = ONLY_THERE
+        elif there not in present:
+            relations[ref] = UNSEEN_THERE
+        elif descends(here, there):
+            relations[ref] = HERE_AHEAD
+        elif descends(there, here):
+            relations[ref] = THERE_AHEAD
+        else:
+            relations[ref] = DIVERGED
+    return relations
+
+
+def existing_commits(git: Git, oids: Iterable[str]) -> set[str]:
+    """The commits among ``oids`` that this repository has."""
+    oids = list(dict.fromkeys(oids))
+    if not oids:
+        return set()
+    out = git.run("cat-file", "--batch-check=%(objectname) %(objecttype)", input="\n".join(oids) + "\n")
+    return {line.split()[0] for line in out.splitlines() if line.endswith(" commit")}
+
+
+def commit_parents(git: Git, oids: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Parents of each commit in ``oids`` (all present), in one ``rev-list``."""
+    oids = list(oids)
+    if not oids:
+        return {}
+    out = git.run("rev-list", "--no-walk=unsorted", "--parents", "--stdin", input="\n".join(oids) + "\n")
+    return {oid: tuple(parents) for oid, *parents in (line.split() for line in out.splitlines())}
+
+
+# -- what a push or pull did -----------------------------------------------------------
+
+PUSH_LEFT_REASONS = {
+    THERE_AHEAD: "newer on the remote: gitexp pull first",
+    UNSEEN_THERE: "the remote has commits this clone has not fetched: gitexp pull first",
+    DIVERGED: "diverged from the remote: compare the two with git log, then keep one",
+}
+PULL_LEFT_REASONS = {
+    HERE_AHEAD: "newer here: gitexp push shares it",
+    DIVERGED: "diverged from the remote: compare the two with git log, then keep one",
+}
+
+
+@dataclass
+class SyncReport:
+    """What a push or pull did, ref by ref, and what happened to the DVC data."""
+
+    remote: str
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    current: list[str] = field(default_factory=list)
+    left: dict[str, str] = field(default_factory=dict)  # ref -> why it was left as it is
+    data: str = ""
+    missing: str = ""  # the pulled trials' outputs that neither the cache nor the DVC remote has
+
+    @property
+    def moved(self) -> int:
+        return len(self.created) + len(self.updated)
+
+    @property
+    def counts(self) -> str:
+        return f"{len(self.created)} new, {len(self.updated)} updated, {len(self.current)} up to date"
+
+    def lines(self, verb: str) -> list[str]:
+        """A summary for people: counts, then each ref left alone with the reason, then the DVC data."""
+        lines = [f"{verb} {self.remote}: {self.counts}"]
+        lines += [f"  left {display_ref(ref)}: {why}" for ref, why in self.left.items()]
+        lines += [line for line in (self.data, self.missing) if line]
+        return lines
+
+
+def display_ref(ref: str) -> str:
+    """``exp/s/t001`` for a branch, ``sweep s`` for a sweep record."""
+    if ref.startswith(SWEEPS_NAMESPACE):
+        return f"sweep {ref[len(SWEEPS_NAMESPACE):]}"
+    return ref.removeprefix("refs/heads/")
+
+
+# -- push ------------------------------------------------------------------------------
+
+def shareable_refs(git: Git, sweep_names: list[str]) -> dict[str, str]:
+    """``ref -> oid`` of the named sweeps (every sweep when none is named) and their trial branches."""
+    ledger = Ledger(git)
+    sweeps = [ledger.sweep(name) for name in sweep_names] if sweep_names else ledger.sweeps()
+    if not sweeps:
+        return {}
+    refs = {sweep_ref(sweep.name): sweep.commit for sweep in sweeps}
+    refs.update((trial.ref.ref, trial.tip) for trial in ledger.trials([sweep.name for sweep in sweeps]))
+    return refs
+
+
+def push(git: Git, remote: str, sweep_names: list[str], with_data: bool = True) -> SyncReport:
+    """Push the sweeps' records and trial branches that are new or ahead here; then their DVC data.
+
+    A failed ``dvc push`` comes after the Git refs have landed: its error says so, with DVC's own words.
+    """
+    require_remote(git, remote)
+    report = push_refs(git, remote, shareable_refs(git, sweep_names))
+    if with_data:
+        try:
+            report.data = transfer_data(git, "push", project_dirs(git, sweep_names))
+        except GitCommandError as error:
+            raise GitCommandError(
+                f"{error.message}; the Git refs were pushed to {remote} ({report.counts}) but not the DVC outputs: "
+                "fix the DVC remote (dvc remote list), then gitexp push again"
+            ) from None
+    return report
+
+
+def push_refs(git: Git, remote: str, here: Mapping[str, str]) -> SyncReport:
+    """Push those of ``here`` (ref -> oid) that the remote lacks or has an ancestor of, in one atomic push."""
+    there = git.ls_remote(remote, list(here)) if here else {}
+    relations = compare_tips(git, {ref: (oid, there.get(ref)) for ref, oid in here.items()})
+    report = SyncReport(remote)
+    updates = []
+    for ref, relation in relations.items():
+        if relation == SAME:
+            report.current.append(ref)
+        elif relation in (ONLY_HERE, HERE_AHEAD):
+            updates.append(RefUpdate(ref, here[ref], there.get(ref, ZERO_OID)))
+            (report.created if relation == ONLY_HERE else report.updated).append(ref)
+        else:
+            report.left[ref] = PUSH_LEFT_REASONS[relation]
+    swap_on_remote(git, remote, updates)
+    return report
+
+
+def swap_on_remote(git: Git, remote: str, updates: list[RefUpdate]) -> None:
+    """One atomic push in which each ref must still be where it was seen: all land, or none."""
+    if not updates:
+        return
+    rejected = git.push(remote, updates, atomic=True)
+    if rejected:
+        ref, reason = next(iter(rejected.items()))
+        raise GitCommandError(
+            f"{remote} refused {display_ref(ref)} {reason}, so nothing was changed there (the push is atomic): "
+            f"if it moved meanwhile, gitexp pull {remote} and try again"
+        )
+
+
+# -- pull ------------------------------------------------------------------------------
+
+
+def pull(git: Git, remote: str, sweep_names: list[str], with_data: bool = True) -> SyncReport:
+    """Create or fast-forward the local sweep records and trial branches from ``remote``.
+
+    Two fetches into a staging namespace: every sweep record (small), then the
+    trial branches under each wanted sweep's ``<prefix><sweep>/``; and the
+    remote's claims, mirrored as they are.
+    """
+    require_remote(git, remote)
+    staging = staging_namespace(remote)
+    git.fetch(remote, [f"+{SWEEPS_NAMESPACE}*:{staging}gitexp/sweeps/*"], prune=False)
+    remote_sweeps = staged_sweeps(git, staging)
+    missing = [name for name in sweep_names if name not in remote_sweeps]
+    if missing:
+        clear_staging(git, staging)
+        known = ", ".join(sorted(remote_sweeps)[:10]) or "none"
+        raise NotFoundError(
+            f"{remote} has no sweep named {missing[0]!r} (sweeps there: {known}): "
+            "gitexp push it from the clone that has it"
+        )
+    wanted = [remote_sweeps[name] for name in sweep_names] if sweep_names else list(remote_sweeps.values())
+    namespaces = [f"heads/{sweep.prefix}{sweep.name}/" for sweep in wanted]
+    if namespaces:
+        git.fetch(remote, [f"+refs/{namespace}*:{staging}{namespace}*" for namespace in namespaces], prune=False)
+    staged = {"refs/" + record.name[len(staging) :]: record for record in git.refs(staging)}
+    report = SyncReport(remote)
+    reconcile(git, remote, accepted_refs(staged, wanted), report)
+    fetch_claims(git, resolve_remote(git, remote))  # status and show tell which queued trials run elsewhere
+    if with_data:
+        report.data = transfer_data(git, "fetch", sorted({sweep.project for sweep in wanted}) or [""])
+        pulled = {*report.created, *report.updated}
+        trials = [t for t in Ledger(git).trials([s.name for s in wanted]) if t.ref.ref in pulled and t.status == SUCCEEDED]
+        report.missing = missing_note(git, trials, wanted, report.data)
+    return report
+
+
+def staging_namespace(remote: str) -> str:
+    return f"{INCOMING_NAMESPACE}{remote}/"
+
+
+def staged_sweeps(git: Git, staging: str) -> dict[str, Sweep]:
+    """The sweep records fetched into ``staging``, by name."""
+    records = git.refs(f"{staging}gitexp/sweeps/")
+    blobs = git.read_blobs([f"{record.oid}:{SWEEP_FILE}" for record in records])
+    sweeps = (Sweep.from_json(record.oid, json.loads(blob)) for record, blob in zip(records, blobs) if blob)
+    return {sweep.name: sweep for sweep in sweeps}
+
+
+def clear_staging(git: Git, staging: str) -> None:
+    git.update_refs([RefUpdate(record.name, ZERO_OID, record.oid) for record in git.refs(staging)])
+
+
+def accepted_refs(staged: Mapping[str, RefRecord], sweeps: list[Sweep]) -> dict[str, str]:
+    """The wanted sweep records, and the staged branches whose tips' trailers say they are their trials."""
+    accepted = {}
+    for sweep in sweeps:
+        accepted[sweep_ref(sweep.name)] = sweep.commit
+        for ref, record in staged.items():
+            branch = TrialRef.from_ref(ref, sweep.prefix)
+            if branch is None or branch.sweep != sweep.name:
+                continue
+            trailers = parse_trailers(record.message)
+            if (trailers.get(T_SWEEP), trailers.get(T_TRIAL)) == (branch.sweep, branch.trial):
+                accepted[ref] = record.oid
+    return accepted
+
+
+def reconcile(git: Git, remote: str, theirs: Mapping[str, str], report: SyncReport) -> None:
+    """Create or fast-forward local refs to ``theirs`` in one transaction that also empties the staging area."""
+    here = {record.name: record.oid for record in git.refs(SWEEPS_NAMESPACE, "refs/heads/")}
+    relations = compare_tips(git, {ref: (here.get(ref), oid) for ref, oid in theirs.items()})
+    checked_out = git.run("symbolic-ref", "-q", "HEAD", check=False).strip()
+    updates = []
+    for ref, relation in relations.items():
+        if relation == SAME:
+            report.current.append(ref)
+        elif relation == ONLY_THERE:
+            updates.append(RefUpdate(ref, theirs[ref], ZERO_OID))
+            report.created.append(ref)
+        elif relation == THERE_AHEAD and ref == checked_out:
+            report.left[ref] = f"checked out here: git merge --ff-only {remote}/{display_ref(ref)} brings it"
+        elif relation == THERE_AHEAD:
+            updates.append(RefUpdate(ref, theirs[ref], here[ref]))
+            report.updated.append(ref)
+        else:
+            report.left[ref] = PULL_LEFT_REASONS[relation]
+    updates += [RefUpdate(record.name, ZERO_OID, record.oid) for record in git.refs(staging_namespace(remote))]
+    if updates and not git.try_update_refs(updates, f"gitexp: pull {remote}"):
+        raise GitCommandError("local refs changed while pulling (another gitexp at work?): run gitexp pull again")
+
+
+# -- DVC data --------------------------------------------------------------------------
+
+
+def project_dirs(git: Git, sweep_names: list[str]) -> list[str]:
+    """The DVC project folders of the named sweeps (of every sweep when none is named)."""
+    ledger = Ledger(git)
+    sweeps = [ledger.sweep(name) for name in sweep_names] if sweep_names else ledger.sweeps()
+    return sorted({sweep.project for sweep in sweeps}) or [""]
+
+
+def transfer_data(git: Git, direction: str, projects: list[str]) -> str:
+    """``dvc push`` (or ``dvc fetch``) of the outputs of every branch, in each DVC project that has a DVC remote.
+
+    A failed push is an error (the data is not shared); a failed fetch is only
+    reported, since the Git side is complete and apply refuses what the cache lacks.
+    """
+    with_remote = [folder for folder in projects if dvc_remote_configured(git.root / folder, git.env)]
+    if not with_remote:
+        return "DVC data: no DVC remote configured, nothing to transfer"
+    try:
+        for folder in with_remote:
+            run_dvc(git.root / folder, git.env, direction, "--all-branches")
+    except GitCommandError as error:
+        if direction == "push":
+            raise
+        return f"DVC data: {error.message} (the Git refs were pulled)"
+    done = "pushed to" if direction == "push" else "fetched into the cache from"
+    return f"DVC data: outputs of every branch {done} the DVC remote"
+
+
+def missing_trial_outputs(git: Git, trial: Trial, rev: str | None = None) -> list[str]:
+    """The outputs of ``trial``'s commit that the local DVC cache lacks, as the project names them.
+
+    The outputs are those the project at ``rev`` (the trial's tip by default) declares.
+    """
+    try:
+        project = load_project(git, rev or trial.tip, trial.project)
+    except RepositoryError:
+        return []  # no DVC pipeline (or one DVC refuses): no outputs to look for
+    cache = dvc_cache_dir(git.root / trial.project)
+    return [project.display(path) for path in missing_outputs(git, trial.tip, project, cache)]
+
+
+def missing_note(git: Git, trials: list[Trial], sweeps: list[Sweep], fetched: str) -> str:
+    """A line naming the trials' outputs that the cache lacks after a pull ("" when none)."""
+    baselines = {sweep.name: sweep.baseline for sweep in sweeps}  # one project per sweep: its trials change only params
+    missing = [f"{t.ref.key} {path}" for t in trials for path in missing_trial_outputs(git, t, baselines[t.sweep])]
+    if not missing:
+        return ""
+    named = _some(missing)
+    if "no DVC remote configured" in fetched:
+        return (
+            f"DVC data: {len(missing)} output(s) of pulled trials are not in the DVC cache ({named}) and no DVC remote "
+            "is configured: add the one the trials' outputs were pushed to (dvc remote add -d NAME URL), then gitexp pull"
+        )
+    if fetched.endswith("the DVC remote"):
+        return (
+            f"DVC data: {len(missing)} output(s) of pulled trials are neither on the DVC remote nor in the cache "
+            f"({named}): gitexp push them from the clone that ran those trials"
+        )
+    return f"DVC data: {len(missing)} output(s) of pulled trials are not in the DVC cache ({named}): gitexp pull again"
+
+
+# -- apply -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AppliedTrial:
+    trial: Trial
+    paths: list[str]
+    data: str
+
+
+def apply_trial(git: Git, name: str) -> AppliedTrial:
+    """Bring the files a trial changed (params and results) into the working tree and index.
+
+    Like ``git checkout TRIAL -- <paths the trial changed since its baseline>``,
+    then ``dvc checkout`` of the outputs the new dvc.lock names. Refuses over
+    uncommitted changes, so nothing of the user's is lost, and when the cache
+    lacks outputs of the trial that a ``dvc fetch`` cannot bring, so that an
+    applied trial is never one without its model.
+    """
+    ledger = Ledger(git)
+    trial = ledger.resolve_trial(name)
+    status = git.status_porcelain()
+    dirty = [entry[3:] for entry in status if not entry.startswith("??")]
+    if dirty:
+        raise UsageError(
+            f"uncommitted changes to {_some(dirty)}: commit or stash them before gitexp apply {trial.ref.key}"
+        )
+    baseline = ledger.sweep(trial.sweep).baseline
+    changes = git.run("diff", "--name-status", "--no-renames", "-z", baseline, trial.tip).split("\0")
+    changed = dict(zip(changes[1::2], changes[0::2]))  # path -> status letter
+    untracked = [entry[3:] for entry in status if entry.startswith("??") and entry[3:] in changed]
+    if untracked:
+        raise UsageError(f"untracked {_some(untracked)} would be overwritten: move them away, then apply again")
+    project_root = git.root / trial.project
+    with_outputs = (project_root / ".dvc").is_dir() and any(path.endswith(DVC_LOCK) for path in changed)
+    if with_outputs:
+        require_outputs(git, trial)
+    kept = [path for path, letter in changed.items() if letter != "D"]
+    removed = [path for path, letter in changed.items() if letter == "D"]
+    if kept:
+        pathspecs = "".join(f"{path}\0" for path in kept)
+        git.run("checkout", trial.tip, "--pathspec-from-file=-", "--pathspec-file-nul", input=pathspecs)
+    if removed:
+        git.run("rm", "-q", "--ignore-unmatch", "--", *removed)
+    data = "no DVC outputs changed"
+    if with_outputs:
+        run_dvc(project_root, git.env, "checkout", "--allow-missing")
+        data = "DVC outputs checked out from the cache (those it holds)"
+    return AppliedTrial(trial, sorted(changed), data)
+
+
+def require_outputs(git: Git, trial: Trial) -> None:
+    """Refuse ``trial`` when the cache lacks some of its outputs, after a ``dvc fetch`` when there is a DVC remote."""
+    missing = missing_trial_outputs(git, trial)
+    if not missing:
+        return
+    project_root = git.root / trial.project
+    if not dvc_remote_configured(project_root, git.env):
+        where, fix = "and no DVC remote is configured", "add the one they were pushed to (dvc remote add -d NAME URL)"
+    else:
+        try:
+            run_dvc(project_root, git.env, "fetch", "--all-branches")
+            where, fix = "nor on the DVC remote", "gitexp push them from the clone that ran the trial"
+        except GitCommandError as error:
+            where, fix = f"and could not be fetched ({error.message})", "fix the DVC remote (dvc remote list)"
+        missing = missing_trial_outputs(git, trial)
+        if not missing:
+            return
+    raise RepositoryError(
+        f"outputs of {trial.ref.key} are not in the DVC cache {where}: {_some(missing)}; nothing was applied: "
+        f"{fix}, then gitexp apply {trial.ref.key} again"
+    )
+
+
+def _some(paths: list[str]) -> str:
+    return ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+
+
+# -- remove ----------------------------------------------------------------------------
+
+
+@dataclass
+class Removal:
+    """The refs that removing some trials and sweeps deletes, here and on a remote."""
+
+    trials: list[Trial] = field(default_factory=list)
+    sweeps: list[Sweep] = field(default_factory=list)
+    local: dict[str, str] = field(default_factory=dict)  # ref -> oid
+    remote: dict[str, str] = field(default_factory=dict)
+
+    def lines(self, remote: str | None) -> list[str]:
+        what = [f"sweep {sweep.name}" for sweep in self.sweeps]
+        whole = {sweep.name for sweep in self.sweeps}
+        loose = [trial.ref.key for trial in self.trials if trial.sweep not in whole]
+        counts = f"{len(self.trials)} trial branch(es)" + (f" and {', '.join(what)}" if what else "")
+        lines = [f"Removed {counts}" + (f": {', '.join(loose)}" if loose else "")]
+        if remote is not None:
+            lines.append(f"Removed {len(self.remote)} ref(s) from {remote}")
+        return lines
+
+
+def remove(git: Git, names: list[str], remote: str | None = None) -> Removal:
+    """Delete trials and sweeps (their branches, records and claims), on ``remote`` first, then here.
+
+    Each side changes in one atomic step that checks every ref is still where
+    it was seen, so a result pushed meanwhile is never deleted unseen.
+    """
+    if remote is not None:
+        require_remote(git, remote)
+    removal = plan_removal(git, names)
+    if remote is not None:
+        removal.remote = remote_refs_to_remove(git, remote, removal)
+        swap_on_remote(git, remote, [RefUpdate(ref, ZERO_OID, oid) for ref, oid in removal.remote.items()])
+    updates = [RefUpdate(ref, ZERO_OID, oid) for ref, oid in removal.local.items()]
+    if not git.try_update_refs(updates, "gitexp: remove"):
+        raise GitCommandError("refs changed while removing (another gitexp at work?): run gitexp remove again")
+    common_dir = git.common_dir()
+    for trial in removal.trials:
+        log = trial_log_path(common_dir, trial.sweep, trial.name)
+        log.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            log.parent.rmdir()  # once the sweep's last log is gone
+    return removal
+
+
+def plan_removal(git: Git, names: list[str]) -> Removal:
+    """What ``names`` (sweeps or trials) remove locally; refuses running or checked-out trials."""
+    ledger = Ledger(git)
+    sweeps = set(ledger.sweep_names())
+    removal = Removal()
+    for name in dict.fromkeys(names):
+        if name in sweeps:
+            sweep = ledger.sweep(name)
+            removal.sweeps.append(sweep)
+            removal.trials += ledger.trials([name])
+            removal.local[sweep_ref(name)] = sweep.commit
+            removal.local.update((record.name, record.oid) for record in git.refs(f"{CLAIMS_NAMESPACE}{name}/"))
+        else:
+            removal.trials.append(ledger.resolve_trial(name))
+    common_dir = git.common_dir()
+    checked_out = git.run("symbolic-ref", "-q", "HEAD", check=False).strip()
+    claims = {record.name: record.oid for record in git.refs(CLAIMS_NAMESPACE)}
+    for trial in removal.trials:
+        if held_by(lock_path(common_dir, trial.sweep, trial.name)) is not None:
+            raise UsageError(f"{trial.ref.key} is running: wait until it finishes, then remove it")
+        if trial.ref.ref == checked_out:
+            raise UsageError(f"{trial.ref.branch} is checked out: switch to another branch, then remove it")
+        removal.local[trial.ref.ref] = trial.tip
+        claim = claim_ref(trial.ref.key)
+        if claim in claims:
+            removal.local[claim] = claims[claim]
+    return removal
+
+
+def remote_refs_to_remove(git: Git, remote: str, removal: Removal) -> dict[str, str]:
+    """The remote's refs of the removed trials and sweeps, including trials only the remote has."""
+    patterns = {ref for ref in removal.local} | {claim_ref(trial.ref.key) for trial in removal.trials}
+    for sweep in removal.sweeps:
+        patterns |= {f"refs/heads/{sweep.prefix}{sweep.name}/*", f"{CLAIMS_NAMESPACE}{sweep.name}/*"}
+    advertised = git.ls_remote(remote, sorted(patterns))
+    return {ref: oid for ref, oid in sorted(advertised.items()) if _is_removed(ref, removal)}
+
+
+def _is_removed(ref: str, removal: Removal) -> bool:
+    """``ls-remote`` patterns match ref name tails: keep only the refs removal really means."""
+    if ref in removal.local or ref in {claim_ref(trial.ref.key) for trial in removal.trials}:
+        return True
+    return any(
+        ref.startswith((f"refs/heads/{sweep.prefix}{sweep.name}/", f"{CLAIMS_NAMESPACE}{sweep.name}/"))
+        for sweep in removal.sweeps
+    )

@@ -1,0 +1,348 @@
+"""The one seam between gitexp and Git.
+
+Everything gitexp does to a repository goes through ``Git``: argument lists,
+never shell strings; plumbing in batch (fast-import, ``update-ref --stdin``,
+``cat-file --batch``, one ``for-each-ref``) so that a thousand trials cost a
+handful of processes. Methods return plain data; failures raise
+``GitCommandError`` or ``RepositoryError`` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitexp.errors import GitCommandError, RepositoryError
+
+# User hooks (e.g. DVC's post-checkout) must not run inside gitexp's own plumbing.
+NO_HOOKS = ("-c", "core.hooksPath=/dev/null")
+ZERO_OID = "0" * 40
+
+
+@dataclass(frozen=True)
+class RefRecord:
+    """One ref as read by ``for-each-ref``: its name, target and tip commit message."""
+
+    name: str
+    oid: str
+    message: str
+
+
+@dataclass(frozen=True)
+class RefUpdate:
+    """One line of an atomic ref transaction.
+
+    ``old`` is the expected current value: ``ZERO_OID`` means "must not exist",
+    ``None`` means "whatever it is". ``new`` of ``ZERO_OID`` deletes the ref.
+    """
+
+    ref: str
+    new: str
+    old: str | None = None
+
+
+@dataclass(frozen=True)
+class FastImportCommit:
+    """A commit for ``fast-import``: parent, message and the files it replaces."""
+
+    parent: str | None
+    message: str
+    files: Mapping[str, tuple[str, bytes]]  # path -> (mode, content)
+
+
+class Git:
+    """A Git repository addressed by its work tree (or a worktree of it)."""
+
+    def __init__(self, root: Path, env: Mapping[str, str] | None = None):
+        self.root = Path(root)
+        self.env = dict(os.environ if env is None else env)
+        self.env.setdefault("GIT_TERMINAL_PROMPT", "0")
+
+    @classmethod
+    def discover(cls, path: Path, env: Mapping[str, str] | None = None) -> "Git":
+        """The repository containing ``path``; refuses bare repositories and non-repositories."""
+        probe = Git(path, env)
+        try:
+            top = probe.run("rev-parse", "--show-toplevel").strip()
+        except GitCommandError:
+            raise RepositoryError(
+                f"{path} is not inside a Git repository: run gitexp from a Git checkout "
+                "(git init, then commit your DVC project)"
+            ) from None
+        return cls(Path(top), env)
+
+    # -- running git ---------------------------------------------------------
+
+    def run(
+        self,
+        *args: str,
+        input: bytes | str | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        check: bool = True,
+    ) -> str:
+        return self.run_bytes(*args, input=input, env=env, cwd=cwd, check=check).decode(
+            "utf-8", "replace"
+        )
+
+    def run_bytes(
+        self,
+        *args: str,
+        input: bytes | str | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        check: bool = True,
+    ) -> bytes:
+        proc = self.run_process(*args, input=input, env=env, cwd=cwd)
+        if check and proc.returncode != 0:
+            detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+            reason = detail[-1] if detail else f"exit status {proc.returncode}"
+            raise GitCommandError(f"git {args[0]} failed: {reason}")
+        return proc.stdout
+
+    def run_process(
+        self,
+        *args: str,
+        input: bytes | str | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> subprocess.CompletedProcess:
+        """Run git and hand back the finished process, whatever its exit status."""
+        if isinstance(input, str):
+            input = input.encode()
+        try:
+            return subprocess.run(
+                ["git", *NO_HOOKS, *args],
+                cwd=cwd or self.root,
+                input=input,
+                capture_output=True,
+                env={**self.env, **(env or {})},
+                check=False,
+            )
+        except FileNotFoundError:
+            raise RepositoryError("git is not installed or not on PATH: install Git 2.30 or newer") from None
+
+    # -- reading -------------------------------------------------------------
+
+    def rev_parse(self, rev: str) -> str | None:
+        """The commit id ``rev`` names, or None when it names no commit."""
+        out = self.run("rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}", check=False)
+        return out.strip() or None
+
+    def git_dir(self) -> Path:
+        return Path(self.run("rev-parse", "--absolute-git-dir").strip())
+
+    def common_dir(self) -> Path:
+        """The shared .git directory (the same for every worktree of a repository)."""
+        out = self.run("rev-parse", "--git-common-dir").strip()
+        path = Path(out)
+        return path if path.is_absolute() else (self.root / path).resolve()
+
+    def config_get(self, key: str) -> str | None:
+        out = self.run("config", "--get", key, check=False).strip()
+        return out or None
+
+    def refs(self, *patterns: str) -> list[RefRecord]:
+        """Refs under ``patterns`` with their tip commit messages, in one process."""
+        fmt = "%(refname)%00%(objectname)%00%(contents)%00%00"
+        out = self.run("for-each-ref", f"--format={fmt}", *patterns)
+        records = []
+        for chunk in out.split("\0\0\n"):
+            if not chunk.strip("\n"):
+                continue
+            name, oid, message = chunk.lstrip("\n").split("\0", 2)
+            records.append(RefRecord(name, oid, message))
+        return records
+
+    def read_blobs(self, specs: Sequence[str]) -> list[bytes | None]:
+        """Contents of ``<rev>:<path>`` specs in one ``cat-file --batch``; None where missing."""
+        if not specs:
+            return []
+        data = self.run_bytes("cat-file", "--batch", input="\n".join(specs) + "\n")
+        results: list[bytes | None] = []
+        pos = 0
+        for _ in specs:
+            end = data.index(b"\n", pos)
+            header = data[pos:end]
+            pos = end + 1
+            if header.endswith((b" missing", b" ambiguous")):
+                results.append(None)
+                continue
+            _oid, kind, size = header.split()
+            body = data[pos : pos + int(size)]
+            pos += int(size) + 1
+            results.append(body if kind == b"blob" else None)
+        return results
+
+    def read_blob(self, rev: str, path: str) -> bytes | None:
+        return self.read_blobs([f"{rev}:{path}"])[0]
+
+    def tree_entries(self, rev: str, paths: Iterable[str]) -> dict[str, str]:
+        """File modes of ``paths`` in ``rev`` (missing paths are left out)."""
+        out = self.run("ls-tree", "-z", "--full-tree", rev, "--", *paths)
+        modes = {}
+        for entry in out.split("\0"):
+            if entry:
+                meta, path = entry.split("\t", 1)
+                modes[path] = meta.split()[0]
+        return modes
+
+    def list_tree(self, rev: str, directory: str = "") -> dict[str, str]:
+        """Every file under ``directory`` in ``rev`` (repo-relative path -> blob id), in one ``ls-tree``."""
+        out = self.run("ls-tree", "-r", "-z", "--full-tree", rev, "--", directory or ".")
+        files = {}
+        for entry in out.split("\0"):
+            if entry:
+                meta, path = entry.split("\t", 1)
+                _mode, kind, oid = meta.split()
+                if kind == "blob":
+                    files[path] = oid
+        return files
+
+    def committer_ident(self) -> str:
+        """``Name <email> time tz`` as Git would record it; refuses when no identity is set."""
+        out = self.run("var", "GIT_COMMITTER_IDENT", check=False).strip()
+        if not out:
+            raise RepositoryError(
+                "Git has no committer identity: run git config --global user.name 'Your Name' "
+                "and git config --global user.email you@example.com"
+            )
+        return out
+
+    def status_porcelain(self, cwd: Path | None = None) -> list[str]:
+        out = self.run("status", "--porcelain=v1", "-z", "--untracked-files=all", cwd=cwd)
+        return [entry for entry in out.split("\0") if entry]
+
+    def untracked_files(self) -> list[str]:
+        """Files of the work tree that Git neither tracks nor ignores (repo-relative)."""
+        out = self.run("ls-files", "--others", "--exclude-standard", "-z")
+        return [path for path in out.split("\0") if path]
+
+    # -- writing -------------------------------------------------------------
+
+    def add(self, paths: Sequence[str]) -> None:
+        """Stage ``paths`` (exact paths, not patterns), however many there are."""
+        if paths:
+            listing = "".join(f"{path}\0" for path in paths)
+            self.run("--literal-pathspecs", "add", "--pathspec-from-file=-", "--pathspec-file-nul", input=listing)
+
+    def fast_import(self, commits: Sequence[FastImportCommit], scratch_ref: str) -> list[str]:
+        """Write ``commits`` as objects in one pack; return their ids in order.
+
+        Commits go to a scratch ref that the caller removes in the same
+        transaction that creates the real refs, so that nothing user-visible
+        exists until every object is written.
+        """
+        ident = self.committer_ident()
+        stream = bytearray(b"feature done\n")
+        for mark, commit in enumerate(commits, start=1):
+            message = commit.message.encode()
+            stream += f"reset {scratch_ref}\n".encode() if commit.parent is None else b""
+            stream += f"commit {scratch_ref}\nmark :{mark}\ncommitter {ident}\n".encode()
+            stream += b"data %d\n%s\n" % (len(message), message)
+            if commit.parent is not None:
+                stream += f"from {commit.parent}\n".encode()
+            for path, (mode, content) in commit.files.items():
+                stream += f"M {mode} inline {quote_fast_import_path(path)}\n".encode()
+                stream += b"data %d\n%s\n" % (len(content), content)
+        stream += b"done\n"
+        with tempfile.TemporaryDirectory(prefix="gitexp-import-") as tmp:
+            marks = Path(tmp) / "marks"
+            self.run_bytes("fast-import", "--quiet", f"--export-marks={marks}", input=bytes(stream))
+            by_mark = dict(line.split() for line in marks.read_text().splitlines())
+        return [by_mark[f":{mark}"] for mark in range(1, len(commits) + 1)]
+
+    def update_refs(self, updates: Sequence[RefUpdate], message: str = "gitexp") -> None:
+        """Apply ``updates`` atomically: all of them or none (compare-and-swap on ``old``)."""
+        lines = ["start"]
+        for update in updates:
+            if update.new == ZERO_OID:
+                lines.append(f"delete {update.ref} {update.old or ''}".rstrip())
+            else:
+                lines.append(f"update {update.ref} {update.new} {update.old or ''}".rstrip())
+        lines += ["prepare", "commit", ""]
+        self.run("update-ref", "-m", message, "--stdin", input="\n".join(lines))
+
+    def try_update_refs(self, updates: Sequence[RefUpdate], message: str = "gitexp") -> bool:
+        """Like ``update_refs`` but answers False when a compare-and-swap loses."""
+        try:
+            self.update_refs(updates, message)
+        except GitCommandError:
+            return False
+        return True
+
+    def commit_tree(self, tree: str, message: str, parents: Sequence[str] = ()) -> str:
+        """A commit of ``tree`` with ``message``; no ref points at it yet."""
+        args = [part for parent in parents for part in ("-p", parent)]
+        return self.run("commit-tree", tree, *args, "-F", "-", input=message).strip()
+
+    def empty_tree(self) -> str:
+        """The empty tree, written to the object database (a push needs the object)."""
+        return self.run("mktree", input="").strip()
+
+    # -- remotes -------------------------------------------------------------
+
+    def remote_names(self) -> list[str]:
+        return self.run("remote").split()
+
+    def fetch(self, remote: str, refspecs: Sequence[str], prune: bool = True) -> None:
+        """Fetch exactly ``refspecs`` from ``remote``; ``prune`` drops local refs under them the remote no longer has.
+
+        ``--refmap=`` keeps git from also updating the remote's configured tracking branches.
+        """
+        options = ["--quiet", "--no-tags", "--no-write-fetch-head", "--refmap=", *(["--prune"] if prune else [])]
+        self.run("fetch", *options, "--end-of-options", remote, *refspecs)
+
+    def ls_remote(self, remote: str, patterns: Sequence[str]) -> dict[str, str]:
+        """``ref -> oid`` of the remote's refs matching ``patterns`` (as ``git ls-remote`` matches: by their end)."""
+        out = self.run("ls-remote", "--refs", "--end-of-options", remote, *patterns)
+        refs = {}
+        for line in out.splitlines():
+            oid, _, name = line.partition("\t")
+            refs[name] = oid
+        return refs
+
+    def push(self, remote: str, updates: Sequence[RefUpdate], atomic: bool = True) -> dict[str, str]:
+        """Push ``updates`` as compare-and-swaps on the remote; answer the refs it rejected, with git's reason.
+
+        ``old`` becomes ``--force-with-lease=<ref>:<old>`` (empty for ``ZERO_OID``: the
+        ref must not exist), which the remote checks under its ref lock; ``old=None``
+        forces. ``new == old`` asserts that the ref is unchanged without writing it.
+        With ``atomic`` the remote applies all of them or none. Raises
+        ``GitCommandError`` when the push fails as a whole (remote unreachable, no access).
+        """
+        refspecs, leases = [], []
+        for update in updates:
+            source = "" if update.new == ZERO_OID else update.new
+            if update.old is None:
+                refspecs.append(f"+{source}:{update.ref}")
+                continue
+            refspecs.append(f"{source}:{update.ref}")
+            leases.append(f"--force-with-lease={update.ref}:{'' if update.old == ZERO_OID else update.old}")
+        atomic_flag = ["--atomic"] if atomic else []
+        proc = self.run_process("push", "--porcelain", "--no-verify", *atomic_flag, *leases, "--end-of-options", remote, *refspecs)
+        rejected: dict[str, str] = {}
+        reported = False
+        for line in proc.stdout.decode("utf-8", "replace").splitlines():
+            flag, _, rest = line.partition("\t")
+            spec, _, summary = rest.partition("\t")
+            if flag in ("!", " ", "+", "-", "*", "=") and ":" in spec:  # one line per ref; skip "To ..." and "Done"
+                reported = True
+                if flag == "!":
+                    rejected[spec.rsplit(":", 1)[1]] = summary.strip()
+        if proc.returncode and not reported:
+            detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise GitCommandError(f"git push to {remote} failed: {detail[-1] if detail else f'exit status {proc.returncode}'}")
+        return rejected
+
+
+def quote_fast_import_path(path: str) -> str:
+    """Quote a path for fast-import when it needs it (spaces, quotes, newlines)."""
+    if not any(ch in path for ch in ' "\n\\') and not path.startswith('"'):
+        return path
+    escaped = path.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'

@@ -1,0 +1,233 @@
+"""Sweeps and trials as they are recorded in Git, and how to read them back.
+
+The contract (DESIGN.md): a trial is a branch whose first commit changes the
+params files; a result commit on top carries the outcome in trailers; a sweep
+is a commit under ``refs/gitexp/sweeps/<name>`` whose tree holds sweep.json.
+Status is derived from the tip commit's trailers and local locks, never stored
+twice. Reading every trial of every sweep costs one ``for-each-ref``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitexp.errors import NotFoundError, UsageError
+from gitexp.store.git import Git
+from gitexp.store.naming import (
+    DEFAULT_PREFIX,
+    SWEEPS_NAMESPACE,
+    TrialRef,
+    sweep_ref,
+    validate_prefix,
+)
+
+SWEEP_FILE = "sweep.json"
+
+QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
+FINAL_STATES = (SUCCEEDED, FAILED, CANCELLED)
+STATES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
+
+T_SWEEP, T_TRIAL, T_PARAMS, T_STATUS = "Gitexp-Sweep", "Gitexp-Trial", "Gitexp-Params", "Gitexp-Status"
+T_DURATION, T_HOST, T_METRICS, T_BASELINE = "Gitexp-Duration", "Gitexp-Host", "Gitexp-Metrics", "Gitexp-Baseline"
+T_TAGS, T_PROJECT = "Gitexp-Tags", "Gitexp-Project"
+
+
+def format_message(subject: str, trailers: Mapping[str, str], body: str = "") -> str:
+    """A commit message whose trailers ``git interpret-trailers`` reads back."""
+    subject = " ".join(subject.split())[:120]
+    parts = [subject]
+    if body.strip():
+        parts.append(body.strip("\n"))
+    parts.append("\n".join(f"{key}: {' '.join(str(value).split())}" for key, value in trailers.items()))
+    return "\n\n".join(parts) + "\n"
+
+
+def project_trailer(project: str) -> dict[str, str]:
+    """The trailer naming a trial's DVC project folder, written only when it is not the repository's root."""
+    return {T_PROJECT: project} if project else {}
+
+
+def parse_trailers(message: str) -> dict[str, str]:
+    """The ``Gitexp-*`` trailers of a commit message (its last paragraph)."""
+    last = message.rstrip("\n").rsplit("\n\n", 1)[-1]
+    trailers = {}
+    for line in last.splitlines():
+        key, sep, value = line.partition(": ")
+        if sep and key.startswith("Gitexp-"):
+            trailers[key] = value
+    return trailers
+
+
+def dumps_compact(value: Any) -> str:
+    """JSON on one line, as trailers need."""
+    return json.dumps(value, separators=(", ", ": "), ensure_ascii=False, allow_nan=True)
+
+
+@dataclass(frozen=True)
+class Trial:
+    """A trial as its branch tip says: params, status, and the result when there is one."""
+
+    ref: TrialRef
+    tip: str
+    status: str
+    params: dict[str, Any]
+    metrics: dict[str, Any] = field(default_factory=dict)
+    duration: float | None = None
+    host: str | None = None
+    tags: dict[str, Any] = field(default_factory=dict)
+    message: str = ""
+    project: str = ""  # the DVC project's folder in the repository ("" at the root)
+
+    @property
+    def name(self) -> str:
+        return self.ref.trial
+
+    @property
+    def sweep(self) -> str:
+        return self.ref.sweep
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINAL_STATES
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A sweep's record: its resolved specification and where it started."""
+
+    name: str
+    commit: str
+    baseline: str
+    prefix: str
+    spec: dict[str, Any]
+    params_files: tuple[str, ...]
+    created: str
+    state: dict[str, Any] = field(default_factory=dict)
+    project: str = ""  # the DVC project's folder in the repository ("" at the root)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "baseline": self.baseline,
+            "prefix": self.prefix,
+            "spec": self.spec,
+            "params_files": list(self.params_files),
+            "created": self.created,
+            "state": self.state,
+            "project": self.project,
+        }
+
+    @classmethod
+    def from_json(cls, commit: str, data: Mapping[str, Any]) -> "Sweep":
+        return cls(
+            name=data["name"],
+            commit=commit,
+            baseline=data["baseline"],
+            prefix=data.get("prefix", DEFAULT_PREFIX),
+            spec=data["spec"],
+            params_files=tuple(data.get("params_files", ())),
+            created=data.get("created", ""),
+            state=data.get("state", {}),
+            project=data.get("project", ""),
+        )
+
+
+def trial_from_record(ref: TrialRef, oid: str, message: str) -> Trial:
+    trailers = parse_trailers(message)
+    status = trailers.get(T_STATUS, QUEUED)
+    duration = trailers.get(T_DURATION)
+    return Trial(
+        ref=ref,
+        tip=oid,
+        status=status,
+        params=_loads(trailers.get(T_PARAMS)),
+        metrics=_loads(trailers.get(T_METRICS)),
+        duration=float(duration) if duration else None,
+        host=trailers.get(T_HOST),
+        tags=_loads(trailers.get(T_TAGS)),
+        message=message,
+        project=trailers.get(T_PROJECT, ""),
+    )
+
+
+def _loads(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+class Ledger:
+    """Reads sweeps and trials from one repository's refs."""
+
+    def __init__(self, git: Git):
+        self.git = git
+        self.prefix = validate_prefix(git.config_get("gitexp.prefix") or DEFAULT_PREFIX)
+        self._sweeps: list[Sweep] | None = None
+
+    def sweep_names(self) -> list[str]:
+        return [record.name[len(SWEEPS_NAMESPACE) :] for record in self.git.refs(SWEEPS_NAMESPACE)]
+
+    def sweeps(self) -> list[Sweep]:
+        """Every sweep record, read once per Ledger (a Ledger is short-lived: one command's view)."""
+        if self._sweeps is None:
+            records = self.git.refs(SWEEPS_NAMESPACE)
+            blobs = self.git.read_blobs([f"{record.oid}:{SWEEP_FILE}" for record in records])
+            self._sweeps = [
+                Sweep.from_json(record.oid, json.loads(blob)) for record, blob in zip(records, blobs) if blob
+            ]
+        return self._sweeps
+
+    def sweep(self, name: str) -> Sweep:
+        commit = self.git.rev_parse(sweep_ref(name))
+        blob = self.git.read_blob(commit, SWEEP_FILE) if commit else None
+        if blob is None:
+            known = ", ".join(self.sweep_names()) or "none yet"
+            raise NotFoundError(f"no sweep named {name!r} (sweeps: {known}): see gitexp status")
+        return Sweep.from_json(commit, json.loads(blob))
+
+    def trials(self, sweeps: list[str] | None = None) -> list[Trial]:
+        """Trials of the given sweeps (all when None), ordered by sweep then trial name."""
+        prefixes = {sweep.prefix for sweep in self.sweeps()} | {self.prefix}
+        patterns = [f"refs/heads/{prefix}{name}/" for prefix in prefixes for name in sweeps] if sweeps else [
+            f"refs/heads/{prefix}" for prefix in prefixes
+        ]
+        trials = []
+        for record in self.git.refs(*patterns):
+            for prefix in prefixes:
+                ref = TrialRef.from_ref(record.name, prefix)
+                if ref and parse_trailers(record.message).get(T_SWEEP) == ref.sweep:
+                    trials.append(trial_from_record(ref, record.oid, record.message))
+                    break
+        return sorted(trials, key=lambda trial: (trial.sweep, trial.name))
+
+    def resolve_trial(self, name: str) -> Trial:
+        """A trial named ``sweep/trial``, its branch, or an unambiguous bare trial name."""
+        name = name.removeprefix("refs/heads/")
+        trials = self.trials()
+        matches = [t for t in trials if name in (t.ref.key, t.ref.branch)]
+        if not matches:
+            matches = [t for t in trials if t.name == name]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            options = ", ".join(t.ref.key for t in matches[:5])
+            raise UsageError(f"trial name {name!r} is ambiguous ({options}): name it as SWEEP/TRIAL")
+        raise NotFoundError(f"no trial named {name!r}: gitexp show lists the trials as SWEEP/TRIAL")
+
+    def select(self, names: list[str]) -> list[Trial]:
+        """Trials named by sweep names or trial names (every trial when ``names`` is empty)."""
+        if not names:
+            return self.trials()
+        sweeps = set(self.sweep_names())
+        selected: dict[str, Trial] = {}
+        for name in names:
+            matches = self.trials([name]) if name in sweeps else [self.resolve_trial(name)]
+            selected.update((trial.ref.key, trial) for trial in matches)
+        return list(selected.values())

@@ -1,0 +1,51 @@
+"""Where gitexp writes refs: this repository, or a Git remote, both by compare-and-swap only.
+
+Every write to a shared ref (a trial branch, a sweep record, a claim) is an
+atomic transaction whose updates each name the value they expect, so two
+writers never both win. Objects are always made in this repository first; a
+remote store then pushes them (``remote.RemoteRefs``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from gitexp.store.git import ZERO_OID, Git, RefUpdate
+
+
+class RefStore(Protocol):
+    """A place whose refs change only by atomic compare-and-swap transactions."""
+
+    view: Git  # reads the store's refs as last seen (a remote's: as last fetched or written)
+
+    def swap(self, updates: Sequence[RefUpdate], scratch: Sequence[str] = (), message: str = "gitexp") -> bool:
+        """Apply all ``updates`` atomically, each a compare-and-swap; False when one lost.
+
+        The local ``scratch`` refs (which kept new objects reachable) are
+        deleted when the updates land, in the same transaction when the store
+        is this repository; the caller deletes them otherwise. ``message``
+        goes to the reflogs of this repository.
+        """
+
+    def current(self, refs: Sequence[str]) -> dict[str, str]:
+        """The values of ``refs`` now (missing refs left out)."""
+
+
+class LocalRefs:
+    """This repository as the store: ``update-ref`` transactions under Git's ref locks."""
+
+    def __init__(self, git: Git):
+        self.git = git
+        self.view = git
+
+    def swap(self, updates: Sequence[RefUpdate], scratch: Sequence[str] = (), message: str = "gitexp") -> bool:
+        return self.git.try_update_refs([*updates, *drop(scratch)], message)
+
+    def current(self, refs: Sequence[str]) -> dict[str, str]:
+        return {record.name: record.oid for record in self.git.refs(*refs) if record.name in refs}
+
+
+def drop(refs: Sequence[str]) -> list[RefUpdate]:
+    """Deletions of ``refs``, whatever they point at."""
+    return [RefUpdate(ref, ZERO_OID) for ref in refs]

@@ -1,0 +1,145 @@
+"""Experiments on a Git remote: which remote, fetching its trials, writing to it by compare-and-swap.
+
+What a remote holds is fetched into a private namespace of this clone,
+``refs/gitexp/remotes/<remote>/``, mirroring the remote's ``refs/`` below it
+(``refs/heads/exp/s/t001`` arrives as ``refs/gitexp/remotes/origin/heads/exp/s/t001``).
+Those refs are force-updated and pruned, because the remote is the authority,
+and the user's own branches are never touched. ``TrackingView`` reads that
+namespace as if it were the remote, so ``Ledger`` works on it unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitexp.errors import GitexpError, NotFoundError, UsageError
+from gitexp.store.git import Git, RefRecord, RefUpdate
+from gitexp.store.naming import CLAIMS_NAMESPACE, NAME_PATTERN, SWEEPS_NAMESPACE
+from gitexp.store.refstore import drop
+
+TRACKING_ROOT = "refs/gitexp/remotes/"
+# user@host:path, the scp-like form git accepts for ssh
+_SCP_LIKE = re.compile(r"[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:")
+
+
+class RemoteRefused(GitexpError):
+    """The remote declined an update for a reason retrying will not change (a hook, a protected ref)."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Remote:
+    """A remote as the user named it (a configured name or a URL) and where its refs are mirrored."""
+
+    spec: str
+    namespace: str  # refs/gitexp/remotes/<slug>/
+
+    def tracking(self, ref: str) -> str:
+        """Where the remote's ``refs/...`` is mirrored in this clone."""
+        return self.namespace + ref.removeprefix("refs/")
+
+
+def resolve_remote(git: Git, spec: str, cwd: Path | None = None) -> Remote:
+    """A configured remote name or a URL (a path is made absolute against ``cwd``); refuses anything else."""
+    if not spec or spec.startswith("-") or any(ord(ch) < 32 or ord(ch) == 127 for ch in spec):
+        raise UsageError(f"--remote {spec!r} is not a remote name or URL: give one such as origin")
+    names = git.remote_names()
+    if spec in names:
+        slug = spec if NAME_PATTERN.match(spec) else _digest(spec)
+        return Remote(spec, f"{TRACKING_ROOT}{slug}/")
+    url = spec
+    if "://" not in spec and not _SCP_LIKE.match(spec):
+        path = Path(cwd or git.root, spec)
+        if not path.exists():
+            known = ", ".join(names) or "none configured"
+            raise NotFoundError(
+                f"{spec!r} is neither a remote of this repository (remotes: {known}) nor a URL or path: "
+                "add it with git remote add NAME URL, or pass its URL"
+            )
+        url = str(path.resolve())
+    return Remote(url, f"{TRACKING_ROOT}url-{_digest(url)}/")
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def experiment_refspecs(remote: Remote, prefixes: Sequence[str]) -> list[str]:
+    """Refspecs mirroring the remote's sweeps, claims and trial branches (force, the remote is the authority)."""
+    namespaces = [SWEEPS_NAMESPACE, CLAIMS_NAMESPACE, *(f"refs/heads/{prefix}" for prefix in sorted(set(prefixes)))]
+    return [mirror_refspec(remote, ns) for ns in namespaces]
+
+
+def mirror_refspec(remote: Remote, namespace: str) -> str:
+    """Mirror the remote's ``namespace`` (force: the remote is the authority)."""
+    return f"+{namespace}*:{remote.tracking(namespace)}*"
+
+
+def fetch_experiments(git: Git, remote: Remote, prefixes: Sequence[str]) -> None:
+    """Mirror the remote's experiments into ``remote.namespace``; pruned, so deleted claims disappear."""
+    git.fetch(remote.spec, experiment_refspecs(remote, prefixes), prune=True)
+
+
+def tracked_claims(git: Git) -> list[RefRecord]:
+    """Every remote's claims as this clone last fetched them (``gitexp pull``, a worker), named as on the remote."""
+    records = git.refs(f"{TRACKING_ROOT}*/{CLAIMS_NAMESPACE.removeprefix('refs/')}**")
+    return [RefRecord("refs/" + r.name[len(TRACKING_ROOT) :].partition("/")[2], r.oid, r.message) for r in records]
+
+
+def fetch_claims(git: Git, remote: Remote) -> None:
+    """Mirror the remote's claims (who runs what there now) into ``remote.namespace``."""
+    git.fetch(remote.spec, [mirror_refspec(remote, CLAIMS_NAMESPACE)], prune=True)
+
+
+class TrackingView(Git):
+    """This clone's mirror of a remote, read as if it were the remote's own refs.
+
+    Only ref lookups are translated; objects are this clone's, where fetching put them.
+    """
+
+    def __init__(self, git: Git, remote: Remote):
+        super().__init__(git.root, git.env)
+        self.remote = remote
+
+    def refs(self, *patterns: str) -> list[RefRecord]:
+        inside = [self.remote.tracking(pattern) for pattern in patterns] or [self.remote.namespace]
+        records = super().refs(*inside)
+        return [RefRecord("refs/" + r.name[len(self.remote.namespace) :], r.oid, r.message) for r in records]
+
+    def rev_parse(self, rev: str) -> str | None:
+        return super().rev_parse(self.remote.tracking(rev) if rev.startswith("refs/") else rev)
+
+
+class RemoteRefs:
+    """A remote as a ``RefStore``: atomic pushes with leases, ``ls-remote`` to look.
+
+    What lands is mirrored at once into this clone's tracking namespace, so the
+    view reads its own writes without waiting for the next fetch.
+    """
+
+    def __init__(self, git: Git, remote: Remote):
+        self.git = git
+        self.remote = remote
+        self.view = TrackingView(git, remote)
+
+    def swap(self, updates: Sequence[RefUpdate], scratch: Sequence[str] = (), message: str = "gitexp") -> bool:
+        rejected = self.git.push(self.remote.spec, updates, atomic=True)
+        for ref, reason in rejected.items():
+            if "declined" in reason or "denied" in reason:
+                raise RemoteRefused(f"{self.remote.spec} refused to update {ref} {reason}: allow gitexp to push there")
+        if not rejected:
+            # A concurrent fetch may hold one of these refs' locks: then the next fetch mirrors it.
+            mirrored = [RefUpdate(self.remote.tracking(u.ref), u.new) for u in updates if u.new != u.old]
+            self.git.try_update_refs(mirrored, message)
+            if scratch:
+                self.git.try_update_refs(drop(scratch))
+        return not rejected
+
+    def current(self, refs: Sequence[str]) -> dict[str, str]:
+        found = self.git.ls_remote(self.remote.spec, refs)
+        return {ref: found[ref] for ref in refs if ref in found}

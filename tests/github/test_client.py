@@ -1,0 +1,448 @@
+"""gitexp.github.client against a local, GitHub-like REST server that checks every request."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gitexp.errors import GitexpError, NotFoundError, UsageError
+from gitexp.github.client import (
+    Comment,
+    GitHubAuthError,
+    GitHubClient,
+    GitHubError,
+    GitHubRepo,
+    GitHubValidationError,
+    PullRequest,
+    compare_url,
+    create_pull_request_with_gh,
+    gh_available,
+)
+from tests.fake_github import DOCS, TOKEN, Failure, FakeGitHub
+
+REPO = GitHubRepo("octo", "lab")
+
+
+@pytest.fixture
+def client(github: FakeGitHub) -> GitHubClient:
+    return GitHubClient(TOKEN, api_url=github.url + "/", timeout=2)
+
+
+# -- pull requests -----------------------------------------------------------------
+
+
+def test_create_pull_request_sends_exactly_githubs_fields(github: FakeGitHub, client: GitHubClient):
+    pull = client.create_pull_request(REPO, "exp/s/t-1", "main", "Trial t-1", "## Report\n", draft=True)
+
+    html_url = "https://github.com/octo/lab/pull/1"
+    assert pull == PullRequest(1, f"{github.url}/repos/octo/lab/pulls/1", html_url, created=True)
+    [request] = github.requests
+    assert (request.method, request.path) == ("POST", "/repos/octo/lab/pulls")
+    assert request.payload == {
+        "title": "Trial t-1", "head": "exp/s/t-1", "base": "main", "body": "## Report\n", "draft": True
+    }  # fmt: skip
+    assert request.headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_create_pull_request_when_one_exists_updates_and_returns_it(github: FakeGitHub, client: GitHubClient):
+    client.create_pull_request(REPO, "exp/s/t-1", "main", "Trial t-1", "old report")
+
+    again = client.create_pull_request(REPO, "exp/s/t-1", "main", "Trial t-1", "new report")
+
+    assert (again.number, again.created) == (1, False)
+    assert [(r.method, r.path) for r in github.requests[1:]] == [
+        ("POST", "/repos/octo/lab/pulls"),  # 422: already exists
+        ("GET", "/repos/octo/lab/pulls"),
+        ("PATCH", "/repos/octo/lab/pulls/1"),
+    ]
+    lookup = github.requests[2].query
+    assert lookup == {"head": ["octo:exp/s/t-1"], "base": ["main"], "state": ["open"], "per_page": ["100"]}
+    assert github.requests[3].payload == {"body": "new report"}
+    assert github.pulls[0]["body"] == "new report"
+
+
+def test_other_validation_errors_carry_githubs_message(github: FakeGitHub, client: GitHubClient):
+    error = {"resource": "PullRequest", "field": "base", "code": "invalid"}
+    github.failures.append(Failure(422, json.dumps({"message": "Validation Failed", "errors": [error]}).encode()))
+
+    with pytest.raises(GitHubValidationError) as caught:
+        client.create_pull_request(REPO, "exp/s/t-1", "nope", "T", "B")
+
+    assert str(caught.value) == (
+        "GitHub refused POST /repos/octo/lab/pulls (422 Validation Failed: PullRequest.base invalid)"
+    )
+    assert caught.value.details == ("PullRequest.base invalid",)
+
+
+def test_find_pull_request(github: FakeGitHub, client: GitHubClient):
+    client.create_pull_request(REPO, "exp/s/t-1", "main", "T1", "B")
+    client.create_pull_request(REPO, "exp/s/t-2", "main", "T2", "B")
+
+    found = client.find_pull_request(REPO, "exp/s/t-2")
+
+    assert found == PullRequest(2, f"{github.url}/repos/octo/lab/pulls/2", "https://github.com/octo/lab/pull/2")
+    assert github.requests[-1].query == {"head": ["octo:exp/s/t-2"], "state": ["open"], "per_page": ["100"]}
+    assert client.find_pull_request(REPO, "exp/s/none") is None
+
+
+# -- comments ----------------------------------------------------------------------
+
+
+def test_upsert_comment_creates_then_updates_the_same_comment(github: FakeGitHub, client: GitHubClient):
+    first = client.upsert_comment(REPO, 7, "sweep/lr", "3 trials")
+    second = client.upsert_comment(REPO, 7, "sweep/lr", "5 trials")
+
+    assert first.created and not second.created
+    assert first.id == second.id and first.html_url == second.html_url
+    assert [c["body"] for c in github.comments[7]] == ["<!-- gitexp:sweep/lr -->\n5 trials"]
+    assert [(r.method, r.path) for r in github.requests] == [
+        ("GET", "/repos/octo/lab/issues/7/comments"),
+        ("POST", "/repos/octo/lab/issues/7/comments"),
+        ("GET", "/repos/octo/lab/issues/7/comments"),
+        ("PATCH", f"/repos/octo/lab/issues/comments/{first.id}"),
+    ]
+    assert github.requests[-1].payload == {"body": "<!-- gitexp:sweep/lr -->\n5 trials"}
+
+
+def test_upsert_comment_finds_its_comment_on_a_later_page(github: FakeGitHub, client: GitHubClient):
+    github.page_size = 2
+    for body in ("LGTM", "<!-- gitexp:sweep/lr-2 -->\nanother sweep", "nice"):
+        github.create_comment(7, {"body": body})
+    ours = github.create_comment(7, {"body": "<!-- gitexp:sweep/lr -->\nold"})[1]
+
+    comment = client.upsert_comment(REPO, 7, "sweep/lr", "new")
+
+    assert comment == Comment(ours["id"], ours["html_url"], created=False)
+    pages = [r.query.get("page", ["1"]) for r in github.requests if r.method == "GET"]
+    assert pages == [["1"], ["2"]]
+    assert [c["body"] for c in github.comments[7]][1:] == [
+        "<!-- gitexp:sweep/lr-2 -->\nanother sweep",  # a longer marker is another sweep's
+        "nice",
+        "<!-- gitexp:sweep/lr -->\nnew",
+    ]
+
+
+def test_upsert_comment_reads_every_page_before_creating(github: FakeGitHub, client: GitHubClient):
+    github.page_size = 2
+    for body in ("a", "b", "c"):
+        github.create_comment(3, {"body": body})
+
+    comment = client.upsert_comment(REPO, 3, "s", "report")
+
+    assert comment.created
+    assert [(r.method, r.query.get("page")) for r in github.requests] == [("GET", None), ("GET", ["2"]), ("POST", None)]
+
+
+def test_upsert_comment_refuses_a_marker_that_breaks_the_html_comment(client: GitHubClient):
+    with pytest.raises(UsageError, match="HTML comment"):
+        client.upsert_comment(REPO, 1, "a-->b", "x")
+
+
+def test_pagination_does_not_follow_a_link_to_another_origin(github: FakeGitHub, client: GitHubClient):
+    elsewhere = github.url.replace("127.0.0.1", "localhost")  # same server, another origin
+    link = f'<{elsewhere}/repos/octo/lab/issues/1/comments?page=2>; rel="next"'
+    github.failures.append(Failure(200, b"[]", {"Link": link}))
+
+    with pytest.raises(GitHubError, match="not followed"):
+        client.upsert_comment(REPO, 1, "s", "x")
+    assert len(github.requests) == 1
+
+
+# -- errors ------------------------------------------------------------------------
+
+
+def test_401_says_the_token_is_bad_and_which_scope_it_needs(github: FakeGitHub):
+    client = GitHubClient("ghp_wrong", api_url=github.url, timeout=2)
+
+    with pytest.raises(GitHubAuthError) as caught:
+        client.find_pull_request(REPO, "exp/s/t")
+
+    message = str(caught.value)
+    assert message.startswith("GitHub rejected the token (401 Bad credentials)")
+    assert "'repo' scope" in message and "\n" not in message
+    assert caught.value.exit_code == 2
+
+
+def test_403_names_the_missing_permission(github: FakeGitHub, client: GitHubClient):
+    body = {"message": "Resource not accessible by integration", "documentation_url": DOCS, "status": "403"}
+    github.failures.append(Failure(403, json.dumps(body).encode(), {"X-RateLimit-Remaining": "4999"}))
+
+    with pytest.raises(GitHubAuthError, match=r"403 Resource not accessible by integration\): the token lacks"):
+        client.upsert_comment(REPO, 1, "s", "x")
+
+
+def test_403_rate_limit_is_not_a_token_problem(github: FakeGitHub, client: GitHubClient):
+    body = {"message": "API rate limit exceeded for user ID 1.", "documentation_url": DOCS}
+    github.failures.append(Failure(403, json.dumps(body).encode(), {"X-RateLimit-Remaining": "0"}))
+
+    with pytest.raises(GitHubError, match="rate limit is exhausted") as caught:
+        client.find_pull_request(REPO, "b")
+    assert not isinstance(caught.value, GitHubAuthError)
+
+
+def test_404_says_the_repository_or_pull_request_is_not_found(github: FakeGitHub, client: GitHubClient):
+    with pytest.raises(NotFoundError) as caught:
+        client.create_pull_request(GitHubRepo("octo", "missing"), "exp/s/t", "main", "T", "B")
+
+    assert str(caught.value) == (
+        "GitHub found nothing at POST /repos/octo/missing/pulls (404 Not Found): check that the repository "
+        "and pull request exist and that the token can see them (private repositories need the 'repo' scope)"
+    )
+
+
+def _echoes_token(status: int) -> Failure:
+    return Failure(status, json.dumps({"message": f"Bad token Bearer {TOKEN}", "errors": [f"token {TOKEN}"]}).encode())
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        _echoes_token(401),
+        _echoes_token(403),
+        _echoes_token(404),
+        _echoes_token(422),
+        _echoes_token(500),
+        Failure(502, f"<html>upstream saw {TOKEN}</html>".encode()),
+        Failure(200, f"not json {TOKEN}".encode()),
+        Failure(200, b"[]", {"Link": f'<https://evil.example/{TOKEN}?page=2>; rel="next"'}),
+        Failure(200, b"[]", delay=0.5),  # slower than the client's timeout
+    ],
+    ids=["401", "403", "404", "422", "500", "502-html", "not-json", "foreign-link", "timeout"],
+)
+def test_the_token_never_leaks(github: FakeGitHub, failure: Failure, caplog: pytest.LogCaptureFixture):
+    client = GitHubClient(TOKEN, api_url=github.url, timeout=0.2)
+    github.failures.append(failure)
+    caplog.set_level(logging.DEBUG, logger="gitexp.github.client")
+
+    with pytest.raises(GitexpError) as caught:
+        client.upsert_comment(REPO, 1, "s", "x")
+
+    for shown in (str(caught.value), repr(caught.value), repr(client), caplog.text):
+        assert TOKEN not in shown
+    assert "\n" not in str(caught.value)
+    assert TOKEN not in repr(getattr(caught.value, "details", ()))
+
+
+def test_unreachable_server_is_a_one_line_error_without_the_token():
+    client = GitHubClient(TOKEN, api_url="http://127.0.0.1:9", timeout=0.5)  # discard port: nothing listens
+
+    with pytest.raises(GitHubError, match="cannot reach GitHub at http://127.0.0.1:9") as caught:
+        client.find_pull_request(REPO, "b")
+    assert TOKEN not in str(caught.value) and TOKEN not in repr(client)
+
+
+# -- the client from the environment -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("env", "expected_api_url"),
+    [
+        ({"GITHUB_TOKEN": "t1"}, "https://api.github.com"),
+        ({"GH_TOKEN": "t2"}, "https://api.github.com"),
+        ({"GITHUB_TOKEN": "t1", "GITHUB_API_URL": "https://ghe.corp/api/v3/"}, "https://ghe.corp/api/v3"),
+    ],
+)
+def test_from_environment(env: dict[str, str], expected_api_url: str):
+    client = GitHubClient.from_environment(env)
+
+    assert client is not None and client.api_url == expected_api_url
+    assert "t1" not in repr(client) and "t2" not in repr(client)
+
+
+def test_from_environment_prefers_github_token_and_the_repos_api():
+    env = {"GH_TOKEN": "gh", "GITHUB_TOKEN": "github"}
+    client = GitHubClient.from_environment(env, GitHubRepo("o", "r", "github.corp.com"))
+
+    assert client is not None and client.api_url == "https://github.corp.com/api/v3"
+    assert client._token == "github"
+
+
+@pytest.mark.parametrize("env", [{}, {"GITHUB_TOKEN": ""}, {"GH_TOKEN": "  "}])
+def test_from_environment_without_a_token_is_none(env: dict[str, str]):
+    assert GitHubClient.from_environment(env) is None
+
+
+@pytest.mark.parametrize("token", ["", "  ", "ghp_abc\nX-Evil: 1", "ghp_abc def"])
+def test_a_token_unfit_for_a_header_is_refused_without_repeating_it(token: str):
+    with pytest.raises(UsageError, match="empty or has spaces or control characters") as caught:
+        GitHubClient(token)
+    assert "ghp_abc" not in str(caught.value)
+
+
+def test_the_token_is_never_sent_in_clear_to_another_machine():
+    with pytest.raises(UsageError, match="must use https"):
+        GitHubClient(TOKEN, api_url="http://api.github.com")
+
+
+# -- remote URLs and compare URLs ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://github.com/octo/lab", GitHubRepo("octo", "lab")),
+        ("https://github.com/octo/lab.git", GitHubRepo("octo", "lab")),
+        ("https://github.com/octo/lab.git/", GitHubRepo("octo", "lab")),
+        ("https://x-access-token:secret@github.com/octo/lab.git", GitHubRepo("octo", "lab")),
+        ("https://www.github.com/Octo-Org/my.lab", GitHubRepo("Octo-Org", "my.lab")),
+        ("git@github.com:octo/lab.git", GitHubRepo("octo", "lab")),
+        ("git@github.com:octo/lab", GitHubRepo("octo", "lab")),
+        ("ssh://git@github.com/octo/lab.git", GitHubRepo("octo", "lab")),
+        ("ssh://git@ssh.github.com:443/octo/lab.git", GitHubRepo("octo", "lab")),
+        ("https://github.example.com/team/lab.git", GitHubRepo("team", "lab", "github.example.com")),
+        ("git@github.example.com:team/lab.git", GitHubRepo("team", "lab", "github.example.com")),
+        ("ssh://git@GitHub.Example.com:2222/team/lab.git", GitHubRepo("team", "lab", "github.example.com")),
+        ("https://octocorp.ghe.com/team/lab", GitHubRepo("team", "lab", "octocorp.ghe.com")),
+    ],
+)
+def test_from_remote_url(url: str, expected: GitHubRepo):
+    assert GitHubRepo.from_remote_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://gitlab.com/octo/lab.git",
+        "git@bitbucket.org:octo/lab.git",
+        "/srv/git/lab.git",
+        "file:///srv/git/github/lab.git",
+        "https://github.com/octo",
+        "https://github.com/octo/lab/tree/main",
+        "https://github.com/-octo/lab",
+        "https://[github.com/octo/lab",
+        "",
+    ],
+)
+def test_from_remote_url_refuses_what_is_not_github(url: str):
+    with pytest.raises(UsageError, match="is not a GitHub remote URL: expected https://github.com/OWNER/") as caught:
+        GitHubRepo.from_remote_url(url)
+    assert "git remote set-url origin" in str(caught.value)
+
+
+def test_from_remote_url_does_not_repeat_credentials():
+    with pytest.raises(UsageError) as caught:
+        GitHubRepo.from_remote_url("https://oauth2:glpat-secret@gitlab.com/octo/lab.git")
+    assert "secret" not in str(caught.value) and "***@gitlab.com" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("repo", "api_url"),
+    [
+        (GitHubRepo("o", "r"), "https://api.github.com"),
+        (GitHubRepo("o", "r", "github.corp.com"), "https://github.corp.com/api/v3"),
+        (GitHubRepo("o", "r", "octocorp.ghe.com"), "https://api.octocorp.ghe.com"),
+    ],
+)
+def test_api_url_of_each_kind_of_host(repo: GitHubRepo, api_url: str):
+    assert repo.api_url == api_url
+
+
+@pytest.mark.parametrize(
+    ("base", "head", "expected"),
+    [
+        ("main", "exp/s/t-1", "https://github.com/octo/lab/compare/main...exp/s/t-1?expand=1"),
+        ("main", "exp/s/lr+1e-3", "https://github.com/octo/lab/compare/main...exp/s/lr%2B1e-3?expand=1"),
+        ("release#2", "exp/s/t#1", "https://github.com/octo/lab/compare/release%232...exp/s/t%231?expand=1"),
+        ("main", "exp/s/a b?c%", "https://github.com/octo/lab/compare/main...exp/s/a%20b%3Fc%25?expand=1"),
+    ],
+)
+def test_compare_url_quotes_branch_names(base: str, head: str, expected: str):
+    assert compare_url(REPO, base, head) == expected
+
+
+def test_compare_url_on_enterprise():
+    repo = GitHubRepo("team", "lab", "github.corp.com")
+    assert compare_url(repo, "main", "exp/s/t") == "https://github.corp.com/team/lab/compare/main...exp/s/t?expand=1"
+
+
+# -- the gh CLI ------------------------------------------------------------------------
+
+FAKE_GH = """#!{python}
+import json, os, sys
+with open(os.environ["FAKE_GH_LOG"], "a") as log:
+    log.write(json.dumps({{"argv": sys.argv[1:], "prompt_disabled": os.environ.get("GH_PROMPT_DISABLED")}}) + "\\n")
+mode = os.environ.get("FAKE_GH_MODE", "ok")
+if sys.argv[1:3] == ["auth", "status"]:
+    sys.exit(0 if mode != "logged-out" else 1)
+if mode == "exists":
+    sys.stderr.write('a pull request for branch "x" into branch "main" already exists:\\n')
+    sys.stderr.write("https://github.com/octo/lab/pull/9\\n")
+    sys.exit(1)
+if mode == "fails":
+    sys.stderr.write("pull request create failed: GraphQL: Head sha can't be blank\\n")
+    sys.exit(1)
+print("Creating pull request for exp/s/t-1 into main in octo/lab\\n")
+print("https://github.com/octo/lab/pull/12")
+"""
+
+
+@pytest.fixture
+def fake_gh(tmp_path: Path) -> dict[str, str]:
+    """An environment whose PATH starts with a fake ``gh`` that logs its argv to FAKE_GH_LOG."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "gh"
+    script.write_text(FAKE_GH.format(python=sys.executable))
+    script.chmod(0o755)
+    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "FAKE_GH_LOG": str(tmp_path / "gh.log")}
+
+
+def _gh_calls(env: dict[str, str]) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in Path(env["FAKE_GH_LOG"]).read_text().splitlines()]
+
+
+def test_gh_available_when_logged_in(fake_gh: dict[str, str]):
+    assert gh_available(fake_gh)
+    assert _gh_calls(fake_gh) == [{"argv": ["auth", "status"], "prompt_disabled": "1"}]
+
+
+def test_gh_not_available_when_logged_out_or_missing(fake_gh: dict[str, str], tmp_path: Path):
+    assert not gh_available({**fake_gh, "FAKE_GH_MODE": "logged-out"})
+    assert not gh_available({"PATH": str(tmp_path / "empty")})
+
+
+def test_create_pull_request_with_gh_passes_an_argument_list(fake_gh: dict[str, str], tmp_path: Path):
+    body_file = tmp_path / "report.md"
+    body_file.write_text("# Report")
+
+    url = create_pull_request_with_gh(REPO, "exp/s/t-1", "main", "Trial t-1; rm -rf / $(x)", body_file, env=fake_gh)
+
+    assert url == "https://github.com/octo/lab/pull/12"
+    assert _gh_calls(fake_gh)[0]["argv"] == [
+        "pr", "create", "--repo", "octo/lab", "--head", "exp/s/t-1", "--base", "main",
+        "--title", "Trial t-1; rm -rf / $(x)", "--body-file", str(body_file),
+    ]  # fmt: skip
+
+
+def test_create_pull_request_with_gh_on_enterprise_as_draft(fake_gh: dict[str, str]):
+    enterprise = GitHubRepo("team", "lab", "github.corp.com")
+    create_pull_request_with_gh(enterprise, "h", "b", "t", "body.md", draft=True, env=fake_gh)
+
+    argv = _gh_calls(fake_gh)[0]["argv"]
+    assert argv[2:4] == ["--repo", "github.corp.com/team/lab"] and argv[-1] == "--draft"
+
+
+def test_create_pull_request_with_gh_returns_the_existing_pr(fake_gh: dict[str, str]):
+    url = create_pull_request_with_gh(REPO, "x", "main", "t", "body.md", env={**fake_gh, "FAKE_GH_MODE": "exists"})
+
+    assert url == "https://github.com/octo/lab/pull/9"
+
+
+def test_create_pull_request_with_gh_failure_is_one_line(fake_gh: dict[str, str]):
+    with pytest.raises(GitHubError) as caught:
+        create_pull_request_with_gh(REPO, "x", "main", "t", "body.md", env={**fake_gh, "FAKE_GH_MODE": "fails"})
+
+    assert str(caught.value) == (
+        "`gh pr create` failed (exit status 1): pull request create failed: GraphQL: Head sha can't be blank"
+    )
+
+
+def test_create_pull_request_with_gh_missing(tmp_path: Path):
+    with pytest.raises(UsageError, match="`gh` is not on PATH"):
+        create_pull_request_with_gh(REPO, "x", "main", "t", "body.md", env={"PATH": str(tmp_path)})

@@ -1,0 +1,74 @@
+"""Running DVC and the outputs a commit records that the DVC cache lacks, against real DVC."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from gitexp.project.outputs import dvc_error, missing_outputs
+from gitexp.project.model import load_project
+
+PIPELINE = textwrap.dedent(
+    """\
+    stages:
+      train:
+        cmd: python make.py
+        deps: [make.py]
+        outs: [model.pkl, shards]
+        metrics:
+          - metrics.json:
+              cache: false
+      report:
+        wdir: reports
+        cmd: python -c "open('summary.txt', 'w').write('ok')"
+        outs: [summary.txt]
+    """
+)
+MAKE_PY = textwrap.dedent(
+    """\
+    import json, os
+    open("model.pkl", "wb").write(b"weights")
+    os.makedirs("shards", exist_ok=True)
+    for name in "ab":
+        open(f"shards/{name}.txt", "w").write(name * 3)
+    json.dump({"score": 1}, open("metrics.json", "w"))
+    """
+)
+
+
+@pytest.fixture
+def reproduced(project):
+    """The project with a file output, a directory output and an output in a stage's wdir, reproduced and committed."""
+    (project.root / "dvc.yaml").write_text(PIPELINE)
+    (project.root / "make.py").write_text(MAKE_PY)
+    (project.root / "reports").mkdir()
+    (project.root / "reports" / ".gitkeep").write_text("")
+    subprocess.run([sys.executable, "-m", "dvc", "repro", "-q"], cwd=project.root, check=True, capture_output=True)
+    project.run("add", "-A")
+    project.run("commit", "-q", "-m", "reproduced")
+    return project
+
+
+def test_an_output_is_missing_when_its_object_or_any_file_of_its_directory_is(reproduced):
+    import hashlib
+
+    project, cache = load_project(reproduced, "HEAD"), reproduced.root / ".dvc" / "cache"
+    assert missing_outputs(reproduced, "HEAD", project, cache) == []  # metrics.json (cache: false) is in Git
+
+    shard = hashlib.md5(b"bbb").hexdigest()
+    (cache / "files" / "md5" / shard[:2] / shard[2:]).unlink()
+    assert missing_outputs(reproduced, "HEAD", project, cache) == ["shards"]
+    for content in (b"weights", b"ok"):  # model.pkl, and reports/summary.txt (its stage runs in reports/)
+        digest = hashlib.md5(content).hexdigest()
+        (cache / "files" / "md5" / digest[:2] / digest[2:]).unlink()
+    assert sorted(missing_outputs(reproduced, "HEAD", project, cache)) == ["model.pkl", "reports/summary.txt", "shards"]
+
+
+def test_dvcs_error_is_its_error_lines_else_its_last_words():
+    said = "Collecting\nERROR: failed to push data to the cloud - 1 files failed to upload\n\nHaving any troubles? Hit us up\n"
+    assert dvc_error(said, 1) == "failed to push data to the cloud - 1 files failed to upload"
+    assert dvc_error("something odd\nHaving any troubles? Hit us up\n", 255) == "something odd"
+    assert dvc_error("", 3) == "exit status 3"
