@@ -496,8 +496,18 @@ def make_finished_trials(path: Path, sweep: str, n: int) -> None:
     """
     sys.path.insert(0, str(REPO))
     from gitexp.store.git import FastImportCommit, Git, RefUpdate
-    from gitexp.store.records import (T_DURATION, T_HOST, T_METRICS, T_PARAMS, T_STATUS, T_SWEEP, T_TRIAL,
-                                Ledger, dumps_compact, format_message)
+    from gitexp.store.records import (
+        T_DURATION,
+        T_HOST,
+        T_METRICS,
+        T_PARAMS,
+        T_STATUS,
+        T_SWEEP,
+        T_TRIAL,
+        Ledger,
+        dumps_compact,
+        format_message,
+    )
 
     run([GITEXP, "queue", "--set", f"train.seed={sweep_values(n)}", "--set", "train.lr=0.05", "--name", sweep], cwd=path)
     git = Git(path, ENV)

@@ -7,8 +7,8 @@ import subprocess
 from importlib import resources
 from pathlib import Path
 
-from gitexp.project.dvc_cli import dvc_argv, tool_env
 from gitexp.errors import UsageError
+from gitexp.project.dvc_cli import dvc_argv, tool_env
 from gitexp.store.git import Git
 
 DEMO_SETS = ("train.lr=[0.02, 0.1, 0.5]", "train.epochs=[5, 30]")

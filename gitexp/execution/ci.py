@@ -26,9 +26,22 @@ from typing import Any
 
 from gitexp.ci.matrix import MATRIX_LIMIT, plan_document
 from gitexp.errors import GitCommandError, NotFoundError, UsageError
+from gitexp.execution.claims import Claims, Heartbeat, Runner, claim_ref, clone_id, default_worker_id
+from gitexp.execution.pipeline import (
+    RunOutcome,
+    commit_result,
+    pipeline_command,
+    run_pipeline,
+    trial_env,
+    trial_log_path,
+    where,
+)
+from gitexp.execution.worktrees import update_submodules
+from gitexp.project.model import load_project
+from gitexp.project.outputs import push_outputs
+from gitexp.sharing.sync import pull, staging_namespace
 from gitexp.store.git import ZERO_OID, Git, RefUpdate
 from gitexp.store.naming import CLAIMS_NAMESPACE, TrialRef
-from gitexp.project.model import load_project
 from gitexp.store.records import (
     QUEUED,
     SUCCEEDED,
@@ -41,20 +54,7 @@ from gitexp.store.records import (
     trial_from_record,
 )
 from gitexp.store.remote import RemoteRefs, fetch_claims, resolve_remote
-from gitexp.project.outputs import push_outputs
-from gitexp.sharing.sync import pull, staging_namespace
 from gitexp.sweep.spec import SweepSpec
-from gitexp.execution.claims import Claims, Heartbeat, Runner, claim_ref, clone_id, default_worker_id
-from gitexp.execution.pipeline import (
-    RunOutcome,
-    commit_result,
-    pipeline_command,
-    run_pipeline,
-    trial_env,
-    trial_log_path,
-    where,
-)
-from gitexp.execution.worktrees import update_submodules
 
 CI_REMOTE = "origin"
 PUSH_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)  # seconds between attempts to publish a result

@@ -19,10 +19,10 @@ from typing import Any
 
 from gitexp.errors import ConcurrentChange, UsageError
 from gitexp.execution.pipeline import RunOutcome
-from gitexp.store.git import Git, RefUpdate
+from gitexp.planning.queue import ParamsTargets, write_trials
 from gitexp.project.metrics import read_commit_metrics
 from gitexp.project.model import load_project
-from gitexp.planning.queue import ParamsTargets, write_trials
+from gitexp.store.git import Git, RefUpdate
 from gitexp.store.records import (
     CANCELLED,
     QUEUED,

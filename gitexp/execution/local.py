@@ -11,14 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from gitexp.project.dvc_cli import tool_env
 from gitexp.errors import RepositoryError, UsageError
-from gitexp.store.git import Git
-from gitexp.project.model import Project, load_project
-from gitexp.store.records import FAILED, QUEUED, Ledger, Trial
-from gitexp.store.refstore import LocalRefs
 from gitexp.execution.claims import Claims, Heartbeat, Runner, clone_id
-from gitexp.store.locks import TrialLock, clear_stale_ref_locks, lock_path
 from gitexp.execution.pipeline import (
     RunOutcome,
     commit_result,
@@ -30,6 +24,12 @@ from gitexp.execution.pipeline import (
 )
 from gitexp.execution.repro_server import WarmDvcPool
 from gitexp.execution.worktrees import Slots, checkout_slot, remove_stale_slots, share_dvc_cache, worktrees_root
+from gitexp.project.dvc_cli import tool_env
+from gitexp.project.model import Project, load_project
+from gitexp.store.git import Git
+from gitexp.store.locks import TrialLock, clear_stale_ref_locks, lock_path
+from gitexp.store.records import FAILED, QUEUED, Ledger, Trial
+from gitexp.store.refstore import LocalRefs
 
 
 @dataclass(frozen=True)

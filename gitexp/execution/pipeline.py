@@ -21,10 +21,12 @@ from typing import Any
 
 import yaml
 
+from gitexp.execution import restore
+from gitexp.execution.repro_server import ReproResult, WarmDvcPool, group_alive
 from gitexp.project.dvc_cli import dvc_argv, tool_env
-from gitexp.store.git import Git
 from gitexp.project.metrics import read_workspace_metrics
 from gitexp.project.model import DVC_YAML, Project, declared_top_level_paths
+from gitexp.store.git import Git
 from gitexp.store.records import (
     FAILED,
     SUCCEEDED,
@@ -43,8 +45,6 @@ from gitexp.store.records import (
     parse_trailers,
     project_trailer,
 )
-from gitexp.execution import restore
-from gitexp.execution.repro_server import ReproResult, WarmDvcPool, group_alive
 
 LOG_TAIL_LINES = 30
 MAX_TRAILER_METRICS = 60

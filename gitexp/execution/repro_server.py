@@ -35,7 +35,6 @@ from typing import IO
 
 from gitexp.execution.restore import run_dvc
 
-
 # Imported before the first request: the biggest of what every ``dvc repro`` loads (one that
 # is missing or renamed in some DVC version is simply left to the children).
 REPRO_MODULES = (

@@ -18,13 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitexp.execution.driver import CombinedSource, SweepDriver
-from gitexp.project.outputs import push_outputs
 from gitexp.errors import GitCommandError, NotFoundError, UsageError
-from gitexp.store.git import Git
-from gitexp.store.naming import MAX_NAME_LENGTH, NAME_PATTERN, SWEEPS_NAMESPACE
-from gitexp.store.records import SUCCEEDED, Ledger, Trial
-from gitexp.store.remote import Remote, RemoteRefs, fetch_experiments
 from gitexp.execution.claims import (
     DEFAULT_HEARTBEAT,
     DEFAULT_STALE_AFTER,
@@ -33,8 +27,14 @@ from gitexp.execution.claims import (
     clone_id,
     default_worker_id,
 )
+from gitexp.execution.driver import CombinedSource, SweepDriver
 from gitexp.execution.local import LocalExecutor, RunOptions, RunSummary
 from gitexp.execution.pipeline import RunOutcome
+from gitexp.project.outputs import push_outputs
+from gitexp.store.git import Git
+from gitexp.store.naming import MAX_NAME_LENGTH, NAME_PATTERN, SWEEPS_NAMESPACE
+from gitexp.store.records import SUCCEEDED, Ledger, Trial
+from gitexp.store.remote import Remote, RemoteRefs, fetch_experiments
 
 DEFAULT_POLL = 5.0
 REFRESH_AFTER = 2.0  # seconds a fetched view of the queue is trusted before fetching again

@@ -14,8 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitexp.review.tables import format_value
-from gitexp.store.git import Git
 from gitexp.github.client import (
     GitHubAuthError,
     GitHubClient,
@@ -24,10 +22,12 @@ from gitexp.github.client import (
     create_pull_request_with_gh,
     gh_available,
 )
+from gitexp.review.report import DEFAULT_TOP, build_sweep_report, render_trial_markdown
+from gitexp.review.tables import format_value
+from gitexp.sharing.sync import SyncReport, push_refs, remote_url
+from gitexp.store.git import Git
 from gitexp.store.naming import sweep_ref
 from gitexp.store.records import Ledger, Trial
-from gitexp.review.report import DEFAULT_TOP, build_sweep_report, render_trial_markdown
-from gitexp.sharing.sync import SyncReport, push_refs, remote_url
 
 MAX_TITLE_LENGTH = 120
 # GitHub refuses comment bodies over 65536 characters; leave room for the marker.

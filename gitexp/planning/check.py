@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitexp.errors import GitexpError
-from gitexp.store.git import Git
-from gitexp.project.model import ProjectCache, load_project
 from gitexp.planning.queue import MAX_TRIALS_PER_QUEUE, ParamsTargets
+from gitexp.project.model import ProjectCache, load_project
+from gitexp.store.git import Git
 from gitexp.strategies import strategy_for
 from gitexp.sweep.spec import SweepSpec
 

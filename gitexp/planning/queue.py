@@ -17,10 +17,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from gitexp.errors import ConcurrentChange, RepositoryError, UsageError
+from gitexp.project.model import DEFAULT_PARAMS_FILE, Project, ProjectCache, load_project
+from gitexp.project.params import ParamsFile, check_value_type
 from gitexp.store.git import ZERO_OID, FastImportCommit, Git, RefUpdate
 from gitexp.store.naming import TrialRef, generate_sweep_name, sweep_ref, trial_name, validate_name
-from gitexp.project.params import ParamsFile, check_value_type
-from gitexp.project.model import DEFAULT_PARAMS_FILE, Project, ProjectCache, load_project
 from gitexp.store.records import (
     SWEEP_FILE,
     T_BASELINE,

@@ -14,12 +14,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from gitexp.project.lock import DvcCache, PipelineRecord, pipeline_record
-from gitexp.execution.worktrees import dvc_cache_dir
 from gitexp.errors import UsageError
-from gitexp.store.git import Git
-from gitexp.project.params import read_values
+from gitexp.execution.worktrees import dvc_cache_dir
+from gitexp.project.lock import DvcCache, PipelineRecord, pipeline_record
 from gitexp.project.model import DVCLIVE_METRICS, Project
+from gitexp.project.params import read_values
+from gitexp.store.git import Git
 
 SCALARS = (int, float, str, bool)
 

@@ -13,11 +13,11 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
+from gitexp.errors import GitCommandError
 from gitexp.project.dvc_cli import dvc_argv, tool_env
 from gitexp.project.lock import DvcCache, pipeline_record
-from gitexp.errors import GitCommandError
-from gitexp.store.git import Git
 from gitexp.project.model import Project
+from gitexp.store.git import Git
 
 _DVC_SIGN_OFF = "Having any troubles?"  # the line DVC ends every error with
 

@@ -32,10 +32,10 @@ import jinja2
 from markupsafe import Markup
 
 from gitexp.errors import NotFoundError, UsageError
+from gitexp.review.results import Row, baseline_row, collect_results, sort_rows
 from gitexp.review.tables import format_value, markdown_table
 from gitexp.store.git import Git
 from gitexp.store.records import FAILED, FINAL_STATES, STATES, Ledger, Sweep
-from gitexp.review.results import Row, baseline_row, collect_results, sort_rows
 from gitexp.sweep.expr import format_expr
 from gitexp.sweep.spec import SweepSpec
 

@@ -10,15 +10,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from gitexp.project.lock import PipelineRecord
 from gitexp.errors import UsageError
 from gitexp.execution.claims import DEFAULT_STALE_AFTER, read_claim
-from gitexp.store.locks import held_by, lock_path
 from gitexp.execution.worktrees import checked_out_commit
-from gitexp.store.git import Git
+from gitexp.project.lock import PipelineRecord
 from gitexp.project.metrics import CommitReader, dvc_file_paths, flatten, merge_metrics_files, read_workspace_metrics
-from gitexp.project.params import ParamsFile, read_values
 from gitexp.project.model import DEFAULT_PARAMS_FILE, Project, load_project
+from gitexp.project.params import ParamsFile, read_values
+from gitexp.store.git import Git
+from gitexp.store.locks import held_by, lock_path
 from gitexp.store.records import QUEUED, RUNNING, STATES, SUCCEEDED, Ledger, Sweep, Trial
 from gitexp.store.remote import tracked_claims
 from gitexp.sweep.spec import SweepSpec

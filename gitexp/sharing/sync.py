@@ -27,15 +27,15 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from gitexp.project.outputs import dvc_remote_configured, missing_outputs, run_dvc
 from gitexp.errors import GitCommandError, NotFoundError, RepositoryError, UsageError
 from gitexp.execution.claims import claim_ref
-from gitexp.store.locks import held_by, lock_path
 from gitexp.execution.pipeline import trial_log_path
 from gitexp.execution.worktrees import dvc_cache_dir
-from gitexp.store.git import ZERO_OID, Git, RefRecord, RefUpdate
-from gitexp.store.naming import CLAIMS_NAMESPACE, SWEEPS_NAMESPACE, TrialRef, sweep_ref
 from gitexp.project.model import DVC_LOCK, load_project
+from gitexp.project.outputs import dvc_remote_configured, missing_outputs, run_dvc
+from gitexp.store.git import ZERO_OID, Git, RefRecord, RefUpdate
+from gitexp.store.locks import held_by, lock_path
+from gitexp.store.naming import CLAIMS_NAMESPACE, SWEEPS_NAMESPACE, TrialRef, sweep_ref
 from gitexp.store.records import SUCCEEDED, SWEEP_FILE, T_SWEEP, T_TRIAL, Ledger, Sweep, Trial, parse_trailers
 from gitexp.store.remote import fetch_claims, resolve_remote
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import importlib
 
 from gitexp.errors import UsageError
-from gitexp.sweep.spec import SweepSpec
 from gitexp.strategies.base import Strategy
+from gitexp.sweep.spec import SweepSpec
 
 _MODULES = {
     "grid": ("grid", "GridStrategy"),

@@ -52,6 +52,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitexp.errors import UsageError
+from gitexp.strategies.base import Strategy, TrialOutcome, TrialPlan, seeded_rng
 from gitexp.sweep.space import (
     Choice,
     Dimension,
@@ -61,7 +62,6 @@ from gitexp.sweep.space import (
     exact,
     multiple_of,
 )
-from gitexp.strategies.base import Strategy, TrialOutcome, TrialPlan, seeded_rng
 
 DEFAULT_STARTUP_TRIALS = 10
 NORMAL_HALF_WIDTH = 4  # in standard deviations

@@ -32,9 +32,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
+from gitexp.strategies.base import Strategy, TrialOutcome, TrialPlan, seeded_rng
 from gitexp.sweep.expr import parse_target
 from gitexp.sweep.space import exact
-from gitexp.strategies.base import Strategy, TrialOutcome, TrialPlan, seeded_rng
 
 DEFAULT_ETA = 3
 

@@ -22,8 +22,8 @@ import random
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
-from gitexp.sweep.space import Space
 from gitexp.strategies.base import Strategy, TrialOutcome, TrialPlan, seeded_rng
+from gitexp.sweep.space import Space
 
 # Enough that a repeat is never the reason a plan ends early unless the space is
 # nearly used up: with half the space taken, 100 misses in a row has odds 2**-100.

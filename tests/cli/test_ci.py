@@ -14,10 +14,10 @@ from ruamel.yaml import YAML
 
 from gitexp.execution.ci import FINISHED_ELSEWHERE, publish_result
 from gitexp.execution.claims import Claims, Runner
+from gitexp.sharing.sync import with_actions_token
 from gitexp.store.git import Git
 from gitexp.store.records import Ledger, parse_trailers
 from gitexp.store.remote import RemoteRefs, resolve_remote
-from gitexp.sharing.sync import with_actions_token
 from tests.fake_github import TOKEN
 
 QUEUED_TRIALS = [{"trial": f"exp/q/t00{i}", "sweep": "q", "name": f"t00{i}"} for i in (1, 2, 3)]

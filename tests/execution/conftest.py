@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from gitexp.store.git import Git
 from gitexp.planning.queue import QueueRequest, queue_sweep
+from gitexp.store.git import Git
 from gitexp.sweep.spec import spec_from_flags
 
 # Like the fixture's train.py, plus one line per run in $GITEXP_RUNS_LOG: proof of how often each trial ran.

@@ -5,8 +5,8 @@ import textwrap
 
 import pytest
 
-from gitexp.execution.driver import SweepDriver
 from gitexp.errors import ConcurrentChange
+from gitexp.execution.driver import SweepDriver
 from gitexp.planning.queue import write_trials
 from gitexp.store.records import Ledger
 

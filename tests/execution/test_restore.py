@@ -23,8 +23,8 @@ from gitexp.execution.local import LocalExecutor, RunOptions, StaticTrials
 from gitexp.execution.pipeline import pipeline_command, run_pipeline, trial_env
 from gitexp.execution.restore import missing_data_reason
 from gitexp.execution.worktrees import share_dvc_cache
-from gitexp.store.git import Git
 from gitexp.project.model import load_project
+from gitexp.store.git import Git
 from gitexp.store.records import Ledger
 
 # Scores a trial by its params and by the rows of its data, so a result proves which data it saw.

@@ -8,11 +8,11 @@ import textwrap
 import time
 
 from gitexp.execution.local import LocalExecutor, RunOptions, StaticTrials
-from gitexp.store.locks import TrialLock, lock_path, try_lock
 from gitexp.execution.worktrees import worktrees_root
-from gitexp.store.git import Git
-from gitexp.store.records import Ledger
 from gitexp.review.results import collect_results
+from gitexp.store.git import Git
+from gitexp.store.locks import TrialLock, lock_path, try_lock
+from gitexp.store.records import Ledger
 
 # Reports what an earlier trial left behind, then leaves the same behind: an ignored
 # scratch file always, and on failure an untracked file and a change to a tracked one.

@@ -18,8 +18,8 @@ from gitexp.errors import GitCommandError, UsageError
 from gitexp.execution.claims import Claims, Runner
 from gitexp.execution.local import LocalExecutor, RunOptions, StaticTrials
 from gitexp.execution.worker import parse_duration
-from gitexp.store.git import Git
 from gitexp.planning.queue import QueueRequest, queue_sweep
+from gitexp.store.git import Git
 from gitexp.store.records import Ledger
 from gitexp.store.refstore import LocalRefs
 from gitexp.store.remote import RemoteRefs, TrackingView, fetch_experiments, resolve_remote

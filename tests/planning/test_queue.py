@@ -6,8 +6,8 @@ import time
 import pytest
 
 from gitexp.errors import UsageError
-from gitexp.store.git import Git
 from gitexp.planning.queue import QueueRequest, queue_sweep
+from gitexp.store.git import Git
 from gitexp.store.records import Ledger, parse_trailers
 from gitexp.sweep.spec import spec_from_flags
 

@@ -8,8 +8,8 @@ import textwrap
 
 import pytest
 
-from gitexp.project.outputs import dvc_error, missing_outputs
 from gitexp.project.model import load_project
+from gitexp.project.outputs import dvc_error, missing_outputs
 
 PIPELINE = textwrap.dedent(
     """\

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from gitexp.store.git import Git
 from gitexp.project.model import ProjectCache, load_project
+from gitexp.store.git import Git
 
 WRITE_PY = textwrap.dedent(
     """\

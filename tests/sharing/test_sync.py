@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from gitexp.execution.claims import Claims, Runner
-from gitexp.store.locks import TrialLock, lock_path
 from gitexp.store.git import Git
+from gitexp.store.locks import TrialLock, lock_path
 from gitexp.store.records import Ledger
 from gitexp.store.remote import RemoteRefs, resolve_remote
 

@@ -9,8 +9,7 @@ import sys
 import pytest
 
 from gitexp.errors import UsageError
-from gitexp.strategies import strategy_for
-from gitexp.strategies import bayes
+from gitexp.strategies import bayes, strategy_for
 from gitexp.strategies.bayes import codec_for
 from gitexp.sweep.space import Axis, Choice, Distribution, ParamTarget, Space
 from gitexp.sweep.spec import Objective, SweepSpec

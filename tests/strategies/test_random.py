@@ -6,8 +6,7 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gitexp.strategies import strategy_for
-from gitexp.strategies import random_search
+from gitexp.strategies import random_search, strategy_for
 from gitexp.strategies.random_search import point_key
 from gitexp.sweep.space import Axis, Choice, Distribution, ParamTarget, PChoice, Space
 from gitexp.sweep.spec import SweepSpec

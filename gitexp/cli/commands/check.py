@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
+from gitexp.cli.commands.core import spec_from_options, sweep_options
 from gitexp.cli.main import Environment, cli, pass_environment
 from gitexp.errors import RepositoryError
 from gitexp.review.tables import format_value
-from gitexp.cli.commands.core import spec_from_options, sweep_options
 
 
 @cli.command()

@@ -89,8 +89,8 @@ def ci_run(environment: Environment, branch, remote):
     """Run the checked-out trial, commit its result and push it (retrying while it is still queued)."""
     from gitexp.errors import TrialsFailed
     from gitexp.execution.ci import run_trial_in_checkout
-    from gitexp.store.records import SUCCEEDED
     from gitexp.sharing.sync import with_actions_token
+    from gitexp.store.records import SUCCEEDED
 
     ran = run_trial_in_checkout(with_actions_token(environment.git(), environment.env, remote), branch, remote)
     if ran.log:

@@ -70,10 +70,10 @@ def queue(environment: Environment, sweep_file, name, rev, include_uncommitted, 
 @pass_environment
 def run(environment: Environment, names, jobs, timeout, stage, retry_failed, copy_paths, sweep_file, name, more, **sweep_flags):
     """Run queued trials (of the named sweeps or trials; all by default)."""
-    from gitexp.execution.driver import extend_sweep, sources_for
-    from gitexp.errors import UsageError
-    from gitexp.execution.local import LocalExecutor, RunOptions, copy_paths_option
     from gitexp.cli.progress import LiveProgress, PlainProgress
+    from gitexp.errors import UsageError
+    from gitexp.execution.driver import extend_sweep, sources_for
+    from gitexp.execution.local import LocalExecutor, RunOptions, copy_paths_option
     from gitexp.planning.queue import QueueRequest, queue_sweep
 
     git = environment.git()

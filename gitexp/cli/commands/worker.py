@@ -23,9 +23,9 @@ from gitexp.errors import TrialsFailed
 @pass_environment
 def worker(environment: Environment, remote_spec, sweeps, jobs, idle_exit, stale_after, timeout, stage, copy_paths, worker_id, heartbeat, poll):
     """Claim queued trials on a Git remote, run them here and push their results, until none are left."""
+    from gitexp.cli.progress import outcome_line
     from gitexp.execution.local import RunOptions, copy_paths_option
     from gitexp.execution.worker import Worker, WorkerOptions, parse_duration
-    from gitexp.cli.progress import outcome_line
     from gitexp.store.remote import resolve_remote
 
     git = environment.git()
