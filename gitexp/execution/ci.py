@@ -26,21 +26,15 @@ from typing import Any
 
 from gitexp.ci.matrix import MATRIX_LIMIT, plan_document
 from gitexp.errors import GitCommandError, NotFoundError, UsageError
-from gitexp.execution.claims import Claims, Heartbeat, Runner, claim_ref, clone_id, default_worker_id
-from gitexp.execution.pipeline import (
-    RunOutcome,
-    commit_result,
-    pipeline_command,
-    run_pipeline,
-    trial_env,
-    trial_log_path,
-    where,
-)
+from gitexp.execution.claims import Claims, Heartbeat, Runner, clone_id, default_worker_id
+from gitexp.execution.pipeline import RunOutcome, commit_result, pipeline_command, run_pipeline, trial_env, where
 from gitexp.execution.worktrees import update_submodules
 from gitexp.project.model import load_project
 from gitexp.project.outputs import push_outputs
 from gitexp.sharing.sync import pull, staging_namespace
+from gitexp.store.claim_records import claim_ref
 from gitexp.store.git import ZERO_OID, Git, RefUpdate
+from gitexp.store.layout import trial_log_path
 from gitexp.store.naming import CLAIMS_NAMESPACE, TrialRef
 from gitexp.store.records import (
     QUEUED,

@@ -36,26 +36,25 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from gitexp.errors import GitCommandError
-from gitexp.store.git import ZERO_OID, Git, RefRecord, RefUpdate
+from gitexp.store.claim_records import (
+    DEFAULT_STALE_AFTER,
+    T_CLONE,
+    T_HEARTBEAT,
+    T_NONCE,
+    T_PID,
+    T_WORKER,
+    Claim,
+    claim_ref,
+    read_claim,
+)
+from gitexp.store.git import ZERO_OID, Git, RefUpdate
+from gitexp.store.layout import clone_id_path
 from gitexp.store.naming import CLAIMS_NAMESPACE
-from gitexp.store.records import T_HOST, Trial, format_message, parse_trailers
+from gitexp.store.records import T_HOST, Trial, format_message
 from gitexp.store.refstore import RefStore
 
-T_WORKER, T_PID, T_CLONE, T_HEARTBEAT, T_NONCE = (
-    "Gitexp-Worker",
-    "Gitexp-Pid",
-    "Gitexp-Clone",
-    "Gitexp-Heartbeat",
-    "Gitexp-Nonce",
-)
-DEFAULT_STALE_AFTER = 600.0
 DEFAULT_HEARTBEAT = 30.0
 ATTEMPTS = 8  # transient failures (a concurrent push holding the remote's ref lock, a network blip)
-
-
-def claim_ref(key: str) -> str:
-    """The claim ref of trial ``sweep/trial``."""
-    return f"{CLAIMS_NAMESPACE}{key}"
 
 
 def default_worker_id() -> str:
@@ -72,39 +71,6 @@ class Runner:
     clone: str
     host: str = field(default_factory=socket.gethostname)
     pid: int = field(default_factory=os.getpid)
-
-
-@dataclass(frozen=True)
-class Claim:
-    ref: str
-    oid: str
-    worker: str = ""
-    host: str = ""
-    clone: str = ""
-    pid: int | None = None
-    heartbeat: float = 0.0  # seconds since the epoch; 0 when unreadable, so the claim counts as stale
-
-    @property
-    def key(self) -> str:
-        return self.ref[len(CLAIMS_NAMESPACE) :]
-
-
-def read_claim(record: RefRecord) -> Claim:
-    trailers = parse_trailers(record.message)
-    try:
-        heartbeat = datetime.fromisoformat(trailers.get(T_HEARTBEAT, "")).timestamp()
-    except ValueError:
-        heartbeat = 0.0
-    pid = trailers.get(T_PID, "")
-    return Claim(
-        record.name,
-        record.oid,
-        worker=trailers.get(T_WORKER, ""),
-        host=trailers.get(T_HOST, ""),
-        clone=trailers.get(T_CLONE, ""),
-        pid=int(pid) if pid.isdigit() else None,
-        heartbeat=heartbeat,
-    )
 
 
 class Claims:
@@ -267,7 +233,7 @@ class Heartbeat:
 
 def clone_id(common_dir: Path) -> str:
     """A random id for this clone, made once; a copy of the repository elsewhere makes its own."""
-    path = common_dir / "gitexp" / "clone-id"
+    path = clone_id_path(common_dir)
     try:
         token, _, where = path.read_text().partition(" ")
         if token and where.strip() == str(common_dir):

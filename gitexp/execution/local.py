@@ -13,21 +13,14 @@ from typing import Protocol
 
 from gitexp.errors import RepositoryError, UsageError
 from gitexp.execution.claims import Claims, Heartbeat, Runner, clone_id
-from gitexp.execution.pipeline import (
-    RunOutcome,
-    commit_result,
-    pipeline_command,
-    run_pipeline,
-    trial_env,
-    trial_log_path,
-    where,
-)
+from gitexp.execution.pipeline import RunOutcome, commit_result, pipeline_command, run_pipeline, trial_env, where
 from gitexp.execution.repro_server import WarmDvcPool
-from gitexp.execution.worktrees import Slots, checkout_slot, remove_stale_slots, share_dvc_cache, worktrees_root
+from gitexp.execution.worktrees import Slots, checkout_slot, remove_stale_slots, share_dvc_cache
 from gitexp.project.dvc_cli import tool_env
 from gitexp.project.model import Project, load_project
 from gitexp.store.git import Git
-from gitexp.store.locks import TrialLock, clear_stale_ref_locks, lock_path
+from gitexp.store.layout import trial_lock_path, trial_log_path, worktrees_root
+from gitexp.store.locks import TrialLock, clear_stale_ref_locks
 from gitexp.store.records import FAILED, QUEUED, Ledger, Trial
 from gitexp.store.refstore import LocalRefs
 
@@ -149,7 +142,7 @@ class LocalExecutor:
     def run_one(self, trial: Trial) -> RunOutcome | None:
         """Claim, run and publish one trial; None when another runner has it or has done it."""
         worktree = self.slots.current()
-        lock = TrialLock(lock_path(self.common_dir, trial.sweep, trial.name))
+        lock = TrialLock(trial_lock_path(self.common_dir, trial.sweep, trial.name))
         if not lock.acquire(worktree):
             return None
         try:
@@ -202,7 +195,7 @@ class LocalExecutor:
         clear_stale_ref_locks(self.common_dir, ["refs/gitexp", *(f"refs/heads/{p}".rstrip("/") for p in prefixes)])
         for claim in self.claims.known().values():
             sweep, _, name = claim.key.partition("/")
-            lock = TrialLock(lock_path(self.common_dir, sweep, name))
+            lock = TrialLock(trial_lock_path(self.common_dir, sweep, name))
             if self.claims.from_this_clone(claim) and lock.acquire(worktrees_root(self.common_dir) / claim.key):
                 try:
                     self.claims.release(claim)

@@ -224,9 +224,6 @@ def _run_process(
         return ReproResult(None if timed_out else proc.returncode, timed_out, group_alive(proc.pid))
 
 
-def trial_log_path(common_dir: Path, sweep: str, trial: str) -> Path:
-    return common_dir / "gitexp" / "logs" / sweep / f"{trial}.log"
-
 
 def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     try:

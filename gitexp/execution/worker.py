@@ -19,18 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitexp.errors import GitCommandError, NotFoundError, UsageError
-from gitexp.execution.claims import (
-    DEFAULT_HEARTBEAT,
-    DEFAULT_STALE_AFTER,
-    Claims,
-    Runner,
-    clone_id,
-    default_worker_id,
-)
+from gitexp.execution.claims import DEFAULT_HEARTBEAT, Claims, Runner, clone_id, default_worker_id
 from gitexp.execution.driver import CombinedSource, SweepDriver
 from gitexp.execution.local import LocalExecutor, RunOptions, RunSummary
 from gitexp.execution.pipeline import RunOutcome
 from gitexp.project.outputs import push_outputs
+from gitexp.store.claim_records import DEFAULT_STALE_AFTER
 from gitexp.store.git import Git
 from gitexp.store.naming import MAX_NAME_LENGTH, NAME_PATTERN, SWEEPS_NAMESPACE
 from gitexp.store.records import SUCCEEDED, Ledger, Trial

@@ -13,18 +13,15 @@ removing a worktree per trial cost four and a full checkout.
 
 from __future__ import annotations
 
-import configparser
 import os
 import shutil
 import threading
 from pathlib import Path
 
+from gitexp.project.config import dvc_cache_dir, read_dvc_config
 from gitexp.store.git import Git
+from gitexp.store.layout import worktrees_lock_path, worktrees_root
 from gitexp.store.locks import file_lock, try_lock
-
-
-def worktrees_root(common_dir: Path) -> Path:
-    return common_dir / "gitexp" / "worktrees"
 
 
 class Slots:
@@ -129,23 +126,8 @@ def update_submodules(checkout: Git) -> None:
     checkout.run("submodule", "--quiet", "foreach", "--recursive", "git clean -ffdxq")
 
 
-def checked_out_commit(worktree: Path) -> str | None:
-    """The commit a gitexp worktree (detached) has checked out, read from its files without running git."""
-    try:
-        gitdir = (worktree / ".git").read_text().removeprefix("gitdir:").strip()
-        return (worktree / gitdir / "HEAD").read_text().strip()
-    except OSError:
-        return None
 
 
-def dvc_cache_dir(project_root: Path) -> Path:
-    """The cache directory the main project uses (its config may move it)."""
-    cache = project_root / ".dvc" / "cache"
-    for name in ("config", "config.local"):
-        config = _read_dvc_config(project_root / ".dvc" / name)
-        if config.has_option("cache", "dir"):
-            cache = (project_root / ".dvc" / config.get("cache", "dir")).resolve()
-    return cache
 
 
 def share_dvc_cache(main_project: Path, trial_project: Path) -> None:
@@ -155,7 +137,7 @@ def share_dvc_cache(main_project: Path, trial_project: Path) -> None:
     ``cache.type`` (data is linked into the worktree, not copied, when that
     says so) and its remotes' local settings.
     """
-    config = _read_dvc_config(main_project / ".dvc" / "config.local")
+    config = read_dvc_config(main_project / ".dvc" / "config.local")
     if not config.has_section("cache"):
         config.add_section("cache")
     config.set("cache", "dir", str(dvc_cache_dir(main_project)))
@@ -183,12 +165,5 @@ def _admin(common_dir: Path, adding: bool = False):
     makes a concurrent ``worktree add`` fail; adds may overlap one another,
     removals wait for them and for each other.
     """
-    return file_lock(common_dir / "gitexp" / "worktrees.lock", shared=adding)
+    return file_lock(worktrees_lock_path(common_dir), shared=adding)
 
-
-def _read_dvc_config(path: Path) -> configparser.ConfigParser:
-    config = configparser.ConfigParser(interpolation=None, strict=False)
-    config.optionxform = str  # DVC's keys are case-sensitive
-    if path.exists():
-        config.read(path)
-    return config

@@ -26,6 +26,7 @@ from gitexp.review.report import DEFAULT_TOP, build_sweep_report, render_trial_m
 from gitexp.review.tables import format_value
 from gitexp.sharing.sync import SyncReport, push_refs, remote_url
 from gitexp.store.git import Git
+from gitexp.store.layout import pull_request_body_path
 from gitexp.store.naming import sweep_ref
 from gitexp.store.records import Ledger, Trial
 
@@ -93,7 +94,7 @@ def default_title(trial: Trial) -> str:
 
 def write_body(git: Git, trial: Trial, body: str) -> Path:
     """The pull request's body in ``.git/gitexp/pr/<sweep>/<trial>.md`` (outside the working tree)."""
-    path = git.common_dir() / "gitexp" / "pr" / trial.sweep / f"{trial.name}.md"
+    path = pull_request_body_path(git.common_dir(), trial.sweep, trial.name)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(body, encoding="utf-8")
     return path

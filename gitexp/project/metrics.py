@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gitexp.errors import UsageError
-from gitexp.execution.worktrees import dvc_cache_dir
+from gitexp.project.config import dvc_cache_dir
 from gitexp.project.lock import DvcCache, PipelineRecord, pipeline_record
 from gitexp.project.model import DVCLIVE_METRICS, Project
 from gitexp.project.params import read_values

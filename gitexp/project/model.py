@@ -28,6 +28,7 @@ import yaml
 
 from gitexp.errors import RepositoryError, UsageError
 from gitexp.store.git import Git
+from gitexp.store.layout import project_cache_dir
 
 DEFAULT_PARAMS_FILE = "params.yaml"
 DVC_YAML = "dvc.yaml"
@@ -231,7 +232,7 @@ class ProjectCache:
     """
 
     def __init__(self, common_dir: Path, deferred: bool = False):
-        self.folder = common_dir / "gitexp" / "cache" / "projects"
+        self.folder = project_cache_dir(common_dir)
         self.deferred = deferred
         self.pending: dict[str, Project] = {}
 

@@ -11,14 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from gitexp.errors import UsageError
-from gitexp.execution.claims import DEFAULT_STALE_AFTER, read_claim
-from gitexp.execution.worktrees import checked_out_commit
 from gitexp.project.lock import PipelineRecord
 from gitexp.project.metrics import CommitReader, dvc_file_paths, flatten, merge_metrics_files, read_workspace_metrics
 from gitexp.project.model import DEFAULT_PARAMS_FILE, Project, load_project
 from gitexp.project.params import ParamsFile, read_values
+from gitexp.store.claim_records import DEFAULT_STALE_AFTER, read_claim
 from gitexp.store.git import Git
-from gitexp.store.locks import held_by, lock_path
+from gitexp.store.layout import checked_out_commit, trial_lock_path
+from gitexp.store.locks import held_by
 from gitexp.store.records import QUEUED, RUNNING, STATES, SUCCEEDED, Ledger, Sweep, Trial
 from gitexp.store.remote import tracked_claims
 from gitexp.sweep.spec import SweepSpec
@@ -144,7 +144,7 @@ def with_live_state(trial: Trial, common_dir: Path, git: Git, elsewhere: Collect
     A runner reuses its worktree for trial after trial: what it holds belongs to
     this trial only once it has this trial checked out.
     """
-    holder = held_by(lock_path(common_dir, trial.sweep, trial.name))
+    holder = held_by(trial_lock_path(common_dir, trial.sweep, trial.name))
     if holder is None:
         return Trial(**{**trial.__dict__, "status": RUNNING}) if trial.ref.key in elsewhere else trial
     worktree = Path(holder.get("worktree", ""))
@@ -334,7 +334,7 @@ def sweep_statuses(git: Git) -> list[SweepStatus]:
     for trial in ledger.trials():
         status = trial.status
         if status == QUEUED and (
-            trial.ref.key in elsewhere or held_by(lock_path(common_dir, trial.sweep, trial.name)) is not None
+            trial.ref.key in elsewhere or held_by(trial_lock_path(common_dir, trial.sweep, trial.name)) is not None
         ):
             status = RUNNING
         per_sweep = counts.setdefault(trial.sweep, dict.fromkeys(STATES, 0))

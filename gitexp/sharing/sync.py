@@ -28,13 +28,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from gitexp.errors import GitCommandError, NotFoundError, RepositoryError, UsageError
-from gitexp.execution.claims import claim_ref
-from gitexp.execution.pipeline import trial_log_path
-from gitexp.execution.worktrees import dvc_cache_dir
+from gitexp.project.config import dvc_cache_dir
 from gitexp.project.model import DVC_LOCK, load_project
 from gitexp.project.outputs import dvc_remote_configured, missing_outputs, run_dvc
+from gitexp.store.claim_records import claim_ref
 from gitexp.store.git import ZERO_OID, Git, RefRecord, RefUpdate
-from gitexp.store.locks import held_by, lock_path
+from gitexp.store.layout import trial_lock_path, trial_log_path
+from gitexp.store.locks import held_by
 from gitexp.store.naming import CLAIMS_NAMESPACE, SWEEPS_NAMESPACE, TrialRef, sweep_ref
 from gitexp.store.records import SUCCEEDED, SWEEP_FILE, T_SWEEP, T_TRIAL, Ledger, Sweep, Trial, parse_trailers
 from gitexp.store.remote import fetch_claims, resolve_remote
@@ -580,7 +580,7 @@ def plan_removal(git: Git, names: list[str]) -> Removal:
     checked_out = git.run("symbolic-ref", "-q", "HEAD", check=False).strip()
     claims = {record.name: record.oid for record in git.refs(CLAIMS_NAMESPACE)}
     for trial in removal.trials:
-        if held_by(lock_path(common_dir, trial.sweep, trial.name)) is not None:
+        if held_by(trial_lock_path(common_dir, trial.sweep, trial.name)) is not None:
             raise UsageError(f"{trial.ref.key} is running: wait until it finishes, then remove it")
         if trial.ref.ref == checked_out:
             raise UsageError(f"{trial.ref.branch} is checked out: switch to another branch, then remove it")

@@ -52,9 +52,6 @@ def try_lock(path: Path) -> int | None:
     return fd
 
 
-def lock_path(common_dir: Path, sweep: str, trial: str) -> Path:
-    return common_dir / "gitexp" / "locks" / sweep / f"{trial}.lock"
-
 
 def held_by(path: Path) -> dict | None:
     """Who holds the lock at ``path`` (its recorded holder), or None when nobody does."""

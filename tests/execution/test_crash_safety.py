@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from gitexp.execution.worktrees import worktrees_root
+from gitexp.store.layout import worktrees_root
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds orphaned pipelines through /proc")
 

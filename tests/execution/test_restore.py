@@ -10,7 +10,6 @@ else a trial's checkout needs: submodules, the environment dvclive reads, and
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap

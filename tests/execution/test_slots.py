@@ -8,10 +8,10 @@ import textwrap
 import time
 
 from gitexp.execution.local import LocalExecutor, RunOptions, StaticTrials
-from gitexp.execution.worktrees import worktrees_root
 from gitexp.review.results import collect_results
 from gitexp.store.git import Git
-from gitexp.store.locks import TrialLock, lock_path, try_lock
+from gitexp.store.layout import trial_lock_path, worktrees_root
+from gitexp.store.locks import TrialLock, try_lock
 from gitexp.store.records import Ledger
 
 # Reports what an earlier trial left behind, then leaves the same behind: an ignored
@@ -63,7 +63,7 @@ def run_all(git, **options):
 
 def worktree_of(git, trial: str) -> str:
     """Where the trial last ran, as its lock file recorded it."""
-    return json.loads(lock_path(git.common_dir(), "s", trial).read_text())["worktree"]
+    return json.loads(trial_lock_path(git.common_dir(), "s", trial).read_text())["worktree"]
 
 
 def commit_project(git, files: dict[str, str]) -> None:
@@ -141,7 +141,7 @@ def test_a_slot_still_at_the_last_trial_shows_no_metrics_for_the_next(kit, proje
     slot = tmp_path / "slot"  # as a runner has it between two trials: t002 claimed, t001 still checked out
     project.run("worktree", "add", "--detach", "-q", str(slot), first.tip)
     (slot / "metrics.json").write_text(json.dumps({"score": 0.05}))
-    lock = TrialLock(lock_path(project.common_dir(), "s", "t002"))
+    lock = TrialLock(trial_lock_path(project.common_dir(), "s", "t002"))
     assert lock.acquire(slot)
     try:
         rows = {row.name: row for row in collect_results(project, ["s"]).rows}

@@ -13,7 +13,8 @@ import pytest
 
 from gitexp.execution.claims import Claims, Runner
 from gitexp.store.git import Git
-from gitexp.store.locks import TrialLock, lock_path
+from gitexp.store.layout import trial_lock_path
+from gitexp.store.locks import TrialLock
 from gitexp.store.records import Ledger
 from gitexp.store.remote import RemoteRefs, resolve_remote
 
@@ -222,7 +223,7 @@ def test_remove_a_sweep_with_its_claims_and_trials_only_the_remote_has(shared, r
 
 
 def test_remove_refuses_a_running_trial(reviewed_project, run_gitexp, repo_state):
-    lock = TrialLock(lock_path(reviewed_project.common_dir(), "s", "t002"))
+    lock = TrialLock(trial_lock_path(reviewed_project.common_dir(), "s", "t002"))
     assert lock.acquire(reviewed_project.root / "elsewhere")
     before = repo_state(reviewed_project)
     try:

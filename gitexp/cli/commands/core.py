@@ -169,7 +169,7 @@ def show(environment: Environment, sweeps, sort_by, sort_order, as_json, as_csv,
 @pass_environment
 def logs(environment: Environment, trial):
     """Print a trial's log (or, for a run elsewhere, what its result commit kept)."""
-    from gitexp.execution.pipeline import trial_log_path
+    from gitexp.store.layout import trial_log_path
 
     git = environment.git()
     found = Ledger(git).resolve_trial(trial)

@@ -1,0 +1,61 @@
+"""Claims as they are recorded in Git: ``refs/gitexp/claims/<sweep>/<trial>``, one commit whose trailers say who holds the trial.
+
+The protocol that takes, beats and drops claims is ``execution.claims``;
+readers (``status``, ``show``, ``pull``) need only this.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from gitexp.store.git import RefRecord
+from gitexp.store.naming import CLAIMS_NAMESPACE
+from gitexp.store.records import T_HOST, parse_trailers
+
+T_WORKER, T_PID, T_CLONE, T_HEARTBEAT, T_NONCE = (
+    "Gitexp-Worker",
+    "Gitexp-Pid",
+    "Gitexp-Clone",
+    "Gitexp-Heartbeat",
+    "Gitexp-Nonce",
+)
+DEFAULT_STALE_AFTER = 600.0  # seconds without a heartbeat after which a claim may be taken over
+
+
+def claim_ref(key: str) -> str:
+    """The claim ref of trial ``sweep/trial``."""
+    return f"{CLAIMS_NAMESPACE}{key}"
+
+
+@dataclass(frozen=True)
+class Claim:
+    ref: str
+    oid: str
+    worker: str = ""
+    host: str = ""
+    clone: str = ""
+    pid: int | None = None
+    heartbeat: float = 0.0  # seconds since the epoch; 0 when unreadable, so the claim counts as stale
+
+    @property
+    def key(self) -> str:
+        return self.ref[len(CLAIMS_NAMESPACE) :]
+
+
+def read_claim(record: RefRecord) -> Claim:
+    trailers = parse_trailers(record.message)
+    try:
+        heartbeat = datetime.fromisoformat(trailers.get(T_HEARTBEAT, "")).timestamp()
+    except ValueError:
+        heartbeat = 0.0
+    pid = trailers.get(T_PID, "")
+    return Claim(
+        record.name,
+        record.oid,
+        worker=trailers.get(T_WORKER, ""),
+        host=trailers.get(T_HOST, ""),
+        clone=trailers.get(T_CLONE, ""),
+        pid=int(pid) if pid.isdigit() else None,
+        heartbeat=heartbeat,
+    )
