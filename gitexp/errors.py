@@ -60,3 +60,9 @@ class ConcurrentChange(GitexpError):
     """Another gitexp changed a ref this command meant to change; running it again sees the change."""
 
     exit_code = 1
+
+
+def some_of(items: list[str], shown: int = 3) -> str:
+    """The first few of ``items`` for a one-line message: "a, b, c and 4 more"."""
+    more = f" and {len(items) - shown} more" if len(items) > shown else ""
+    return ", ".join(items[:shown]) + more

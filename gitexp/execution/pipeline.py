@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from gitexp.errors import some_of
 from gitexp.execution import restore
 from gitexp.execution.repro_server import ReproResult, WarmDvcPool, group_alive
 from gitexp.project.dvc_cli import dvc_argv, tool_env
@@ -118,7 +119,7 @@ def run_pipeline(
     tree, left_out = stage_result(Git(directory), project)
     if left_out:
         with log_path.open("ab") as log:
-            log.write(f"\ngitexp: not in the result commit (dvc.yaml does not declare them): {_some(left_out)}\n".encode())
+            log.write(f"\ngitexp: not in the result commit (dvc.yaml does not declare them): {some_of(left_out, shown=10)}\n".encode())
     metrics = read_workspace_metrics(directory, project)
     return RunOutcome(status, duration, metrics, reason, "", result.lingering, tree)
 
@@ -169,11 +170,6 @@ def _yaml_or_none(path: Path):
         return yaml.safe_load(path.read_bytes())
     except (OSError, yaml.YAMLError):
         return None
-
-
-def _some(paths: list[str], shown: int = 10) -> str:
-    more = f" and {len(paths) - shown} more" if len(paths) > shown else ""
-    return ", ".join(paths[:shown]) + more
 
 
 def trial_env(git: Git, trial: Trial) -> dict[str, str]:

@@ -23,8 +23,9 @@ import os
 import sys
 from collections.abc import Sequence
 
+from gitexp.errors import some_of
+
 MISSING_DATA = 66  # sysexits' EX_NOINPUT: DVC itself never exits with it
-SHOWN_PATHS = 3
 
 
 def run_dvc(args: Sequence[str], restore: bool) -> int:
@@ -109,7 +110,7 @@ def _fetch(repo, paths: Sequence[str]) -> None:
 
 def missing_data_reason(paths: Sequence[str], remote: str | None) -> str:
     """One line: which data is missing, and how to get it there."""
-    named = ", ".join(paths[:SHOWN_PATHS]) + (f" and {len(paths) - SHOWN_PATHS} more" if len(paths) > SHOWN_PATHS else "")
+    named = some_of(list(paths))
     if remote:
         return (
             f"missing data {named}: in neither the DVC cache nor the DVC remote {remote!r}: "

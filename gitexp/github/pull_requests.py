@@ -24,7 +24,8 @@ from gitexp.github.client import (
 )
 from gitexp.review.report import DEFAULT_TOP, build_sweep_report, render_trial_markdown
 from gitexp.review.tables import format_value
-from gitexp.sharing.sync import SyncReport, push_refs, remote_url
+from gitexp.sharing.remotes import remote_url
+from gitexp.sharing.sync import SyncReport, push_refs
 from gitexp.store.git import Git
 from gitexp.store.layout import pull_request_body_path
 from gitexp.store.naming import sweep_ref

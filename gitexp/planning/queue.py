@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from gitexp.errors import ConcurrentChange, RepositoryError, UsageError
+from gitexp.errors import ConcurrentChange, RepositoryError, UsageError, some_of
 from gitexp.project.model import DEFAULT_PARAMS_FILE, Project, ProjectCache, load_project
 from gitexp.project.params import ParamsFile, check_value_type
 from gitexp.store.git import ZERO_OID, FastImportCommit, Git, RefUpdate
@@ -167,7 +167,7 @@ def resolve_baseline(git: Git, rev: str, include_uncommitted: bool) -> str:
         return baseline
     if include_uncommitted:
         return snapshot_workspace(git, baseline)
-    shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+    shown = some_of(changed)
     raise UsageError(
         f"uncommitted changes to {shown}: gitexp queues the committed baseline (HEAD); "
         "commit them, or pass --include-uncommitted to snapshot the workspace into the sweep's baseline"

@@ -21,26 +21,21 @@ outputs the cache lacks rather than leave them out of the workspace.
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from gitexp.errors import GitCommandError, NotFoundError, RepositoryError, UsageError
+from gitexp.errors import GitCommandError, NotFoundError, RepositoryError, some_of
 from gitexp.project.config import dvc_cache_dir
-from gitexp.project.model import DVC_LOCK, load_project
+from gitexp.project.model import load_project
 from gitexp.project.outputs import dvc_remote_configured, missing_outputs, run_dvc
-from gitexp.store.claim_records import claim_ref
+from gitexp.sharing.remotes import require_remote
 from gitexp.store.git import ZERO_OID, Git, RefRecord, RefUpdate
-from gitexp.store.layout import trial_lock_path, trial_log_path
-from gitexp.store.locks import held_by
-from gitexp.store.naming import CLAIMS_NAMESPACE, SWEEPS_NAMESPACE, TrialRef, sweep_ref
+from gitexp.store.naming import SWEEPS_NAMESPACE, TrialRef, sweep_ref
 from gitexp.store.records import SUCCEEDED, SWEEP_FILE, T_SWEEP, T_TRIAL, Ledger, Sweep, Trial, parse_trailers
 from gitexp.store.remote import fetch_claims, resolve_remote
 
 INCOMING_NAMESPACE = "refs/gitexp/incoming/"  # fetched refs wait here until they are reconciled
-DEFAULT_REMOTE = "origin"
 
 # How the tips of one ref compare between here and there.
 SAME = "same"
@@ -50,71 +45,6 @@ HERE_AHEAD = "ahead here"
 THERE_AHEAD = "ahead there"
 DIVERGED = "diverged"
 UNSEEN_THERE = "unseen there"  # the remote's tip is a commit this repository has never fetched
-
-
-# -- remotes ---------------------------------------------------------------------
-
-
-def require_remote(git: Git, name: str) -> None:
-    """Refuse a remote name the repository does not configure."""
-    names = git.remote_names()
-    if name not in names:
-        known = ", ".join(names) or "none configured"
-        raise NotFoundError(f"no Git remote named {name!r} (remotes: {known}): add it with git remote add {name} URL")
-
-
-def remote_url(git: Git, name: str) -> str:
-    """The URL as configured (before any ``insteadOf`` rewriting)."""
-    require_remote(git, name)
-    url = git.config_get(f"remote.{name}.url")
-    if not url:
-        raise NotFoundError(f"the remote {name!r} has no URL: set one with git remote set-url {name} URL")
-    return url
-
-
-def split_remote_and_names(
-    git: Git, arguments: list[str], local_sweeps: bool = False
-) -> tuple[str, list[str]]:
-    """``[REMOTE] [SWEEP...]``: the first argument is the remote when it names one, else ``origin``.
-
-    With ``local_sweeps`` (push), a first argument that is neither a remote nor
-    a sweep of this repository is refused, naming both lists.
-    """
-    remotes = git.remote_names()
-    if arguments and arguments[0] in remotes:
-        return arguments[0], arguments[1:]
-    if arguments and local_sweeps:
-        sweeps = Ledger(git).sweep_names()
-        if arguments[0] not in sweeps:
-            raise NotFoundError(
-                f"{arguments[0]!r} is neither a Git remote (remotes: {', '.join(remotes) or 'none configured'}) "
-                f"nor a sweep (sweeps: {', '.join(sweeps) or 'none yet'}): check the name, or git remote add it"
-            )
-    return DEFAULT_REMOTE, arguments
-
-
-def with_actions_token(git: Git, env: Mapping[str, str], remote: str) -> Git:
-    """``git`` that authenticates to GitHub with GITHUB_TOKEN when running in Actions and nothing else does.
-
-    The token goes into an ``http.<server>/.extraheader`` through GIT_CONFIG_*
-    variables of gitexp's own git processes: never on a command line, never in
-    .git/config. A checkout that persisted its credentials is left as it is.
-    """
-    token = env.get("GITHUB_TOKEN", "").strip()
-    server = (env.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/")
-    url = git.config_get(f"remote.{remote}.url") or ""
-    if env.get("GITHUB_ACTIONS") != "true" or not token or not url.startswith(server + "/"):
-        return git
-    if git.run("config", "--get-regexp", r"^http\..*\.extraheader$", check=False).strip():
-        return git
-    index = int(env.get("GIT_CONFIG_COUNT") or 0)
-    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode("ascii")
-    extra = {
-        "GIT_CONFIG_COUNT": str(index + 1),
-        f"GIT_CONFIG_KEY_{index}": f"http.{server}/.extraheader",
-        f"GIT_CONFIG_VALUE_{index}": f"AUTHORIZATION: basic {basic}",
-    }
-    return Git(git.root, {**git.env, **extra})
 
 
 # -- comparing tips ------------------------------------------------------------------
@@ -423,7 +353,7 @@ def missing_note(git: Git, trials: list[Trial], sweeps: list[Sweep], fetched: st
     missing = [f"{t.ref.key} {path}" for t in trials for path in missing_trial_outputs(git, t, baselines[t.sweep])]
     if not missing:
         return ""
-    named = _some(missing)
+    named = some_of(missing)
     if "no DVC remote configured" in fetched:
         return (
             f"DVC data: {len(missing)} output(s) of pulled trials are not in the DVC cache ({named}) and no DVC remote "
@@ -435,176 +365,3 @@ def missing_note(git: Git, trials: list[Trial], sweeps: list[Sweep], fetched: st
             f"({named}): gitexp push them from the clone that ran those trials"
         )
     return f"DVC data: {len(missing)} output(s) of pulled trials are not in the DVC cache ({named}): gitexp pull again"
-
-
-# -- apply -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AppliedTrial:
-    trial: Trial
-    paths: list[str]
-    data: str
-
-
-def apply_trial(git: Git, name: str) -> AppliedTrial:
-    """Bring the files a trial changed (params and results) into the working tree and index.
-
-    Like ``git checkout TRIAL -- <paths the trial changed since its baseline>``,
-    then ``dvc checkout`` of the outputs the new dvc.lock names. Refuses over
-    uncommitted changes, so nothing of the user's is lost, and when the cache
-    lacks outputs of the trial that a ``dvc fetch`` cannot bring, so that an
-    applied trial is never one without its model.
-    """
-    ledger = Ledger(git)
-    trial = ledger.resolve_trial(name)
-    status = git.status_porcelain()
-    dirty = [entry[3:] for entry in status if not entry.startswith("??")]
-    if dirty:
-        raise UsageError(
-            f"uncommitted changes to {_some(dirty)}: commit or stash them before gitexp apply {trial.ref.key}"
-        )
-    baseline = ledger.sweep(trial.sweep).baseline
-    changes = git.run("diff", "--name-status", "--no-renames", "-z", baseline, trial.tip).split("\0")
-    changed = dict(zip(changes[1::2], changes[0::2]))  # path -> status letter
-    untracked = [entry[3:] for entry in status if entry.startswith("??") and entry[3:] in changed]
-    if untracked:
-        raise UsageError(f"untracked {_some(untracked)} would be overwritten: move them away, then apply again")
-    project_root = git.root / trial.project
-    with_outputs = (project_root / ".dvc").is_dir() and any(path.endswith(DVC_LOCK) for path in changed)
-    if with_outputs:
-        require_outputs(git, trial)
-    kept = [path for path, letter in changed.items() if letter != "D"]
-    removed = [path for path, letter in changed.items() if letter == "D"]
-    if kept:
-        pathspecs = "".join(f"{path}\0" for path in kept)
-        git.run("checkout", trial.tip, "--pathspec-from-file=-", "--pathspec-file-nul", input=pathspecs)
-    if removed:
-        git.run("rm", "-q", "--ignore-unmatch", "--", *removed)
-    data = "no DVC outputs changed"
-    if with_outputs:
-        run_dvc(project_root, git.env, "checkout", "--allow-missing")
-        data = "DVC outputs checked out from the cache (those it holds)"
-    return AppliedTrial(trial, sorted(changed), data)
-
-
-def require_outputs(git: Git, trial: Trial) -> None:
-    """Refuse ``trial`` when the cache lacks some of its outputs, after a ``dvc fetch`` when there is a DVC remote."""
-    missing = missing_trial_outputs(git, trial)
-    if not missing:
-        return
-    project_root = git.root / trial.project
-    if not dvc_remote_configured(project_root, git.env):
-        where, fix = "and no DVC remote is configured", "add the one they were pushed to (dvc remote add -d NAME URL)"
-    else:
-        try:
-            run_dvc(project_root, git.env, "fetch", "--all-branches")
-            where, fix = "nor on the DVC remote", "gitexp push them from the clone that ran the trial"
-        except GitCommandError as error:
-            where, fix = f"and could not be fetched ({error.message})", "fix the DVC remote (dvc remote list)"
-        missing = missing_trial_outputs(git, trial)
-        if not missing:
-            return
-    raise RepositoryError(
-        f"outputs of {trial.ref.key} are not in the DVC cache {where}: {_some(missing)}; nothing was applied: "
-        f"{fix}, then gitexp apply {trial.ref.key} again"
-    )
-
-
-def _some(paths: list[str]) -> str:
-    return ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
-
-
-# -- remove ----------------------------------------------------------------------------
-
-
-@dataclass
-class Removal:
-    """The refs that removing some trials and sweeps deletes, here and on a remote."""
-
-    trials: list[Trial] = field(default_factory=list)
-    sweeps: list[Sweep] = field(default_factory=list)
-    local: dict[str, str] = field(default_factory=dict)  # ref -> oid
-    remote: dict[str, str] = field(default_factory=dict)
-
-    def lines(self, remote: str | None) -> list[str]:
-        what = [f"sweep {sweep.name}" for sweep in self.sweeps]
-        whole = {sweep.name for sweep in self.sweeps}
-        loose = [trial.ref.key for trial in self.trials if trial.sweep not in whole]
-        counts = f"{len(self.trials)} trial branch(es)" + (f" and {', '.join(what)}" if what else "")
-        lines = [f"Removed {counts}" + (f": {', '.join(loose)}" if loose else "")]
-        if remote is not None:
-            lines.append(f"Removed {len(self.remote)} ref(s) from {remote}")
-        return lines
-
-
-def remove(git: Git, names: list[str], remote: str | None = None) -> Removal:
-    """Delete trials and sweeps (their branches, records and claims), on ``remote`` first, then here.
-
-    Each side changes in one atomic step that checks every ref is still where
-    it was seen, so a result pushed meanwhile is never deleted unseen.
-    """
-    if remote is not None:
-        require_remote(git, remote)
-    removal = plan_removal(git, names)
-    if remote is not None:
-        removal.remote = remote_refs_to_remove(git, remote, removal)
-        swap_on_remote(git, remote, [RefUpdate(ref, ZERO_OID, oid) for ref, oid in removal.remote.items()])
-    updates = [RefUpdate(ref, ZERO_OID, oid) for ref, oid in removal.local.items()]
-    if not git.try_update_refs(updates, "gitexp: remove"):
-        raise GitCommandError("refs changed while removing (another gitexp at work?): run gitexp remove again")
-    common_dir = git.common_dir()
-    for trial in removal.trials:
-        log = trial_log_path(common_dir, trial.sweep, trial.name)
-        log.unlink(missing_ok=True)
-        with contextlib.suppress(OSError):
-            log.parent.rmdir()  # once the sweep's last log is gone
-    return removal
-
-
-def plan_removal(git: Git, names: list[str]) -> Removal:
-    """What ``names`` (sweeps or trials) remove locally; refuses running or checked-out trials."""
-    ledger = Ledger(git)
-    sweeps = set(ledger.sweep_names())
-    removal = Removal()
-    for name in dict.fromkeys(names):
-        if name in sweeps:
-            sweep = ledger.sweep(name)
-            removal.sweeps.append(sweep)
-            removal.trials += ledger.trials([name])
-            removal.local[sweep_ref(name)] = sweep.commit
-            removal.local.update((record.name, record.oid) for record in git.refs(f"{CLAIMS_NAMESPACE}{name}/"))
-        else:
-            removal.trials.append(ledger.resolve_trial(name))
-    common_dir = git.common_dir()
-    checked_out = git.run("symbolic-ref", "-q", "HEAD", check=False).strip()
-    claims = {record.name: record.oid for record in git.refs(CLAIMS_NAMESPACE)}
-    for trial in removal.trials:
-        if held_by(trial_lock_path(common_dir, trial.sweep, trial.name)) is not None:
-            raise UsageError(f"{trial.ref.key} is running: wait until it finishes, then remove it")
-        if trial.ref.ref == checked_out:
-            raise UsageError(f"{trial.ref.branch} is checked out: switch to another branch, then remove it")
-        removal.local[trial.ref.ref] = trial.tip
-        claim = claim_ref(trial.ref.key)
-        if claim in claims:
-            removal.local[claim] = claims[claim]
-    return removal
-
-
-def remote_refs_to_remove(git: Git, remote: str, removal: Removal) -> dict[str, str]:
-    """The remote's refs of the removed trials and sweeps, including trials only the remote has."""
-    patterns = {ref for ref in removal.local} | {claim_ref(trial.ref.key) for trial in removal.trials}
-    for sweep in removal.sweeps:
-        patterns |= {f"refs/heads/{sweep.prefix}{sweep.name}/*", f"{CLAIMS_NAMESPACE}{sweep.name}/*"}
-    advertised = git.ls_remote(remote, sorted(patterns))
-    return {ref: oid for ref, oid in sorted(advertised.items()) if _is_removed(ref, removal)}
-
-
-def _is_removed(ref: str, removal: Removal) -> bool:
-    """``ls-remote`` patterns match ref name tails: keep only the refs removal really means."""
-    if ref in removal.local or ref in {claim_ref(trial.ref.key) for trial in removal.trials}:
-        return True
-    return any(
-        ref.startswith((f"refs/heads/{sweep.prefix}{sweep.name}/", f"{CLAIMS_NAMESPACE}{sweep.name}/"))
-        for sweep in removal.sweeps
-    )

@@ -14,7 +14,7 @@ from ruamel.yaml import YAML
 
 from gitexp.execution.ci import FINISHED_ELSEWHERE, publish_result
 from gitexp.execution.claims import Claims, Runner
-from gitexp.sharing.sync import with_actions_token
+from gitexp.sharing.remotes import with_actions_token
 from gitexp.store.git import Git
 from gitexp.store.records import Ledger, parse_trailers
 from gitexp.store.remote import RemoteRefs, resolve_remote

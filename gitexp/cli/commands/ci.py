@@ -70,7 +70,7 @@ def ci_init(environment: Environment, labels, python_version, force, secrets, **
 def ci_plan(environment: Environment, sweep, ref, chunks, chunk_size, remote):
     """Print the job matrices (JSON) of the queued trials this CI run executes."""
     from gitexp.execution.ci import plan_ci_run
-    from gitexp.sharing.sync import with_actions_token
+    from gitexp.sharing.remotes import with_actions_token
 
     git = with_actions_token(environment.git(), environment.env, remote)
     sweep = sweep or environment.env.get("GITEXP_SWEEP") or None
@@ -89,7 +89,7 @@ def ci_run(environment: Environment, branch, remote):
     """Run the checked-out trial, commit its result and push it (retrying while it is still queued)."""
     from gitexp.errors import TrialsFailed
     from gitexp.execution.ci import run_trial_in_checkout
-    from gitexp.sharing.sync import with_actions_token
+    from gitexp.sharing.remotes import with_actions_token
     from gitexp.store.records import SUCCEEDED
 
     ran = run_trial_in_checkout(with_actions_token(environment.git(), environment.env, remote), branch, remote)

@@ -22,8 +22,8 @@ def push(environment: Environment, arguments, no_dvc):
     of every branch when the project has a DVC remote (if it fails, the error is
     DVC's, and the Git refs have been pushed).
     """
+    from gitexp.sharing.remotes import split_remote_and_names, with_actions_token
     from gitexp.sharing.sync import push as push_refs
-    from gitexp.sharing.sync import split_remote_and_names, with_actions_token
 
     git = environment.git()
     remote, sweeps = split_remote_and_names(git, list(arguments), local_sweeps=True)
@@ -43,8 +43,8 @@ def pull(environment: Environment, arguments, no_dvc):
     brings the outputs of every branch into the cache when there is a DVC remote,
     and the pulled trials' outputs that neither the cache nor the remote has are named.
     """
+    from gitexp.sharing.remotes import split_remote_and_names, with_actions_token
     from gitexp.sharing.sync import pull as pull_refs
-    from gitexp.sharing.sync import split_remote_and_names, with_actions_token
 
     git = environment.git()
     remote, sweeps = split_remote_and_names(git, list(arguments))
@@ -61,7 +61,7 @@ def apply(environment: Environment, trial):
 
     Refused over uncommitted changes, and when the DVC cache lacks outputs of the trial that dvc fetch cannot bring.
     """
-    from gitexp.sharing.sync import apply_trial
+    from gitexp.sharing.apply import apply_trial
 
     applied = apply_trial(environment.git(), trial)
     environment.echo(f"Applied {applied.trial.ref.key}: {', '.join(applied.paths) or 'no changed files'}")
@@ -75,8 +75,8 @@ def apply(environment: Environment, trial):
 @pass_environment
 def remove(environment: Environment, names, remote):
     """Delete trials or whole sweeps: branches, sweep records and claims."""
-    from gitexp.sharing.sync import remove as remove_refs
-    from gitexp.sharing.sync import with_actions_token
+    from gitexp.sharing.remotes import with_actions_token
+    from gitexp.sharing.remove import remove as remove_refs
 
     git = environment.git()
     if remote is not None:
@@ -127,7 +127,7 @@ def pr(environment: Environment, trial, base, title, remote, top):
     without either it prints the URL to open and writes the body to a file.
     """
     from gitexp.github.pull_requests import open_trial_pull_request
-    from gitexp.sharing.sync import with_actions_token
+    from gitexp.sharing.remotes import with_actions_token
 
     git = with_actions_token(environment.git(), environment.env, remote)
     outcome = open_trial_pull_request(git, environment.env, trial, base, title, remote, top)

@@ -1,0 +1,108 @@
+"""``gitexp remove``: a sweep's or trial's refs deleted here, and on a remote when asked."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+
+from gitexp.errors import GitCommandError, UsageError
+from gitexp.sharing.remotes import require_remote
+from gitexp.sharing.sync import swap_on_remote
+from gitexp.store.claim_records import claim_ref
+from gitexp.store.git import ZERO_OID, Git, RefUpdate
+from gitexp.store.layout import trial_lock_path, trial_log_path
+from gitexp.store.locks import held_by
+from gitexp.store.naming import CLAIMS_NAMESPACE, sweep_ref
+from gitexp.store.records import Ledger, Sweep, Trial
+
+
+@dataclass
+class Removal:
+    """The refs that removing some trials and sweeps deletes, here and on a remote."""
+
+    trials: list[Trial] = field(default_factory=list)
+    sweeps: list[Sweep] = field(default_factory=list)
+    local: dict[str, str] = field(default_factory=dict)  # ref -> oid
+    remote: dict[str, str] = field(default_factory=dict)
+
+    def lines(self, remote: str | None) -> list[str]:
+        what = [f"sweep {sweep.name}" for sweep in self.sweeps]
+        whole = {sweep.name for sweep in self.sweeps}
+        loose = [trial.ref.key for trial in self.trials if trial.sweep not in whole]
+        counts = f"{len(self.trials)} trial branch(es)" + (f" and {', '.join(what)}" if what else "")
+        lines = [f"Removed {counts}" + (f": {', '.join(loose)}" if loose else "")]
+        if remote is not None:
+            lines.append(f"Removed {len(self.remote)} ref(s) from {remote}")
+        return lines
+
+
+def remove(git: Git, names: list[str], remote: str | None = None) -> Removal:
+    """Delete trials and sweeps (their branches, records and claims), on ``remote`` first, then here.
+
+    Each side changes in one atomic step that checks every ref is still where
+    it was seen, so a result pushed meanwhile is never deleted unseen.
+    """
+    if remote is not None:
+        require_remote(git, remote)
+    removal = plan_removal(git, names)
+    if remote is not None:
+        removal.remote = remote_refs_to_remove(git, remote, removal)
+        swap_on_remote(git, remote, [RefUpdate(ref, ZERO_OID, oid) for ref, oid in removal.remote.items()])
+    updates = [RefUpdate(ref, ZERO_OID, oid) for ref, oid in removal.local.items()]
+    if not git.try_update_refs(updates, "gitexp: remove"):
+        raise GitCommandError("refs changed while removing (another gitexp at work?): run gitexp remove again")
+    common_dir = git.common_dir()
+    for trial in removal.trials:
+        log = trial_log_path(common_dir, trial.sweep, trial.name)
+        log.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            log.parent.rmdir()  # once the sweep's last log is gone
+    return removal
+
+
+def plan_removal(git: Git, names: list[str]) -> Removal:
+    """What ``names`` (sweeps or trials) remove locally; refuses running or checked-out trials."""
+    ledger = Ledger(git)
+    sweeps = set(ledger.sweep_names())
+    removal = Removal()
+    for name in dict.fromkeys(names):
+        if name in sweeps:
+            sweep = ledger.sweep(name)
+            removal.sweeps.append(sweep)
+            removal.trials += ledger.trials([name])
+            removal.local[sweep_ref(name)] = sweep.commit
+            removal.local.update((record.name, record.oid) for record in git.refs(f"{CLAIMS_NAMESPACE}{name}/"))
+        else:
+            removal.trials.append(ledger.resolve_trial(name))
+    common_dir = git.common_dir()
+    checked_out = git.run("symbolic-ref", "-q", "HEAD", check=False).strip()
+    claims = {record.name: record.oid for record in git.refs(CLAIMS_NAMESPACE)}
+    for trial in removal.trials:
+        if held_by(trial_lock_path(common_dir, trial.sweep, trial.name)) is not None:
+            raise UsageError(f"{trial.ref.key} is running: wait until it finishes, then remove it")
+        if trial.ref.ref == checked_out:
+            raise UsageError(f"{trial.ref.branch} is checked out: switch to another branch, then remove it")
+        removal.local[trial.ref.ref] = trial.tip
+        claim = claim_ref(trial.ref.key)
+        if claim in claims:
+            removal.local[claim] = claims[claim]
+    return removal
+
+
+def remote_refs_to_remove(git: Git, remote: str, removal: Removal) -> dict[str, str]:
+    """The remote's refs of the removed trials and sweeps, including trials only the remote has."""
+    patterns = {ref for ref in removal.local} | {claim_ref(trial.ref.key) for trial in removal.trials}
+    for sweep in removal.sweeps:
+        patterns |= {f"refs/heads/{sweep.prefix}{sweep.name}/*", f"{CLAIMS_NAMESPACE}{sweep.name}/*"}
+    advertised = git.ls_remote(remote, sorted(patterns))
+    return {ref: oid for ref, oid in sorted(advertised.items()) if _is_removed(ref, removal)}
+
+
+def _is_removed(ref: str, removal: Removal) -> bool:
+    """``ls-remote`` patterns match ref name tails: keep only the refs removal really means."""
+    if ref in removal.local or ref in {claim_ref(trial.ref.key) for trial in removal.trials}:
+        return True
+    return any(
+        ref.startswith((f"refs/heads/{sweep.prefix}{sweep.name}/", f"{CLAIMS_NAMESPACE}{sweep.name}/"))
+        for sweep in removal.sweeps
+    )
