@@ -21,7 +21,7 @@ def main() -> int:
     args = sys.argv[2:] or ["-j", "1"]
     import gitexp.execution.local as local
     import gitexp.store.git as gitmod
-    from gitexp.cli.main import Environment
+    from gitexp.cli.environment import Environment
     from gitexp.cli.main import main as cli_main
 
     spent: dict[str, float] = collections.defaultdict(float)

@@ -125,7 +125,8 @@ def run_gitexp():
     ``env=`` adds variables to the process environment the command sees (e.g. GITHUB_*).
     """
 
-    from gitexp.cli.main import Environment, main
+    from gitexp.cli.environment import Environment
+    from gitexp.cli.main import main
 
     def invoke(cwd: Path, *argv: str, env: dict[str, str] | None = None) -> Result:
         out, err = io.StringIO(), io.StringIO()
@@ -189,7 +190,8 @@ REVIEW_SWEEP_FILE = textwrap.dedent(
 @pytest.fixture(scope="session")
 def reviewed_template(template_project, tmp_path_factory) -> Path:
     """The template project with sweep ``s`` run: 6 trials, the two with lr 0.5 failed."""
-    from gitexp.cli.main import Environment, main
+    from gitexp.cli.environment import Environment
+    from gitexp.cli.main import main
 
     root = tmp_path_factory.mktemp("reviewed") / "project"
     shutil.copytree(template_project, root, symlinks=True)
@@ -285,7 +287,8 @@ def get_started_template(tmp_path_factory) -> Path:
 
     The baseline is reproduced and committed; sweep ``gs`` (train.n_est 10 and 30) has run.
     """
-    from gitexp.cli.main import Environment, main
+    from gitexp.cli.environment import Environment
+    from gitexp.cli.main import main
 
     root = tmp_path_factory.mktemp("get-started") / "project"
     git = build_project(root, {"params.yaml": GET_STARTED_PARAMS, "dvc.yaml": GET_STARTED_DVC_YAML, **GET_STARTED_SOURCES})

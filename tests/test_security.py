@@ -97,7 +97,8 @@ def hostile_sweep(template_project, tmp_path_factory):
     Built once for this module; the commands run with their working directory
     in a scratch folder, where a relative ``touch`` would land.
     """
-    from gitexp.cli.main import Environment, main
+    from gitexp.cli.environment import Environment
+    from gitexp.cli.main import main
 
     scratch = tmp_path_factory.mktemp("hostile")
     root = scratch / "project"
@@ -203,7 +204,8 @@ SECRET = "ghp_" + "S3cr3tT0k3n" * 3
 
 
 def test_tokens_in_the_environment_are_never_printed_logged_or_committed(project, tmp_path):
-    from gitexp.cli.main import Environment, main
+    from gitexp.cli.environment import Environment
+    from gitexp.cli.main import main
 
     remote = tmp_path / "remote.git"
     project.run("init", "-q", "--bare", str(remote))

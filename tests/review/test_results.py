@@ -55,7 +55,8 @@ WIDE_DVC_YAML = textwrap.dedent(
 @pytest.fixture(scope="module")
 def wide_template(tmp_path_factory) -> Path:
     """80 numeric metrics, 2 text ones and a boolean; a second params file; sweep ``w`` has run."""
-    from gitexp.cli.main import Environment, main
+    from gitexp.cli.environment import Environment
+    from gitexp.cli.main import main
 
     root = tmp_path_factory.mktemp("wide") / "project"
     files = {

@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from gitexp.cli.commands.core import spec_from_options, sweep_options
-from gitexp.cli.main import Environment, cli, pass_environment
+from gitexp.cli.environment import Environment, pass_environment
+from gitexp.cli.group import cli
 from gitexp.errors import RepositoryError
 from gitexp.review.tables import format_value
 

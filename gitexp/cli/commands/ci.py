@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from gitexp.cli.main import Environment, cli, pass_environment
+from gitexp.cli.environment import Environment, pass_environment
+from gitexp.cli.group import cli
 
 
 @cli.group()

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from gitexp.cli.main import Environment, cli, pass_environment
+from gitexp.cli.environment import Environment, pass_environment
+from gitexp.cli.group import cli
 from gitexp.errors import NotFoundError, TrialsFailed
 from gitexp.review.tables import format_value, to_csv, to_json, to_markdown, to_rich
 from gitexp.store.records import Ledger

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from gitexp.cli.main import Environment, cli, main, pass_environment
+from gitexp.cli.environment import Environment, pass_environment
+from gitexp.cli.group import cli
 from gitexp.errors import GitexpError
 
 
@@ -18,6 +19,7 @@ from gitexp.errors import GitexpError
 @pass_environment
 def demo(environment: Environment, directory, jobs):
     """Build the example DVC project in DIRECTORY (default: a temporary folder) and run a sweep."""
+    from gitexp.cli.main import main  # the demo runs the commands themselves, as a user would
     from gitexp.demo.build import DEMO_SETS, DEMO_SORT, create_demo_project
 
     directory = (environment.cwd / directory) if directory else Path(tempfile.mkdtemp(prefix="gitexp-demo-"))

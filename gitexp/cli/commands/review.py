@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from gitexp.cli.main import Environment, cli, pass_environment
+from gitexp.cli.environment import Environment, pass_environment
+from gitexp.cli.group import cli
 
 REMOTE_AND_SWEEPS = "[REMOTE] [SWEEP]..."
 

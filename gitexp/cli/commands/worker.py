@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from gitexp.cli.main import Environment, cli, pass_environment
+from gitexp.cli.environment import Environment, pass_environment
+from gitexp.cli.group import cli
 from gitexp.errors import TrialsFailed
 
 

@@ -1,0 +1,54 @@
+"""What a command may touch of the outside world (cwd, environment variables, streams); tests pass their own."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+
+@dataclass
+class Environment:
+    """What a command may touch of the outside world; tests pass their own."""
+
+    cwd: Path = field(default_factory=Path.cwd)
+    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    stdout: Any = None
+    stderr: Any = None
+    project: Path | None = None  # --project: the DVC project's folder, when not the one containing cwd
+
+    def __post_init__(self) -> None:
+        self.stdout = self.stdout or sys.stdout
+        self.stderr = self.stderr or sys.stderr
+
+    @property
+    def console(self) -> Console:
+        # Off a terminal (pipes, CI logs) tables are not cut to 80 columns.
+        width = None if self.interactive else 240
+        return Console(file=self.stdout, highlight=False, soft_wrap=False, width=width)
+
+    @property
+    def interactive(self) -> bool:
+        return hasattr(self.stdout, "isatty") and self.stdout.isatty() and self.env.get("CI") != "true"
+
+    def git(self):
+        from gitexp.store.git import Git
+
+        return Git.discover(self.cwd, self.env)
+
+    def project_dir(self, git) -> str:
+        """The DVC project's folder in ``git``'s repository (``--project``, or the one containing cwd)."""
+        from gitexp.project.model import find_project_dir
+
+        return find_project_dir(git, self.cwd, self.project)
+
+    def echo(self, text: str = "") -> None:
+        self.stdout.write(text + "\n")
+
+
+pass_environment = click.make_pass_decorator(Environment)
