@@ -71,7 +71,6 @@ DVC_ADD = Feature(
 )
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 1: dvc-added data is not restored in the trial's worktree (missing data 'source': data/raw.csv)")
 def test_dvc_add_data(same_as_dvc):
     same_as_dvc(DVC_ADD)
 
@@ -95,7 +94,6 @@ DVC_IMPORT = Feature(
 )
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 1: imported data is not restored in the trial's worktree (missing data 'source': data/imported.csv)")
 def test_dvc_import_from_a_local_repo(same_as_dvc):
     same_as_dvc(DVC_IMPORT)
 
@@ -126,7 +124,6 @@ FROZEN = Feature(
 )
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 1: a frozen stage's outputs are not restored in the trial's worktree (missing data 'source': data/prepared.txt)")
 def test_frozen_stage(same_as_dvc):
     same_as_dvc(FROZEN)
 
@@ -152,7 +149,6 @@ PERSIST = Feature(
 )
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 1: a persist: true output is not restored, so the trial computes another result (lines 1, DVC 2)")
 def test_persisted_output(same_as_dvc):
     result = same_as_dvc(PERSIST)
     assert dict(result.dvc[0].metrics)["lines"] == 2  # the baseline's line, then the trial's
@@ -185,7 +181,6 @@ FOREACH = Feature(
 )
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 3: metrics paths with ${item} (foreach) are dropped: the trial shows no metrics")
 def test_foreach_stages(same_as_dvc):
     same_as_dvc(FOREACH)
 
@@ -218,7 +213,6 @@ MATRIX = Feature(
 )
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 3: metrics paths of matrix stages are dropped: the trial shows no metrics")
 def test_matrix_stages(same_as_dvc):
     same_as_dvc(MATRIX)
 
@@ -246,7 +240,6 @@ VARS = Feature(
 )
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 3: queue refuses a key of a vars: file (dvc.yaml lists no params from config.yaml)")
 def test_vars_inline_and_from_a_file(same_as_dvc):
     same_as_dvc(VARS)
 
@@ -269,7 +262,6 @@ INTERPOLATED_PARAMS = Feature(
 )
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 3: queue refuses a param used only through ${} (dvc.yaml lists no params from params.yaml)")
 def test_params_used_only_through_interpolation(same_as_dvc):
     same_as_dvc(INTERPOLATED_PARAMS)
 
@@ -283,7 +275,6 @@ SUBFOLDER = Feature(
 )
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 2: gitexp refuses a DVC project in a subfolder (no dvc.yaml at the root of the repository)")
 def test_project_in_a_subfolder(same_as_dvc):
     same_as_dvc(SUBFOLDER)
 
@@ -296,7 +287,6 @@ MONOREPO = Feature(
 )
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 2: gitexp refuses a DVC project in a subfolder (no dvc.yaml at the root of the repository)")
 def test_monorepo_with_two_projects(same_as_dvc):
     result = same_as_dvc(MONOREPO)
     assert set(result.dvc[0].locks) == {"vision/dvc.lock", "speech/dvc.lock"}
@@ -327,7 +317,6 @@ TWO_DVC_YAML = Feature(  # train (dvc.yaml) reads what prepare (sub/dvc.yaml) wr
 )
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 2: metrics and params of sub/dvc.yaml are ignored (its metrics missing; queue refuses sub/params.yaml)")
 def test_two_dvc_yaml_files(same_as_dvc):
     same_as_dvc(TWO_DVC_YAML)
 
@@ -355,7 +344,6 @@ CACHED_METRICS = Feature(
 )
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 6: the baseline row has no metrics when they live in a DVC-cached output directory")
 def test_metrics_inside_a_cached_output_directory(same_as_dvc):
     same_as_dvc(CACHED_METRICS)
 
@@ -405,7 +393,6 @@ WIDE_METRICS = Feature(
 )
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 6: trial rows carry at most 60 metrics (from the trailer) and no text ones")
 def test_eighty_numeric_and_two_text_metrics(same_as_dvc):
     result = same_as_dvc(WIDE_METRICS)
     assert len(result.dvc[0].metrics) == 85 and ("model", dict(result.dvc[0].metrics)["model"]) in result.gitexp[0].metrics
@@ -420,7 +407,6 @@ UNDECLARED_FILE = Feature(
 )
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 5: the result commit holds an undeclared file the stage wrote (scratch.bin)")
 def test_undeclared_file_stays_out_of_the_result_commit(same_as_dvc):
     result = same_as_dvc(UNDECLARED_FILE)
     assert "scratch.bin" not in result.gitexp[0].files
@@ -428,7 +414,7 @@ def test_undeclared_file_stays_out_of_the_result_commit(same_as_dvc):
 
 def add_submodule(root: Path) -> None:
     library = git_repo_with(root.parent.parent / "library", {"factor.txt": "factor 11\n"})
-    git_in(root, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(library), "lib")
+    git_in(root, "submodule", "add", "-q", str(library), "lib")
 
 
 SUBMODULE = Feature(
@@ -443,8 +429,9 @@ SUBMODULE = Feature(
 )
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 8: the trial's worktree has no submodule checked out (No such file or directory: lib/factor.txt)")
-def test_stage_reads_a_git_submodule(both_tools, tmp_path):
+def test_stage_reads_a_git_submodule(both_tools, tmp_path, monkeypatch):
+    for name, value in {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "protocol.file.allow", "GIT_CONFIG_VALUE_0": "always"}.items():
+        monkeypatch.setenv(name, value)  # Git clones a submodule from a local path (ours is one) only when told to
     result = both_tools(SUBMODULE)
     temp = dvc(tmp_path / "baseline" / "repo", "exp", "run", "--temp", "-S", "train.scale=4", check=False)
     assert temp.returncode != 0 and "lib/factor.txt" in temp.stdout + temp.stderr  # DVC's --temp fails here
