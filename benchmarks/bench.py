@@ -12,6 +12,10 @@ Scenarios (``--scenarios`` takes a comma-separated subset):
   queue     queueing 1,000 trials in one command (--quick: DVC on 1 and 50, extrapolated)
   cpu       8-trial CPU-bound sweep, 3-stage pipeline (2 unchanged upstream stages),
             ~4 s in the last stage, 2 workers; vs DVC and vs ideal = sum(stage times) / 2
+  getstarted  example-get-started-like: a few MB of dvc-added data, prepare -> featurize -> train,
+            8 trials over train.seed at -j 2: gitexp's wall against the ideal (sum of stage times / 2)
+            and DVC's; plus the restore cost: per trial, what 100 MB of dvc-added data on a
+            reflink/hardlink cache adds to a run (-j 1), for both tools
   show      gitexp show --json / gitexp status with 1,000 finished trials
             (result commits written with git fast-import, mimicking commit_result)
   growth    repository growth (git count-objects -v) after 200 trials (--quick: 20)
@@ -160,6 +164,98 @@ CPU_DVC = textwrap.dedent(
 )
 
 
+GS_PREPARE = STAGE_HEADER + STAGE_FOOTER + textwrap.dedent(
+    """\
+    import zlib
+    os.makedirs("data/prepared", exist_ok=True)
+    x = 0
+    for i in range(ITERS):
+        x += i % 7
+    with open("data/prepared/train.tsv", "w") as train, open("data/prepared/test.tsv", "w") as test:
+        for line in open("data/data.xml"):
+            (test if zlib.crc32(line.encode()) % 5 == 0 else train).write(line)
+    _log("prepare")
+    """
+)
+
+GS_FEATURIZE = STAGE_HEADER + STAGE_FOOTER + textwrap.dedent(
+    """\
+    import json, zlib
+    os.makedirs("data/features", exist_ok=True)
+    x = 0
+    for i in range(ITERS):
+        x += i % 5
+    for split in ("train", "test"):
+        rows = [[zlib.crc32(word.encode()) % 200 for word in line.split()[:20]] for line in open(f"data/prepared/{split}.tsv")]
+        json.dump(rows, open(f"data/features/{split}.json", "w"))
+    _log("featurize")
+    """
+)
+
+GS_TRAIN = STAGE_HEADER + STAGE_FOOTER + textwrap.dedent(
+    """\
+    import json, pickle, yaml
+    p = yaml.safe_load(open("params.yaml"))["train"]
+    rows = json.load(open("data/features/train.json"))
+    x, s = 0, p["seed"]
+    for i in range(ITERS):
+        x += (i * s) % 7
+    weights = [0] * 200
+    for row in rows:
+        for feature in row:
+            weights[feature] += 1
+    pickle.dump({"weights": weights, "seed": s}, open("model.pkl", "wb"))
+    json.dump({"score": round(1.0 - abs(p["lr"] - 0.1), 6), "n": len(rows), "x": x % 1000}, open("metrics.json", "w"))
+    _log("train")
+    """
+)
+
+GS_DVC = textwrap.dedent(
+    """\
+    stages:
+      prepare:
+        cmd: python src/prepare.py
+        deps: [data/data.xml, src/prepare.py]
+        outs: [data/prepared]
+      featurize:
+        cmd: python src/featurize.py
+        deps: [data/prepared, src/featurize.py]
+        outs: [data/features]
+      train:
+        cmd: python src/train.py
+        deps: [data/features, src/train.py]
+        params: [train]
+        outs: [model.pkl]
+        metrics:
+          - metrics.json:
+              cache: false
+    """
+)
+
+LINKED_CACHE = "reflink,hardlink"  # what the restore figure is about: data linked into slots, not copied
+
+
+def xml_rows(megabytes: float) -> bytes:
+    """StackOverflow-like ``<row .../>`` lines, deterministic, about ``megabytes`` long."""
+    words = "plot data frame ggplot python pandas regression model vector list loop apply merge join".split()
+    lines, size, number = [], 0, 0
+    while size < megabytes * 1_000_000:
+        number += 1
+        body = " ".join(words[(number * k + k * k) % len(words)] for k in range(40))
+        line = f'<row Id="{number}" Tags="&lt;r&gt;" Title="post {number}" Body="{body}" />\n'
+        lines.append(line)
+        size += len(line)
+    return "".join(lines).encode()
+
+
+def blob_files(megabytes: int) -> dict[str, bytes]:
+    """``megabytes`` files of 1 MB of seeded random bytes under data/blob."""
+    import random
+
+    draw = random.Random(1)
+    return {f"data/blob/part-{i:03d}.bin": draw.randbytes(1_000_000) for i in range(megabytes)}
+
+
 def calibrate(seconds: float) -> int:
     """Loop iterations of the stages' busy loop that take ``seconds`` on an idle core (roughly)."""
     code = "import time\nt=time.perf_counter()\nx=0\nfor i in range(2000000):\n    x += (i * 3) % 7\nprint(time.perf_counter()-t)"
@@ -183,13 +279,27 @@ def run(argv, cwd=None, env=None, check=True, log=None, input=None):
     return elapsed, proc
 
 
-def build_project(directory: Path, files: dict[str, str], repro: bool = False) -> Path:
-    """git init, dvc init, (dvc repro), commit: the same project for both tools."""
+def build_project(directory: Path, files: dict[str, str], repro: bool = False, data: dict[str, bytes] | None = None,
+                  cache_type: str | None = None) -> Path:
+    """git init, dvc init, (dvc add DATA), (dvc repro), commit: the same project for both tools.
+
+    ``data`` files are tracked with ``dvc add`` (one .dvc file per top folder); ``cache_type``
+    is the project's ``cache.type``.
+    """
     directory.mkdir(parents=True)
     for name, content in files.items():
+        (directory / name).parent.mkdir(parents=True, exist_ok=True)
         (directory / name).write_text(content)
+    for name, content in (data or {}).items():
+        (directory / name).parent.mkdir(parents=True, exist_ok=True)
+        (directory / name).write_bytes(content)
     run(["git", "init", "-q", "-b", "main"], cwd=directory)
     run([*DVC, "init", "-q"], cwd=directory)
+    if cache_type:
+        run([*DVC, "config", "cache.type", cache_type], cwd=directory)
+    tracked = sorted({"/".join(Path(name).parts[:2]) for name in data or {}})
+    if tracked:
+        run([*DVC, "add", "-q", *tracked], cwd=directory)
     if repro:
         env = {k: v for k, v in ENV.items() if k != "BENCH_TIMES"}
         run([*DVC, "repro", "-q"], cwd=directory, env=env)
@@ -225,6 +335,20 @@ class Projects:
                 "dvc.yaml": CPU_DVC,
             }
             build_project(path, files, repro=True)
+        elif kind == "getstarted":
+            per_sec = calibrate(1.0)
+            files = {
+                "src/prepare.py": GS_PREPARE.replace("ITERS", str(per_sec)),
+                "src/featurize.py": GS_FEATURIZE.replace("ITERS", str(per_sec)),
+                "src/train.py": GS_TRAIN.replace("ITERS", str(int(per_sec * 2.9))),
+                "params.yaml": TINY_PARAMS,
+                "dvc.yaml": GS_DVC,
+            }
+            build_project(path, files, repro=True, data={"data/data.xml": xml_rows(4)}, cache_type=LINKED_CACHE)
+        elif kind == "data100":  # the tiny project plus 100 MB of dvc-added data on a linked cache
+            tiny = self.template("tiny")
+            files = {name: (tiny / name).read_text() for name in ("train.py", "params.yaml", "dvc.yaml")}
+            build_project(path, files, data=blob_files(100), cache_type=LINKED_CACHE)
         else:
             raise ValueError(kind)
         self.templates[kind] = path
@@ -487,6 +611,60 @@ def scenario_cpu(ctx: Ctx) -> None:
     add(ctx, "CPU sweep: wall / ideal (sum/2)", di, gi, "gitexp <= 1.15", gi <= 1.15, unit="x")
 
 
+def scenario_getstarted(ctx: Ctx) -> None:
+    """example-get-started's shape: 8 trials of train over dvc-added data at -j 2; then the restore cost of 100 MB."""
+    n, jobs = 8, 2
+    walls = {"dvc": [], "gitexp": []}
+    ideal_ratio = {"dvc": [], "gitexp": []}
+    detail = []
+    for rep in range(ctx.repeat):
+        for tool, fn in tools_in_order(ctx, rep):
+            path = ctx.projects.copy("getstarted", tool)
+            out = fn(ctx, path, n, jobs)
+            stages = out["stages"]
+            ideal = (sum(secs for _, secs in stages) + ctx.startup * len(stages)) / jobs
+            walls[tool].append(out["run"])
+            ideal_ratio[tool].append(out["run"] / ideal)
+            reran = sorted({stage for stage, _ in stages if stage != "train"})
+            detail.append({"tool": tool, "rep": rep, "run": out["run"], "queue": out["queue"], "ideal": ideal,
+                           "stages_run": len(stages), "upstream_rerun": reran})
+            print(f"  getstarted rep {rep} {tool}: run {out['run']:.2f}s, ideal {ideal:.2f}s ({len(stages)} stage runs"
+                  f"{', upstream re-ran: ' + ','.join(reran) if reran else ''})", flush=True)
+    ctx.raw["getstarted"] = detail
+    g, d = med(walls["gitexp"]), med(walls["dvc"])
+    add(ctx, "get-started 8 trials, 4 MB dvc-added data, -j2: wall", d, g, "(report)", None)
+    gi, di = med(ideal_ratio["gitexp"]), med(ideal_ratio["dvc"])
+    add(ctx, "get-started: wall / ideal (sum/2)", di, gi, "gitexp <= 1.10", gi <= 1.10, unit="x")
+    restore_cost(ctx)
+
+
+def restore_cost(ctx: Ctx) -> None:
+    """Per trial, what 100 MB of dvc-added data adds to a run: the data project's wall minus the tiny project's, at -j 1.
+
+    The two projects differ only by the data (data/blob, 100 files of 1 MB, ``cache.type``
+    reflink,hardlink), so the difference is restoring it into the trial's workspace (and DVC
+    checking it is unchanged) and nothing else.
+    """
+    n = 8
+    per = {"dvc": [], "gitexp": []}
+    for rep in range(ctx.repeat):
+        for tool, fn in tools_in_order(ctx, rep):
+            with_data = fn(ctx, ctx.projects.copy("data100", "r" + tool), n, 1)["run"]
+            without = fn(ctx, ctx.projects.copy("tiny", "r" + tool), n, 1)["run"]
+            per[tool].append((with_data - without) / n)
+            print(f"  restore rep {rep} {tool}: {n} trials -j1, with 100 MB {with_data:.2f}s, without {without:.2f}s "
+                  f"-> {per[tool][-1]:.3f} s/trial", flush=True)
+    ctx.raw["restore"] = per
+    g, d = med(per["gitexp"]), med(per["dvc"])
+    add(ctx, "restore 100 MB dvc-added data per trial (linked cache)", d, g, "gitexp <= 0.1 s", g <= 0.1, "s/trial",
+        note=f"cache.type {LINKED_CACHE} on {filesystem(ctx.projects.root)}")
+
+
+def filesystem(path: Path) -> str:
+    proc = subprocess.run(["stat", "-f", "-c", "%T", str(path)], capture_output=True, text=True)
+    return proc.stdout.strip() or "unknown filesystem"
+
+
 def make_finished_trials(path: Path, sweep: str, n: int) -> None:
     """Queue ``n`` trials with gitexp, then write one result commit per trial with fast-import.
 
@@ -662,6 +840,7 @@ SCENARIOS = {
     "overhead": scenario_overhead,
     "queue": scenario_queue,
     "cpu": scenario_cpu,
+    "getstarted": scenario_getstarted,
     "growth": scenario_growth,
     "show": scenario_show,
     "memory": scenario_memory,
@@ -721,7 +900,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, help="repetitions per scenario (default 3, --quick 1)")
     parser.add_argument("--quick", action="store_true", help="one repetition, DVC queue on 50 (extrapolated), growth on 20")
     parser.add_argument("--keep", action="store_true", help="keep the temp projects")
-    parser.add_argument("--gitexp-only", action="store_true", help="overhead and cpu without DVC's runs (quicker while tuning gitexp)")
+    parser.add_argument("--gitexp-only", action="store_true", help="overhead, cpu and getstarted without DVC's runs (quicker while tuning gitexp)")
     parser.add_argument("--out", type=Path, help="write results JSON here")
     args = parser.parse_args()
     names = [s.strip() for s in args.scenarios.split(",") if s.strip()]
