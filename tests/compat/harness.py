@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from gitexp.git import Git
+from gitexp.store.git import Git
 
 BASELINE = "baseline"  # the name both sides' show gives the baseline's row here
 

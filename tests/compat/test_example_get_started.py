@@ -13,7 +13,6 @@ import json
 import textwrap
 from pathlib import Path
 
-import pytest
 import yaml
 
 from tests.compat.harness import dvc, git_in, write_files
@@ -305,10 +304,6 @@ def md5(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 11 item 7: the worker does not push the trial's outputs to the DVC remote, so apply leaves model.pkl missing",
-)
 def test_example_get_started_queue_run_show_report_push_worker_pull_apply(tmp_path, run_gitexp):
     storage = tmp_path / "dvc-storage"
     work = build_get_started(tmp_path / "work", storage)

@@ -2,9 +2,9 @@
 
 Each test builds its project, runs two param sets through ``dvc exp run --temp -S`` and through
 ``gitexp queue --set`` + ``gitexp run -j 2``, and asserts the same metrics, the same ``dvc.lock``
-files and the same paths in the result commit (tests/compat/harness.py). A test that fails
-because of gitexp is marked ``xfail(strict=True)`` with the item of issue 11 it waits for: once
-that item is fixed the test passes, strict turns it into an error, and the marker goes.
+files and the same paths in the result commit, and the same metrics for the baseline
+(tests/compat/harness.py). A test that fails because of gitexp gets ``xfail(strict=True)`` with the
+item of issue 11 it waits for, so that it turns into an error once that item is fixed.
 """
 
 from __future__ import annotations
@@ -382,7 +382,6 @@ MERGE_KEYS = Feature(
 )
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 4: a key reached through a YAML merge key is refused (params.yaml has no key 'train.scale')")
 def test_yaml_merge_keys(same_as_dvc):
     same_as_dvc(MERGE_KEYS)
 
