@@ -237,21 +237,26 @@ def run_gitexp_sweeps(feature: Feature, root: Path, run_gitexp) -> tuple[tuple, 
         queued = run_gitexp(cwd, "queue", "--name", name, *[part for flag in flags for part in ("--set", flag)])
         if queued.code:
             errors[name] = "gitexp queue: " + queued.err.strip()
+    said = ""
     if len(errors) < len(names):
         ran = run_gitexp(cwd, "run", "-j", "2")
+        said = ran.err.strip()
         if ran.code not in (0, 1):  # 1: some trial failed, which its result commit says
-            return (), [Outcome(error=errors.get(name) or "gitexp run: " + ran.err.strip()) for name in names]
+            return (), [Outcome(error=errors.get(name) or "gitexp run: " + said) for name in names]
     shown = run_gitexp(cwd, "show", "--json")
     if shown.code:
         return (), [Outcome(error=errors.get(name) or "gitexp show: " + shown.err.strip()) for name in names]
     rows = json.loads(shown.out)["trials"]
     baseline = next((row["metrics"] for row in rows if row["trial"] == BASELINE), {})
     trials = {row["sweep"]: row for row in rows if row["trial"] != BASELINE}
-    outcomes = [Outcome(error=errors[name]) if name in errors else trial_outcome(root, trials[name]) for name in names]
+    outcomes = [Outcome(error=errors[name]) if name in errors else trial_outcome(root, trials[name], said) for name in names]
     return metric_pairs(baseline), outcomes
 
 
-def trial_outcome(root: Path, row: dict) -> Outcome:
+def trial_outcome(root: Path, row: dict, run_said: str) -> Outcome:
+    """A trial's outcome from its ``show --json`` row; for one that did not run, what ``gitexp run`` said."""
+    if row["status"] in ("queued", "running"):
+        return Outcome(error=f"trial {row['status']} after gitexp run, which said: {run_said}")
     if row["status"] != "succeeded":
         reason = git_in(root, "log", "-1", "--format=%b", row["commit"])
         return Outcome(error=f"trial {row['status']}: {last_error_line(reason)}")
