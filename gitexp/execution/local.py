@@ -16,7 +16,7 @@ from gitexp.execution.claims import Claims, Heartbeat, Runner, clone_id
 from gitexp.execution.pipeline import RunOutcome, commit_result, pipeline_command, run_pipeline, trial_env, where
 from gitexp.execution.repro_server import WarmDvcPool
 from gitexp.execution.worktrees import Slots, checkout_slot, remove_stale_slots, share_dvc_cache
-from gitexp.project.dvc_cli import tool_env
+from gitexp.project.dvc import tool_env
 from gitexp.project.model import Project, load_project
 from gitexp.store.git import Git
 from gitexp.store.layout import trial_lock_path, trial_log_path, worktrees_root
@@ -221,7 +221,7 @@ def copy_paths_option(git: Git, cwd: Path, paths: Sequence[str]) -> tuple[str, .
     trial's checkout lacks. A file Git tracks is in every trial's commit already.
     """
     relative = [_repository_path(git, cwd, path) for path in paths]
-    tracked = git.run("--literal-pathspecs", "ls-files", "--", *relative).splitlines() if relative else []
+    tracked = git.tracked_files(relative)
     if tracked:
         raise UsageError(
             f"-C: {tracked[0]} is tracked by Git, so every trial has it from its commit: "

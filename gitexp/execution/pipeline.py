@@ -24,7 +24,7 @@ import yaml
 from gitexp.errors import some_of
 from gitexp.execution import restore
 from gitexp.execution.repro_server import ReproResult, WarmDvcPool, group_alive
-from gitexp.project.dvc_cli import dvc_argv, tool_env
+from gitexp.project.dvc import dvc_arguments, repro_argv, tool_env
 from gitexp.project.metrics import read_workspace_metrics
 from gitexp.project.model import DVC_YAML, Project, declared_top_level_paths
 from gitexp.store.git import Git
@@ -66,7 +66,7 @@ def pipeline_command(stage: str | None, command: str | None = None) -> list[str]
     """``dvc repro [stage]``, or a project's own command (split, never run by a shell)."""
     if command:
         return shlex.split(command)
-    return dvc_argv("repro", *(["--", stage] if stage else []))
+    return repro_argv(stage)
 
 
 def run_pipeline(
@@ -92,7 +92,7 @@ def run_pipeline(
     log_path.write_bytes(b"")
     run_env = tool_env({**os.environ, **(env or {})})
     started = time.monotonic()
-    dvc_args = list(argv[3:]) if list(argv[:3]) == dvc_argv() else None
+    dvc_args = dvc_arguments(argv)
     restoring = dvc_args is not None and any(output.cache for output in project.outputs)  # else nothing to check out
     result = None
     if warm_dvc is not None and dvc_args is not None:
@@ -134,7 +134,7 @@ def stage_result(checkout: Git, project: Project) -> tuple[str, list[str]]:
     dvc.yaml the run wrote (dvclive writes one). Cached outputs are ignored by
     Git already. Everything else stays out, and is named in the trial's log.
     """
-    checkout.run("add", "--update")
+    checkout.stage_tracked_changes()
     untracked = checkout.untracked_files()
     declared = set(committed_paths(project))
     for path in untracked:
@@ -143,7 +143,7 @@ def stage_result(checkout: Git, project: Project) -> tuple[str, list[str]]:
             declared.update(declared_top_level_paths(_yaml_or_none(checkout.root / path), posixpath.dirname(path)))
     kept = [path for path in untracked if _is_declared(path, declared)]
     checkout.add(kept)
-    return checkout.run("write-tree").strip(), [path for path in untracked if path not in set(kept)]
+    return checkout.write_tree(), [path for path in untracked if path not in set(kept)]
 
 
 def committed_paths(project: Project) -> list[str]:
@@ -190,13 +190,7 @@ def trial_env(git: Git, trial: Trial) -> dict[str, str]:
 
 def trial_baseline(git: Git, trial: Trial) -> str:
     """The commit the trial's sweep started from, named by its trial commit (below the tip once a retried trial has a result)."""
-    baseline = parse_trailers(trial.message).get(T_BASELINE)
-    if baseline:
-        return baseline
-    found = git.run(
-        "log", "--first-parent", "-1", f"--grep=^{T_BASELINE}: ", f"--format=%(trailers:key={T_BASELINE},valueonly)", trial.tip
-    )
-    return found.strip()
+    return parse_trailers(trial.message).get(T_BASELINE) or git.first_parent_trailer(trial.tip, T_BASELINE)
 
 
 def _run_process(

@@ -11,6 +11,9 @@ which the server imports after replying, so that from then on nothing is
 imported at all. The server is single-threaded (so forking is safe) and serves
 one request at a time over JSON lines on stdin/stdout.
 
+The server is DVC's own process, so it imports DVC itself (the one exception,
+with ``restore``, to DVC being started only by ``project.dvc``).
+
 Protocol, one JSON object per line:
   request  {"cwd": str, "args": [str], "log": str, "env": {str: str}, "timeout": float | null, "restore": bool}
   response {"code": int | null, "timed_out": bool, "lingering": bool}

@@ -15,6 +15,9 @@ import`` and the outputs of frozen stages, must be there; persistent outputs
 should be. When the cache lacks them they are fetched (from the DVC remote, or
 an import's source); data that is nowhere fails the trial with one line, the
 last of its log, and the exit status ``MISSING_DATA``.
+
+This module runs inside DVC's own process, so it imports DVC itself (the one
+exception, with ``repro_server``, to DVC being started only by ``project.dvc``).
 """
 
 from __future__ import annotations

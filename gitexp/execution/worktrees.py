@@ -66,7 +66,7 @@ class Slots:
             for path, fd in self.held.items():
                 _remove_slot(path)
                 os.close(fd)
-            self.git.run("worktree", "prune", check=False)
+            self.git.prune_worktrees()
         self.held.clear()
         self.local = threading.local()  # no thread keeps a removed slot
 
@@ -95,7 +95,7 @@ def remove_stale_slots(git: Git, common_dir: Path) -> None:
             finally:
                 os.close(fd)
         if removed:
-            git.run("worktree", "prune", check=False)
+            git.prune_worktrees()
 
 
 def checkout_slot(git: Git, common_dir: Path, path: Path, commit: str) -> Git:
@@ -107,13 +107,13 @@ def checkout_slot(git: Git, common_dir: Path, path: Path, commit: str) -> Git:
     """
     worktree = Git(path, git.env)
     if (path / ".git").is_file():
-        worktree.run("checkout", "--quiet", "--detach", "--force", commit)
-        worktree.run("clean", "-ffdxq")
+        worktree.checkout_detached(commit)
+        worktree.clean()
     else:
         shutil.rmtree(path, ignore_errors=True)  # half made by a failed add
         path.parent.mkdir(parents=True, exist_ok=True)
         with _admin(common_dir, adding=True):
-            git.run("worktree", "add", "--detach", "--force", str(path), commit)
+            git.add_worktree(path, commit)
     update_submodules(worktree)
     return worktree
 
@@ -122,8 +122,7 @@ def update_submodules(checkout: Git) -> None:
     """Check out the submodules a checkout's commit records, clean, when it has any (DVC does not)."""
     if not (checkout.root / ".gitmodules").is_file():
         return
-    checkout.run("submodule", "--quiet", "update", "--init", "--recursive", "--force")
-    checkout.run("submodule", "--quiet", "foreach", "--recursive", "git clean -ffdxq")
+    checkout.update_submodules()
 
 
 

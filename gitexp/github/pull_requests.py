@@ -153,7 +153,8 @@ def current_branch(git: Git, env: Mapping[str, str]) -> str | None:
         return env["GITHUB_HEAD_REF"]
     if env.get("GITHUB_REF", "").startswith("refs/heads/"):
         return env["GITHUB_REF"].removeprefix("refs/heads/")
-    return git.run("symbolic-ref", "-q", "--short", "HEAD", check=False).strip() or None
+    checked_out = git.current_branch()
+    return checked_out.removeprefix("refs/heads/") if checked_out else None
 
 
 def comment_body(report_markdown: str) -> str:

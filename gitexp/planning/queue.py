@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -155,7 +154,7 @@ def resolve_baseline(git: Git, rev: str, include_uncommitted: bool) -> str:
     """The baseline commit: ``rev``, refusing uncommitted work unless it is snapshotted."""
     baseline = git.rev_parse(rev)
     if baseline is None:
-        if git.run("rev-parse", "--is-shallow-repository").strip() == "true":
+        if git.is_shallow():
             raise UsageError(
                 f"--rev {rev!r} names no commit in this shallow clone: run git fetch --unshallow, then try again"
             )
@@ -176,13 +175,8 @@ def resolve_baseline(git: Git, rev: str, include_uncommitted: bool) -> str:
 
 def snapshot_workspace(git: Git, head: str) -> str:
     """A commit of the working tree on top of HEAD, made with a private index."""
-    with tempfile.TemporaryDirectory(prefix="gitexp-index-") as tmp:
-        env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
-        git.run("read-tree", head, env=env)
-        git.run("add", "-A", env=env)
-        tree = git.run("write-tree", env=env).strip()
     message = "gitexp: workspace snapshot\n\nUncommitted changes included in a sweep's baseline.\n"
-    return git.run("commit-tree", tree, "-p", head, "-m", message).strip()
+    return git.commit_tree(git.workspace_tree(head), message, [head])
 
 
 class ParamsTargets:

@@ -1,19 +1,90 @@
-"""A commit's DVC project as DVC itself resolves it (the only module that imports DVC).
+"""The one module that starts DVC or imports it.
 
-DVC reads the commit through its Git file system, so nothing is checked out
-and nothing is written into the user's workspace; ``vars``, ``${...}``,
+DVC runs as ``<this python> -m dvc`` (``dvc_argv``) and stage commands find
+this Python's scripts first on PATH (``tool_env``), so a gitexp installed in a
+virtualenv runs the DVC and the libraries of that same virtualenv, activated or
+not. When DVC fails, its own words are what gitexp reports (``dvc_error``).
+
+A commit's project is resolved by DVC imported here (``resolve_project``): DVC
+reads the commit through its Git file system, so nothing is checked out and
+nothing is written into the user's workspace; ``vars``, ``${...}``,
 ``foreach`` and ``matrix`` come out as DVC expands them, and a dvc.yaml DVC
-rejects is refused with DVC's own message.
+rejects is refused with DVC's own message. DVC is imported lazily, inside the
+functions, so that commands which never need it do not pay for it.
+
+Two modules besides this one import DVC because they run inside a DVC process
+of their own: ``execution.restore`` (a trial's data restore, then its DVC
+command) and ``execution.repro_server`` (a warm DVC forking one child per repro).
 """
 
 from __future__ import annotations
 
+import os
 import posixpath
-from collections.abc import Iterable
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from gitexp.errors import RepositoryError
+from gitexp.errors import GitCommandError, RepositoryError
 from gitexp.project.model import DEFAULT_PARAMS_FILE, Output, Project, ProjectFiles, repo_path
+
+_DVC_SIGN_OFF = "Having any troubles?"  # the line DVC ends every error with
+
+
+# -- DVC as a separate process ------------------------------------------------------
+
+
+def dvc_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "dvc", *args]
+
+
+def repro_argv(stage: str | None) -> list[str]:
+    """``dvc repro``, of one stage when given."""
+    return dvc_argv("repro", *(["--", stage] if stage else []))
+
+
+def dvc_arguments(argv: Sequence[str]) -> list[str] | None:
+    """The DVC arguments of ``argv`` when it runs this DVC (as ``dvc_argv`` builds it), else None."""
+    prefix = dvc_argv()
+    return list(argv[len(prefix):]) if list(argv[: len(prefix)]) == prefix else None
+
+
+def tool_env(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` with this interpreter's bin directory first on PATH and DVC's telemetry off."""
+    bin_dir = os.path.dirname(sys.executable)
+    path = env.get("PATH", "")
+    return {**env, "PATH": f"{bin_dir}{os.pathsep}{path}" if path else bin_dir, "DVC_NO_ANALYTICS": "1"}
+
+
+def run_dvc(directory: Path, env: Mapping[str, str], *args: str) -> None:
+    """Run ``dvc ARGS`` in ``directory``; a failure is one line: ``dvc COMMAND failed:`` and DVC's error."""
+    proc = subprocess.run(dvc_argv(*args), cwd=directory, env=tool_env(env), capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise GitCommandError(f"dvc {args[0]} failed: {dvc_error(proc.stderr + proc.stdout, proc.returncode)}")
+
+
+def dvc_remote_configured(directory: Path, env: Mapping[str, str]) -> bool:
+    """Whether the DVC project at ``directory`` has a remote to push outputs to (``dvc remote list``)."""
+    if not (directory / ".dvc").is_dir():
+        return False
+    proc = subprocess.run(
+        dvc_argv("remote", "list"), cwd=directory, env=tool_env(env), capture_output=True, text=True, check=False
+    )
+    return proc.returncode == 0 and bool(proc.stdout.strip())
+
+
+def dvc_error(output: str, code: int) -> str:
+    """DVC's own error from its output: its ``ERROR:`` lines (without --quiet DVC prints them), else its last words."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [line.removeprefix("ERROR:").strip() for line in lines if line.startswith("ERROR:")]
+    if errors:
+        return "; ".join(errors)
+    said = [line for line in lines if not line.startswith(_DVC_SIGN_OFF)]
+    return said[-1] if said else f"exit status {code}"
+
+
+# -- DVC's resolution of a commit -----------------------------------------------------
 
 
 def resolve_project(git_root: Path, rev: str, files: ProjectFiles) -> Project:

@@ -1,7 +1,7 @@
 """DVC outputs and the DVC remote: pushing a trial's outputs, and finding outputs the cache lacks.
 
-DVC itself moves data (``dvc push``, ``dvc fetch``, ``dvc checkout`` as
-separate processes), and when it fails, its own words are what gitexp reports.
+DVC itself moves data (``dvc push``, started by ``project.dvc``), and when it
+fails, its own words are what gitexp reports.
 Which outputs a commit records, and whether the cache holds them, is read
 without DVC (``dvc_lock``): each ``dvc.lock`` names the hash of every output,
 and DVC's cache keeps an object under each hash.
@@ -9,47 +9,14 @@ and DVC's cache keeps an object under each hash.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
 from gitexp.errors import GitCommandError
-from gitexp.project.dvc_cli import dvc_argv, tool_env
+from gitexp.project.dvc import dvc_remote_configured, run_dvc
 from gitexp.project.lock import DvcCache, pipeline_record
 from gitexp.project.model import Project
 from gitexp.store.git import Git
-
-_DVC_SIGN_OFF = "Having any troubles?"  # the line DVC ends every error with
-
-
-# -- running DVC -------------------------------------------------------------------
-
-
-def dvc_remote_configured(directory: Path, env: Mapping[str, str]) -> bool:
-    """Whether the DVC project at ``directory`` has a remote to push outputs to (``dvc remote list``)."""
-    if not (directory / ".dvc").is_dir():
-        return False
-    proc = subprocess.run(
-        dvc_argv("remote", "list"), cwd=directory, env=tool_env(env), capture_output=True, text=True, check=False
-    )
-    return proc.returncode == 0 and bool(proc.stdout.strip())
-
-
-def run_dvc(directory: Path, env: Mapping[str, str], *args: str) -> None:
-    """Run ``dvc ARGS`` in ``directory``; a failure is one line: ``dvc COMMAND failed:`` and DVC's error."""
-    proc = subprocess.run(dvc_argv(*args), cwd=directory, env=tool_env(env), capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise GitCommandError(f"dvc {args[0]} failed: {dvc_error(proc.stderr + proc.stdout, proc.returncode)}")
-
-
-def dvc_error(output: str, code: int) -> str:
-    """DVC's own error from its output: its ``ERROR:`` lines (without --quiet DVC prints them), else its last words."""
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    errors = [line.removeprefix("ERROR:").strip() for line in lines if line.startswith("ERROR:")]
-    if errors:
-        return "; ".join(errors)
-    said = [line for line in lines if not line.startswith(_DVC_SIGN_OFF)]
-    return said[-1] if said else f"exit status {code}"
 
 
 def push_outputs(directory: Path, env: Mapping[str, str], trial_key: str) -> bool:

@@ -218,8 +218,7 @@ def dvclive_curves(git: Git, rows: Sequence[Row]) -> dict[str, dict[str, list[tu
     """``metric -> trial -> [(step, value)]`` from the ``dvclive/plots/metrics/**.tsv`` files of result commits."""
     specs: list[tuple[str, Row]] = []
     for row in rows:
-        listed = git.run("ls-tree", "-r", "-z", "--name-only", row.commit, "--", DVCLIVE_PLOTS_DIR)
-        specs += [(path, row) for path in listed.split("\0") if path.endswith(".tsv")]
+        specs += [(path, row) for path in git.list_tree(row.commit, DVCLIVE_PLOTS_DIR) if path.endswith(".tsv")]
     blobs = git.read_blobs([f"{row.commit}:{path}" for path, row in specs])
     curves: dict[str, dict[str, list[tuple[float, float]]]] = {}
     for (path, row), blob in zip(specs, blobs):
@@ -287,8 +286,7 @@ def definition_table(git: Git, report: SweepReport) -> Table:
 
 
 def commit_label(git: Git, commit: str) -> str:
-    subject = git.run("log", "-1", "--format=%s", commit, "--").strip()
-    return f"{commit[:10]} {subject}"
+    return f"{commit[:10]} {git.commit_subject(commit)}"
 
 
 def ranked_table(report: SweepReport, highlight: Row | None = None) -> Table:

@@ -253,14 +253,7 @@ class RowReader:
 
 def commit_times(git: Git, revs: list[str]) -> dict[str, str]:
     """When each commit was made, in ISO 8601 local time (``dvc exp show``'s timestamp, with its offset)."""
-    if not revs:
-        return {}
-    out = git.run("log", "--no-walk=unsorted", "--stdin", "--format=%H %ct", input="\n".join(revs) + "\n")
-    times = {}
-    for line in out.splitlines():
-        rev, _, seconds = line.partition(" ")
-        times[rev] = datetime.fromtimestamp(int(seconds)).astimezone().isoformat()
-    return times
+    return {rev: datetime.fromtimestamp(seconds).astimezone().isoformat() for rev, seconds in git.commit_times(revs).items()}
 
 
 def baseline_params(git: Git, rev: str, keys: list[str], project: Project) -> dict[str, Any]:

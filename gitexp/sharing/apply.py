@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gitexp.errors import GitCommandError, RepositoryError, UsageError, some_of
+from gitexp.project.dvc import dvc_remote_configured, run_dvc
 from gitexp.project.model import DVC_LOCK
-from gitexp.project.outputs import dvc_remote_configured, run_dvc
 from gitexp.sharing.sync import missing_trial_outputs
 from gitexp.store.git import Git
 from gitexp.store.records import Ledger, Trial
@@ -37,8 +37,7 @@ def apply_trial(git: Git, name: str) -> AppliedTrial:
             f"uncommitted changes to {some_of(dirty)}: commit or stash them before gitexp apply {trial.ref.key}"
         )
     baseline = ledger.sweep(trial.sweep).baseline
-    changes = git.run("diff", "--name-status", "--no-renames", "-z", baseline, trial.tip).split("\0")
-    changed = dict(zip(changes[1::2], changes[0::2]))  # path -> status letter
+    changed = git.changed_files(baseline, trial.tip)  # path -> status letter
     untracked = [entry[3:] for entry in status if entry.startswith("??") and entry[3:] in changed]
     if untracked:
         raise UsageError(f"untracked {some_of(untracked)} would be overwritten: move them away, then apply again")
@@ -48,11 +47,8 @@ def apply_trial(git: Git, name: str) -> AppliedTrial:
         require_outputs(git, trial)
     kept = [path for path, letter in changed.items() if letter != "D"]
     removed = [path for path, letter in changed.items() if letter == "D"]
-    if kept:
-        pathspecs = "".join(f"{path}\0" for path in kept)
-        git.run("checkout", trial.tip, "--pathspec-from-file=-", "--pathspec-file-nul", input=pathspecs)
-    if removed:
-        git.run("rm", "-q", "--ignore-unmatch", "--", *removed)
+    git.checkout_files(trial.tip, kept)
+    git.remove_files(removed)
     data = "no DVC outputs changed"
     if with_outputs:
         run_dvc(project_root, git.env, "checkout", "--allow-missing")

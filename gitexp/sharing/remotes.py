@@ -62,7 +62,7 @@ def with_actions_token(git: Git, env: Mapping[str, str], remote: str) -> Git:
     url = git.config_get(f"remote.{remote}.url") or ""
     if env.get("GITHUB_ACTIONS") != "true" or not token or not url.startswith(server + "/"):
         return git
-    if git.run("config", "--get-regexp", r"^http\..*\.extraheader$", check=False).strip():
+    if git.config_matches(r"^http\..*\.extraheader$"):
         return git
     index = int(env.get("GIT_CONFIG_COUNT") or 0)
     basic = base64.b64encode(f"x-access-token:{token}".encode()).decode("ascii")

@@ -75,7 +75,7 @@ def plan_removal(git: Git, names: list[str]) -> Removal:
         else:
             removal.trials.append(ledger.resolve_trial(name))
     common_dir = git.common_dir()
-    checked_out = git.run("symbolic-ref", "-q", "HEAD", check=False).strip()
+    checked_out = git.current_branch()
     claims = {record.name: record.oid for record in git.refs(CLAIMS_NAMESPACE)}
     for trial in removal.trials:
         if held_by(trial_lock_path(common_dir, trial.sweep, trial.name)) is not None:

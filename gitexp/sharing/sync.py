@@ -22,13 +22,14 @@ outputs the cache lacks rather than leave them out of the workspace.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from gitexp.errors import GitCommandError, NotFoundError, RepositoryError, some_of
 from gitexp.project.config import dvc_cache_dir
+from gitexp.project.dvc import dvc_remote_configured, run_dvc
 from gitexp.project.model import load_project
-from gitexp.project.outputs import dvc_remote_configured, missing_outputs, run_dvc
+from gitexp.project.outputs import missing_outputs
 from gitexp.sharing.remotes import require_remote
 from gitexp.store.git import ZERO_OID, Git, RefRecord, RefUpdate
 from gitexp.store.naming import SWEEPS_NAMESPACE, TrialRef, sweep_ref
@@ -56,13 +57,13 @@ def compare_tips(git: Git, tips: Mapping[str, tuple[str | None, str | None]]) ->
     A commit whose parent is the other tip (a result on its trial, the usual
     case) is decided from one batched ``rev-list``; other pairs ask ``merge-base``.
     """
-    present = existing_commits(git, [oid for pair in tips.values() for oid in pair if oid])
-    parents = commit_parents(git, present)
+    present = git.existing_commits(oid for pair in tips.values() for oid in pair if oid)
+    parents = git.commit_parents(present)
 
     def descends(child: str, ancestor: str) -> bool:
         if ancestor in parents[child]:
             return True
-        return git.run("merge-base", ancestor, child, check=False).strip() == ancestor
+        return git.is_ancestor(ancestor, child)
 
     relations = {}
     for ref, (here, there) in tips.items():
@@ -81,24 +82,6 @@ def compare_tips(git: Git, tips: Mapping[str, tuple[str | None, str | None]]) ->
         else:
             relations[ref] = DIVERGED
     return relations
-
-
-def existing_commits(git: Git, oids: Iterable[str]) -> set[str]:
-    """The commits among ``oids`` that this repository has."""
-    oids = list(dict.fromkeys(oids))
-    if not oids:
-        return set()
-    out = git.run("cat-file", "--batch-check=%(objectname) %(objecttype)", input="\n".join(oids) + "\n")
-    return {line.split()[0] for line in out.splitlines() if line.endswith(" commit")}
-
-
-def commit_parents(git: Git, oids: Iterable[str]) -> dict[str, tuple[str, ...]]:
-    """Parents of each commit in ``oids`` (all present), in one ``rev-list``."""
-    oids = list(oids)
-    if not oids:
-        return {}
-    out = git.run("rev-list", "--no-walk=unsorted", "--parents", "--stdin", input="\n".join(oids) + "\n")
-    return {oid: tuple(parents) for oid, *parents in (line.split() for line in out.splitlines())}
 
 
 # -- what a push or pull did -----------------------------------------------------------
@@ -284,7 +267,7 @@ def reconcile(git: Git, remote: str, theirs: Mapping[str, str], report: SyncRepo
     """Create or fast-forward local refs to ``theirs`` in one transaction that also empties the staging area."""
     here = {record.name: record.oid for record in git.refs(SWEEPS_NAMESPACE, "refs/heads/")}
     relations = compare_tips(git, {ref: (here.get(ref), oid) for ref, oid in theirs.items()})
-    checked_out = git.run("symbolic-ref", "-q", "HEAD", check=False).strip()
+    checked_out = git.current_branch()
     updates = []
     for ref, relation in relations.items():
         if relation == SAME:

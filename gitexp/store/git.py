@@ -75,6 +75,13 @@ class Git:
             ) from None
         return cls(Path(top), env)
 
+    @classmethod
+    def init(cls, directory: Path, env: Mapping[str, str] | None = None, branch: str = "main") -> "Git":
+        """A new repository in ``directory`` whose first branch is ``branch``."""
+        git = cls(directory, env)
+        git.run("init", "-q", "-b", branch)
+        return git
+
     # -- running git ---------------------------------------------------------
 
     def run(
@@ -145,6 +152,63 @@ class Git:
     def config_get(self, key: str) -> str | None:
         out = self.run("config", "--get", key, check=False).strip()
         return out or None
+
+    def config_matches(self, pattern: str) -> bool:
+        """Whether any configuration key matches the regular expression ``pattern``."""
+        return bool(self.run("config", "--get-regexp", pattern, check=False).strip())
+
+    def is_shallow(self) -> bool:
+        return self.run("rev-parse", "--is-shallow-repository").strip() == "true"
+
+    def current_branch(self) -> str | None:
+        """The branch HEAD is on (``refs/heads/NAME``), None when HEAD is detached."""
+        return self.run("symbolic-ref", "-q", "HEAD", check=False).strip() or None
+
+    def is_ancestor(self, ancestor: str, child: str) -> bool:
+        """Whether ``ancestor`` is ``child`` or one of its ancestors (False when either is missing)."""
+        return self.run_process("merge-base", "--is-ancestor", ancestor, child).returncode == 0
+
+    def existing_commits(self, oids: Iterable[str]) -> set[str]:
+        """The commits among ``oids`` that this repository has, in one ``cat-file --batch-check``."""
+        oids = list(dict.fromkeys(oids))
+        if not oids:
+            return set()
+        out = self.run("cat-file", "--batch-check=%(objectname) %(objecttype)", input="\n".join(oids) + "\n")
+        return {line.split()[0] for line in out.splitlines() if line.endswith(" commit")}
+
+    def commit_parents(self, oids: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        """Parents of each commit in ``oids`` (all present), in one ``rev-list``."""
+        oids = list(oids)
+        if not oids:
+            return {}
+        out = self.run("rev-list", "--no-walk=unsorted", "--parents", "--stdin", input="\n".join(oids) + "\n")
+        return {oid: tuple(parents) for oid, *parents in (line.split() for line in out.splitlines())}
+
+    def commit_times(self, revs: Sequence[str]) -> dict[str, int]:
+        """When each commit of ``revs`` was made (seconds since the epoch), in one ``log``."""
+        if not revs:
+            return {}
+        out = self.run("log", "--no-walk=unsorted", "--stdin", "--format=%H %ct", input="\n".join(revs) + "\n")
+        return {rev: int(seconds) for rev, _, seconds in (line.partition(" ") for line in out.splitlines())}
+
+    def commit_subject(self, rev: str) -> str:
+        return self.run("log", "-1", "--format=%s", rev, "--").strip()
+
+    def first_parent_trailer(self, rev: str, key: str) -> str:
+        """The ``key`` trailer of the newest commit on ``rev``'s first-parent line that has one ("" when none has)."""
+        fmt = f"--format=%(trailers:key={key},valueonly)"
+        return self.run("log", "--first-parent", "-1", f"--grep=^{key}: ", fmt, rev).strip()
+
+    def changed_files(self, base: str, rev: str) -> dict[str, str]:
+        """``path -> status letter`` (A, M, D, T) of the files that differ from ``base`` to ``rev`` (no rename detection)."""
+        changes = self.run("diff", "--name-status", "--no-renames", "-z", base, rev).split("\0")
+        return dict(zip(changes[1::2], changes[0::2]))
+
+    def tracked_files(self, paths: Sequence[str]) -> list[str]:
+        """The files Git tracks among ``paths`` (exact paths, not patterns), or below them."""
+        if not paths:
+            return []
+        return self.run("--literal-pathspecs", "ls-files", "--", *paths).splitlines()
 
     def refs(self, *patterns: str) -> list[RefRecord]:
         """Refs under ``patterns`` with their tip commit messages, in one process."""
@@ -230,6 +294,41 @@ class Git:
             listing = "".join(f"{path}\0" for path in paths)
             self.run("--literal-pathspecs", "add", "--pathspec-from-file=-", "--pathspec-file-nul", input=listing)
 
+    def stage_tracked_changes(self) -> None:
+        """Stage every change to tracked files (``git add --update``), new files left out."""
+        self.run("add", "--update")
+
+    def write_tree(self) -> str:
+        """The index as a tree object."""
+        return self.run("write-tree").strip()
+
+    def workspace_tree(self, base: str) -> str:
+        """The work tree as ``git add -A`` would stage it on ``base``, built in a private index (the user's is untouched)."""
+        with tempfile.TemporaryDirectory(prefix="gitexp-index-") as tmp:
+            env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
+            self.run("read-tree", base, env=env)
+            self.run("add", "-A", env=env)
+            return self.run("write-tree", env=env).strip()
+
+    def commit_all(self, message: str) -> None:
+        """Commit everything in the work tree on the current branch (a new repository's first commit)."""
+        self.run("add", "-A")
+        self.run("commit", "-q", "-m", message)
+
+    def config_set(self, key: str, value: str) -> None:
+        self.run("config", key, value)
+
+    def checkout_files(self, rev: str, paths: Sequence[str]) -> None:
+        """Write ``paths`` (exact paths) as ``rev`` has them into the work tree and the index."""
+        if paths:
+            pathspecs = "".join(f"{path}\0" for path in paths)
+            self.run("checkout", rev, "--pathspec-from-file=-", "--pathspec-file-nul", input=pathspecs)
+
+    def remove_files(self, paths: Sequence[str]) -> None:
+        """Delete ``paths`` from the work tree and the index (those already gone are fine)."""
+        if paths:
+            self.run("rm", "-q", "--ignore-unmatch", "--", *paths)
+
     def fast_import(self, commits: Sequence[FastImportCommit], scratch_ref: str) -> list[str]:
         """Write ``commits`` as objects in one pack; return their ids in order.
 
@@ -283,6 +382,29 @@ class Git:
     def empty_tree(self) -> str:
         """The empty tree, written to the object database (a push needs the object)."""
         return self.run("mktree", input="").strip()
+
+    # -- worktrees -----------------------------------------------------------
+
+    def add_worktree(self, path: Path, commit: str) -> None:
+        """A new worktree at ``path``, a detached checkout of ``commit``."""
+        self.run("worktree", "add", "--detach", "--force", str(path), commit)
+
+    def prune_worktrees(self) -> None:
+        """Forget the worktrees whose folders are gone."""
+        self.run("worktree", "prune", check=False)
+
+    def checkout_detached(self, commit: str) -> None:
+        """Switch this checkout to ``commit``, detached, discarding local changes to tracked files."""
+        self.run("checkout", "--quiet", "--detach", "--force", commit)
+
+    def clean(self) -> None:
+        """Delete every untracked file, ignored ones and nested repositories included."""
+        self.run("clean", "-ffdxq")
+
+    def update_submodules(self) -> None:
+        """Check out the submodules the commit records, recursively, and clean them as ``clean`` does."""
+        self.run("submodule", "--quiet", "update", "--init", "--recursive", "--force")
+        self.run("submodule", "--quiet", "foreach", "--recursive", "git clean -ffdxq")
 
     # -- remotes -------------------------------------------------------------
 

@@ -8,8 +8,9 @@ import textwrap
 
 import pytest
 
+from gitexp.project.dvc import dvc_error
 from gitexp.project.model import load_project
-from gitexp.project.outputs import dvc_error, missing_outputs
+from gitexp.project.outputs import missing_outputs
 
 PIPELINE = textwrap.dedent(
     """\
