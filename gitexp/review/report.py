@@ -35,7 +35,7 @@ from gitexp.errors import NotFoundError, UsageError
 from gitexp.review.results import Row, baseline_row, collect_results, sort_rows
 from gitexp.review.tables import format_value, markdown_table
 from gitexp.store.git import Git
-from gitexp.store.records import FAILED, FINAL_STATES, STATES, Ledger, Sweep
+from gitexp.store.records import FAILED, FINAL_STATES, STATES, Ledger, Sweep, failure_details
 from gitexp.sweep.expr import format_expr
 from gitexp.sweep.spec import SweepSpec
 
@@ -46,8 +46,6 @@ DVCLIVE_PLOTS_DIR = "dvclive/plots/metrics/"
 FORMATS = ("md", "html")
 COUNTERS = {"step", "epoch", "epochs", "timestamp", "iteration"}  # metrics that are not scores
 LOWER_IS_BETTER = re.compile(r"loss|err|mse|mae|perplexity|latency")
-# Failed result commits keep the end of the log under this line (see execution.pipeline.commit_result).
-LOG_TAIL_HEADING = "Last lines of the log:"
 
 
 @dataclass(frozen=True)
@@ -74,6 +72,12 @@ class FailedTrial:
     row: Row
     reason: str
     log_tail: list[str]
+
+    @classmethod
+    def from_message(cls, row: Row, message: str) -> "FailedTrial":
+        """The failure a result commit's message records, with the last lines of its log."""
+        reason, lines = failure_details(message)
+        return cls(row, reason, lines[-LOG_LINES_SHOWN:])
 
 
 @dataclass(frozen=True)
@@ -150,7 +154,7 @@ def build_sweep_report(git: Git, sweep_name: str | None = None, baseline_rev: st
         metrics.remove(ranking.metric)
         metrics.insert(0, ranking.metric)
     messages = {trial.name: trial.message for trial in ledger.trials([sweep.name])}
-    failed = [FailedTrial(row, *failure_details(messages.get(row.name, ""))) for row in trials if row.status == FAILED]
+    failed = [FailedTrial.from_message(row, messages.get(row.name, "")) for row in trials if row.status == FAILED]
     return SweepReport(
         sweep=sweep,
         spec=SweepSpec.from_json(sweep.spec),
@@ -183,14 +187,6 @@ def choose_ranking(trials: list[Row], metric_columns: list[str], objective: tupl
             continue
         return Ranking(metric, "minimize" if LOWER_IS_BETTER.search(leaf) else "maximize", declared=False)
     return None
-
-
-def failure_details(message: str) -> tuple[str, list[str]]:
-    """``(reason, last log lines)`` from a failed result commit's message (its body, between subject and trailers)."""
-    body = "\n\n".join(message.strip("\n").split("\n\n")[1:-1])
-    reason, _, log = body.partition(f"\n\n{LOG_TAIL_HEADING}\n\n")
-    lines = [line.removeprefix("    ") for line in log.splitlines()]
-    return reason.strip(), lines[-LOG_LINES_SHOWN:]
 
 
 # -- plots -----------------------------------------------------------------------------

@@ -4,12 +4,9 @@ import dataclasses
 
 from gitexp.execution.driver import cancel_trials
 from gitexp.execution.pipeline import RunOutcome, commit_result
-from gitexp.planning.queue import QueueRequest, _trial_message, queue_sweep
-from gitexp.strategies.base import TrialPlan
-from gitexp.sweep.space import ParamTarget
+from gitexp.planning.queue import QueueRequest, queue_sweep
 from gitexp.store.git import Git
-from gitexp.review.report import failure_details
-from gitexp.store.records import Ledger
+from gitexp.store.records import Ledger, failure_details, trial_message
 from gitexp.sweep.spec import spec_from_flags
 
 
@@ -89,8 +86,7 @@ def test_tags_and_project_trailers_follow_the_params(project):
     sweep = queued(project)
     trial = dataclasses.replace(sweep.trials[0], tags={"rung": 1}, project="sub")
     record = dataclasses.replace(sweep.sweep, project="sub")
-    plan = TrialPlan({ParamTarget(None, "train.lr"): 0.5, ParamTarget(None, "seed"): 8}, {"rung": 1})
-    assert _trial_message(record, trial.ref, plan) == (
+    assert trial_message(record, trial.ref, trial.params, trial.tags) == (
         "gitexp: s/t001 train.lr=0.5 seed=8\n\n"
         "Gitexp-Sweep: s\n"
         "Gitexp-Trial: t001\n"
@@ -103,4 +99,15 @@ def test_tags_and_project_trailers_follow_the_params(project):
     assert result.endswith('Gitexp-Metrics: {}\nGitexp-Tags: {"rung": 1}\nGitexp-Project: sub\n')
     cancel_trials(project, [trial], "stopped")
     cancelled = message(project, project.rev_parse(trial.ref.ref))
-    assert cancelled.endswith('Gitexp-Params: {"train.lr": 0.5, "seed": 8}\nGitexp-Tags: {"rung": 1}\nGitexp-Project: sub\n')
+    assert cancelled.endswith(
+        'Gitexp-Params: {"train.lr": 0.5, "seed": 8}\nGitexp-Tags: {"rung": 1}\nGitexp-Project: sub\n'
+    )
+
+
+def test_failure_details_read_what_commit_result_wrote():
+    message = (
+        "gitexp: s/t005 failed in 1.0s\n\npython exited with status 3\n\nLast lines of the log:\n\n"
+        "    first\n    \n    last\n\nGitexp-Sweep: s\nGitexp-Status: failed\n"
+    )
+    assert failure_details(message) == ("python exited with status 3", ["first", "", "last"])
+    assert failure_details("gitexp: s/t1 failed\n\ntimed out after 5 s\n\nGitexp-Sweep: s\n") == ("timed out after 5 s", [])
