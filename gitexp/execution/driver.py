@@ -19,6 +19,7 @@ from typing import Any
 
 from gitexp.errors import ConcurrentChange, UsageError
 from gitexp.execution.pipeline import RunOutcome
+from gitexp.numbers import is_number
 from gitexp.planning.queue import ParamsTargets, write_trials
 from gitexp.project.metrics import read_commit_metrics
 from gitexp.project.model import load_project
@@ -211,7 +212,7 @@ def early_stopping_reason(spec: SweepSpec, metrics: dict[str, Any]) -> str | Non
     """The first early-stopping rule the metrics meet, as a sentence; rules are ORed."""
     for rule in spec.early_stopping:
         value = metrics.get(rule.metric)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and rule.is_met(float(value)):
+        if is_number(value) and rule.is_met(float(value)):
             sign = ">=" if rule.goal == "maximize" else "<="
             return f"early stopping: {rule.metric} = {value:g} {sign} {rule.value:g}"
     return None

@@ -21,7 +21,6 @@ import base64
 import csv
 import dataclasses
 import io
-import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ import jinja2
 from markupsafe import Markup
 
 from gitexp.errors import NotFoundError, UsageError
+from gitexp.numbers import finite
 from gitexp.review.results import Row, baseline_row, collect_results, sort_rows
 from gitexp.review.tables import format_value, markdown_table
 from gitexp.store.git import Git
@@ -124,7 +124,7 @@ class SweepReport:
         return keys.index((row.sweep, row.name)) + 1 if (row.sweep, row.name) in keys else None
 
     def delta(self, row: Row, metric: str) -> float | None:
-        value, base = _finite(row.metrics.get(metric)), _finite(self.baseline.metrics.get(metric))
+        value, base = finite(row.metrics.get(metric)), finite(self.baseline.metrics.get(metric))
         return None if value is None or base is None else value - base
 
 
@@ -148,7 +148,7 @@ def build_sweep_report(git: Git, sweep_name: str | None = None, baseline_rev: st
     ranked = []
     if ranking is not None and ranking.metric in table.metric_columns:
         sort_rows(table, ranking.metric, "asc" if ranking.goal == "minimize" else "desc")
-        ranked = [row for row in table.rows[1:] if _finite(row.metrics.get(ranking.metric)) is not None]
+        ranked = [row for row in table.rows[1:] if finite(row.metrics.get(ranking.metric)) is not None]
     metrics = list(table.metric_columns)
     if ranking is not None and ranking.metric in metrics:
         metrics.remove(ranking.metric)
@@ -183,7 +183,7 @@ def choose_ranking(trials: list[Row], metric_columns: list[str], objective: tupl
         return Ranking(objective[0], objective[1], declared=True)
     for metric in metric_columns:
         leaf = re.split(r"[./:]", metric)[-1].lower()
-        if leaf in COUNTERS or not any(_finite(row.metrics.get(metric)) is not None for row in trials):
+        if leaf in COUNTERS or not any(finite(row.metrics.get(metric)) is not None for row in trials):
             continue
         return Ranking(metric, "minimize" if LOWER_IS_BETTER.search(leaf) else "maximize", declared=False)
     return None
@@ -199,7 +199,7 @@ def report_plots(git: Git, report: SweepReport) -> list[Plot]:
     found: list[Plot] = []
     if report.ranking is not None and report.ranked:
         metric = report.ranking.metric
-        baseline = _finite(report.baseline.metrics.get(metric))
+        baseline = finite(report.baseline.metrics.get(metric))
         for param in report.varied:
             points = [(row.params[param], row.metrics[metric]) for row in report.ranked if row.params.get(param) is not None]
             if points:
@@ -337,11 +337,6 @@ def _values(values: dict[str, Any], keys: Iterable[str]) -> list[str]:
     return [format_value(values.get(key)) for key in keys]
 
 
-def _finite(value: Any) -> float | None:
-    """``value`` as a float when it is a finite number (not a bool), else None."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None
-    return float(value)
 
 
 # -- rendering -------------------------------------------------------------------------

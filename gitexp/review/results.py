@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gitexp.errors import UsageError
+from gitexp.numbers import orderable
 from gitexp.project.lock import PipelineRecord
 from gitexp.project.metrics import CommitReader, dvc_file_paths, flatten, merge_metrics_files, read_workspace_metrics
 from gitexp.project.model import DEFAULT_PARAMS_FILE, Project, load_project
@@ -279,17 +280,11 @@ def sort_rows(table: ResultsTable, metric: str, order: str | None = None) -> Non
         descending = order == "desc" if order else goal != "minimize"
         baseline = [row for row in rows if row.is_baseline]
         trials = [row for row in rows if not row.is_baseline]
-        present = [row for row in trials if _number(row.metrics.get(metric)) is not None]
-        absent = [row for row in trials if _number(row.metrics.get(metric)) is None]
-        present.sort(key=lambda row: _number(row.metrics[metric]), reverse=descending)
+        present = [row for row in trials if orderable(row.metrics.get(metric)) is not None]
+        absent = [row for row in trials if orderable(row.metrics.get(metric)) is None]
+        present.sort(key=lambda row: orderable(row.metrics[metric]), reverse=descending)
         ordered += baseline + present + absent
     table.rows[:] = ordered
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        return None
-    return float(value)
 
 
 def _json_safe(value: Any) -> Any:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitexp.errors import NotFoundError, UsageError
+from gitexp.numbers import is_number
 from gitexp.store.git import Git
 from gitexp.store.naming import (
     DEFAULT_PREFIX,
@@ -114,7 +115,7 @@ def _trial_trailers(
 
 
 def numeric(metrics: Mapping[str, Any]) -> dict[str, float]:
-    return {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return {k: v for k, v in metrics.items() if is_number(v)}
 
 
 def failure_details(message: str) -> tuple[str, list[str]]:
