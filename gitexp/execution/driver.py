@@ -19,26 +19,12 @@ from typing import Any
 
 from gitexp.errors import ConcurrentChange, UsageError
 from gitexp.execution.pipeline import RunOutcome
+from gitexp.numbers import is_number
 from gitexp.planning.queue import ParamsTargets, write_trials
 from gitexp.project.metrics import read_commit_metrics
 from gitexp.project.model import load_project
 from gitexp.store.git import Git, RefUpdate
-from gitexp.store.records import (
-    CANCELLED,
-    QUEUED,
-    SUCCEEDED,
-    T_PARAMS,
-    T_STATUS,
-    T_SWEEP,
-    T_TAGS,
-    T_TRIAL,
-    Ledger,
-    Sweep,
-    Trial,
-    dumps_compact,
-    format_message,
-    project_trailer,
-)
+from gitexp.store.records import CANCELLED, QUEUED, SUCCEEDED, Ledger, Sweep, Trial, cancel_message
 from gitexp.store.refstore import LocalRefs, RefStore
 from gitexp.strategies import strategy_for
 from gitexp.strategies.base import TrialOutcome, TrialPlan
@@ -226,7 +212,7 @@ def early_stopping_reason(spec: SweepSpec, metrics: dict[str, Any]) -> str | Non
     """The first early-stopping rule the metrics meet, as a sentence; rules are ORed."""
     for rule in spec.early_stopping:
         value = metrics.get(rule.metric)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and rule.is_met(float(value)):
+        if is_number(value) and rule.is_met(float(value)):
             sign = ">=" if rule.goal == "maximize" else "<="
             return f"early stopping: {rule.metric} = {value:g} {sign} {rule.value:g}"
     return None
@@ -239,16 +225,7 @@ def cancel_trials(git: Git, trials: Sequence[Trial], reason: str, store: RefStor
     """
     store = store or LocalRefs(git)
     for trial in trials:
-        trailers = {
-            T_SWEEP: trial.sweep,
-            T_TRIAL: trial.name,
-            T_STATUS: CANCELLED,
-            T_PARAMS: dumps_compact(trial.params),
-        }
-        if trial.tags:
-            trailers[T_TAGS] = dumps_compact(trial.tags)
-        trailers.update(project_trailer(trial.project))
-        message = format_message(f"gitexp: {trial.ref.key} cancelled", trailers, reason)
+        message = cancel_message(trial, reason)
         commit = git.commit_tree(f"{trial.tip}^{{tree}}", message, [trial.tip])
         store.swap([RefUpdate(trial.ref.ref, commit, trial.tip)], message="gitexp: cancel")
 

@@ -28,27 +28,9 @@ from gitexp.project.dvc import dvc_arguments, repro_argv, tool_env
 from gitexp.project.metrics import read_workspace_metrics
 from gitexp.project.model import DVC_YAML, Project, declared_top_level_paths
 from gitexp.store.git import Git
-from gitexp.store.records import (
-    FAILED,
-    SUCCEEDED,
-    T_BASELINE,
-    T_DURATION,
-    T_HOST,
-    T_METRICS,
-    T_PARAMS,
-    T_STATUS,
-    T_SWEEP,
-    T_TAGS,
-    T_TRIAL,
-    Trial,
-    dumps_compact,
-    format_message,
-    parse_trailers,
-    project_trailer,
-)
+from gitexp.store.records import FAILED, SUCCEEDED, T_BASELINE, Trial, parse_trailers, result_message
 
 LOG_TAIL_LINES = 30
-MAX_TRAILER_METRICS = 60
 
 
 @dataclass(frozen=True)
@@ -235,26 +217,7 @@ def commit_result(workdir: Git, trial: Trial, outcome: RunOutcome, host: str) ->
     the caller's compare-and-swap.
     """
     tree = outcome.tree if outcome.status == SUCCEEDED and outcome.tree else f"{trial.tip}^{{tree}}"
-    headline = dict(list(numeric(outcome.metrics).items())[:MAX_TRAILER_METRICS])
-    trailers = {
-        T_SWEEP: trial.sweep,
-        T_TRIAL: trial.name,
-        T_STATUS: outcome.status,
-        T_DURATION: f"{outcome.duration:.2f}",
-        T_HOST: host,
-        T_PARAMS: dumps_compact(trial.params),
-        T_METRICS: dumps_compact(headline),
-    }
-    if trial.tags:
-        trailers[T_TAGS] = dumps_compact(trial.tags)
-    trailers.update(project_trailer(trial.project))
-    body = ""
-    if outcome.status != SUCCEEDED:
-        quoted = "\n".join("    " + line for line in outcome.log_tail.splitlines())
-        body = f"{outcome.reason}\n\nLast lines of the log:\n\n{quoted}" if quoted else outcome.reason
-    message = format_message(f"gitexp: {trial.ref.key} {outcome.status} in {outcome.duration:.1f}s", trailers, body)
+    message = result_message(
+        trial, outcome.status, outcome.duration, host, outcome.metrics, outcome.reason, outcome.log_tail
+    )
     return workdir.commit_tree(tree, message, [trial.tip])
-
-
-def numeric(metrics: Mapping[str, Any]) -> dict[str, float]:
-    return {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}

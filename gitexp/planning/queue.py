@@ -21,19 +21,13 @@ from gitexp.project.params import ParamsFile, check_value_type
 from gitexp.store.git import ZERO_OID, FastImportCommit, Git, RefUpdate
 from gitexp.store.naming import TrialRef, generate_sweep_name, sweep_ref, trial_name, validate_name
 from gitexp.store.records import (
-    SWEEP_FILE,
-    T_BASELINE,
-    T_PARAMS,
-    T_SWEEP,
-    T_TAGS,
-    T_TRIAL,
     Ledger,
     Sweep,
     Trial,
-    dumps_compact,
-    format_message,
-    project_trailer,
+    sweep_record_files,
+    sweep_record_message,
     trial_from_record,
+    trial_message,
 )
 from gitexp.store.refstore import LocalRefs, RefStore, drop
 from gitexp.strategies import strategy_for
@@ -120,7 +114,7 @@ def write_trials(
     Raises ``ConcurrentChange`` when another writer got there first.
     """
     refs = [TrialRef(sweep.prefix, sweep.name, trial_name(first_index + i)) for i in range(len(plans))]
-    messages = [_trial_message(sweep, ref, plan) for ref, plan in zip(refs, plans)]
+    messages = [trial_message(sweep, ref, _params_json(plan), plan.tags) for ref, plan in zip(refs, plans)]
     commits = [
         FastImportCommit(sweep.baseline, message, targets.render(spec, plan)) for message, plan in zip(messages, plans)
     ]
@@ -242,17 +236,5 @@ def _params_json(plan: TrialPlan) -> dict[str, Any]:
     return {str(target): value for target, value in plan.params.items()}
 
 
-def _trial_message(sweep: Sweep, ref: TrialRef, plan: TrialPlan) -> str:
-    params = _params_json(plan)
-    summary = " ".join(f"{key}={value}" for key, value in params.items())
-    trailers = {T_SWEEP: sweep.name, T_TRIAL: ref.trial, T_PARAMS: dumps_compact(params), T_BASELINE: sweep.baseline}
-    if plan.tags:
-        trailers[T_TAGS] = dumps_compact(plan.tags)
-    trailers.update(project_trailer(sweep.project))
-    return format_message(f"gitexp: {ref.key} {summary}", trailers)
-
-
 def _sweep_record_commit(sweep: Sweep, parent: str | None) -> FastImportCommit:
-    content = (dumps_compact(sweep.to_json()) + "\n").encode("utf-8")
-    message = format_message(f"gitexp: sweep {sweep.name}", {T_SWEEP: sweep.name, T_BASELINE: sweep.baseline})
-    return FastImportCommit(parent, message, {SWEEP_FILE: ("100644", content)})
+    return FastImportCommit(parent, sweep_record_message(sweep), sweep_record_files(sweep))

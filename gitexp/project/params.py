@@ -31,6 +31,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.nodes import MappingNode, ScalarNode
 
 from gitexp.errors import UsageError
+from gitexp.numbers import is_number
 from gitexp.project.yaml_graph import Alias, Edit, Entry, Graph, RecursiveDocument, Step, apply_edits, node_of
 
 # A string PyYAML (YAML 1.1) or ruamel (YAML 1.2) would read as something else
@@ -280,12 +281,12 @@ def check_value_type(target: str, old: Any, new: Any, explicit_string: bool) -> 
     if old is None or new is None:
         return
     if isinstance(old, bool) != isinstance(new, bool) and not (isinstance(new, str) and explicit_string):
-        kind = "true/false" if isinstance(old, bool) else "a number" if isinstance(old, (int, float)) else "text"
+        kind = "true/false" if isinstance(old, bool) else "a number" if is_number(old) else "text"
         raise UsageError(
             f"{target} is {kind} in the params file but {new!r} is not: give {kind} "
             "(or quote a text value to store it on purpose)"
         )
-    if isinstance(old, (int, float)) and not isinstance(old, bool) and isinstance(new, str) and not explicit_string:
+    if is_number(old) and isinstance(new, str) and not explicit_string:
         raise UsageError(
             f"{target} is a number in the params file but {new!r} is text: give a number, "
             f"or quote it (\"'{new}'\") to store text on purpose"

@@ -7,12 +7,13 @@ beside a Markdown report, or inlined in an HTML page) is the caller's choice.
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from gitexp.numbers import finite
 
 FIGURE_SIZE = (6.4, 4.0)
 DPI = 100
@@ -29,7 +30,7 @@ def objective_against_param(
     figure, axes = _figure()
     xs = [x for x, _ in points]
     ys = [y for _, y in points]
-    if all(_is_number(x) for x in xs):
+    if all(finite(x) is not None for x in xs):
         axes.scatter(xs, ys, zorder=3)
         numbers = [float(x) for x in xs]
         if numbers and min(numbers) > 0 and max(numbers) / min(numbers) >= LOG_SCALE_SPAN:
@@ -72,7 +73,3 @@ def _png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -21,7 +21,6 @@ import base64
 import csv
 import dataclasses
 import io
-import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,10 +31,11 @@ import jinja2
 from markupsafe import Markup
 
 from gitexp.errors import NotFoundError, UsageError
+from gitexp.numbers import finite
 from gitexp.review.results import Row, baseline_row, collect_results, sort_rows
 from gitexp.review.tables import format_value, markdown_table
 from gitexp.store.git import Git
-from gitexp.store.records import FAILED, FINAL_STATES, STATES, Ledger, Sweep
+from gitexp.store.records import FAILED, FINAL_STATES, STATES, Ledger, Sweep, failure_details
 from gitexp.sweep.expr import format_expr
 from gitexp.sweep.spec import SweepSpec
 
@@ -46,8 +46,6 @@ DVCLIVE_PLOTS_DIR = "dvclive/plots/metrics/"
 FORMATS = ("md", "html")
 COUNTERS = {"step", "epoch", "epochs", "timestamp", "iteration"}  # metrics that are not scores
 LOWER_IS_BETTER = re.compile(r"loss|err|mse|mae|perplexity|latency")
-# Failed result commits keep the end of the log under this line (see execution.pipeline.commit_result).
-LOG_TAIL_HEADING = "Last lines of the log:"
 
 
 @dataclass(frozen=True)
@@ -74,6 +72,12 @@ class FailedTrial:
     row: Row
     reason: str
     log_tail: list[str]
+
+    @classmethod
+    def from_message(cls, row: Row, message: str) -> "FailedTrial":
+        """The failure a result commit's message records, with the last lines of its log."""
+        reason, lines = failure_details(message)
+        return cls(row, reason, lines[-LOG_LINES_SHOWN:])
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,7 @@ class SweepReport:
         return keys.index((row.sweep, row.name)) + 1 if (row.sweep, row.name) in keys else None
 
     def delta(self, row: Row, metric: str) -> float | None:
-        value, base = _finite(row.metrics.get(metric)), _finite(self.baseline.metrics.get(metric))
+        value, base = finite(row.metrics.get(metric)), finite(self.baseline.metrics.get(metric))
         return None if value is None or base is None else value - base
 
 
@@ -144,13 +148,13 @@ def build_sweep_report(git: Git, sweep_name: str | None = None, baseline_rev: st
     ranked = []
     if ranking is not None and ranking.metric in table.metric_columns:
         sort_rows(table, ranking.metric, "asc" if ranking.goal == "minimize" else "desc")
-        ranked = [row for row in table.rows[1:] if _finite(row.metrics.get(ranking.metric)) is not None]
+        ranked = [row for row in table.rows[1:] if finite(row.metrics.get(ranking.metric)) is not None]
     metrics = list(table.metric_columns)
     if ranking is not None and ranking.metric in metrics:
         metrics.remove(ranking.metric)
         metrics.insert(0, ranking.metric)
     messages = {trial.name: trial.message for trial in ledger.trials([sweep.name])}
-    failed = [FailedTrial(row, *failure_details(messages.get(row.name, ""))) for row in trials if row.status == FAILED]
+    failed = [FailedTrial.from_message(row, messages.get(row.name, "")) for row in trials if row.status == FAILED]
     return SweepReport(
         sweep=sweep,
         spec=SweepSpec.from_json(sweep.spec),
@@ -179,18 +183,10 @@ def choose_ranking(trials: list[Row], metric_columns: list[str], objective: tupl
         return Ranking(objective[0], objective[1], declared=True)
     for metric in metric_columns:
         leaf = re.split(r"[./:]", metric)[-1].lower()
-        if leaf in COUNTERS or not any(_finite(row.metrics.get(metric)) is not None for row in trials):
+        if leaf in COUNTERS or not any(finite(row.metrics.get(metric)) is not None for row in trials):
             continue
         return Ranking(metric, "minimize" if LOWER_IS_BETTER.search(leaf) else "maximize", declared=False)
     return None
-
-
-def failure_details(message: str) -> tuple[str, list[str]]:
-    """``(reason, last log lines)`` from a failed result commit's message (its body, between subject and trailers)."""
-    body = "\n\n".join(message.strip("\n").split("\n\n")[1:-1])
-    reason, _, log = body.partition(f"\n\n{LOG_TAIL_HEADING}\n\n")
-    lines = [line.removeprefix("    ") for line in log.splitlines()]
-    return reason.strip(), lines[-LOG_LINES_SHOWN:]
 
 
 # -- plots -----------------------------------------------------------------------------
@@ -203,7 +199,7 @@ def report_plots(git: Git, report: SweepReport) -> list[Plot]:
     found: list[Plot] = []
     if report.ranking is not None and report.ranked:
         metric = report.ranking.metric
-        baseline = _finite(report.baseline.metrics.get(metric))
+        baseline = finite(report.baseline.metrics.get(metric))
         for param in report.varied:
             points = [(row.params[param], row.metrics[metric]) for row in report.ranked if row.params.get(param) is not None]
             if points:
@@ -339,11 +335,6 @@ def _values(values: dict[str, Any], keys: Iterable[str]) -> list[str]:
     return [format_value(values.get(key)) for key in keys]
 
 
-def _finite(value: Any) -> float | None:
-    """``value`` as a float when it is a finite number (not a bool), else None."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None
-    return float(value)
 
 
 # -- rendering -------------------------------------------------------------------------

@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from gitexp.errors import UsageError
+from gitexp.numbers import orderable
 from gitexp.project.lock import PipelineRecord
 from gitexp.project.metrics import CommitReader, dvc_file_paths, flatten, merge_metrics_files, read_workspace_metrics
 from gitexp.project.model import DEFAULT_PARAMS_FILE, Project, load_project
 from gitexp.project.params import ParamsFile, read_values
-from gitexp.store.claim_records import DEFAULT_STALE_AFTER, read_claim
 from gitexp.store.git import Git
-from gitexp.store.layout import checked_out_commit, trial_lock_path
-from gitexp.store.locks import held_by
+from gitexp.store.layout import checked_out_commit
+from gitexp.store.live import LiveClaims
 from gitexp.store.records import QUEUED, RUNNING, STATES, SUCCEEDED, Ledger, Sweep, Trial
-from gitexp.store.remote import tracked_claims
 from gitexp.sweep.spec import SweepSpec
 
 BASELINE = "baseline"
@@ -105,12 +102,11 @@ def collect_results(
     ledger = Ledger(git)
     sweeps = [ledger.sweep(name) for name in sweep_names] if sweep_names else ledger.sweeps()
     trials = ledger.trials([sweep.name for sweep in sweeps]) if sweeps else []
-    common_dir = git.common_dir()
-    elsewhere = running_elsewhere(git) if live else set()
+    claims = LiveClaims.read(git) if live else None
     by_sweep: dict[str, list[Trial]] = {}
     for trial in trials:
-        if live and trial.status == QUEUED:
-            trial = with_live_state(trial, common_dir, git, elsewhere)
+        if claims is not None and trial.status == QUEUED:
+            trial = with_live_state(trial, git, claims)
         by_sweep.setdefault(trial.sweep, []).append(trial)
     reading = RowReader(git, all_params, details)
     for sweep in sweeps:
@@ -131,26 +127,19 @@ def collect_results(
     return table
 
 
-def running_elsewhere(git: Git) -> set[str]:
-    """Trials (``sweep/trial``) that a live claim on a remote holds, as this clone last fetched the claims."""
-    now = time.time()
-    claims = (read_claim(record) for record in tracked_claims(git))
-    return {claim.key for claim in claims if now - claim.heartbeat <= DEFAULT_STALE_AFTER}
-
-
-def with_live_state(trial: Trial, common_dir: Path, git: Git, elsewhere: Collection[str] = ()) -> Trial:
+def with_live_state(trial: Trial, git: Git, claims: LiveClaims) -> Trial:
     """A queued trial that a runner holds is running; its worktree, when here, has its latest metrics.
 
     A runner reuses its worktree for trial after trial: what it holds belongs to
     this trial only once it has this trial checked out.
     """
-    holder = held_by(trial_lock_path(common_dir, trial.sweep, trial.name))
+    holder = claims.holder(trial)
     if holder is None:
-        return Trial(**{**trial.__dict__, "status": RUNNING}) if trial.ref.key in elsewhere else trial
-    worktree = Path(holder.get("worktree", ""))
+        return trial
+    worktree = holder.get("worktree")
     metrics = {}
-    if checked_out_commit(worktree) == trial.tip:
-        metrics = read_workspace_metrics(worktree, load_project(git, trial.tip, trial.project))
+    if worktree and checked_out_commit(Path(worktree)) == trial.tip:
+        metrics = read_workspace_metrics(Path(worktree), load_project(git, trial.tip, trial.project))
     return Trial(**{**trial.__dict__, "status": RUNNING, "metrics": metrics})
 
 
@@ -284,17 +273,11 @@ def sort_rows(table: ResultsTable, metric: str, order: str | None = None) -> Non
         descending = order == "desc" if order else goal != "minimize"
         baseline = [row for row in rows if row.is_baseline]
         trials = [row for row in rows if not row.is_baseline]
-        present = [row for row in trials if _number(row.metrics.get(metric)) is not None]
-        absent = [row for row in trials if _number(row.metrics.get(metric)) is None]
-        present.sort(key=lambda row: _number(row.metrics[metric]), reverse=descending)
+        present = [row for row in trials if orderable(row.metrics.get(metric)) is not None]
+        absent = [row for row in trials if orderable(row.metrics.get(metric)) is None]
+        present.sort(key=lambda row: orderable(row.metrics[metric]), reverse=descending)
         ordered += baseline + present + absent
     table.rows[:] = ordered
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        return None
-    return float(value)
 
 
 def _json_safe(value: Any) -> Any:
@@ -321,15 +304,10 @@ class SweepStatus:
 def sweep_statuses(git: Git) -> list[SweepStatus]:
     """Every sweep with its trials counted by state (running ones found by their claims)."""
     ledger = Ledger(git)
-    common_dir = git.common_dir()
-    elsewhere = running_elsewhere(git)
+    claims = LiveClaims.read(git)
     counts: dict[str, dict[str, int]] = {}
     for trial in ledger.trials():
-        status = trial.status
-        if status == QUEUED and (
-            trial.ref.key in elsewhere or held_by(trial_lock_path(common_dir, trial.sweep, trial.name)) is not None
-        ):
-            status = RUNNING
+        status = claims.status(trial)
         per_sweep = counts.setdefault(trial.sweep, dict.fromkeys(STATES, 0))
         per_sweep[status] = per_sweep.get(status, 0) + 1
     return [SweepStatus(sweep, counts.get(sweep.name, dict.fromkeys(STATES, 0))) for sweep in ledger.sweeps()]

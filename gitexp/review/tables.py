@@ -14,6 +14,10 @@ from gitexp.review.results import ResultsTable, Row
 
 
 def format_value(value: Any) -> str:
+    """A param or metric as people read it in a table or a line of output (floats to 6 digits, nothing as ``-``).
+
+    ``sweep.format_literal`` writes values that read back as ``--set`` EXPRs instead.
+    """
     if value is None:
         return "-"
     if isinstance(value, bool):

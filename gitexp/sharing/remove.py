@@ -10,8 +10,8 @@ from gitexp.sharing.remotes import require_remote
 from gitexp.sharing.sync import swap_on_remote
 from gitexp.store.claim_records import claim_ref
 from gitexp.store.git import ZERO_OID, Git, RefUpdate
-from gitexp.store.layout import trial_lock_path, trial_log_path
-from gitexp.store.locks import held_by
+from gitexp.store.layout import trial_log_path
+from gitexp.store.live import LiveClaims
 from gitexp.store.naming import CLAIMS_NAMESPACE, sweep_ref
 from gitexp.store.records import Ledger, Sweep, Trial
 
@@ -74,11 +74,11 @@ def plan_removal(git: Git, names: list[str]) -> Removal:
             removal.local.update((record.name, record.oid) for record in git.refs(f"{CLAIMS_NAMESPACE}{name}/"))
         else:
             removal.trials.append(ledger.resolve_trial(name))
-    common_dir = git.common_dir()
+    running_here = LiveClaims.read(git, remotes=False)  # a remote's runner publishes by compare-and-swap
     checked_out = git.current_branch()
     claims = {record.name: record.oid for record in git.refs(CLAIMS_NAMESPACE)}
     for trial in removal.trials:
-        if held_by(trial_lock_path(common_dir, trial.sweep, trial.name)) is not None:
+        if running_here.holder(trial) is not None:
             raise UsageError(f"{trial.ref.key} is running: wait until it finishes, then remove it")
         if trial.ref.ref == checked_out:
             raise UsageError(f"{trial.ref.branch} is checked out: switch to another branch, then remove it")

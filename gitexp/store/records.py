@@ -1,4 +1,5 @@
-"""Sweeps and trials as they are recorded in Git, and how to read them back.
+"""Sweeps and trials as they are recorded in Git: every message written (trial, sweep record, result,
+cancel), and how to read them back.
 
 The contract (DESIGN.md): a trial is a branch whose first commit changes the
 params files; a result commit on top carries the outcome in trailers; a sweep
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitexp.errors import NotFoundError, UsageError
+from gitexp.numbers import is_number
 from gitexp.store.git import Git
 from gitexp.store.naming import (
     DEFAULT_PREFIX,
@@ -34,6 +36,9 @@ T_SWEEP, T_TRIAL, T_PARAMS, T_STATUS = "Gitexp-Sweep", "Gitexp-Trial", "Gitexp-P
 T_DURATION, T_HOST, T_METRICS, T_BASELINE = "Gitexp-Duration", "Gitexp-Host", "Gitexp-Metrics", "Gitexp-Baseline"
 T_TAGS, T_PROJECT = "Gitexp-Tags", "Gitexp-Project"
 
+LOG_TAIL_HEADING = "Last lines of the log:"  # in a failed result's message, above the end of its log
+MAX_TRAILER_METRICS = 60
+
 
 def format_message(subject: str, trailers: Mapping[str, str], body: str = "") -> str:
     """A commit message whose trailers ``git interpret-trailers`` reads back."""
@@ -45,9 +50,79 @@ def format_message(subject: str, trailers: Mapping[str, str], body: str = "") ->
     return "\n\n".join(parts) + "\n"
 
 
-def project_trailer(project: str) -> dict[str, str]:
-    """The trailer naming a trial's DVC project folder, written only when it is not the repository's root."""
-    return {T_PROJECT: project} if project else {}
+def trial_message(sweep: Sweep, ref: TrialRef, params: Mapping[str, Any], tags: Mapping[str, Any]) -> str:
+    """A trial commit's message: its params in the subject and trailers, and the baseline it starts from."""
+    summary = " ".join(f"{key}={value}" for key, value in params.items())
+    trailers = _trial_trailers(sweep.name, ref.trial, params, tags, sweep.project, after={T_BASELINE: sweep.baseline})
+    return format_message(f"gitexp: {ref.key} {summary}", trailers)
+
+
+def sweep_record_message(sweep: Sweep) -> str:
+    return format_message(f"gitexp: sweep {sweep.name}", {T_SWEEP: sweep.name, T_BASELINE: sweep.baseline})
+
+
+def sweep_record_files(sweep: Sweep) -> dict[str, tuple[str, bytes]]:
+    """The tree of a sweep record commit: path -> (mode, content)."""
+    return {SWEEP_FILE: ("100644", (dumps_compact(sweep.to_json()) + "\n").encode("utf-8"))}
+
+
+def result_message(
+    trial: Trial,
+    status: str,
+    duration: float,
+    host: str,
+    metrics: Mapping[str, Any],
+    reason: str = "",
+    log_tail: str = "",
+) -> str:
+    """A result commit's message: the outcome in trailers (the first numeric metrics among them);
+    a failure's reason and the end of its log in the body, under ``LOG_TAIL_HEADING``."""
+    headline = dict(list(numeric(metrics).items())[:MAX_TRAILER_METRICS])
+    outcome = {T_STATUS: status, T_DURATION: f"{duration:.2f}", T_HOST: host}
+    trailers = _trial_trailers(
+        trial.sweep, trial.name, trial.params, trial.tags, trial.project, outcome, {T_METRICS: dumps_compact(headline)}
+    )
+    body = ""
+    if status != SUCCEEDED:
+        quoted = "\n".join("    " + line for line in log_tail.splitlines())
+        body = f"{reason}\n\n{LOG_TAIL_HEADING}\n\n{quoted}" if quoted else reason
+    return format_message(f"gitexp: {trial.ref.key} {status} in {duration:.1f}s", trailers, body)
+
+
+def cancel_message(trial: Trial, reason: str) -> str:
+    """The message of the empty result commit that cancels a queued trial."""
+    trailers = _trial_trailers(trial.sweep, trial.name, trial.params, trial.tags, trial.project, {T_STATUS: CANCELLED})
+    return format_message(f"gitexp: {trial.ref.key} cancelled", trailers, reason)
+
+
+def _trial_trailers(
+    sweep: str,
+    trial: str,
+    params: Mapping[str, Any],
+    tags: Mapping[str, Any],
+    project: str,
+    before: Mapping[str, str] = {},
+    after: Mapping[str, str] = {},
+) -> dict[str, str]:
+    """Every trial message's trailers, in one order: whose, what happened, params, what came of them, tags,
+    and the DVC project's folder (only when it is not the repository's root)."""
+    trailers = {T_SWEEP: sweep, T_TRIAL: trial, **before, T_PARAMS: dumps_compact(params), **after}
+    if tags:
+        trailers[T_TAGS] = dumps_compact(tags)
+    if project:
+        trailers[T_PROJECT] = project
+    return trailers
+
+
+def numeric(metrics: Mapping[str, Any]) -> dict[str, float]:
+    return {k: v for k, v in metrics.items() if is_number(v)}
+
+
+def failure_details(message: str) -> tuple[str, list[str]]:
+    """``(reason, log lines)`` from a failed result commit's message (its body, between subject and trailers)."""
+    body = "\n\n".join(message.strip("\n").split("\n\n")[1:-1])
+    reason, _, log = body.partition(f"\n\n{LOG_TAIL_HEADING}\n\n")
+    return reason.strip(), [line.removeprefix("    ") for line in log.splitlines()]
 
 
 def parse_trailers(message: str) -> dict[str, str]:

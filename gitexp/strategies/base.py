@@ -9,13 +9,13 @@ extended from any clone.
 
 from __future__ import annotations
 
-import math
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from gitexp.numbers import finite
 from gitexp.store.records import SUCCEEDED
 from gitexp.sweep.space import ParamTarget
 from gitexp.sweep.spec import Objective, SweepSpec
@@ -38,18 +38,13 @@ class TrialOutcome:
     metrics: dict[str, Any]
     tags: dict[str, Any] = field(default_factory=dict)
 
-    def objective_value(self, metric: str) -> float | None:
-        value = self.metrics.get(metric)
-        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
     def score(self, objective: Objective) -> float | None:
         """The objective value of a trial that succeeded with a finite value, else None.
 
         Adaptive strategies treat None alike (failed, metric missing, NaN): the
         trial taught nothing about where the optimum is.
         """
-        value = self.objective_value(objective.metric) if self.status == SUCCEEDED else None
-        return value if value is not None and math.isfinite(value) else None
+        return finite(self.metrics.get(objective.metric)) if self.status == SUCCEEDED else None
 
 
 class Strategy(ABC):

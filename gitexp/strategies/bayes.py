@@ -52,6 +52,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitexp.errors import UsageError
+from gitexp.numbers import finite
 from gitexp.strategies.base import Strategy, TrialOutcome, TrialPlan, seeded_rng
 from gitexp.sweep.space import (
     Choice,
@@ -131,17 +132,13 @@ def _quantized_codec(low: float, high: float, q: int | float, log: bool) -> Code
     in_range = _within(lowest, highest)
 
     def encode(value):
-        return in_range(round(exact(value) / exact(q))) if _is_number(value) else None
+        return in_range(round(exact(value) / exact(q))) if finite(value) is not None else None
 
     return Codec(distribution, encode, lambda count: multiple_of(count, q))
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _within(low, high) -> Callable[[Any], Any]:
-    return lambda value: value if _is_number(value) and low <= value <= high else None
+    return lambda value: value if finite(value) is not None and low <= value <= high else None
 
 
 def _index_of(values: tuple, value: Any) -> int | None:

@@ -2,7 +2,7 @@
 
 from gitexp.sweep.expr import (
     format_expr,
-    format_value,
+    format_literal,
     parse_expr,
     parse_set,
     parse_target,
@@ -40,7 +40,7 @@ __all__ = [
     "SweepSpec",
     "dimension_from_json",
     "format_expr",
-    "format_value",
+    "format_literal",
     "load_sweep_file",
     "parse_expr",
     "parse_set",

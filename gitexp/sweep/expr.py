@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from gitexp.errors import SweepSyntaxError, UsageError
+from gitexp.numbers import finite
 from gitexp.sweep.space import (
     DISTRIBUTION_ARGUMENTS,
     Axis,
@@ -43,7 +44,6 @@ from gitexp.sweep.space import (
     PChoice,
     closest_hint,
     exact,
-    is_number,
 )
 
 # A list longer than this is a typo or a job for randint with random search:
@@ -148,7 +148,7 @@ def make_dimension(name: str, args: list, *, seed: int = 0, key: str = "") -> Di
         usage = f"{name}({', '.join(required)}{''.join(f'[, {extra}]' for extra in optional)})"
         raise DimensionError(f"{name} takes {counts} arguments, got {len(args)}: write {usage}")
     for index, (parameter, value) in enumerate(zip(required + optional, args)):
-        if not is_number(value) or not math.isfinite(value):
+        if finite(value) is None:
             raise DimensionError(f"{name}: {parameter} must be a number, got {value!r}", index)
     if name not in DISTRIBUTION_ARGUMENTS:
         return Choice(_GENERATORS[name](*args))
@@ -164,14 +164,14 @@ def format_expr(dimension: Dimension) -> str:
     """An EXPR that parses back to the dimension (a resolved list shows its values)."""
     if isinstance(dimension, Distribution):
         return str(dimension)
-    values = [format_value(value, index in dimension.quoted) for index, value in enumerate(dimension.values)]
+    values = [format_literal(value, index in dimension.quoted) for index, value in enumerate(dimension.values)]
     if isinstance(dimension, PChoice):
-        pairs = ", ".join(f"[{value}, {format_value(p)}]" for value, p in zip(values, dimension.probabilities))
+        pairs = ", ".join(f"[{value}, {format_literal(p)}]" for value, p in zip(values, dimension.probabilities))
         return f"pvalues([{pairs}])"
     return f"[{', '.join(values)}]"
 
 
-def format_value(value: Any, quoted: bool = False) -> str:
+def format_literal(value: Any, quoted: bool = False) -> str:
     """A value as EXPR text; strings are quoted when they would not read back as themselves."""
     if value is None:
         return "null"
@@ -182,9 +182,9 @@ def format_value(value: Any, quoted: bool = False) -> str:
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, list):
-        return f"[{', '.join(map(format_value, value))}]"
+        return f"[{', '.join(map(format_literal, value))}]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{format_value(str(k))}: {format_value(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{format_literal(str(k))}: {format_literal(v)}" for k, v in value.items()) + "}"
     if not value.isprintable():
         return json.dumps(value, ensure_ascii=False)  # JSON's escapes are valid in double quotes: one line
     if quoted or not _PLAIN_STRING.fullmatch(value) or resolve_scalar(value) != value:

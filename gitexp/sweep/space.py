@@ -35,6 +35,7 @@ from fractions import Fraction
 from typing import Any, Iterator, Union
 
 from gitexp.errors import UsageError
+from gitexp.numbers import finite, is_number
 
 # Argument names of each distribution kind, in call order; sweep files use them as
 # mapping keys (``uniform: {low: 0, high: 1}``).
@@ -61,11 +62,6 @@ class DimensionError(UsageError):
     def __init__(self, message: str, argument: int | None = None):
         super().__init__(message)
         self.argument = argument
-
-
-def is_number(value: Any) -> bool:
-    """True for ints and floats; bools are YAML booleans, not numbers, here."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def exact(number: int | float) -> Fraction:
@@ -192,7 +188,7 @@ class Distribution:
         if len(self.args) != len(names):
             raise DimensionError(f"{self.kind} takes {len(names)} arguments ({', '.join(names)}), got {len(self.args)}")
         for index, (name, value) in enumerate(zip(names, self.args)):
-            if not is_number(value) or not math.isfinite(value):
+            if finite(value) is None:
                 raise DimensionError(f"{self.kind}: {name} must be a finite number, got {value!r}", index)
         self._check_bounds()
 

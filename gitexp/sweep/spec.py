@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from gitexp.errors import UsageError
+from gitexp.numbers import is_number
 from gitexp.sweep.expr import parse_set
-from gitexp.sweep.space import ParamTarget, Space, closest_hint, exact, is_number
+from gitexp.sweep.space import ParamTarget, Space, closest_hint, exact
 
 STRATEGIES = ("grid", "random", "hyperband", "bayes")
 ADAPTIVE_STRATEGIES = ("hyperband", "bayes")

@@ -16,7 +16,6 @@ from gitexp.review.report import (
     build_sweep_report,
     choose_ranking,
     code_block,
-    failure_details,
     markdown_text,
     parse_step_tsv,
     render_html,
@@ -170,15 +169,6 @@ def test_markdown_text_escapes_what_markdown_would_read():
 def test_a_code_block_fence_is_longer_than_any_backticks_inside():
     assert code_block(["plain"]) == "```\nplain\n```"
     assert code_block(["``` closes?", "````"]) == "`````\n``` closes?\n````\n`````"
-
-
-def test_failure_details_read_what_commit_result_wrote():
-    message = (
-        "gitexp: s/t005 failed in 1.0s\n\npython exited with status 3\n\nLast lines of the log:\n\n"
-        "    first\n    \n    last\n\nGitexp-Sweep: s\nGitexp-Status: failed\n"
-    )
-    assert failure_details(message) == ("python exited with status 3", ["first", "", "last"])
-    assert failure_details("gitexp: s/t1 failed\n\ntimed out after 5 s\n\nGitexp-Sweep: s\n") == ("timed out after 5 s", [])
 
 
 def test_parse_step_tsv_takes_the_metric_column():

@@ -16,12 +16,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gitexp.execution.pipeline import MAX_TRAILER_METRICS
 from gitexp.project.lock import DvcCache, LockedOutput, _lock_stages, pipeline_record
 from gitexp.project.model import Output, Project
 from gitexp.review.results import collect_results
 from gitexp.store.git import Git
-from gitexp.store.records import Ledger
+from gitexp.store.records import MAX_TRAILER_METRICS, Ledger
 from tests.conftest import build_project, fresh_copy
 
 WIDE_TRAIN_PY = textwrap.dedent(
