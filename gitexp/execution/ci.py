@@ -8,10 +8,11 @@
   as a worker does (so no worker runs it meanwhile, and a dead runner's stale
   claim is taken over), run the pipeline like any executor
   (``execution.pipeline``: submodules checked out, DVC-tracked data restored
-  from the cache or fetched), commit the result, and push it with a
-  compare-and-swap on the queued tip, retrying while the trial is still queued
-  on origin, once ``dvc push`` has sent the outputs when there is a DVC remote
-  (``dvc_data.push_outputs``, as a worker does); then drop the claim.
+  from the cache or fetched), commit the result, and publish it as every
+  executor does (``claims.run_claimed``): one atomic push that moves the branch
+  from its queued tip and drops the claim, retried while the trial is still
+  queued on origin, once ``dvc push`` has sent the outputs when there is a DVC
+  remote (``project.outputs.push_outputs``, as a worker does).
 
 Inside GitHub Actions the commands hand these functions a ``Git`` from
 ``sharing.with_actions_token``, so a checkout made without persisted
@@ -20,20 +21,19 @@ credentials can still fetch and push.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from gitexp.ci.matrix import MATRIX_LIMIT, plan_document
 from gitexp.errors import GitCommandError, NotFoundError, UsageError
-from gitexp.execution.claims import Claims, Heartbeat, Runner, clone_id, default_worker_id
+from gitexp.execution.claims import Claims, Runner, clone_id, default_worker_id, run_claimed
 from gitexp.execution.pipeline import RunOutcome, commit_result, pipeline_command, run_pipeline, trial_env, where
 from gitexp.execution.worktrees import update_submodules
 from gitexp.project.model import load_project
 from gitexp.project.outputs import push_outputs
-from gitexp.sharing.sync import pull, staging_namespace
+from gitexp.sharing.sync import pull
 from gitexp.store.claim_records import claim_ref
-from gitexp.store.git import ZERO_OID, Git, RefUpdate
+from gitexp.store.git import Git, RefUpdate
 from gitexp.store.layout import trial_log_path
 from gitexp.store.naming import CLAIMS_NAMESPACE, TrialRef
 from gitexp.store.records import (
@@ -51,7 +51,6 @@ from gitexp.store.remote import RemoteRefs, fetch_claims, resolve_remote
 from gitexp.sweep.spec import SweepSpec
 
 CI_REMOTE = "origin"
-PUSH_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)  # seconds between attempts to publish a result
 
 
 # -- plan ------------------------------------------------------------------------------
@@ -129,7 +128,8 @@ def run_trial_in_checkout(git: Git, branch: str, remote: str = CI_REMOTE) -> CiR
 
     Refuses unless HEAD is the trial's queued tip and the checkout is clean (a
     result commit holds everything Git does not ignore). Skips a trial that is
-    no longer queued on ``remote``.
+    no longer queued on ``remote``. Claim, run and publish are every executor's
+    (``claims.run_claimed``), with the remote's refusals retried while the trial is queued there.
     """
     trial = checked_out_trial(git, branch, remote)
     if trial.status != QUEUED:
@@ -140,44 +140,59 @@ def run_trial_in_checkout(git: Git, branch: str, remote: str = CI_REMOTE) -> CiR
             f"the checkout has uncommitted changes ({', '.join(dirty[:3])}): ci run needs a clean checkout of the trial"
         )
     claims = ci_claims(git, remote)
-    claim = claims.take(trial)
-    if claim is None:
-        there = git.ls_remote(remote, [trial.ref.ref]).get(trial.ref.ref)
+    checkout = CheckoutRun(git)
+    try:
+        ran = run_claimed(claims, trial, checkout.execute)
+    except GitCommandError as error:
+        if not checkout.result:
+            raise
+        raise GitCommandError(f"{error.message}; the result stays in this checkout as {checkout.result[:10]}") from None
+    if ran is None:
+        there = claims.store.current([trial.ref.ref]).get(trial.ref.ref)
         if there != trial.tip:
             return CiRun(trial, NOT_QUEUED, note=f"{trial.ref.branch} is no longer queued on {remote}: nothing to run")
         return CiRun(trial, NOT_QUEUED, note=f"{trial.ref.key} is claimed by another runner on {remote}: left to it")
-    log_path = trial_log_path(git.common_dir(), trial.sweep, trial.name)
-    heartbeat = Heartbeat(claims, claim)
-    try:
-        with heartbeat:
-            update_submodules(git)
-            outcome = run_pipeline(
-                git.root,
-                pipeline_command(None),
-                log_path,
-                load_project(git, trial.tip, trial.project),
-                env=trial_env(git, trial),
-            )
-            pushed = outcome.status == SUCCEEDED and push_outputs(git.root / trial.project, git.env, trial.ref.key)
-        log = log_path.read_text("utf-8", "replace") if log_path.exists() else ""
-        result = commit_result(git, trial, outcome, where("ci"))
-        state, note = publish_result(git, remote, trial, result)
-    finally:
-        claims.release(heartbeat.claim)
-    if state == PUBLISHED and pushed:
+    outcome, published = ran
+    state, note = publication(claims.store, trial, checkout.result, published)
+    if state == PUBLISHED and checkout.outputs_pushed:
         note = f"{note}; outputs pushed to the DVC remote"
-    return CiRun(trial, state, outcome, log, note)
+    return CiRun(trial, state, outcome, checkout.log, note)
+
+
+class CheckoutRun:
+    """A CI job's run of the trial checked out in ``git``: its pipeline, its outputs' ``dvc push``, its result commit."""
+
+    def __init__(self, git: Git):
+        self.git = git
+        self.result = ""
+        self.log = ""
+        self.outputs_pushed = False
+
+    def execute(self, trial: Trial) -> tuple[RunOutcome, str]:
+        git = self.git
+        log_path = trial_log_path(git.common_dir(), trial.sweep, trial.name)
+        update_submodules(git)
+        project = load_project(git, trial.tip, trial.project)
+        outcome = run_pipeline(git.root, pipeline_command(None), log_path, project, env=trial_env(git, trial))
+        self.outputs_pushed = outcome.status == SUCCEEDED and push_outputs(git.root / trial.project, git.env, trial.ref.key)
+        self.log = log_path.read_text("utf-8", "replace") if log_path.exists() else ""
+        self.result = commit_result(git, trial, outcome, where("ci"))
+        return outcome, self.result
 
 
 def ci_claims(git: Git, remote: str) -> Claims:
     """Claims on ``remote`` for this job, like a worker's: no worker runs the trial while the job does.
 
-    The remote's claims are fetched first, so that a dead runner's stale claim can be taken over.
+    The remote's claims are fetched first, so that a dead runner's stale claim
+    can be taken over. A refused push is retried (the remote may refuse for a
+    moment) rather than stop the job, and remembered for the job's note. The
+    result is pushed alone, the claim dropped after it, as CI jobs always have:
+    hooks on the remote see a result push that holds the trial branch only.
     """
     tracked = resolve_remote(git, remote)
     fetch_claims(git, tracked)
     runner = Runner(worker=f"ci-{default_worker_id()}", clone=clone_id(git.common_dir()))
-    return Claims(git, RemoteRefs(git, tracked), runner)
+    return Claims(git, RemoteRefs(git, tracked, refusals=[]), runner, result_alone=True)
 
 
 def checked_out_trial(git: Git, branch: str, remote: str) -> Trial:
@@ -196,46 +211,19 @@ def checked_out_trial(git: Git, branch: str, remote: str) -> Trial:
     return trial_from_record(shape, record.oid, record.message)
 
 
-def publish_result(
-    git: Git, remote: str, trial: Trial, result: str, delays: tuple[float, ...] = PUSH_RETRY_DELAYS
-) -> tuple[str, str]:
-    """Move the trial's branch on ``remote`` from its queued tip to ``result``, as a compare-and-swap.
-
-    A refused or failed push is retried, after a pause, for as long as the
-    remote still has the trial queued; once another runner has published a
-    result there, this one is dropped (it stays in the checkout).
-    """
-    ref = trial.ref.ref
-    refusals = []
-    for delay in (*delays, None):
-        try:
-            rejected = git.push(remote, [RefUpdate(ref, result, trial.tip)], atomic=True)
-        except GitCommandError as error:
-            rejected = {ref: error.message}
-        there = git.ls_remote(remote, [ref]).get(ref) if rejected else result
-        if there == result:
-            retried = f" after {len(refusals)} refused attempt(s): {refusals[-1]}" if refusals else ""
-            return PUBLISHED, f"pushed to {remote}{retried}"
-        if there != trial.tip:
-            return FINISHED_ELSEWHERE, moved_note(git, remote, trial, there)
-        refusals.append(rejected[ref])
-        if delay is not None:
-            time.sleep(delay)
-    raise GitCommandError(
-        f"could not push the result of {trial.ref.key} to {remote} in {len(refusals)} attempts "
-        f"({refusals[-1]}); it stays in this checkout as {result[:10]}"
-    )
-
-
-def moved_note(git: Git, remote: str, trial: Trial, there: str | None) -> str:
-    """Why the remote's branch is no longer the queued tip, after fetching it to read its status."""
+def publication(store: RemoteRefs, trial: Trial, result: str, published: bool) -> tuple[str, str]:
+    """The state and note of a publish: pushed (after how many refusals), or why the remote has another tip."""
+    remote = store.remote.spec
+    if published:
+        refused = [r.reason for r in store.refusals or () if RefUpdate(trial.ref.ref, result, trial.tip) in r.updates]
+        retried = f" after {len(refused)} refused attempt(s): {refused[-1]}" if refused else ""
+        return PUBLISHED, f"pushed to {remote}{retried}"
+    there = store.current([trial.ref.ref]).get(trial.ref.ref)
     if there is None:
-        return f"{trial.ref.branch} was removed from {remote} meanwhile: this result is not pushed"
-    staged = f"{staging_namespace(remote)}ci/{trial.ref.branch}"
-    git.fetch(remote, [f"+{trial.ref.ref}:{staged}"], prune=False)
-    records = git.refs(staged)
+        return FINISHED_ELSEWHERE, f"{trial.ref.branch} was removed from {remote} meanwhile: this result is not pushed"
+    store.mirror([trial.ref.ref])
+    records = store.view.refs(trial.ref.ref)
     status = parse_trailers(records[0].message).get(T_STATUS, QUEUED) if records else QUEUED
-    git.update_refs([RefUpdate(record.name, ZERO_OID, record.oid) for record in records])
     if status == QUEUED:
-        return f"{trial.ref.branch} was queued again on {remote} meanwhile: this result is not pushed"
-    return f"another runner published a result ({status}) on {remote} first: this result is not pushed"
+        return FINISHED_ELSEWHERE, f"{trial.ref.branch} was queued again on {remote} meanwhile: this result is not pushed"
+    return FINISHED_ELSEWHERE, f"another runner published a result ({status}) on {remote} first: this result is not pushed"

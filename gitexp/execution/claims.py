@@ -11,6 +11,9 @@ pushes with leases). Each step is one atomic transaction:
 - beat:    replace our claim by a fresh one, compare-and-swap on the last one;
 - publish: move the branch from the queued tip to the result, and delete our claim.
 
+``run_claimed`` is every executor's path through them (``gitexp run``, a
+worker, a CI job): take, run under a heartbeat, publish.
+
 A result lands at most once because it needs the branch at the queued tip. A
 trial is not run twice because a claim exists from take to publish and a claim
 can only be created when none exists; the one exception is a takeover. A
@@ -34,6 +37,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TypeVar
 
 from gitexp.errors import GitCommandError
 from gitexp.store.claim_records import (
@@ -54,6 +58,8 @@ from gitexp.store.records import T_HOST, Trial, format_message
 from gitexp.store.refstore import RefStore
 
 DEFAULT_HEARTBEAT = 30.0
+Outcome = TypeVar("Outcome")
+Execute = Callable[[Trial], tuple[Outcome, str]]  # an executor's run of one trial: its outcome and result commit
 ATTEMPTS = 8  # transient failures (a concurrent push holding the remote's ref lock, a network blip)
 
 
@@ -84,6 +90,7 @@ class Claims:
         stale_after: float = DEFAULT_STALE_AFTER,
         heartbeat: float = DEFAULT_HEARTBEAT,
         clock: Callable[[], float] = time.time,
+        result_alone: bool = False,
     ):
         self.git = git
         self.store = store
@@ -91,6 +98,7 @@ class Claims:
         self.stale_after = stale_after
         self.heartbeat = heartbeat
         self.clock = clock
+        self.result_alone = result_alone  # publish the result in a transaction of its own, then drop the claim
         self._empty_tree: str | None = None
 
     # -- reading -------------------------------------------------------------
@@ -141,18 +149,24 @@ class Claims:
         runner's result landed first and ours is dropped (one result per
         trial); if only our claim is gone (taken over as stale), our result is
         still first and goes alone; otherwise it was a transient race and is retried.
+        With ``result_alone`` the result always goes alone, and the claim is dropped after it.
         """
         branch = trial.ref.ref
         updates = [RefUpdate(branch, result, trial.tip), RefUpdate(claim.ref, ZERO_OID, claim.oid)]
+        if self.result_alone:
+            updates = updates[:1]
         for attempt in range(ATTEMPTS):
             try:
-                if self.store.swap(updates):
-                    return True
-                now = self.store.current([branch, claim.ref])
+                landed = self.store.swap(updates)
+                now = {branch: result} if landed else self.store.current([branch, claim.ref])
             except GitCommandError:
                 if attempt == ATTEMPTS - 1:
                     raise
             else:
+                if now.get(branch) == result:  # landed (maybe in an earlier attempt whose answer was lost)
+                    if self.result_alone:
+                        self.release(claim)
+                    return True
                 if now.get(branch) != trial.tip:
                     self.release(claim)
                     return False
@@ -198,6 +212,27 @@ class Claims:
         message = format_message(f"gitexp: claim {key} for {runner.worker}", trailers)
         oid = self.git.commit_tree(self._empty_tree, message)
         return Claim(claim_ref(key), oid, runner.worker, runner.host, runner.clone, runner.pid, now)
+
+
+def run_claimed(claims: Claims, trial: Trial, execute: Execute) -> tuple[Outcome, bool] | None:
+    """Claim ``trial``, run it while the claim's heartbeat goes on, publish its result: every executor's one path.
+
+    ``execute`` runs the trial and answers its outcome and result commit (on no
+    ref yet). None when the trial cannot be claimed (a live runner holds it, or
+    its branch moved); else the outcome and whether its result landed (False:
+    another runner's landed first). A run that raises drops the claim.
+    """
+    claim = claims.take(trial)
+    if claim is None:
+        return None
+    heartbeat = Heartbeat(claims, claim)
+    try:
+        with heartbeat:
+            outcome, result = execute(trial)
+        return outcome, claims.publish(trial, result, heartbeat.claim)
+    except BaseException:
+        claims.release(heartbeat.claim)
+        raise
 
 
 class Heartbeat:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 from gitexp.errors import RepositoryError, UsageError
-from gitexp.execution.claims import Claims, Heartbeat, Runner, clone_id
+from gitexp.execution.claims import Claims, Runner, clone_id, run_claimed
 from gitexp.execution.pipeline import RunOutcome, commit_result, pipeline_command, run_pipeline, trial_env, where
 from gitexp.execution.repro_server import WarmDvcPool
 from gitexp.execution.worktrees import Slots, checkout_slot, remove_stale_slots, share_dvc_cache
@@ -146,21 +146,10 @@ class LocalExecutor:
         if not lock.acquire(worktree):
             return None
         try:
-            claim = self.claims.take(trial)
-            if claim is None:
-                return None
-            heartbeat = Heartbeat(self.claims, claim)
-            try:
-                with heartbeat:
-                    outcome, result = self.execute(trial, worktree)
-            except BaseException:
-                self.claims.release(heartbeat.claim)
-                raise
-            if outcome.lingering:  # they may still write into the slot: the next trial gets a new one
-                self.slots.retire()
-            return outcome if self.claims.publish(trial, result, heartbeat.claim) else None
+            ran = run_claimed(self.claims, trial, lambda claimed: self.execute(claimed, worktree))
         finally:
             lock.release()
+        return ran[0] if ran is not None and ran[1] else None
 
     def execute(self, trial: Trial, worktree: Path) -> tuple[RunOutcome, str]:
         """Run ``trial`` in the worktree at ``worktree`` (made on first use, else switched to the trial).
@@ -181,6 +170,8 @@ class LocalExecutor:
             env=trial_env(self.git, trial),
             warm_dvc=self.warm_dvc,
         )
+        if outcome.lingering:  # they may still write into the slot: the next trial gets a new one
+            self.slots.retire()
         return outcome, commit_result(workdir, trial, outcome, self.host)
 
     def recover(self) -> None:

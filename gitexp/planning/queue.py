@@ -29,7 +29,7 @@ from gitexp.store.records import (
     trial_from_record,
     trial_message,
 )
-from gitexp.store.refstore import LocalRefs, RefStore, drop
+from gitexp.store.refstore import LocalRefs, RefStore
 from gitexp.strategies import strategy_for
 from gitexp.strategies.base import TrialPlan
 from gitexp.sweep.space import Choice, PChoice
@@ -124,7 +124,6 @@ def write_trials(
     updates = [RefUpdate(ref.ref, oid, ZERO_OID) for ref, oid in zip(refs, oids)]
     updates.append(RefUpdate(sweep_ref(sweep.name), oids[-1], ZERO_OID if new_sweep else sweep.commit))
     if not (store or LocalRefs(git)).swap(updates, [scratch], f"gitexp: queue {sweep.name}"):
-        git.try_update_refs(drop([scratch]))
         raise ConcurrentChange(
             f"sweep {sweep.name!r} changed while its trials were being written (another gitexp at work?): try again"
         )

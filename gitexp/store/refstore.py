@@ -23,9 +23,8 @@ class RefStore(Protocol):
         """Apply all ``updates`` atomically, each a compare-and-swap; False when one lost.
 
         The local ``scratch`` refs (which kept new objects reachable) are
-        deleted when the updates land, in the same transaction when the store
-        is this repository; the caller deletes them otherwise. ``message``
-        goes to the reflogs of this repository.
+        deleted whether the updates land or not, in the same transaction when
+        they land in this repository. ``message`` goes to the reflogs of this repository.
         """
 
     def current(self, refs: Sequence[str]) -> dict[str, str]:
@@ -40,7 +39,11 @@ class LocalRefs:
         self.view = git
 
     def swap(self, updates: Sequence[RefUpdate], scratch: Sequence[str] = (), message: str = "gitexp") -> bool:
-        return self.git.try_update_refs([*updates, *drop(scratch)], message)
+        if self.git.try_update_refs([*updates, *drop(scratch)], message):
+            return True
+        if scratch:
+            self.git.try_update_refs(drop(scratch))
+        return False
 
     def current(self, refs: Sequence[str]) -> dict[str, str]:
         return {record.name: record.oid for record in self.git.refs(*refs) if record.name in refs}

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitexp.errors import GitexpError, NotFoundError, UsageError
+from gitexp.errors import GitCommandError, GitexpError, NotFoundError, UsageError
 from gitexp.store.git import Git, RefRecord, RefUpdate
 from gitexp.store.naming import CLAIMS_NAMESPACE, NAME_PATTERN, SWEEPS_NAMESPACE
 from gitexp.store.refstore import drop
@@ -115,31 +115,57 @@ class TrackingView(Git):
         return super().rev_parse(self.remote.tracking(rev) if rev.startswith("refs/") else rev)
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """A push the remote did not apply, and git's reason."""
+
+    updates: tuple[RefUpdate, ...]
+    reason: str
+
+
 class RemoteRefs:
     """A remote as a ``RefStore``: atomic pushes with leases, ``ls-remote`` to look.
 
     What lands is mirrored at once into this clone's tracking namespace, so the
-    view reads its own writes without waiting for the next fetch.
+    view reads its own writes without waiting for the next fetch. A remote that
+    declines an update (a hook, a protected ref) raises ``RemoteRefused``; with
+    ``refusals`` (a CI job, whose remote may refuse for a moment) the swap is
+    lost instead, so the protocol retries it, and each refused push is kept there.
     """
 
-    def __init__(self, git: Git, remote: Remote):
+    def __init__(self, git: Git, remote: Remote, refusals: list[Refusal] | None = None):
         self.git = git
         self.remote = remote
         self.view = TrackingView(git, remote)
+        self.refusals = refusals
 
     def swap(self, updates: Sequence[RefUpdate], scratch: Sequence[str] = (), message: str = "gitexp") -> bool:
-        rejected = self.git.push(self.remote.spec, updates, atomic=True)
+        try:
+            rejected = self.git.push(self.remote.spec, updates, atomic=True)
+        except GitCommandError as error:
+            self._refused(updates, error.message)
+            raise
         for ref, reason in rejected.items():
-            if "declined" in reason or "denied" in reason:
+            if self.refusals is None and ("declined" in reason or "denied" in reason):
                 raise RemoteRefused(f"{self.remote.spec} refused to update {ref} {reason}: allow gitexp to push there")
-        if not rejected:
+        if rejected:
+            self._refused(updates, next(iter(rejected.values())))
+        else:
             # A concurrent fetch may hold one of these refs' locks: then the next fetch mirrors it.
             mirrored = [RefUpdate(self.remote.tracking(u.ref), u.new) for u in updates if u.new != u.old]
             self.git.try_update_refs(mirrored, message)
-            if scratch:
-                self.git.try_update_refs(drop(scratch))
+        if scratch:
+            self.git.try_update_refs(drop(scratch))
         return not rejected
 
     def current(self, refs: Sequence[str]) -> dict[str, str]:
         found = self.git.ls_remote(self.remote.spec, refs)
         return {ref: found[ref] for ref in refs if ref in found}
+
+    def mirror(self, refs: Sequence[str]) -> None:
+        """Fetch the remote's ``refs`` (which it has) into the tracking namespace, for the view to read them."""
+        self.git.fetch(self.remote.spec, [f"+{ref}:{self.remote.tracking(ref)}" for ref in refs], prune=False)
+
+    def _refused(self, updates: Sequence[RefUpdate], reason: str) -> None:
+        if self.refusals is not None:
+            self.refusals.append(Refusal(tuple(updates), reason))

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from gitexp.execution.ci import FINISHED_ELSEWHERE, publish_result
+from gitexp.execution.ci import FINISHED_ELSEWHERE, ci_claims, publication
 from gitexp.execution.claims import Claims, Runner
 from gitexp.sharing.remotes import with_actions_token
 from gitexp.store.git import Git
@@ -207,12 +207,14 @@ def test_run_skips_a_trial_finished_on_origin_meanwhile(checkout, queued, run_gi
 def test_publishing_after_another_runner_did_drops_this_result(checkout, queued):
     git = checkout("exp/q/t001")
     trial = next(trial for trial in Ledger(git).trials(["q"]) if trial.name == "t001")
+    claims = ci_claims(git, "origin")
+    claim = claims.take(trial)
     theirs = queued.run("commit-tree", "exp/q/t001^{tree}", "-p", "exp/q/t001", "-m", "theirs",
                         "-m", "Gitexp-Sweep: q\nGitexp-Trial: t001\nGitexp-Status: succeeded").strip()  # fmt: skip
     queued.run("push", "-q", "origin", f"{theirs}:refs/heads/exp/q/t001")
     ours = git.run("commit-tree", "HEAD^{tree}", "-p", "HEAD", "-m", "ours").strip()
 
-    state, note = publish_result(git, "origin", trial, ours, delays=())
+    state, note = publication(claims.store, trial, ours, claims.publish(trial, ours, claim))
 
     assert state == FINISHED_ELSEWHERE
     assert note == "another runner published a result (succeeded) on origin first: this result is not pushed"
