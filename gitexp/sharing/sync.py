@@ -1,6 +1,6 @@
 """Sharing trials through a Git remote: push, pull, apply, remove.
 
-What travels is what the data model holds (DESIGN.md): trial branches (their
+What travels is what the data model holds (docs/architecture.md): trial branches (their
 trial and result commits) and sweep records under ``refs/gitexp/sweeps/``, named
 by explicit refspecs, never by a configured default. Both directions move a ref
 only forward: a ref the other side has moved past, or that has diverged, is left

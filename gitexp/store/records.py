@@ -1,7 +1,7 @@
 """Sweeps and trials as they are recorded in Git: every message written (trial, sweep record, result,
 cancel), and how to read them back.
 
-The contract (DESIGN.md): a trial is a branch whose first commit changes the
+The contract (docs/architecture.md): a trial is a branch whose first commit changes the
 params files; a result commit on top carries the outcome in trailers; a sweep
 is a commit under ``refs/gitexp/sweeps/<name>`` whose tree holds sweep.json.
 Status is derived from the tip commit's trailers and local locks, never stored
