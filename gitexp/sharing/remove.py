@@ -6,7 +6,6 @@ import contextlib
 from dataclasses import dataclass, field
 
 from gitexp.errors import GitCommandError, UsageError
-from gitexp.sharing.remotes import require_remote
 from gitexp.sharing.sync import swap_on_remote
 from gitexp.store.claim_records import claim_ref
 from gitexp.store.git import ZERO_OID, Git, RefUpdate
@@ -14,6 +13,7 @@ from gitexp.store.layout import trial_log_path
 from gitexp.store.live import LiveClaims
 from gitexp.store.naming import CLAIMS_NAMESPACE, sweep_ref
 from gitexp.store.records import Ledger, Sweep, Trial
+from gitexp.store.remote import resolve_remote
 
 
 @dataclass
@@ -43,7 +43,7 @@ def remove(git: Git, names: list[str], remote: str | None = None) -> Removal:
     it was seen, so a result pushed meanwhile is never deleted unseen.
     """
     if remote is not None:
-        require_remote(git, remote)
+        resolve_remote(git, remote, urls=False)
     removal = plan_removal(git, names)
     if remote is not None:
         removal.remote = remote_refs_to_remove(git, remote, removal)

@@ -30,7 +30,6 @@ from gitexp.project.config import dvc_cache_dir
 from gitexp.project.dvc import dvc_remote_configured, run_dvc
 from gitexp.project.model import load_project
 from gitexp.project.outputs import missing_outputs
-from gitexp.sharing.remotes import require_remote
 from gitexp.store.git import ZERO_OID, Git, RefRecord, RefUpdate
 from gitexp.store.naming import SWEEPS_NAMESPACE, TrialRef, sweep_ref
 from gitexp.store.records import SUCCEEDED, SWEEP_FILE, T_SWEEP, T_TRIAL, Ledger, Sweep, Trial, parse_trailers
@@ -150,7 +149,7 @@ def push(git: Git, remote: str, sweep_names: list[str], with_data: bool = True) 
 
     A failed ``dvc push`` comes after the Git refs have landed: its error says so, with DVC's own words.
     """
-    require_remote(git, remote)
+    resolve_remote(git, remote, urls=False)
     report = push_refs(git, remote, shareable_refs(git, sweep_names))
     if with_data:
         try:
@@ -204,7 +203,7 @@ def pull(git: Git, remote: str, sweep_names: list[str], with_data: bool = True) 
     trial branches under each wanted sweep's ``<prefix><sweep>/``; and the
     remote's claims, mirrored as they are.
     """
-    require_remote(git, remote)
+    resolve_remote(git, remote, urls=False)
     staging = staging_namespace(remote)
     git.fetch(remote, [f"+{SWEEPS_NAMESPACE}*:{staging}gitexp/sweeps/*"], prune=False)
     remote_sweeps = staged_sweeps(git, staging)

@@ -21,6 +21,7 @@ from gitexp.store.git import Git, RefRecord, RefUpdate
 from gitexp.store.naming import CLAIMS_NAMESPACE, NAME_PATTERN, SWEEPS_NAMESPACE
 from gitexp.store.refstore import drop
 
+DEFAULT_REMOTE = "origin"  # the remote a command uses when none is named
 TRACKING_ROOT = "refs/gitexp/remotes/"
 # user@host:path, the scp-like form git accepts for ssh
 _SCP_LIKE = re.compile(r"[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:")
@@ -44,11 +45,18 @@ class Remote:
         return self.namespace + ref.removeprefix("refs/")
 
 
-def resolve_remote(git: Git, spec: str, cwd: Path | None = None) -> Remote:
-    """A configured remote name or a URL (a path is made absolute against ``cwd``); refuses anything else."""
-    if not spec or spec.startswith("-") or any(ord(ch) < 32 or ord(ch) == 127 for ch in spec):
-        raise UsageError(f"--remote {spec!r} is not a remote name or URL: give one such as origin")
+def resolve_remote(git: Git, spec: str, cwd: Path | None = None, urls: bool = True) -> Remote:
+    """A configured remote name or a URL (a path is made absolute against ``cwd``); refuses anything else.
+
+    Without ``urls`` (push, pull, remove, pr: the user's own refs go to a named remote) only a configured name is taken.
+    """
     names = git.remote_names()
+    if not urls:
+        if spec not in names:
+            known = ", ".join(names) or "none configured"
+            raise NotFoundError(f"no Git remote named {spec!r} (remotes: {known}): add it with git remote add {spec} URL")
+    elif not spec or spec.startswith("-") or any(ord(ch) < 32 or ord(ch) == 127 for ch in spec):
+        raise UsageError(f"--remote {spec!r} is not a remote name or URL: give one such as {DEFAULT_REMOTE}")
     if spec in names:
         slug = spec if NAME_PATTERN.match(spec) else _digest(spec)
         return Remote(spec, f"{TRACKING_ROOT}{slug}/")
@@ -63,6 +71,15 @@ def resolve_remote(git: Git, spec: str, cwd: Path | None = None) -> Remote:
             )
         url = str(path.resolve())
     return Remote(url, f"{TRACKING_ROOT}url-{_digest(url)}/")
+
+
+def remote_url(git: Git, name: str) -> str:
+    """The URL of the configured remote ``name`` as configured (before any ``insteadOf`` rewriting)."""
+    resolve_remote(git, name, urls=False)
+    url = git.config_get(f"remote.{name}.url")
+    if not url:
+        raise NotFoundError(f"the remote {name!r} has no URL: set one with git remote set-url {name} URL")
+    return url
 
 
 def _digest(text: str) -> str:
