@@ -4,6 +4,9 @@
   ``git`` process or spells porcelain through ``Git.run``/``run_bytes``/``run_process``.
 - DVC is started and imported only in ``project/dvc.py``, except by the two
   modules that run inside a DVC process of their own (``RUNS_INSIDE_DVC``).
+- Refs are written only in ``store/``: no other module calls the Git methods
+  that write refs (``update_refs``, ``try_update_refs``, ``push``, ``fetch``);
+  they go through a ``RefStore`` or a named store operation.
 - No import cycle between gitexp's folders (``__main__.py`` is the entry point, outside the graph).
 - Nothing below ``cli/`` imports ``cli/``.
 - No shell: nothing passes ``shell=`` anything but False, in the package, the tests or the benchmarks.
@@ -32,6 +35,9 @@ RUNS_INSIDE_DVC = {
 ENTRY_POINT = "gitexp/__main__.py"
 TOP = "(top)"  # gitexp/__init__.py and gitexp/errors.py
 GIT_RUNNERS = ("run", "run_bytes", "run_process")
+STORE = "gitexp/store/"
+REF_WRITERS = ("update_refs", "try_update_refs", "push", "fetch")
+GIT_TRANSFERS = ("push", "fetch")  # names common enough to need Git's arguments too
 PROCESS_STARTERS = ("run", "Popen", "call", "check_call", "check_output")
 
 
@@ -109,6 +115,26 @@ def _on_a_git(func: ast.Attribute, first: ast.AST | None) -> bool:
     receiver = func.value.func if isinstance(func.value, ast.Call) else func.value  # Git(path).run(...)
     name = receiver.attr if isinstance(receiver, ast.Attribute) else getattr(receiver, "id", "")
     return func.attr != "run" or isinstance(constant(first), str) or "git" in name.lower()
+
+
+def ref_writes(module: Module) -> list[str]:
+    """A call of a Git method that writes refs, outside store/.
+
+    Any receiver counts (a Git goes by many names: ``git``, ``workdir``, ``store.view``);
+    ``push``/``fetch`` only with Git's two arguments (remote, refspecs or updates), which
+    leaves out a store's own ``Staging.fetch(namespaces)`` and DVC's ``repo.fetch(targets=...)``.
+    """
+    if module.path.startswith(STORE):
+        return []
+    found = []
+    for call in calls(module):
+        func = call.func
+        if not isinstance(func, ast.Attribute) or func.attr not in REF_WRITERS:
+            continue
+        if func.attr in GIT_TRANSFERS and len(call.args) + len(call.keywords) < 2:
+            continue
+        found.append(module.at(call, f"writes refs through Git.{func.attr}(): use a RefStore or a store operation"))
+    return in_order(found)
 
 
 def dvc_starts(module: Module) -> list[str]:
@@ -232,6 +258,11 @@ def test_git_runs_only_in_the_git_seam():
     assert not findings, report(findings)
 
 
+def test_refs_are_written_only_in_store():
+    findings = [line for module in modules("gitexp") for line in ref_writes(module)]
+    assert not findings, report(findings)
+
+
 def test_dvc_is_started_and_imported_only_in_project_dvc():
     findings = [line for module in modules("gitexp") for line in dvc_starts(module)]
     assert not findings, report(findings)
@@ -289,6 +320,25 @@ def test_the_git_checker_finds_git_started_outside_the_seam():
         "gitexp/sharing/x.py:9: git porcelain through .run(): add a named method to Git",
     ]
     assert git_starts(sample(GIT_SEAM, 'subprocess.run(["git", "status"])\n')) == []
+
+
+def test_the_ref_checker_finds_refs_written_outside_store():
+    source = """\
+        git.update_refs(updates)
+        self.git.try_update_refs(updates, "gitexp: pull")
+        workdir.push(remote, updates, atomic=True)
+        store.view.fetch(remote.spec, refspecs=[spec])
+        staging.fetch([SWEEPS_NAMESPACE])
+        repo.fetch(targets=paths)
+        git.ls_remote(remote, patterns)
+        """
+    assert ref_writes(sample("gitexp/sharing/x.py", source)) == [
+        "gitexp/sharing/x.py:1: writes refs through Git.update_refs(): use a RefStore or a store operation",
+        "gitexp/sharing/x.py:2: writes refs through Git.try_update_refs(): use a RefStore or a store operation",
+        "gitexp/sharing/x.py:3: writes refs through Git.push(): use a RefStore or a store operation",
+        "gitexp/sharing/x.py:4: writes refs through Git.fetch(): use a RefStore or a store operation",
+    ]
+    assert ref_writes(sample("gitexp/store/remote.py", source)) == []
 
 
 def test_the_dvc_checker_finds_dvc_started_or_imported_outside_project_dvc():

@@ -47,11 +47,8 @@ from gitexp.store.records import (
     parse_trailers,
     trial_from_record,
 )
-from gitexp.store.remote import RemoteRefs, fetch_claims, resolve_remote
+from gitexp.store.remote import DEFAULT_REMOTE, RemoteRefs, fetch_claims, resolve_remote
 from gitexp.sweep.spec import SweepSpec
-
-CI_REMOTE = "origin"
-
 
 # -- plan ------------------------------------------------------------------------------
 
@@ -68,7 +65,7 @@ def plan_ci_run(
     ref: str | None,
     chunks: int,
     chunk_size: int = MATRIX_LIMIT,
-    remote: str = CI_REMOTE,
+    remote: str = DEFAULT_REMOTE,
 ) -> Plan:
     """The queued trials this CI run executes: a dispatched sweep's, or the pushed trial branch."""
     pushed = None
@@ -123,7 +120,7 @@ class CiRun:
     note: str = ""
 
 
-def run_trial_in_checkout(git: Git, branch: str, remote: str = CI_REMOTE) -> CiRun:
+def run_trial_in_checkout(git: Git, branch: str, remote: str = DEFAULT_REMOTE) -> CiRun:
     """Run the trial checked out in ``git`` and publish its result on ``remote``.
 
     Refuses unless HEAD is the trial's queued tip and the checkout is clean (a

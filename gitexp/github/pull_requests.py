@@ -24,12 +24,12 @@ from gitexp.github.client import (
 )
 from gitexp.review.report import DEFAULT_TOP, build_sweep_report, render_trial_markdown
 from gitexp.review.tables import format_value
-from gitexp.sharing.remotes import remote_url
 from gitexp.sharing.sync import SyncReport, push_refs
 from gitexp.store.git import Git
 from gitexp.store.layout import pull_request_body_path
 from gitexp.store.naming import sweep_ref
 from gitexp.store.records import Ledger, Trial
+from gitexp.store.remote import DEFAULT_REMOTE, remote_url
 
 MAX_TITLE_LENGTH = 120
 # GitHub refuses comment bodies over 65536 characters; leave room for the marker.
@@ -57,7 +57,7 @@ def open_trial_pull_request(
     trial_name: str,
     base: str = "main",
     title: str | None = None,
-    remote: str = "origin",
+    remote: str = DEFAULT_REMOTE,
     top: int = DEFAULT_TOP,
 ) -> PullRequestOutcome:
     """Push the trial's branch (and its sweep record) to ``remote``, then open a pull request into ``base``."""
@@ -138,7 +138,7 @@ def repository_from_environment(git: Git, env: Mapping[str, str]) -> GitHubRepo:
     if owner and name:
         host = urllib.parse.urlsplit(env.get("GITHUB_SERVER_URL") or "https://github.com").hostname or "github.com"
         return GitHubRepo(owner, name, host)
-    return GitHubRepo.from_remote_url(remote_url(git, "origin"))
+    return GitHubRepo.from_remote_url(remote_url(git, DEFAULT_REMOTE))
 
 
 def pull_request_number(env: Mapping[str, str]) -> int | None:

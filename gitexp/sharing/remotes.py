@@ -1,4 +1,4 @@
-"""The Git remotes a command names: refused unless configured, and their URLs (with the Actions token in CI)."""
+"""Which Git remote a sharing command names (``[REMOTE] [SWEEP...]``), and its Git with the Actions token in CI."""
 
 from __future__ import annotations
 
@@ -8,25 +8,7 @@ from collections.abc import Mapping
 from gitexp.errors import NotFoundError
 from gitexp.store.git import Git
 from gitexp.store.records import Ledger
-
-DEFAULT_REMOTE = "origin"
-
-
-def require_remote(git: Git, name: str) -> None:
-    """Refuse a remote name the repository does not configure."""
-    names = git.remote_names()
-    if name not in names:
-        known = ", ".join(names) or "none configured"
-        raise NotFoundError(f"no Git remote named {name!r} (remotes: {known}): add it with git remote add {name} URL")
-
-
-def remote_url(git: Git, name: str) -> str:
-    """The URL as configured (before any ``insteadOf`` rewriting)."""
-    require_remote(git, name)
-    url = git.config_get(f"remote.{name}.url")
-    if not url:
-        raise NotFoundError(f"the remote {name!r} has no URL: set one with git remote set-url {name} URL")
-    return url
+from gitexp.store.remote import DEFAULT_REMOTE
 
 
 def split_remote_and_names(

@@ -6,14 +6,14 @@ import contextlib
 from dataclasses import dataclass, field
 
 from gitexp.errors import GitCommandError, UsageError
-from gitexp.sharing.remotes import require_remote
-from gitexp.sharing.sync import swap_on_remote
+from gitexp.sharing.sync import remote_store, swap_on_remote
 from gitexp.store.claim_records import claim_ref
 from gitexp.store.git import ZERO_OID, Git, RefUpdate
 from gitexp.store.layout import trial_log_path
 from gitexp.store.live import LiveClaims
 from gitexp.store.naming import CLAIMS_NAMESPACE, sweep_ref
 from gitexp.store.records import Ledger, Sweep, Trial
+from gitexp.store.refstore import LocalRefs
 
 
 @dataclass
@@ -42,14 +42,13 @@ def remove(git: Git, names: list[str], remote: str | None = None) -> Removal:
     Each side changes in one atomic step that checks every ref is still where
     it was seen, so a result pushed meanwhile is never deleted unseen.
     """
-    if remote is not None:
-        require_remote(git, remote)
+    store = remote_store(git, remote) if remote is not None else None
     removal = plan_removal(git, names)
-    if remote is not None:
+    if store is not None:
         removal.remote = remote_refs_to_remove(git, remote, removal)
-        swap_on_remote(git, remote, [RefUpdate(ref, ZERO_OID, oid) for ref, oid in removal.remote.items()])
+        swap_on_remote(store, [RefUpdate(ref, ZERO_OID, oid) for ref, oid in removal.remote.items()])
     updates = [RefUpdate(ref, ZERO_OID, oid) for ref, oid in removal.local.items()]
-    if not git.try_update_refs(updates, "gitexp: remove"):
+    if not LocalRefs(git).swap(updates, message="gitexp: remove"):
         raise GitCommandError("refs changed while removing (another gitexp at work?): run gitexp remove again")
     common_dir = git.common_dir()
     for trial in removal.trials:

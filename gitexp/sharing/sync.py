@@ -30,13 +30,10 @@ from gitexp.project.config import dvc_cache_dir
 from gitexp.project.dvc import dvc_remote_configured, run_dvc
 from gitexp.project.model import load_project
 from gitexp.project.outputs import missing_outputs
-from gitexp.sharing.remotes import require_remote
 from gitexp.store.git import ZERO_OID, Git, RefRecord, RefUpdate
 from gitexp.store.naming import SWEEPS_NAMESPACE, TrialRef, sweep_ref
 from gitexp.store.records import SUCCEEDED, SWEEP_FILE, T_SWEEP, T_TRIAL, Ledger, Sweep, Trial, parse_trailers
-from gitexp.store.remote import fetch_claims, resolve_remote
-
-INCOMING_NAMESPACE = "refs/gitexp/incoming/"  # fetched refs wait here until they are reconciled
+from gitexp.store.remote import RemoteRefs, Staging, fetch_claims, resolve_remote
 
 # How the tips of one ref compare between here and there.
 SAME = "same"
@@ -150,7 +147,7 @@ def push(git: Git, remote: str, sweep_names: list[str], with_data: bool = True) 
 
     A failed ``dvc push`` comes after the Git refs have landed: its error says so, with DVC's own words.
     """
-    require_remote(git, remote)
+    resolve_remote(git, remote, urls=False)
     report = push_refs(git, remote, shareable_refs(git, sweep_names))
     if with_data:
         try:
@@ -165,7 +162,8 @@ def push(git: Git, remote: str, sweep_names: list[str], with_data: bool = True) 
 
 def push_refs(git: Git, remote: str, here: Mapping[str, str]) -> SyncReport:
     """Push those of ``here`` (ref -> oid) that the remote lacks or has an ancestor of, in one atomic push."""
-    there = git.ls_remote(remote, list(here)) if here else {}
+    store = remote_store(git, remote)
+    there = store.current(list(here)) if here else {}
     relations = compare_tips(git, {ref: (oid, there.get(ref)) for ref, oid in here.items()})
     report = SyncReport(remote)
     updates = []
@@ -177,21 +175,25 @@ def push_refs(git: Git, remote: str, here: Mapping[str, str]) -> SyncReport:
             (report.created if relation == ONLY_HERE else report.updated).append(ref)
         else:
             report.left[ref] = PUSH_LEFT_REASONS[relation]
-    swap_on_remote(git, remote, updates)
+    swap_on_remote(store, updates)
     return report
 
 
-def swap_on_remote(git: Git, remote: str, updates: list[RefUpdate]) -> None:
+def remote_store(git: Git, remote: str) -> RemoteRefs:
+    """The configured ``remote`` as a ref store for the user's own refs: every refusal kept, nothing mirrored here."""
+    return RemoteRefs(git, resolve_remote(git, remote, urls=False), refusals=[], mirror=False)
+
+
+def swap_on_remote(store: RemoteRefs, updates: list[RefUpdate]) -> None:
     """One atomic push in which each ref must still be where it was seen: all land, or none."""
-    if not updates:
+    if not updates or store.swap(updates):
         return
-    rejected = git.push(remote, updates, atomic=True)
-    if rejected:
-        ref, reason = next(iter(rejected.items()))
-        raise GitCommandError(
-            f"{remote} refused {display_ref(ref)} {reason}, so nothing was changed there (the push is atomic): "
-            f"if it moved meanwhile, gitexp pull {remote} and try again"
-        )
+    refusal = store.refusals[-1]
+    remote = store.remote.spec
+    raise GitCommandError(
+        f"{remote} refused {display_ref(refusal.ref)} {refusal.reason}, so nothing was changed there (the push is atomic): "
+        f"if it moved meanwhile, gitexp pull {remote} and try again"
+    )
 
 
 # -- pull ------------------------------------------------------------------------------
@@ -204,26 +206,26 @@ def pull(git: Git, remote: str, sweep_names: list[str], with_data: bool = True) 
     trial branches under each wanted sweep's ``<prefix><sweep>/``; and the
     remote's claims, mirrored as they are.
     """
-    require_remote(git, remote)
-    staging = staging_namespace(remote)
-    git.fetch(remote, [f"+{SWEEPS_NAMESPACE}*:{staging}gitexp/sweeps/*"], prune=False)
-    remote_sweeps = staged_sweeps(git, staging)
+    source = resolve_remote(git, remote, urls=False)
+    staging = Staging(git, source)
+    staging.fetch([SWEEPS_NAMESPACE])
+    remote_sweeps = staged_sweeps(staging.view)
     missing = [name for name in sweep_names if name not in remote_sweeps]
     if missing:
-        clear_staging(git, staging)
+        staging.clear()
         known = ", ".join(sorted(remote_sweeps)[:10]) or "none"
         raise NotFoundError(
             f"{remote} has no sweep named {missing[0]!r} (sweeps there: {known}): "
             "gitexp push it from the clone that has it"
         )
     wanted = [remote_sweeps[name] for name in sweep_names] if sweep_names else list(remote_sweeps.values())
-    namespaces = [f"heads/{sweep.prefix}{sweep.name}/" for sweep in wanted]
+    namespaces = [f"refs/heads/{sweep.prefix}{sweep.name}/" for sweep in wanted]
     if namespaces:
-        git.fetch(remote, [f"+refs/{namespace}*:{staging}{namespace}*" for namespace in namespaces], prune=False)
-    staged = {"refs/" + record.name[len(staging) :]: record for record in git.refs(staging)}
+        staging.fetch(namespaces)
+    staged = {record.name: record for record in staging.view.refs()}
     report = SyncReport(remote)
-    reconcile(git, remote, accepted_refs(staged, wanted), report)
-    fetch_claims(git, resolve_remote(git, remote))  # status and show tell which queued trials run elsewhere
+    reconcile(git, staging, accepted_refs(staged, wanted), report)
+    fetch_claims(git, source)  # status and show tell which queued trials run elsewhere
     if with_data:
         report.data = transfer_data(git, "fetch", sorted({sweep.project for sweep in wanted}) or [""])
         pulled = {*report.created, *report.updated}
@@ -232,20 +234,12 @@ def pull(git: Git, remote: str, sweep_names: list[str], with_data: bool = True) 
     return report
 
 
-def staging_namespace(remote: str) -> str:
-    return f"{INCOMING_NAMESPACE}{remote}/"
-
-
-def staged_sweeps(git: Git, staging: str) -> dict[str, Sweep]:
-    """The sweep records fetched into ``staging``, by name."""
-    records = git.refs(f"{staging}gitexp/sweeps/")
-    blobs = git.read_blobs([f"{record.oid}:{SWEEP_FILE}" for record in records])
+def staged_sweeps(staged: Git) -> dict[str, Sweep]:
+    """The sweep records fetched into a staging area (read through its view), by name."""
+    records = staged.refs(SWEEPS_NAMESPACE)
+    blobs = staged.read_blobs([f"{record.oid}:{SWEEP_FILE}" for record in records])
     sweeps = (Sweep.from_json(record.oid, json.loads(blob)) for record, blob in zip(records, blobs) if blob)
     return {sweep.name: sweep for sweep in sweeps}
-
-
-def clear_staging(git: Git, staging: str) -> None:
-    git.update_refs([RefUpdate(record.name, ZERO_OID, record.oid) for record in git.refs(staging)])
 
 
 def accepted_refs(staged: Mapping[str, RefRecord], sweeps: list[Sweep]) -> dict[str, str]:
@@ -263,10 +257,11 @@ def accepted_refs(staged: Mapping[str, RefRecord], sweeps: list[Sweep]) -> dict[
     return accepted
 
 
-def reconcile(git: Git, remote: str, theirs: Mapping[str, str], report: SyncReport) -> None:
+def reconcile(git: Git, staging: Staging, theirs: Mapping[str, str], report: SyncReport) -> None:
     """Create or fast-forward local refs to ``theirs`` in one transaction that also empties the staging area."""
     here = {record.name: record.oid for record in git.refs(SWEEPS_NAMESPACE, "refs/heads/")}
     relations = compare_tips(git, {ref: (here.get(ref), oid) for ref, oid in theirs.items()})
+    remote = staging.area.spec
     checked_out = git.current_branch()
     updates = []
     for ref, relation in relations.items():
@@ -282,8 +277,7 @@ def reconcile(git: Git, remote: str, theirs: Mapping[str, str], report: SyncRepo
             report.updated.append(ref)
         else:
             report.left[ref] = PULL_LEFT_REASONS[relation]
-    updates += [RefUpdate(record.name, ZERO_OID, record.oid) for record in git.refs(staging_namespace(remote))]
-    if updates and not git.try_update_refs(updates, f"gitexp: pull {remote}"):
+    if not staging.take(updates, f"gitexp: pull {remote}"):
         raise GitCommandError("local refs changed while pulling (another gitexp at work?): run gitexp pull again")
 
 

@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitexp.errors import GitCommandError, GitexpError, NotFoundError, UsageError
-from gitexp.store.git import Git, RefRecord, RefUpdate
+from gitexp.store.git import ZERO_OID, Git, RefRecord, RefUpdate
 from gitexp.store.naming import CLAIMS_NAMESPACE, NAME_PATTERN, SWEEPS_NAMESPACE
 from gitexp.store.refstore import drop
 
+DEFAULT_REMOTE = "origin"  # the remote a command uses when none is named
 TRACKING_ROOT = "refs/gitexp/remotes/"
+INCOMING_ROOT = "refs/gitexp/incoming/"  # a pull's fetched refs wait here until it takes them
 # user@host:path, the scp-like form git accepts for ssh
 _SCP_LIKE = re.compile(r"[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:")
 
@@ -44,11 +46,18 @@ class Remote:
         return self.namespace + ref.removeprefix("refs/")
 
 
-def resolve_remote(git: Git, spec: str, cwd: Path | None = None) -> Remote:
-    """A configured remote name or a URL (a path is made absolute against ``cwd``); refuses anything else."""
-    if not spec or spec.startswith("-") or any(ord(ch) < 32 or ord(ch) == 127 for ch in spec):
-        raise UsageError(f"--remote {spec!r} is not a remote name or URL: give one such as origin")
+def resolve_remote(git: Git, spec: str, cwd: Path | None = None, urls: bool = True) -> Remote:
+    """A configured remote name or a URL (a path is made absolute against ``cwd``); refuses anything else.
+
+    Without ``urls`` (push, pull, remove, pr: the user's own refs go to a named remote) only a configured name is taken.
+    """
     names = git.remote_names()
+    if not urls:
+        if spec not in names:
+            known = ", ".join(names) or "none configured"
+            raise NotFoundError(f"no Git remote named {spec!r} (remotes: {known}): add it with git remote add {spec} URL")
+    elif not spec or spec.startswith("-") or any(ord(ch) < 32 or ord(ch) == 127 for ch in spec):
+        raise UsageError(f"--remote {spec!r} is not a remote name or URL: give one such as {DEFAULT_REMOTE}")
     if spec in names:
         slug = spec if NAME_PATTERN.match(spec) else _digest(spec)
         return Remote(spec, f"{TRACKING_ROOT}{slug}/")
@@ -63,6 +72,15 @@ def resolve_remote(git: Git, spec: str, cwd: Path | None = None) -> Remote:
             )
         url = str(path.resolve())
     return Remote(url, f"{TRACKING_ROOT}url-{_digest(url)}/")
+
+
+def remote_url(git: Git, name: str) -> str:
+    """The URL of the configured remote ``name`` as configured (before any ``insteadOf`` rewriting)."""
+    resolve_remote(git, name, urls=False)
+    url = git.config_get(f"remote.{name}.url")
+    if not url:
+        raise NotFoundError(f"the remote {name!r} has no URL: set one with git remote set-url {name} URL")
+    return url
 
 
 def _digest(text: str) -> str:
@@ -115,12 +133,41 @@ class TrackingView(Git):
         return super().rev_parse(self.remote.tracking(rev) if rev.startswith("refs/") else rev)
 
 
+class Staging:
+    """Where a pull fetches a remote's refs before it decides which to take: ``refs/gitexp/incoming/<remote>/``.
+
+    Mirrored like the tracking namespace (``view`` reads it as the remote's
+    refs), but emptied by every pull, in the transaction that takes what it wants.
+    """
+
+    def __init__(self, git: Git, remote: Remote):
+        self.git = git
+        self.area = Remote(remote.spec, f"{INCOMING_ROOT}{remote.spec}/")
+        self.view = TrackingView(git, self.area)
+
+    def fetch(self, namespaces: Sequence[str]) -> None:
+        """Fetch the remote's refs under each of ``namespaces`` into the staging area."""
+        self.git.fetch(self.area.spec, [mirror_refspec(self.area, namespace) for namespace in namespaces], prune=False)
+
+    def clear(self) -> None:
+        self.git.update_refs(self._emptying())
+
+    def take(self, updates: Sequence[RefUpdate], message: str) -> bool:
+        """Apply ``updates`` here and empty the staging area, in one transaction; False when a compare-and-swap lost."""
+        transaction = [*updates, *self._emptying()]
+        return not transaction or self.git.try_update_refs(transaction, message)
+
+    def _emptying(self) -> list[RefUpdate]:
+        return [RefUpdate(record.name, ZERO_OID, record.oid) for record in self.git.refs(self.area.namespace)]
+
+
 @dataclass(frozen=True)
 class Refusal:
-    """A push the remote did not apply, and git's reason."""
+    """A push the remote did not apply, and git's reason (for ``ref``, the first it rejected; None: the whole push failed)."""
 
     updates: tuple[RefUpdate, ...]
     reason: str
+    ref: str | None = None
 
 
 class RemoteRefs:
@@ -131,13 +178,16 @@ class RemoteRefs:
     declines an update (a hook, a protected ref) raises ``RemoteRefused``; with
     ``refusals`` (a CI job, whose remote may refuse for a moment) the swap is
     lost instead, so the protocol retries it, and each refused push is kept there.
+    Without ``mirror`` (``gitexp push`` and ``remove`` of the user's own refs)
+    nothing is copied into the tracking namespace.
     """
 
-    def __init__(self, git: Git, remote: Remote, refusals: list[Refusal] | None = None):
+    def __init__(self, git: Git, remote: Remote, refusals: list[Refusal] | None = None, mirror: bool = True):
         self.git = git
         self.remote = remote
         self.view = TrackingView(git, remote)
         self.refusals = refusals
+        self.mirrors = mirror
 
     def swap(self, updates: Sequence[RefUpdate], scratch: Sequence[str] = (), message: str = "gitexp") -> bool:
         try:
@@ -149,8 +199,9 @@ class RemoteRefs:
             if self.refusals is None and ("declined" in reason or "denied" in reason):
                 raise RemoteRefused(f"{self.remote.spec} refused to update {ref} {reason}: allow gitexp to push there")
         if rejected:
-            self._refused(updates, next(iter(rejected.values())))
-        else:
+            ref, reason = next(iter(rejected.items()))
+            self._refused(updates, reason, ref)
+        elif self.mirrors:
             # A concurrent fetch may hold one of these refs' locks: then the next fetch mirrors it.
             mirrored = [RefUpdate(self.remote.tracking(u.ref), u.new) for u in updates if u.new != u.old]
             self.git.try_update_refs(mirrored, message)
@@ -166,6 +217,6 @@ class RemoteRefs:
         """Fetch the remote's ``refs`` (which it has) into the tracking namespace, for the view to read them."""
         self.git.fetch(self.remote.spec, [f"+{ref}:{self.remote.tracking(ref)}" for ref in refs], prune=False)
 
-    def _refused(self, updates: Sequence[RefUpdate], reason: str) -> None:
+    def _refused(self, updates: Sequence[RefUpdate], reason: str, ref: str | None = None) -> None:
         if self.refusals is not None:
-            self.refusals.append(Refusal(tuple(updates), reason))
+            self.refusals.append(Refusal(tuple(updates), reason, ref))

@@ -9,6 +9,7 @@ import click
 
 from gitexp.cli.environment import Environment, pass_environment
 from gitexp.cli.group import cli
+from gitexp.store.remote import DEFAULT_REMOTE
 
 
 @cli.group()
@@ -66,7 +67,7 @@ def ci_init(environment: Environment, labels, python_version, force, secrets, **
 @click.option("--ref", help="The pushed ref (default: GITHUB_REF), e.g. refs/heads/exp/s/t001.")
 @click.option("--chunks", default=4, show_default=True, help="How many run jobs the workflow has.")
 @click.option("--chunk-size", default=256, show_default=True, help="Trials per run job (GitHub allows 256).")
-@click.option("--remote", default="origin", show_default=True, help="Where the trials are.")
+@click.option("--remote", default=DEFAULT_REMOTE, show_default=True, help="Where the trials are.")
 @pass_environment
 def ci_plan(environment: Environment, sweep, ref, chunks, chunk_size, remote):
     """Print the job matrices (JSON) of the queued trials this CI run executes."""
@@ -84,7 +85,7 @@ def ci_plan(environment: Environment, sweep, ref, chunks, chunk_size, remote):
 
 @ci.command("run")
 @click.option("--trial", "branch", required=True, help="The trial's branch, checked out here (e.g. exp/s/t001).")
-@click.option("--remote", default="origin", show_default=True, help="Where to push the result.")
+@click.option("--remote", default=DEFAULT_REMOTE, show_default=True, help="Where to push the result.")
 @pass_environment
 def ci_run(environment: Environment, branch, remote):
     """Run the checked-out trial, commit its result and push it (retrying while it is still queued)."""

@@ -8,6 +8,7 @@ import click
 
 from gitexp.cli.environment import Environment, pass_environment
 from gitexp.cli.group import cli
+from gitexp.store.remote import DEFAULT_REMOTE
 
 REMOTE_AND_SWEEPS = "[REMOTE] [SWEEP]..."
 
@@ -118,7 +119,7 @@ def report(environment: Environment, sweep, output, baseline_rev, top, output_fo
 @click.argument("trial")
 @click.option("--base", default="main", show_default=True, help="The branch to merge into.")
 @click.option("--title", help="The pull request's title (default: the trial and its params).")
-@click.option("--remote", default="origin", show_default=True, help="The Git remote on GitHub to push to.")
+@click.option("--remote", default=DEFAULT_REMOTE, show_default=True, help="The Git remote on GitHub to push to.")
 @click.option("--top", default=20, show_default=True, help="Trials of the sweep's table in the body (0 for all).")
 @pass_environment
 def pr(environment: Environment, trial, base, title, remote, top):
