@@ -585,14 +585,14 @@ def scenario_queue(ctx: Ctx) -> None:
     add(ctx, "queue 1 trial (separate command)", one, None, "(DVC 1.2-1.6 s)", None)
 
 
-def scenario_cpu(ctx: Ctx) -> None:
-    n, jobs = 8, 2
+def sweep_against_ideal(ctx: Ctx, template: str, n: int, jobs: int) -> tuple[dict, dict]:
+    """Both tools' walls for ``n`` trials of ``template`` at ``jobs``, and each wall over the ideal (sum of stage times / jobs)."""
     walls = {"dvc": [], "gitexp": []}
     ideal_ratio = {"dvc": [], "gitexp": []}
     detail = []
     for rep in range(ctx.repeat):
         for tool, fn in tools_in_order(ctx, rep):
-            path = ctx.projects.copy("cpu", tool)
+            path = ctx.projects.copy(template, tool)
             out = fn(ctx, path, n, jobs)
             stages = out["stages"]
             stage_sum = sum(secs for _, secs in stages) + ctx.startup * len(stages)
@@ -602,9 +602,14 @@ def scenario_cpu(ctx: Ctx) -> None:
             reran = sorted({s for s, _ in stages if s != "train"})
             detail.append({"tool": tool, "rep": rep, "run": out["run"], "queue": out["queue"], "stage_sum": stage_sum,
                            "ideal": ideal, "stages_run": len(stages), "upstream_rerun": reran})
-            print(f"  cpu rep {rep} {tool}: run {out['run']:.2f}s, ideal {ideal:.2f}s ({len(stages)} stage runs"
+            print(f"  {template} rep {rep} {tool}: run {out['run']:.2f}s, ideal {ideal:.2f}s ({len(stages)} stage runs"
                   f"{', upstream re-ran: ' + ','.join(reran) if reran else ''})", flush=True)
-    ctx.raw["cpu"] = detail
+    ctx.raw[template] = detail
+    return walls, ideal_ratio
+
+
+def scenario_cpu(ctx: Ctx) -> None:
+    walls, ideal_ratio = sweep_against_ideal(ctx, "cpu", n=8, jobs=2)
     g, d = med(walls["gitexp"]), med(walls["dvc"])
     add(ctx, "CPU sweep 8x~4s, -j2: wall", d, g, "ratio <= 0.6", g / d <= 0.6 if walls["dvc"] else None)
     gi, di = med(ideal_ratio["gitexp"]), med(ideal_ratio["dvc"])
@@ -613,24 +618,7 @@ def scenario_cpu(ctx: Ctx) -> None:
 
 def scenario_getstarted(ctx: Ctx) -> None:
     """example-get-started's shape: 8 trials of train over dvc-added data at -j 2; then the restore cost of 100 MB."""
-    n, jobs = 8, 2
-    walls = {"dvc": [], "gitexp": []}
-    ideal_ratio = {"dvc": [], "gitexp": []}
-    detail = []
-    for rep in range(ctx.repeat):
-        for tool, fn in tools_in_order(ctx, rep):
-            path = ctx.projects.copy("getstarted", tool)
-            out = fn(ctx, path, n, jobs)
-            stages = out["stages"]
-            ideal = (sum(secs for _, secs in stages) + ctx.startup * len(stages)) / jobs
-            walls[tool].append(out["run"])
-            ideal_ratio[tool].append(out["run"] / ideal)
-            reran = sorted({stage for stage, _ in stages if stage != "train"})
-            detail.append({"tool": tool, "rep": rep, "run": out["run"], "queue": out["queue"], "ideal": ideal,
-                           "stages_run": len(stages), "upstream_rerun": reran})
-            print(f"  getstarted rep {rep} {tool}: run {out['run']:.2f}s, ideal {ideal:.2f}s ({len(stages)} stage runs"
-                  f"{', upstream re-ran: ' + ','.join(reran) if reran else ''})", flush=True)
-    ctx.raw["getstarted"] = detail
+    walls, ideal_ratio = sweep_against_ideal(ctx, "getstarted", n=8, jobs=2)
     g, d = med(walls["gitexp"]), med(walls["dvc"])
     add(ctx, "get-started 8 trials, 4 MB dvc-added data, -j2: wall", d, g, "(report)", None)
     gi, di = med(ideal_ratio["gitexp"]), med(ideal_ratio["dvc"])
