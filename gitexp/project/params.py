@@ -106,6 +106,8 @@ class ParamsFile:
         """The file's text with ``updates`` applied as ``dvc exp run -S`` applies them, nothing else changed."""
         if not updates:
             return self.text
+        for key in updates:  # an unknown key is refused in every format, as dvc exp run -S refuses it
+            self.get(key)
         text = self._render_toml(updates) if self.kind == "toml" else self._render_in_place(updates)
         self._verify(text, updates)
         return text

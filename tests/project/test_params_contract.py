@@ -149,6 +149,8 @@ def test_an_unknown_key_is_refused_with_the_closest_keys(params_format):
         params.get("train.lrr")
     with pytest.raises(UsageError, match=r"has no key 'layers\.3'"):
         params.get("layers.3")
+    with pytest.raises(UsageError, match=r"has no key 'train\.lrr'"):  # writing refuses it too (TOML would add it)
+        params.render({"train.lrr": 1})
 
 
 def test_a_value_of_the_wrong_type_is_refused(params_format):
@@ -158,3 +160,4 @@ def test_a_value_of_the_wrong_type_is_refused(params_format):
     with pytest.raises(UsageError, match=r"train is a mapping in the params file"):
         check_value_type("train", params.get("train"), 5, explicit_string=False)
     check_value_type("train.epochs", params.get("train.epochs"), 5, explicit_string=False)  # a number is fine
+
