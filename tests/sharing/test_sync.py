@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -263,41 +262,8 @@ def test_apply_refuses_over_uncommitted_changes(reviewed_project, run_gitexp, re
     assert repo_state(reviewed_project) == before
 
 
-MODEL_STAGE = textwrap.dedent(
-    """\
-    stages:
-      train:
-        cmd: python train.py
-        deps: [train.py]
-        params: [train]
-        outs: [model.txt]
-        metrics:
-          - metrics.json:
-              cache: false
-    """
-)
-MODEL_TRAIN_PY = textwrap.dedent(
-    """\
-    import json, yaml
-    p = yaml.safe_load(open("params.yaml"))["train"]
-    open("model.txt", "w").write(f"weights for lr={p['lr']}\\n")
-    json.dump({"score": p["lr"]}, open("metrics.json", "w"))
-    """
-)
-
-
-def dvc(directory: Path, *args: str) -> None:
-    subprocess.run([sys.executable, "-m", "dvc", *args], cwd=directory, check=True, capture_output=True)
-
-
-def test_dvc_outputs_travel_with_push_pull_and_apply(project, bare_remote, run_gitexp, tmp_path):
-    (project.root / "dvc.yaml").write_text(MODEL_STAGE)
-    (project.root / "train.py").write_text(MODEL_TRAIN_PY)
-    dvc(project.root, "remote", "add", "-d", "storage", str(tmp_path / "storage"))
-    project.run("add", "-A")
-    project.run("commit", "-q", "-m", "a model output and a DVC remote")
-    project.run("remote", "add", "origin", str(bare_remote))
-    project.run("push", "-q", "origin", "main")
+def test_dvc_outputs_travel_with_push_pull_and_apply(model_project, bare_remote, run_gitexp, tmp_path):
+    project = model_project
     assert run_gitexp(project.root, "queue", "--name", "m", "--set", "train.lr=0.3").code == 0
     assert run_gitexp(project.root, "run").code == 0
 
@@ -311,7 +277,7 @@ def test_dvc_outputs_travel_with_push_pull_and_apply(project, bare_remote, run_g
     assert pulled.out.splitlines()[-1] == "DVC data: outputs of every branch fetched into the cache from the DVC remote"
     assert applied.code == 0, applied.err
     assert applied.out.splitlines()[1] == "DVC outputs checked out from the cache (those it holds)"
-    assert (other.root / "model.txt").read_text() == "weights for lr=0.3\n"
+    assert (other.root / "model.pkl").read_text() == "weights for lr=0.3\n"
 
 
 # -- DVC outputs through the DVC remote: workers push them, pull names what is missing, apply refuses ---------
