@@ -6,6 +6,8 @@ copied for each test, which keeps tests isolated and quick.
 
 from __future__ import annotations
 
+import hashlib
+
 import io
 import os
 import shutil
@@ -144,15 +146,26 @@ def repo_state():
 
 
 def snapshot(git: Git) -> dict[str, str]:
-    """Refs, HEAD, index and working tree state, to prove a command changed nothing."""
+    """Refs, HEAD, index, stash, working tree and ``.git/gitexp``, to prove a command changed nothing."""
     return {
         "refs": git.run("for-each-ref", "--format=%(refname) %(objectname)"),
         "head": git.run("rev-parse", "HEAD"),
         "symbolic": git.run("symbolic-ref", "-q", "HEAD", check=False),
         "index": git.run("ls-files", "-s"),
+        "stash": git.run("stash", "list"),
         "status": git.run("status", "--porcelain", "--untracked-files=all", "--ignored"),
         "diff": git.run("diff"),
+        "worktrees": git.run("worktree", "list", "--porcelain"),
+        "gitexp": gitexp_files(git),
     }
+
+
+def gitexp_files(git: Git) -> str:
+    """Every file under ``.git/gitexp`` with its content's hash."""
+    root = Path(git.run("rev-parse", "--git-common-dir"))
+    root = (root if root.is_absolute() else git.root / root) / "gitexp"
+    files = sorted(path for path in root.rglob("*") if path.is_file())
+    return "\n".join(f"{path.relative_to(root)} {hashlib.sha1(path.read_bytes()).hexdigest()}" for path in files)
 
 
 # -- sharing and review: a finished sweep, bare remotes, git daemon ---------------------
