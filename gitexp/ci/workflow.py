@@ -84,10 +84,8 @@ ACTIONS = {
     "upload_artifact": ActionPin(
         "actions/upload-artifact", "ea165f8d65b6e75b540449e92b4886f43607fa02", "v4.6.2"
     ),
-    # A commit of iterative/setup-cml with v2.0.1's code; not yet confirmed to be the one the v2
-    # tag points to: check with `git ls-remote https://github.com/iterative/setup-cml refs/tags/v2*`.
     "setup_cml": ActionPin(
-        "iterative/setup-cml", "070074fc64dc0523e54e075fa93f81f3017c8e97", "v2"
+        "iterative/setup-cml", "f12ea7685438c1fc438d50f77519b3860cf5fa98", "v2.0.1"
     ),
 }
 
