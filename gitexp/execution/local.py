@@ -169,10 +169,11 @@ class LocalExecutor:
             timeout=self.options.timeout,
             env=trial_env(self.git, trial),
             warm_dvc=self.warm_dvc,
+            slot=True,
         )
-        if outcome.lingering:  # they may still write into the slot: the next trial gets a new one
+        if not outcome.slot_reusable:  # something may still write into it, or it is broken: the next trial gets a new one
             self.slots.retire()
-        return outcome, commit_result(workdir, trial, outcome, self.host)
+        return outcome, commit_result(self.git, trial, outcome, self.host)  # the slot may be gone; the objects are shared
 
     def recover(self) -> None:
         """Clean up after runners of this clone killed midway: worktrees, ref locks, their claims.

@@ -23,6 +23,7 @@ import yaml
 
 from gitexp.errors import some_of
 from gitexp.execution import restore
+from gitexp.execution.processes import TrialProcesses, not_found
 from gitexp.execution.repro_server import ReproResult, WarmDvcPool, group_alive
 from gitexp.project.dvc import dvc_arguments, repro_argv, tool_env
 from gitexp.project.metrics import read_workspace_metrics
@@ -40,8 +41,14 @@ class RunOutcome:
     metrics: dict[str, Any] = field(default_factory=dict)
     reason: str = ""
     log_tail: str = ""
-    lingering: bool = False  # processes the pipeline started outlived it (and may still write where it ran)
+    lingering: bool = False  # processes the pipeline started outlived it (stopped, but the slot is not reused)
     tree: str | None = None  # what the result commit holds, staged as DVC would commit it
+    checkout_lost: bool = False  # the pipeline deleted its checkout, or the checkout's .git
+
+    @property
+    def slot_reusable(self) -> bool:
+        """Whether the next trial may run where this one ran."""
+        return not (self.lingering or self.checkout_lost)
 
 
 def pipeline_command(stage: str | None, command: str | None = None) -> list[str]:
@@ -59,51 +66,75 @@ def run_pipeline(
     timeout: float | None = None,
     env: Mapping[str, str] | None = None,
     warm_dvc: WarmDvcPool | None = None,
+    slot: bool = False,
 ) -> RunOutcome:
     """Run ``argv`` in the project's folder of the checkout ``directory``, with output to ``log_path``.
 
     A DVC command restores the checkout's DVC-tracked data first when the
     project has any (``restore``), in ``warm_dvc`` when given (a forked,
     pre-imported DVC), and in a new process otherwise or when the warm one is
-    unavailable. After a successful
+    unavailable. Whatever the run started is stopped when it ends
+    (``processes``; with ``slot``, ``directory`` is the trial's alone, and
+    every process working inside it is the trial's). After a successful
     run, its metrics are read and what the result commit holds is staged (see
     ``stage_result``).
     """
     workdir = directory / project.directory
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_path.write_bytes(b"")
-    run_env = tool_env({**os.environ, **(env or {})})
+    processes = TrialProcesses(directory if slot else None)
+    run_env = tool_env({**os.environ, **(env or {}), **processes.env})
     started = time.monotonic()
     dvc_args = dvc_arguments(argv)
     restoring = dvc_args is not None and any(output.cache for output in project.outputs)  # else nothing to check out
     result = None
-    if warm_dvc is not None and dvc_args is not None:
-        result = warm_dvc.repro(workdir, dvc_args, log_path, run_env, timeout, restoring)
-    if result is None:
-        command = [sys.executable, "-m", restore.__name__, *dvc_args] if restoring else argv
-        result = _run_process(workdir, command, log_path, run_env, timeout)
+    try:
+        if warm_dvc is not None and dvc_args is not None:
+            result = warm_dvc.repro(workdir, dvc_args, log_path, run_env, timeout, restoring, processes.cgroup_procs)
+        if result is None:
+            command = [sys.executable, "-m", restore.__name__, *dvc_args] if restoring else argv
+            result = _run_process(workdir, command, log_path, run_env, timeout, processes)
+        if result.session:
+            processes.sessions.add(result.session)
+    finally:
+        ending = processes.stop()  # before anything is staged: nothing writes into the checkout any more
+    lingering = result.lingering or ending.outlived
     name = "dvc " + dvc_args[0] if dvc_args else Path(argv[0]).name
     missing_data = restoring and result.code == restore.MISSING_DATA
+    lost = lost_checkout(directory)
     reason = ""
-    if result.timed_out:
+    if lost:
+        reason = f"the pipeline deleted {lost}: a stage must leave its checkout in place"
+    elif result.timed_out:
         reason = f"timed out after {timeout:g} s"
     elif missing_data:
         reason = tail(log_path, 1)  # the restore's one line, already the last of the log
     elif result.code:
         reason = f"{name} exited with status {result.code}"
-    if reason and not missing_data:
-        with log_path.open("ab") as log:
-            log.write(f"\ngitexp: {reason}\n".encode())
+    notes = [reason] if reason and not missing_data else []
+    if ending.outlived:
+        notes.append("stopped the processes the pipeline left running" + (", but some still run" if ending.survived else ""))
+    with log_path.open("ab") as log:
+        log.writelines(f"\ngitexp: {note}\n".encode() for note in notes)
     duration = time.monotonic() - started
     status = SUCCEEDED if not reason else FAILED
     if status != SUCCEEDED:
-        return RunOutcome(status, duration, {}, reason, tail(log_path), result.lingering)
+        return RunOutcome(status, duration, {}, reason, tail(log_path), lingering, checkout_lost=bool(lost))
     tree, left_out = stage_result(Git(directory), project)
     if left_out:
         with log_path.open("ab") as log:
             log.write(f"\ngitexp: not in the result commit (dvc.yaml does not declare them): {some_of(left_out, shown=10)}\n".encode())
     metrics = read_workspace_metrics(directory, project)
-    return RunOutcome(status, duration, metrics, reason, "", result.lingering, tree)
+    return RunOutcome(status, duration, metrics, reason, "", lingering, tree)
+
+
+def lost_checkout(directory: Path) -> str:
+    """What of the checkout at ``directory`` is gone ("" when nothing is): the pipeline ran in it and may have deleted it."""
+    if not directory.is_dir():
+        return f"its checkout {directory}"
+    if not (directory / ".git").exists():
+        return f"the .git of its checkout {directory}"
+    return ""
 
 
 def stage_result(checkout: Git, project: Project) -> tuple[str, list[str]]:
@@ -176,15 +207,20 @@ def trial_baseline(git: Git, trial: Trial) -> str:
 
 
 def _run_process(
-    directory: Path, argv: Sequence[str], log_path: Path, env: Mapping[str, str], timeout: float | None
+    directory: Path,
+    argv: Sequence[str],
+    log_path: Path,
+    env: Mapping[str, str],
+    timeout: float | None,
+    processes: TrialProcesses,
 ) -> ReproResult:
     with log_path.open("ab") as log:
         try:
             proc = subprocess.Popen(
-                list(argv), cwd=directory, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+                processes.contained(argv), cwd=directory, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
             )
         except FileNotFoundError:
-            log.write(f"{argv[0]} not found: install it (pip install dvc) or check PATH\n".encode())
+            log.write(f"{not_found(argv[0])}\n".encode())
             return ReproResult(127)
         timed_out = False
         try:
@@ -193,7 +229,7 @@ def _run_process(
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             timed_out = True
-        return ReproResult(None if timed_out else proc.returncode, timed_out, group_alive(proc.pid))
+        return ReproResult(None if timed_out else proc.returncode, timed_out, group_alive(proc.pid), proc.pid)
 
 
 

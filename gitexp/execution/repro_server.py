@@ -15,8 +15,11 @@ The server is DVC's own process, so it imports DVC itself (the one exception,
 with ``restore``, to DVC being started only by ``project.dvc``).
 
 Protocol, one JSON object per line:
-  request  {"cwd": str, "args": [str], "log": str, "env": {str: str}, "timeout": float | null, "restore": bool}
-  response {"code": int | null, "timed_out": bool, "lingering": bool}
+  request  {"cwd": str, "args": [str], "log": str, "env": {str: str}, "timeout": float | null, "restore": bool,
+            "cgroup": str | null}
+  response {"code": int | null, "timed_out": bool, "lingering": bool, "session": int}
+
+The child enters the request's cgroup (``processes``) before anything else.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from gitexp.execution.processes import enter_cgroup
 from gitexp.execution.restore import run_dvc
 
 # Imported before the first request: the biggest of what every ``dvc repro`` loads (one that
@@ -66,6 +70,7 @@ class ReproResult:
     code: int | None  # None when killed by the timeout
     timed_out: bool = False
     lingering: bool = False  # processes of the run's process group outlived it
+    session: int | None = None  # the session the run was started in (its first process's pid)
 
 
 class ReproServer:
@@ -81,11 +86,22 @@ class ReproServer:
         )
 
     def repro(
-        self, cwd: Path, args: Sequence[str], log: Path, env: Mapping[str, str], timeout: float | None, restore: bool
+        self,
+        cwd: Path,
+        args: Sequence[str],
+        log: Path,
+        env: Mapping[str, str],
+        timeout: float | None,
+        restore: bool,
+        cgroup: str | None = None,
     ) -> ReproResult | None:
-        """Run ``dvc <args>`` in ``cwd`` (data restored first with ``restore``); None when the server is gone (the caller falls back)."""
+        """Run ``dvc <args>`` in ``cwd`` (data restored first with ``restore``), in ``cgroup`` when given.
+
+        None when the server is gone (the caller falls back).
+        """
         request = {
-            "cwd": str(cwd), "args": list(args), "log": str(log), "env": dict(env), "timeout": timeout, "restore": restore
+            "cwd": str(cwd), "args": list(args), "log": str(log), "env": dict(env), "timeout": timeout,
+            "restore": restore, "cgroup": cgroup,
         }
         try:
             self.proc.stdin.write(json.dumps(request) + "\n")
@@ -96,7 +112,7 @@ class ReproServer:
         if not line:
             return None
         reply = json.loads(line)
-        return ReproResult(reply["code"], reply["timed_out"], reply["lingering"])
+        return ReproResult(reply["code"], reply["timed_out"], reply["lingering"], reply["session"])
 
     def close(self) -> None:
         """Stop the server, idle by now, without waiting for one that is still loading DVC (it keeps no state)."""
@@ -121,13 +137,20 @@ class WarmDvcPool:
         self.lock = threading.Lock()
 
     def repro(
-        self, cwd: Path, args: Sequence[str], log: Path, env: Mapping[str, str], timeout: float | None, restore: bool
+        self,
+        cwd: Path,
+        args: Sequence[str],
+        log: Path,
+        env: Mapping[str, str],
+        timeout: float | None,
+        restore: bool,
+        cgroup: str | None = None,
     ) -> ReproResult | None:
         server = getattr(self.local, "server", None)
         if server is None:
             with self.lock:
                 server = self.local.server = self.idle.pop() if self.idle else self._start()
-        result = server.repro(cwd, args, log, env, timeout, restore)
+        result = server.repro(cwd, args, log, env, timeout, restore, cgroup)
         if result is None:  # the server died: the next trial of this thread starts a new one
             self.local.server = None
         return result
@@ -187,6 +210,7 @@ def _fork_and_wait(request: dict, modules: IO[str] | None) -> dict:
     pid = os.fork()
     if pid == 0:  # the child: become the trial's dvc process
         try:
+            enter_cgroup(request["cgroup"])  # first: whatever the child starts is born inside
             os.setsid()
             signal.signal(signal.SIGINT, signal.default_int_handler)  # not passed on ignored to the stage
             os.chdir(request["cwd"])
@@ -209,11 +233,11 @@ def _fork_and_wait(request: dict, modules: IO[str] | None) -> dict:
     while True:
         done, status = os.waitpid(pid, 0 if deadline is None else os.WNOHANG)  # without a timeout: just wait
         if done:
-            return {"code": os.waitstatus_to_exitcode(status), "timed_out": False, "lingering": group_alive(pid)}
+            return {"code": os.waitstatus_to_exitcode(status), "timed_out": False, "lingering": group_alive(pid), "session": pid}
         if time.monotonic() > deadline:
             os.killpg(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
-            return {"code": None, "timed_out": True, "lingering": group_alive(pid)}
+            return {"code": None, "timed_out": True, "lingering": group_alive(pid), "session": pid}
         time.sleep(0.01)
 
 
