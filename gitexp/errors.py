@@ -62,6 +62,12 @@ class ConcurrentChange(GitexpError):
     exit_code = 1
 
 
+class DiskFull(GitexpError):
+    """A write failed for want of space (or quota): the command stops, what it had not finished is left as it was."""
+
+    exit_code = 1
+
+
 def some_of(items: list[str], shown: int = 3) -> str:
     """The first few of ``items`` for a one-line message: "a, b, c and 4 more"."""
     more = f" and {len(items) - shown} more" if len(items) > shown else ""

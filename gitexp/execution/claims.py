@@ -279,8 +279,8 @@ def clone_id(common_dir: Path) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     token = os.urandom(8).hex()
     scratch = path.with_name(f"clone-id.{token}")
-    scratch.write_text(f"{token} {common_dir}\n")
     try:
+        scratch.write_text(f"{token} {common_dir}\n")  # inside: a full disk leaves no half-written scratch
         if copied:
             os.replace(scratch, path)
         else:

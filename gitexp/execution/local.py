@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import socket
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from gitexp.errors import RepositoryError, UsageError
+from gitexp.errors import DiskFull, GitCommandError, RepositoryError, UsageError
 from gitexp.execution.claims import Claims, Runner, clone_id, run_claimed
 from gitexp.execution.pipeline import RunOutcome, commit_result, pipeline_command, run_pipeline, trial_env, where
 from gitexp.execution.repro_server import WarmDvcPool
@@ -109,15 +111,17 @@ class LocalExecutor:
         self.options = options
         self.on_event = on_event
         self.common_dir = git.common_dir()
-        self.claims = claims or local_claims(git)
+        with stopped_when_disk_full():  # a new clone writes its id
+            self.claims = claims or local_claims(git)
         self.host = host or where("local")
         self.warm_dvc: WarmDvcPool | None = None
         self.slots = Slots(git, self.common_dir)
 
     def run(self, source: TrialSource) -> RunSummary:
+        """Run the trials of ``source``; a full disk stops the run with ``DiskFull`` (unfinished trials stay queued)."""
         summary = RunSummary()
         # The warm DVCs start first: they load while dead runs are cleaned up and the first trials are claimed.
-        with WarmDvcPool(tool_env(self.git.env), self.options.jobs) as self.warm_dvc:
+        with stopped_when_disk_full(), WarmDvcPool(tool_env(self.git.env), self.options.jobs) as self.warm_dvc:
             self.recover()
             with self.slots, ThreadPoolExecutor(self.options.jobs) as pool:
                 running = {}
@@ -193,6 +197,22 @@ class LocalExecutor:
                     self.claims.release(claim)
                 finally:
                     lock.release()
+
+
+@contextmanager
+def stopped_when_disk_full():
+    """A write of the run that finds no space becomes ``DiskFull``: one line instead of a traceback."""
+    again = "free some space and run again (trials that did not finish stay queued)"
+    try:
+        yield
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise DiskFull(f"no space left on the device to write {error.filename or 'a file of the run'}: {again}") from None
+    except GitCommandError as error:  # git said so itself
+        if os.strerror(errno.ENOSPC) not in error.message:
+            raise
+        raise DiskFull(f"{error.message}: {again}") from None
 
 
 def check_stage(project: Project, stage: str | None) -> None:

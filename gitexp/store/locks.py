@@ -29,8 +29,12 @@ class TrialLock:
         if fd is None:
             return False
         holder = {"pid": os.getpid(), "host": socket.gethostname(), "worktree": str(worktree)}
-        os.ftruncate(fd, 0)
-        os.write(fd, json.dumps(holder).encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, json.dumps(holder).encode())
+        except OSError as error:  # a full disk: the claim is not taken, and not kept by a lost fd either
+            os.close(fd)
+            raise OSError(error.errno, error.strerror, str(self.path)) from None
         self.fd = fd
         return True
 
