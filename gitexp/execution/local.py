@@ -16,6 +16,7 @@ from typing import Protocol
 from gitexp.errors import DiskFull, GitCommandError, RepositoryError, UsageError
 from gitexp.execution.claims import Claims, Runner, clone_id, run_claimed
 from gitexp.execution.pipeline import RunOutcome, commit_result, pipeline_command, run_pipeline, trial_env, where
+from gitexp.execution.processes import stop_orphaned_trials
 from gitexp.execution.repro_server import WarmDvcPool
 from gitexp.execution.worktrees import Slots, checkout_slot, remove_stale_slots, share_dvc_cache
 from gitexp.project.dvc import tool_env
@@ -182,9 +183,14 @@ class LocalExecutor:
     def recover(self) -> None:
         """Clean up after runners of this clone killed midway: worktrees, ref locks, their claims.
 
+        The processes their trials left in cgroups are stopped, whichever clone
+        they ran for: the cgroup's name holds its runner's pid, and a runner
+        that is gone publishes nothing.
+
         Whatever is cleaned is under a flock (a slot's, a trial's) that nobody
         holds any more, so nothing a live runner uses is touched.
         """
+        stop_orphaned_trials()  # first: their pipelines would go on writing into the slots removed next
         remove_stale_slots(self.git, self.common_dir)
         ledger = Ledger(self.git)
         prefixes = {ledger.prefix} | {sweep.prefix for sweep in ledger.sweeps()}

@@ -175,8 +175,48 @@ def _lineage(pid: int) -> set[int]:
     return found
 
 
+def stop_orphaned_trials() -> None:
+    """Stop what the trials of runs that died (kill -9) left in their cgroups: nobody will record their results."""
+    own = _own_cgroup()
+    for path in own.glob("gitexp-*-*") if own is not None else ():
+        creator = path.name.split("-")[1]
+        if not creator.isdigit() or _alive(int(creator)):
+            continue
+        with contextlib.suppress(OSError):
+            (path / "cgroup.kill").write_text("1")
+        for _ in range(KILL_TRIES):
+            try:
+                path.rmdir()  # refused until the kernel has moved the killed processes out
+                break
+            except OSError:
+                time.sleep(0.02)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
 def _new_cgroup(name: str) -> Path | None:
     """A new cgroup ``name`` below this process's own (cgroup v2), or None where there is none to be had."""
+    own = _own_cgroup()
+    if own is None:
+        return None
+    path = own / name
+    try:
+        path.mkdir()
+    except OSError:  # not this user's to change
+        return None
+    return path
+
+
+def _own_cgroup() -> Path | None:
+    """This process's cgroup in the v2 hierarchy, where there is one."""
     mount = _cgroup2_mount()
     try:
         own = next(line[3:] for line in Path("/proc/self/cgroup").read_text().splitlines() if line.startswith("0::"))
@@ -184,12 +224,7 @@ def _new_cgroup(name: str) -> Path | None:
         return None
     if mount is None or not own.startswith("/"):
         return None
-    path = mount / own.lstrip("/") / name
-    try:
-        path.mkdir()
-    except OSError:  # no v2 hierarchy here, or not this user's to change
-        return None
-    return path
+    return mount / own.lstrip("/")
 
 
 def _cgroup2_mount() -> Path | None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -166,6 +168,25 @@ def test_a_cgroup_holds_a_daemon_that_drops_every_other_mark(tmp_path):
     assert alive(pid)
     assert trial.stop() == processes.Ending(outlived=True, survived=False)
     assert not alive(pid) and not trial.cgroup.exists()
+
+
+def test_the_cgroup_of_a_run_that_died_is_emptied_and_removed(tmp_path):
+    trial = TrialProcesses(tmp_path)
+    if trial.cgroup is None:
+        pytest.skip("this user may not make a cgroup (v2) here")
+    trial.stop()
+    dead = subprocess.run(["sh", "-c", "echo $$"], capture_output=True, text=True).stdout.strip()
+    orphaned = trial.cgroup.with_name(f"gitexp-{dead}-{trial.token[:12]}")  # as a run killed with kill -9 leaves it
+    orphaned.mkdir()
+    left = subprocess.Popen([sys.executable, "-m", processes.__name__, str(orphaned / "cgroup.procs"), "sleep", "30"])
+    while not (orphaned / "cgroup.procs").read_text().strip():
+        time.sleep(0.01)
+    living = TrialProcesses(tmp_path)  # a live run's, left alone
+    try:
+        processes.stop_orphaned_trials()
+        assert left.wait(timeout=5) == -9 and not orphaned.exists() and living.cgroup.exists()
+    finally:
+        living.stop()
 
 
 def test_processes_that_carry_no_mark_are_left_alone(tmp_path):
