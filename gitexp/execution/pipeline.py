@@ -87,45 +87,51 @@ def run_pipeline(
     started = time.monotonic()
     dvc_args = dvc_arguments(argv)
     restoring = dvc_args is not None and any(output.cache for output in project.outputs)  # else nothing to check out
-    result = None
     try:
+        result = None
         if warm_dvc is not None and dvc_args is not None:
             result = warm_dvc.repro(workdir, dvc_args, log_path, run_env, timeout, restoring, processes.cgroup_procs)
         if result is None:
             command = [sys.executable, "-m", restore.__name__, *dvc_args] if restoring else argv
             result = _run_process(workdir, command, log_path, run_env, timeout, processes)
-        if result.session:
+        if result.session is not None:  # None: nothing started
             processes.sessions.add(result.session)
     finally:
         ending = processes.stop()  # before anything is staged: nothing writes into the checkout any more
-    lingering = result.lingering or ending.outlived
-    name = "dvc " + dvc_args[0] if dvc_args else Path(argv[0]).name
-    missing_data = restoring and result.code == restore.MISSING_DATA
     lost = lost_checkout(directory)
+    reason = _failure(result, "dvc " + dvc_args[0] if dvc_args else Path(argv[0]).name, lost, restoring, timeout, log_path)
+    if ending.outlived:
+        _log(log_path, "stopped the processes the pipeline left running" + (", but some still run" if ending.survived else ""))
+    duration = time.monotonic() - started
+    lingering = result.lingering or ending.outlived
+    if reason:
+        return RunOutcome(FAILED, duration, {}, reason, tail(log_path), lingering, checkout_lost=bool(lost))
+    tree, left_out = stage_result(Git(directory), project)
+    if left_out:
+        _log(log_path, f"not in the result commit (dvc.yaml does not declare them): {some_of(left_out, shown=10)}")
+    metrics = read_workspace_metrics(directory, project)
+    return RunOutcome(SUCCEEDED, duration, metrics, reason, "", lingering, tree)
+
+
+def _failure(result: ReproResult, name: str, lost: str, restoring: bool, timeout: float | None, log_path: Path) -> str:
+    """Why the run failed ("" when it did not), also written at the end of its log."""
+    if restoring and result.code == restore.MISSING_DATA and not lost:
+        return tail(log_path, 1)  # the restore's one line, already the last of the log
     reason = ""
     if lost:
         reason = f"the pipeline deleted {lost}: a stage must leave its checkout in place"
     elif result.timed_out:
         reason = f"timed out after {timeout:g} s"
-    elif missing_data:
-        reason = tail(log_path, 1)  # the restore's one line, already the last of the log
     elif result.code:
         reason = f"{name} exited with status {result.code}"
-    notes = [reason] if reason and not missing_data else []
-    if ending.outlived:
-        notes.append("stopped the processes the pipeline left running" + (", but some still run" if ending.survived else ""))
+    if reason:
+        _log(log_path, reason)
+    return reason
+
+
+def _log(log_path: Path, note: str) -> None:
     with log_path.open("ab") as log:
-        log.writelines(f"\ngitexp: {note}\n".encode() for note in notes)
-    duration = time.monotonic() - started
-    status = SUCCEEDED if not reason else FAILED
-    if status != SUCCEEDED:
-        return RunOutcome(status, duration, {}, reason, tail(log_path), lingering, checkout_lost=bool(lost))
-    tree, left_out = stage_result(Git(directory), project)
-    if left_out:
-        with log_path.open("ab") as log:
-            log.write(f"\ngitexp: not in the result commit (dvc.yaml does not declare them): {some_of(left_out, shown=10)}\n".encode())
-    metrics = read_workspace_metrics(directory, project)
-    return RunOutcome(status, duration, metrics, reason, "", lingering, tree)
+        log.write(f"\ngitexp: {note}\n".encode())
 
 
 def lost_checkout(directory: Path) -> str:

@@ -92,7 +92,7 @@ class TrialProcesses:
         """The live processes that carry one of the trial's marks."""
         found = self._in_cgroup()
         marker = f"\0{TOKEN_VARIABLE}={self.token}\0".encode()
-        for entry in PROC.iterdir():
+        for entry in PROC.iterdir() if PROC.is_dir() else ():  # no /proc: the cgroup alone
             if not entry.name.isdigit() or (pid := int(entry.name)) in self.spared or pid in found:
                 continue
             stat = _stat(pid)
