@@ -104,8 +104,8 @@ WORD_JOINER = "\u2060"
 def markdown_text(value: Any) -> str:
     """``value`` as inline Markdown that shows as itself on GitHub: one line, special characters escaped,
     no autolink, controls and bidi overrides in their visible form as on a terminal."""
-    text = terminal_text(value if isinstance(value, str) else format_value(value))
-    escaped = _MARKDOWN_SPECIAL.sub(lambda match: "\\" + match.group(0), " ".join(text.split()))
+    text = terminal_text(" ".join((value if isinstance(value, str) else format_value(value)).split()))
+    escaped = _MARKDOWN_SPECIAL.sub(lambda match: "\\" + match.group(0), text)
     return _AUTOLINK.sub(WORD_JOINER, escaped)
 
 
