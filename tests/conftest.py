@@ -7,6 +7,7 @@ copied for each test, which keeps tests isolated and quick.
 from __future__ import annotations
 
 import hashlib
+import json
 
 import io
 import os
@@ -416,3 +417,48 @@ def github(monkeypatch: pytest.MonkeyPatch):
     with serve() as fake:
         yield fake
     assert fake.problems == []
+
+
+# -- hostile text in params, metrics and logs (inert output) -----------------------------
+
+OSC8_LINK = "\x1b]8;;http://e\x07click\x1b]8;;\x07"  # a terminal hyperlink
+HOSTILE_TEXT = [
+    "[x](http://e) ![i](http://e/i.png) <img src=x onerror=alert(1)> https://evil.example www.evil.example a@evil.example",
+    '=HYPERLINK("http://e")',
+    f"{OSC8_LINK} \x1b[2J\x1b[31mred cr\rsplit \x08 \u202eevil",
+]  # no C1 control here: params files cannot hold them yet (issue 12, item 6); the metric names have one
+HOSTILE_EXPR = "[" + ", ".join(json.dumps(text) for text in HOSTILE_TEXT) + "]"  # JSON strings are YAML flow scalars
+HOSTILE_TRAIN_PY = textwrap.dedent(
+    """\
+    import json, sys, yaml
+    value = yaml.safe_load(open("params.yaml"))["train"]["loss"]
+    if value.startswith("="):
+        print("failed on " + value + " \\x1b]8;;http://e\\x07link\\x1b]8;;\\x07 \\x1b[2J")
+        sys.exit(3)
+    names = ["[m](http://e)", "<b>m</b>", '=HYPERLINK("http://e")', "\\x1b]8;;http://e\\x07m\\x1b]8;;\\x07", "c\\rm", "csi\\x9b6n", "https://evil.example"]
+    metrics = {"score": len(value) / 1000, "note": value, **{name: float(i) for i, name in enumerate(names)}}
+    json.dump(metrics, open("metrics.json", "w"))
+    """
+)
+
+
+@pytest.fixture(scope="session")
+def hostile_template(template_project, tmp_path_factory) -> Path:
+    """The template project with sweep ``h``: one trial per ``HOSTILE_TEXT`` as train.loss; its metric names
+    and string metric ``note`` are hostile too; the ``=HYPERLINK`` trial (t002) fails, printing a hostile log."""
+    from gitexp.cli.environment import Environment
+    from gitexp.cli.main import main
+
+    root = tmp_path_factory.mktemp("hostile") / "project"
+    shutil.copytree(template_project, root, symlinks=True)
+    (root / "train.py").write_text(HOSTILE_TRAIN_PY)
+    Git(root).run("commit", "-q", "-am", "train.py records hostile metrics")
+    quiet = Environment(cwd=root, stdout=io.StringIO(), stderr=io.StringIO())
+    assert main(["queue", "--name", "h", "--set", f"train.loss={HOSTILE_EXPR}"], quiet) == 0
+    assert main(["run", "-j", "2"], quiet) == 1, quiet.stderr.getvalue()
+    return root
+
+
+@pytest.fixture
+def hostile_project(hostile_template, tmp_path) -> Git:
+    return fresh_copy(hostile_template, tmp_path)

@@ -11,6 +11,8 @@ from typing import Any
 import click
 from rich.console import Console
 
+from gitexp.terminal import json_text, terminal_text
+
 
 @dataclass
 class Environment:
@@ -47,8 +49,19 @@ class Environment:
 
         return find_project_dir(git, self.cwd, self.project)
 
+    # Every line a command prints passes here: values from commits others pushed
+    # cannot drive the terminal (gitexp.terminal).
+    def write(self, text: str) -> None:
+        self.stdout.write(terminal_text(text))
+
     def echo(self, text: str = "") -> None:
-        self.stdout.write(text + "\n")
+        self.write(text + "\n")
+
+    def echo_json(self, text: str) -> None:
+        self.stdout.write(json_text(text) + "\n")
+
+    def echo_err(self, text: str) -> None:
+        self.stderr.write(terminal_text(text) + "\n")
 
 
 pass_environment = click.make_pass_decorator(Environment)

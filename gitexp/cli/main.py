@@ -25,15 +25,15 @@ def main(argv: list[str] | None = None, environment: Environment | None = None) 
     try:
         cli.main(args=argv, prog_name="gitexp", obj=environment, standalone_mode=False)
     except GitexpError as exc:
-        environment.stderr.write(f"gitexp: error: {exc.message}\n")
+        environment.echo_err(f"gitexp: error: {exc.message}")
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
         command = exc.ctx.command_path if getattr(exc, "ctx", None) else "gitexp"
-        environment.stderr.write(f"gitexp: error: {exc.format_message()} (see {command} --help)\n")
+        environment.echo_err(f"gitexp: error: {exc.format_message()} (see {command} --help)")
         return exc.exit_code
     except click.exceptions.Abort:
-        environment.stderr.write("gitexp: interrupted\n")
+        environment.echo_err("gitexp: interrupted")
         return 130
     return 0

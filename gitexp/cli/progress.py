@@ -15,9 +15,11 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from gitexp.cli.environment import Environment
 from gitexp.execution.local import RunEvent
 from gitexp.review.tables import format_value
 from gitexp.store.records import SUCCEEDED
+from gitexp.terminal import terminal_text
 
 
 def outcome_line(event: RunEvent) -> str:
@@ -35,8 +37,8 @@ def outcome_line(event: RunEvent) -> str:
 class PlainProgress:
     """One line per event, for logs and CI."""
 
-    def __init__(self, stream: Any, total: int):
-        self.stream = stream
+    def __init__(self, environment: Environment, total: int):
+        self.environment = environment
         self.total = total
         self.done = 0
 
@@ -50,8 +52,8 @@ class PlainProgress:
         if event.kind != "started":
             self.done += 1
         prefix = f"[{self.done}/{self.total}] " if event.kind != "started" else ""
-        self.stream.write(prefix + outcome_line(event) + "\n")
-        self.stream.flush()
+        self.environment.echo(prefix + outcome_line(event))
+        self.environment.stdout.flush()
 
 
 class LiveProgress:
@@ -89,6 +91,6 @@ class LiveProgress:
         else:
             self.counts["running"] -= 1
             self.counts[event.outcome.status if event.outcome else "skipped"] += 1
-            self.progress.console.print(outcome_line(event), markup=False, highlight=False)
+            self.progress.console.print(terminal_text(outcome_line(event)), markup=False, highlight=False)
             self.progress.advance(self.task)
         self.progress.update(self.task, description=self._description())

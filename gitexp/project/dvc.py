@@ -19,6 +19,7 @@ command) and ``execution.repro_server`` (a warm DVC forking one child per repro)
 
 from __future__ import annotations
 
+import json
 import os
 import posixpath
 import subprocess
@@ -27,7 +28,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from gitexp.errors import GitCommandError, RepositoryError
+from gitexp.project.config import read_dvc_config
 from gitexp.project.model import DEFAULT_PARAMS_FILE, Output, Project, ProjectFiles, repo_path
+from gitexp.store.locks import held_by
 
 _DVC_SIGN_OFF = "Having any troubles?"  # the line DVC ends every error with
 
@@ -82,6 +85,54 @@ def dvc_error(output: str, code: int) -> str:
         return "; ".join(errors)
     said = [line for line in lines if not line.startswith(_DVC_SIGN_OFF)]
     return said[-1] if said else f"exit status {code}"
+
+
+# -- DVC's locks on a workspace -----------------------------------------------------
+
+
+def workspace_busy(directory: Path) -> str | None:
+    """Why DVC would refuse to change the workspace of the project at ``directory`` now, or None.
+
+    DVC takes ``.dvc/tmp/lock`` (an flock; with ``core.hardlink_lock``, a file that
+    exists while held) for every command, and a running stage records the outputs
+    it reads and writes in ``.dvc/tmp/rwlock`` with its process id.
+    """
+    tmp = directory / ".dvc" / "tmp"
+    lock = tmp / "lock"
+    if held_by(lock) is not None or (lock.exists() and _hardlink_lock(directory)):
+        return f"another DVC process holds its lock ({lock})"
+    holders = _rwlock_holders(tmp / "rwlock")
+    if holders:
+        pid, command = holders[0]
+        return f"DVC process {pid} ({command}) is using its outputs"
+    return None
+
+
+def _hardlink_lock(directory: Path) -> bool:
+    configs = [read_dvc_config(directory / ".dvc" / name) for name in ("config", "config.local")]
+    return any(config.get("core", "hardlink_lock", fallback="false").lower() == "true" for config in configs)
+
+
+def _rwlock_holders(path: Path) -> list[tuple[int, str]]:
+    """``(pid, command)`` of the live processes ``.dvc/tmp/rwlock`` records (DVC ignores dead ones too)."""
+    try:
+        records = json.loads(path.read_text(encoding="utf-8"))
+        infos = [*records.get("write", {}).values(), *(info for readers in records.get("read", {}).values() for info in readers)]
+        return [(info["pid"], info.get("cmd", "")) for info in infos if _alive(info.get("pid"))]
+    except (OSError, ValueError, AttributeError, TypeError):
+        return []  # no file, or not DVC's: DVC itself would refuse it with its own message
+
+
+def _alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 # -- DVC's resolution of a commit -----------------------------------------------------

@@ -14,6 +14,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from gitexp.numbers import finite
+from gitexp.terminal import terminal_text
 
 FIGURE_SIZE = (6.4, 4.0)
 DPI = 100
@@ -38,13 +39,13 @@ def objective_against_param(
     else:
         categories = list(dict.fromkeys(str(x) for x in xs))
         axes.scatter([categories.index(str(x)) for x in xs], ys, zorder=3)
-        axes.set_xticks(range(len(categories)), categories)
+        axes.set_xticks(range(len(categories)), [_plain(category) for category in categories])
     if baseline is not None:
         axes.axhline(baseline, linestyle="--", color="grey", label="baseline")
         axes.legend(loc="best")
-    axes.set_xlabel(param)
-    axes.set_ylabel(metric)
-    axes.set_title(f"{metric} against {param}")
+    axes.set_xlabel(_plain(param))
+    axes.set_ylabel(_plain(metric))
+    axes.set_title(_plain(f"{metric} against {param}"))
     return _png(figure)
 
 
@@ -52,13 +53,18 @@ def step_curves(curves: Mapping[str, Sequence[tuple[float, float]]], metric: str
     """One line per trial: ``metric`` over the steps dvclive logged."""
     figure, axes = _figure()
     for label, points in curves.items():
-        axes.plot([step for step, _ in points], [value for _, value in points], marker=".", label=label)
+        axes.plot([step for step, _ in points], [value for _, value in points], marker=".", label=_plain(label))
     axes.set_xlabel("step")
-    axes.set_ylabel(metric)
-    axes.set_title(metric)
+    axes.set_ylabel(_plain(metric))
+    axes.set_title(_plain(metric))
     if curves:
         axes.legend(loc="best", fontsize="small")
     return _png(figure)
+
+
+def _plain(text: str) -> str:
+    """User text drawn as itself: controls visible, and ``$`` escaped so matplotlib reads no mathtext."""
+    return terminal_text(text).replace("$", r"\$")
 
 
 def _figure():

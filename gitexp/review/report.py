@@ -11,7 +11,7 @@ the data of the plots. Rendering goes through the jinja2 templates in
 - Markdown: every value a template prints is escaped for Markdown unless the
   code built it as Markdown (``Markup``: tables, code blocks, image links), so
   user text (param values, metric names, log lines) never becomes markup, a
-  link, a mention or a broken table.
+  link (bare URLs included), a mention or a broken table (``review.tables.markdown_text``).
 - HTML: jinja2's autoescaping, plots inlined as base64 PNGs: one self-contained page.
 """
 
@@ -33,11 +33,12 @@ from markupsafe import Markup
 from gitexp.errors import NotFoundError, UsageError
 from gitexp.numbers import finite
 from gitexp.review.results import Row, baseline_row, collect_results, sort_rows
-from gitexp.review.tables import format_value, markdown_table
+from gitexp.review.tables import format_value, markdown_table, markdown_text
 from gitexp.store.git import Git
 from gitexp.store.records import FAILED, FINAL_STATES, STATES, Ledger, Sweep, failure_details
 from gitexp.sweep.expr import format_expr
 from gitexp.sweep.spec import SweepSpec
+from gitexp.terminal import terminal_text
 
 DEFAULT_TOP = 20
 MAX_CURVE_TRIALS = 8  # lines in one step-curve plot, the best trials first
@@ -335,20 +336,7 @@ def _values(values: dict[str, Any], keys: Iterable[str]) -> list[str]:
     return [format_value(values.get(key)) for key in keys]
 
 
-
-
 # -- rendering -------------------------------------------------------------------------
-
-# Characters that would make Markdown of user text: emphasis, code, links, HTML,
-# entities, strikethrough, math and mentions (``_`` only where it can emphasise,
-# not inside a word like train.n_est). ``|`` is left to ``markdown_table``.
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]<>&~$@]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
-
-
-def markdown_text(value: Any) -> str:
-    """``value`` as inline Markdown text that shows as itself: one line, special characters escaped."""
-    text = value if isinstance(value, str) else format_value(value)
-    return _MARKDOWN_SPECIAL.sub(lambda match: "\\" + match.group(0), " ".join(text.split()))
 
 
 def markdown_inline(value: Any) -> Markup:
@@ -363,7 +351,8 @@ def markdown_table_of(table: Table) -> Markup:
 
 
 def code_block(lines: list[str]) -> Markup:
-    """A fenced code block whose fence no line can close."""
+    """A fenced code block whose fence no line can close, controls in their visible form."""
+    lines = [terminal_text(line) for line in lines]
     longest = max((len(run) for line in lines for run in re.findall(r"`+", line)), default=0)
     fence = "`" * max(3, longest + 1)
     return Markup("\n".join([fence, *lines, fence]))
@@ -378,7 +367,11 @@ def _finalize_markdown(value: Any) -> Any:
 
 
 def _finalize_html(value: Any) -> Any:
-    return value if isinstance(value, str) else format_value(value)
+    """A value as text with its controls visible, which autoescaping then makes HTML; the templates' own
+    macros (``Markup``, already escaped) as they are."""
+    if isinstance(value, Markup):
+        return value
+    return terminal_text(value if isinstance(value, str) else format_value(value))
 
 
 def _environment(markdown: bool) -> jinja2.Environment:

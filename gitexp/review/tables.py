@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from typing import Any
 
 from rich.table import Table
 from rich.text import Text
 
 from gitexp.review.results import ResultsTable, Row
+from gitexp.terminal import terminal_text
 
 
 def format_value(value: Any) -> str:
@@ -54,24 +56,61 @@ def to_json(table: ResultsTable) -> str:
 def to_csv(table: ResultsTable) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["sweep", "trial", "branch", "status", "duration", *table.param_columns, *table.metric_columns])
+    headers = ["sweep", "trial", "branch", "status", "duration", *table.param_columns, *table.metric_columns]
+    writer.writerow([spreadsheet_cell(header) for header in headers])
     for row in table.rows:
         writer.writerow(
             [
-                row.sweep,
-                row.name,
-                row.branch or "",
-                row.status,
-                "" if row.duration is None else f"{row.duration:.2f}",
-                *("" if row.params.get(key) is None else row.params[key] for key in table.param_columns),
-                *("" if row.metrics.get(key) is None else row.metrics[key] for key in table.metric_columns),
+                spreadsheet_cell(cell)
+                for cell in (
+                    row.sweep,
+                    row.name,
+                    row.branch or "",
+                    row.status,
+                    "" if row.duration is None else f"{row.duration:.2f}",
+                    *("" if row.params.get(key) is None else row.params[key] for key in table.param_columns),
+                    *("" if row.metrics.get(key) is None else row.metrics[key] for key in table.metric_columns),
+                )
             ]
         )
     return out.getvalue()
 
 
+# A cell that a spreadsheet would evaluate (a formula, or a DDE command) begins with one of these.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+def spreadsheet_cell(value: Any) -> Any:
+    """``value`` for a CSV cell: text a spreadsheet would evaluate gets a leading ``'``, as OWASP
+    advises against CSV injection; numbers, and text that is a plain number such as ``-0.5``, do not."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+# Characters that would make Markdown of user text: emphasis, code, links, HTML,
+# entities, strikethrough, math and mentions (``_`` only where it can emphasise,
+# not inside a word like train.n_est). ``|`` is left to ``markdown_table``.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]<>&~$@]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
+# Where GitHub makes a link of plain text: ``scheme://``, ``www.`` and ``@`` (an e-mail
+# address, a mention). A word joiner after the colon, before the dot and after the at sign
+# shows nothing and stops each; a backslash would not stop the e-mail, since GitHub joins
+# escaped text up again before it looks for addresses (cmark-gfm's autolink extension).
+_AUTOLINK = re.compile(r"(?i)(?<=[a-z]:)(?=//)|(?<=www)(?=\.)|(?<=@)")
+WORD_JOINER = "\u2060"
+
+
+def markdown_text(value: Any) -> str:
+    """``value`` as inline Markdown that shows as itself on GitHub: one line, special characters escaped,
+    no autolink, controls and bidi overrides in their visible form as on a terminal."""
+    text = terminal_text(" ".join((value if isinstance(value, str) else format_value(value)).split()))
+    escaped = _MARKDOWN_SPECIAL.sub(lambda match: "\\" + match.group(0), text)
+    return _AUTOLINK.sub(WORD_JOINER, escaped)
+
+
 def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
-    """A GitHub-flavoured Markdown table; pipes inside cells are escaped."""
+    """A GitHub-flavoured Markdown table of cells already Markdown (``markdown_text``); pipes are escaped."""
 
     def line(cells: list[str]) -> str:
         return "| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ") for cell in cells) + " |"
@@ -80,7 +119,8 @@ def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
 
 
 def to_markdown(table: ResultsTable) -> str:
-    return markdown_table(_headers(table), [_cells(table, row) for row in table.rows])
+    headers = [markdown_text(header) for header in _headers(table)]
+    return markdown_table(headers, [[markdown_text(cell) for cell in _cells(table, row)] for row in table.rows])
 
 
 STATUS_STYLES = {"succeeded": "green", "failed": "red", "running": "yellow", "queued": "dim", "cancelled": "magenta"}
@@ -89,9 +129,11 @@ STATUS_STYLES = {"succeeded": "green", "failed": "red", "running": "yellow", "qu
 def to_rich(table: ResultsTable) -> Table:
     rich_table = Table(show_lines=False, header_style="bold")
     for index, header in enumerate(_headers(table)):
-        rich_table.add_column(header, justify="right" if index >= 2 else "left", no_wrap=index == 0)
+        # Text: user values are never markup (a [link=...] would be an OSC 8 hyperlink), nor terminal controls
+        column = Text(terminal_text(header))
+        rich_table.add_column(column, justify="right" if index >= 2 else "left", no_wrap=index == 0)
     for row in table.rows:
-        cells = [Text(cell) for cell in _cells(table, row)]  # Text: user values are never markup
+        cells = [Text(terminal_text(cell)) for cell in _cells(table, row)]
         cells[1].stylize(STATUS_STYLES.get(row.status, ""))
         rich_table.add_row(*cells, style="bold" if row.is_baseline else None)
     return rich_table

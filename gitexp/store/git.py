@@ -324,10 +324,11 @@ class Git:
             pathspecs = "".join(f"{path}\0" for path in paths)
             self.run("checkout", rev, "--pathspec-from-file=-", "--pathspec-file-nul", input=pathspecs)
 
-    def remove_files(self, paths: Sequence[str]) -> None:
-        """Delete ``paths`` from the work tree and the index (those already gone are fine)."""
+    def remove_files(self, paths: Sequence[str], force: bool = False) -> None:
+        """Delete ``paths`` from the work tree and the index (those already gone are fine); ``force``
+        also when their content is staged (as a rollback of ``checkout_files`` needs)."""
         if paths:
-            self.run("rm", "-q", "--ignore-unmatch", "--", *paths)
+            self.run("rm", "-q", "--ignore-unmatch", *(["-f"] if force else []), "--", *paths)
 
     def fast_import(self, commits: Sequence[FastImportCommit], scratch_ref: str) -> list[str]:
         """Write ``commits`` as objects in one pack; return their ids in order.

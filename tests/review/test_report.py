@@ -141,7 +141,8 @@ def test_a_sweep_with_no_finished_trial_says_so(project, run_gitexp):
     assert "### Ranking" not in text
     escaped = next(line for line in text.splitlines() if line.startswith("| train.loss |"))
     assert not re.search(r"(?<!\\)[<>`*\[$@]", escaped.removeprefix("| train.loss | \\["))
-    assert "\\<img src=x onerror=alert(1)\\>\\|\\*em\\* \\[l\\](http://x) \\@team \\$x\\$ \\`c\\`" in escaped
+    # a word joiner (U+2060) after "http:" and "@": GitHub makes no link and no mention of them
+    assert "\\<img src=x onerror=alert(1)\\>\\|\\*em\\* \\[l\\](http:\u2060//x) \\@\u2060team \\$x\\$ \\`c\\`" in escaped
 
 
 def test_user_text_in_finished_trials_stays_text_in_both_formats(project, run_gitexp):
@@ -160,7 +161,7 @@ def test_user_text_in_finished_trials_stays_text_in_both_formats(project, run_gi
 
 def test_markdown_text_escapes_what_markdown_would_read():
     assert markdown_text("a_b _c_ *c* <d> [e] & ~f~ $g$ @h `i` \\") == (
-        "a_b \\_c\\_ \\*c\\* \\<d\\> \\[e\\] \\& \\~f\\~ \\$g\\$ \\@h \\`i\\` \\\\"
+        "a_b \\_c\\_ \\*c\\* \\<d\\> \\[e\\] \\& \\~f\\~ \\$g\\$ \\@\u2060h \\`i\\` \\\\"
     )
     assert markdown_text("two\nlines") == "two lines"
     assert markdown_text(0.5) == "0.5" and markdown_text(None) == "-"

@@ -30,9 +30,9 @@ def check(environment: Environment, sweep_file, as_json, **sweep_flags):
         git = None  # outside a repository only the sweep itself is checked
     preview = preview_sweep(spec, git, environment.project_dir(git) if git else "")
     for warning in preview.warnings:
-        environment.stderr.write(f"gitexp: warning: {warning}\n")
+        environment.echo_err(f"gitexp: warning: {warning}")
     if as_json:
-        environment.echo(json.dumps(preview.to_json(), indent=2))
+        environment.echo_json(json.dumps(preview.to_json(), indent=2))
         return
     definition = preview.to_json()
     environment.echo(f"strategy: {definition['strategy']}")

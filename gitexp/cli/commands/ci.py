@@ -79,8 +79,8 @@ def ci_plan(environment: Environment, sweep, ref, chunks, chunk_size, remote):
     ref = ref or environment.env.get("GITHUB_REF")
     plan = plan_ci_run(git, sweep, ref, chunks, chunk_size, remote)
     for note in plan.notes:
-        environment.stderr.write(f"gitexp: {note}\n")
-    environment.echo(json.dumps(plan.document, separators=(",", ":")))
+        environment.echo_err(f"gitexp: {note}")
+    environment.echo_json(json.dumps(plan.document, separators=(",", ":")))
 
 
 @ci.command("run")
@@ -96,7 +96,7 @@ def ci_run(environment: Environment, branch, remote):
 
     ran = run_trial_in_checkout(with_actions_token(environment.git(), environment.env, remote), branch, remote)
     if ran.log:
-        environment.stdout.write(ran.log if ran.log.endswith("\n") else ran.log + "\n")
+        environment.write(ran.log if ran.log.endswith("\n") else ran.log + "\n")
     if ran.outcome is None:
         environment.echo(ran.note)
         return

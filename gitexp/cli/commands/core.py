@@ -100,7 +100,7 @@ def run(environment: Environment, names, jobs, timeout, stage, retry_failed, cop
         environment.echo("Nothing to run: no queued trials" + (" in " + ", ".join(names) if names else ""))
         return
     display = (
-        LiveProgress(environment.console, total) if environment.interactive else PlainProgress(environment.stdout, total)
+        LiveProgress(environment.console, total) if environment.interactive else PlainProgress(environment, total)
     )
     with display:
         summary = LocalExecutor(git, options, display).run(source)
@@ -154,11 +154,11 @@ def show(environment: Environment, sweeps, sort_by, sort_order, as_json, as_csv,
     if sort_by:
         sort_rows(table, sort_by, sort_order)
     if as_json:
-        environment.echo(to_json(table))
+        environment.echo_json(to_json(table))
     elif as_csv:
-        environment.stdout.write(to_csv(table))
+        environment.write(to_csv(table))
     elif as_md:
-        environment.stdout.write(to_markdown(table))
+        environment.write(to_markdown(table))
     elif not table.rows:
         environment.echo("No sweeps yet: create one with gitexp queue --set KEY=VALUES")
     else:
@@ -167,17 +167,27 @@ def show(environment: Environment, sweeps, sort_by, sort_order, as_json, as_csv,
 
 @cli.command()
 @click.argument("trial")
+@click.option("--raw", is_flag=True, help="Print the log as the stages wrote it, terminal control sequences included.")
 @pass_environment
-def logs(environment: Environment, trial):
-    """Print a trial's log (or, for a run elsewhere, what its result commit kept)."""
+def logs(environment: Environment, trial, raw):
+    """Print a trial's log (or, for a run elsewhere, what its result commit kept).
+
+    Control characters show as \\x1b and the like, since a trial's output may
+    come from commits others pushed; --raw prints them as they are (colours,
+    progress bars).
+    """
     from gitexp.store.layout import trial_log_path
 
     git = environment.git()
     found = Ledger(git).resolve_trial(trial)
     log = trial_log_path(git.common_dir(), found.sweep, found.name)
     if log.exists():
-        environment.stdout.write(log.read_text("utf-8", "replace"))
+        text = log.read_text("utf-8", "replace")
     elif found.finished:
-        environment.stdout.write(found.message)
+        text = found.message
     else:
         raise NotFoundError(f"{found.ref.key} has not run yet, so it has no log: run it with gitexp run {found.ref.key}")
+    if raw:
+        environment.stdout.write(text)
+    else:
+        environment.write(text)

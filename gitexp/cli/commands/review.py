@@ -108,7 +108,7 @@ def report(environment: Environment, sweep, output, baseline_rev, top, output_fo
     git = environment.git()
     built = build_sweep_report(git, sweep, baseline_rev, top)
     if output is None:
-        environment.stdout.write(report_text(git, built, output_format))
+        environment.write(report_text(git, built, output_format))
         return
     written = write_report(git, built, environment.cwd / output, output_format)
     plots = f" and {len(written) - 1} plot(s) in {written[1].parent.name}/" if len(written) > 1 else ""
