@@ -210,7 +210,7 @@ def checked_out_trial(git: Git, branch: str, remote: str) -> Trial:
 
 def publication(store: RemoteRefs, trial: Trial, result: str, published: bool) -> tuple[str, str]:
     """The state and note of a publish: pushed (after how many refusals), or why the remote has another tip."""
-    remote = store.remote.spec
+    remote = store.remote.shown
     if published:
         refused = [r.reason for r in store.refusals or () if RefUpdate(trial.ref.ref, result, trial.tip) in r.updates]
         retried = f" after {len(refused)} refused attempt(s): {refused[-1]}" if refused else ""

@@ -27,6 +27,7 @@ import sys
 from collections.abc import Sequence
 
 from gitexp.errors import some_of
+from gitexp.store.redaction import redacted
 
 MISSING_DATA = 66  # sysexits' EX_NOINPUT: DVC itself never exits with it
 
@@ -108,7 +109,7 @@ def _fetch(repo, paths: Sequence[str]) -> None:
     try:
         repo.fetch(targets=list(paths))
     except DvcException as error:
-        print(f"gitexp: {error}", file=sys.stderr, flush=True)
+        print(f"gitexp: {redacted(str(error))}", file=sys.stderr, flush=True)  # the trial's log lands in its result commit
 
 
 def missing_data_reason(paths: Sequence[str], remote: str | None) -> str:

@@ -131,14 +131,14 @@ class RemoteQueue:
             records = self.git.ls_remote(self.remote.spec, [f"{SWEEPS_NAMESPACE}*"])
         except GitCommandError as error:
             raise NotFoundError(
-                f"cannot reach {self.remote.spec} ({error.message}): check the remote's URL and your access"
+                f"cannot reach {self.remote.shown} ({error.message}): check the remote's URL and your access"
             ) from None
         there = sorted(ref[len(SWEEPS_NAMESPACE) :] for ref in records)
         missing = [name for name in self.options.sweeps if name not in there]
         if missing:
             known = ", ".join(there) or "none"
             raise NotFoundError(
-                f"{self.remote.spec} has no sweep named {missing[0]!r} (sweeps there: {known}): "
+                f"{self.remote.shown} has no sweep named {missing[0]!r} (sweeps there: {known}): "
                 "push the sweep and its trial branches to it first"
             )
 

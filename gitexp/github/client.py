@@ -4,7 +4,11 @@ Talks to GitHub's REST API with the standard library only (``urllib``), or,
 when there is no token, hands over to the ``gh`` CLI or a compare URL.
 
 The token is a secret: it travels only in the Authorization header, only to
-the API's own origin, and is never part of a message, a repr or a log line.
+github.com's API or the one the environment names (GITHUB_API_URL, or
+GITHUB_SERVER_URL's as Actions sets it), and never further: a redirect or a
+next-page link to another origin is refused. It is never part of a message, a
+repr or a log line, in whatever form a server echoes it. Every answer is
+bounded: in time, in size and in pages.
 """
 
 from __future__ import annotations
@@ -17,14 +21,16 @@ import os
 import re
 import shutil
 import subprocess
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, NamedTuple
+from typing import Any, Callable, Iterator, Mapping, NamedTuple
 
 from gitexp import __version__
 from gitexp.errors import GitexpError, NotFoundError, UsageError
+from gitexp.store.redaction import Redactor, without_credentials
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +38,13 @@ DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
 REQUEST_TIMEOUT_SECONDS = 30.0
 PAGE_SIZE = 100  # GitHub's maximum per_page: fewest round trips
+MAX_PAGES = 100  # 10,000 items: more than any pull request's comments
+MAX_REDIRECTS = 5
+MAX_ANSWER_BYTES = 10 * 1024 * 1024
+MAX_ERROR_BYTES = 64 * 1024  # an error's message is all gitexp reads of it
+READ_CHUNK_BYTES = 64 * 1024
+ANSWER_DEADLINE_TIMEOUTS = 4  # a whole answer within four timeouts: a trickling server cannot hold gitexp
+MAX_SERVER_TEXT = 300  # characters of a server's own words in a message
 GH_AUTH_TIMEOUT_SECONDS = 10.0
 GH_CREATE_TIMEOUT_SECONDS = 120.0
 
@@ -42,9 +55,10 @@ _SCP_LIKE_URL = re.compile(r"(?:[^@/]+@)?(?P<host>[^:/]+):(?P<path>[^/].*)")
 _URL_SCHEMES = {"https", "http", "ssh", "git", "git+ssh", "ssh+git"}
 _LINK_ENTRY = re.compile(r'<(?P<url>[^>]*)>\s*;\s*rel="(?P<rel>[^"]*)"')
 _PULL_URL = re.compile(r"https?://\S+/pull/\d+")
-_URL_USER_INFO = re.compile(r"://[^/@]*@")
+_DEFAULT_PORTS = {"https": 443, "http": 80}
 _HEADER_SAFE_TOKEN = re.compile(r"[\x21-\x7e]+")  # visible ASCII: anything else makes http.client quote the token
 
+_TOKEN_VARIABLES = ("GITHUB_TOKEN", "GH_TOKEN")  # in this order of preference
 _TOKEN_PERMISSIONS = (
     "it needs the 'repo' scope (classic token) or read and write access to "
     "pull requests and issues (fine-grained token; in GitHub Actions: "
@@ -87,7 +101,7 @@ class GitHubRepo:
             if _OWNER.fullmatch(owner) and _REPO_NAME.fullmatch(name) and name not in {".", ".."}:
                 return cls(owner, name, _canonical_host(host))
         raise UsageError(
-            f"{_without_credentials(url)!r} is not a GitHub remote URL: expected "
+            f"{without_credentials(url)!r} is not a GitHub remote URL: expected "
             "https://github.com/OWNER/REPO.git, git@github.com:OWNER/REPO.git or "
             "ssh://git@github.com/OWNER/REPO.git (or the same on a GitHub Enterprise host); "
             "point the remote at GitHub with `git remote set-url origin https://github.com/OWNER/REPO.git`"
@@ -104,11 +118,7 @@ class GitHubRepo:
     @property
     def api_url(self) -> str:
         """Where this host's REST API lives: github.com, GHE.com data residency, or GHE Server."""
-        if self.host == "github.com":
-            return DEFAULT_API_URL
-        if self.host.endswith(".ghe.com"):
-            return f"https://api.{self.host}"
-        return f"https://{self.host}/api/v3"
+        return _api_url_of_host(self.host)
 
 
 @dataclass(frozen=True)
@@ -145,9 +155,10 @@ class GitHubClient:
                 "the GitHub token is empty or has spaces or control characters: check GITHUB_TOKEN (or GH_TOKEN)"
             )
         self._token = token
+        self._redact = Redactor([token])
         self.api_url = _checked_api_url(api_url)
         self.timeout = timeout
-        self._opener = urllib.request.build_opener()
+        self._opener = urllib.request.build_opener(_SameOriginRedirects(self._check_origin))
 
     @classmethod
     def from_environment(
@@ -155,14 +166,15 @@ class GitHubClient:
     ) -> GitHubClient | None:
         """A client from GITHUB_TOKEN (else GH_TOKEN) and GITHUB_API_URL; None without a token.
 
-        Without GITHUB_API_URL the API is the one of ``repo``'s host, else github.com's.
+        Without GITHUB_API_URL the API is github.com's, or that of ``repo``'s host
+        when GITHUB_SERVER_URL names that host (GitHub Enterprise, as Actions sets
+        it); a token never goes to a host only because a remote URL names it.
         """
         env = os.environ if env is None else env
-        token = (env.get("GITHUB_TOKEN") or env.get("GH_TOKEN") or "").strip()
+        token = next((env[name].strip() for name in _TOKEN_VARIABLES if (env.get(name) or "").strip()), "")
         if not token:
             return None
-        api_url = env.get("GITHUB_API_URL") or (repo.api_url if repo else DEFAULT_API_URL)
-        return cls(token, api_url)
+        return cls(token, _configured_api_url(env, repo))
 
     def __repr__(self) -> str:
         return f"GitHubClient(api_url={self.api_url!r})"
@@ -216,9 +228,14 @@ class GitHubClient:
     # -- transport -----------------------------------------------------------
 
     def _paginate(self, path: str, query: Mapping[str, str]) -> Iterator[dict[str, Any]]:
-        """Items of a list endpoint, page after page, following Link rel="next" lazily."""
-        url: str | None = f"{path}?{urllib.parse.urlencode({**query, 'per_page': PAGE_SIZE})}"
+        """Items of a list endpoint, page after page, following Link rel="next" lazily (never in a circle, never forever)."""
+        url: str | None = self._absolute_url(f"{path}?{urllib.parse.urlencode({**query, 'per_page': PAGE_SIZE})}")
+        read: set[str] = set()
         while url is not None:
+            if url in read or len(read) == MAX_PAGES:
+                why = "links back to a page already read" if url in read else f"goes on past {MAX_PAGES} pages"
+                raise self._error(GitHubError, f"GitHub's list at GET {self._shown(path)} {why}: not read further")
+            read.add(url)
             response = self._request("GET", url)
             if not isinstance(response.data, list):
                 raise self._error(GitHubError, f"GitHub answered GET {self._shown(url)} with something not a list")
@@ -233,15 +250,20 @@ class GitHubClient:
             request.data = json.dumps(payload).encode("utf-8")
         # Unredirected: urllib must not carry the token along a redirect to another host.
         request.add_unredirected_header("Authorization", f"Bearer {self._token}")
+        deadline = time.monotonic() + ANSWER_DEADLINE_TIMEOUTS * self.timeout
         try:
             with self._opener.open(request, timeout=self.timeout) as answer:
                 log.debug("GitHub %s %s -> %s", method, self._shown(url), answer.status)
-                data = self._decode(answer.read(), method, url)
+                raw, cut = _read_at_most(answer, MAX_ANSWER_BYTES, deadline)
+                if cut:
+                    raise self._error(GitHubError, f"GitHub's answer to {method} {self._shown(url)} {cut}: not read")
+                data = self._decode(raw, method, url)
                 return _Response(data, _next_page_url(answer.headers.get("Link")))
         except urllib.error.HTTPError as exc:
             with exc:
                 log.debug("GitHub %s %s -> %s", method, self._shown(url), exc.code)
-                raise self._http_error(exc.code, exc.headers, exc.read(), method, url) from None
+                raw, _ = _read_at_most(exc, MAX_ERROR_BYTES, deadline)  # a cut body only loses GitHub's own reason
+                raise self._http_error(exc.code, exc.headers, raw, method, url) from None
         except (OSError, http.client.HTTPException) as exc:
             reason = getattr(exc, "reason", None) or exc
             raise self._error(
@@ -262,10 +284,13 @@ class GitHubClient:
         if path_or_url.startswith("/"):
             return self.api_url + path_or_url
         # Pagination links are absolute: follow them only on the API's own origin, token and all.
-        if _origin(path_or_url) != _origin(self.api_url):
-            outside = "://".join(_origin(path_or_url))
-            raise self._error(GitHubError, f"GitHub sent a link to {outside}, outside {self.api_url}: not followed")
+        self._check_origin(path_or_url, "a link")
         return path_or_url
+
+    def _check_origin(self, url: str, what: str) -> None:
+        """Refuse ``url`` (a link, a redirect) unless it is on the API's own origin: the token goes nowhere else."""
+        if _origin(url) != _origin(self.api_url):
+            raise self._error(GitHubError, f"GitHub sent {what} to {_shown_origin(url)}, outside {self.api_url}: not followed")
 
     def _decode(self, raw: bytes, method: str, url: str) -> Any:
         if not raw.strip():
@@ -279,7 +304,8 @@ class GitHubClient:
     def _http_error(self, status: int, headers: Mapping[str, str], raw: bytes, method: str, url: str) -> GitexpError:
         """A one-line exception for an error status, with GitHub's own reason in it."""
         answer = _json_object_or_empty(raw)
-        reason = f"{status} {answer.get('message') or http.client.responses.get(status, 'error')}"
+        said = self._server_text(answer.get("message"))
+        reason = f"{status} {said or http.client.responses.get(status, 'error')}"
         request = f"{method} {self._shown(url)}"
         if status == 401:
             message = f"GitHub rejected the token ({reason}): it is wrong, expired or revoked; {_TOKEN_PERMISSIONS}"
@@ -298,7 +324,7 @@ class GitHubClient:
                 "and that the token can see them (private repositories need the 'repo' scope)",
             )
         if status == 422:
-            details = [self._redacted(detail) for detail in _validation_details(answer)]
+            details = [self._server_text(detail) for detail in _validation_details(answer)]
             message = f"GitHub refused {request} ({reason}: {'; '.join(details)})"
             return self._error(GitHubValidationError, message, details=tuple(details))
         return self._error(GitHubError, f"GitHub answered {request} with {reason}")
@@ -307,12 +333,39 @@ class GitHubClient:
         return kind(self._redacted(message), **extra)
 
     def _redacted(self, text: str) -> str:
-        """One line, without the token even if a server echoed it back."""
-        return " ".join(text.replace(self._token, "***").split())
+        """One line, without the token even if a server echoed it back (in any case, split, encoded)."""
+        return " ".join(self._redact(text).split())
+
+    def _server_text(self, value: Any) -> str:
+        """A server's own words, fit for a message: redacted first, then cut (a cut must not expose half a token)."""
+        text = self._redacted("" if value is None else str(value))
+        text = "".join(ch for ch in text if ch.isprintable())
+        return text if len(text) <= MAX_SERVER_TEXT else text[:MAX_SERVER_TEXT] + "..."
 
     def _shown(self, url: str) -> str:
-        """A URL as messages show it: the path below the API root."""
-        return url.removeprefix(self.api_url) or "/"
+        """A URL as messages show it: the path below the API root (a server's next-page link may carry anything)."""
+        return self._redacted(url.removeprefix(self.api_url) or "/")
+
+
+class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect on the API's own origin, token and all (as GitHub does for a renamed repository), a few times;
+    refuses one to anywhere else, before anything is sent there."""
+
+    max_redirections = MAX_REDIRECTS
+
+    def __init__(self, check_origin: Callable[[str, str], None]):
+        self.check_origin = check_origin
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        try:
+            self.check_origin(newurl, "a redirect")
+        except GitexpError:
+            fp.close()
+            raise
+        follow = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if follow is not None:
+            follow.add_unredirected_header("Authorization", req.unredirected_hdrs["Authorization"])
+        return follow
 
 
 # -- module functions ---------------------------------------------------------
@@ -372,7 +425,8 @@ def create_pull_request_with_gh(
     existing = _PULL_URL.search(result.stderr) if "already exists" in result.stderr else None
     if existing:
         return existing.group(0)
-    raise GitHubError(f"`gh pr create` failed (exit status {result.returncode}): {_last_line(result.stderr)}")
+    said = Redactor(env.get(name, "") for name in _TOKEN_VARIABLES)(_last_line(result.stderr))
+    raise GitHubError(f"`gh pr create` failed (exit status {result.returncode}): {said}")
 
 
 # -- helpers ------------------------------------------------------------------
@@ -424,20 +478,51 @@ def _canonical_host(host: str) -> str:
     return "github.com" if host.endswith(".github.com") else host
 
 
-def _without_credentials(url: str) -> str:
-    """A remote URL fit for a message: CI remotes often embed a token as user info."""
-    return _URL_USER_INFO.sub("://***@", url, count=1)
+def _api_url_of_host(host: str) -> str:
+    if host == "github.com":
+        return DEFAULT_API_URL
+    if host.endswith(".ghe.com"):
+        return f"https://api.{host}"
+    return f"https://{host}/api/v3"
+
+
+def _configured_api_url(env: Mapping[str, str], repo: GitHubRepo | None) -> str:
+    """GITHUB_API_URL; else github.com's API, or that of GITHUB_SERVER_URL's host when the repository is there."""
+    if env.get("GITHUB_API_URL"):
+        return env["GITHUB_API_URL"]
+    if repo is None or repo.host == "github.com":
+        return DEFAULT_API_URL
+    if repo.host == _hostname(env.get("GITHUB_SERVER_URL") or ""):
+        return repo.api_url
+    raise UsageError(
+        f"the remote is on {repo.host}, and gitexp sends a GitHub token only to github.com or to GITHUB_API_URL: "
+        f"if {repo.host} is your GitHub Enterprise server, set GITHUB_API_URL={repo.api_url}"
+    )
+
+
+def _hostname(url: str) -> str | None:
+    try:
+        return urllib.parse.urlsplit(url.strip()).hostname
+    except ValueError:
+        return None
 
 
 def _checked_api_url(api_url: str) -> str:
     """The API root without a trailing slash; plain http only to this machine, so the token stays encrypted."""
     api_url = api_url.strip().rstrip("/")
-    parts = urllib.parse.urlsplit(api_url)
+    shown = without_credentials(api_url)
+    try:
+        parts = urllib.parse.urlsplit(api_url)
+        parts.port  # noqa: B018 - a port that is not a number raises here
+    except ValueError:
+        raise UsageError(f"GitHub API URL {shown!r} is not a URL (check GITHUB_API_URL), e.g. {DEFAULT_API_URL}") from None
+    if "@" in parts.netloc:
+        raise UsageError(f"GitHub API URL {shown!r} carries credentials: drop them from GITHUB_API_URL (the token is the credential)")
     if parts.scheme == "https" and parts.hostname:
         return api_url
     if parts.scheme == "http" and _is_loopback(parts.hostname or ""):
         return api_url
-    raise UsageError(f"GitHub API URL {api_url!r} must use https (check GITHUB_API_URL), e.g. {DEFAULT_API_URL}")
+    raise UsageError(f"GitHub API URL {shown!r} must use https (check GITHUB_API_URL), e.g. {DEFAULT_API_URL}")
 
 
 def _is_loopback(hostname: str) -> bool:
@@ -449,9 +534,40 @@ def _is_loopback(hostname: str) -> bool:
         return False
 
 
-def _origin(url: str) -> tuple[str, str]:
-    parts = urllib.parse.urlsplit(url)
-    return parts.scheme.lower(), parts.netloc.lower()
+def _origin(url: str) -> tuple[str, str, int | None, bool] | None:
+    """(scheme, host, port, has user info) of ``url``; None when it does not parse."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        scheme = parts.scheme.lower()
+        return scheme, parts.hostname or "", parts.port or _DEFAULT_PORTS.get(scheme), "@" in parts.netloc
+    except ValueError:
+        return None
+
+
+def _shown_origin(url: str) -> str:
+    """scheme://host[:port] of ``url`` for a message (never its user info, path or query)."""
+    origin = _origin(url)
+    if origin is None or not origin[1]:
+        return "an address that is not a URL"
+    scheme, host, port, _ = origin
+    return f"{scheme}://{host}" + ("" if port == _DEFAULT_PORTS.get(scheme) else f":{port}")
+
+
+def _read_at_most(answer: Any, limit: int, deadline: float) -> tuple[bytes, str | None]:
+    """The body of ``answer``, chunk by chunk, and why it was cut (beyond ``limit`` bytes, or ``deadline``), if it was."""
+    declared = answer.headers.get("Content-Length") or ""
+    too_large = f"is larger than {limit // 1024:,} KB"
+    if declared.isdigit() and int(declared) > limit:
+        return b"", too_large
+    chunks, size = [], 0
+    while chunk := answer.read1(READ_CHUNK_BYTES):
+        size += len(chunk)
+        if size > limit:
+            return b"".join(chunks), too_large
+        if time.monotonic() > deadline:
+            return b"".join(chunks), "was still arriving at its deadline"
+        chunks.append(chunk)
+    return b"".join(chunks), None
 
 
 def _repo_path(repo: GitHubRepo) -> str:

@@ -31,6 +31,7 @@ from gitexp.errors import GitCommandError, RepositoryError
 from gitexp.project.config import read_dvc_config
 from gitexp.project.model import DEFAULT_PARAMS_FILE, Output, Project, ProjectFiles, repo_path
 from gitexp.store.locks import held_by
+from gitexp.store.redaction import redacted
 
 _DVC_SIGN_OFF = "Having any troubles?"  # the line DVC ends every error with
 
@@ -82,9 +83,9 @@ def dvc_error(output: str, code: int) -> str:
     lines = [line.strip() for line in output.splitlines() if line.strip()]
     errors = [line.removeprefix("ERROR:").strip() for line in lines if line.startswith("ERROR:")]
     if errors:
-        return "; ".join(errors)
+        return redacted("; ".join(errors))  # a DVC remote's URL may carry its password
     said = [line for line in lines if not line.startswith(_DVC_SIGN_OFF)]
-    return said[-1] if said else f"exit status {code}"
+    return redacted(said[-1]) if said else f"exit status {code}"
 
 
 # -- DVC's locks on a workspace -----------------------------------------------------

@@ -189,7 +189,7 @@ def swap_on_remote(store: RemoteRefs, updates: list[RefUpdate]) -> None:
     if not updates or store.swap(updates):
         return
     refusal = store.refusals[-1]
-    remote = store.remote.spec
+    remote = store.remote.shown
     raise GitCommandError(
         f"{remote} refused {display_ref(refusal.ref)} {refusal.reason}, so nothing was changed there (the push is atomic): "
         f"if it moved meanwhile, gitexp pull {remote} and try again"
@@ -261,7 +261,7 @@ def reconcile(git: Git, staging: Staging, theirs: Mapping[str, str], report: Syn
     """Create or fast-forward local refs to ``theirs`` in one transaction that also empties the staging area."""
     here = {record.name: record.oid for record in git.refs(SWEEPS_NAMESPACE, "refs/heads/")}
     relations = compare_tips(git, {ref: (here.get(ref), oid) for ref, oid in theirs.items()})
-    remote = staging.area.spec
+    remote = staging.area.shown
     checked_out = git.current_branch()
     updates = []
     for ref, relation in relations.items():

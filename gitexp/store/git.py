@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitexp.errors import GitCommandError, RepositoryError
+from gitexp.store.redaction import redacted, without_credentials
 
 # User hooks (e.g. DVC's post-checkout) must not run inside gitexp's own plumbing.
 NO_HOOKS = ("-c", "core.hooksPath=/dev/null")
@@ -108,7 +109,7 @@ class Git:
         if check and proc.returncode != 0:
             detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
             reason = detail[-1] if detail else f"exit status {proc.returncode}"
-            raise GitCommandError(f"git {args[0]} failed: {reason}")
+            raise GitCommandError(f"git {args[0]} failed: {redacted(reason)}")  # git may echo a URL's token
         return proc.stdout
 
     def run_process(
@@ -456,10 +457,11 @@ class Git:
             if flag in ("!", " ", "+", "-", "*", "=") and ":" in spec:  # one line per ref; skip "To ..." and "Done"
                 reported = True
                 if flag == "!":
-                    rejected[spec.rsplit(":", 1)[1]] = summary.strip()
+                    rejected[spec.rsplit(":", 1)[1]] = redacted(summary.strip())
         if proc.returncode and not reported:
             detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-            raise GitCommandError(f"git push to {remote} failed: {detail[-1] if detail else f'exit status {proc.returncode}'}")
+            reason = redacted(detail[-1]) if detail else f"exit status {proc.returncode}"
+            raise GitCommandError(f"git push to {without_credentials(remote)} failed: {reason}")
         return rejected
 
 

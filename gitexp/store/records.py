@@ -25,6 +25,7 @@ from gitexp.store.naming import (
     sweep_ref,
     validate_prefix,
 )
+from gitexp.store.redaction import redacted
 
 SWEEP_FILE = "sweep.json"
 
@@ -84,6 +85,7 @@ def result_message(
     )
     body = ""
     if status != SUCCEEDED:
+        reason, log_tail = redacted(reason), redacted(log_tail)  # a pipeline's output may echo a URL's credentials
         quoted = "\n".join("    " + line for line in log_tail.splitlines())
         body = f"{reason}\n\n{LOG_TAIL_HEADING}\n\n{quoted}" if quoted else reason
     return format_message(f"gitexp: {trial.ref.key} {status} in {duration:.1f}s", trailers, body)

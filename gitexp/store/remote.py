@@ -19,6 +19,7 @@ from pathlib import Path
 from gitexp.errors import GitCommandError, GitexpError, NotFoundError, UsageError
 from gitexp.store.git import ZERO_OID, Git, RefRecord, RefUpdate
 from gitexp.store.naming import CLAIMS_NAMESPACE, NAME_PATTERN, SWEEPS_NAMESPACE
+from gitexp.store.redaction import without_credentials
 from gitexp.store.refstore import drop
 
 DEFAULT_REMOTE = "origin"  # the remote a command uses when none is named
@@ -41,6 +42,11 @@ class Remote:
     spec: str
     namespace: str  # refs/gitexp/remotes/<slug>/
 
+    @property
+    def shown(self) -> str:
+        """The remote as messages name it: a URL's credentials (a CI token, say) never appear."""
+        return without_credentials(self.spec)
+
     def tracking(self, ref: str) -> str:
         """Where the remote's ``refs/...`` is mirrored in this clone."""
         return self.namespace + ref.removeprefix("refs/")
@@ -57,7 +63,9 @@ def resolve_remote(git: Git, spec: str, cwd: Path | None = None, urls: bool = Tr
             known = ", ".join(names) or "none configured"
             raise NotFoundError(f"no Git remote named {spec!r} (remotes: {known}): add it with git remote add {spec} URL")
     elif not spec or spec.startswith("-") or any(ord(ch) < 32 or ord(ch) == 127 for ch in spec):
-        raise UsageError(f"--remote {spec!r} is not a remote name or URL: give one such as {DEFAULT_REMOTE}")
+        raise UsageError(
+            f"--remote {without_credentials(spec)!r} is not a remote name or URL: give one such as {DEFAULT_REMOTE}"
+        )
     if spec in names:
         slug = spec if NAME_PATTERN.match(spec) else _digest(spec)
         return Remote(spec, f"{TRACKING_ROOT}{slug}/")
@@ -67,7 +75,7 @@ def resolve_remote(git: Git, spec: str, cwd: Path | None = None, urls: bool = Tr
         if not path.exists():
             known = ", ".join(names) or "none configured"
             raise NotFoundError(
-                f"{spec!r} is neither a remote of this repository (remotes: {known}) nor a URL or path: "
+                f"{without_credentials(spec)!r} is neither a remote of this repository (remotes: {known}) nor a URL or path: "
                 "add it with git remote add NAME URL, or pass its URL"
             )
         url = str(path.resolve())
@@ -197,7 +205,7 @@ class RemoteRefs:
             raise
         for ref, reason in rejected.items():
             if self.refusals is None and ("declined" in reason or "denied" in reason):
-                raise RemoteRefused(f"{self.remote.spec} refused to update {ref} {reason}: allow gitexp to push there")
+                raise RemoteRefused(f"{self.remote.shown} refused to update {ref} {reason}: allow gitexp to push there")
         if rejected:
             ref, reason = next(iter(rejected.items()))
             self._refused(updates, reason, ref)

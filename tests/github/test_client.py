@@ -256,7 +256,7 @@ def test_from_environment(env: dict[str, str], expected_api_url: str):
 
 
 def test_from_environment_prefers_github_token_and_the_repos_api():
-    env = {"GH_TOKEN": "gh", "GITHUB_TOKEN": "github"}
+    env = {"GH_TOKEN": "gh", "GITHUB_TOKEN": "github", "GITHUB_SERVER_URL": "https://github.corp.com"}
     client = GitHubClient.from_environment(env, GitHubRepo("o", "r", "github.corp.com"))
 
     assert client is not None and client.api_url == "https://github.corp.com/api/v3"

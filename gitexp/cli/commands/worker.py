@@ -51,7 +51,7 @@ def worker(environment: Environment, remote_spec, sweeps, jobs, idle_exit, stale
 
     runner = Worker(git, remote, options, report)
     runner.connect()
-    environment.echo(f"worker {runner.worker_id} taking trials from {remote.spec}")
+    environment.echo(f"worker {runner.worker_id} taking trials from {remote.shown}")
     summary = runner.run()
     succeeded = len(summary.finished) - len(summary.failed)
     environment.echo(f"worker {runner.worker_id}: {succeeded} succeeded, {len(summary.failed)} failed; nothing left to run")
