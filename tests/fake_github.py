@@ -2,13 +2,16 @@
 
 ``FakeGitHub`` answers just enough of GitHub's REST API (pulls and issue comments
 of octo/lab) and collects in ``problems`` what a request got wrong; ``serve``
-runs it on 127.0.0.1 for the length of a ``with`` block.
+runs it on 127.0.0.1 for the length of a ``with`` block. It can also misbehave
+as a hostile or broken server would: canned ``failures`` (redirects, links,
+token echoes, bodies streamed from a generator without end) and ``endless`` pages.
 """
 
 from __future__ import annotations
 
 import http.server
 import json
+import re
 import threading
 import time
 import urllib.parse
@@ -22,7 +25,7 @@ from gitexp import __version__
 TOKEN = "ghp_TESTtoken0123456789abcdefABCDEF"
 DOCS = "https://docs.github.com/rest"
 
-Answer = tuple[int, Any, dict[str, str]]  # status, JSON (or raw bytes), headers
+Answer = tuple[int, Any, dict[str, str]]  # status, JSON (or raw bytes, or an iterator of byte chunks), headers
 
 
 # -- a GitHub-like server -------------------------------------------------------
@@ -39,10 +42,15 @@ class Recorded:
 
 @dataclass
 class Failure:
-    """A canned answer for the next request, whatever it is."""
+    """A canned answer for the next request, whatever it is.
+
+    ``body`` may be an iterator of chunks (a generator): streamed as it comes, without a
+    Content-Length (unless ``headers`` claims one), so a test can send 400 MB
+    without holding them.
+    """
 
     status: int
-    body: bytes
+    body: bytes | Iterator[bytes]
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
 
@@ -62,6 +70,7 @@ class FakeGitHub:
         self.problems: list[str] = []
         self.failures: list[Failure] = []
         self.page_size = 100  # lower it to make GitHub paginate
+        self.endless = False  # every page links to a next one, for ever
         self.next_id = 1000
         self.url = ""
 
@@ -158,7 +167,7 @@ class FakeGitHub:
         last = max(1, -(-len(items) // per_page))
         links = []
         for rel, number in (("next", page + 1), ("last", last)):
-            if page < last:
+            if page < last or (self.endless and rel == "next"):
                 query = urllib.parse.urlencode({**{k: v[0] for k, v in request.query.items()}, "page": number})
                 links.append(f'<{self.url}{request.path}?{query}>; rel="{rel}"')
         headers = {"Link": ", ".join(links)} if links else {}
@@ -214,17 +223,20 @@ def _handler_for(fake: FakeGitHub) -> type[http.server.BaseHTTPRequestHandler]:
     class Handler(http.server.BaseHTTPRequestHandler):
         def answer(self) -> None:
             status, body, headers = fake.handle(self)
-            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            if not isinstance(body, (bytes, Iterator)):
+                body = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
+            if isinstance(body, bytes) and "Content-Length" not in headers:
+                self.send_header("Content-Length", str(len(body)))
             for name, value in headers.items():
                 self.send_header(name, value)
             self.end_headers()
             try:
-                self.wfile.write(data)
+                for chunk in [body] if isinstance(body, bytes) else body:
+                    self.wfile.write(chunk)
             except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up waiting (the timeout test)
+                pass  # the client gave up (waiting, or reading more than it takes)
 
         do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = answer
 
@@ -248,3 +260,31 @@ def serve() -> Iterator[FakeGitHub]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+# -- looking for a leaked token ---------------------------------------------------
+
+
+def shows_token(text: str, token: str = TOKEN, window: int = 16) -> bool:
+    """Whether ``text`` holds ``token``, or any ``window`` characters of it, in any form a server could echo it:
+    any letter case, split by whitespace or line breaks, percent-, plus- or JSON-escaped."""
+    plain = re.sub(r"\\u([0-9a-fA-F]{4})", lambda match: chr(int(match[1], 16)), urllib.parse.unquote_plus(text))
+    plain = re.sub(r"\\[nrt]|\s", "", plain).lower()
+    token = token.lower()
+    return any(token[start : start + window] in plain for start in range(max(1, len(token) - window + 1)))
+
+
+def token_echoes(token: str = TOKEN) -> dict[str, str]:
+    """The token as a server might send it back in an error's text."""
+    return {
+        "as-is": token,
+        "lower": token.lower(),
+        "upper": token.upper(),
+        "split-by-newline": token[:12] + "\n" + token[12:],
+        "split-by-crlf-and-spaces": token[:5] + "\r\n  " + token[5:20] + " " + token[20:],
+        "percent-encoded": "".join(f"%{ord(ch):02X}" for ch in token),
+        "partly-percent-encoded": urllib.parse.quote(token[:8], safe="") + token[8:].replace("_", "%5f"),
+        "json-unicode-escaped": "".join(f"\\u{ord(ch):04x}" for ch in token),
+        "in-a-url": f"https://x-access-token:{token}@github.com/octo/lab.git",
+        "lower-in-a-query": f"https://api.github.com/repos?access_token={token.lower()}",
+    }

@@ -63,6 +63,7 @@ def open_trial_pull_request(
     """Push the trial's branch (and its sweep record) to ``remote``, then open a pull request into ``base``."""
     trial = Ledger(git).resolve_trial(trial_name)
     repo = GitHubRepo.from_remote_url(remote_url(git, remote))
+    client = GitHubClient.from_environment(env, repo)  # before the push: a host the token may not go to is refused
     report = build_sweep_report(git, trial.sweep, top=top)
     row = next(row for row in report.trials if row.name == trial.name)
     body = render_trial_markdown(git, report, row)
@@ -71,7 +72,6 @@ def open_trial_pull_request(
     pushed = push_refs(git, remote, {trial.ref.ref: trial.tip, sweep_ref(sweep.name): sweep.commit})
     head = trial.ref.branch
     note = ""
-    client = GitHubClient.from_environment(env, repo)
     if client is not None:
         try:
             pull = client.create_pull_request(repo, head, base, title, body)

@@ -6,6 +6,9 @@ import json
 import logging
 import os
 import sys
+import time
+import tracemalloc
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +16,8 @@ import pytest
 
 from gitexp.errors import GitexpError, NotFoundError, UsageError
 from gitexp.github.client import (
+    MAX_PAGES,
+    MAX_REDIRECTS,
     Comment,
     GitHubAuthError,
     GitHubClient,
@@ -24,7 +29,7 @@ from gitexp.github.client import (
     create_pull_request_with_gh,
     gh_available,
 )
-from tests.fake_github import DOCS, TOKEN, Failure, FakeGitHub
+from tests.fake_github import DOCS, TOKEN, Failure, FakeGitHub, serve, shows_token, token_echoes
 
 REPO = GitHubRepo("octo", "lab")
 
@@ -235,6 +240,230 @@ def test_unreachable_server_is_a_one_line_error_without_the_token():
     with pytest.raises(GitHubError, match="cannot reach GitHub at http://127.0.0.1:9") as caught:
         client.find_pull_request(REPO, "b")
     assert TOKEN not in str(caught.value) and TOKEN not in repr(client)
+
+
+# -- hostile or broken servers: redirects, links, echoes, floods ----------------------
+
+COMMENTS = "/repos/octo/lab/issues/1/comments"
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[FakeGitHub]:
+    """Another origin on this machine: a server that must never hear from a client of ``github``."""
+    with serve() as other:
+        yield other
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_to_another_origin_is_refused_before_anything_goes_there(
+    github: FakeGitHub, elsewhere: FakeGitHub, client: GitHubClient, status: int
+):
+    github.failures.append(Failure(status, b"", {"Location": f"{elsewhere.url}/repos/octo/lab/pulls"}))
+
+    with pytest.raises(GitHubError) as caught:
+        client.find_pull_request(REPO, "exp/s/t")
+
+    assert str(caught.value) == f"GitHub sent a redirect to {elsewhere.url}, outside {github.url}: not followed"
+    assert elsewhere.requests == []  # no token, no request, nothing
+    assert len(github.requests) == 1
+
+
+def test_a_redirect_on_the_api_origin_is_followed_with_the_token(github: FakeGitHub, client: GitHubClient):
+    client.create_pull_request(REPO, "exp/s/t-1", "main", "T1", "B")
+    moved = f"{github.url}/repos/octo/lab/pulls?head=octo%3Aexp%2Fs%2Ft-1&state=open&per_page=100"
+    github.failures.append(Failure(301, b"", {"Location": moved}))  # a renamed repository, say
+
+    found = client.find_pull_request(REPO, "exp/s/t-1")
+
+    assert found is not None and found.number == 1
+    followed = github.requests[-1]
+    assert (followed.method, followed.query["head"]) == ("GET", ["octo:exp/s/t-1"])
+    assert followed.headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_redirects_on_the_api_origin_are_bounded(github: FakeGitHub, client: GitHubClient):
+    github.failures += [Failure(302, b"", {"Location": f"{github.url}/hop/{n}"}) for n in range(50)]
+
+    with pytest.raises(GitHubError, match="302"):
+        client.find_pull_request(REPO, "b")
+    assert len(github.requests) == 1 + MAX_REDIRECTS
+    github.failures.clear()
+
+
+def test_a_next_link_to_the_same_page_is_not_followed_again(github: FakeGitHub, client: GitHubClient):
+    same = f'<{github.url}{COMMENTS}?per_page=100>; rel="next"'
+    github.failures += [Failure(200, b"[]", {"Link": same}) for _ in range(20)]
+
+    with pytest.raises(GitHubError) as caught:
+        client.upsert_comment(REPO, 1, "s", "x")
+
+    assert str(caught.value) == f"GitHub's list at GET {COMMENTS} links back to a page already read: not read further"
+    assert len(github.requests) == 1
+    github.failures.clear()
+
+
+def test_next_links_in_a_circle_end_at_the_first_page_read_twice(github: FakeGitHub, client: GitHubClient):
+    first, second = (f'<{github.url}{COMMENTS}?{query}>; rel="next"' for query in ("page=2", "per_page=100"))
+    github.failures += [Failure(200, b"[]", {"Link": first}), Failure(200, b"[]", {"Link": second})]
+
+    with pytest.raises(GitHubError, match="links back to a page already read"):
+        client.upsert_comment(REPO, 1, "s", "x")
+    assert len(github.requests) == 2
+
+
+def test_endless_pages_stop_at_the_page_limit(github: FakeGitHub, client: GitHubClient):
+    github.endless, github.page_size = True, 1
+    started = time.monotonic()
+
+    with pytest.raises(GitHubError, match=f"goes on past {MAX_PAGES} pages: not read further"):
+        client.upsert_comment(REPO, 1, "s", "x")
+
+    assert len(github.requests) == MAX_PAGES and not any(r.method == "POST" for r in github.requests)
+    assert time.monotonic() - started < 10
+
+
+def _flood(total: int, chunk: bytes = b" " * (1 << 20)) -> Iterator[bytes]:
+    """``total`` bytes of JSON whitespace, made as they are sent (never held)."""
+    yield b"["
+    for _ in range(total // len(chunk)):
+        yield chunk
+
+
+HUGE = 400 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("failure", "message"),
+    [
+        (lambda: Failure(200, _flood(HUGE)), "is larger than 10,240 KB: not read"),
+        (lambda: Failure(200, _flood(HUGE), {"Content-Length": str(HUGE)}), "is larger than 10,240 KB: not read"),
+        (lambda: Failure(500, _flood(HUGE)), "with 500 Internal Server Error"),
+    ],
+    ids=["streamed", "declared", "error-body"],
+)
+def test_a_huge_answer_is_refused_without_holding_it(github: FakeGitHub, client: GitHubClient, failure, message: str):
+    github.failures.append(failure())
+    started = time.monotonic()
+    tracemalloc.start()
+    try:
+        with pytest.raises(GitHubError, match=message):
+            client.find_pull_request(REPO, "b")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert peak < 40 * 1024 * 1024  # 10 MB read at most, and never twice over
+    assert time.monotonic() - started < 10
+
+
+def _trickle() -> Iterator[bytes]:
+    while True:  # one byte at a time, each well within the socket timeout, for ever
+        yield b" "
+        time.sleep(0.05)
+
+
+def test_a_trickling_answer_ends_at_its_deadline(github: FakeGitHub):
+    client = GitHubClient(TOKEN, api_url=github.url, timeout=0.25)
+    github.failures.append(Failure(200, _trickle()))
+    started = time.monotonic()
+
+    with pytest.raises(GitHubError, match="was still arriving at its deadline: not read"):
+        client.find_pull_request(REPO, "b")
+    assert time.monotonic() - started < 3
+
+
+def _echoed(status: int, form: str) -> Failure:
+    echo = token_echoes()[form]
+    body = {"message": f"Bad token {echo}", "errors": [f"token {echo}", {"message": echo}]}
+    return Failure(status, json.dumps(body).encode())
+
+
+@pytest.mark.parametrize("form", sorted(token_echoes()))
+@pytest.mark.parametrize("status", [401, 403, 404, 422, 500])
+def test_the_token_never_leaks_in_any_form_a_server_echoes_it(
+    github: FakeGitHub, caplog: pytest.LogCaptureFixture, status: int, form: str
+):
+    client = GitHubClient(TOKEN, api_url=github.url, timeout=2)
+    github.failures.append(_echoed(status, form))
+    caplog.set_level(logging.DEBUG, logger="gitexp.github.client")
+
+    with pytest.raises(GitexpError) as caught:
+        client.upsert_comment(REPO, 1, "s", "x")
+
+    shown = [str(caught.value), repr(caught.value), repr(client), caplog.text, repr(getattr(caught.value, "details", ()))]
+    assert not [text for text in shown if shows_token(text)]
+    assert "\n" not in str(caught.value) and "\r" not in str(caught.value)
+
+
+def test_a_next_link_carrying_the_token_is_not_shown(github: FakeGitHub, client: GitHubClient, caplog):
+    caplog.set_level(logging.DEBUG, logger="gitexp.github.client")
+    link = f'<{github.url}{COMMENTS}?access_token={TOKEN.lower()}&page=2>; rel="next"'
+    github.failures += [Failure(200, b"[]", {"Link": link}), _echoed(500, "as-is")]
+
+    with pytest.raises(GitHubError) as caught:
+        client.upsert_comment(REPO, 1, "s", "x")
+
+    assert len(github.requests) == 2 and github.requests[1].query["access_token"] == [TOKEN.lower()]
+    assert "GET /repos/octo/lab/issues/1/comments?access_token=***&page=2" in str(caught.value)
+    assert not shows_token(caplog.text) and not shows_token(str(caught.value))
+
+
+def test_a_long_message_is_cut_after_it_is_redacted(github: FakeGitHub, client: GitHubClient):
+    message = "x" * 290 + TOKEN  # cut first, and the token's first characters would show
+    github.failures.append(Failure(500, json.dumps({"message": message}).encode()))
+
+    with pytest.raises(GitHubError) as caught:
+        client.find_pull_request(REPO, "b")
+    assert not shows_token(str(caught.value), window=8)
+
+
+# -- where the token may go ----------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("host", "env"),
+    [
+        ("github.com.attacker.net", {}),
+        ("github.com.attacker.net", {"GITHUB_SERVER_URL": "https://github.com"}),
+        ("evil-github.com", {}),
+        ("github.corp.com", {}),  # an Enterprise host, until the environment says so
+        ("github.corp.com", {"GITHUB_SERVER_URL": "https://github.corp.com.attacker.net"}),
+        ("octocorp.ghe.com", {}),
+    ],
+)
+def test_the_token_goes_to_no_host_only_because_a_remote_names_it(host: str, env: dict[str, str]):
+    repo = GitHubRepo("octo", "lab", host)
+
+    with pytest.raises(UsageError) as caught:
+        GitHubClient.from_environment({"GITHUB_TOKEN": TOKEN, **env}, repo)
+
+    assert str(caught.value) == (
+        f"the remote is on {host}, and gitexp sends a GitHub token only to github.com or to GITHUB_API_URL: "
+        f"if {host} is your GitHub Enterprise server, set GITHUB_API_URL={repo.api_url}"
+    )
+    assert not shows_token(str(caught.value))
+
+
+@pytest.mark.parametrize(
+    ("host", "env", "api_url"),
+    [
+        ("github.com", {}, "https://api.github.com"),
+        ("github.corp.com", {"GITHUB_SERVER_URL": "https://github.corp.com"}, "https://github.corp.com/api/v3"),
+        ("octocorp.ghe.com", {"GITHUB_SERVER_URL": "https://octocorp.ghe.com"}, "https://api.octocorp.ghe.com"),
+        ("github.com.attacker.net", {"GITHUB_API_URL": "https://api.github.com"}, "https://api.github.com"),
+        ("anything.example", {"GITHUB_API_URL": "https://ghe.corp/api/v3"}, "https://ghe.corp/api/v3"),
+    ],
+)
+def test_the_token_goes_to_github_or_to_the_configured_api(host: str, env: dict[str, str], api_url: str):
+    client = GitHubClient.from_environment({"GITHUB_TOKEN": TOKEN, **env}, GitHubRepo("octo", "lab", host))
+
+    assert client is not None and client.api_url == api_url
+
+
+@pytest.mark.parametrize("api_url", [f"https://x:{TOKEN}@api.github.com", "https://api.github.com:notaport"])
+def test_an_api_url_with_credentials_or_a_bad_port_is_refused_without_repeating_it(api_url: str):
+    with pytest.raises(UsageError, match="GitHub API URL") as caught:
+        GitHubClient(TOKEN, api_url=api_url)
+    assert not shows_token(str(caught.value))
 
 
 # -- the client from the environment -------------------------------------------------
