@@ -227,3 +227,102 @@ def test_tokens_in_the_environment_are_never_printed_logged_or_committed(project
     assert SECRET.encode() not in objects
     gitexp_files = [p for p in (project.common_dir() / "gitexp").rglob("*") if p.is_file()]
     assert gitexp_files and not any(SECRET.encode() in p.read_bytes() for p in gitexp_files)
+
+
+# -- credentials in remote URLs, tokens on the way to GitHub -------------------------------------
+
+
+def everything_written(git: Git, *bare: Path) -> str:
+    """Every file under ``.git`` (config, reflogs, .git/gitexp, logs) and every object of ``git`` and ``bare``, as text."""
+    files = [p.read_bytes() for p in git.common_dir().rglob("*") if p.is_file() and "objects" not in p.parts]
+    objects = [Git(path).run_bytes("cat-file", "--batch-all-objects", "--batch") for path in (git.root, *bare)]
+    return b"\n".join(files + objects).decode("latin-1")
+
+
+@pytest.fixture
+def http_remote(project, tmp_path):
+    """``project``'s sweep s (one trial succeeds, one fails) pushed to a bare remote served over HTTP with a token."""
+    from tests.git_http import serve_git
+
+    served = tmp_path / "served"
+    served.mkdir()
+    bare = served / "remote.git"
+    project.run("init", "-q", "--bare", str(bare))
+    project.run("remote", "add", "origin", str(bare))
+    with serve_git(served, "x-access-token", SECRET) as server:
+        yield project, bare, server
+
+
+def test_a_worker_on_a_credentialed_url_shows_and_stores_no_token(http_remote, run_gitexp):
+    from tests.fake_github import shows_token
+
+    project, bare, server = http_remote
+    run_gitexp(project.root, "queue", "--name", "s", "--set", "train.fail=[false, true]")
+    assert run_gitexp(project.root, "push", "origin", "s").code == 0
+    url = f"{server.url}/remote.git"
+
+    worker = run_gitexp(project.root, "worker", "--remote", url, "--heartbeat", "0.2", "--poll", "0.2")
+
+    statuses = Git(bare).run("log", "--format=%(trailers:key=Gitexp-Status,valueonly)", "--branches=exp/s/*").split()
+    assert worker.code == 1 and sorted(statuses) == ["failed", "succeeded"], worker.err  # it ran, through the token
+    assert f"taking trials from {url.replace(f'x-access-token:{SECRET}', '***')}" in worker.out
+    assert not shows_token(worker.out + worker.err, SECRET)
+    assert not shows_token(everything_written(project, bare), SECRET)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "http://x-access-token:{wrong}@127.0.0.1:{port}/remote.git",  # refused: 401
+        "http://x-access-token:{secret}@127.0.0.1:{port}/missing.git",
+        "http://x-access-token:{secret}@127.0.0.1:9/remote.git",  # nothing listens
+        "http://x-access-token:{secret}@127.0.0.1:{port}/remote.git\x01",  # not a URL
+    ],
+    ids=["wrong-token", "no-such-repository", "unreachable", "control-character"],
+)
+def test_a_worker_that_cannot_use_a_credentialed_url_says_so_without_the_token(http_remote, run_gitexp, spec: str):
+    from tests.fake_github import shows_token
+
+    project, bare, server = http_remote
+    port = server.url.rsplit(":", 1)[1]
+    url = spec.format(secret=SECRET, wrong=SECRET[::-1], port=port)
+
+    worker = run_gitexp(project.root, "worker", "--remote", url)
+
+    assert worker.code == 2 and worker.out == "" and len(worker.err.splitlines()) == 1, worker.err
+    assert "***@127.0.0.1" in worker.err
+    for secret in (SECRET, SECRET[::-1]):
+        assert not shows_token(worker.err, secret) and not shows_token(everything_written(project), secret)
+
+
+def test_pr_sends_no_token_to_a_host_only_named_like_github(reviewed_project, bare_remote, run_gitexp, repo_state):
+    """A remote on github.com.attacker.net: refused before the push, in one line, without the token."""
+    from tests.fake_github import shows_token
+
+    url = "https://github.com.attacker.net/octo/lab.git"
+    reviewed_project.run("remote", "add", "origin", url)
+    reviewed_project.run("config", f"url.{bare_remote}.insteadOf", url)
+    before = repo_state(reviewed_project)
+
+    result = run_gitexp(reviewed_project.root, "pr", "s/t003", env={"GITHUB_TOKEN": SECRET})
+
+    assert result.code == 2 and len(result.err.splitlines()) == 1
+    assert "sends a GitHub token only to github.com or to GITHUB_API_URL" in result.err
+    assert not shows_token(result.out + result.err, SECRET)
+    assert repo_state(reviewed_project) == before and Git(bare_remote).run("for-each-ref") == ""
+
+
+@pytest.mark.parametrize("status", [422, 500])
+def test_pr_shows_no_token_that_github_echoes(reviewed_project, bare_remote, github, run_gitexp, status: int):
+    from tests.fake_github import TOKEN, Failure, shows_token, token_echoes
+
+    url = "https://github.com/octo/lab.git"
+    reviewed_project.run("remote", "add", "origin", url)
+    reviewed_project.run("config", f"url.{bare_remote}.insteadOf", url)
+    echoes = " ".join(token_echoes().values())
+    github.failures.append(Failure(status, json.dumps({"message": echoes, "errors": [echoes]}).encode()))
+
+    result = run_gitexp(reviewed_project.root, "pr", "s/t003", env={"GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": github.url})
+
+    assert result.code != 0 and len(result.err.splitlines()) == 1, result.err
+    assert not shows_token(result.out + result.err) and not shows_token(everything_written(reviewed_project, bare_remote))
