@@ -283,7 +283,7 @@ def token_echoes(token: str = TOKEN) -> dict[str, str]:
         "split-by-newline": token[:12] + "\n" + token[12:],
         "split-by-crlf-and-spaces": token[:5] + "\r\n  " + token[5:20] + " " + token[20:],
         "percent-encoded": "".join(f"%{ord(ch):02X}" for ch in token),
-        "partly-percent-encoded": urllib.parse.quote(token[:8], safe="") + token[8:].replace("_", "%5f"),
+        "partly-percent-encoded": "".join(f"%{ord(ch):02x}" if i % 3 else ch for i, ch in enumerate(token)),
         "json-unicode-escaped": "".join(f"\\u{ord(ch):04x}" for ch in token),
         "in-a-url": f"https://x-access-token:{token}@github.com/octo/lab.git",
         "lower-in-a-query": f"https://api.github.com/repos?access_token={token.lower()}",

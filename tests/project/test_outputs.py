@@ -73,3 +73,9 @@ def test_dvcs_error_is_its_error_lines_else_its_last_words():
     assert dvc_error(said, 1) == "failed to push data to the cloud - 1 files failed to upload"
     assert dvc_error("something odd\nHaving any troubles? Hit us up\n", 255) == "something odd"
     assert dvc_error("", 3) == "exit status 3"
+
+
+def test_dvcs_error_shows_no_remote_credentials():
+    said = "ERROR: unexpected error - 401 at https://user:s3cr3t-pass@dvc.example.com/store/files/md5/ab\n"
+    assert dvc_error(said, 1) == "unexpected error - 401 at https://***@dvc.example.com/store/files/md5/ab"
+    assert dvc_error("cannot reach https://u:s3cr3t-pass@h/x\n", 1) == "cannot reach https://***@h/x"

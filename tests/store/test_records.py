@@ -67,6 +67,20 @@ def test_result_messages_succeeded_and_failed(project):
     )
 
 
+def test_a_failed_result_commits_no_credentials_its_log_echoed(project):
+    trial = queued(project).trials[0]
+    token = "ghp_" + "S3cr3tT0k3n" * 3
+    log = f"pulling https://user:{token}@dvc.example.com/store\nauth {token} refused"
+    failed = RunOutcome("failed", 1.0, {}, f"dvc pull failed at https://x-access-token:{token}@h/r", log)
+
+    written = message(project, commit_result(project, trial, failed, "h"))
+
+    assert token not in written and "S3cr3t" not in written
+    assert failure_details(written) == (
+        "dvc pull failed at https://***@h/r", ["pulling https://***@dvc.example.com/store", "auth *** refused"]
+    )
+
+
 def test_cancel_message(project):
     trial = queued(project).trials[0]
     cancel_trials(project, [trial], "early stopping: acc = 0.9 >= 0.8")
