@@ -244,3 +244,16 @@ def test_shallow_clone_queues_and_runs(project, tmp_path, run_gitexp):
     assert run_gitexp(shallow.root, "queue", "--name", "sh", "--set", "train.lr=0.1").code == 0
     assert run_gitexp(shallow.root, "run", "sh").code == 0
     assert "succeeded" in run_gitexp(shallow.root, "status").out
+
+
+# -- secrets: a remote's credentials never appear in the line --
+CASES.update({
+    "worker-remote-url-with-token-and-control-character": Case(
+        ("worker", "--remote", "https://x-access-token:ghp_S3cr3tT0k3nS3cr3tT0k3nS3cr3tT0k3n@h/r.git\x01"),
+        "--remote 'https://***@h/r.git\\x01' is not a remote name or URL", "give one such as origin",
+    ),
+    "worker-remote-scp-like-with-password": Case(
+        ("worker", "--remote", "user:hunter2-S3cr3t@nowhere:team/repo.git"),
+        "'user:***@nowhere:team/repo.git' is neither a remote of this repository", "git remote add NAME URL",
+    ),
+})
