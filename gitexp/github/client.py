@@ -128,10 +128,6 @@ class PullRequest:
     html_url: str
     created: bool = False  # True when this call opened it, False when it already existed
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any], created: bool = False) -> PullRequest:
-        return cls(data["number"], data["url"], data["html_url"], created)
-
 
 @dataclass(frozen=True)
 class Comment:
@@ -193,8 +189,8 @@ class GitHubClient:
             if existing is None:
                 raise
             response = self._request("PATCH", f"{_repo_path(repo)}/pulls/{existing.number}", {"body": body})
-            return PullRequest.from_json(response.data)
-        return PullRequest.from_json(response.data, created=True)
+            return self._pull_request(response.data)
+        return self._pull_request(response.data, created=True)
 
     def find_pull_request(self, repo: GitHubRepo, head_branch: str, base: str | None = None) -> PullRequest | None:
         """The open PR from ``head_branch`` of ``repo`` (into ``base`` if given), or None."""
@@ -202,7 +198,7 @@ class GitHubClient:
         if base is not None:
             query["base"] = base
         first = next(self._paginate(f"{_repo_path(repo)}/pulls", query), None)
-        return None if first is None else PullRequest.from_json(first)
+        return None if first is None else self._pull_request(first)
 
     # -- comments ------------------------------------------------------------
 
@@ -216,14 +212,26 @@ class GitHubClient:
             response = self._request("POST", comments_path, marked_body)
         else:
             response = self._request("PATCH", f"{_repo_path(repo)}/issues/comments/{existing_id}", marked_body)
-        return Comment(response.data["id"], response.data["html_url"], created=existing_id is None)
+        comment_id, html_url = self._fields(response.data, "a comment", id=int, html_url=str)
+        return Comment(comment_id, html_url, created=existing_id is None)
 
     def _find_comment_id(self, comments_path: str, tag: str) -> int | None:
         """The first comment whose body carries ``tag``; stops paging once found."""
         for comment in self._paginate(comments_path, {}):
-            if tag in (comment.get("body") or ""):
-                return int(comment["id"])
+            if isinstance(comment, dict) and tag in str(comment.get("body") or ""):
+                return self._fields(comment, "a comment", id=int)[0]
         return None
+
+    def _pull_request(self, data: Any, created: bool = False) -> PullRequest:
+        number, url, html_url = self._fields(data, "a pull request", number=int, url=str, html_url=str)
+        return PullRequest(number, url, html_url, created)
+
+    def _fields(self, data: Any, what: str, **kinds: type) -> list[Any]:
+        """The named fields of an answer, each of its kind; text redacted, as anything a server says that gitexp shows."""
+        values = [data.get(name) if isinstance(data, dict) else None for name in kinds]
+        if not all(isinstance(value, kind) and not isinstance(value, bool) for value, kind in zip(values, kinds.values())):
+            raise self._error(GitHubError, f"GitHub's answer is not {what} (it lacks {', '.join(kinds)}): not used")
+        return [self._server_text(value) if isinstance(value, str) else value for value in values]
 
     # -- transport -----------------------------------------------------------
 

@@ -417,6 +417,24 @@ def test_a_long_message_is_cut_after_it_is_redacted(github: FakeGitHub, client: 
     assert not shows_token(str(caught.value), window=8)
 
 
+def test_urls_in_an_answer_are_shown_without_the_token(github: FakeGitHub, client: GitHubClient):
+    pull = {"number": 1, "url": f"{github.url}/p/1", "html_url": f"https://github.com/octo/lab/pull/1#{TOKEN.upper()}"}
+    github.failures.append(Failure(201, json.dumps(pull).encode()))
+
+    opened = client.create_pull_request(REPO, "exp/s/t", "main", "T", "B")
+
+    assert opened.html_url == "https://github.com/octo/lab/pull/1#***" and not shows_token(repr(opened))
+
+
+@pytest.mark.parametrize("answer", [b"[]", b'{"number": "1", "url": "u", "html_url": "h"}', b'{"number": true}', b"null"])
+def test_an_answer_that_is_not_a_pull_request_is_one_line(github: FakeGitHub, client: GitHubClient, answer: bytes):
+    github.failures.append(Failure(201, answer))
+
+    with pytest.raises(GitHubError) as caught:
+        client.create_pull_request(REPO, "exp/s/t", "main", "T", "B")
+    assert str(caught.value) == "GitHub's answer is not a pull request (it lacks number, url, html_url): not used"
+
+
 # -- where the token may go ----------------------------------------------------------
 
 @pytest.mark.parametrize(
