@@ -256,7 +256,7 @@ class GitHubClient:
         request = urllib.request.Request(url, method=method, headers=self._headers(payload is not None))
         if payload is not None:
             request.data = json.dumps(payload).encode("utf-8")
-        # Unredirected: urllib must not carry the token along a redirect to another host.
+        # Unredirected: only _SameOriginRedirects carries it along a redirect, and only on the API origin.
         request.add_unredirected_header("Authorization", f"Bearer {self._token}")
         deadline = time.monotonic() + ANSWER_DEADLINE_TIMEOUTS * self.timeout
         try:
