@@ -47,7 +47,7 @@ from gitexp.store.records import (
     parse_trailers,
     trial_from_record,
 )
-from gitexp.store.remote import DEFAULT_REMOTE, RemoteRefs, fetch_claims, resolve_remote
+from gitexp.store.remote import DEFAULT_REMOTE, RemoteRefs, fetch_sweeps_and_claims, resolve_remote
 from gitexp.sweep.spec import SweepSpec
 
 # -- plan ------------------------------------------------------------------------------
@@ -187,7 +187,7 @@ def ci_claims(git: Git, remote: str) -> Claims:
     hooks on the remote see a result push that holds the trial branch only.
     """
     tracked = resolve_remote(git, remote)
-    fetch_claims(git, tracked)
+    fetch_sweeps_and_claims(git, tracked)
     runner = Runner(worker=f"ci-{default_worker_id()}", clone=clone_id(git.common_dir()))
     return Claims(git, RemoteRefs(git, tracked, refusals=[]), runner, result_alone=True)
 

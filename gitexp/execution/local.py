@@ -66,6 +66,10 @@ class RunSummary:
     def failed(self) -> list[Trial]:
         return [trial for trial, outcome in self.finished if outcome.status == FAILED]
 
+    def add(self, other: RunSummary) -> None:
+        self.finished += other.finished
+        self.skipped += other.skipped
+
 
 class TrialSource(Protocol):
     """Feeds trials to an executor; adaptive sweeps create them as results come in."""

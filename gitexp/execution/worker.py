@@ -194,8 +194,11 @@ class Worker:
         runner = Runner(worker=self.worker_id, clone=clone_id(git.common_dir()))
         self.claims = Claims(git, RemoteRefs(git, remote), runner, options.stale_after, options.heartbeat)
         self.queue = RemoteQueue(git, remote, self.claims, options)
-        host = f"worker:{self.worker_id}"
-        self.executor = OutputPushingExecutor(git, options.run, on_event, claims=self.claims, host=host)
+        self.executor = self.make_executor(git, on_event)
+
+    def make_executor(self, git: Git, on_event) -> LocalExecutor:
+        """What runs each claimed trial here: the local executor, pushing outputs to the DVC remote before each result."""
+        return OutputPushingExecutor(git, self.options.run, on_event, claims=self.claims, host=f"worker:{self.worker_id}")
 
     def connect(self) -> None:
         """Reach the remote and check the sweeps asked for, before anything runs."""
@@ -205,9 +208,7 @@ class Worker:
     def run(self) -> RunSummary:
         summary = RunSummary()
         while True:
-            done = self.executor.run(self.queue)
-            summary.finished += done.finished
-            summary.skipped += done.skipped
+            summary.add(self.executor.run(self.queue))
             if not self.queue.wait_for_work(self.options.idle_exit):
                 return summary
 

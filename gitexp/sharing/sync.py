@@ -33,7 +33,8 @@ from gitexp.project.outputs import missing_outputs
 from gitexp.store.git import ZERO_OID, Git, RefRecord, RefUpdate
 from gitexp.store.naming import SWEEPS_NAMESPACE, TrialRef, sweep_ref
 from gitexp.store.records import SUCCEEDED, SWEEP_FILE, T_SWEEP, T_TRIAL, Ledger, Sweep, Trial, parse_trailers
-from gitexp.store.remote import RemoteRefs, Staging, fetch_claims, resolve_remote
+from gitexp.store.refstore import LocalRefs
+from gitexp.store.remote import Remote, RemoteRefs, Staging, fetch_sweeps_and_claims, resolve_remote
 
 # How the tips of one ref compare between here and there.
 SAME = "same"
@@ -176,12 +177,22 @@ def push_refs(git: Git, remote: str, here: Mapping[str, str]) -> SyncReport:
         else:
             report.left[ref] = PUSH_LEFT_REASONS[relation]
     swap_on_remote(store, updates)
+    shared = [ref for ref in (*report.created, *report.updated, *report.current) if ref.startswith(SWEEPS_NAMESPACE)]
+    note_shared_sweeps(git, store.remote, {ref: here[ref] for ref in shared})
     return report
 
 
 def remote_store(git: Git, remote: str) -> RemoteRefs:
-    """The configured ``remote`` as a ref store for the user's own refs: every refusal kept, nothing mirrored here."""
+    """The configured ``remote`` as a ref store for the user's own refs: every refusal kept, nothing mirrored here
+    (but the sweep records a push leaves there, see ``note_shared_sweeps``)."""
     return RemoteRefs(git, resolve_remote(git, remote, urls=False), refusals=[], mirror=False)
+
+
+def note_shared_sweeps(git: Git, remote: Remote, records: Mapping[str, str]) -> None:
+    """Remember in this clone's mirror of ``remote`` that it holds these sweep records (ref -> oid) now:
+    ``gitexp run`` claims a shared sweep's trials there (``execution.shared``)."""
+    if records:
+        LocalRefs(git).swap([RefUpdate(remote.tracking(ref), oid) for ref, oid in records.items()], message="gitexp: push")
 
 
 def swap_on_remote(store: RemoteRefs, updates: list[RefUpdate]) -> None:
@@ -225,7 +236,7 @@ def pull(git: Git, remote: str, sweep_names: list[str], with_data: bool = True) 
     staged = {record.name: record for record in staging.view.refs()}
     report = SyncReport(remote)
     reconcile(git, staging, accepted_refs(staged, wanted), report)
-    fetch_claims(git, source)  # status and show tell which queued trials run elsewhere
+    fetch_sweeps_and_claims(git, source)  # status and show tell which queued trials run elsewhere; run claims there
     if with_data:
         report.data = transfer_data(git, "fetch", sorted({sweep.project for sweep in wanted}) or [""])
         pulled = {*report.created, *report.updated}

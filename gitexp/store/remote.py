@@ -117,9 +117,9 @@ def tracked_claims(git: Git) -> list[RefRecord]:
     return [RefRecord("refs/" + r.name[len(TRACKING_ROOT) :].partition("/")[2], r.oid, r.message) for r in records]
 
 
-def fetch_claims(git: Git, remote: Remote) -> None:
-    """Mirror the remote's claims (who runs what there now) into ``remote.namespace``."""
-    git.fetch(remote.spec, [mirror_refspec(remote, CLAIMS_NAMESPACE)], prune=True)
+def fetch_sweeps_and_claims(git: Git, remote: Remote) -> None:
+    """Mirror the remote's sweep records (what it shares) and claims (who runs what there now) into ``remote.namespace``."""
+    git.fetch(remote.spec, [mirror_refspec(remote, SWEEPS_NAMESPACE), mirror_refspec(remote, CLAIMS_NAMESPACE)], prune=True)
 
 
 class TrackingView(Git):

@@ -73,8 +73,9 @@ def run(environment: Environment, names, jobs, timeout, stage, retry_failed, cop
     """Run queued trials (of the named sweeps or trials; all by default)."""
     from gitexp.cli.progress import LiveProgress, PlainProgress
     from gitexp.errors import UsageError
-    from gitexp.execution.driver import extend_sweep, sources_for
-    from gitexp.execution.local import LocalExecutor, RunOptions, copy_paths_option
+    from gitexp.execution.driver import extend_sweep
+    from gitexp.execution.local import RunOptions, copy_paths_option
+    from gitexp.execution.shared import plan_run
     from gitexp.planning.queue import QueueRequest, queue_sweep
 
     git = environment.git()
@@ -95,7 +96,8 @@ def run(environment: Environment, names, jobs, timeout, stage, retry_failed, cop
         if len(names) != 1 or names[0] not in Ledger(git).sweep_names():
             raise UsageError("--more extends one sweep: name it, e.g. gitexp run my-sweep --more 10")
         extend_sweep(git, Ledger(git).sweep(names[0]), more)
-    source, total = sources_for(git, list(names), options.runnable_statuses)
+    plan = plan_run(git, list(names), options)
+    total = plan.total
     if total == 0:
         environment.echo("Nothing to run: no queued trials" + (" in " + ", ".join(names) if names else ""))
         return
@@ -103,10 +105,12 @@ def run(environment: Environment, names, jobs, timeout, stage, retry_failed, cop
         LiveProgress(environment.console, total) if environment.interactive else PlainProgress(environment, total)
     )
     with display:
-        summary = LocalExecutor(git, options, display).run(source)
+        summary = plan.run(display)
     succeeded = len(summary.finished) - len(summary.failed)
     environment.echo(f"{succeeded} succeeded, {len(summary.failed)} failed, {len(summary.skipped)} skipped")
-    for driver in source.sources:
+    for shared in plan.shared:
+        environment.echo(f"{shared.note}: gitexp pull brings the results of other runners")
+    for driver in plan.drivers:
         if getattr(driver, "stop_reason", None):
             environment.echo(f"Sweep {driver.sweep.name} stopped: {driver.stop_reason}")
     if summary.failed:
