@@ -47,6 +47,8 @@ def remove(git: Git, names: list[str], remote: str | None = None) -> Removal:
     if store is not None:
         removal.remote = remote_refs_to_remove(git, remote, removal)
         swap_on_remote(store, [RefUpdate(ref, ZERO_OID, oid) for ref, oid in removal.remote.items()])
+        mirrored = {store.remote.tracking(ref) for ref in removal.remote}  # what this clone saw there is gone too
+        removal.local.update((r.name, r.oid) for r in git.refs(store.remote.namespace) if r.name in mirrored)
     updates = [RefUpdate(ref, ZERO_OID, oid) for ref, oid in removal.local.items()]
     if not LocalRefs(git).swap(updates, message="gitexp: remove"):
         raise GitCommandError("refs changed while removing (another gitexp at work?): run gitexp remove again")
