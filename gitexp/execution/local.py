@@ -24,8 +24,10 @@ from gitexp.project.model import Project, load_project
 from gitexp.store.git import Git
 from gitexp.store.layout import trial_lock_path, trial_log_path, worktrees_root
 from gitexp.store.locks import TrialLock, clear_stale_ref_locks
+from gitexp.store.naming import sweep_ref
 from gitexp.store.records import FAILED, QUEUED, Ledger, Trial
 from gitexp.store.refstore import LocalRefs
+from gitexp.store.remote import seen_shared
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,7 @@ class LocalExecutor:
         self.common_dir = git.common_dir()
         with stopped_when_disk_full():  # a new clone writes its id
             self.claims = claims or local_claims(git)
+        self.watch_sharing = claims is None  # claims here: stop taking a sweep's trials once it is pushed
         self.host = host or where("local")
         self.warm_dvc: WarmDvcPool | None = None
         self.slots = Slots(git, self.common_dir)
@@ -155,10 +158,18 @@ class LocalExecutor:
         if not lock.acquire(worktree):
             return None
         try:
+            if self.watch_sharing and self.shared_meanwhile(trial):
+                return None
             ran = run_claimed(self.claims, trial, lambda claimed: self.execute(claimed, worktree))
         finally:
             lock.release()
         return ran[0] if ran is not None and ran[1] else None
+
+    def shared_meanwhile(self, trial: Trial) -> bool:
+        """Whether ``trial``'s sweep was pushed to a remote since this run began: its workers take it from
+        there now. Asked once the trial's lock is held, which ``gitexp push`` looks at after noting the push."""
+        record = self.git.rev_parse(sweep_ref(trial.sweep))
+        return record is not None and seen_shared(self.git, trial.sweep, record)
 
     def execute(self, trial: Trial, worktree: Path) -> tuple[RunOutcome, str]:
         """Run ``trial`` in the worktree at ``worktree`` (made on first use, else switched to the trial).

@@ -38,7 +38,7 @@ from gitexp.store.git import ZERO_OID, Git, RefUpdate
 from gitexp.store.naming import SWEEPS_NAMESPACE, sweep_ref
 from gitexp.store.records import Ledger, Sweep, Trial
 from gitexp.store.refstore import LocalRefs
-from gitexp.store.remote import TrackingView, fetch_sweeps_and_claims, resolve_remote
+from gitexp.store.remote import TrackingView, fetch_sweeps_and_claims, resolve_remote, same_history
 
 OnEvent = Callable[[RunEvent], None]
 
@@ -92,11 +92,6 @@ def shared_on(git: Git, sweeps: Sequence[Sweep]) -> dict[str, str]:
                 f"run them with gitexp worker --remote NAME, naming the one its workers use"
             )
     return {sweep: remotes[0] for sweep, remotes in homes.items()}
-
-
-def same_history(git: Git, ours: str, theirs: str) -> bool:
-    """Whether two records of a sweep are one sweep: one is the other or came from it."""
-    return ours == theirs or git.is_ancestor(ours, theirs) or git.is_ancestor(theirs, ours)
 
 
 # -- running a remote's sweeps from this clone ---------------------------------------------

@@ -25,13 +25,15 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from gitexp.errors import GitCommandError, NotFoundError, RepositoryError, some_of
+from gitexp.errors import GitCommandError, NotFoundError, RepositoryError, UsageError, some_of
 from gitexp.project.config import dvc_cache_dir
 from gitexp.project.dvc import dvc_remote_configured, run_dvc
 from gitexp.project.model import load_project
 from gitexp.project.outputs import missing_outputs
 from gitexp.store.git import ZERO_OID, Git, RefRecord, RefUpdate
-from gitexp.store.naming import SWEEPS_NAMESPACE, TrialRef, sweep_ref
+from gitexp.store.layout import trial_lock_path
+from gitexp.store.locks import held_by
+from gitexp.store.naming import CLAIMS_NAMESPACE, SWEEPS_NAMESPACE, TrialRef, sweep_ref
 from gitexp.store.records import SUCCEEDED, SWEEP_FILE, T_SWEEP, T_TRIAL, Ledger, Sweep, Trial, parse_trailers
 from gitexp.store.refstore import LocalRefs
 from gitexp.store.remote import Remote, RemoteRefs, Staging, fetch_sweeps_and_claims, resolve_remote
@@ -176,9 +178,16 @@ def push_refs(git: Git, remote: str, here: Mapping[str, str]) -> SyncReport:
             (report.created if relation == ONLY_HERE else report.updated).append(ref)
         else:
             report.left[ref] = PUSH_LEFT_REASONS[relation]
-    swap_on_remote(store, updates)
-    shared = [ref for ref in (*report.created, *report.updated, *report.current) if ref.startswith(SWEEPS_NAMESPACE)]
-    note_shared_sweeps(git, store.remote, {ref: here[ref] for ref in shared})
+    sweeps = {ref: oid for ref, oid in here.items() if ref.startswith(SWEEPS_NAMESPACE)}
+    # Noted before looking for trials a run here claims in this clone: such a run looks at the note
+    # once it holds a trial's lock, and leaves the sweep's trials to the remote from then on.
+    undo = note_shared_sweeps(git, store.remote, sweeps)
+    try:
+        refuse_running_here(git, here)
+        swap_on_remote(store, updates)
+    except BaseException:
+        LocalRefs(git).swap(undo, message="gitexp: push")
+        raise
     return report
 
 
@@ -188,11 +197,28 @@ def remote_store(git: Git, remote: str) -> RemoteRefs:
     return RemoteRefs(git, resolve_remote(git, remote, urls=False), refusals=[], mirror=False)
 
 
-def note_shared_sweeps(git: Git, remote: Remote, records: Mapping[str, str]) -> None:
-    """Remember in this clone's mirror of ``remote`` that it holds these sweep records (ref -> oid) now:
-    ``gitexp run`` claims a shared sweep's trials there (``execution.shared``)."""
-    if records:
-        LocalRefs(git).swap([RefUpdate(remote.tracking(ref), oid) for ref, oid in records.items()], message="gitexp: push")
+def note_shared_sweeps(git: Git, remote: Remote, records: Mapping[str, str]) -> list[RefUpdate]:
+    """Note in this clone's mirror of ``remote`` that it holds these sweep records (ref -> oid): ``gitexp run``
+    claims a shared sweep's trials there (``execution.shared``). Answers the updates that undo the note."""
+    if not records:
+        return []
+    mirrored = [remote.tracking(ref) for ref in records]
+    before = {record.name: record.oid for record in git.refs(*mirrored) if record.name in mirrored}
+    LocalRefs(git).swap([RefUpdate(remote.tracking(ref), oid) for ref, oid in records.items()], message="gitexp: push")
+    return [RefUpdate(ref, before.get(ref, ZERO_OID)) for ref in mirrored]
+
+
+def refuse_running_here(git: Git, refs: Mapping[str, str]) -> None:
+    """Refuse to share a trial that a ``gitexp run`` here runs with claims in this clone: workers would run it again."""
+    common_dir = git.common_dir()
+    for claim in git.refs(CLAIMS_NAMESPACE):
+        sweep, _, trial = claim.name[len(CLAIMS_NAMESPACE) :].partition("/")
+        running = held_by(trial_lock_path(common_dir, sweep, trial)) is not None
+        if running and any(ref.endswith(f"/{sweep}/{trial}") and ref.startswith("refs/heads/") for ref in refs):
+            raise UsageError(
+                f"{sweep}/{trial} is running in a gitexp run here that claims its trials in this clone, "
+                f"and workers would run them again: gitexp push {sweep} once that run ends"
+            )
 
 
 def swap_on_remote(store: RemoteRefs, updates: list[RefUpdate]) -> None:

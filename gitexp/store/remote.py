@@ -122,6 +122,18 @@ def fetch_sweeps_and_claims(git: Git, remote: Remote) -> None:
     git.fetch(remote.spec, [mirror_refspec(remote, SWEEPS_NAMESPACE), mirror_refspec(remote, CLAIMS_NAMESPACE)], prune=True)
 
 
+def seen_shared(git: Git, sweep: str, record: str) -> bool:
+    """Whether this clone has seen sweep ``sweep`` on a remote, on the history of its record ``record`` here."""
+    tracked = git.refs(f"{TRACKING_ROOT}*/{SWEEPS_NAMESPACE.removeprefix('refs/')}{sweep}")
+    return any(same_history(git, record, seen.oid) for seen in tracked)
+
+
+def same_history(git: Git, ours: str, theirs: str) -> bool:
+    """Whether two records of a sweep are one sweep: one is the other or came from it (a sweep queued again
+    under the same name is another)."""
+    return ours == theirs or git.is_ancestor(ours, theirs) or git.is_ancestor(theirs, ours)
+
+
 class TrackingView(Git):
     """This clone's mirror of a remote, read as if it were the remote's own refs.
 

@@ -39,7 +39,7 @@ def finished(output: str) -> list[str]:
 def test_two_runs_and_two_workers_in_four_clones_run_each_trial_once(kit, logging_project, runs_log, run_gitexp, tmp_path):
     bare = Git(tmp_path / "remote.git")
     Git(tmp_path).run("init", "-q", "--bare", "-b", "main", str(bare.root))
-    grid = ["train.lr=[0.05, 0.1, 0.2, 0.3]", "train.n_est=[10, 20, 30, 40]", "train.sleep=0.2"]
+    grid = ["train.lr=[0.05, 0.1, 0.2, 0.3]", "train.n_est=[10, 20, 30]", "train.sleep=0.2"]
     shared_project(kit, run_gitexp, logging_project, bare, *grid)  # a run where the sweep was pushed from
     other = pulled_clone(kit, run_gitexp, bare, tmp_path / "other")  # a run where it was pulled into
     workers = [kit.clone(bare.root, tmp_path / f"w{i}") for i in range(2)]
@@ -52,9 +52,9 @@ def test_two_runs_and_two_workers_in_four_clones_run_each_trial_once(kit, loggin
     assert [proc.returncode for proc in processes] == [0, 0, 0, 0], outputs
 
     ran = kit.runs(runs_log)
-    assert len(ran) == 16 and set(ran.values()) == {1}, ran  # each trial ran exactly once, somewhere
+    assert len(ran) == 12 and set(ran.values()) == {1}, ran  # each trial ran exactly once, somewhere
     counts = kit.result_counts(bare)
-    assert len(counts) == 16 and set(counts.values()) == {1}, counts  # one result each on the remote, 0 duplicates
+    assert len(counts) == 12 and set(counts.values()) == {1}, counts  # one result each on the remote, 0 duplicates
     assert claims_on(bare) == [] and claims_on(logging_project) == [] and claims_on(other) == []
     by_runs = [finished(out) for out, _ in outputs[:2]]
     by_workers = [line.split()[1] for out, _ in outputs[2:] for line in out.splitlines() if line.startswith("succeeded")]
@@ -157,3 +157,64 @@ def test_a_sweep_queued_again_under_a_removed_shared_name_runs_here(kit, logging
     assert kit.runs(runs_log) == {"s/t001": 1}
     assert kit.result_counts(logging_project) == {"refs/heads/exp/s/t001": 1}
     assert kit.result_counts(bare) == {"refs/heads/exp/s/t001": 0, "refs/heads/exp/s/t002": 0}  # origin's sweep s untouched
+
+
+# -- the converse: a sweep pushed while a run here claims its trials in this clone ----------------
+
+
+def wait_for(condition, seconds: float = 60) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_push_refuses_a_sweep_whose_trial_a_local_run_here_runs(kit, logging_project, runs_log, run_gitexp, tmp_path, repo_state):
+    Git(tmp_path).run("init", "-q", "--bare", "-b", "main", str(tmp_path / "remote.git"))
+    logging_project.run("remote", "add", "origin", str(tmp_path / "remote.git"))
+    kit.queue(logging_project, "s", "train.lr=0.1", "train.sleep=3")
+    running = kit.gitexp(logging_project.root, "run")
+    wait_for(lambda: claims_on(logging_project))
+    before = repo_state(logging_project)
+
+    pushed = run_gitexp(logging_project.root, "push", "--no-dvc")
+
+    assert pushed.code == 2 and pushed.out == "", pushed.err
+    assert pushed.err == (
+        "gitexp: error: s/t001 is running in a gitexp run here that claims its trials in this clone, "
+        "and workers would run them again: gitexp push s once that run ends\n"
+    )
+    assert repo_state(logging_project) == before
+    assert Git(tmp_path / "remote.git").run("for-each-ref") == ""
+    assert running.wait(timeout=60) == 0
+    assert run_gitexp(logging_project.root, "push", "--no-dvc").code == 0  # the run ended: the result goes
+
+
+def test_a_local_run_leaves_the_rest_of_a_sweep_pushed_meanwhile_to_the_remotes_workers(
+    kit, logging_project, runs_log, run_gitexp, tmp_path
+):
+    from gitexp.execution.local import LocalExecutor, RunOptions, StaticTrials
+    from gitexp.store.records import Ledger
+
+    bare = Git(tmp_path / "remote.git")
+    Git(tmp_path).run("init", "-q", "--bare", "-b", "main", str(bare.root))
+    logging_project.run("remote", "add", "origin", str(bare.root))
+    logging_project.run("push", "-q", "origin", "main")
+    kit.queue(logging_project, "s", "train.lr=[0.05, 0.1, 0.2, 0.3]")
+
+    class PushedAfterTheFirst(StaticTrials):
+        def finished(self, trial, outcome):  # between two trials, the user pushes the sweep
+            if not kit.result_counts(bare):
+                assert run_gitexp(logging_project.root, "push", "--no-dvc").code == 0
+
+    summary = LocalExecutor(logging_project, RunOptions()).run(PushedAfterTheFirst(Ledger(logging_project).trials()))
+    worker = kit.clone(bare.root, tmp_path / "worker")
+    result = run_gitexp(worker.root, "worker", "--remote", "origin", *FAST)
+
+    assert result.code == 0, result.err
+    assert [t.ref.key for t, _ in summary.finished] == ["s/t001"] and len(summary.skipped) == 3
+    ran = kit.runs(runs_log)
+    assert len(ran) == 4 and set(ran.values()) == {1}, ran
+    assert kit.result_counts(bare) == {f"refs/heads/exp/s/t00{i}": 1 for i in range(1, 5)}
