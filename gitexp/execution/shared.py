@@ -113,7 +113,7 @@ class SharedRun(Worker):
 
     @property
     def note(self) -> str:
-        return f"Claimed and published on {self.queue.remote.spec}, which shares {', '.join(self.options.sweeps)}"
+        return f"Claimed and published on {self.queue.remote.shown}, which shares {', '.join(self.options.sweeps)}"
 
     def make_executor(self, git: Git, on_event: OnEvent) -> LocalExecutor:
         return ResultsHere(git, self.options.run, on_event, claims=self.claims)
