@@ -23,7 +23,8 @@ from gitexp.project.dvc import tool_env
 from gitexp.project.model import Project, load_project
 from gitexp.store.git import Git
 from gitexp.store.layout import trial_lock_path, trial_log_path, worktrees_root
-from gitexp.store.locks import TrialLock, clear_stale_ref_locks
+from gitexp.store.journal import recover
+from gitexp.store.locks import TrialLock
 from gitexp.store.records import FAILED, QUEUED, Ledger, Trial
 from gitexp.store.refstore import LocalRefs
 
@@ -181,7 +182,7 @@ class LocalExecutor:
         return outcome, commit_result(self.git, trial, outcome, self.host)  # the slot may be gone; the objects are shared
 
     def recover(self) -> None:
-        """Clean up after runners of this clone killed midway: worktrees, ref locks, their claims.
+        """Clean up after runners and writers of this clone killed midway: worktrees, ref writes and locks, claims.
 
         The processes their trials left in cgroups are stopped, whichever clone
         they ran for: the cgroup's name holds its runner's pid, and a runner
@@ -192,9 +193,7 @@ class LocalExecutor:
         """
         stop_orphaned_trials()  # first: their pipelines would go on writing into the slots removed next
         remove_stale_slots(self.git, self.common_dir)
-        ledger = Ledger(self.git)
-        prefixes = {ledger.prefix} | {sweep.prefix for sweep in ledger.sweeps()}
-        clear_stale_ref_locks(self.common_dir, ["refs/gitexp", *(f"refs/heads/{p}".rstrip("/") for p in prefixes)])
+        recover(self.git, Ledger(self.git).prefixes())
         for claim in self.claims.known().values():
             sweep, _, name = claim.key.partition("/")
             lock = TrialLock(trial_lock_path(self.common_dir, sweep, name))

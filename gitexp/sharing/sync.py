@@ -11,7 +11,8 @@ alone and reported, so neither push nor pull loses a result.
   meanwhile makes the whole push fail rather than be overwritten.
 - pull: a fetch of every sweep record, then of the wanted sweeps' trial
   branches, into a staging namespace; then one local ref transaction that
-  creates or fast-forwards the local refs and empties the staging namespace.
+  creates or fast-forwards the branches, and one for the sweep records that
+  also empties the staging namespace (records last: see ``reconcile``).
 
 DVC outputs follow with ``dvc push`` / ``dvc fetch`` of every branch when the
 project has a DVC remote; a pull names the pulled trials' outputs that are
@@ -31,6 +32,7 @@ from gitexp.project.dvc import dvc_remote_configured, run_dvc
 from gitexp.project.model import load_project
 from gitexp.project.outputs import missing_outputs
 from gitexp.store.git import ZERO_OID, Git, RefRecord, RefUpdate
+from gitexp.store.journal import recover
 from gitexp.store.naming import SWEEPS_NAMESPACE, TrialRef, sweep_ref
 from gitexp.store.records import SUCCEEDED, SWEEP_FILE, T_SWEEP, T_TRIAL, Ledger, Sweep, Trial, parse_trailers
 from gitexp.store.remote import RemoteRefs, Staging, fetch_claims, resolve_remote
@@ -207,6 +209,7 @@ def pull(git: Git, remote: str, sweep_names: list[str], with_data: bool = True) 
     remote's claims, mirrored as they are.
     """
     source = resolve_remote(git, remote, urls=False)
+    recover(git, Ledger(git).prefixes())
     staging = Staging(git, source)
     staging.fetch([SWEEPS_NAMESPACE])
     remote_sweeps = staged_sweeps(staging.view)
@@ -258,7 +261,7 @@ def accepted_refs(staged: Mapping[str, RefRecord], sweeps: list[Sweep]) -> dict[
 
 
 def reconcile(git: Git, staging: Staging, theirs: Mapping[str, str], report: SyncReport) -> None:
-    """Create or fast-forward local refs to ``theirs`` in one transaction that also empties the staging area."""
+    """Create or fast-forward local refs to ``theirs``: the branches, then the sweep records in the transaction that empties the staging area."""
     here = {record.name: record.oid for record in git.refs(SWEEPS_NAMESPACE, "refs/heads/")}
     relations = compare_tips(git, {ref: (here.get(ref), oid) for ref, oid in theirs.items()})
     remote = staging.area.spec
@@ -277,7 +280,12 @@ def reconcile(git: Git, staging: Staging, theirs: Mapping[str, str], report: Syn
             report.updated.append(ref)
         else:
             report.left[ref] = PULL_LEFT_REASONS[relation]
-    if not staging.take(updates, f"gitexp: pull {remote}"):
+    # Branches first, then the records that make new sweeps' branches visible (a transaction killed
+    # while it commits is half done): a pull cut short shows no half sweep, and the next one completes it.
+    branches = [update for update in updates if not update.ref.startswith(SWEEPS_NAMESPACE)]
+    records = [update for update in updates if update.ref.startswith(SWEEPS_NAMESPACE)]
+    message = f"gitexp: pull {remote}"
+    if not (git.try_update_refs(branches, message) if branches else True) or not staging.take(records, message):
         raise GitCommandError("local refs changed while pulling (another gitexp at work?): run gitexp pull again")
 
 

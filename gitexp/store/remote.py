@@ -18,6 +18,7 @@ from pathlib import Path
 
 from gitexp.errors import GitCommandError, GitexpError, NotFoundError, UsageError
 from gitexp.store.git import ZERO_OID, Git, RefRecord, RefUpdate
+from gitexp.store.journal import PendingWrite
 from gitexp.store.naming import CLAIMS_NAMESPACE, NAME_PATTERN, SWEEPS_NAMESPACE
 from gitexp.store.refstore import drop
 
@@ -208,6 +209,10 @@ class RemoteRefs:
         if scratch:
             self.git.try_update_refs(drop(scratch))
         return not rejected
+
+    def publish(self, created: Sequence[RefUpdate], record: RefUpdate, write: PendingWrite, message: str) -> bool:
+        """One atomic push: the remote applies it once it has received all of it, whatever becomes of this process."""
+        return self.swap([*created, record], [write.scratch], message)
 
     def current(self, refs: Sequence[str]) -> dict[str, str]:
         found = self.git.ls_remote(self.remote.spec, refs)
