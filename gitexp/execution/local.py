@@ -25,7 +25,7 @@ from gitexp.store.git import Git
 from gitexp.store.layout import trial_lock_path, trial_log_path, worktrees_root
 from gitexp.store.journal import recover
 from gitexp.store.locks import TrialLock
-from gitexp.store.records import FAILED, QUEUED, Ledger, Trial
+from gitexp.store.records import FAILED, QUEUED, Ledger, Sweep, Trial
 from gitexp.store.refstore import LocalRefs
 
 
@@ -218,6 +218,14 @@ def stopped_when_disk_full():
         if os.strerror(errno.ENOSPC) not in error.message:
             raise
         raise DiskFull(f"{error.message}: {again}") from None
+
+
+def check_stage_of(git: Git, sweeps: Sequence[Sweep], trials: Sequence[Trial], stage: str | None) -> None:
+    """Refuse a --stage that dvc.yaml does not define at a sweep's baseline or a trial's commit, before anything is written."""
+    if stage is None:
+        return
+    for commit, folder in dict.fromkeys([(s.baseline, s.project) for s in sweeps] + [(t.tip, t.project) for t in trials]):
+        check_stage(load_project(git, commit, folder), stage)
 
 
 def check_stage(project: Project, stage: str | None) -> None:

@@ -12,7 +12,7 @@ alone and reported, so neither push nor pull loses a result.
 - pull: a fetch of every sweep record, then of the wanted sweeps' trial
   branches, into a staging namespace; then one local ref transaction that
   creates or fast-forwards the branches, and one for the sweep records that
-  also empties the staging namespace (records last: see ``reconcile``).
+  also empties the staging namespace (records last: see ``Staging.take``).
 
 DVC outputs follow with ``dvc push`` / ``dvc fetch`` of every branch when the
 project has a DVC remote; a pull names the pulled trials' outputs that are
@@ -261,7 +261,7 @@ def accepted_refs(staged: Mapping[str, RefRecord], sweeps: list[Sweep]) -> dict[
 
 
 def reconcile(git: Git, staging: Staging, theirs: Mapping[str, str], report: SyncReport) -> None:
-    """Create or fast-forward local refs to ``theirs``: the branches, then the sweep records in the transaction that empties the staging area."""
+    """Create or fast-forward local refs to ``theirs`` and empty the staging area (``Staging.take``)."""
     here = {record.name: record.oid for record in git.refs(SWEEPS_NAMESPACE, "refs/heads/")}
     relations = compare_tips(git, {ref: (here.get(ref), oid) for ref, oid in theirs.items()})
     remote = staging.area.spec
@@ -280,12 +280,7 @@ def reconcile(git: Git, staging: Staging, theirs: Mapping[str, str], report: Syn
             report.updated.append(ref)
         else:
             report.left[ref] = PULL_LEFT_REASONS[relation]
-    # Branches first, then the records that make new sweeps' branches visible (a transaction killed
-    # while it commits is half done): a pull cut short shows no half sweep, and the next one completes it.
-    branches = [update for update in updates if not update.ref.startswith(SWEEPS_NAMESPACE)]
-    records = [update for update in updates if update.ref.startswith(SWEEPS_NAMESPACE)]
-    message = f"gitexp: pull {remote}"
-    if not (git.try_update_refs(branches, message) if branches else True) or not staging.take(records, message):
+    if not staging.take(updates, f"gitexp: pull {remote}"):
         raise GitCommandError("local refs changed while pulling (another gitexp at work?): run gitexp pull again")
 
 

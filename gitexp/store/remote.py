@@ -154,9 +154,18 @@ class Staging:
         self.git.update_refs(self._emptying())
 
     def take(self, updates: Sequence[RefUpdate], message: str) -> bool:
-        """Apply ``updates`` here and empty the staging area, in one transaction; False when a compare-and-swap lost."""
-        transaction = [*updates, *self._emptying()]
-        return not transaction or self.git.try_update_refs(transaction, message)
+        """Apply ``updates`` here and empty the staging area; False when a compare-and-swap lost.
+
+        Branches first, then the sweep records in the transaction that empties
+        the area: a loose-ref transaction killed while it commits is half done,
+        and a record makes its sweep's branches visible, so a pull cut short
+        shows no half sweep (the next pull completes it).
+        """
+        branches = [update for update in updates if not update.ref.startswith(SWEEPS_NAMESPACE)]
+        records = [*(update for update in updates if update.ref.startswith(SWEEPS_NAMESPACE)), *self._emptying()]
+        if branches and not self.git.try_update_refs(branches, message):
+            return False
+        return not records or self.git.try_update_refs(records, message)
 
     def _emptying(self) -> list[RefUpdate]:
         return [RefUpdate(record.name, ZERO_OID, record.oid) for record in self.git.refs(self.area.namespace)]
