@@ -415,6 +415,15 @@ class Git:
         """A new worktree at ``path``, a detached checkout of ``commit``."""
         self.run("worktree", "add", "--detach", "--force", str(path), commit)
 
+    def worktree_paths(self) -> list[Path]:
+        """The paths of every worktree Git has a record of (the main one first), whether or not they still exist."""
+        out = self.run("worktree", "list", "--porcelain", "-z")
+        return [Path(field[len("worktree ") :]) for field in out.split("\0") if field.startswith("worktree ")]
+
+    def remove_worktree_record(self, path: Path) -> None:
+        """Forget the worktree at ``path`` and delete what is left of it, even when locked (a ``worktree add`` killed midway locks it)."""
+        self.run("worktree", "remove", "--force", "--force", str(path), check=False)
+
     def prune_worktrees(self) -> None:
         """Forget the worktrees whose folders are gone."""
         self.run("worktree", "prune", check=False)
