@@ -204,19 +204,3 @@ def test_kill_9_during_worktree_creation_then_run_works_and_leaves_no_record(kit
     assert kit.workspace(logging_project) == before
     assert kit.fsck_clean(logging_project)
 
-
-def test_a_full_disk_while_the_clone_id_is_written_leaves_no_scratch_file(tmp_path, monkeypatch):
-    import errno
-
-    from gitexp.errors import RepositoryError
-    from gitexp.execution.claims import clone_id
-
-    def full(self, *args, **kwargs):
-        with open(self, "w") as handle:  # created, then the disk is full
-            handle.write("")
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(Path, "write_text", full)
-    with pytest.raises(RepositoryError, match="No space left on device.*free some disk space"):
-        clone_id(tmp_path)
-    assert list((tmp_path / "gitexp").iterdir()) == []
