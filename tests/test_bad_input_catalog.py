@@ -209,7 +209,12 @@ def test_the_catalog_is_large_enough():
     assert len(CASES) >= 30
 
 
-@pytest.mark.parametrize("case", list(params(CASES)))
+def pytest_generate_tests(metafunc):
+    """The table is read once the whole module has run, so the CASES.update blocks below count too."""
+    if metafunc.function.__name__ == "test_bad_input":
+        metafunc.parametrize("case", list(params(CASES)))
+
+
 def test_bad_input(project, tmp_path, run_gitexp, repo_state, case):
     cwd = case.setup(project, tmp_path) if case.setup else project.root
     repository = Git(cwd) if (cwd / ".git").exists() else project
@@ -257,3 +262,41 @@ CASES.update({
         "'user:***@nowhere:team/repo.git' is neither a remote of this repository", "git remote add NAME URL",
     ),
 })
+
+
+# -- atomic: validate first, write after (run queues, extends or locks nothing before it refuses) --
+
+
+def with_metrics_then(*setups: Callable[[Git, Path], Path]) -> Callable[[Git, Path], Path]:
+    """The baseline holds metrics.json (so a metric it lacks is known to be missing), then ``setups``."""
+
+    def setup(git: Git, tmp_path: Path) -> Path:
+        commit_file("metrics.json", '{"score": 0.5}\n')(git, tmp_path)
+        for more in setups:
+            more(git, tmp_path)
+        return git.root
+
+    return setup
+
+
+ATOMIC_CASES = {
+    "run --set steering by a metric the project lacks": Case(
+        ("run", "--set", "train.lr=[0.1, 0.2]", "--objective", "nope"), "has 'nope'", "metrics: score", with_metrics_then()
+    ),
+    "run --sweep steering by a metric the project lacks": Case(
+        ("run", "--sweep", "../sweep.yaml"),
+        "has 'nope'",
+        "metrics: score",
+        with_metrics_then(sweep_file("matrix:\n  train.lr: [0.1, 0.2]\nobjective: {metric: nope, goal: maximize}\n")),
+    ),
+    "run --set with a stage that does not exist": Case(
+        ("run", "--set", "train.lr=[0.1, 0.2]", "--stage", "nope"), "no stage 'nope'", "name one of them with --stage"
+    ),
+    "run of a named trial with a stage that does not exist": Case(
+        ("run", "s/t001", "--stage", "nope"), "no stage 'nope'", "name one of them with --stage", queued_sweep
+    ),
+    "run --more on a grid that has run every point": Case(
+        ("run", "s", "--more", "2"), "0 untried point(s) of its 2", "queue a new sweep", queued_sweep
+    ),
+}
+CASES.update(ATOMIC_CASES)

@@ -230,16 +230,20 @@ def cancel_trials(git: Git, trials: Sequence[Trial], reason: str, store: RefStor
         store.swap([RefUpdate(trial.ref.ref, commit, trial.tip)], message="gitexp: cancel")
 
 
-def extend_sweep(git: Git, sweep: Sweep, more: int) -> Sweep:
-    """Raise a sweep's trial budget by ``more`` (``gitexp run --more N``) and clear a stop."""
+def plan_extension(git: Git, sweep: Sweep, more: int) -> Sweep:
+    """The sweep with its trial budget raised by ``more`` and a stop cleared (``gitexp run --more N``), for
+    ``write_trials`` to record; refuses, before anything is written, more trials than its space holds."""
     if more < 1:
         raise UsageError(f"--more {more}: give a number of additional trials of 1 or more")
     spec = SweepSpec.from_json(sweep.spec)
     planned = spec.num_planned_trials() or len(Ledger(git).trials([sweep.name]))
+    if not strategy_for(spec).adaptive and spec.space.is_discrete and planned + more > spec.space.grid_size():
+        left = spec.space.grid_size() - planned
+        fix = f"give --more {left} or less" if left else "queue a new sweep with more values"
+        raise UsageError(f"sweep {sweep.name} has {left} untried point(s) of its {spec.space.grid_size()}: {fix}")
     spec = dataclasses.replace(spec, max_trials=planned + more)
     state = {key: value for key, value in sweep.state.items() if key != "stopped"}
-    extended, _ = write_trials(git, dataclasses.replace(sweep, spec=spec.to_json(), state=state))
-    return extended
+    return dataclasses.replace(sweep, spec=spec.to_json(), state=state)
 
 
 def check_objective_metrics(git: Git, sweep: Sweep) -> str | None:
@@ -284,6 +288,14 @@ class CombinedSource:
         self.owner.pop(trial.ref).finished(trial, outcome)
 
 
+def selection(git: Git, names: Sequence[str]) -> tuple[list[Sweep], list[Trial]]:
+    """The sweeps and the single trials ``names`` name (every sweep when none is named)."""
+    ledger = Ledger(git)
+    sweep_names = set(ledger.sweep_names())
+    wanted = [name for name in names if name in sweep_names] if names else sorted(sweep_names)
+    return [ledger.sweep(name) for name in wanted], [ledger.resolve_trial(name) for name in names if name not in sweep_names]
+
+
 def sources_for(git: Git, names: Sequence[str], runnable_statuses: Sequence[str]) -> tuple[CombinedSource, int]:
     """What ``gitexp run NAMES`` executes: whole sweeps through drivers, named trials as they are.
 
@@ -292,19 +304,14 @@ def sources_for(git: Git, names: Sequence[str], runnable_statuses: Sequence[str]
     from gitexp.execution.local import StaticTrials
 
     ledger = Ledger(git)
-    sweep_names = set(ledger.sweep_names())
-    wanted_sweeps = [name for name in names if name in sweep_names] if names else sorted(sweep_names)
-    named_trials = [ledger.resolve_trial(name) for name in names if name not in sweep_names]
+    sweeps, named_trials = selection(git, names)
     sources: list[Any] = []
     total = 0
-    for name in wanted_sweeps:
-        sweep = ledger.sweep(name)
+    for sweep in sweeps:
         driver = SweepDriver(git, sweep, runnable_statuses, ledger=ledger)
         if driver.expected_runs() == 0 or driver.stop_reason:
             continue
-        problem = check_objective_metrics(git, sweep)
-        if problem:
-            raise UsageError(f"sweep {name}: {problem}")
+        refuse_objective_problems(git, sweep)
         sources.append(driver)
         total += driver.expected_runs()
     static = [t for t in named_trials if t.status in runnable_statuses]
@@ -312,3 +319,9 @@ def sources_for(git: Git, names: Sequence[str], runnable_statuses: Sequence[str]
         sources.append(StaticTrials(static))
         total += len(static)
     return CombinedSource(sources), total
+
+
+def refuse_objective_problems(git: Git, sweep: Sweep) -> None:
+    problem = check_objective_metrics(git, sweep)
+    if problem:
+        raise UsageError(f"sweep {sweep.name}: {problem}")

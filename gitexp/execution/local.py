@@ -23,9 +23,10 @@ from gitexp.project.dvc import tool_env
 from gitexp.project.model import Project, load_project
 from gitexp.store.git import Git
 from gitexp.store.layout import trial_lock_path, trial_log_path, worktrees_root
-from gitexp.store.locks import TrialLock, clear_stale_ref_locks
+from gitexp.store.journal import recover
+from gitexp.store.locks import TrialLock
 from gitexp.store.naming import sweep_ref
-from gitexp.store.records import FAILED, QUEUED, Ledger, Trial
+from gitexp.store.records import FAILED, QUEUED, Ledger, Sweep, Trial
 from gitexp.store.refstore import LocalRefs
 from gitexp.store.remote import seen_shared
 
@@ -196,7 +197,7 @@ class LocalExecutor:
         return outcome, commit_result(self.git, trial, outcome, self.host)  # the slot may be gone; the objects are shared
 
     def recover(self) -> None:
-        """Clean up after runners of this clone killed midway: worktrees, ref locks, their claims.
+        """Clean up after runners and writers of this clone killed midway: worktrees, ref writes and locks, claims.
 
         The processes their trials left in cgroups are stopped, whichever clone
         they ran for: the cgroup's name holds its runner's pid, and a runner
@@ -207,9 +208,7 @@ class LocalExecutor:
         """
         stop_orphaned_trials()  # first: their pipelines would go on writing into the slots removed next
         remove_stale_slots(self.git, self.common_dir)
-        ledger = Ledger(self.git)
-        prefixes = {ledger.prefix} | {sweep.prefix for sweep in ledger.sweeps()}
-        clear_stale_ref_locks(self.common_dir, ["refs/gitexp", *(f"refs/heads/{p}".rstrip("/") for p in prefixes)])
+        recover(self.git, Ledger(self.git).prefixes())
         for claim in self.claims.known().values():
             sweep, _, name = claim.key.partition("/")
             lock = TrialLock(trial_lock_path(self.common_dir, sweep, name))
@@ -234,6 +233,14 @@ def stopped_when_disk_full():
         if os.strerror(errno.ENOSPC) not in error.message:
             raise
         raise DiskFull(f"{error.message}: {again}") from None
+
+
+def check_stage_of(git: Git, sweeps: Sequence[Sweep], trials: Sequence[Trial], stage: str | None) -> None:
+    """Refuse a --stage that dvc.yaml does not define at a sweep's baseline or a trial's commit, before anything is written."""
+    if stage is None:
+        return
+    for commit, folder in dict.fromkeys([(s.baseline, s.project) for s in sweeps] + [(t.tip, t.project) for t in trials]):
+        check_stage(load_project(git, commit, folder), stage)
 
 
 def check_stage(project: Project, stage: str | None) -> None:

@@ -78,18 +78,25 @@ class Slots:
 
 
 def remove_stale_slots(git: Git, common_dir: Path) -> None:
-    """Remove the slots of processes that died (their flocks are free), and Git's records of them."""
+    """Remove the slots of processes that died (their flocks are free), and Git's records of them.
+
+    A ``git worktree add`` killed midway leaves its record locked, which
+    ``worktree prune`` keeps forever: such a record of a dead slot is removed too.
+    """
     root = worktrees_root(common_dir)
     if not root.is_dir():
         return
     with _admin(common_dir):
+        recorded = {path.name for path in git.worktree_paths() if path.parent.resolve() == root.resolve()}
         removed = False
-        for name in {entry.name.removesuffix(".lock") for entry in root.iterdir()}:
+        for name in {entry.name.removesuffix(".lock") for entry in root.iterdir()} | recorded:
             path = root / name
             fd = try_lock(_slot_lock(path))
             if fd is None:  # a live process's slot
                 continue
             try:
+                if name in recorded:
+                    git.remove_worktree_record(path)
                 _remove_slot(path)
                 removed = True
             finally:

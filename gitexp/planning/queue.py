@@ -1,15 +1,16 @@
 """Queueing: validate a sweep against the baseline and write its trial branches in one batch.
 
-Everything is checked before anything is written; then all objects go into one
-fast-import pack and all refs are created in one atomic ``update-ref``
-transaction whose creates fail if a ref already exists. A refused or failed
-queue therefore leaves no branch and no sweep behind.
+Everything is checked before anything is written (``plan_queue``); then all
+objects go into one fast-import pack and the refs are published by
+compare-and-swap, the trial branches first and the sweep record that makes
+them visible last (``RefStore.publish``); creates fail if a ref already
+exists. A refused, failed or killed queue therefore leaves no sweep behind,
+and what a killed one wrote is undone by the next command that writes.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -19,6 +20,7 @@ from gitexp.errors import ConcurrentChange, RepositoryError, UsageError, some_of
 from gitexp.project.model import DEFAULT_PARAMS_FILE, Project, ProjectCache, load_project
 from gitexp.project.params import ParamsFile, check_value_type
 from gitexp.store.git import ZERO_OID, FastImportCommit, Git, RefUpdate
+from gitexp.store.journal import pending_write, recover
 from gitexp.store.naming import TrialRef, generate_sweep_name, sweep_ref, trial_name, validate_name
 from gitexp.store.records import (
     Ledger,
@@ -56,6 +58,30 @@ class QueuedSweep:
 
 def queue_sweep(git: Git, request: QueueRequest) -> QueuedSweep:
     """Validate ``request`` and create its sweep record and first trials."""
+    return plan_queue(git, request).write()
+
+
+@dataclass(frozen=True)
+class PlannedQueue:
+    """A sweep checked against its baseline and its first trials planned, nothing written yet."""
+
+    git: Git
+    sweep: Sweep
+    spec: SweepSpec
+    plans: list[TrialPlan]
+    targets: "ParamsTargets"
+    cache: ProjectCache
+
+    def write(self) -> QueuedSweep:
+        """Create the sweep record and the trials, all or nothing, after cleaning up after dead writers."""
+        recover(self.git, [self.sweep.prefix])
+        queued = QueuedSweep(*write_trials(self.git, self.sweep, self.plans, spec=self.spec, targets=self.targets, new_sweep=True))
+        self.cache.save()
+        return queued
+
+
+def plan_queue(git: Git, request: QueueRequest) -> PlannedQueue:
+    """Validate ``request`` and plan its first trials; refuses bad input before anything is written."""
     ledger = Ledger(git)
     if git.rev_parse("HEAD") is None:
         raise RepositoryError("the repository has no commits yet: commit your DVC project first (git commit)")
@@ -89,9 +115,7 @@ def queue_sweep(git: Git, request: QueueRequest) -> QueuedSweep:
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         project=request.project,
     )
-    queued = QueuedSweep(*write_trials(git, sweep, plans, spec=spec, targets=targets, new_sweep=True))
-    cache.save()
-    return queued
+    return PlannedQueue(git, sweep, spec, plans, targets, cache)
 
 
 def write_trials(
@@ -105,30 +129,34 @@ def write_trials(
     new_sweep: bool = False,
     store: RefStore | None = None,
 ) -> tuple[Sweep, list[Trial]]:
-    """Write trial commits for ``plans`` and a new sweep record in one batch and one ref transaction.
+    """Write trial commits for ``plans`` and a new sweep record in one batch, all or nothing.
 
     With no plans this only records ``sweep`` as it is now (its spec and state).
-    The transaction goes to ``store`` (this repository by default; a worker
-    passes its remote): trial refs must not exist yet and the sweep ref must
-    still be at ``sweep.commit``, so concurrent writers cannot both land.
+    The refs go to ``store`` (this repository by default; a worker passes its
+    remote) by ``RefStore.publish``: trial refs must not exist yet and the
+    sweep ref must still be at ``sweep.commit``, so concurrent writers cannot
+    both land, and a writer killed midway leaves nothing a reader takes.
     Raises ``ConcurrentChange`` when another writer got there first.
     """
+    store = store or LocalRefs(git)
     refs = [TrialRef(sweep.prefix, sweep.name, trial_name(first_index + i)) for i in range(len(plans))]
     messages = [trial_message(sweep, ref, _params_json(plan), plan.tags) for ref, plan in zip(refs, plans)]
     commits = [
         FastImportCommit(sweep.baseline, message, targets.render(spec, plan)) for message, plan in zip(messages, plans)
     ]
     commits.append(_sweep_record_commit(sweep, None if new_sweep else sweep.commit))
-    scratch = f"refs/gitexp/tmp/queue-{os.getpid()}-{os.urandom(4).hex()}"
-    oids = git.fast_import(commits, scratch)
-    updates = [RefUpdate(ref.ref, oid, ZERO_OID) for ref, oid in zip(refs, oids)]
-    updates.append(RefUpdate(sweep_ref(sweep.name), oids[-1], ZERO_OID if new_sweep else sweep.commit))
-    if not (store or LocalRefs(git)).swap(updates, [scratch], f"gitexp: queue {sweep.name}"):
+    reflog = f"gitexp: queue {sweep.name}"
+    with pending_write(git) as write:
+        oids = git.fast_import(commits, write.scratch)
+        created = [RefUpdate(ref.ref, oid, ZERO_OID) for ref, oid in zip(refs, oids)]
+        record = RefUpdate(sweep_ref(sweep.name), oids[-1], ZERO_OID if new_sweep else sweep.commit)
+        landed = store.publish(created, record, write, reflog) if created else store.swap([record], [write.scratch], reflog)
+    if not landed:
         raise ConcurrentChange(
             f"sweep {sweep.name!r} changed while its trials were being written (another gitexp at work?): try again"
         )
-    record = dataclasses.replace(sweep, commit=oids[-1])
-    return record, [trial_from_record(ref, oid, message) for ref, oid, message in zip(refs, oids, messages)]
+    written = dataclasses.replace(sweep, commit=oids[-1])
+    return written, [trial_from_record(ref, oid, message) for ref, oid, message in zip(refs, oids, messages)]
 
 
 def refuse_more_than_the_space(spec: SweepSpec) -> None:

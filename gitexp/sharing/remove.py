@@ -9,6 +9,7 @@ from gitexp.errors import GitCommandError, UsageError
 from gitexp.sharing.sync import remote_store, swap_on_remote
 from gitexp.store.claim_records import claim_ref
 from gitexp.store.git import ZERO_OID, Git, RefUpdate
+from gitexp.store.journal import recover
 from gitexp.store.layout import trial_log_path
 from gitexp.store.live import LiveClaims
 from gitexp.store.naming import CLAIMS_NAMESPACE, sweep_ref
@@ -44,6 +45,7 @@ def remove(git: Git, names: list[str], remote: str | None = None) -> Removal:
     """
     store = remote_store(git, remote) if remote is not None else None
     removal = plan_removal(git, names)
+    recover(git, Ledger(git).prefixes())
     if store is not None:
         removal.remote = remote_refs_to_remove(git, remote, removal)
         swap_on_remote(store, [RefUpdate(ref, ZERO_OID, oid) for ref, oid in removal.remote.items()])

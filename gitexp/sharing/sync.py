@@ -11,7 +11,8 @@ alone and reported, so neither push nor pull loses a result.
   meanwhile makes the whole push fail rather than be overwritten.
 - pull: a fetch of every sweep record, then of the wanted sweeps' trial
   branches, into a staging namespace; then one local ref transaction that
-  creates or fast-forwards the local refs and empties the staging namespace.
+  creates or fast-forwards the branches, and one for the sweep records that
+  also empties the staging namespace (records last: see ``Staging.take``).
 
 DVC outputs follow with ``dvc push`` / ``dvc fetch`` of every branch when the
 project has a DVC remote; a pull names the pulled trials' outputs that are
@@ -31,6 +32,7 @@ from gitexp.project.dvc import dvc_remote_configured, run_dvc
 from gitexp.project.model import load_project
 from gitexp.project.outputs import missing_outputs
 from gitexp.store.git import ZERO_OID, Git, RefRecord, RefUpdate
+from gitexp.store.journal import recover
 from gitexp.store.layout import trial_lock_path
 from gitexp.store.locks import held_by
 from gitexp.store.naming import CLAIMS_NAMESPACE, SWEEPS_NAMESPACE, TrialRef, sweep_ref
@@ -244,6 +246,7 @@ def pull(git: Git, remote: str, sweep_names: list[str], with_data: bool = True) 
     remote's claims, mirrored as they are.
     """
     source = resolve_remote(git, remote, urls=False)
+    recover(git, Ledger(git).prefixes())
     staging = Staging(git, source)
     staging.fetch([SWEEPS_NAMESPACE])
     remote_sweeps = staged_sweeps(staging.view)
@@ -295,7 +298,7 @@ def accepted_refs(staged: Mapping[str, RefRecord], sweeps: list[Sweep]) -> dict[
 
 
 def reconcile(git: Git, staging: Staging, theirs: Mapping[str, str], report: SyncReport) -> None:
-    """Create or fast-forward local refs to ``theirs`` in one transaction that also empties the staging area."""
+    """Create or fast-forward local refs to ``theirs`` and empty the staging area (``Staging.take``)."""
     here = {record.name: record.oid for record in git.refs(SWEEPS_NAMESPACE, "refs/heads/")}
     relations = compare_tips(git, {ref: (here.get(ref), oid) for ref, oid in theirs.items()})
     remote = staging.area.shown

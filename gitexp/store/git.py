@@ -12,7 +12,9 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,23 @@ from gitexp.store.redaction import redacted, without_credentials
 # User hooks (e.g. DVC's post-checkout) must not run inside gitexp's own plumbing.
 NO_HOOKS = ("-c", "core.hooksPath=/dev/null")
 ZERO_OID = "0" * 40
+
+# Flocks that mark a ref write in flight (store/journal.py): every git child inherits them, so a
+# write whose gitexp was killed still counts as live while the git it started commits.
+_INHERITED: set[int] = set()
+_INHERITED_LOCK = threading.Lock()
+
+
+@contextmanager
+def inherited_by_git(fd: int) -> Iterator[None]:
+    """While inside, every git this process starts holds ``fd`` (an flock) too, until it exits."""
+    with _INHERITED_LOCK:
+        _INHERITED.add(fd)
+    try:
+        yield
+    finally:
+        with _INHERITED_LOCK:
+            _INHERITED.discard(fd)
 
 
 @dataclass(frozen=True)
@@ -122,6 +141,8 @@ class Git:
         """Run git and hand back the finished process, whatever its exit status."""
         if isinstance(input, str):
             input = input.encode()
+        with _INHERITED_LOCK:  # copies: another thread may close its flock while this git starts
+            inherited = [os.dup(fd) for fd in _INHERITED]
         try:
             return subprocess.run(
                 ["git", *NO_HOOKS, *args],
@@ -130,9 +151,13 @@ class Git:
                 capture_output=True,
                 env={**self.env, **(env or {})},
                 check=False,
+                pass_fds=inherited,
             )
         except FileNotFoundError:
             raise RepositoryError("git is not installed or not on PATH: install Git 2.30 or newer") from None
+        finally:
+            for fd in inherited:
+                os.close(fd)
 
     # -- reading -------------------------------------------------------------
 
@@ -390,6 +415,15 @@ class Git:
     def add_worktree(self, path: Path, commit: str) -> None:
         """A new worktree at ``path``, a detached checkout of ``commit``."""
         self.run("worktree", "add", "--detach", "--force", str(path), commit)
+
+    def worktree_paths(self) -> list[Path]:
+        """The paths of every worktree Git has a record of (the main one first), whether or not they still exist."""
+        out = self.run("worktree", "list", "--porcelain", "-z")
+        return [Path(field[len("worktree ") :]) for field in out.split("\0") if field.startswith("worktree ")]
+
+    def remove_worktree_record(self, path: Path) -> None:
+        """Forget the worktree at ``path`` and delete what is left of it, even when locked (a ``worktree add`` killed midway locks it)."""
+        self.run("worktree", "remove", "--force", "--force", str(path), check=False)
 
     def prune_worktrees(self) -> None:
         """Forget the worktrees whose folders are gone."""

@@ -7,6 +7,7 @@
     cache/projects/<key>.json    DVC projects as DVC resolved them, by content
     pr/<sweep>/<trial>.md        the body of a pull request gitexp could not open itself
     clone-id                     this clone's random id, recorded in its claims
+    writes/<pid>-<rand>.json     a ref write in flight (its flock) and what it creates, until it is complete
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ def project_cache_dir(common_dir: Path) -> Path:
 
 def pull_request_body_path(common_dir: Path, sweep: str, trial: str) -> Path:
     return gitexp_dir(common_dir) / "pr" / sweep / f"{trial}.md"
+
+
+def writes_dir(common_dir: Path) -> Path:
+    return gitexp_dir(common_dir) / "writes"
 
 
 def clone_id_path(common_dir: Path) -> Path:

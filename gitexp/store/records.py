@@ -269,9 +269,18 @@ class Ledger:
             raise NotFoundError(f"no sweep named {name!r} (sweeps: {known}): see gitexp status")
         return Sweep.from_json(commit, json.loads(blob))
 
+    def prefixes(self) -> set[str]:
+        """Every branch prefix trials live under: the configured one and each sweep's own."""
+        return {sweep.prefix for sweep in self.sweeps()} | {self.prefix}
+
     def trials(self, sweeps: list[str] | None = None) -> list[Trial]:
-        """Trials of the given sweeps (all when None), ordered by sweep then trial name."""
-        prefixes = {sweep.prefix for sweep in self.sweeps()} | {self.prefix}
+        """Trials of the given sweeps (all when None), ordered by sweep then trial name.
+
+        Only trials of recorded sweeps: a queue publishes its sweep record after
+        its branches, so branches without one are a queue that has not completed.
+        """
+        recorded = {sweep.name for sweep in self.sweeps()}
+        prefixes = self.prefixes()
         patterns = [f"refs/heads/{prefix}{name}/" for prefix in prefixes for name in sweeps] if sweeps else [
             f"refs/heads/{prefix}" for prefix in prefixes
         ]
@@ -279,7 +288,7 @@ class Ledger:
         for record in self.git.refs(*patterns):
             for prefix in prefixes:
                 ref = TrialRef.from_ref(record.name, prefix)
-                if ref and parse_trailers(record.message).get(T_SWEEP) == ref.sweep:
+                if ref and ref.sweep in recorded and parse_trailers(record.message).get(T_SWEEP) == ref.sweep:
                     trials.append(trial_from_record(ref, record.oid, record.message))
                     break
         return sorted(trials, key=lambda trial: (trial.sweep, trial.name))

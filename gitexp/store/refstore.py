@@ -3,7 +3,9 @@
 Every write to a shared ref (a trial branch, a sweep record, a claim) is an
 atomic transaction whose updates each name the value they expect, so two
 writers never both win. Objects are always made in this repository first; a
-remote store then pushes them (``remote.RemoteRefs``).
+remote store then pushes them (``remote.RemoteRefs``). ``publish`` writes a
+batch of new trial branches so that it is all or nothing even for a process
+killed meanwhile (``journal``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from gitexp.store.git import ZERO_OID, Git, RefUpdate
+from gitexp.store.journal import PendingWrite
 
 
 class RefStore(Protocol):
@@ -25,6 +28,14 @@ class RefStore(Protocol):
         The local ``scratch`` refs (which kept new objects reachable) are
         deleted whether the updates land or not, in the same transaction when
         they land in this repository. ``message`` goes to the reflogs of this repository.
+        """
+
+    def publish(self, created: Sequence[RefUpdate], record: RefUpdate, write: PendingWrite, message: str) -> bool:
+        """Create the refs of ``created`` and move ``record`` by compare-and-swap; False when one lost.
+
+        All or nothing as ``swap`` is, and so that a reader who takes only
+        what ``record`` names (a sweep's trials) sees all or nothing even if
+        this process dies midway. ``write.scratch`` is dropped either way.
         """
 
     def current(self, refs: Sequence[str]) -> dict[str, str]:
@@ -43,6 +54,18 @@ class LocalRefs:
             return True
         if scratch:
             self.git.try_update_refs(drop(scratch))
+        return False
+
+    def publish(self, created: Sequence[RefUpdate], record: RefUpdate, write: PendingWrite, message: str) -> bool:
+        """The refs first, then the record (a loose-ref transaction that dies while it commits is half done)."""
+        write.note({update.ref: update.new for update in created}, record)
+        if not self.git.try_update_refs(created, message):
+            self.git.try_update_refs(drop([write.scratch]))
+            return False
+        if self.git.try_update_refs([record, *drop([write.scratch])], message):
+            return True
+        self.git.try_update_refs([RefUpdate(update.ref, ZERO_OID, update.new) for update in created])
+        self.git.try_update_refs(drop([write.scratch]))
         return False
 
     def current(self, refs: Sequence[str]) -> dict[str, str]:

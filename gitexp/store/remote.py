@@ -18,6 +18,7 @@ from pathlib import Path
 
 from gitexp.errors import GitCommandError, GitexpError, NotFoundError, UsageError
 from gitexp.store.git import ZERO_OID, Git, RefRecord, RefUpdate
+from gitexp.store.journal import PendingWrite
 from gitexp.store.naming import CLAIMS_NAMESPACE, NAME_PATTERN, SWEEPS_NAMESPACE
 from gitexp.store.redaction import without_credentials
 from gitexp.store.refstore import drop
@@ -173,9 +174,18 @@ class Staging:
         self.git.update_refs(self._emptying())
 
     def take(self, updates: Sequence[RefUpdate], message: str) -> bool:
-        """Apply ``updates`` here and empty the staging area, in one transaction; False when a compare-and-swap lost."""
-        transaction = [*updates, *self._emptying()]
-        return not transaction or self.git.try_update_refs(transaction, message)
+        """Apply ``updates`` here and empty the staging area; False when a compare-and-swap lost.
+
+        Branches first, then the sweep records in the transaction that empties
+        the area: a loose-ref transaction killed while it commits is half done,
+        and a record makes its sweep's branches visible, so a pull cut short
+        shows no half sweep (the next pull completes it).
+        """
+        branches = [update for update in updates if not update.ref.startswith(SWEEPS_NAMESPACE)]
+        records = [*(update for update in updates if update.ref.startswith(SWEEPS_NAMESPACE)), *self._emptying()]
+        if branches and not self.git.try_update_refs(branches, message):
+            return False
+        return not records or self.git.try_update_refs(records, message)
 
     def _emptying(self) -> list[RefUpdate]:
         return [RefUpdate(record.name, ZERO_OID, record.oid) for record in self.git.refs(self.area.namespace)]
@@ -228,6 +238,10 @@ class RemoteRefs:
         if scratch:
             self.git.try_update_refs(drop(scratch))
         return not rejected
+
+    def publish(self, created: Sequence[RefUpdate], record: RefUpdate, write: PendingWrite, message: str) -> bool:
+        """One atomic push: the remote applies it once it has received all of it, whatever becomes of this process."""
+        return self.swap([*created, record], [write.scratch], message)
 
     def current(self, refs: Sequence[str]) -> dict[str, str]:
         found = self.git.ls_remote(self.remote.spec, refs)

@@ -7,8 +7,10 @@ keeps writing into its worktree while the next run starts).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+import signal
 import subprocess
 import sys
 import textwrap
@@ -149,3 +151,56 @@ def test_a_pipeline_orphaned_by_kill_9_writes_into_no_later_run(kit, logging_pro
         assert len([name for name in files if name.startswith("late/late-")]) == 1, files  # its own run's, not the orphan's
     assert kit.fsck_clean(logging_project)
     assert list(worktrees_root(logging_project.common_dir()).glob("*")) == []
+
+
+def kill_during_worktree_add(kit, git, attempts: int = 5) -> bool:
+    """Start ``gitexp run`` and kill -9 its group while ``git worktree add`` works; whether that left a locked record."""
+    for _ in range(attempts):
+        process = kit.gitexp(git.root, "run", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while process.poll() is None and not _worktree_adds(git.root):
+            assert time.monotonic() < deadline
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        wait_for_orphans(git.root)
+        if "locked" in git.run("worktree", "list", "--porcelain"):
+            return True
+    return False
+
+
+def _worktree_adds(project: Path) -> bool:
+    for pid in os.listdir("/proc"):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"worktree" in argv and b"add" in argv and _cwd(pid).startswith(str(project)):
+            return True
+    return False
+
+
+def test_kill_9_during_worktree_creation_then_run_works_and_leaves_no_record(kit, logging_project):
+    files = logging_project.root / "files"  # enough to check out that the kill lands inside git worktree add
+    files.mkdir()
+    for index in range(3000):
+        (files / f"{index}.txt").write_text(f"{index}\n")
+    logging_project.run("add", "files")
+    logging_project.run("commit", "-qm", "many files")
+    kit.queue(logging_project, "s", "train.lr=[0.05, 0.1]")
+    before = kit.workspace(logging_project)
+    assert kill_during_worktree_add(kit, logging_project), "no kill landed inside git worktree add"
+    assert logging_project.run_process("worktree", "prune").returncode == 0
+    assert "locked" in logging_project.run("worktree", "list", "--porcelain")  # git's prune keeps it
+
+    final = kit.gitexp(logging_project.root, "run")
+    _, err = final.communicate(timeout=120)
+    assert final.returncode == 0, err
+    counts = kit.result_counts(logging_project)
+    assert len(counts) == 2 and set(counts.values()) == {1}, counts
+    assert len(logging_project.run("worktree", "list").splitlines()) == 1  # the locked record is gone
+    assert not (logging_project.common_dir() / "worktrees").exists()
+    assert list(worktrees_root(logging_project.common_dir()).glob("*")) == []
+    assert kit.workspace(logging_project) == before
+    assert kit.fsck_clean(logging_project)
+

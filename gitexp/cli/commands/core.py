@@ -73,10 +73,10 @@ def run(environment: Environment, names, jobs, timeout, stage, retry_failed, cop
     """Run queued trials (of the named sweeps or trials; all by default)."""
     from gitexp.cli.progress import LiveProgress, PlainProgress
     from gitexp.errors import UsageError
-    from gitexp.execution.driver import extend_sweep
-    from gitexp.execution.local import RunOptions, copy_paths_option
+    from gitexp.execution.driver import plan_extension, refuse_objective_problems, selection
+    from gitexp.execution.local import RunOptions, check_stage_of, copy_paths_option
     from gitexp.execution.shared import plan_run
-    from gitexp.planning.queue import QueueRequest, queue_sweep
+    from gitexp.planning.queue import QueueRequest, plan_queue, write_trials
 
     git = environment.git()
     options = RunOptions(
@@ -89,13 +89,18 @@ def run(environment: Environment, names, jobs, timeout, stage, retry_failed, cop
     options.validate()
     if sweep_file or sweep_flags["sets"]:
         spec = spec_from_options(environment, sweep_flags.pop("sets"), sweep_file, **sweep_flags)
-        queued = queue_sweep(git, QueueRequest(spec, name, project=environment.project_dir(git)))
+        planned = plan_queue(git, QueueRequest(spec, name, project=environment.project_dir(git)))
+        refuse_objective_problems(git, planned.sweep)  # validate first, write after
+        check_stage_of(git, [planned.sweep], [], stage)
+        queued = planned.write()
         environment.echo(f"Queued sweep {queued.sweep.name}: {len(queued.trials)} trials")
         names = (queued.sweep.name,)
-    if more is not None:
-        if len(names) != 1 or names[0] not in Ledger(git).sweep_names():
-            raise UsageError("--more extends one sweep: name it, e.g. gitexp run my-sweep --more 10")
-        extend_sweep(git, Ledger(git).sweep(names[0]), more)
+    if more is not None and (len(names) != 1 or names[0] not in Ledger(git).sweep_names()):
+        raise UsageError("--more extends one sweep: name it, e.g. gitexp run my-sweep --more 10")
+    extended = plan_extension(git, Ledger(git).sweep(names[0]), more) if more is not None else None
+    check_stage_of(git, *selection(git, names), stage)
+    if extended is not None:
+        write_trials(git, extended)
     plan = plan_run(git, list(names), options)
     total = plan.total
     if total == 0:
