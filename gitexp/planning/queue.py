@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -17,7 +18,7 @@ from typing import Any
 
 from gitexp.errors import ConcurrentChange, RepositoryError, UsageError, some_of
 from gitexp.project.model import DEFAULT_PARAMS_FILE, Project, ProjectCache, load_project
-from gitexp.project.params import ParamsFile, check_value_type
+from gitexp.project.params import ParamsFile, check_value_type, decode_params
 from gitexp.store.git import ZERO_OID, FastImportCommit, Git, RefUpdate
 from gitexp.store.naming import TrialRef, generate_sweep_name, sweep_ref, trial_name, validate_name
 from gitexp.store.records import (
@@ -180,6 +181,7 @@ class ParamsTargets:
         self.baseline = baseline
         self.project = project
         self._files: dict[str, ParamsFile] = {}
+        self._paths: dict[str, str] = {}  # the file each params file names, after symlinks
         self._modes: dict[str, str] = {}
 
     def file(self, name: str | None) -> ParamsFile:
@@ -193,12 +195,29 @@ class ParamsTargets:
                     f"dvc.yaml lists no params from {name} (params files: {listed}): "
                     f"add them to a stage's params: in dvc.yaml so DVC reruns it, and commit"
                 )
+            path, mode = self._through_links(name, path)
             blob = self.git.read_blob(self.baseline, path)
             if blob is None:
                 raise UsageError(f"{name} is listed in dvc.yaml but not committed at the baseline: commit it")
-            self._files[name] = ParamsFile(name, blob.decode("utf-8"))
-            self._modes.update({name: mode for mode in self.git.tree_entries(self.baseline, [path]).values()})
+            self._files[name] = ParamsFile(name, decode_params(name, blob))
+            self._paths[name], self._modes[name] = path, mode
         return self._files[name]
+
+    def _through_links(self, name: str, path: str) -> tuple[str, str]:
+        """The file a params file's path holds, following symlinks inside the repository as DVC's writes do; and its mode."""
+        for _ in range(40):  # as many links as Linux follows
+            mode = next(iter(self.git.tree_entries(self.baseline, [path]).values()), "100644")
+            if mode != "120000":
+                return path, mode
+            link = (self.git.read_blob(self.baseline, path) or b"").decode("utf-8", "replace")
+            target = posixpath.normpath(posixpath.join(posixpath.dirname(path), link))
+            if posixpath.isabs(link) or target.startswith("../") or target == "..":
+                raise UsageError(
+                    f"{name} is a symlink to {link}, outside the repository, so trials cannot change it: "
+                    "commit the file itself, or link to a file inside the repository"
+                )
+            path = target
+        raise UsageError(f"{name} is a symlink that leads round in a loop: point it at the file itself")
 
     def check_spec(self, spec: SweepSpec) -> None:
         """Every key exists and every discrete value fits the type the file holds."""
@@ -218,10 +237,8 @@ class ParamsTargets:
         per_file: dict[str, dict[str, Any]] = {}
         for target, value in [*spec.constants, *plan.params.items()]:
             per_file.setdefault(target.file or DEFAULT_PARAMS_FILE, {})[target.key] = value
-        return {
-            self.project.path(name): (self._modes.get(name, "100644"), self.file(name).render(updates).encode("utf-8"))
-            for name, updates in per_file.items()
-        }
+        rendered = {name: self.file(name).render(updates).encode("utf-8") for name, updates in per_file.items()}
+        return {self._paths[name]: (self._modes[name], text) for name, text in rendered.items()}
 
 
 def _representative_values(dimension) -> list[tuple[Any, bool]]:

@@ -32,7 +32,7 @@ from ruamel.yaml.nodes import MappingNode, ScalarNode
 
 from gitexp.errors import UsageError
 from gitexp.numbers import is_number
-from gitexp.project.yaml_graph import Alias, Edit, Entry, Graph, RecursiveDocument, Step, apply_edits, node_of
+from gitexp.project.yaml_graph import Alias, Edit, Entry, Graph, RecursiveDocument, Step, apply_edits, list_index, node_of
 
 # A string PyYAML (YAML 1.1) or ruamel (YAML 1.2) would read as something else
 # must be quoted; this is what both read as a plain string.
@@ -89,7 +89,7 @@ class ParamsFile:
         for part in key.split("."):
             if isinstance(node, Mapping) and part in node:
                 node = node[part]
-            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            elif isinstance(node, list) and list_index(part, len(node)) is not None:
                 node = node[int(part)]
             else:
                 raise UsageError(self._unknown_key_message(key))
@@ -278,10 +278,28 @@ def read_values(path: str, text: str) -> Any:
         raise UsageError(f"{path} cannot be parsed ({_first_line(exc)}): fix the file and commit it") from None
 
 
+def decode_params(path: str, data: bytes) -> str:
+    """A params file's bytes as text; DVC reads params files as UTF-8."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise UsageError(
+            f"{path} is not UTF-8 text (byte 0x{data[error.start]:02x} on line {line}): save it as UTF-8 and commit it"
+        ) from None
+
+
 def check_value_type(target: str, old: Any, new: Any, explicit_string: bool) -> None:
     """Refuse a value whose type contradicts the file's, unless the user forced a string."""
     if old is None or new is None:
         return
+    if isinstance(new, (dict, list)) and not isinstance(old, (dict, list)):
+        kind = "true/false" if isinstance(old, bool) else "a number" if is_number(old) else "text"
+        shape = "a mapping" if isinstance(new, dict) else "a list"
+        raise UsageError(
+            f"{target} is {kind} in the params file but {new!r} is {shape}: give {kind} "
+            f"(for a grid over several values write them as one list, e.g. {target}=[1, 2])"
+        )
     if isinstance(old, bool) != isinstance(new, bool) and not (isinstance(new, str) and explicit_string):
         kind = "true/false" if isinstance(old, bool) else "a number" if is_number(old) else "text"
         raise UsageError(
