@@ -440,6 +440,8 @@ def report_text(git: Git, report: SweepReport, output_format: str) -> str:
 def write_report(git: Git, report: SweepReport, output: Path, output_format: str) -> list[Path]:
     """Write the report to ``output``; Markdown gets its PNGs in ``<stem>-plots/`` beside it. Answers the files written."""
     check_format(output_format)
+    if not output.parent.is_dir():
+        raise UsageError(f"-o {output}: the folder {output.parent} does not exist: create it, or write the report elsewhere")
     found = report_plots(git, report)
     if output_format == "html":
         output.write_text(render_html(git, report, found), encoding="utf-8")
