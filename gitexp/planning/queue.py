@@ -64,6 +64,7 @@ def queue_sweep(git: Git, request: QueueRequest) -> QueuedSweep:
     name = validate_name(request.name, "sweep") if request.name else generate_sweep_name(existing)
     if name in existing:
         raise UsageError(f"a sweep named {name!r} exists already: choose another --name, or gitexp remove {name}")
+    refuse_blocking_branch(git, ledger.prefix, name)
     baseline = resolve_baseline(git, request.rev, request.include_uncommitted)
     spec = request.spec
     spec.validate()
@@ -130,6 +131,19 @@ def write_trials(
         )
     record = dataclasses.replace(sweep, commit=oids[-1])
     return record, [trial_from_record(ref, oid, message) for ref, oid, message in zip(refs, oids, messages)]
+
+
+def refuse_blocking_branch(git: Git, prefix: str, sweep: str) -> None:
+    """A branch named like a folder of the trials' branches (``exp``, ``exp/<sweep>``) keeps Git from creating them."""
+    parts = f"{prefix}{sweep}".split("/")
+    folders = [f"refs/heads/{'/'.join(parts[:end])}" for end in range(1, len(parts) + 1)]
+    found = next((ref for ref in folders if git.rev_parse(ref) is not None), None)
+    if found:
+        branch = found.removeprefix("refs/heads/")
+        raise UsageError(
+            f"the branch {branch!r} keeps Git from creating the trial branches {prefix}{sweep}/...: rename it "
+            f"(git branch -m {branch} NEW-NAME), or put trials under another prefix (git config gitexp.prefix trials/)"
+        )
 
 
 def refuse_more_than_the_space(spec: SweepSpec) -> None:
