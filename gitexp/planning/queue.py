@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from gitexp.errors import ConcurrentChange, RepositoryError, UsageError, some_of
+from gitexp.project.metrics import read_commit_metrics
 from gitexp.project.model import DEFAULT_PARAMS_FILE, Project, ProjectCache, load_project
 from gitexp.project.params import ParamsFile, check_value_type, decode_params
 from gitexp.store.git import ZERO_OID, FastImportCommit, Git, RefUpdate
@@ -33,7 +34,7 @@ from gitexp.store.records import (
 from gitexp.store.refstore import LocalRefs, RefStore
 from gitexp.strategies import strategy_for
 from gitexp.strategies.base import TrialPlan
-from gitexp.sweep.space import Choice, PChoice
+from gitexp.sweep.space import Choice, PChoice, closest_hint
 from gitexp.sweep.spec import SweepSpec
 
 # More trials than this in one command is almost always a mistake (a forgotten limit).
@@ -78,6 +79,9 @@ def queue_sweep(git: Git, request: QueueRequest) -> QueuedSweep:
     cache = ProjectCache(git.common_dir(), deferred=True)  # written only once the sweep is
     targets = ParamsTargets(git, baseline, load_project(git, baseline, request.project, cache))
     targets.check_spec(spec)
+    problem = objective_problem(git, spec, baseline, targets.project)
+    if problem:
+        raise UsageError(problem)
     plans = strategy_for(spec).initial_batch()
     if not plans:
         raise UsageError("the sweep makes no trials: give at least one value for each --set")
@@ -131,6 +135,25 @@ def write_trials(
         )
     record = dataclasses.replace(sweep, commit=oids[-1])
     return record, [trial_from_record(ref, oid, message) for ref, oid, message in zip(refs, oids, messages)]
+
+
+def objective_problem(git: Git, spec: SweepSpec, baseline: str, project: Project) -> str | None:
+    """Why the sweep's objective or early-stopping metrics cannot exist, or None.
+
+    Refused when dvc.yaml declares no metrics at all, or when the baseline has
+    metrics and none is named so; a project that never ran yet cannot tell.
+    """
+    names = [rule.metric for rule in spec.early_stopping] + ([spec.objective.metric] if spec.objective else [])
+    if not names:
+        return None
+    if not project.metrics_files:
+        return f"the sweep ranks by {names[0]}, but dvc.yaml declares no metrics files: add metrics: to a stage"
+    known = read_commit_metrics(git, baseline, project)
+    missing = [name for name in names if known and name not in known]
+    if missing:
+        close = closest_hint(missing[0], known)
+        return f"no metrics file of the project has {missing[0]!r}{close} (metrics: {', '.join(list(known)[:8])}): name one of them"
+    return None
 
 
 def refuse_blocking_branch(git: Git, prefix: str, sweep: str) -> None:
