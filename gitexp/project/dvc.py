@@ -231,6 +231,10 @@ def _dvc_message(exc: BaseException) -> str:
     parsing a flow sequence, line 1)"
     """
     message = " ".join(str(exc).split())
+    invalid = getattr(getattr(exc, "exc", None), "errors", None)  # a schema error: what and where, as dvc prints it
+    if invalid:
+        where = " -> ".join(map(str, invalid[0].path))
+        return f"{message} ({invalid[0].error_message}" + (f" in {where})" if where else ")")
     cause = exc.__cause__
     problem, mark = getattr(cause, "context", None), getattr(cause, "context_mark", None)
     if not problem:

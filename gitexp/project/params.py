@@ -273,9 +273,32 @@ def read_values(path: str, text: str) -> Any:
             import tomlkit
 
             return tomlkit.parse(text).unwrap()
+        if kind == "json":
+            _check_json(path, text)
         return yaml.load(text, Loader=_LOADER) or {}
+    except UsageError:
+        raise
     except Exception as exc:  # each parser has its own error type
         raise UsageError(f"{path} cannot be parsed ({_first_line(exc)}): fix the file and commit it") from None
+
+
+def _check_json(path: str, text: str) -> None:
+    """Refuse what DVC's JSON reader and the YAML reader gitexp edits with would read differently."""
+
+    def no_constant(name: str):
+        raise UsageError(f"{path} holds {name}, which is not JSON (nor read the same by every tool): write null or a string such as \"{name}\"")
+
+    def no_repeats(pairs: list) -> dict:
+        keys = [key for key, _ in pairs]
+        repeated = next((key for key in keys if keys.count(key) > 1), None)
+        if repeated is not None:
+            raise UsageError(f"{path} has the key {repeated!r} twice in one object: keep one")
+        return dict(pairs)
+
+    try:
+        json.loads(text, parse_constant=no_constant, object_pairs_hook=no_repeats)
+    except json.JSONDecodeError as error:
+        raise UsageError(f"{path} is not valid JSON ({error.msg} at line {error.lineno}, column {error.colno}): fix it and commit it") from None
 
 
 def decode_params(path: str, data: bytes) -> str:

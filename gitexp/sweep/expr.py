@@ -418,6 +418,9 @@ class _Parser:
         return _syntax_error(message, self.text, self.token.position if position is None else position)
 
     def parse(self, *, seed: int, key: str) -> Dimension:
+        problem = surrogate_error(self.text) or next(filter(None, (surrogate_error(t.text) for t in self.tokens)), None)
+        if problem:
+            raise UsageError(problem)
         if self.token.kind == "end":
             raise self.error("empty EXPR: give a value, a list like [1, 2] or a function like range(1, 5)")
         if self._at_call():
