@@ -357,7 +357,10 @@ CASES = {
     ),
     "params file that is a list": Case(queue("train.lr=1"), "params.yaml", "fix the file and commit it", commit_file("params.yaml", "- 1\n- 2\n")),
     "params file symlinked out of the repository": Case(
-        queue("train.lr=1"), "outside the repository", "commit the file itself", then(lambda git, tmp: _link_params(git, "/etc/hostname"))
+        queue("train.lr=1"), "leads outside the repository", "commit the file itself", lambda git, tmp: _link_params(git, "../../outside.yaml")
+    ),
+    "params file symlinked in a loop": Case(
+        queue("train.lr=1"), "round in a loop", "link to a file inside the repository", lambda git, tmp: _link_params(git, "params.yaml")
     ),
     # -- issue 12: dvc.yaml --
     "wdir that is a number": Case(queue("train.lr=1"), "expected str in stages -> train -> wdir", "fix the file and commit it", dvc_yaml(STAGE + "    wdir: 5\n")),
@@ -492,7 +495,7 @@ CASES = {
 def _link_params(git: Git, target: str) -> Path:
     """params.yaml committed as a symlink to ``target``."""
     params = git.root / "params.yaml"
-    params.unlink()
+    params.unlink(missing_ok=True)
     params.symlink_to(target)
     git.run("add", "-A")
     git.run("commit", "-qm", "params.yaml is a link")
@@ -549,6 +552,22 @@ def test_shallow_clone_queues_and_runs(project, tmp_path, run_gitexp):
     assert run_gitexp(shallow.root, "queue", "--name", "sh", "--set", "train.lr=0.1").code == 0
     assert run_gitexp(shallow.root, "run", "sh").code == 0
     assert "succeeded" in run_gitexp(shallow.root, "status").out
+
+
+def test_symlinked_params_file_is_written_through_its_link(project, run_gitexp):
+    """As dvc exp run -S writes through a symlinked params.yaml: the link stays, the file it names changes."""
+    (project.root / "conf").mkdir()
+    project.run("mv", "params.yaml", "conf/params.yaml")
+    _link_params(project, "conf/params.yaml")
+    assert run_gitexp(project.root, "queue", "--name", "ln", "--set", "train.lr=[0.1, 0.2]").code == 0
+    changed = project.run("diff-tree", "-r", "--no-commit-id", "--name-only", "HEAD", "exp/ln/t001").split()
+    assert changed == ["conf/params.yaml"]
+    assert project.run("ls-tree", "exp/ln/t001", "params.yaml").split()[0] == "120000"
+    assert "lr: 0.1   # learning rate" in project.run("show", "exp/ln/t001:conf/params.yaml")
+    assert run_gitexp(project.root, "run", "ln").code == 0
+    trials = Ledger(project).trials(["ln"])
+    assert [trial.status for trial in trials] == ["succeeded"] * 2
+    assert [trial.metrics["score"] for trial in trials] == [0.995, 0.895]
 
 
 # -- secrets: a remote's credentials never appear in the line --

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -18,7 +17,7 @@ from typing import Any
 
 from gitexp.errors import ConcurrentChange, RepositoryError, UsageError, some_of
 from gitexp.project.metrics import read_commit_metrics
-from gitexp.project.model import DEFAULT_PARAMS_FILE, Project, ProjectCache, load_project
+from gitexp.project.model import DEFAULT_PARAMS_FILE, Project, ProjectCache, broken_link, load_project
 from gitexp.project.params import ParamsFile, check_value_type, decode_params
 from gitexp.store.git import ZERO_OID, FastImportCommit, Git, RefUpdate
 from gitexp.store.naming import TrialRef, generate_sweep_name, sweep_ref, trial_name, validate_name
@@ -232,29 +231,16 @@ class ParamsTargets:
                     f"dvc.yaml lists no params from {name} (params files: {listed}): "
                     f"add them to a stage's params: in dvc.yaml so DVC reruns it, and commit"
                 )
-            path, mode = self._through_links(name, path)
+            resolved = self.git.through_links(self.baseline, path)
+            if resolved is None:
+                raise UsageError(broken_link(name))
+            path, mode = resolved
             blob = self.git.read_blob(self.baseline, path)
             if blob is None:
                 raise UsageError(f"{name} is listed in dvc.yaml but not committed at the baseline: commit it")
             self._files[name] = ParamsFile(name, decode_params(name, blob))
             self._paths[name], self._modes[name] = path, mode
         return self._files[name]
-
-    def _through_links(self, name: str, path: str) -> tuple[str, str]:
-        """The file a params file's path holds, following symlinks inside the repository as DVC's writes do; and its mode."""
-        for _ in range(40):  # as many links as Linux follows
-            mode = next(iter(self.git.tree_entries(self.baseline, [path]).values()), "100644")
-            if mode != "120000":
-                return path, mode
-            link = (self.git.read_blob(self.baseline, path) or b"").decode("utf-8", "replace")
-            target = posixpath.normpath(posixpath.join(posixpath.dirname(path), link))
-            if posixpath.isabs(link) or target.startswith("../") or target == "..":
-                raise UsageError(
-                    f"{name} is a symlink to {link}, outside the repository, so trials cannot change it: "
-                    "commit the file itself, or link to a file inside the repository"
-                )
-            path = target
-        raise UsageError(f"{name} is a symlink that leads round in a loop: point it at the file itself")
 
     def check_spec(self, spec: SweepSpec) -> None:
         """Every key exists and every discrete value fits the type the file holds."""

@@ -178,10 +178,10 @@ def _linked_git_fs():
                 if not self.trie.exists(key) or not stat.S_ISLNK(self.trie.info(key)["mode"]):
                     return path
                 link = self.trie.open(key, mode="rb").read().decode("utf-8", "replace")
-                target = posixpath.normpath(posixpath.join(posixpath.dirname(self.abspath(path)), link))
-                if posixpath.isabs(link) or target.startswith("/.."):
-                    return path  # outside the repository: the link itself, which gitexp refuses
-                path = target
+                target = posixpath.normpath(posixpath.join(posixpath.dirname("/".join(key)), link))
+                if posixpath.isabs(link) or target == ".." or target.startswith("../"):
+                    return path  # outside the repository: the link itself (load_project refuses it first)
+                path = "/" + target
             return path
 
     class LinkedGitFileSystem(GitFileSystem):

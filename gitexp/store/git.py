@@ -10,6 +10,7 @@ handful of processes. Methods return plain data; failures raise
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 import shlex
 import subprocess
@@ -254,6 +255,19 @@ class Git:
 
     def read_blob(self, rev: str, path: str) -> bytes | None:
         return self.read_blobs([f"{rev}:{path}"])[0]
+
+    def through_links(self, rev: str, path: str) -> tuple[str, str] | None:
+        """The file ``path`` of ``rev`` leads to through symlinks inside the tree, and its mode (as the file
+        system follows links); None when a link leads out of the tree or round in a loop."""
+        for _ in range(40):  # as many links as Linux follows
+            mode = next(iter(self.tree_entries(rev, [path]).values()), "100644")
+            if mode != "120000":
+                return path, mode
+            link = (self.read_blob(rev, path) or b"").decode("utf-8", "replace")
+            path = posixpath.normpath(posixpath.join(posixpath.dirname(path), link))
+            if posixpath.isabs(link) or path == ".." or path.startswith("../"):
+                return None
+        return None
 
     def tree_entries(self, rev: str, paths: Iterable[str]) -> dict[str, str]:
         """File modes of ``paths`` in ``rev`` (missing paths are left out)."""
