@@ -69,6 +69,11 @@ class ParamsFile:
         self.text = text
         self.kind = _kind_of(path)
         self.data = read_values(path, text)
+        if not isinstance(self.data, Mapping):
+            raise UsageError(
+                f"{path} holds {type(self.data).__name__} {_shown(self.data)} at its top, where params files hold a mapping "
+                "of keys to values (as DVC reads them): write it as key: value lines"
+            )
 
     @cached_property
     def _graph(self) -> Graph:
@@ -97,7 +102,8 @@ class ParamsFile:
 
     def _unknown_key_message(self, key: str) -> str:
         close = difflib.get_close_matches(key, self.keys(), n=3, cutoff=0.5)
-        hint = f"did you mean {', '.join(close)}?" if close else f"its keys are {', '.join(self.keys()[:8])}"
+        shown = ", ".join(name if name.isprintable() else repr(name) for name in (close or self.keys()[:8]))
+        hint = f"did you mean {shown}?" if close else f"its keys are {shown or 'none'}"
         return f"{self.path} has no key {key!r}: {hint}"
 
     # -- writing -------------------------------------------------------------
@@ -106,8 +112,9 @@ class ParamsFile:
         """The file's text with ``updates`` applied as ``dvc exp run -S`` applies them, nothing else changed."""
         if not updates:
             return self.text
-        for key in updates:  # an unknown key is refused in every format, as dvc exp run -S refuses it
+        for key, value in updates.items():  # an unknown key is refused in every format, as dvc exp run -S refuses it
             self.get(key)
+            _refuse_unwritable(key, value)
         text = self._render_toml(updates) if self.kind == "toml" else self._render_in_place(updates)
         self._verify(text, updates)
         return text
@@ -240,9 +247,16 @@ class ParamsFile:
         import tomlkit
 
         document = tomlkit.parse(self.text)
-        for key, value in updates.items():
-            _assign(document, key, value)
-        return tomlkit.dumps(document)
+        try:  # tomlkit's own failures: None, or a value where an array of tables holds only tables
+            for key, value in updates.items():
+                _assign(document, key, value)
+            return tomlkit.dumps(document)
+        except Exception:
+            shown = ", ".join(f"{key!r} = {_shown(value)}" for key, value in updates.items())
+            raise UsageError(
+                f"{self.path}: TOML cannot hold {shown} (TOML has no null, and an array of tables holds only tables): "
+                "give a number, text, true/false, a list or a table"
+            ) from None
 
     def _verify(self, text: str, updates: Mapping[str, Any]) -> None:
         """The copy must read back as DVC's would: the values asked for, every other value as it was."""
@@ -453,6 +467,20 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, float) and math.isnan(a):
         return math.isnan(b)
     return a == b
+
+
+def _refuse_unwritable(key: str, value: Any) -> None:
+    """Text no UTF-8 file can hold (lone surrogates) is refused before rendering."""
+    try:
+        json.dumps(value, ensure_ascii=False, default=str).encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(f"{key} = {_shown(value)} holds a lone surrogate, which no UTF-8 file can hold: give valid text") from None
+
+
+def _shown(value: Any) -> str:
+    """A value for a one-line message: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _first_line(exc: Exception) -> str:
