@@ -415,8 +415,8 @@ CASES = {
     "sweep file that is a folder": Case(("queue", "--sweep", "."), "is a directory", "see gitexp queue --help"),
     "two output formats": Case(("show", "--json", "--csv"), "choose one of --json, --csv and --md", "choose one"),
     "sort order that is none": Case(("show", "--sort-order", "up"), "'up' is not one of", "see gitexp show --help"),
-    "report into a missing folder": Case(("report", "-o", "missing/dir/x.html"), "does not exist", "create it", queued_sweep),
-    "report into a missing folder, markdown": Case(("report", "s", "-o", "missing/x.md"), "does not exist", "create it", queued_sweep),
+    "report below a file": Case(("report", "-o", "params.yaml/dir/x.html"), "params.yaml is a file, not a folder", "write the report elsewhere", queued_sweep),
+    "report below a file, markdown": Case(("report", "s", "-o", "dvc.yaml/x.md"), "dvc.yaml is a file, not a folder", "write the report elsewhere", queued_sweep),
     "report in an unknown format": Case(("report", "s", "--format", "pdf"), "--format 'pdf'", "use md or html", queued_sweep),
     "report of a sweep that does not exist": Case(("report", "nope"), "no sweep named 'nope'", "see gitexp status", queued_sweep),
     "apply of a trial that does not exist": Case(("apply", "s/t999"), "no trial named 's/t999'", "gitexp show lists", queued_sweep),
@@ -447,10 +447,10 @@ CASES = {
     "lone surrogate in a sweep file's constant": sweep_case('params:\n  train.loss: "\\ud800"\nmatrix:\n  seed: [1]\n', "lone surrogate", "give valid text"),
     "huge integer in a sweep file": sweep_case("matrix:\n  train.lr: [1" + "0" * 5000 + "]\n", "5001 digits", "write it as a float"),
     "NaN early-stopping value": sweep_case(
-        "matrix:\n  train.lr: [1]\nearly_stopping: [{metric: score, value: .nan, goal: max}]\n", "value must be a finite number", "got nan"
+        "matrix:\n  train.lr: [1]\nearly_stopping: [{metric: score, value: .nan, goal: max}]\n", "value must be a number, a finite one", "got nan"
     ),
     "infinite early-stopping value": sweep_case(
-        "matrix:\n  train.lr: [1]\nearly_stopping: [{metric: score, value: .inf, goal: max}]\n", "value must be a finite number", "got inf"
+        "matrix:\n  train.lr: [1]\nearly_stopping: [{metric: score, value: .inf, goal: max}]\n", "value must be a number, a finite one", "got inf"
     ),
     "early stopping that is not a list": sweep_case("matrix:\n  train.lr: [1]\nearly_stopping: {metric: score}\n", "expected a list of rules", "optimization: minimize"),
     "early stopping without a direction": sweep_case(
@@ -568,6 +568,14 @@ def test_symlinked_params_file_is_written_through_its_link(project, run_gitexp):
     trials = Ledger(project).trials(["ln"])
     assert [trial.status for trial in trials] == ["succeeded"] * 2
     assert [trial.metrics["score"] for trial in trials] == [0.995, 0.895]
+
+
+def test_report_into_a_missing_folder_makes_it(project, run_gitexp):
+    """``report -o missing/dir/x.html`` made a traceback; the folder is made, as the plots' folder beside Markdown is."""
+    queued_sweep(project, project.root)
+    result = run_gitexp(project.root, "report", "-o", "missing/dir/x.html", "--format", "html")
+    assert result.code == 0, result.err
+    assert (project.root / "missing/dir/x.html").read_text().lstrip().lower().startswith("<!doctype html")
 
 
 # -- secrets: a remote's credentials never appear in the line --

@@ -104,7 +104,7 @@ class EarlyStoppingRule:
     def __post_init__(self):
         _check_metric(self.metric, "an early-stopping rule")
         if finite(self.value) is None:
-            raise UsageError(f"early stopping on {self.metric}: value must be a finite number, got {self.value!r}")
+            raise UsageError(f"early stopping on {self.metric}: value must be a number, a finite one, got {self.value!r}")
         object.__setattr__(self, "goal", normalize_goal(self.goal))
 
     def is_met(self, observed: float) -> bool:
