@@ -424,6 +424,27 @@ CASES = {
     "check of a file that does not exist": Case(("check", "missing.yaml"), "does not exist", "check the path"),
     "check of a bad flag": Case(("check", "--set", "train.lr=[1"), "is never closed", "add ']'"),
     "--project that is no DVC project": Case(("--project", "sub", "status"), "not a DVC project", "give the folder where dvc init ran"),
+    "empty sweep name": Case(queue("train.lr=1", extra=("--name", "")), "the sweep name is empty", "give a name such as"),
+    "empty worker id": remote_case("--worker-id", "", problem="worker id '' is not allowed", fix="use up to"),
+    "--more of no trials": Case(("run", "s", "--more", "0"), "--more 0", "of 1 or more", queued_sweep),
+    "report listing negative trials": Case(("report", "s", "--top", "-1"), "--top -1", "or 0 for all of them", queued_sweep),
+    "report against a baseline that names nothing": Case(("report", "s", "--baseline", "nope"), "--baseline 'nope' names no commit", "give a branch", queued_sweep),
+    "pull from a remote that does not exist": Case(("pull",), "no Git remote named 'origin'", "git remote add origin URL"),
+    "ci plan with no run jobs": Case(("ci", "plan", "--chunks", "0"), "the number of run jobs is 0", "give --chunks 1 or more"),
+    "ci plan with chunks beyond GitHub's matrix": Case(("ci", "plan", "--chunk-size", "300"), "chunk size 300 is out of range", "give --chunk-size 1 to 256"),
+    "ci init with a zero timeout": Case(("ci", "init", "--timeout-minutes", "0"), "--timeout-minutes 0 is out of range", "give 1 to 360"),
+    "ci init with an unknown runner": Case(("ci", "init", "--runner", "nope"), "unknown runner 'nope'", "use --runner github or --runner cml"),
+    "ci init of cml without a cloud": Case(("ci", "init", "--runner", "cml"), "--runner cml needs a cloud", "add --cloud aws"),
+    "ci init with a NaN idle timeout": Case(
+        ("ci", "init", "--runner", "cml", "--cloud", "aws", "--idle-timeout", "nan"), "--idle-timeout 'nan' is not a duration", "such as 5min"
+    ),
+    "ci init with a negative disk": Case(("ci", "init", "--runner", "cml", "--cloud", "aws", "--cloud-hdd-size", "-1"), "is not a disk size", "give GB"),
+    "ci init with a region of two lines": Case(
+        ("ci", "init", "--runner", "cml", "--cloud", "aws", "--cloud-region", "a\nb"), "--cloud-region 'a\\nb' is not valid", "use letters, digits"
+    ),
+    "ci init with an empty Python": Case(("ci", "init", "--python", ""), "is not a Python version", "give 3.10 or newer"),
+    "ci run of a trial that is not here": Case(("ci", "run", "--trial", "nope"), "no trial branch 'nope' here", "git checkout nope"),
+    "copy path outside the repository": Case(("run", "-C", "/etc/passwd"), "not inside the repository", "name a file or folder of the project"),
     # -- issue 12: the repository --
     "repository of another user": Case(
         ("status",), "belongs to another user", "git config --global --add safe.directory", env={"GIT_TEST_ASSUME_DIFFERENT_OWNER": "1"}

@@ -61,7 +61,7 @@ def queue_sweep(git: Git, request: QueueRequest) -> QueuedSweep:
     if git.rev_parse("HEAD") is None:
         raise RepositoryError("the repository has no commits yet: commit your DVC project first (git commit)")
     existing = set(ledger.sweep_names())
-    name = validate_name(request.name, "sweep") if request.name else generate_sweep_name(existing)
+    name = validate_name(request.name, "sweep") if request.name is not None else generate_sweep_name(existing)
     if name in existing:
         raise UsageError(f"a sweep named {name!r} exists already: choose another --name, or gitexp remove {name}")
     refuse_blocking_branch(git, ledger.prefix, name)
