@@ -228,7 +228,7 @@ class ParamsFile:
 
     def _render_value(self, value: Any, old: Any) -> str:
         if self.kind == "json":
-            return json.dumps(value, ensure_ascii=False)
+            return _escaped_json(value)
         style = old.style if isinstance(old, ScalarNode) else None
         return render_yaml_value(value, style)
 
@@ -238,7 +238,7 @@ class ParamsFile:
         rt.width = 4096
         document = rt.load(self.text)
         for key, value in updates.items():
-            _assign(document, key, value)
+            _assign(document, key, _quoted_where_unprintable(value))
         out = io.StringIO()
         rt.dump(document, out)
         return out.getvalue()
@@ -269,14 +269,28 @@ class ParamsFile:
         except yaml.YAMLError:
             actual = None
         if not _same(actual, expected):
-            raise self._cannot_write(updates)
+            raise self._cannot_write(updates, _first_difference(expected, actual))
 
-    def _cannot_write(self, updates: Mapping[str, Any]) -> UsageError:
+    def _cannot_write(self, updates: Mapping[str, Any], difference: tuple[str, Any, Any]) -> UsageError:
+        where, wanted, found = difference
         return UsageError(
-            f"cannot write {sorted(updates)} into {self.path} without changing other values: "
-            "report this with the file attached"
+            f"cannot write {', '.join(updates)} into {self.path} as DVC would: {where or 'the file'} would read "
+            f"{_shown(found)} instead of {_shown(wanted)} (the YAML writer changes how the file spells it): "
+            f"write {where or 'that value'} more plainly in {self.path} (fewer digits, no special characters), or set it by hand"
         )
 
+
+def _first_difference(expected: Any, actual: Any, where: str = "") -> tuple[str, Any, Any]:
+    """The first dotted key whose value differs between two documents, with both values."""
+    if isinstance(expected, Mapping) and isinstance(actual, Mapping):
+        for key in expected:
+            if key not in actual or not _same(expected[key], actual[key]):
+                return _first_difference(expected[key], actual.get(key), f"{where}.{key}" if where else str(key))
+    if isinstance(expected, list) and isinstance(actual, list) and len(expected) == len(actual):
+        for index, (one, other) in enumerate(zip(expected, actual)):
+            if not _same(one, other):
+                return _first_difference(one, other, f"{where}.{index}" if where else str(index))
+    return where, expected, actual
 
 
 def read_values(path: str, text: str) -> Any:
@@ -387,11 +401,33 @@ def _render_float(value: float) -> str:
 
 
 def _render_string(value: str, style: str | None) -> str:
-    if style == '"' or any(ord(ch) < 32 for ch in value):
-        return json.dumps(value, ensure_ascii=False)
+    if style == '"' or not value.isprintable():
+        return _escaped_json(value)
     if style != "'" and _SAFE_PLAIN.match(value) and yaml.safe_load(value) == value and not value.endswith(" "):
         return value
     return "'" + value.replace("'", "''") + "'"
+
+
+def _quoted_where_unprintable(value: Any) -> Any:
+    """``value`` for ruamel.yaml's emitter, which writes some unprintable characters (NEL) raw unless told to quote."""
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
+    if isinstance(value, str):
+        return value if value.isprintable() else DoubleQuotedScalarString(value)
+    if isinstance(value, (list, tuple)):
+        return [_quoted_where_unprintable(item) for item in value]
+    if isinstance(value, Mapping):
+        return {key: _quoted_where_unprintable(item) for key, item in value.items()}
+    return value
+
+
+def _escaped_json(value: Any) -> str:
+    """JSON text with unprintable characters escaped: YAML (which reads JSON too) allows none raw, not even DEL.
+    (Beyond the BMP YAML allows every character raw, and has no escape JSON shares.)"""
+    return "".join(
+        char if char.isprintable() or char == "\n" or ord(char) > 0xFFFF else f"\\u{ord(char):04x}"
+        for char in json.dumps(value, ensure_ascii=False)
+    )
 
 
 def _kind_of(path: str) -> str:
@@ -432,8 +468,8 @@ def _plain_copy(data: Any) -> Any:
 
 
 def _spliceable(node: Any) -> bool:
-    if isinstance(node, ScalarNode):
-        return node.style in (None, "'", '"')
+    if isinstance(node, ScalarNode):  # an empty null (``key:``) has no text to replace: its place is the next line
+        return node.style in ("'", '"') or (node.style is None and node.value != "")
     return bool(getattr(node, "flow_style", False))
 
 
