@@ -26,6 +26,7 @@ class Case:
     setup: Callable[[Git, Path], Path] | None = None  # prepares the project; answers the directory to run in
     xfail: str = ""
     tags: tuple[str, ...] = field(default=())
+    env: dict[str, str] = field(default_factory=dict)  # variables the command sees besides the test's
 
 
 def queue(*sets: str, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
@@ -35,13 +36,19 @@ def queue(*sets: str, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
 # -- setups: each changes the project (committed, so that only the command under test could leave a trace) --
 
 
-def commit_file(name: str, text: str | None) -> Callable[[Git, Path], Path]:
+def commit_file(name: str, text: str | bytes | None, *more: tuple[str, str]) -> Callable[[Git, Path], Path]:
+    """Commit ``text`` as ``name`` (None deletes it), and any more (name, text) pairs."""
+
     def setup(git: Git, tmp_path: Path) -> Path:
-        path = git.root / name
-        if text is None:
-            path.unlink()
-        else:
-            path.write_text(text)
+        for each, content in ((name, text), *more):
+            path = git.root / each
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if content is None:
+                path.unlink()
+            elif isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(content)
         git.run("add", "-A")
         git.run("commit", "-qm", f"change {name}")
         return git.root
@@ -57,6 +64,53 @@ def sweep_file(text: str) -> Callable[[Git, Path], Path]:
         return git.root
 
     return setup
+
+
+def then(*setups: Callable[[Git, Path], Path]) -> Callable[[Git, Path], Path]:
+    """Several setups in turn; the last one's directory is where the command runs."""
+
+    def setup(git: Git, tmp_path: Path) -> Path:
+        return [each(git, tmp_path) for each in setups][-1]
+
+    return setup
+
+
+def branch(name: str) -> Callable[[Git, Path], Path]:
+    def setup(git: Git, tmp_path: Path) -> Path:
+        git.run("branch", name)
+        return git.root
+
+    return setup
+
+
+def deleted_directory(git: Git, tmp_path: Path) -> Path:
+    return git.root / "was-here"
+
+
+def with_json_params(text: str) -> Callable[[Git, Path], Path]:
+    """params.json, listed whole in dvc.yaml beside params.yaml's train section."""
+    dvc_yaml = "stages:\n  train:\n    cmd: python train.py\n    params:\n      - train\n      - params.json:\n"
+    return commit_file("params.json", text, ("dvc.yaml", dvc_yaml))
+
+
+def with_metrics(git: Git, tmp_path: Path) -> Path:
+    """The baseline has its metrics committed, so they tell which metric names exist."""
+    return commit_file("metrics.json", '{"score": 0.5, "test": {"auc": 0.25}}\n')(git, tmp_path)
+
+
+def dvc_yaml(text: str) -> Callable[[Git, Path], Path]:
+    return commit_file("dvc.yaml", text)
+
+
+def sweep_case(text: str, problem: str, fix: str) -> Case:
+    return Case(("queue", "--sweep", "../sweep.yaml"), problem, fix, sweep_file(text))
+
+
+def remote_case(*options: str, problem: str, fix: str) -> Case:
+    return Case(("worker", "--remote", "origin", *options), problem, fix)
+
+
+STAGE = "stages:\n  train:\n    cmd: python train.py\n"
 
 
 def uncommitted_change(git: Git, tmp_path: Path) -> Path:
@@ -196,7 +250,282 @@ CASES = {
     "stale-after shorter than heartbeats": Case(("worker", "--remote", "origin", "--stale-after", "30s"), "too short", "--stale-after 10m"),
     "negative idle exit": Case(("worker", "--remote", "origin", "--idle-exit", "-1"), "--idle-exit -1", "0 or more"),
     "worker id with a space": Case(("worker", "--remote", "origin", "--worker-id", "bad id"), "worker id 'bad id' is not allowed", "use up to"),
+    # -- issue 12: the sweep language --
+    "integer beyond Python's 4,300 digits": Case(queue("train.lr=1" + "0" * 5000), "5001 digits, more than can be read", "write it as a float"),
+    "integer beyond 4,300 digits in a list": Case(queue("train.lr=[1, " + "9" * 4400 + "]"), "4400 digits", "quote it to keep it as text"),
+    "lognormal that overflows": Case(queue("train.lr=lognormal(1000, 1, 3)"), "draws values beyond the largest float", "use a smaller loc or scale"),
+    "normal that overflows": Case(queue("train.lr=normal(1e308, 1e308, 20)"), "beyond the largest float", "use a smaller loc or scale"),
+    "overflowing draw of a random sweep": Case(
+        queue("train.lr=qlognormal(1000, 1, 1)", extra=("--strategy", "random", "--num-trials", "2")), "beyond the largest float", "smaller loc"
+    ),
+    "lone surrogate escape": Case(queue('train.loss="\\ud800"'), "lone surrogate", "write the character itself"),
+    "low surrogate escape": Case(queue('train.loss="a\\udfff"'), "lone surrogate", "write the character itself"),
+    "bytes that are not UTF-8 on the command line": Case(queue("train.loss=\udcff"), "lone surrogate", "give valid text"),
+    "key with bytes that are not UTF-8": Case(queue("train.\udcff=1"), "lone surrogate", "give valid text"),
+    "unterminated string": Case(queue("train.loss='abc"), "unterminated string", "close it with '"),
+    "unknown escape": Case(queue('train.loss="a\\qb"'), "unknown escape \\q", "use single quotes"),
+    "escape beyond Unicode": Case(queue('train.loss="\\UFFFFFFFF"'), "unknown escape \\U", "use single quotes"),
+    "values not separated": Case(queue("train.loss=[a 'b']"), "missing ','", "separate values with ','"),
+    "bracket closed by another": Case(queue("train.lr=[1, 2)"), "')' does not close '['", "write ']'"),
+    "bracket that closes nothing": Case(queue("train.lr=1]"), "']' closes nothing", "remove it"),
+    "call inside a list": Case(queue("train.lr=[range(1, 3)]"), "inside a value", "must be the whole EXPR"),
+    "value after a call": Case(queue("train.lr=range(1, 3) 4"), "after the call", "must be the whole EXPR"),
+    "empty EXPR": Case(queue("train.lr="), "empty EXPR", "give a value"),
+    "range step zero": Case(queue("train.lr=range(0, 1, 0)"), "step must not be zero", "range(0, 1, 0.1)"),
+    "empty range": Case(queue("train.lr=range(5, 1)"), "is empty", "flip the step's sign"),
+    "range of text": Case(queue("train.lr=range(a, 3)"), "start must be a number", "got 'a'"),
+    "range with too many arguments": Case(queue("train.lr=range(1, 2, 3, 4)"), "range takes 2 or 3 arguments", "write range(start, stop"),
+    "linspace of no values": Case(queue("train.lr=linspace(0, 1, 0)"), "num must be a whole number of at least 1", "got 0"),
+    "linspace of a fractional count": Case(queue("train.lr=linspace(0, 1, 2.5)"), "num must be a whole number", "got 2.5"),
+    "huge linspace": Case(queue("train.lr=linspace(0, 1, 1000000)"), "more than 100000", "use fewer"),
+    "logspace that overflows": Case(queue("train.lr=logspace(1, 400, 3)"), "overflows to infinity", "use smaller bounds"),
+    "logspace with a negative base": Case(queue("train.lr=logspace(1, 2, 3, -1)"), "base must be positive", "got -1"),
+    "geomspace from zero": Case(queue("train.lr=geomspace(0, 1, 3)"), "must not be zero", "never reaches 0"),
+    "geomspace across zero": Case(queue("train.lr=geomspace(-1, 1, 3)"), "same sign", "geomspace"),
+    "NaN bound": Case(queue("train.lr=uniform(.nan, 1, 3)"), "low must be a number", "got nan"),
+    "infinite bound": Case(queue("train.lr=uniform(0, .inf, 3)"), "high must be a number", "got inf"),
+    "log-uniform from zero": Case(queue("train.lr=loguniform(0, 1, 3)"), "log-uniform bounds must be positive", "low=1e-05"),
+    "normal without spread": Case(queue("train.lr=normal(0, 0, 3)"), "scale (the standard deviation) must be positive", "got 0"),
+    "quantum that is zero": Case(queue("train.lr=quniform(0, 1, 0, 3)"), "q must be positive", "got 0"),
+    "no multiple of the quantum": Case(queue("train.lr=quniform(0.1, 0.2, 1, 3)"), "no multiple of q", "lower q or widen"),
+    "randint of fractions": Case(queue("train.n_est=randint(0.5, 3)"), "randint bounds must be whole numbers", "randint(1, 10)"),
+    "distribution drawn no times": Case(queue("train.lr=uniform(0, 1, 0)"), "size must be a whole number of at least 1", "got 0"),
+    "pvalues that do not add up": Case(queue("train.loss=pvalues([[a, 0.5], [b, 0.6]])"), "sum", "pvalues"),
+    "pvalues without pairs": Case(queue("train.loss=pvalues(a)"), "pvalues takes one list", "pvalues([[a, 0.2], [b, 0.8]])"),
+    "mapping without a colon": Case(queue("train.lr={a 1}"), "expected ': ' after the key", "train.lr={a 1}"),
+    "misspelt function": Case(queue("train.lr=lnspace(0, 1, 3)"), "did you mean 'linspace'", "use one of"),
+    "file that is no params file": Case(queue("notes.txt:a=1"), "is not KEY or FILE:KEY", "params.yaml:train.lr"),
+    "key with an empty part": Case(queue("train..lr=1"), "empty or has an empty part", "write a dotted path"),
+    # -- issue 12: keys and types --
+    "list index that is a non-ASCII digit": Case(queue("train.layers.²=1"), "no key 'train.layers.²'", "did you mean train.layers.1"),
+    "list index in Arabic-Indic digits": Case(queue("train.layers.١=1"), "no key 'train.layers.١'", "did you mean"),
+    "zero-padded list index": Case(queue("train.layers.01=1"), "no key 'train.layers.01'", "did you mean train.layers.1"),
+    "one list item under two names": Case(queue("train.layers.1=[1, 2]", "train.layers.01=[3]"), "no key 'train.layers.01'", "did you mean"),
+    "negative list index": Case(queue("train.layers.-1=1"), "no key 'train.layers.-1'", "did you mean"),
+    "list index of a thousand digits": Case(queue("train.layers." + "1" * 1000 + "=1"), "has no key", "its keys are"),
+    "key below a list item": Case(queue("train.layers.0.x=1"), "no key 'train.layers.0.x'", "did you mean"),
+    "mapping over a number": Case(queue("train.lr={a: 1}"), "train.lr is a number in the params file but {'a': 1} is a mapping", "give a number"),
+    "list over a number": Case(queue("train.lr=[[1, 2]]"), "but [1, 2] is a list", "give a number"),
+    "list over text": Case(queue("train.loss=[[a, b]]"), "train.loss is text in the params file but ['a', 'b'] is a list", "give text"),
+    "mapping over true/false": Case(queue("train.fail={a: 1}"), "train.fail is true/false in the params file", "give true/false"),
+    "list over a number, as a constant": Case(
+        ("queue", "--sweep", "../sweep.yaml"), "is a list", "give a number", sweep_file("params:\n  train.lr: [1, 2]\nmatrix:\n  seed: [1]\n")
+    ),
+    "text for true/false": Case(queue("train.fail=maybe"), "train.fail is true/false in the params file but 'maybe' is not", "give true/false"),
+    "number for true/false": Case(queue("train.fail=1"), "train.fail is true/false", "give true/false"),
+    "true/false for text": Case(queue("train.loss=true"), "train.loss is text in the params file but True is not", "quote a text value"),
+    "unknown constant key": Case(
+        ("queue", "--sweep", "../sweep.yaml"), "no key 'train.nokey'", "did you mean", sweep_file("params:\n  train.nokey: 1\nmatrix:\n  seed: [1]\n")
+    ),
+    # -- issue 12: params files --
+    "params file that is not UTF-8": Case(
+        queue("train.lr=1"), "is not valid utf-8", "fix the file and commit it", commit_file("params.yaml", b"train:\n  lr: 0.01\n  loss: \xff\xfe\n")
+    ),
+    "JSON params file that is not UTF-8": Case(
+        queue("params.json:lr=1"), "params.json is not UTF-8 text (byte 0xff on line 2)", "save it as UTF-8", with_json_params(b'{"lr": 1,\n "a": "\xff"}')
+    ),
+    "TOML null": Case(
+        queue("params.toml:lr=1"), "params.toml cannot be parsed", "fix the file and commit it",
+        commit_file("params.toml", "lr = 0.1\nx = null\n", ("dvc.yaml", STAGE + "    params:\n      - params.toml:\n")),
+    ),
+    "TOML that does not parse": Case(
+        queue("params.toml:lr=1"), "params.toml", "fix the file and commit it",
+        commit_file("params.toml", "lr = = 1\n", ("dvc.yaml", STAGE + "    params:\n      - params.toml:\n")),
+    ),
+    "JSON with a trailing comma": Case(queue("params.json:lr=1"), "params.json is not valid JSON", "fix it and commit it", with_json_params('{"lr": 0.1,}')),
+    "JSON with NaN": Case(queue("params.json:lr=1"), "params.json holds NaN, which is not JSON", "write null or a string", with_json_params('{"lr": NaN}')),
+    "JSON with Infinity": Case(queue("params.json:lr=1"), "holds -Infinity", "write null or a string", with_json_params('{"lr": -Infinity}')),
+    "JSON with a key twice": Case(
+        queue("params.json:b=2"), "params.json has the key 'lr' twice in one object", "keep one", with_json_params('{"lr": 0.1, "lr": 0.2, "b": 1}')
+    ),
+    "JSON in single quotes": Case(queue("params.json:lr=1"), "is not valid JSON", "fix it and commit it", with_json_params("{'lr': 0.1}")),
+    "YAML key twice": Case(
+        queue("train.lr=1"), "while constructing a mapping", "fix the file and commit it", commit_file("params.yaml", "train:\n  lr: 0.01\n  lr: 0.02\n")
+    ),
+    "YAML merge key twice": Case(
+        queue("train.lr=1"), "YAML file structure is corrupted", "fix the file and commit it",
+        commit_file("params.yaml", "base: &b\n  lr: 0.01\ntrain:\n  <<: *b\n  <<: *b\n"),
+    ),
+    "YAML merge of a number": Case(
+        queue("train.lr=1"), "params.yaml", "fix the file and commit it", commit_file("params.yaml", "train:\n  lr: 0.01\n  <<: 5\n")
+    ),
+    "YAML with U+0085 in a plain value": Case(
+        queue("train.lr=2"), "params.yaml", "fix the file and commit it", commit_file("params.yaml", "train:\n  lr: 0.01\n  loss: a\x85b\n")
+    ),
+    "YAML with a tab for indentation": Case(
+        queue("train.lr=2"), "YAML file structure is corrupted", "fix the file and commit it", commit_file("params.yaml", "train:\n\tlr: 0.01\n")
+    ),
+    "params file that is a list": Case(queue("train.lr=1"), "params.yaml", "fix the file and commit it", commit_file("params.yaml", "- 1\n- 2\n")),
+    "params file symlinked out of the repository": Case(
+        queue("train.lr=1"), "leads outside the repository", "commit the file itself", lambda git, tmp: _link_params(git, "../../outside.yaml")
+    ),
+    "params file symlinked in a loop": Case(
+        queue("train.lr=1"), "round in a loop", "link to a file inside the repository", lambda git, tmp: _link_params(git, "params.yaml")
+    ),
+    # -- issue 12: dvc.yaml --
+    "wdir that is a number": Case(queue("train.lr=1"), "expected str in stages -> train -> wdir", "fix the file and commit it", dvc_yaml(STAGE + "    wdir: 5\n")),
+    "stage params that are a number": Case(
+        queue("train.lr=1"), "expected a list in stages -> train -> params", "fix the file and commit it", dvc_yaml(STAGE + "    params: 5\n")
+    ),
+    "top-level params that are a number": Case(queue("train.lr=1"), "expected a list in params", "fix the file", dvc_yaml("params: 5\n" + STAGE)),
+    "stages that are a list": Case(queue("train.lr=1"), "expected a dictionary in stages", "fix the file", dvc_yaml("stages: [1]\n")),
+    "stage without a command": Case(
+        queue("train.lr=1"), "required key not provided in stages -> train -> cmd", "fix the file", dvc_yaml("stages:\n  train:\n    deps: [a]\n")
+    ),
+    "deps that are a mapping": Case(queue("train.lr=1"), "in stages -> train -> deps", "fix the file", dvc_yaml(STAGE + "    deps: {a: 1}\n")),
+    "unknown stage key": Case(queue("train.lr=1"), "stages -> train -> bogus", "fix the file", dvc_yaml(STAGE + "    bogus: 1\n")),
+    "metrics that are a number": Case(queue("train.lr=1"), "stages -> train -> metrics", "fix the file", dvc_yaml(STAGE + "    metrics: 5\n")),
+    # -- issue 12: options --
+    "NaN timeout": Case(("run", "--timeout", "nan"), "--timeout nan", "give a number of seconds above 0"),
+    "infinite timeout": Case(("run", "--timeout", "inf"), "--timeout inf", "give a number of seconds above 0"),
+    "negative timeout": Case(("run", "--timeout", "-5"), "--timeout -5", "above 0"),
+    "timeout that is not a number": Case(("run", "--timeout", "soon"), "'soon' is not a valid float", "see gitexp run --help"),
+    "negative parallel slots": Case(("run", "-j", "-1"), "-j -1", "must be 1 or more"),
+    "--more without a sweep": Case(("run", "--more", "3"), "--more extends one sweep", "gitexp run my-sweep --more 10"),
+    "copy path that does not exist": Case(("run", "-C", "missing.bin"), "missing.bin", "", queued_sweep),
+    "NaN idle exit": remote_case("--idle-exit", "nan", problem="--idle-exit nan", fix="0 or more"),
+    "infinite idle exit": remote_case("--idle-exit", "inf", problem="--idle-exit inf", fix="0 or more"),
+    "NaN heartbeat": remote_case("--heartbeat", "nan", problem="heartbeat and poll intervals", fix="above 0 seconds"),
+    "zero poll": remote_case("--poll", "0", problem="heartbeat and poll intervals", fix="above 0 seconds"),
+    "NaN stale-after": remote_case("--stale-after", "nan", problem="is not a duration", fix="such as 90s"),
+    "worker without slots": remote_case("-j", "0", problem="-j 0", fix="must be 1 or more"),
+    "worker with a NaN timeout": remote_case("--timeout", "nan", problem="--timeout nan", fix="above 0"),
+    "concurrency 0": Case(queue("train.lr=1", extra=("--concurrency", "0")), "concurrency must be a whole number of at least 1", "got 0"),
+    "negative concurrency": Case(queue("train.lr=1", extra=("--concurrency", "-3")), "concurrency must be a whole number of at least 1", "got -3"),
+    "negative trial count": Case(queue("train.lr=1", extra=("--num-trials", "-1")), "max_trials -1", "write e.g. 20"),
+    "goal without objective": Case(queue("train.lr=1", extra=("--goal", "minimize")), "--goal needs --objective", "name the metric"),
+    "goal that is no goal": Case(queue("train.lr=1", extra=("--goal", "up")), "'up' is not one of", "see gitexp queue --help"),
+    "empty objective": Case(queue("train.lr=1", extra=("--objective", " ")), "needs a metric name", "name one such as"),
+    "objective the metrics files lack": Case(
+        queue("train.lr=1", extra=("--objective", "nope")), "no metrics file of the project has 'nope'", "name one of them", with_metrics
+    ),
+    "objective misspelt": Case(queue("train.lr=1", extra=("--objective", "scor")), "did you mean 'score'", "name one of them", with_metrics),
+    "objective of a project without metrics": Case(
+        queue("train.lr=1", extra=("--objective", "score")), "declares no metrics files", "add metrics: to a stage",
+        dvc_yaml(STAGE + "    params: [train]\n"),
+    ),
+    "early-stopping metric the metrics files lack": Case(
+        ("queue", "--sweep", "../sweep.yaml"), "no metrics file of the project has 'los'", "name one of them",
+        then(with_metrics, sweep_file("matrix:\n  train.lr: [1]\nearly_stopping: [{metric: los, value: 1, goal: min}]\n")),
+    ),
+    "bayes without a count": Case(queue("train.lr=uniform(0, 1)", extra=("--strategy", "bayes", "--objective", "score")), "needs a number of trials", "--num-trials N"),
+    "hyperband without its options": Case(queue("train.lr=[1, 2]", extra=("--strategy", "hyperband")), "needs the option resource", "train.epochs"),
+    "random without a count on a continuous space": Case(queue("train.lr=uniform(0, 1)", extra=("--strategy", "random")), "needs a number of trials", "--num-trials"),
+    "--rev that names a tree": Case(queue("train.lr=1", extra=("--rev", "HEAD^{tree}")), "names no commit", "give a branch"),
+    "sweep file that is a folder": Case(("queue", "--sweep", "."), "is a directory", "see gitexp queue --help"),
+    "two output formats": Case(("show", "--json", "--csv"), "choose one of --json, --csv and --md", "choose one"),
+    "sort order that is none": Case(("show", "--sort-order", "up"), "'up' is not one of", "see gitexp show --help"),
+    "report below a file": Case(("report", "-o", "params.yaml/dir/x.html"), "params.yaml is a file, not a folder", "write the report elsewhere", queued_sweep),
+    "report below a file, markdown": Case(("report", "s", "-o", "dvc.yaml/x.md"), "dvc.yaml is a file, not a folder", "write the report elsewhere", queued_sweep),
+    "report in an unknown format": Case(("report", "s", "--format", "pdf"), "--format 'pdf'", "use md or html", queued_sweep),
+    "report of a sweep that does not exist": Case(("report", "nope"), "no sweep named 'nope'", "see gitexp status", queued_sweep),
+    "apply of a trial that does not exist": Case(("apply", "s/t999"), "no trial named 's/t999'", "gitexp show lists", queued_sweep),
+    "remove of a trial that does not exist": Case(("remove", "s/t999"), "s/t999", "gitexp show", queued_sweep),
+    "check of a file that does not exist": Case(("check", "missing.yaml"), "does not exist", "check the path"),
+    "check of a bad flag": Case(("check", "--set", "train.lr=[1"), "is never closed", "add ']'"),
+    "--project that is no DVC project": Case(("--project", "sub", "status"), "not a DVC project", "give the folder where dvc init ran"),
+    "empty sweep name": Case(queue("train.lr=1", extra=("--name", "")), "the sweep name is empty", "give a name such as"),
+    "empty worker id": remote_case("--worker-id", "", problem="worker id '' is not allowed", fix="use up to"),
+    "--more of no trials": Case(("run", "s", "--more", "0"), "--more 0", "of 1 or more", queued_sweep),
+    "report listing negative trials": Case(("report", "s", "--top", "-1"), "--top -1", "or 0 for all of them", queued_sweep),
+    "report against a baseline that names nothing": Case(("report", "s", "--baseline", "nope"), "--baseline 'nope' names no commit", "give a branch", queued_sweep),
+    "pull from a remote that does not exist": Case(("pull",), "no Git remote named 'origin'", "git remote add origin URL"),
+    "ci plan with no run jobs": Case(("ci", "plan", "--chunks", "0"), "the number of run jobs is 0", "give --chunks 1 or more"),
+    "ci plan with chunks beyond GitHub's matrix": Case(("ci", "plan", "--chunk-size", "300"), "chunk size 300 is out of range", "give --chunk-size 1 to 256"),
+    "ci init with a zero timeout": Case(("ci", "init", "--timeout-minutes", "0"), "--timeout-minutes 0 is out of range", "give 1 to 360"),
+    "ci init with an unknown runner": Case(("ci", "init", "--runner", "nope"), "unknown runner 'nope'", "use --runner github or --runner cml"),
+    "ci init of cml without a cloud": Case(("ci", "init", "--runner", "cml"), "--runner cml needs a cloud", "add --cloud aws"),
+    "ci init with a NaN idle timeout": Case(
+        ("ci", "init", "--runner", "cml", "--cloud", "aws", "--idle-timeout", "nan"), "--idle-timeout 'nan' is not a duration", "such as 5min"
+    ),
+    "ci init with a negative disk": Case(("ci", "init", "--runner", "cml", "--cloud", "aws", "--cloud-hdd-size", "-1"), "is not a disk size", "give GB"),
+    "ci init with a region of two lines": Case(
+        ("ci", "init", "--runner", "cml", "--cloud", "aws", "--cloud-region", "a\nb"), "--cloud-region 'a\\nb' is not valid", "use letters, digits"
+    ),
+    "ci init with an empty Python": Case(("ci", "init", "--python", ""), "is not a Python version", "give 3.10 or newer"),
+    "ci run of a trial that is not here": Case(("ci", "run", "--trial", "nope"), "no trial branch 'nope' here", "git checkout nope"),
+    "copy path outside the repository": Case(("run", "-C", "/etc/passwd"), "not inside the repository", "name a file or folder of the project"),
+    # -- issue 12: the repository --
+    "repository of another user": Case(
+        ("status",), "belongs to another user", "git config --global --add safe.directory", env={"GIT_TEST_ASSUME_DIFFERENT_OWNER": "1"}
+    ),
+    "working directory that was deleted": Case(("status",), "does not exist (any more)", "cd into your project again", deleted_directory),
+    "branch 'exp' blocking the trials": Case(queue("train.lr=1"), "the branch 'exp' keeps Git from creating the trial branches", "git config gitexp.prefix", branch("exp")),
+    "branch 'exp/s' blocking a sweep s": Case(
+        queue("train.lr=1", extra=("--name", "s")), "the branch 'exp/s' keeps Git", "git branch -m exp/s NEW-NAME", branch("exp/s")
+    ),
+    "ci init where .github/workflows is a file": Case(
+        ("ci", "init"), ".github/workflows is a file", "move or remove it", commit_file(".github/workflows", "not a folder\n")
+    ),
+    "ci init where .github is a file": Case(("ci", "init"), ".github is a file", "move or remove it", commit_file(".github", "not a folder\n")),
+    "ci init over an existing workflow": Case(
+        ("ci", "init"), "already exists", "pass --force", commit_file(".github/workflows/gitexp.yml", "on: push\n")
+    ),
+    # -- issue 12: sweep files --
+    "lone surrogate in a sweep file": sweep_case('matrix:\n  train.loss: ["\\ud800"]\n', "lone surrogate", "give valid text"),
+    "lone surrogate in a sweep file's EXPR": sweep_case('matrix:\n  train.loss: "\\ud800"\n', "lone surrogate", "give valid text"),
+    "lone surrogate in a sweep file's key": sweep_case('matrix:\n  "train.\\udc00": [1]\n', "lone surrogate", "give valid text"),
+    "lone surrogate in a sweep file's constant": sweep_case('params:\n  train.loss: "\\ud800"\nmatrix:\n  seed: [1]\n', "lone surrogate", "give valid text"),
+    "huge integer in a sweep file": sweep_case("matrix:\n  train.lr: [1" + "0" * 5000 + "]\n", "5001 digits", "write it as a float"),
+    "NaN early-stopping value": sweep_case(
+        "matrix:\n  train.lr: [1]\nearly_stopping: [{metric: score, value: .nan, goal: max}]\n", "value must be a number, a finite one", "got nan"
+    ),
+    "infinite early-stopping value": sweep_case(
+        "matrix:\n  train.lr: [1]\nearly_stopping: [{metric: score, value: .inf, goal: max}]\n", "value must be a number, a finite one", "got inf"
+    ),
+    "early stopping that is not a list": sweep_case("matrix:\n  train.lr: [1]\nearly_stopping: {metric: score}\n", "expected a list of rules", "optimization: minimize"),
+    "early stopping without a direction": sweep_case(
+        "matrix:\n  train.lr: [1]\nearly_stopping: [{metric: score, value: 1}]\n", "give the direction once", "optimization: maximize"
+    ),
+    "objective with an unknown goal": sweep_case("matrix:\n  train.lr: [1]\nobjective: {metric: score, goal: up}\n", "goal 'up'", "write one of them"),
+    "objective without a goal": sweep_case("matrix:\n  train.lr: [1]\nobjective: {metric: score}\n", "goal is missing", "add it"),
+    "strategy mapping without a name": sweep_case("matrix:\n  train.lr: [1]\nstrategy: {max_iter: 3}\n", "needs its name", "{name: hyperband"),
+    "hyperband with an unknown option": sweep_case(
+        "matrix:\n  train.lr: [1]\nstrategy: {name: hyperband, resource: train.n_est, max_iter: 9, speed: 2}\nobjective: {metric: score, goal: max}\n",
+        "has no option 'speed'", "its options are",
+    ),
+    "hyperband of no budget": sweep_case(
+        "matrix:\n  train.lr: [1]\nstrategy: {name: hyperband, resource: train.n_est, max_iter: 0}\nobjective: {metric: score, goal: max}\n",
+        "max_iter must be a whole number of at least 1", "got 0",
+    ),
+    "bayes without an objective": sweep_case("matrix:\n  train.lr: {uniform: [0, 1]}\nstrategy: bayes\nmax_trials: 3\n", "needs an objective", "objective: {metric: loss"),
+    "matrix entry with two kinds": sweep_case("matrix:\n  train.lr: {values: [1], range: [1, 3]}\n", "a matrix mapping has one key", "values, range or uniform"),
+    "unknown matrix kind": sweep_case("matrix:\n  train.lr: {valuez: [1]}\n", "unknown matrix kind 'valuez'", "did you mean 'values'"),
+    "values that are not a list": sweep_case("matrix:\n  train.lr: {values: 1}\n", "values takes a list", "values: [1, 2]"),
+    "seed that is text": sweep_case("matrix:\n  train.lr: [1]\nseed: abc\n", "seed must be a whole number", "got 'abc'"),
+    "max_trials above one as a fraction": sweep_case("matrix:\n  train.lr: [1]\nmax_trials: 1.5\n", "max_trials 1.5", "write e.g. 20 or 0.25"),
+    "concurrency 0 in a sweep file": sweep_case("matrix:\n  train.lr: [1]\nconcurrency: 0\n", "concurrency must be a whole number of at least 1", "got 0"),
+    "kind that is no sweep": sweep_case("kind: job\nmatrix:\n  train.lr: [1]\n", "kind 'job' is not a sweep", "kind: group"),
+    "key both constant and swept": sweep_case("params:\n  train.lr: 1\nmatrix:\n  train.lr: [1, 2]\n", "both a constant and swept", "not both"),
+    "matrix key that is a number": sweep_case("matrix:\n  1: [1]\n", "key 1 is not text", "quote it"),
+    "empty sweep file": sweep_case("", "the file is empty", "add a matrix"),
+    "sweep file that is a number": sweep_case("5\n", "expected a mapping", "sweep.yaml"),
+    "key twice in a sweep file": sweep_case("matrix:\n  train.lr: [1]\n  train.lr: [2]\n", "found the key 'train.lr' twice", "keep one of them"),
+    "matrix given twice": sweep_case("matrix:\n  train.lr: [1]\nhptuning:\n  matrix:\n    seed: [1]\n", "also given by matrix", "keep one"),
+    "sweep file with a Python tag": sweep_case("matrix: !!python/object:os.system {}\n", "invalid YAML", "fix the syntax"),
+    "sweep file with a date": sweep_case("matrix:\n  seed: [!!timestamp 2020-01-01]\n", "is not supported", "write a string, number"),
+    "sweep file that is not UTF-8": Case(("queue", "--sweep", "../bad.yaml"), "cannot read sweep file", "give a readable UTF-8 YAML file", lambda git, tmp: _write_bytes(tmp / "bad.yaml", b"matrix: \xff\n", git)),
+    "function arguments missing one": sweep_case("matrix:\n  train.lr: {uniform: {low: 0}}\n", "high is missing", "add it"),
+    "Polyaxon bo with no initial trials": sweep_case(
+        "hptuning:\n  matrix:\n    train.lr: {uniform: [0, 1]}\n  bo:\n    n_initial_trials: 0\n    n_iterations: 3\n    metric: {name: score, optimization: maximize}\n",
+        "n_initial_trials and n_iterations must be whole numbers of at least 1", "got [0, 3]",
+    ),
 }
+
+
+def _link_params(git: Git, target: str) -> Path:
+    """params.yaml committed as a symlink to ``target``."""
+    params = git.root / "params.yaml"
+    params.unlink(missing_ok=True)
+    params.symlink_to(target)
+    git.run("add", "-A")
+    git.run("commit", "-qm", "params.yaml is a link")
+    return git.root
+
+
+def _write_bytes(path: Path, data: bytes, git: Git) -> Path:
+    path.write_bytes(data)
+    return git.root
 
 
 def params(cases: dict[str, Case]):
@@ -206,7 +535,7 @@ def params(cases: dict[str, Case]):
 
 
 def test_the_catalog_is_large_enough():
-    assert len(CASES) >= 30
+    assert len(CASES) >= 150
 
 
 def pytest_generate_tests(metafunc):
@@ -223,7 +552,7 @@ def test_bad_input(project, tmp_path, run_gitexp, repo_state, case):
         return repo_state(repository) if repository.rev_parse("HEAD") else repository.run("status", "--porcelain")
 
     before = state()
-    result = run_gitexp(cwd, *case.argv)
+    result = run_gitexp(cwd, *case.argv, env=case.env)
     assert result.code == 2, result
     assert result.err.startswith("gitexp: error: ") and result.err.count("\n") == 1, result.err
     assert case.problem in result.err and case.fix in result.err, result.err
@@ -249,6 +578,30 @@ def test_shallow_clone_queues_and_runs(project, tmp_path, run_gitexp):
     assert run_gitexp(shallow.root, "queue", "--name", "sh", "--set", "train.lr=0.1").code == 0
     assert run_gitexp(shallow.root, "run", "sh").code == 0
     assert "succeeded" in run_gitexp(shallow.root, "status").out
+
+
+def test_symlinked_params_file_is_written_through_its_link(project, run_gitexp):
+    """As dvc exp run -S writes through a symlinked params.yaml: the link stays, the file it names changes."""
+    (project.root / "conf").mkdir()
+    project.run("mv", "params.yaml", "conf/params.yaml")
+    _link_params(project, "conf/params.yaml")
+    assert run_gitexp(project.root, "queue", "--name", "ln", "--set", "train.lr=[0.1, 0.2]").code == 0
+    changed = project.run("diff-tree", "-r", "--no-commit-id", "--name-only", "HEAD", "exp/ln/t001").split()
+    assert changed == ["conf/params.yaml"]
+    assert project.run("ls-tree", "exp/ln/t001", "params.yaml").split()[0] == "120000"
+    assert "lr: 0.1   # learning rate" in project.run("show", "exp/ln/t001:conf/params.yaml")
+    assert run_gitexp(project.root, "run", "ln").code == 0
+    trials = Ledger(project).trials(["ln"])
+    assert [trial.status for trial in trials] == ["succeeded"] * 2
+    assert [trial.metrics["score"] for trial in trials] == [0.995, 0.895]
+
+
+def test_report_into_a_missing_folder_makes_it(project, run_gitexp):
+    """``report -o missing/dir/x.html`` made a traceback; the folder is made, as the plots' folder beside Markdown is."""
+    queued_sweep(project, project.root)
+    result = run_gitexp(project.root, "report", "-o", "missing/dir/x.html", "--format", "html")
+    assert result.code == 0, result.err
+    assert (project.root / "missing/dir/x.html").read_text().lstrip().lower().startswith("<!doctype html")
 
 
 # -- secrets: a remote's credentials never appear in the line --

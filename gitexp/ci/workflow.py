@@ -188,6 +188,11 @@ def write_workflow(repo_root: Path, options: WorkflowOptions, force: bool) -> Pa
     path = repo_root / WORKFLOW_PATH
     if path.exists() and not force:
         raise UsageError(f"{WORKFLOW_PATH} already exists: pass --force to overwrite it")
+    blocking = next((folder for folder in reversed(path.relative_to(repo_root).parents) if (repo_root / folder).is_file()), None)
+    if blocking is not None:
+        raise UsageError(f"{blocking.as_posix()} is a file, where the workflow needs a folder: move or remove it")
+    if path.is_dir():
+        raise UsageError(f"{WORKFLOW_PATH} is a folder, where the workflow file goes: move or remove it")
     path.parent.mkdir(parents=True, exist_ok=True)
     _write_atomically(path, text)
     return path

@@ -14,11 +14,19 @@ from rich.console import Console
 from gitexp.terminal import json_text, terminal_text
 
 
+def _working_directory() -> Path:
+    """The current directory; once deleted, the path the shell still names (commands then say it is gone)."""
+    try:
+        return Path.cwd()
+    except FileNotFoundError:
+        return Path(os.environ.get("PWD") or "/nonexistent")
+
+
 @dataclass
 class Environment:
     """What a command may touch of the outside world; tests pass their own."""
 
-    cwd: Path = field(default_factory=Path.cwd)
+    cwd: Path = field(default_factory=_working_directory)
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     stdout: Any = None
     stderr: Any = None

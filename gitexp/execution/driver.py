@@ -20,8 +20,7 @@ from typing import Any
 from gitexp.errors import ConcurrentChange, UsageError
 from gitexp.execution.pipeline import RunOutcome
 from gitexp.numbers import is_number
-from gitexp.planning.queue import ParamsTargets, write_trials
-from gitexp.project.metrics import read_commit_metrics
+from gitexp.planning.queue import ParamsTargets, objective_problem, write_trials
 from gitexp.project.model import load_project
 from gitexp.store.git import Git, RefUpdate
 from gitexp.store.records import CANCELLED, QUEUED, SUCCEEDED, Ledger, Sweep, Trial, cancel_message
@@ -253,17 +252,9 @@ def check_objective_metrics(git: Git, sweep: Sweep) -> str | None:
     metrics and none is named so; a project that never ran yet cannot tell.
     """
     spec = SweepSpec.from_json(sweep.spec)
-    names = [rule.metric for rule in spec.early_stopping] + ([spec.objective.metric] if spec.objective else [])
-    if not names:
+    if not spec.objective and not spec.early_stopping:
         return None
-    project = load_project(git, sweep.baseline, sweep.project)
-    if not project.metrics_files:
-        return f"the sweep ranks by {names[0]}, but dvc.yaml declares no metrics files: add metrics: to a stage"
-    known = read_commit_metrics(git, sweep.baseline, project)
-    missing = [name for name in names if known and name not in known]
-    if missing:
-        return f"no metrics file of the project has {missing[0]!r} (metrics: {', '.join(list(known)[:8])})"
-    return None
+    return objective_problem(git, spec, sweep.baseline, load_project(git, sweep.baseline, sweep.project))
 
 
 class CombinedSource:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import math
 import os
 import shutil
 import socket
@@ -46,8 +47,8 @@ class RunOptions:
     def validate(self) -> None:
         if self.jobs < 1:
             raise UsageError(f"-j {self.jobs}: the number of parallel trials must be 1 or more")
-        if self.timeout is not None and self.timeout <= 0:
-            raise UsageError(f"--timeout {self.timeout:g}: give a number of seconds above 0")
+        if self.timeout is not None and not 0 < self.timeout < math.inf:  # NaN too
+            raise UsageError(f"--timeout {self.timeout:g}: give a number of seconds above 0, such as 3600")
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ result can apply it with its outputs.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -65,9 +66,9 @@ class WorkerOptions:
 
     def validate(self) -> None:
         self.run.validate()
-        if self.idle_exit < 0:
-            raise UsageError(f"--idle-exit {self.idle_exit:g}: give a number of seconds, 0 or more")
-        if self.heartbeat <= 0 or self.poll <= 0:
+        if not 0 <= self.idle_exit < math.inf:  # NaN too
+            raise UsageError(f"--idle-exit {self.idle_exit:g}: give a number of seconds, 0 or more, such as 600")
+        if not (0 < self.heartbeat < math.inf and 0 < self.poll < math.inf):
             raise UsageError("the heartbeat and poll intervals must be above 0 seconds")
         if self.heartbeat * 3 > self.stale_after:
             raise UsageError(

@@ -17,8 +17,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from gitexp.errors import ConcurrentChange, RepositoryError, UsageError, some_of
-from gitexp.project.model import DEFAULT_PARAMS_FILE, Project, ProjectCache, load_project
-from gitexp.project.params import ParamsFile, check_value_type
+from gitexp.project.metrics import read_commit_metrics
+from gitexp.project.model import DEFAULT_PARAMS_FILE, Project, ProjectCache, broken_link, load_project
+from gitexp.project.params import ParamsFile, check_value_type, decode_params
 from gitexp.store.git import ZERO_OID, FastImportCommit, Git, RefUpdate
 from gitexp.store.journal import pending_write, recover
 from gitexp.store.naming import TrialRef, generate_sweep_name, sweep_ref, trial_name, validate_name
@@ -34,7 +35,7 @@ from gitexp.store.records import (
 from gitexp.store.refstore import LocalRefs, RefStore
 from gitexp.strategies import strategy_for
 from gitexp.strategies.base import TrialPlan
-from gitexp.sweep.space import Choice, PChoice
+from gitexp.sweep.space import Choice, PChoice, closest_hint
 from gitexp.sweep.spec import SweepSpec
 
 # More trials than this in one command is almost always a mistake (a forgotten limit).
@@ -86,9 +87,10 @@ def plan_queue(git: Git, request: QueueRequest) -> PlannedQueue:
     if git.rev_parse("HEAD") is None:
         raise RepositoryError("the repository has no commits yet: commit your DVC project first (git commit)")
     existing = set(ledger.sweep_names())
-    name = validate_name(request.name, "sweep") if request.name else generate_sweep_name(existing)
+    name = validate_name(request.name, "sweep") if request.name is not None else generate_sweep_name(existing)
     if name in existing:
         raise UsageError(f"a sweep named {name!r} exists already: choose another --name, or gitexp remove {name}")
+    refuse_blocking_branch(git, ledger.prefix, name)
     baseline = resolve_baseline(git, request.rev, request.include_uncommitted)
     spec = request.spec
     spec.validate()
@@ -102,6 +104,9 @@ def plan_queue(git: Git, request: QueueRequest) -> PlannedQueue:
     cache = ProjectCache(git.common_dir(), deferred=True)  # written only once the sweep is
     targets = ParamsTargets(git, baseline, load_project(git, baseline, request.project, cache))
     targets.check_spec(spec)
+    problem = objective_problem(git, spec, baseline, targets.project)
+    if problem:
+        raise UsageError(problem)
     plans = strategy_for(spec).initial_batch()
     if not plans:
         raise UsageError("the sweep makes no trials: give at least one value for each --set")
@@ -159,6 +164,38 @@ def write_trials(
     return written, [trial_from_record(ref, oid, message) for ref, oid, message in zip(refs, oids, messages)]
 
 
+def objective_problem(git: Git, spec: SweepSpec, baseline: str, project: Project) -> str | None:
+    """Why the sweep's objective or early-stopping metrics cannot exist, or None.
+
+    Refused when dvc.yaml declares no metrics at all, or when the baseline has
+    metrics and none is named so; a project that never ran yet cannot tell.
+    """
+    names = [rule.metric for rule in spec.early_stopping] + ([spec.objective.metric] if spec.objective else [])
+    if not names:
+        return None
+    if not project.metrics_files:
+        return f"the sweep ranks by {names[0]}, but dvc.yaml declares no metrics files: add metrics: to a stage"
+    known = read_commit_metrics(git, baseline, project)
+    missing = [name for name in names if known and name not in known]
+    if missing:
+        close = closest_hint(missing[0], known)
+        return f"no metrics file of the project has {missing[0]!r}{close} (metrics: {', '.join(list(known)[:8])}): name one of them"
+    return None
+
+
+def refuse_blocking_branch(git: Git, prefix: str, sweep: str) -> None:
+    """A branch named like a folder of the trials' branches (``exp``, ``exp/<sweep>``) keeps Git from creating them."""
+    parts = f"{prefix}{sweep}".split("/")
+    folders = [f"refs/heads/{'/'.join(parts[:end])}" for end in range(1, len(parts) + 1)]
+    found = next((ref for ref in folders if git.rev_parse(ref) is not None), None)
+    if found:
+        branch = found.removeprefix("refs/heads/")
+        raise UsageError(
+            f"the branch {branch!r} keeps Git from creating the trial branches {prefix}{sweep}/...: rename it "
+            f"(git branch -m {branch} NEW-NAME), or put trials under another prefix (git config gitexp.prefix trials/)"
+        )
+
+
 def refuse_more_than_the_space(spec: SweepSpec) -> None:
     """A new sweep asking for more distinct trials than its discrete space holds is a mistake."""
     count = spec.max_trials
@@ -208,6 +245,7 @@ class ParamsTargets:
         self.baseline = baseline
         self.project = project
         self._files: dict[str, ParamsFile] = {}
+        self._paths: dict[str, str] = {}  # the file each params file names, after symlinks
         self._modes: dict[str, str] = {}
 
     def file(self, name: str | None) -> ParamsFile:
@@ -221,11 +259,15 @@ class ParamsTargets:
                     f"dvc.yaml lists no params from {name} (params files: {listed}): "
                     f"add them to a stage's params: in dvc.yaml so DVC reruns it, and commit"
                 )
+            resolved = self.git.through_links(self.baseline, path)
+            if resolved is None:
+                raise UsageError(broken_link(name))
+            path, mode = resolved
             blob = self.git.read_blob(self.baseline, path)
             if blob is None:
                 raise UsageError(f"{name} is listed in dvc.yaml but not committed at the baseline: commit it")
-            self._files[name] = ParamsFile(name, blob.decode("utf-8"))
-            self._modes.update({name: mode for mode in self.git.tree_entries(self.baseline, [path]).values()})
+            self._files[name] = ParamsFile(name, decode_params(name, blob))
+            self._paths[name], self._modes[name] = path, mode
         return self._files[name]
 
     def check_spec(self, spec: SweepSpec) -> None:
@@ -246,10 +288,8 @@ class ParamsTargets:
         per_file: dict[str, dict[str, Any]] = {}
         for target, value in [*spec.constants, *plan.params.items()]:
             per_file.setdefault(target.file or DEFAULT_PARAMS_FILE, {})[target.key] = value
-        return {
-            self.project.path(name): (self._modes.get(name, "100644"), self.file(name).render(updates).encode("utf-8"))
-            for name, updates in per_file.items()
-        }
+        rendered = {name: self.file(name).render(updates).encode("utf-8") for name, updates in per_file.items()}
+        return {self._paths[name]: (self._modes[name], text) for name, text in rendered.items()}
 
 
 def _representative_values(dimension) -> list[tuple[Any, bool]]:

@@ -19,9 +19,11 @@ command) and ``execution.repro_server`` (a warm DVC forking one child per repro)
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import posixpath
+import stat
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -141,19 +143,53 @@ def _alive(pid: object) -> bool:
 
 def resolve_project(git_root: Path, rev: str, files: ProjectFiles) -> Project:
     from dvc.exceptions import DvcException
-    from dvc.fs import GitFileSystem
     from dvc.repo import Repo
     from dvc.scm import SCM
 
     scm = SCM(str(git_root))
     try:
-        repo = Repo(root_dir="/" + files.directory, fs=GitFileSystem(scm=scm, rev=rev), scm=scm)
+        repo = Repo(root_dir="/" + files.directory, fs=_linked_git_fs()(scm=scm, rev=rev), scm=scm)
         with repo:
             return _project_of(repo, files)
     except DvcException as exc:
         raise RepositoryError(f"{_dvc_message(exc)}: fix the file and commit it") from None
     finally:
         scm.close()
+
+
+@functools.cache
+def _linked_git_fs():
+    """DVC's Git file system, reading a symlink to a file of the commit as that file.
+
+    In a workspace DVC reads a symlinked params.yaml through the link (and
+    ``dvc exp run -S`` writes through it); its Git file system would read the
+    link's own text instead.
+    """
+    from dvc.fs import GitFileSystem
+    from scmrepo.fs import GitFileSystem as TreeFileSystem
+
+    class LinkedTree(TreeFileSystem):
+        def _open(self, path, mode="rb", *args, **kwargs):
+            return super()._open(self._through_links(path), mode, *args, **kwargs)
+
+        def _through_links(self, path: str) -> str:
+            for _ in range(40):  # as many links as Linux follows
+                key = self._get_key(path)
+                if not self.trie.exists(key) or not stat.S_ISLNK(self.trie.info(key)["mode"]):
+                    return path
+                link = self.trie.open(key, mode="rb").read().decode("utf-8", "replace")
+                target = posixpath.normpath(posixpath.join(posixpath.dirname("/".join(key)), link))
+                if posixpath.isabs(link) or target == ".." or target.startswith("../"):
+                    return path  # outside the repository: the link itself (load_project refuses it first)
+                path = "/" + target
+            return path
+
+    class LinkedGitFileSystem(GitFileSystem):
+        @functools.cached_property
+        def fs(self):
+            return LinkedTree(**self.fs_args)
+
+    return LinkedGitFileSystem
 
 
 def _project_of(repo, files: ProjectFiles) -> Project:
@@ -231,6 +267,10 @@ def _dvc_message(exc: BaseException) -> str:
     parsing a flow sequence, line 1)"
     """
     message = " ".join(str(exc).split())
+    invalid = getattr(getattr(exc, "exc", None), "errors", None)  # a schema error: what and where, as dvc prints it
+    if invalid:
+        where = " -> ".join(map(str, invalid[0].path))
+        return f"{message} ({invalid[0].error_message}" + (f" in {where})" if where else ")")
     cause = exc.__cause__
     problem, mark = getattr(cause, "context", None), getattr(cause, "context_mark", None)
     if not problem:

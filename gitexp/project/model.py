@@ -146,10 +146,20 @@ def load_project(git: Git, rev: str, directory: str = "", cache: "ProjectCache |
     if found is None:
         from gitexp.project.dvc import resolve_project
 
+        default_params = repo_path(directory, DEFAULT_PARAMS_FILE)
+        if default_params in files.blobs and git.through_links(rev, default_params) is None:
+            raise RepositoryError(broken_link(DEFAULT_PARAMS_FILE))
         with _RESOLVING:
             found = resolve_project(git.root, rev, files)
         cache.put(key, found)
     return found
+
+
+def broken_link(name: str) -> str:
+    return (
+        f"{name} is a symlink that leads outside the repository or round in a loop, so trials cannot change it: "
+        "commit the file itself, or link to a file inside the repository"
+    )
 
 
 _RESOLVING = threading.Lock()  # executor threads share one imported DVC, which is not made for threads

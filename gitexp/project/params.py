@@ -32,7 +32,7 @@ from ruamel.yaml.nodes import MappingNode, ScalarNode
 
 from gitexp.errors import UsageError
 from gitexp.numbers import is_number
-from gitexp.project.yaml_graph import Alias, Edit, Entry, Graph, RecursiveDocument, Step, apply_edits, node_of
+from gitexp.project.yaml_graph import Alias, Edit, Entry, Graph, RecursiveDocument, Step, apply_edits, list_index, node_of
 
 # A string PyYAML (YAML 1.1) or ruamel (YAML 1.2) would read as something else
 # must be quoted; this is what both read as a plain string.
@@ -69,6 +69,11 @@ class ParamsFile:
         self.text = text
         self.kind = _kind_of(path)
         self.data = read_values(path, text)
+        if not isinstance(self.data, Mapping):
+            raise UsageError(
+                f"{path} holds {type(self.data).__name__} {_shown(self.data)} at its top, where params files hold a mapping "
+                "of keys to values (as DVC reads them): write it as key: value lines"
+            )
 
     @cached_property
     def _graph(self) -> Graph:
@@ -89,7 +94,7 @@ class ParamsFile:
         for part in key.split("."):
             if isinstance(node, Mapping) and part in node:
                 node = node[part]
-            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            elif isinstance(node, list) and list_index(part, len(node)) is not None:
                 node = node[int(part)]
             else:
                 raise UsageError(self._unknown_key_message(key))
@@ -97,7 +102,8 @@ class ParamsFile:
 
     def _unknown_key_message(self, key: str) -> str:
         close = difflib.get_close_matches(key, self.keys(), n=3, cutoff=0.5)
-        hint = f"did you mean {', '.join(close)}?" if close else f"its keys are {', '.join(self.keys()[:8])}"
+        shown = ", ".join(name if name.isprintable() else repr(name) for name in (close or self.keys()[:8]))
+        hint = f"did you mean {shown}?" if close else f"its keys are {shown or 'none'}"
         return f"{self.path} has no key {key!r}: {hint}"
 
     # -- writing -------------------------------------------------------------
@@ -106,8 +112,9 @@ class ParamsFile:
         """The file's text with ``updates`` applied as ``dvc exp run -S`` applies them, nothing else changed."""
         if not updates:
             return self.text
-        for key in updates:  # an unknown key is refused in every format, as dvc exp run -S refuses it
+        for key, value in updates.items():  # an unknown key is refused in every format, as dvc exp run -S refuses it
             self.get(key)
+            _refuse_unwritable(key, value)
         text = self._render_toml(updates) if self.kind == "toml" else self._render_in_place(updates)
         self._verify(text, updates)
         return text
@@ -221,7 +228,7 @@ class ParamsFile:
 
     def _render_value(self, value: Any, old: Any) -> str:
         if self.kind == "json":
-            return json.dumps(value, ensure_ascii=False)
+            return _escaped_json(value)
         style = old.style if isinstance(old, ScalarNode) else None
         return render_yaml_value(value, style)
 
@@ -231,7 +238,7 @@ class ParamsFile:
         rt.width = 4096
         document = rt.load(self.text)
         for key, value in updates.items():
-            _assign(document, key, value)
+            _assign(document, key, _quoted_where_unprintable(value))
         out = io.StringIO()
         rt.dump(document, out)
         return out.getvalue()
@@ -240,9 +247,16 @@ class ParamsFile:
         import tomlkit
 
         document = tomlkit.parse(self.text)
-        for key, value in updates.items():
-            _assign(document, key, value)
-        return tomlkit.dumps(document)
+        try:  # tomlkit's own failures: None, or a value where an array of tables holds only tables
+            for key, value in updates.items():
+                _assign(document, key, value)
+            return tomlkit.dumps(document)
+        except Exception:
+            shown = ", ".join(f"{key!r} = {_shown(value)}" for key, value in updates.items())
+            raise UsageError(
+                f"{self.path}: TOML cannot hold {shown} (TOML has no null, and an array of tables holds only tables): "
+                "give a number, text, true/false, a list or a table"
+            ) from None
 
     def _verify(self, text: str, updates: Mapping[str, Any]) -> None:
         """The copy must read back as DVC's would: the values asked for, every other value as it was."""
@@ -255,14 +269,28 @@ class ParamsFile:
         except yaml.YAMLError:
             actual = None
         if not _same(actual, expected):
-            raise self._cannot_write(updates)
+            raise self._cannot_write(updates, _first_difference(expected, actual))
 
-    def _cannot_write(self, updates: Mapping[str, Any]) -> UsageError:
+    def _cannot_write(self, updates: Mapping[str, Any], difference: tuple[str, Any, Any]) -> UsageError:
+        where, wanted, found = difference
         return UsageError(
-            f"cannot write {sorted(updates)} into {self.path} without changing other values: "
-            "report this with the file attached"
+            f"cannot write {', '.join(updates)} into {self.path} as DVC would: {where or 'the file'} would read "
+            f"{_shown(found)} instead of {_shown(wanted)} (the YAML writer changes how the file spells it): "
+            f"write {where or 'that value'} more plainly in {self.path} (fewer digits, no special characters), or set it by hand"
         )
 
+
+def _first_difference(expected: Any, actual: Any, where: str = "") -> tuple[str, Any, Any]:
+    """The first dotted key whose value differs between two documents, with both values."""
+    if isinstance(expected, Mapping) and isinstance(actual, Mapping):
+        for key in expected:
+            if key not in actual or not _same(expected[key], actual[key]):
+                return _first_difference(expected[key], actual.get(key), f"{where}.{key}" if where else str(key))
+    if isinstance(expected, list) and isinstance(actual, list) and len(expected) == len(actual):
+        for index, (one, other) in enumerate(zip(expected, actual)):
+            if not _same(one, other):
+                return _first_difference(one, other, f"{where}.{index}" if where else str(index))
+    return where, expected, actual
 
 
 def read_values(path: str, text: str) -> Any:
@@ -273,15 +301,56 @@ def read_values(path: str, text: str) -> Any:
             import tomlkit
 
             return tomlkit.parse(text).unwrap()
+        if kind == "json":
+            _check_json(path, text)
         return yaml.load(text, Loader=_LOADER) or {}
+    except UsageError:
+        raise
     except Exception as exc:  # each parser has its own error type
         raise UsageError(f"{path} cannot be parsed ({_first_line(exc)}): fix the file and commit it") from None
+
+
+def _check_json(path: str, text: str) -> None:
+    """Refuse what DVC's JSON reader and the YAML reader gitexp edits with would read differently."""
+
+    def no_constant(name: str):
+        raise UsageError(f"{path} holds {name}, which is not JSON (nor read the same by every tool): write null or a string such as \"{name}\"")
+
+    def no_repeats(pairs: list) -> dict:
+        keys = [key for key, _ in pairs]
+        repeated = next((key for key in keys if keys.count(key) > 1), None)
+        if repeated is not None:
+            raise UsageError(f"{path} has the key {repeated!r} twice in one object: keep one")
+        return dict(pairs)
+
+    try:
+        json.loads(text, parse_constant=no_constant, object_pairs_hook=no_repeats)
+    except json.JSONDecodeError as error:
+        raise UsageError(f"{path} is not valid JSON ({error.msg} at line {error.lineno}, column {error.colno}): fix it and commit it") from None
+
+
+def decode_params(path: str, data: bytes) -> str:
+    """A params file's bytes as text; DVC reads params files as UTF-8."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise UsageError(
+            f"{path} is not UTF-8 text (byte 0x{data[error.start]:02x} on line {line}): save it as UTF-8 and commit it"
+        ) from None
 
 
 def check_value_type(target: str, old: Any, new: Any, explicit_string: bool) -> None:
     """Refuse a value whose type contradicts the file's, unless the user forced a string."""
     if old is None or new is None:
         return
+    if isinstance(new, (dict, list)) and not isinstance(old, (dict, list)):
+        kind = "true/false" if isinstance(old, bool) else "a number" if is_number(old) else "text"
+        shape = "a mapping" if isinstance(new, dict) else "a list"
+        raise UsageError(
+            f"{target} is {kind} in the params file but {new!r} is {shape}: give {kind} "
+            f"(for a grid over several values write them as one list, e.g. {target}=[1, 2])"
+        )
     if isinstance(old, bool) != isinstance(new, bool) and not (isinstance(new, str) and explicit_string):
         kind = "true/false" if isinstance(old, bool) else "a number" if is_number(old) else "text"
         raise UsageError(
@@ -332,11 +401,33 @@ def _render_float(value: float) -> str:
 
 
 def _render_string(value: str, style: str | None) -> str:
-    if style == '"' or any(ord(ch) < 32 for ch in value):
-        return json.dumps(value, ensure_ascii=False)
+    if style == '"' or not value.isprintable():
+        return _escaped_json(value)
     if style != "'" and _SAFE_PLAIN.match(value) and yaml.safe_load(value) == value and not value.endswith(" "):
         return value
     return "'" + value.replace("'", "''") + "'"
+
+
+def _quoted_where_unprintable(value: Any) -> Any:
+    """``value`` for ruamel.yaml's emitter, which writes some unprintable characters (NEL) raw unless told to quote."""
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
+    if isinstance(value, str):
+        return value if value.isprintable() else DoubleQuotedScalarString(value)
+    if isinstance(value, (list, tuple)):
+        return [_quoted_where_unprintable(item) for item in value]
+    if isinstance(value, Mapping):
+        return {key: _quoted_where_unprintable(item) for key, item in value.items()}
+    return value
+
+
+def _escaped_json(value: Any) -> str:
+    """JSON text with unprintable characters escaped: YAML (which reads JSON too) allows none raw, not even DEL.
+    (Beyond the BMP YAML allows every character raw, and has no escape JSON shares.)"""
+    return "".join(
+        char if char.isprintable() or char == "\n" or ord(char) > 0xFFFF else f"\\u{ord(char):04x}"
+        for char in json.dumps(value, ensure_ascii=False)
+    )
 
 
 def _kind_of(path: str) -> str:
@@ -377,8 +468,8 @@ def _plain_copy(data: Any) -> Any:
 
 
 def _spliceable(node: Any) -> bool:
-    if isinstance(node, ScalarNode):
-        return node.style in (None, "'", '"')
+    if isinstance(node, ScalarNode):  # an empty null (``key:``) has no text to replace: its place is the next line
+        return node.style in ("'", '"') or (node.style is None and node.value != "")
     return bool(getattr(node, "flow_style", False))
 
 
@@ -412,6 +503,20 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, float) and math.isnan(a):
         return math.isnan(b)
     return a == b
+
+
+def _refuse_unwritable(key: str, value: Any) -> None:
+    """Text no UTF-8 file can hold (lone surrogates) is refused before rendering."""
+    try:
+        json.dumps(value, ensure_ascii=False, default=str).encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(f"{key} = {_shown(value)} holds a lone surrogate, which no UTF-8 file can hold: give valid text") from None
+
+
+def _shown(value: Any) -> str:
+    """A value for a one-line message: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _first_line(exc: Exception) -> str:

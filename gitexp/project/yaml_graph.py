@@ -11,6 +11,8 @@ first one listed winning.
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -84,6 +86,15 @@ class _AliasKeepingComposer(Composer):
         return super().compose_node(parent, index)
 
 
+_LIST_INDEX = re.compile(r"0|[1-9][0-9]*")
+
+
+def list_index(part: str, length: int) -> int | None:
+    """A key part as an index into a list of ``length`` items: ASCII digits as Python writes an int (``1``, never
+    ``01`` or ``¹``), below the length; else None."""
+    return int(part) if _LIST_INDEX.fullmatch(part) and len(part) <= len(str(length)) and int(part) < length else None
+
+
 class Graph:
     """The node graph of one YAML (or JSON) text."""
 
@@ -119,7 +130,7 @@ class Graph:
             if isinstance(node, MappingNode) and part in self.entries(node):
                 entry = self.entries(node)[part]
                 steps.append(Step(node, entry.value, entry))
-            elif isinstance(node, SequenceNode) and part.isdigit() and int(part) < len(node.value):
+            elif isinstance(node, SequenceNode) and list_index(part, len(node.value)) is not None:
                 steps.append(Step(node, node.value[int(part)], None))
             else:
                 return None

@@ -440,6 +440,10 @@ def report_text(git: Git, report: SweepReport, output_format: str) -> str:
 def write_report(git: Git, report: SweepReport, output: Path, output_format: str) -> list[Path]:
     """Write the report to ``output``; Markdown gets its PNGs in ``<stem>-plots/`` beside it. Answers the files written."""
     check_format(output_format)
+    blocking = next((folder for folder in (output.parent, *output.parent.parents) if folder.exists() and not folder.is_dir()), None)
+    if blocking is not None:
+        raise UsageError(f"-o {output}: {blocking} is a file, not a folder: write the report elsewhere")
+    output.parent.mkdir(parents=True, exist_ok=True)  # as the plots' folder beside it is made
     found = report_plots(git, report)
     if output_format == "html":
         output.write_text(render_html(git, report, found), encoding="utf-8")

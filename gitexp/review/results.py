@@ -252,8 +252,9 @@ def baseline_params(git: Git, rev: str, keys: list[str], project: Project) -> di
         path, sep, dotted = key.partition(":")
         path, dotted = (path, dotted) if sep else (DEFAULT_PARAMS_FILE, key)
         if path not in files:
-            blob = git.read_blob(rev, project.path(path))
-            files[path] = ParamsFile(path, blob.decode()) if blob is not None else None
+            linked = git.through_links(rev, project.path(path))
+            blob = git.read_blob(rev, linked[0]) if linked else None
+            files[path] = ParamsFile(path, blob.decode("utf-8", "replace")) if blob is not None else None
         try:
             values[key] = files[path].get(dotted) if files[path] else None
         except UsageError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 from typing import Any
 
@@ -49,8 +50,22 @@ def _headers(table: ResultsTable) -> list[str]:
 
 
 def to_json(table: ResultsTable) -> str:
-    """One line, as dvc exp show --json prints it (and json's C encoder writes only without indent)."""
-    return json.dumps(table.to_json(), ensure_ascii=False)
+    """One line, as dvc exp show --json prints it (and json's C encoder writes only without indent).
+
+    NaN and the infinities become null: dvc exp show --json prints them bare,
+    which JSON does not allow and strict readers (jq, JSON.parse) refuse.
+    """
+    return json.dumps(_strict_json(table.to_json()), ensure_ascii=False, allow_nan=False)
+
+
+def _strict_json(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _strict_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict_json(item) for item in value]
+    return value
 
 
 def to_csv(table: ResultsTable) -> str:

@@ -10,6 +10,9 @@ handful of processes. Methods return plain data; failures raise
 from __future__ import annotations
 
 import os
+import posixpath
+import re
+import shlex
 import subprocess
 import tempfile
 import threading
@@ -85,15 +88,21 @@ class Git:
     @classmethod
     def discover(cls, path: Path, env: Mapping[str, str] | None = None) -> "Git":
         """The repository containing ``path``; refuses bare repositories and non-repositories."""
-        probe = Git(path, env)
-        try:
-            top = probe.run("rev-parse", "--show-toplevel").strip()
-        except GitCommandError:
+        if not Path(path).is_dir():
+            raise RepositoryError(f"the working directory {path} does not exist (any more): cd into your project again")
+        proc = Git(path, env).run_process("rev-parse", "--show-toplevel")
+        if proc.returncode == 0:
+            return cls(Path(proc.stdout.decode().strip()), env)
+        owned = _DUBIOUS_OWNERSHIP.search(proc.stderr.decode("utf-8", "replace"))
+        if owned:
             raise RepositoryError(
-                f"{path} is not inside a Git repository: run gitexp from a Git checkout "
-                "(git init, then commit your DVC project)"
-            ) from None
-        return cls(Path(top), env)
+                f"the repository at {owned[1]} belongs to another user, so Git refuses it (safe.directory): if you trust it, "
+                f"run git config --global --add safe.directory {shlex.quote(owned[1])}"
+            )
+        raise RepositoryError(
+            f"{path} is not inside a Git repository: run gitexp from a Git checkout "
+            "(git init, then commit your DVC project)"
+        )
 
     @classmethod
     def init(cls, directory: Path, env: Mapping[str, str] | None = None, branch: str = "main") -> "Git":
@@ -126,9 +135,7 @@ class Git:
     ) -> bytes:
         proc = self.run_process(*args, input=input, env=env, cwd=cwd)
         if check and proc.returncode != 0:
-            detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-            reason = detail[-1] if detail else f"exit status {proc.returncode}"
-            raise GitCommandError(f"git {args[0]} failed: {redacted(reason)}")  # git may echo a URL's token
+            raise GitCommandError(f"git {args[0]} failed: {redacted(failure_reason(proc))}")  # git may echo a URL's token
         return proc.stdout
 
     def run_process(
@@ -154,6 +161,9 @@ class Git:
                 pass_fds=inherited,
             )
         except FileNotFoundError:
+            folder = Path(cwd or self.root)
+            if not folder.is_dir():
+                raise RepositoryError(f"the folder {folder} does not exist (any more): run gitexp in an existing checkout") from None
             raise RepositoryError("git is not installed or not on PATH: install Git 2.30 or newer") from None
         finally:
             for fd in inherited:
@@ -270,6 +280,19 @@ class Git:
 
     def read_blob(self, rev: str, path: str) -> bytes | None:
         return self.read_blobs([f"{rev}:{path}"])[0]
+
+    def through_links(self, rev: str, path: str) -> tuple[str, str] | None:
+        """The file ``path`` of ``rev`` leads to through symlinks inside the tree, and its mode (as the file
+        system follows links); None when a link leads out of the tree or round in a loop."""
+        for _ in range(40):  # as many links as Linux follows
+            mode = next(iter(self.tree_entries(rev, [path]).values()), "100644")
+            if mode != "120000":
+                return path, mode
+            link = (self.read_blob(rev, path) or b"").decode("utf-8", "replace")
+            path = posixpath.normpath(posixpath.join(posixpath.dirname(path), link))
+            if posixpath.isabs(link) or path == ".." or path.startswith("../"):
+                return None
+        return None
 
     def tree_entries(self, rev: str, paths: Iterable[str]) -> dict[str, str]:
         """File modes of ``paths`` in ``rev`` (missing paths are left out)."""
@@ -493,10 +516,26 @@ class Git:
                 if flag == "!":
                     rejected[spec.rsplit(":", 1)[1]] = redacted(summary.strip())
         if proc.returncode and not reported:
-            detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-            reason = redacted(detail[-1]) if detail else f"exit status {proc.returncode}"
-            raise GitCommandError(f"git push to {without_credentials(remote)} failed: {reason}")
+            raise GitCommandError(f"git push to {without_credentials(remote)} failed: {redacted(failure_reason(proc))}")
         return rejected
+
+
+_DUBIOUS_OWNERSHIP = re.compile(r"dubious ownership in repository at '(.*)'")
+# What git adds after its error, which says nothing about the cause.
+_BOILERPLATE = (
+    "fatal: Could not read from remote repository.",
+    "Please make sure you have the correct access rights",
+    "and the repository exists.",
+    "hint:",
+)
+
+
+def failure_reason(proc: subprocess.CompletedProcess) -> str:
+    """The line of git's stderr that says what went wrong: its first fatal: or error: line, else its last words."""
+    lines = [line.strip() for line in proc.stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+    said = [line for line in lines if not line.startswith(_BOILERPLATE)]
+    errors = [line for line in said if line.startswith(("fatal:", "error:"))]
+    return (errors or said or [f"exit status {proc.returncode}"])[0 if errors else -1]
 
 
 def quote_fast_import_path(path: str) -> str:

@@ -34,7 +34,7 @@ def build_spec(
             strategy=strategy or "grid",
             num_trials=num_trials,
             seed=seed,
-            concurrency=concurrency or 1,
+            concurrency=1 if concurrency is None else concurrency,
             objective=target,
         )
     spec = load_sweep_file(sweep_file)

@@ -93,7 +93,7 @@ def resolve_scalar(text: str) -> Any:
     if text in _BOOLEANS:
         return _BOOLEANS[text]
     if _DECIMAL.fullmatch(text):
-        return int(text)
+        return decimal_integer(text)
     if _OCTAL.fullmatch(text):
         return int(text[2:], 8)
     if _HEXADECIMAL.fullmatch(text):
@@ -105,6 +105,28 @@ def resolve_scalar(text: str) -> Any:
     if _NOT_A_NUMBER.fullmatch(text):
         return math.nan
     return text
+
+
+def decimal_integer(text: str) -> int:
+    """A decimal integer, refused beyond the digits Python converts (4,300 by default)."""
+    try:
+        return int(text)
+    except ValueError:
+        raise UsageError(
+            f"the integer {text[:12]}... has {len(text.lstrip('+-'))} digits, more than can be read: "
+            "write it as a float such as 1e300, or quote it to keep it as text"
+        ) from None
+
+
+def surrogate_error(text: str) -> str | None:
+    """Why ``text`` cannot be written into a UTF-8 file (a lone surrogate, e.g. from bytes that are not UTF-8), or None."""
+    bad = next((char for char in text if 0xD800 <= ord(char) <= 0xDFFF), None)
+    if bad is None:
+        return None
+    return (
+        f"{text!r} holds U+{ord(bad):04X}, a lone surrogate that no UTF-8 file can hold (bytes that are not UTF-8, "
+        "or a \\ud800-style escape): give valid text"
+    )
 
 
 def parse_target(text: str) -> ParamTarget:
@@ -122,6 +144,8 @@ def parse_target(text: str) -> ParamTarget:
 def parse_set(flag: str, *, seed: int = 0) -> Axis:
     """One ``--set [FILE:]KEY=EXPR`` flag; syntax errors point into the whole flag."""
     equals = flag.find("=")
+    if surrogate_error(flag):
+        raise UsageError(f"--set {surrogate_error(flag)}")
     if equals < 0:
         raise UsageError(f"--set {flag!r} has no '=': write KEY=EXPR, e.g. --set train.lr=0.01")
     try:
@@ -361,6 +385,12 @@ def _read_escape(text: str, backslash: int) -> tuple[str, int]:
     digits = _HEX_ESCAPE_DIGITS.get(code, 0)
     hex_text = text[backslash + 2 : backslash + 2 + digits]
     if digits and len(hex_text) == digits and all(c in string.hexdigits for c in hex_text) and int(hex_text, 16) <= 0x10FFFF:
+        if 0xD800 <= int(hex_text, 16) <= 0xDFFF:
+            raise _syntax_error(
+                f"\\{code}{hex_text} is a lone surrogate, not a character: write the character itself, or \\U and its 8 hex digits",
+                text,
+                backslash,
+            )
         return chr(int(hex_text, 16)), backslash + 2 + digits
     raise _syntax_error(
         f"unknown escape \\{code} in a double-quoted string: write \\\\ for a backslash, or use single quotes",
@@ -388,6 +418,9 @@ class _Parser:
         return _syntax_error(message, self.text, self.token.position if position is None else position)
 
     def parse(self, *, seed: int, key: str) -> Dimension:
+        problem = surrogate_error(self.text) or next(filter(None, (surrogate_error(t.text) for t in self.tokens)), None)
+        if problem:
+            raise UsageError(problem)
         if self.token.kind == "end":
             raise self.error("empty EXPR: give a value, a list like [1, 2] or a function like range(1, 5)")
         if self._at_call():
@@ -452,7 +485,10 @@ class _Parser:
                     f"and a string holding '(' must be quoted"
                 )
             self.advance()
-            return _Node(resolve_scalar(token.text), token.position)
+            try:
+                return _Node(resolve_scalar(token.text), token.position)
+            except UsageError as error:
+                raise self.error(error.message, token.position) from None
         if token.kind in ("[", "("):
             self.advance()
             items = self._separated(_CLOSING[token.kind], token, self._value)

@@ -60,6 +60,7 @@ from gitexp.sweep.expr import (
     parse_expr,
     parse_target,
     resolve_scalar,
+    surrogate_error,
 )
 from gitexp.sweep.space import (
     Axis,
@@ -257,7 +258,7 @@ class _SweepFileReader:
     def key_text(self, key, where: str) -> str:
         if not isinstance(key, str):
             raise self.error(where, f"key {key!r} is not text: quote it, e.g. '{key}'")
-        return str(key)
+        return self.plain(key, where)
 
     def read_strategy(self, value, where: str):
         if isinstance(value, dict):
@@ -390,6 +391,8 @@ class _SweepFileReader:
     def plain(self, value, where: str):
         """The value with quoted strings as plain str; only what JSON can record is accepted."""
         if isinstance(value, str):
+            if surrogate_error(value):
+                raise self.error(where, surrogate_error(value))
             return str(value)
         if isinstance(value, list):
             return [self.plain(item, where) for item in value]

@@ -240,6 +240,15 @@ class Distribution:
         return range(*self.args)
 
     def sample(self, rng: random.Random):
+        try:
+            drawn = self._draw(rng)
+        except OverflowError:
+            drawn = math.inf
+        if finite(drawn) is None:
+            raise DimensionError(f"{self} draws values beyond the largest float: use a smaller loc or scale")
+        return drawn
+
+    def _draw(self, rng: random.Random):
         params = self._params()
         base_kind = self.kind[1:] if "q" in params else self.kind
         if base_kind == "randint":

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from gitexp.errors import UsageError
-from gitexp.numbers import is_number
+from gitexp.numbers import finite, is_number
 from gitexp.sweep.expr import parse_set
 from gitexp.sweep.space import ParamTarget, Space, closest_hint, exact
 
@@ -103,8 +103,8 @@ class EarlyStoppingRule:
 
     def __post_init__(self):
         _check_metric(self.metric, "an early-stopping rule")
-        if not is_number(self.value):
-            raise UsageError(f"early stopping on {self.metric}: value must be a number, got {self.value!r}")
+        if finite(self.value) is None:
+            raise UsageError(f"early stopping on {self.metric}: value must be a number, a finite one, got {self.value!r}")
         object.__setattr__(self, "goal", normalize_goal(self.goal))
 
     def is_met(self, observed: float) -> bool:

@@ -43,14 +43,19 @@ def test_early_stopping_cancels_the_rest(project, run_gitexp):
     assert "Nothing to run" in run_gitexp(project.root, "run", "es").out
 
 
-def test_unknown_objective_metric_is_refused_at_run(project, run_gitexp, repo_state):
+def test_unknown_objective_metric_is_refused_at_run(project, run_gitexp, repo_state, monkeypatch):
     project.run("rm", "-q", "--cached", "dvc.yaml")
     (project.root / "dvc.yaml").write_text("stages:\n  train:\n    cmd: python train.py\n    params: [train]\n")
     project.run("add", "dvc.yaml")
     project.run("commit", "-qm", "no metrics")
     write_sweep(project, "matrix:\n  train.lr: [0.1]\nearly_stopping: [{metric: score, value: 1, optimization: maximize}]\n")
     assert "warning" in run_gitexp(project.root, "check", "sweep.yaml").err
-    run_gitexp(project.root, "queue", "--sweep", "sweep.yaml", "--name", "m")
+    refused = run_gitexp(project.root, "queue", "--sweep", "sweep.yaml", "--name", "m")
+    assert refused.code == 2 and "declares no metrics files" in refused.err  # refused at queue time too
+    # a sweep queued where the check did not run (an older gitexp, another clone) is refused by run
+    monkeypatch.setattr("gitexp.planning.queue.objective_problem", lambda *args: None)
+    assert run_gitexp(project.root, "queue", "--sweep", "sweep.yaml", "--name", "m").code == 0
+    monkeypatch.undo()
     before = repo_state(project)
     result = run_gitexp(project.root, "run", "m")
     assert result.code == 2 and "declares no metrics files" in result.err

@@ -272,3 +272,20 @@ def test_the_cache_is_read_in_dvc_3_and_dvc_2_layouts(tmp_path):
     assert cache.read(directory, "m/metrics.json") == b'{"acc": 1}'
     assert cache.read(directory, "missing.json") is None
     assert cache.read(LockedOutput("m.json", "bb22", None, None), "") == b'{"acc": 1}'
+
+
+def test_json_has_no_bare_nan_or_infinity():
+    """``show --json`` must be JSON: NaN and the infinities (a diverged loss) become null, as strict readers need."""
+    import json as strict_json
+
+    from gitexp.review.results import ResultsTable, Row
+    from gitexp.review.tables import to_json
+
+    row = Row("s", "t001", "exp/s/t001", "succeeded", {"train.lr": float("nan")}, {"loss": float("inf"), "acc": [float("-inf"), 0.5]})
+    text = to_json(ResultsTable([row], ["train.lr"], ["loss", "acc"]))
+
+    def refuse(name):
+        raise AssertionError(f"bare {name} in {text}")
+
+    trial = strict_json.loads(text, parse_constant=refuse)["trials"][0]
+    assert trial["params"] == {"train.lr": None} and trial["metrics"] == {"loss": None, "acc": [None, 0.5]}

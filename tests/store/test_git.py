@@ -46,3 +46,23 @@ def test_refs_and_blobs_in_batch(project):
     assert [(r.name, r.oid, r.message) for r in records] == [("refs/heads/exp/s/t1", head, "baseline\n")]
     blobs = project.read_blobs([f"{head}:params.yaml", f"{head}:missing file", f"{head}:train.py"])
     assert blobs[0].startswith(b"# Training") and blobs[1] is None and blobs[2].startswith(b"import json")
+
+
+def test_a_failure_is_told_by_its_meaningful_line():
+    """Not git's closing advice ("and the repository exists."), but what went wrong."""
+    import subprocess
+
+    from gitexp.store.git import failure_reason
+
+    ssh = (
+        b"ssh: connect to host example.com port 22: Connection refused\r\n"
+        b"fatal: Could not read from remote repository.\n\n"
+        b"Please make sure you have the correct access rights\nand the repository exists.\n"
+    )
+    rejected = b"To ../r.git\n ! [rejected] main -> main (fetch first)\nerror: failed to push some refs to '../r.git'\nhint: Updates were rejected\n"
+    reasons = [failure_reason(subprocess.CompletedProcess([], 128, b"", stderr)) for stderr in (ssh, rejected, b"")]
+    assert reasons == [
+        "ssh: connect to host example.com port 22: Connection refused",
+        "error: failed to push some refs to '../r.git'",
+        "exit status 128",
+    ]

@@ -37,7 +37,7 @@ def worker(environment: Environment, remote_spec, sweeps, jobs, idle_exit, stale
         stale_after=parse_duration(stale_after, "--stale-after"),
         heartbeat=heartbeat,
         poll=poll,
-        worker_id=worker_id or environment.env.get("GITEXP_WORKER_ID") or None,
+        worker_id=worker_id if worker_id is not None else environment.env.get("GITEXP_WORKER_ID") or None,
     )
     options.validate()
     remote = resolve_remote(git, remote_spec, environment.cwd)
