@@ -50,6 +50,10 @@ class GitCommandError(GitexpError):
     exit_code = 1
 
 
+class NetworkTimeout(GitCommandError):
+    """A remote (Git's or DVC's) stayed silent longer than the network timeout; the message names it."""
+
+
 class TrialsFailed(GitexpError):
     """Some trials ran and failed: their results are recorded, the command exits 1."""
 

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitexp.errors import GitCommandError, NotFoundError, UsageError
+from gitexp.errors import GitCommandError, NetworkTimeout, NotFoundError, UsageError
 from gitexp.execution.claims import DEFAULT_HEARTBEAT, Claims, Runner, clone_id, default_worker_id
 from gitexp.execution.driver import CombinedSource, SweepDriver
 from gitexp.execution.local import LocalExecutor, RunOptions, RunSummary
@@ -130,6 +130,8 @@ class RemoteQueue:
         """Reach the remote and find the sweeps asked for there, without writing a ref here."""
         try:
             records = self.git.ls_remote(self.remote.spec, [f"{SWEEPS_NAMESPACE}*"])
+        except NetworkTimeout:
+            raise  # its line already names the remote and the fix
         except GitCommandError as error:
             raise NotFoundError(
                 f"cannot reach {self.remote.shown} ({error.message}): check the remote's URL and your access"

@@ -29,11 +29,12 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from gitexp.errors import GitCommandError, RepositoryError
+from gitexp.errors import GitCommandError, NetworkTimeout, RepositoryError
 from gitexp.project.config import read_dvc_config
 from gitexp.project.model import DEFAULT_PARAMS_FILE, Output, Project, ProjectFiles, repo_path
 from gitexp.store.locks import held_by
-from gitexp.store.redaction import redacted
+from gitexp.store.network import TIMEOUT_CONFIG, run_watched
+from gitexp.store.redaction import redacted, without_credentials
 
 _DVC_SIGN_OFF = "Having any troubles?"  # the line DVC ends every error with
 
@@ -63,21 +64,42 @@ def tool_env(env: Mapping[str, str]) -> dict[str, str]:
     return {**env, "PATH": f"{bin_dir}{os.pathsep}{path}" if path else bin_dir, "DVC_NO_ANALYTICS": "1"}
 
 
-def run_dvc(directory: Path, env: Mapping[str, str], *args: str) -> None:
-    """Run ``dvc ARGS`` in ``directory``; a failure is one line: ``dvc COMMAND failed:`` and DVC's error."""
-    proc = subprocess.run(dvc_argv(*args), cwd=directory, env=tool_env(env), capture_output=True, text=True, check=False)
+def run_dvc(directory: Path, env: Mapping[str, str], *args: str, silence: float | None = None) -> None:
+    """Run ``dvc ARGS`` in ``directory``; a failure is one line: ``dvc COMMAND failed:`` and DVC's error.
+
+    With ``silence`` (a transfer to or from the DVC remote) DVC shows its progress
+    bars, and is killed once they stand still for that many seconds.
+    """
+    if silence is None:
+        proc = subprocess.run(dvc_argv(*args), cwd=directory, env=tool_env(env), capture_output=True, check=False)
+    else:
+        proc = run_watched(dvc_argv(*args), directory, {**tool_env(env), "DVC_IGNORE_ISATTY": "true"}, silence)
+    if proc is None:
+        raise NetworkTimeout(
+            f"the DVC remote ({dvc_remotes(directory, env)}) did not answer within {silence:g} s (dvc {args[0]}): "
+            f"check that it is up and reachable from here, or allow longer with git config {TIMEOUT_CONFIG} SECONDS"
+        )
     if proc.returncode != 0:
-        raise GitCommandError(f"dvc {args[0]} failed: {dvc_error(proc.stderr + proc.stdout, proc.returncode)}")
+        output = (proc.stderr + proc.stdout).decode("utf-8", "replace")
+        raise GitCommandError(f"dvc {args[0]} failed: {dvc_error(output, proc.returncode)}")
+
+
+def dvc_remotes(directory: Path, env: Mapping[str, str]) -> str:
+    """The DVC remotes of the project at ``directory`` for a message: ``name url`` without credentials."""
+    return "; ".join(without_credentials(" ".join(line.split())) for line in _remote_list(directory, env)) or "none"
 
 
 def dvc_remote_configured(directory: Path, env: Mapping[str, str]) -> bool:
     """Whether the DVC project at ``directory`` has a remote to push outputs to (``dvc remote list``)."""
-    if not (directory / ".dvc").is_dir():
-        return False
+    return (directory / ".dvc").is_dir() and bool(_remote_list(directory, env))
+
+
+def _remote_list(directory: Path, env: Mapping[str, str]) -> list[str]:
+    """The lines of ``dvc remote list`` (none when it fails)."""
     proc = subprocess.run(
         dvc_argv("remote", "list"), cwd=directory, env=tool_env(env), capture_output=True, text=True, check=False
     )
-    return proc.returncode == 0 and bool(proc.stdout.strip())
+    return [line for line in proc.stdout.splitlines() if line.strip()] if proc.returncode == 0 else []
 
 
 def dvc_error(output: str, code: int) -> str:

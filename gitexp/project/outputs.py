@@ -29,7 +29,7 @@ def push_outputs(directory: Path, env: Mapping[str, str], trial_key: str) -> boo
     if not dvc_remote_configured(directory, env):
         return False
     try:
-        run_dvc(directory, env, "push")
+        run_dvc(directory, env, "push", silence=Git(directory, env).network_timeout())
     except GitCommandError as error:
         raise GitCommandError(
             f"{error.message}; the result of {trial_key} is not published (its outputs would be missing for "

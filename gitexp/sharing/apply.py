@@ -97,7 +97,7 @@ def require_outputs(git: Git, trial: Trial) -> None:
         where, fix = "and no DVC remote is configured", "add the one they were pushed to (dvc remote add -d NAME URL)"
     else:
         try:
-            run_dvc(project_root, git.env, "fetch", "--all-branches")
+            run_dvc(project_root, git.env, "fetch", "--all-branches", silence=git.network_timeout())
             where, fix = "nor on the DVC remote", "gitexp push them from the clone that ran the trial"
         except GitCommandError as error:
             where, fix = f"and could not be fetched ({error.message})", "fix the DVC remote (dvc remote list)"

@@ -342,7 +342,7 @@ def transfer_data(git: Git, direction: str, projects: list[str]) -> str:
         return "DVC data: no DVC remote configured, nothing to transfer"
     try:
         for folder in with_remote:
-            run_dvc(git.root / folder, git.env, direction, "--all-branches")
+            run_dvc(git.root / folder, git.env, direction, "--all-branches", silence=git.network_timeout())
     except GitCommandError as error:
         if direction == "push":
             raise

@@ -21,7 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitexp.errors import GitCommandError, RepositoryError
+from gitexp.errors import GitCommandError, NetworkTimeout, RepositoryError
+from gitexp.store.network import DEFAULT_TIMEOUT, TIMEOUT_CONFIG, TIMEOUT_ENV, http_low_speed, parse_timeout, run_watched
 from gitexp.store.redaction import redacted, without_credentials
 
 # User hooks (e.g. DVC's post-checkout) must not run inside gitexp's own plumbing.
@@ -44,6 +45,25 @@ def inherited_by_git(fd: int) -> Iterator[None]:
     finally:
         with _INHERITED_LOCK:
             _INHERITED.discard(fd)
+
+
+@contextmanager
+def _inherited_copies() -> Iterator[list[int]]:
+    """Copies of the inherited flocks for one git to start with (another thread may close its flock meanwhile)."""
+    with _INHERITED_LOCK:
+        inherited = [os.dup(fd) for fd in _INHERITED]
+    try:
+        yield inherited
+    finally:
+        for fd in inherited:
+            os.close(fd)
+
+
+def _not_started(folder: Path) -> RepositoryError:
+    """Why git could not start in ``folder``: the folder is gone, or git is missing."""
+    if not folder.is_dir():
+        return RepositoryError(f"the folder {folder} does not exist (any more): run gitexp in an existing checkout")
+    return RepositoryError("git is not installed or not on PATH: install Git 2.30 or newer")
 
 
 @dataclass(frozen=True)
@@ -148,26 +168,53 @@ class Git:
         """Run git and hand back the finished process, whatever its exit status."""
         if isinstance(input, str):
             input = input.encode()
-        with _INHERITED_LOCK:  # copies: another thread may close its flock while this git starts
-            inherited = [os.dup(fd) for fd in _INHERITED]
         try:
-            return subprocess.run(
-                ["git", *NO_HOOKS, *args],
-                cwd=cwd or self.root,
-                input=input,
-                capture_output=True,
-                env={**self.env, **(env or {})},
-                check=False,
-                pass_fds=inherited,
-            )
+            with _inherited_copies() as inherited:
+                return subprocess.run(
+                    ["git", *NO_HOOKS, *args],
+                    cwd=cwd or self.root,
+                    input=input,
+                    capture_output=True,
+                    env={**self.env, **(env or {})},
+                    check=False,
+                    pass_fds=inherited,
+                )
         except FileNotFoundError:
-            folder = Path(cwd or self.root)
-            if not folder.is_dir():
-                raise RepositoryError(f"the folder {folder} does not exist (any more): run gitexp in an existing checkout") from None
-            raise RepositoryError("git is not installed or not on PATH: install Git 2.30 or newer") from None
-        finally:
-            for fd in inherited:
-                os.close(fd)
+            raise _not_started(Path(cwd or self.root)) from None
+
+    def run_remote(self, remote: str, *args: str) -> subprocess.CompletedProcess:
+        """Run a git command that talks to ``remote``, whatever its exit status, within the network timeout.
+
+        Killed once it has said nothing for that long (``store.network``); http(s)
+        transfers also end when slower than a byte a second for as long, unless the
+        user configured ``http.lowSpeedLimit``/``lowSpeedTime`` themselves.
+        """
+        silence = self.network_timeout()
+        configured = self.config_matches(r"^http\..*lowspeed(limit|time)$")
+        argv = ["git", *NO_HOOKS, *([] if configured else http_low_speed(silence)), *args]
+        try:
+            with _inherited_copies() as inherited:
+                proc = run_watched(argv, self.root, self.env, silence, pass_fds=inherited)
+        except FileNotFoundError:
+            raise _not_started(self.root) from None
+        if proc is None or (proc.returncode and b"Operation too slow" in proc.stderr):
+            raise NetworkTimeout(
+                f"{self.remote_display(remote)} did not answer within {silence:g} s (git {args[0]}): check that it is "
+                f"up and reachable from here, or allow longer with git config {TIMEOUT_CONFIG} SECONDS"
+            )
+        return proc
+
+    def network_timeout(self) -> float:
+        """Seconds a git or dvc process talking to a remote may stay silent: $GITEXP_NETWORK_TIMEOUT, gitexp.networkTimeout, 60."""
+        if TIMEOUT_ENV in self.env:
+            return parse_timeout(self.env[TIMEOUT_ENV], TIMEOUT_ENV)
+        configured = self.config_get(TIMEOUT_CONFIG)
+        return parse_timeout(configured, TIMEOUT_CONFIG) if configured else DEFAULT_TIMEOUT
+
+    def remote_display(self, remote: str) -> str:
+        """A remote for messages, without credentials: ``origin (https://host/repo.git)`` for a name, else its URL."""
+        url = self.config_get(f"remote.{remote}.url") if remote in self.remote_names() else None
+        return f"{remote} ({without_credentials(url)})" if url else without_credentials(remote)
 
     # -- reading -------------------------------------------------------------
 
@@ -475,14 +522,14 @@ class Git:
 
         ``--refmap=`` keeps git from also updating the remote's configured tracking branches.
         """
-        options = ["--quiet", "--no-tags", "--no-write-fetch-head", "--refmap=", *(["--prune"] if prune else [])]
-        self.run("fetch", *options, "--end-of-options", remote, *refspecs)
+        options = ["--quiet", "--progress", "--no-tags", "--no-write-fetch-head", "--refmap=", *(["--prune"] if prune else [])]
+        self._check(self.run_remote(remote, "fetch", *options, "--end-of-options", remote, *refspecs), "fetch")
 
     def ls_remote(self, remote: str, patterns: Sequence[str]) -> dict[str, str]:
         """``ref -> oid`` of the remote's refs matching ``patterns`` (as ``git ls-remote`` matches: by their end)."""
-        out = self.run("ls-remote", "--refs", "--end-of-options", remote, *patterns)
+        proc = self._check(self.run_remote(remote, "ls-remote", "--refs", "--end-of-options", remote, *patterns), "ls-remote")
         refs = {}
-        for line in out.splitlines():
+        for line in proc.stdout.decode("utf-8", "replace").splitlines():
             oid, _, name = line.partition("\t")
             refs[name] = oid
         return refs
@@ -505,7 +552,8 @@ class Git:
             refspecs.append(f"{source}:{update.ref}")
             leases.append(f"--force-with-lease={update.ref}:{'' if update.old == ZERO_OID else update.old}")
         atomic_flag = ["--atomic"] if atomic else []
-        proc = self.run_process("push", "--porcelain", "--no-verify", *atomic_flag, *leases, "--end-of-options", remote, *refspecs)
+        args = ["push", "--porcelain", "--progress", "--no-verify", *atomic_flag, *leases, "--end-of-options", remote, *refspecs]
+        proc = self.run_remote(remote, *args)
         rejected: dict[str, str] = {}
         reported = False
         for line in proc.stdout.decode("utf-8", "replace").splitlines():
@@ -518,6 +566,12 @@ class Git:
         if proc.returncode and not reported:
             raise GitCommandError(f"git push to {without_credentials(remote)} failed: {redacted(failure_reason(proc))}")
         return rejected
+
+    @staticmethod
+    def _check(proc: subprocess.CompletedProcess, command: str) -> subprocess.CompletedProcess:
+        if proc.returncode != 0:
+            raise GitCommandError(f"git {command} failed: {redacted(failure_reason(proc))}")  # git may echo a URL's token
+        return proc
 
 
 _DUBIOUS_OWNERSHIP = re.compile(r"dubious ownership in repository at '(.*)'")
