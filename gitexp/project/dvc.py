@@ -76,7 +76,7 @@ def run_dvc(directory: Path, env: Mapping[str, str], *args: str, silence: float 
         proc = run_watched(dvc_argv(*args), directory, {**tool_env(env), "DVC_IGNORE_ISATTY": "true"}, silence)
     if proc is None:
         raise NetworkTimeout(
-            f"the DVC remote ({dvc_remotes(directory, env)}) did not answer within {silence:g} s (dvc {args[0]}): "
+            f"the DVC remote {dvc_remote_display(directory, env)} did not answer within {silence:g} s (dvc {args[0]}): "
             f"check that it is up and reachable from here, or allow longer with git config {TIMEOUT_CONFIG} SECONDS"
         )
     if proc.returncode != 0:
@@ -84,9 +84,11 @@ def run_dvc(directory: Path, env: Mapping[str, str], *args: str, silence: float 
         raise GitCommandError(f"dvc {args[0]} failed: {dvc_error(output, proc.returncode)}")
 
 
-def dvc_remotes(directory: Path, env: Mapping[str, str]) -> str:
-    """The DVC remotes of the project at ``directory`` for a message: ``name url`` without credentials."""
-    return "; ".join(without_credentials(" ".join(line.split())) for line in _remote_list(directory, env)) or "none"
+def dvc_remote_display(directory: Path, env: Mapping[str, str]) -> str:
+    """The default DVC remote of the project at ``directory`` (else all) for a message: ``name (url)``, no credentials."""
+    remotes = [line.split() for line in _remote_list(directory, env)]
+    shown = [fields for fields in remotes if "(default)" in fields] or remotes
+    return ", ".join(f"{name} ({without_credentials(url)})" for name, url, *_ in shown) or "none configured"
 
 
 def dvc_remote_configured(directory: Path, env: Mapping[str, str]) -> bool:
