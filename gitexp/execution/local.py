@@ -130,8 +130,8 @@ class LocalExecutor:
     def run(self, source: TrialSource) -> RunSummary:
         """Run the trials of ``source``; a full disk stops the run with ``DiskFull`` (unfinished trials stay queued)."""
         summary = RunSummary()
-        # The warm DVCs start first: they load while dead runs are cleaned up and the first trials are claimed.
-        with stopped_when_disk_full(), WarmDvcPool(tool_env(self.git.env), self.options.jobs) as self.warm_dvc:
+        # A warm DVC starts first: it loads while dead runs are cleaned up and the first trial is claimed.
+        with stopped_when_disk_full(), WarmDvcPool(tool_env(self.git.env)) as self.warm_dvc:
             self.recover()
             with self.slots, ThreadPoolExecutor(self.options.jobs) as pool:
                 running = {}
@@ -139,6 +139,7 @@ class LocalExecutor:
                     while len(running) < self.options.jobs and (trial := source.next_trial()) is not None:
                         self.on_event(RunEvent("started", trial))
                         running[pool.submit(self.run_one, trial)] = trial
+                        self.warm_dvc.warm(len(running))
                     if not running:
                         return summary
                     done, _ = wait(running, return_when=FIRST_COMPLETED)

@@ -125,11 +125,12 @@ class ReproServer:
 class WarmDvcPool:
     """One server per executor thread, closed with the pool.
 
-    ``size`` servers start at once, so that DVC loads while the executor
-    prepares the first trials; a thread takes one on first use.
+    ``size`` servers start at once and ``warm`` starts more as trials begin, so
+    that DVC loads while the executor prepares them; a thread takes one on first
+    use. No more start than trials run (``-j 24`` with one trial starts one).
     """
 
-    def __init__(self, env: Mapping[str, str], size: int):
+    def __init__(self, env: Mapping[str, str], size: int = 1):
         self.env = dict(env)
         self.local = threading.local()
         self.servers: list[ReproServer] = []
@@ -154,6 +155,11 @@ class WarmDvcPool:
         if result is None:  # the server died: the next trial of this thread starts a new one
             self.local.server = None
         return result
+
+    def warm(self, running: int) -> None:
+        """Start servers until there are as many as ``running`` trials (taken or idle)."""
+        with self.lock:
+            self.idle += [self._start() for _ in range(running - len(self.servers))]
 
     def _start(self) -> ReproServer:
         server = ReproServer(self.env)

@@ -42,3 +42,22 @@ def _state(pid: int) -> str:
         return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
     except OSError:
         return "Z"
+
+
+def test_run_starts_no_more_warm_dvcs_than_trials_run(project, run_gitexp, monkeypatch):
+    """``run -j 24`` of one trial started 24 DVC servers; now one per trial running, at most -j."""
+    from gitexp.execution import repro_server
+    from gitexp.store.records import Ledger
+
+    started = []
+    real_init = repro_server.ReproServer.__init__
+    monkeypatch.setattr(repro_server.ReproServer, "__init__", lambda self, env: started.append(1) or real_init(self, env))
+    assert run_gitexp(project.root, "queue", "--name", "one", "--set", "train.lr=0.1").code == 0
+
+    began = time.monotonic()
+    result = run_gitexp(project.root, "run", "-j", "24", "one")
+
+    assert result.code == 0, result.err
+    assert [trial.status for trial in Ledger(project).trials(["one"])] == ["succeeded"]
+    assert len(started) == 1
+    assert time.monotonic() - began < 30
