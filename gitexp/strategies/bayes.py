@@ -189,18 +189,21 @@ class BayesStrategy(Strategy):
     def suggest(self, finished: Sequence[TrialOutcome], pending: Sequence[TrialOutcome], limit: int) -> list[TrialPlan]:
         seen = len(finished) + len(pending)
         wanted = min(limit, (self.spec.num_planned_trials() or 0) - seen)
-        running = [trial.params for trial in pending]
+        if wanted <= 0:
+            return []
+        study = self._study(finished, pending)
         plans = []
-        for index in range(seen, seen + max(wanted, 0)):
-            params = self._ask(finished, running, index)
-            running.append(params)
+        for index in range(seen, seen + wanted):
+            study.sampler = self._sampler(index)  # each trial's point depends on its index, not on the batch
+            asked = study.ask({name: codec.distribution for name, codec in self.codecs.items()})  # stays running in it
+            params = {name: codec.decode(asked.params[name]) for name, codec in self.codecs.items()}
             plans.append(TrialPlan({self.targets[name]: value for name, value in params.items()}))
         return plans
 
-    def _ask(self, finished: Sequence[TrialOutcome], running: Sequence[Mapping[str, Any]], index: int) -> dict[str, Any]:
-        """The point for trial ``index``, keyed by str(target), from a study rebuilt for it."""
+    def _study(self, finished: Sequence[TrialOutcome], pending: Sequence[TrialOutcome]):
+        """A study of the trials so far: one per batch, whose asks stay in it as running trials (linear, not quadratic)."""
         optuna = _optuna()
-        study = optuna.create_study(direction=self.spec.objective.goal, sampler=self._sampler(index))
+        study = optuna.create_study(direction=self.spec.objective.goal)
         states = optuna.trial.TrialState
         for trial in finished:
             score = trial.score(self.spec.objective)
@@ -208,10 +211,9 @@ class BayesStrategy(Strategy):
                 self._add(study, trial.params, states.FAIL)
             else:
                 self._add(study, trial.params, states.COMPLETE, score)
-        for params in running:
-            self._add(study, params, states.RUNNING)
-        asked = study.ask({name: codec.distribution for name, codec in self.codecs.items()})
-        return {name: codec.decode(asked.params[name]) for name, codec in self.codecs.items()}
+        for trial in pending:
+            self._add(study, trial.params, states.RUNNING)
+        return study
 
     def _add(self, study, params: Mapping[str, Any], state, value: float | None = None) -> None:
         encoded = {name: codec.encode(params.get(name)) for name, codec in self.codecs.items()}

@@ -22,6 +22,10 @@ The ``resource_type`` int rounds budgets down (they are never below 1, since
 eta**s_max <= R). ``max_trials``, when given, caps the total. ``resume`` is
 accepted for Polyaxon files but has no effect: a trial branch starts from the
 sweep's baseline, so a promoted configuration trains again from scratch.
+
+A schedule of more than ``MAX_BRACKETS`` brackets (eta close to 1), or of more
+than ``MAX_PLANNED_TRIALS`` trials that ``max_trials`` does not cap (a huge
+``max_iter``), is refused before anything is computed or queued.
 """
 
 from __future__ import annotations
@@ -32,11 +36,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
+from gitexp.errors import UsageError
 from gitexp.strategies.base import Strategy, TrialOutcome, TrialPlan, seeded_rng
 from gitexp.sweep.expr import parse_target
 from gitexp.sweep.space import exact
 
 DEFAULT_ETA = 3
+MAX_BRACKETS = 100  # eta close to 1 (1.0001) made tens of thousands, and as many exact powers of eta
+MAX_PLANNED_TRIALS = 100_000  # as many trials as a queue takes at once (planning.queue), unless max_trials caps them
 
 Position = tuple[int, int, int]  # (bracket, rung, config)
 
@@ -51,10 +58,15 @@ class Rung:
 
 def max_bracket(max_iter: int, eta: int | float) -> int:
     """s_max: the largest s with eta**s <= max_iter, in exact arithmetic."""
-    eta = exact(eta)
+    exact_eta = exact(eta)
     s = 0
-    while eta ** (s + 1) <= max_iter:
+    while exact_eta ** (s + 1) <= max_iter:
         s += 1
+        if s >= MAX_BRACKETS:
+            raise UsageError(
+                f"hyperband with max_iter {_shown(max_iter)} and eta {eta} makes more than {MAX_BRACKETS} brackets: "
+                "raise eta (3 is usual) or lower max_iter"
+            )
     return s
 
 
@@ -76,6 +88,11 @@ def _bracket(s: int, s_max: int, max_iter: int, eta: Fraction, resource_type: st
     return rungs
 
 
+def _shown(number: int) -> str:
+    """``1250962``, or ``about 10^400`` for a number too long to read."""
+    return str(number) if number < 10**30 else f"about 10^{round(number.bit_length() * math.log10(2))}"
+
+
 def position(outcome: TrialOutcome) -> Position | None:
     """Where a trial sits in the schedule, from its tags; None for a trial hyperband did not plan."""
     keys = (outcome.tags.get("bracket"), outcome.tags.get("rung"), outcome.tags.get("config"))
@@ -92,7 +109,15 @@ class HyperbandStrategy(Strategy):
         super().__init__(spec)
         options = spec.options
         self.resource = parse_target(options["resource"])
-        self.brackets = schedule(options["max_iter"], options.get("eta", DEFAULT_ETA), options.get("resource_type", "int"))
+        eta = options.get("eta", DEFAULT_ETA)
+        self.brackets = schedule(options["max_iter"], eta, options.get("resource_type", "int"))
+        total = sum(rung.size for rungs in self.brackets for rung in rungs)
+        cap = spec.num_planned_trials()
+        if total > MAX_PLANNED_TRIALS and (cap is None or cap > MAX_PLANNED_TRIALS):
+            raise UsageError(
+                f"hyperband with max_iter {_shown(options['max_iter'])} and eta {eta} plans {_shown(total)} trials, more than "
+                f"{MAX_PLANNED_TRIALS:,}: lower max_iter, raise eta, or cap them with max_trials (--num-trials)"
+            )
 
     def planned_trials(self) -> int:
         total = sum(rung.size for rungs in self.brackets for rung in rungs)
