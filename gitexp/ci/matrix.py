@@ -13,14 +13,15 @@ from typing import Any
 from gitexp.errors import UsageError
 
 MATRIX_LIMIT = 256  # GitHub's maximum number of jobs one matrix may generate
+MAX_CHUNKS = 64  # run jobs a workflow may have (ci init writes each one out)
 
 
 def split_matrix(
     trials: list[dict[str, Any]], *, chunks: int, chunk_size: int = MATRIX_LIMIT
 ) -> list[dict[str, list[dict[str, Any]]]]:
     """``chunks`` matrices ``{"include": [...]}``, filled in order, the unused ones empty."""
-    if chunks < 1:
-        raise UsageError(f"the number of run jobs is {chunks}: give --chunks 1 or more")
+    if not 1 <= chunks <= MAX_CHUNKS:
+        raise UsageError(f"the number of run jobs is {chunks}: give --chunks 1 to {MAX_CHUNKS}, as ci init does")
     if not 1 <= chunk_size <= MATRIX_LIMIT:
         raise UsageError(
             f"the chunk size {chunk_size} is out of range: give --chunk-size 1 to {MATRIX_LIMIT}"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import jinja2
 
-from gitexp.ci.matrix import MATRIX_LIMIT
+from gitexp.ci.matrix import MATRIX_LIMIT, MAX_CHUNKS
 from gitexp.errors import UsageError
 from gitexp.store.naming import validate_prefix
 
@@ -48,7 +48,6 @@ CML_ONLY_OPTIONS = (
     "single",
 )
 RUNNER_LABEL_PREFIX = "cml-gitexp"
-MAX_CHUNKS = 64
 # GitHub's job time limits: 6 hours on its own runners, 5 days on self-hosted ones.
 MAX_TIMEOUT_MINUTES = {"github": 6 * 60, "cml": 5 * 24 * 60}
 MIN_PYTHON_MINOR = 10

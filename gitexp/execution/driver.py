@@ -20,7 +20,7 @@ from typing import Any
 from gitexp.errors import ConcurrentChange, UsageError
 from gitexp.execution.pipeline import RunOutcome
 from gitexp.numbers import is_number
-from gitexp.planning.queue import ParamsTargets, objective_problem, write_trials
+from gitexp.planning.queue import MAX_TRIALS_PER_QUEUE, ParamsTargets, objective_problem, write_trials
 from gitexp.project.model import load_project
 from gitexp.store.git import Git, RefUpdate
 from gitexp.store.records import CANCELLED, QUEUED, SUCCEEDED, Ledger, Sweep, Trial, cancel_message
@@ -232,8 +232,8 @@ def cancel_trials(git: Git, trials: Sequence[Trial], reason: str, store: RefStor
 def plan_extension(git: Git, sweep: Sweep, more: int) -> Sweep:
     """The sweep with its trial budget raised by ``more`` and a stop cleared (``gitexp run --more N``), for
     ``write_trials`` to record; refuses, before anything is written, more trials than its space holds."""
-    if more < 1:
-        raise UsageError(f"--more {more}: give a number of additional trials of 1 or more")
+    if not 1 <= more <= MAX_TRIALS_PER_QUEUE:
+        raise UsageError(f"--more {more}: give a number of additional trials from 1 to {MAX_TRIALS_PER_QUEUE}")
     spec = SweepSpec.from_json(sweep.spec)
     planned = spec.num_planned_trials() or len(Ledger(git).trials([sweep.name]))
     if not strategy_for(spec).adaptive and spec.space.is_discrete and planned + more > spec.space.grid_size():

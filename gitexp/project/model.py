@@ -29,6 +29,7 @@ import yaml
 from gitexp.errors import RepositoryError, UsageError
 from gitexp.store.git import Git
 from gitexp.store.layout import project_cache_dir
+from gitexp.yaml_size import refuse_explosive_yaml
 
 DEFAULT_PARAMS_FILE = "params.yaml"
 DVC_YAML = "dvc.yaml"
@@ -140,6 +141,7 @@ def load_project(git: Git, rev: str, directory: str = "", cache: "ProjectCache |
     files = project_files(git, rev, directory)
     if not files.dvc_files:
         raise RepositoryError(_no_dvc_yaml(directory))
+    _refuse_explosive_yaml(git, files)
     cache = cache or ProjectCache(git.common_dir())
     key = files.cache_key(git, rev)
     found = cache.get(key)
@@ -160,6 +162,18 @@ def broken_link(name: str) -> str:
         f"{name} is a symlink that leads outside the repository or round in a loop, so trials cannot change it: "
         "commit the file itself, or link to a file inside the repository"
     )
+
+
+def _refuse_explosive_yaml(git: Git, files: ProjectFiles) -> None:
+    """Refuse a dvc.yaml, or a YAML file it takes values from (params.yaml, vars), whose aliases explode: DVC reads them whole."""
+    fix = "write the values out (fewer aliases of aliases) and commit the file"
+    texts = dict(zip(files.dvc_files, git.read_blobs([files.blobs[path] for path in files.dvc_files])))
+    for path, text in texts.items():
+        refuse_explosive_yaml(text or b"", path, fix)
+    sources = {name for path, text in texts.items() for name in _template_sources(path, text or b"")}
+    found = sorted(name for name in sources if name in files.blobs and name.endswith((".yaml", ".yml")))
+    for path, text in zip(found, git.read_blobs([files.blobs[path] for path in found])):
+        refuse_explosive_yaml(text or b"", path, fix)
 
 
 _RESOLVING = threading.Lock()  # executor threads share one imported DVC, which is not made for threads

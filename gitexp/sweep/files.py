@@ -72,6 +72,7 @@ from gitexp.sweep.space import (
     closest_hint,
 )
 from gitexp.sweep.spec import EarlyStoppingRule, Objective, SweepSpec
+from gitexp.yaml_size import refuse_explosive_node
 
 _PLAIN_SCALAR_TAG = "tag:gitexp.dev,2024:plain"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -82,7 +83,6 @@ _IGNORED_POLYAXON_SECTIONS = (
     "name", "model", "train", "eval", "backend", "framework", "inputs", "outputs",
 )
 _IGNORED_POLYAXON_SETTINGS = ("logging", "export_strategies", "run_type")
-MAX_YAML_NODES = 100_000  # values, lists and mappings a sweep file may hold once its aliases are expanded
 
 
 class _QuotedString(str):
@@ -145,7 +145,7 @@ def _load_yaml(path: Path) -> Any:
     loader = _SweepLoader(text)
     try:
         node = loader.get_single_node()
-        _refuse_explosion(node, path)
+        refuse_explosive_node(node, str(path), "write the values out, or long lists as range(), linspace() or a distribution")
         return loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
@@ -159,40 +159,6 @@ def _load_yaml(path: Path) -> Any:
         raise UsageError(f"{where}: invalid YAML ({problem}): {fix}") from None
     finally:
         loader.dispose()
-
-
-def _refuse_explosion(root: yaml.Node | None, path: Path) -> None:
-    """Refuse a document whose aliases refer to their own anchor, or expand it beyond ``MAX_YAML_NODES``.
-
-    An alias is the very node its anchor names, so a few bytes of aliases of
-    aliases stand for billions of values; counted here over the distinct nodes.
-    """
-    sizes: dict[int, int] = {}
-    started: set[int] = set()
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)] if root is not None else []
-    while stack:
-        node, finished = stack.pop()
-        children = _children(node)
-        if finished:
-            sizes[id(node)] = 1 + sum(sizes[id(child)] for child in children)
-        elif id(node) in started and id(node) not in sizes:
-            where = f"{path}:{node.start_mark.line + 1}:{node.start_mark.column + 1}"
-            raise UsageError(f"{where}: an alias inside its own anchor makes a value that holds itself: write the values out")
-        elif id(node) not in sizes:
-            started.add(id(node))
-            stack += [(node, True), *((child, False) for child in children)]
-    if root is not None and sizes[id(root)] > MAX_YAML_NODES:
-        raise UsageError(
-            f"{path}: its aliases expand to {sizes[id(root)]:,} YAML values, more than {MAX_YAML_NODES:,}: "
-            "write fewer, or describe long lists with range(), linspace() or a distribution"
-        )
-
-
-def _children(node: yaml.Node) -> list[yaml.Node]:
-    """A sequence's items, a mapping's keys and values (a scalar has none)."""
-    if isinstance(node, yaml.ScalarNode):
-        return []
-    return [child for item in node.value for child in (item if isinstance(item, tuple) else (item,))]
 
 
 def _ignore(value, where):
