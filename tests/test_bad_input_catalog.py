@@ -8,6 +8,7 @@ outside this file's reach are marked xfail(strict=True) with where to fix them.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -653,3 +654,98 @@ ATOMIC_CASES = {
     ),
 }
 CASES.update(ATOMIC_CASES)
+
+
+# -- timeouts: input that explodes (aliases, schedules, counts) is refused at once --------------
+
+
+def alias_bomb(top: str, levels: int = 8) -> str:
+    """About 300 bytes of YAML whose aliases of aliases stand for 10**(levels + 1) values, under ``top``."""
+    names = "abcdefghij"
+    lines = [f"{top}:", f"  {names[0]}: &{names[0]} [1,1,1,1,1,1,1,1,1,1]"]
+    lines += [f"  {names[i]}: &{names[i]} [{','.join([f'*{names[i - 1]}'] * 10)}]" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+PARAMS_BOMB = "train:\n  lr: 0.01\n  n_est: 50\n  loss: 'log'\n  fail: false\n  layers: [32, 64]\nseed: 7\n" + alias_bomb("blob", 7)
+HYPERBAND = (
+    "matrix:\n  train.lr: uniform(0, 1)\n"
+    "hptuning:\n  hyperband:\n    resource: {name: train.n_est, type: int}\n"
+    "    metric: {name: score, optimization: maximize}\n"
+)
+ADAPTIVE = "matrix:\n  train.lr: uniform(0, 1)\nstrategy: bayes\nmax_trials: {trials}\nconcurrency: {concurrency}\nobjective: {{metric: score, goal: maximize}}\n"
+SWEEP_FILE = ("queue", "--sweep", "../sweep.yaml")
+EXPLOSIVE = ("explosive",)
+
+CASES.update({
+    "YAML alias bomb in a sweep file": Case(
+        SWEEP_FILE, "aliases expand to 123,456,799 YAML values, more than 100,000", "write the values out",
+        sweep_file(alias_bomb("declarations")), tags=EXPLOSIVE,
+    ),
+    "YAML alias inside its own anchor in a sweep file": Case(
+        SWEEP_FILE, "an alias inside its own anchor makes a value that holds itself", "write the values out",
+        sweep_file("matrix:\n  train.lr: &a [1, *a]\n"), tags=EXPLOSIVE,
+    ),
+    "YAML alias bomb in params.yaml": Case(
+        queue("train.lr=[1, 2]"), "params.yaml: its aliases expand to", "and commit the file",
+        commit_file("params.yaml", PARAMS_BOMB), tags=EXPLOSIVE,
+    ),
+    "hyperband with eta close to 1": Case(
+        SWEEP_FILE, "hyperband with max_iter 81 and eta 1.0001 makes more than 100 brackets", "raise eta",
+        sweep_file(HYPERBAND + "    max_iter: 81\n    eta: 1.0001\n"), tags=EXPLOSIVE,
+    ),
+    "hyperband with max_iter 10**400": Case(
+        SWEEP_FILE, "hyperband with max_iter about 10^400 and eta 3 makes more than 100 brackets", "lower max_iter",
+        sweep_file(HYPERBAND + f"    max_iter: {10**400}\n"), tags=EXPLOSIVE,
+    ),
+    "hyperband planning a million trials": Case(
+        SWEEP_FILE, "plans 1250962 trials, more than 100,000", "cap them with max_trials",
+        sweep_file(HYPERBAND + "    max_iter: 1000000\n"), tags=EXPLOSIVE,
+    ),
+    "adaptive sweep with concurrency 200000": Case(
+        SWEEP_FILE, "concurrency 200000 is more than 1000 trials at once", "give at most 1000",
+        sweep_file(ADAPTIVE.format(trials=300000, concurrency=200000)), tags=EXPLOSIVE,
+    ),
+    "--concurrency 200000 for bayes": Case(
+        queue("train.lr=uniform(0,1)", extra=("--strategy", "bayes", "--num-trials", "10", "--concurrency", "200000")),
+        "concurrency 200000 is more than 1000", "give at most 1000", tags=EXPLOSIVE,
+    ),
+    "bayes with a billion trials": Case(
+        SWEEP_FILE, "the sweep makes 1000000000 trials, more than 100000", "limit it with --num-trials",
+        sweep_file(ADAPTIVE.format(trials=10**9, concurrency=4)), tags=EXPLOSIVE,
+    ),
+    "random search with a billion trials": Case(
+        queue("train.lr=uniform(0,1)", extra=("--strategy", "random", "--num-trials", "1000000000")),
+        "the sweep makes 1000000000 trials", "limit it with --num-trials", tags=EXPLOSIVE,
+    ),
+    "linspace with a billion points": Case(
+        queue("train.lr=linspace(0,1,1000000000)"), "linspace gives 1000000000 values", "use fewer", tags=EXPLOSIVE,
+    ),
+    "range with a tiny step": Case(
+        queue("train.lr=range(0,1,0.000000001)"), "range gives 1000000000 values", "use fewer", tags=EXPLOSIVE,
+    ),
+    "a billion draws of a distribution": Case(
+        queue("train.lr=uniform(0,1,1000000000)"), "uniform gives 1000000000 values", "use fewer", tags=EXPLOSIVE,
+    ),
+    "run --more a billion trials": Case(
+        ("run", "s", "--more", "1000000000"), "--more 1000000000", "from 1 to 100000", queued_sweep, tags=EXPLOSIVE,
+    ),
+    "ci plan with a hundred million run jobs": Case(
+        ("ci", "plan", "--sweep", "s", "--chunks", "100000000"), "the number of run jobs is 100000000", "give --chunks 1 to 64",
+        with_remote, tags=EXPLOSIVE,
+    ),
+})
+
+EXPLOSIVE_REFUSAL_SECONDS = 5.0  # generous for a loaded machine: each takes a fraction of a second alone
+
+
+@pytest.mark.parametrize("case", list(params({name: case for name, case in CASES.items() if "explosive" in case.tags})))
+def test_explosive_input_is_refused_at_once(project, tmp_path, run_gitexp, case):
+    cwd = case.setup(project, tmp_path) if case.setup else project.root
+
+    started = time.monotonic()
+    result = run_gitexp(cwd, *case.argv)
+    elapsed = time.monotonic() - started
+
+    assert result.code == 2 and case.problem in result.err, result.err
+    assert elapsed < EXPLOSIVE_REFUSAL_SECONDS, f"{elapsed:.1f} s"

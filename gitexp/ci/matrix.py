@@ -16,16 +16,21 @@ MATRIX_LIMIT = 256  # GitHub's maximum number of jobs one matrix may generate
 MAX_CHUNKS = 64  # run jobs a workflow may have (ci init writes each one out)
 
 
-def split_matrix(
-    trials: list[dict[str, Any]], *, chunks: int, chunk_size: int = MATRIX_LIMIT
-) -> list[dict[str, list[dict[str, Any]]]]:
-    """``chunks`` matrices ``{"include": [...]}``, filled in order, the unused ones empty."""
+def validate_chunks(chunks: int, chunk_size: int = MATRIX_LIMIT) -> None:
+    """Refuse a number of run jobs or a chunk size the workflow cannot have (before anything is fetched)."""
     if not 1 <= chunks <= MAX_CHUNKS:
         raise UsageError(f"the number of run jobs is {chunks}: give --chunks 1 to {MAX_CHUNKS}, as ci init does")
     if not 1 <= chunk_size <= MATRIX_LIMIT:
         raise UsageError(
             f"the chunk size {chunk_size} is out of range: give --chunk-size 1 to {MATRIX_LIMIT}"
         )
+
+
+def split_matrix(
+    trials: list[dict[str, Any]], *, chunks: int, chunk_size: int = MATRIX_LIMIT
+) -> list[dict[str, list[dict[str, Any]]]]:
+    """``chunks`` matrices ``{"include": [...]}``, filled in order, the unused ones empty."""
+    validate_chunks(chunks, chunk_size)
     capacity = chunks * chunk_size
     if len(trials) > capacity:
         raise UsageError(

@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gitexp.ci.matrix import MATRIX_LIMIT, plan_document
+from gitexp.ci.matrix import MATRIX_LIMIT, plan_document, validate_chunks
 from gitexp.errors import GitCommandError, NotFoundError, UsageError
 from gitexp.execution.claims import Claims, Runner, clone_id, default_worker_id, run_claimed
 from gitexp.execution.pipeline import RunOutcome, commit_result, pipeline_command, run_pipeline, trial_env, where
@@ -68,6 +68,7 @@ def plan_ci_run(
     remote: str = DEFAULT_REMOTE,
 ) -> Plan:
     """The queued trials this CI run executes: a dispatched sweep's, or the pushed trial branch."""
+    validate_chunks(chunks, chunk_size)
     pushed = None
     if not sweep:
         pushed = branch_shape(ref or "")
