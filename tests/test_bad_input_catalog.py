@@ -728,10 +728,10 @@ CASES.update({
         queue("train.lr=uniform(0,1,1000000000)"), "uniform gives 1000000000 values", "use fewer", tags=EXPLOSIVE,
     ),
     "run --more a billion trials": Case(
-        ("run", "s", "--more", "1000000000"), "--more 1000000000", "from 1 to 100000", queued_sweep, tags=EXPLOSIVE,
+        ("run", "s", "--more", "1000000000"), "--more 1000000000", "of 1 or more (at most 100000)", queued_sweep, tags=EXPLOSIVE,
     ),
     "ci plan with a hundred million run jobs": Case(
-        ("ci", "plan", "--sweep", "s", "--chunks", "100000000"), "the number of run jobs is 100000000", "give --chunks 1 to 64",
+        ("ci", "plan", "--sweep", "s", "--chunks", "100000000"), "the number of run jobs is 100000000", "give --chunks 1 or more (at most 64",
         with_remote, tags=EXPLOSIVE,
     ),
 })

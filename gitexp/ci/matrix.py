@@ -19,7 +19,7 @@ MAX_CHUNKS = 64  # run jobs a workflow may have (ci init writes each one out)
 def validate_chunks(chunks: int, chunk_size: int = MATRIX_LIMIT) -> None:
     """Refuse a number of run jobs or a chunk size the workflow cannot have (before anything is fetched)."""
     if not 1 <= chunks <= MAX_CHUNKS:
-        raise UsageError(f"the number of run jobs is {chunks}: give --chunks 1 to {MAX_CHUNKS}, as ci init does")
+        raise UsageError(f"the number of run jobs is {chunks}: give --chunks 1 or more (at most {MAX_CHUNKS}, as ci init writes)")
     if not 1 <= chunk_size <= MATRIX_LIMIT:
         raise UsageError(
             f"the chunk size {chunk_size} is out of range: give --chunk-size 1 to {MATRIX_LIMIT}"

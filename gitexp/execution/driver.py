@@ -233,7 +233,7 @@ def plan_extension(git: Git, sweep: Sweep, more: int) -> Sweep:
     """The sweep with its trial budget raised by ``more`` and a stop cleared (``gitexp run --more N``), for
     ``write_trials`` to record; refuses, before anything is written, more trials than its space holds."""
     if not 1 <= more <= MAX_TRIALS_PER_QUEUE:
-        raise UsageError(f"--more {more}: give a number of additional trials from 1 to {MAX_TRIALS_PER_QUEUE}")
+        raise UsageError(f"--more {more}: give a number of additional trials of 1 or more (at most {MAX_TRIALS_PER_QUEUE})")
     spec = SweepSpec.from_json(sweep.spec)
     planned = spec.num_planned_trials() or len(Ledger(git).trials([sweep.name]))
     if not strategy_for(spec).adaptive and spec.space.is_discrete and planned + more > spec.space.grid_size():

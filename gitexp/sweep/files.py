@@ -142,11 +142,8 @@ def _load_yaml(path: Path) -> Any:
         raise UsageError(f"sweep file {path} does not exist: check the path") from None
     except (OSError, UnicodeDecodeError) as error:
         raise UsageError(f"cannot read sweep file {path} ({error}): give a readable UTF-8 YAML file") from None
-    loader = _SweepLoader(text)
     try:
-        node = loader.get_single_node()
-        refuse_explosive_node(node, str(path), "write the values out, or long lists as range(), linspace() or a distribution")
-        return loader.construct_document(node) if node is not None else None
+        return _construct(text, path)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -157,6 +154,15 @@ def _load_yaml(path: Path) -> Any:
             else "fix the syntax there, and quote values that hold ': ' or start with one of [ { * & ! | > % @"
         )
         raise UsageError(f"{where}: invalid YAML ({problem}): {fix}") from None
+
+
+def _construct(text: str, path: Path) -> Any:
+    """The document of ``text``, refused before it is built when its aliases explode (``gitexp.yaml_size``)."""
+    loader = _SweepLoader(text)
+    try:
+        node = loader.get_single_node()
+        refuse_explosive_node(node, str(path), "write the values out, or long lists as range(), linspace() or a distribution")
+        return loader.construct_document(node) if node is not None else None
     finally:
         loader.dispose()
 
