@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from gitexp.execution.ci import FINISHED_ELSEWHERE, ci_claims, publication
+from gitexp.execution.ci import FINISHED_ELSEWHERE, checked_out_trial, ci_claims, publication
 from gitexp.execution.claims import Claims, Runner
 from gitexp.sharing.remotes import with_actions_token
 from gitexp.store.git import Git
@@ -206,7 +206,7 @@ def test_run_skips_a_trial_finished_on_origin_meanwhile(checkout, queued, run_gi
 
 def test_publishing_after_another_runner_did_drops_this_result(checkout, queued):
     git = checkout("exp/q/t001")
-    trial = next(trial for trial in Ledger(git).trials(["q"]) if trial.name == "t001")
+    trial = checked_out_trial(git, "exp/q/t001", "origin")  # a CI checkout has the branch, not the sweep record
     claims = ci_claims(git, "origin")
     claim = claims.take(trial)
     theirs = queued.run("commit-tree", "exp/q/t001^{tree}", "-p", "exp/q/t001", "-m", "theirs",
