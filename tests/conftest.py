@@ -7,14 +7,14 @@ copied for each test, which keeps tests isolated and quick.
 from __future__ import annotations
 
 import hashlib
-import json
-
 import io
+import json
 import os
 import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -462,3 +462,37 @@ def hostile_template(template_project, tmp_path_factory) -> Path:
 @pytest.fixture
 def hostile_project(hostile_template, tmp_path) -> Git:
     return fresh_copy(hostile_template, tmp_path)
+
+
+# -- after kill -9 ----------------------------------------------------------------------
+
+
+def wait_for_orphans(project: Path, timeout: float = 60) -> None:
+    """Wait until no process that a killed command left (a pipeline, a git still committing) works inside ``project``.
+
+    Orphaned pipelines work in slots under ``.git``; a warm DVC server, and a
+    child it has just forked before changing into a slot, sit at the project's root.
+    """
+    deadline = time.monotonic() + timeout
+    while any(process_cwd(pid).startswith(str(project)) for pid in os.listdir("/proc") if pid.isdigit()):
+        assert time.monotonic() < deadline, "processes the killed command left did not end"
+        time.sleep(0.1)
+
+
+def process_cwd(pid: str) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return ""
+
+
+def markdown_tables(text: str) -> list[list[str]]:
+    """The tables in Markdown ``text``, each a list of its lines."""
+    tables, current = [], []
+    for line in text.splitlines() + [""]:
+        if line.startswith("|"):
+            current.append(line)
+        elif current:
+            tables.append(current)
+            current = []
+    return tables

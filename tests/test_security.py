@@ -24,6 +24,7 @@ from gitexp.store.git import Git
 from gitexp.store.naming import check_ref_format, validate_name
 from gitexp.store.records import Ledger
 from gitexp.store.remote import resolve_remote
+from tests.conftest import markdown_tables
 
 PACKAGE = Path(gitexp.__file__).parent
 
@@ -113,18 +114,6 @@ def hostile_sweep(template_project, tmp_path_factory):
         finally:
             os.chdir(previous)
     return Git(root)
-
-
-def markdown_tables(text: str) -> list[list[str]]:
-    """The tables in Markdown ``text``, each a list of its lines."""
-    tables, current = [], []
-    for line in text.splitlines() + [""]:
-        if line.startswith("|"):
-            current.append(line)
-        elif current:
-            tables.append(current)
-            current = []
-    return tables
 
 
 def columns(line: str) -> int:

@@ -23,8 +23,8 @@ from gitexp.execution.worktrees import Slots, checkout_slot, remove_stale_slots,
 from gitexp.project.dvc import tool_env
 from gitexp.project.model import Project, load_project
 from gitexp.store.git import Git
-from gitexp.store.layout import trial_lock_path, trial_log_path, worktrees_root
 from gitexp.store.journal import recover
+from gitexp.store.layout import trial_lock_path, trial_log_path, worktrees_root
 from gitexp.store.locks import TrialLock
 from gitexp.store.naming import sweep_ref
 from gitexp.store.records import FAILED, QUEUED, Ledger, Sweep, Trial

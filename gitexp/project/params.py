@@ -32,7 +32,17 @@ from ruamel.yaml.nodes import MappingNode, ScalarNode
 
 from gitexp.errors import UsageError
 from gitexp.numbers import is_number
-from gitexp.project.yaml_graph import Alias, Edit, Entry, Graph, RecursiveDocument, Step, apply_edits, list_index, node_of
+from gitexp.project.yaml_graph import (
+    Alias,
+    Edit,
+    Entry,
+    Graph,
+    RecursiveDocument,
+    Step,
+    apply_edits,
+    list_index,
+    node_of,
+)
 
 # A string PyYAML (YAML 1.1) or ruamel (YAML 1.2) would read as something else
 # must be quoted; this is what both read as a plain string.

@@ -12,7 +12,6 @@ first one listed winning.
 from __future__ import annotations
 
 import re
-
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property

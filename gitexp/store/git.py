@@ -22,7 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitexp.errors import GitCommandError, NetworkTimeout, RepositoryError
-from gitexp.store.network import DEFAULT_TIMEOUT, TIMEOUT_CONFIG, TIMEOUT_ENV, http_low_speed, parse_timeout, run_watched
+from gitexp.store.network import (
+    DEFAULT_TIMEOUT,
+    TIMEOUT_CONFIG,
+    TIMEOUT_ENV,
+    http_low_speed,
+    parse_timeout,
+    run_watched,
+)
 from gitexp.store.redaction import redacted, without_credentials
 
 # User hooks (e.g. DVC's post-checkout) must not run inside gitexp's own plumbing.

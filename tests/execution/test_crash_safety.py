@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from gitexp.store.layout import worktrees_root
+from tests.conftest import process_cwd, wait_for_orphans
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds orphaned pipelines through /proc")
 
@@ -41,25 +42,6 @@ def kill_loop(kit, cwd: Path, argv: list[str], kills: int, seed: int) -> int:
         process.wait()
         landed += 1
     return landed
-
-
-def wait_for_orphans(project: Path, timeout: float = 60) -> None:
-    """Wait until no process that a killed run left works inside ``project``.
-
-    Orphaned pipelines work in slots under ``.git``; a warm DVC server, and a
-    child it has just forked before changing into a slot, sit at the project's root.
-    """
-    deadline = time.monotonic() + timeout
-    while any(_cwd(pid).startswith(str(project)) for pid in os.listdir("/proc") if pid.isdigit()):
-        assert time.monotonic() < deadline, "orphaned pipelines did not end"
-        time.sleep(0.1)
-
-
-def _cwd(pid: str) -> str:
-    try:
-        return os.readlink(f"/proc/{pid}/cwd")
-    except OSError:
-        return ""
 
 
 def test_kill_9_of_gitexp_run_twenty_times_then_run_again(kit, logging_project):
@@ -175,7 +157,7 @@ def _worktree_adds(project: Path) -> bool:
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"worktree" in argv and b"add" in argv and _cwd(pid).startswith(str(project)):
+        if b"worktree" in argv and b"add" in argv and process_cwd(pid).startswith(str(project)):
             return True
     return False
 

@@ -21,6 +21,7 @@ import pytest
 from gitexp.store.git import Git
 from gitexp.store.layout import writes_dir
 from gitexp.store.records import Ledger
+from tests.conftest import wait_for_orphans
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds orphaned git processes through /proc")
 
@@ -35,21 +36,6 @@ def gitexp(cwd: Path, *argv: str) -> subprocess.Popen:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-
-
-def wait_for_orphans(project: Path, timeout: float = 30) -> None:
-    """Until no process that the killed queue left (a git still committing) works in ``project``."""
-    deadline = time.monotonic() + timeout
-    while any(_cwd(pid).startswith(str(project)) for pid in os.listdir("/proc") if pid.isdigit()):
-        assert time.monotonic() < deadline, "orphaned git processes did not end"
-        time.sleep(0.05)
-
-
-def _cwd(pid: str) -> str:
-    try:
-        return os.readlink(f"/proc/{pid}/cwd")
-    except OSError:
-        return ""
 
 
 def appears(folder: Path, process: subprocess.Popen, timeout: float = 30) -> None:

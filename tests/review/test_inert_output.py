@@ -18,7 +18,7 @@ import pytest
 
 from gitexp.review.tables import WORD_JOINER, markdown_text, spreadsheet_cell
 from gitexp.terminal import json_text, terminal_text
-from tests.conftest import HOSTILE_EXPR, HOSTILE_TEXT, OSC8_LINK
+from tests.conftest import HOSTILE_EXPR, HOSTILE_TEXT, OSC8_LINK, markdown_tables
 
 # What must never reach a terminal raw: C0 but tab and newline, DEL, C1, bidi controls.
 RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -154,7 +154,7 @@ def test_the_markdown_report_of_hostile_trials(hostile_project, run_gitexp, tmp_
         if line.startswith("!["):
             continue  # the plots' own image links, whose titles are escaped
         assert not RAW_MARKDOWN.search(line.replace("\\\\", "").replace("**", "")), line
-    assert all(len({len(cells(line)) for line in table}) == 1 for table in _tables(text))
+    assert all(len({len(cells(line)) for line in table}) == 1 for table in markdown_tables(text))
     assert "\\x1b]8;;http://e\\x07link" in text  # the failed trial's log, in a code block, controls visible
 
 
@@ -169,12 +169,3 @@ def test_the_html_report_of_hostile_trials(hostile_project, run_gitexp):
     assert re.findall(r"<img [^>]*>", page) and all(tag.startswith('<img src="data:image/png;base64,') for tag in re.findall(r"<img [^>]*>", page))
 
 
-def _tables(text: str) -> list[list[str]]:
-    tables, current = [], []
-    for line in text.splitlines() + [""]:
-        if line.startswith("|"):
-            current.append(line)
-        elif current:
-            tables.append(current)
-            current = []
-    return tables

@@ -14,8 +14,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-
 HOLD_DVC_LOCK = """\
 import sys, time
 from dvc.lock import Lock
