@@ -653,3 +653,15 @@ ATOMIC_CASES = {
     ),
 }
 CASES.update(ATOMIC_CASES)
+
+
+# -- followups: a worker's --stage is refused before it fetches or claims anything --
+
+CASES.update({
+    "worker with a stage no sweep defines": Case(
+        ("worker", "--remote", "origin", "--stage", "nope"), "no stage 'nope' (stages: train)", "name one of them with --stage", with_remote
+    ),
+    "worker of one sweep with a stage it does not define": Case(
+        ("worker", "--remote", "origin", "--sweep", "s", "--stage", "nope"), "no stage 'nope'", "name one of them with --stage", with_remote
+    ),
+})
