@@ -17,7 +17,6 @@ import json
 import math
 import re
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +30,7 @@ from gitexp.store.claim_records import DEFAULT_STALE_AFTER
 from gitexp.store.git import Git
 from gitexp.store.naming import MAX_NAME_LENGTH, NAME_PATTERN, SWEEPS_NAMESPACE
 from gitexp.store.records import SUCCEEDED, SWEEP_FILE, Ledger, Sweep, Trial
-from gitexp.store.remote import Remote, RemoteRefs, fetch_experiments
+from gitexp.store.remote import Remote, RemoteRefs, fetch_experiments, fetch_objects
 
 DEFAULT_POLL = 5.0
 REFRESH_AFTER = 2.0  # seconds a fetched view of the queue is trusted before fetching again
@@ -156,16 +155,11 @@ class RemoteQueue:
         """
         if self.options.run.stage is None or not records:
             return
-        self._fetch_objects(list(records.values()))
+        fetch_objects(self.git, self.remote, list(records.values()))
         blobs = self.git.read_blobs([f"{oid}:{SWEEP_FILE}" for oid in records.values()])
         sweeps = [Sweep.from_json(oid, json.loads(blob)) for oid, blob in zip(records.values(), blobs) if blob]
-        self._fetch_objects([sweep.baseline for sweep in sweeps])
+        fetch_objects(self.git, self.remote, [sweep.baseline for sweep in sweeps])
         check_stage_of(self.git, sweeps, [], self.options.run.stage)
-
-    def _fetch_objects(self, commits: Sequence[str]) -> None:
-        missing = [oid for oid in dict.fromkeys(commits) if self.git.rev_parse(oid) is None]
-        if missing:
-            self.git.fetch(self.remote.spec, missing, prune=False)
 
     def _fetch(self) -> None:
         for attempt in range(FETCH_ATTEMPTS):
