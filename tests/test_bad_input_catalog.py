@@ -749,3 +749,15 @@ def test_explosive_input_is_refused_at_once(project, tmp_path, run_gitexp, case)
 
     assert result.code == 2 and case.problem in result.err, result.err
     assert elapsed < EXPLOSIVE_REFUSAL_SECONDS, f"{elapsed:.1f} s"
+
+
+# -- followups: a worker's --stage is refused before it fetches or claims anything --
+
+CASES.update({
+    "worker with a stage no sweep defines": Case(
+        ("worker", "--remote", "origin", "--stage", "nope"), "no stage 'nope' (stages: train)", "name one of them with --stage", with_remote
+    ),
+    "worker of one sweep with a stage it does not define": Case(
+        ("worker", "--remote", "origin", "--sweep", "s", "--stage", "nope"), "no stage 'nope'", "name one of them with --stage", with_remote
+    ),
+})

@@ -20,7 +20,7 @@ from typing import Any
 from gitexp.errors import ConcurrentChange, UsageError
 from gitexp.execution.pipeline import RunOutcome
 from gitexp.numbers import is_number
-from gitexp.planning.queue import MAX_TRIALS_PER_QUEUE, ParamsTargets, objective_problem, write_trials
+from gitexp.planning.queue import MAX_TRIALS_PER_QUEUE, ParamsTargets, next_index, objective_problem, write_trials
 from gitexp.project.model import load_project
 from gitexp.store.git import Git, RefUpdate
 from gitexp.store.records import CANCELLED, QUEUED, SUCCEEDED, Ledger, Sweep, Trial, cancel_message
@@ -77,7 +77,7 @@ class SweepDriver:
         self.held = frozenset(held)
         ours = {t.ref.key for t in self.running}
         trials = (ledger or Ledger(self.store.view)).trials([sweep.name])
-        self.next_index = len(trials) + 1
+        self.next_index = next_index(sweep, trials)
         others = [t for t in trials if t.ref.key not in ours]
         runnable = [t for t in others if t.status in self.runnable_statuses]
         self.completed = [t for t in others if t.finished and t.status not in (CANCELLED, *self.runnable_statuses)]

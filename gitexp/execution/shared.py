@@ -28,17 +28,32 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitexp.errors import GitCommandError, UsageError
+from gitexp.errors import ConcurrentChange, GitCommandError, UsageError
 from gitexp.execution.claims import default_worker_id
-from gitexp.execution.driver import CombinedSource, SweepDriver, check_objective_metrics, sources_for
+from gitexp.execution.driver import (
+    WRITE_ATTEMPTS,
+    CombinedSource,
+    SweepDriver,
+    check_objective_metrics,
+    plan_extension,
+    sources_for,
+)
 from gitexp.execution.local import LocalExecutor, RunEvent, RunOptions, RunSummary, StaticTrials
 from gitexp.execution.pipeline import RunOutcome
 from gitexp.execution.worker import Worker, WorkerOptions
+from gitexp.planning.queue import write_trials
 from gitexp.store.git import ZERO_OID, Git, RefUpdate
 from gitexp.store.naming import SWEEPS_NAMESPACE, sweep_ref
 from gitexp.store.records import Ledger, Sweep, Trial
 from gitexp.store.refstore import LocalRefs
-from gitexp.store.remote import TrackingView, fetch_sweeps_and_claims, resolve_remote, same_history
+from gitexp.store.remote import (
+    RemoteRefs,
+    TrackingView,
+    fetch_experiments,
+    fetch_sweeps_and_claims,
+    resolve_remote,
+    same_history,
+)
 
 OnEvent = Callable[[RunEvent], None]
 
@@ -171,6 +186,27 @@ class ResultsHere(LocalExecutor):
         return outcome
 
 
+def extend_sweep(git: Git, name: str, more: int, remote: str | None) -> None:
+    """Raise sweep ``name``'s trial budget by ``more`` where its trials are claimed: here, or on ``remote``.
+
+    A shared run reads the remote's record, so that is the one extended, as
+    drivers write there: a compare-and-swap on the record last fetched (the
+    lease), redone on the record as it is then when another runner moved it.
+    Each attempt is checked (``plan_extension``) before it is written.
+    """
+    home = resolve_remote(git, remote) if remote else None
+    store = RemoteRefs(git, home) if home else LocalRefs(git)
+    for _ in range(WRITE_ATTEMPTS):
+        if home:  # its trials too: an adaptive sweep's budget counts them
+            fetch_experiments(git, home, [Ledger(git).sweep(name).prefix])
+        try:
+            write_trials(git, plan_extension(store.view, Ledger(store.view).sweep(name), more), store=store)
+            return
+        except ConcurrentChange:
+            continue
+    raise ConcurrentChange(f"sweep {name!r} kept changing while it was being extended (other runners at work): try again")
+
+
 # -- the whole run -------------------------------------------------------------------------
 
 
@@ -202,8 +238,11 @@ class RunPlan:
         return summary
 
 
-def plan_run(git: Git, names: Sequence[str], options: RunOptions) -> RunPlan:
-    """Split ``names`` (sweeps and trials; every sweep when none) by where their trials are claimed, and connect."""
+def plan_run(git: Git, names: Sequence[str], options: RunOptions, more: int | None = None) -> RunPlan:
+    """Split ``names`` (sweeps and trials; every sweep when none) by where their trials are claimed, and connect.
+
+    ``more``: extend the one sweep named by that many trials first (``--more``), where its trials are claimed.
+    """
     ledger = Ledger(git)
     sweep_names = set(ledger.sweep_names())
     wanted = list(dict.fromkeys(names)) or sorted(sweep_names)
@@ -211,9 +250,12 @@ def plan_run(git: Git, names: Sequence[str], options: RunOptions) -> RunPlan:
     involved = [ledger.sweep(name) for name in sorted(set(sweep_of.values()))]
     homes = shared_on(git, involved)
     for sweep in involved:
-        problem = check_objective_metrics(git, sweep) if sweep.name in homes and sweep.name in wanted else None
-        if problem:  # as sources_for refuses a sweep run here
+        checked = sweep.name in wanted and (sweep.name in homes or more is not None)
+        problem = check_objective_metrics(git, sweep) if checked else None
+        if problem:  # as sources_for refuses a sweep run here, before an extension is written
             raise UsageError(f"sweep {sweep.name}: {problem}")
+    if more is not None:
+        extend_sweep(git, wanted[0], more, homes.get(wanted[0]))
     local = [name for name in wanted if sweep_of[name] not in homes]
     source, total = sources_for(git, local, options.runnable_statuses) if local else (CombinedSource([]), 0)
     plan = RunPlan(git, options, source, total)

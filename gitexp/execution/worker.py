@@ -13,6 +13,7 @@ result can apply it with its outputs.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import time
@@ -22,14 +23,14 @@ from pathlib import Path
 from gitexp.errors import GitCommandError, NetworkTimeout, NotFoundError, UsageError
 from gitexp.execution.claims import DEFAULT_HEARTBEAT, Claims, Runner, clone_id, default_worker_id
 from gitexp.execution.driver import CombinedSource, SweepDriver
-from gitexp.execution.local import LocalExecutor, RunOptions, RunSummary
+from gitexp.execution.local import LocalExecutor, RunOptions, RunSummary, check_stage_of
 from gitexp.execution.pipeline import RunOutcome
 from gitexp.project.outputs import push_outputs
 from gitexp.store.claim_records import DEFAULT_STALE_AFTER
 from gitexp.store.git import Git
 from gitexp.store.naming import MAX_NAME_LENGTH, NAME_PATTERN, SWEEPS_NAMESPACE
-from gitexp.store.records import SUCCEEDED, Ledger, Trial
-from gitexp.store.remote import Remote, RemoteRefs, fetch_experiments
+from gitexp.store.records import SUCCEEDED, SWEEP_FILE, Ledger, Sweep, Trial
+from gitexp.store.remote import Remote, RemoteRefs, fetch_experiments, fetch_objects
 
 DEFAULT_POLL = 5.0
 REFRESH_AFTER = 2.0  # seconds a fetched view of the queue is trusted before fetching again
@@ -126,8 +127,8 @@ class RemoteQueue:
     def has_work(self) -> bool:
         return any(driver.has_work() for driver in self.drivers.values())
 
-    def check_remote(self) -> None:
-        """Reach the remote and find the sweeps asked for there, without writing a ref here."""
+    def check_remote(self) -> dict[str, str]:
+        """Reach the remote and find the sweeps asked for there, without writing a ref here: name -> record."""
         try:
             records = self.git.ls_remote(self.remote.spec, [f"{SWEEPS_NAMESPACE}*"])
         except NetworkTimeout:
@@ -136,14 +137,31 @@ class RemoteQueue:
             raise NotFoundError(
                 f"cannot reach {self.remote.shown} ({error.message}): check the remote's URL and your access"
             ) from None
-        there = sorted(ref[len(SWEEPS_NAMESPACE) :] for ref in records)
-        missing = [name for name in self.options.sweeps if name not in there]
+        there = {ref[len(SWEEPS_NAMESPACE) :]: oid for ref, oid in records.items()}
+        wanted = self.options.sweeps or sorted(there)
+        missing = [name for name in wanted if name not in there]
         if missing:
-            known = ", ".join(there) or "none"
+            known = ", ".join(sorted(there)) or "none"
             raise NotFoundError(
                 f"{self.remote.shown} has no sweep named {missing[0]!r} (sweeps there: {known}): "
                 "push the sweep and its trial branches to it first"
             )
+        return {name: there[name] for name in wanted}
+
+    def check_stage(self, records: dict[str, str]) -> None:
+        """Refuse a --stage that the baseline of a sweep in ``records`` (name -> record) does not define.
+
+        Before any ref is written, here or there: the records and baselines are
+        read as objects, those this clone lacks fetched by id without a ref
+        (so a refusal leaves even the mirror of the remote as it was).
+        """
+        if self.options.run.stage is None or not records:
+            return
+        fetch_objects(self.git, self.remote, list(records.values()))
+        blobs = self.git.read_blobs([f"{oid}:{SWEEP_FILE}" for oid in records.values()])
+        sweeps = [Sweep.from_json(oid, json.loads(blob)) for oid, blob in zip(records.values(), blobs) if blob]
+        fetch_objects(self.git, self.remote, [sweep.baseline for sweep in sweeps])
+        check_stage_of(self.git, sweeps, [], self.options.run.stage)
 
     def _fetch(self) -> None:
         for attempt in range(FETCH_ATTEMPTS):
@@ -204,8 +222,8 @@ class Worker:
         return OutputPushingExecutor(git, self.options.run, on_event, claims=self.claims, host=f"worker:{self.worker_id}")
 
     def connect(self) -> None:
-        """Reach the remote and check the sweeps asked for, before anything runs."""
-        self.queue.check_remote()
+        """Reach the remote and check the sweeps asked for and the stage, before anything runs or is written."""
+        self.queue.check_stage(self.queue.check_remote())
         self.queue.refresh()
 
     def run(self) -> RunSummary:

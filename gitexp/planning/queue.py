@@ -22,7 +22,7 @@ from gitexp.project.model import DEFAULT_PARAMS_FILE, Project, ProjectCache, bro
 from gitexp.project.params import ParamsFile, check_value_type, decode_params
 from gitexp.store.git import ZERO_OID, FastImportCommit, Git, RefUpdate
 from gitexp.store.journal import pending_write, recover
-from gitexp.store.naming import TrialRef, generate_sweep_name, sweep_ref, trial_name, validate_name
+from gitexp.store.naming import TrialRef, generate_sweep_name, sweep_ref, trial_index, trial_name, validate_name
 from gitexp.store.records import (
     Ledger,
     Sweep,
@@ -37,6 +37,8 @@ from gitexp.strategies import strategy_for
 from gitexp.strategies.base import TrialPlan
 from gitexp.sweep.space import Choice, PChoice, closest_hint
 from gitexp.sweep.spec import SweepSpec
+
+LAST_INDEX = "last_index"  # in a sweep record's state: the highest trial index its trials have used
 
 # More trials than this in one command is almost always a mistake (a forgotten limit).
 MAX_TRIALS_PER_QUEUE = 100_000
@@ -145,6 +147,9 @@ def write_trials(
     """
     store = store or LocalRefs(git)
     refs = [TrialRef(sweep.prefix, sweep.name, trial_name(first_index + i)) for i in range(len(plans))]
+    if plans:  # the record remembers the highest index used, in the batch that uses it (see next_index)
+        last = max(first_index + len(plans) - 1, recorded_last_index(sweep))
+        sweep = dataclasses.replace(sweep, state={**sweep.state, LAST_INDEX: last})
     messages = [trial_message(sweep, ref, _params_json(plan), plan.tags) for ref, plan in zip(refs, plans)]
     commits = [
         FastImportCommit(sweep.baseline, message, targets.render(spec, plan)) for message, plan in zip(messages, plans)
@@ -194,6 +199,25 @@ def refuse_blocking_branch(git: Git, prefix: str, sweep: str) -> None:
             f"the branch {branch!r} keeps Git from creating the trial branches {prefix}{sweep}/...: rename it "
             f"(git branch -m {branch} NEW-NAME), or put trials under another prefix (git config gitexp.prefix trials/)"
         )
+
+
+def next_index(sweep: Sweep, trials: Sequence[Trial]) -> int:
+    """The index of the sweep's next trial: past every index it has used, a removed trial's too.
+
+    Counting the trials would give a name that exists once one is removed. A
+    removed trial's name is not given again either, not even the last one's:
+    a remote or another clone may still hold its branch, and its log would
+    pass for the new trial's. The sweep record keeps the highest index (those
+    written before it did, count their branches).
+    """
+    used = [index for index in (trial_index(trial.name) for trial in trials) if index is not None]
+    return max([recorded_last_index(sweep), *used]) + 1
+
+
+def recorded_last_index(sweep: Sweep) -> int:
+    """The highest trial index the sweep record remembers (0 when it predates that, or a remote sent nonsense)."""
+    value = sweep.state.get(LAST_INDEX)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def refuse_more_than_the_space(spec: SweepSpec) -> None:

@@ -66,8 +66,8 @@ def recover(git: Git, prefixes: Iterable[str]) -> None:
     A dead write's lock files go, and so do its trial branches when its sweep
     record never moved to the value the write made (those branches still at
     the commits it wrote: nothing anyone built on). Lock files under gitexp's
-    refs and the trial ``prefixes`` that no write owns go once they are old
-    (``clear_stale_ref_locks``). Run it first in every command that writes refs.
+    refs and the trial ``prefixes`` that no write owns, and ``packed-refs.lock``,
+    go once they are old (``clear_stale_ref_locks``). Run it first in every command that writes refs.
     """
     common_dir = git.common_dir()
     scratch = git.refs(SCRATCH_NAMESPACE)  # listed first: a write that starts later has its entry already

@@ -82,21 +82,27 @@ STALE_REF_LOCK_AGE = 60.0
 
 
 def clear_stale_ref_locks(common_dir: Path, namespaces: list[str], older_than: float = STALE_REF_LOCK_AGE) -> None:
-    """Remove ``<ref>.lock`` files that a killed git left under gitexp's ref namespaces.
+    """Remove ``<ref>.lock`` files that a killed git left under gitexp's ref namespaces, and packed-refs' lock.
 
     Git holds a ref lock for milliseconds and never for a minute, so an older
     one belongs to a process that died; left alone it would refuse every later
-    update of that ref (and with it the trial's result).
+    update of that ref (and with it the trial's result). ``packed-refs.lock``
+    and the ``packed-refs.new`` git writes under it likewise: git holds them
+    only while it rewrites packed-refs (pack-refs, gc, a transaction deleting
+    packed refs), writing all the while; left alone either refuses every
+    deletion of a packed ref (``gitexp remove``, a claim dropped) and every ``git gc``.
     """
     now = time.time()
+    stale = [common_dir / "packed-refs.lock", common_dir / "packed-refs.new"]
     for namespace in namespaces:
         base = common_dir / namespace
-        for path in base.rglob("*.lock") if base.is_dir() else ():
-            try:
-                if now - path.stat().st_mtime > older_than:
-                    path.unlink()
-            except OSError:
-                pass
+        stale += base.rglob("*.lock") if base.is_dir() else ()
+    for path in stale:
+        try:
+            if now - path.stat().st_mtime > older_than:
+                path.unlink()
+        except OSError:
+            pass
 
 
 @contextmanager

@@ -95,6 +95,11 @@ def trial_name(index: int) -> str:
     return f"t{index:03d}"
 
 
+def trial_index(name: str) -> int | None:
+    """The index ``trial_name`` made ``name`` from (None for any other name)."""
+    return int(name[1:]) if len(name) >= 4 and name[0] == "t" and name[1:].isascii() and name[1:].isdigit() else None
+
+
 @dataclass(frozen=True)
 class TrialRef:
     """Where a trial lives: ``refs/heads/<prefix><sweep>/<trial>``."""

@@ -123,6 +123,13 @@ def fetch_sweeps_and_claims(git: Git, remote: Remote) -> None:
     git.fetch(remote.spec, [mirror_refspec(remote, SWEEPS_NAMESPACE), mirror_refspec(remote, CLAIMS_NAMESPACE)], prune=True)
 
 
+def fetch_objects(git: Git, remote: Remote, commits: Sequence[str]) -> None:
+    """Fetch the ``commits`` this clone lacks (and what they need) by id, into no ref: a look that writes none."""
+    missing = [oid for oid in dict.fromkeys(commits) if git.rev_parse(oid) is None]
+    if missing:
+        git.fetch(remote.spec, missing, prune=False)
+
+
 def seen_shared(git: Git, sweep: str, record: str) -> bool:
     """Whether this clone has seen sweep ``sweep`` on a remote, on the history of its record ``record`` here."""
     tracked = git.refs(f"{TRACKING_ROOT}*/{SWEEPS_NAMESPACE.removeprefix('refs/')}{sweep}")

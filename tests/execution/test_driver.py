@@ -131,3 +131,20 @@ def test_an_adaptive_sweep_steering_by_a_metric_no_result_has_is_stopped(project
     assert result.code == 2 and result.err.count("\n") == 1
     assert "sweep bo steers by 'acc', but no result has that metric (metrics: score, test.auc): gitexp remove bo" in result.err
     assert [t.status for t in Ledger(project).trials(["bo"])] == ["succeeded"]  # the first ran, nothing was added
+
+
+@pytest.mark.parametrize("removed", ["s/t002", "s/t003"])
+def test_a_sweep_grown_after_a_trial_is_removed_names_its_new_trial_past_every_index_used(project, run_gitexp, removed):
+    queued = run_gitexp(project.root, "queue", "--set", "train.lr=[0.05, 0.1, 0.2, 0.3, 0.4]", "--num-trials", "3", "--name", "s")
+    assert queued.code == 0, queued.err
+    assert run_gitexp(project.root, "remove", removed).code == 0
+
+    result = run_gitexp(project.root, "run", "s", "--more", "1")
+
+    assert result.code == 0, result.err
+    kept = sorted({"t001", "t002", "t003"} - {removed.partition("/")[2]})
+    trials = Ledger(project).trials(["s"])
+    # a budget of 4 trials, 2 left: neither the removed name again nor a clash with a kept one
+    assert [t.name for t in trials] == [*kept, "t004", "t005"]
+    assert [t.status for t in trials] == ["succeeded"] * 4
+    assert Ledger(project).sweep("s").state["last_index"] == 5

@@ -218,3 +218,47 @@ def test_a_local_run_leaves_the_rest_of_a_sweep_pushed_meanwhile_to_the_remotes_
     ran = kit.runs(runs_log)
     assert len(ran) == 4 and set(ran.values()) == {1}, ran
     assert kit.result_counts(bare) == {f"refs/heads/exp/s/t00{i}": 1 for i in range(1, 5)}
+
+
+# -- extending a shared sweep ------------------------------------------------------------------
+
+
+def test_run_more_extends_a_shared_sweep_on_its_remote_and_runs_the_new_trials(kit, logging_project, runs_log, run_gitexp, tmp_path):
+    from gitexp.planning.queue import QueueRequest, queue_sweep
+    from gitexp.store.records import Ledger
+    from gitexp.sweep.spec import spec_from_flags
+
+    bare = Git(tmp_path / "remote.git")
+    Git(tmp_path).run("init", "-q", "--bare", "-b", "main", str(bare.root))
+    logging_project.run("remote", "add", "origin", str(bare.root))
+    logging_project.run("push", "-q", "origin", "main")
+    queue_sweep(logging_project, QueueRequest(spec_from_flags(["train.lr=[0.05, 0.1, 0.2, 0.3]"], num_trials=1), "s"))
+    assert run_gitexp(logging_project.root, "push", "--no-dvc").code == 0
+    record_here = logging_project.rev_parse("refs/gitexp/sweeps/s")
+
+    result = run_gitexp(logging_project.root, "run", "s", "--more", "2")
+
+    assert result.code == 0, result.err
+    assert kit.runs(runs_log) == {"s/t001": 1, "s/t002": 1, "s/t003": 1}
+    assert kit.result_counts(bare) == {f"refs/heads/exp/s/t00{i}": 1 for i in range(1, 4)}  # the new trials ran, there
+    there = Ledger(bare).sweep("s")
+    assert there.spec["max_trials"] == 3 and bare.is_ancestor(record_here, there.commit)  # the extension is the remote's
+    assert logging_project.rev_parse("refs/gitexp/sweeps/s") == record_here  # here it arrives with gitexp pull
+    assert claims_on(bare) == []
+    assert "Claimed and published on origin, which shares s" in result.out
+
+
+def test_run_more_beyond_a_shared_grid_is_refused_before_anything_is_written(
+    kit, logging_project, runs_log, run_gitexp, tmp_path, repo_state
+):
+    bare = Git(tmp_path / "remote.git")
+    Git(tmp_path).run("init", "-q", "--bare", "-b", "main", str(bare.root))
+    shared_project(kit, run_gitexp, logging_project, bare, "train.lr=[0.05, 0.1]")
+    before, remote_before = repo_state(logging_project), bare.run("for-each-ref")
+
+    result = run_gitexp(logging_project.root, "run", "s", "--more", "1")
+
+    assert result.code == 2 and result.out == "", result.err
+    assert result.err == "gitexp: error: sweep s has 0 untried point(s) of its 2: queue a new sweep with more values\n"
+    assert repo_state(logging_project) == before and bare.run("for-each-ref") == remote_before
+    assert kit.runs(runs_log) == {}

@@ -352,3 +352,23 @@ def test_a_worker_whose_dvc_remote_refuses_publishes_no_result_without_its_outpu
     origin = Git(bare_remote)
     assert kit.result_counts(origin) == {"refs/heads/exp/m/t001": 0}  # still queued, for a worker that can push
     assert claims_on(origin) == []
+
+
+def test_a_worker_with_a_stage_no_sweep_defines_refuses_before_writing_here_or_there(
+    kit, logging_project, runs_log, tmp_path, run_gitexp, repo_state
+):
+    kit.queue(logging_project, "s", "train.lr=[0.05, 0.1]")
+    remote = kit.make_remote(logging_project, tmp_path / "remote.git")
+    worker = kit.clone(remote.root, tmp_path / "w")  # git clone: the trials' objects, not the sweep records
+    before, remote_before = repo_state(worker), remote.run("for-each-ref")
+
+    result = run_gitexp(worker.root, "worker", "--remote", "origin", "--stage", "nope", *FAST)
+
+    assert result.code == 2 and result.out == "", result.err
+    assert result.err == "gitexp: error: dvc.yaml has no stage 'nope' (stages: train): name one of them with --stage\n"
+    assert repo_state(worker) == before and worker.run("for-each-ref", "refs/gitexp/") == ""  # no tracking ref either
+    assert remote.run("for-each-ref") == remote_before and kit.runs(runs_log) == {}
+
+    ran = run_gitexp(worker.root, "worker", "--remote", "origin", "--sweep", "s", "--stage", "train", *FAST)
+    assert ran.code == 0, ran.err  # a stage the sweep defines runs
+    assert kit.runs(runs_log) == {"s/t001": 1, "s/t002": 1}

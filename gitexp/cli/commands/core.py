@@ -76,7 +76,7 @@ def run(environment: Environment, names, jobs, timeout, stage, retry_failed, cop
     from gitexp.execution.driver import plan_extension, refuse_objective_problems, selection
     from gitexp.execution.local import RunOptions, check_stage_of, copy_paths_option
     from gitexp.execution.shared import plan_run
-    from gitexp.planning.queue import QueueRequest, plan_queue, write_trials
+    from gitexp.planning.queue import QueueRequest, plan_queue
 
     git = environment.git()
     options = RunOptions(
@@ -97,11 +97,10 @@ def run(environment: Environment, names, jobs, timeout, stage, retry_failed, cop
         names = (queued.sweep.name,)
     if more is not None and (len(names) != 1 or names[0] not in Ledger(git).sweep_names()):
         raise UsageError("--more extends one sweep: name it, e.g. gitexp run my-sweep --more 10")
-    extended = plan_extension(git, Ledger(git).sweep(names[0]), more) if more is not None else None
+    if more is not None:  # refused here on local facts, before the network; written where the sweep's trials are claimed
+        plan_extension(git, Ledger(git).sweep(names[0]), more)
     check_stage_of(git, *selection(git, names), stage)
-    if extended is not None:
-        write_trials(git, extended)
-    plan = plan_run(git, list(names), options)
+    plan = plan_run(git, list(names), options, more)
     total = plan.total
     if total == 0:
         environment.echo("Nothing to run: no queued trials" + (" in " + ", ".join(names) if names else ""))
