@@ -18,6 +18,7 @@ from gitexp.terminal import terminal_text
 
 FIGURE_SIZE = (6.4, 4.0)
 DPI = 100
+LABEL_CHARACTERS = 40  # of a tick label or legend entry drawn from user text
 LOG_SCALE_SPAN = 100.0  # positive values spanning this factor or more get a log axis
 
 
@@ -45,7 +46,7 @@ def objective_against_param(
         axes.legend(loc="best")
     axes.set_xlabel(_plain(param))
     axes.set_ylabel(_plain(metric))
-    axes.set_title(_plain(f"{metric} against {param}"))
+    axes.set_title(_plain(f"{metric} against {param}", 2 * LABEL_CHARACTERS))
     return _png(figure)
 
 
@@ -62,9 +63,12 @@ def step_curves(curves: Mapping[str, Sequence[tuple[float, float]]], metric: str
     return _png(figure)
 
 
-def _plain(text: str) -> str:
-    """User text drawn as itself: controls visible, and ``$`` escaped so matplotlib reads no mathtext."""
-    return terminal_text(text).replace("$", r"\$")
+def _plain(text: str, limit: int = LABEL_CHARACTERS) -> str:
+    """User text drawn as itself: controls visible, ``$`` escaped so matplotlib reads no mathtext, and
+    cut to ``limit`` characters (a longer label would squeeze the axes to nothing)."""
+    text = terminal_text(text)
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return text.replace("$", r"\$")
 
 
 def _figure():
