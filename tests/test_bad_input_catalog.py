@@ -761,3 +761,13 @@ CASES.update({
         ("worker", "--remote", "origin", "--sweep", "s", "--stage", "nope"), "no stage 'nope'", "name one of them with --stage", with_remote
     ),
 })
+
+
+# -- lead: a sweep file's constants keep their quoting --
+
+CASES.update({
+    "unquoted text constant over a number in a sweep file": Case(
+        ("queue", "--sweep", "../sweep.yaml"), "train.lr is a number in the params file but 'abc' is text", "quote it",
+        sweep_file("params:\n  train.lr: abc\nmatrix:\n  train.n_est: [1, 2]\n"),
+    ),
+})

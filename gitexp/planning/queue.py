@@ -296,8 +296,8 @@ class ParamsTargets:
 
     def check_spec(self, spec: SweepSpec) -> None:
         """Every key exists and every discrete value fits the type the file holds."""
-        for target, value in spec.constants:
-            check_value_type(str(target), self.file(target.file).get(target.key), value, isinstance(value, str))
+        for index, (target, value) in enumerate(spec.constants):
+            check_value_type(str(target), self.file(target.file).get(target.key), value, index in spec.quoted_constants)
         for axis in spec.space.axes:
             old = self.file(axis.target.file).get(axis.target.key)
             for value, explicit in _representative_values(axis.dimension):

@@ -179,6 +179,7 @@ class _SweepFileReader:
         self.fields: dict[str, Any] = {}  # SweepSpec field name -> value
         self.sources: dict[str, str] = {}  # SweepSpec field name -> where in the file it was given
         self.constants: list[tuple[ParamTarget, Any]] = []
+        self.quoted_constants: set[int] = set()
 
     def error(self, where: str, message: str) -> UsageError:
         return UsageError(f"{self.path}: {where}: {message}" if where else f"{self.path}: {message}")
@@ -265,6 +266,8 @@ class _SweepFileReader:
     def read_constants(self, value, where: str):
         for key, constant in self.read_keys(value, where).items():
             here = f"{where}.{key}"
+            if isinstance(constant, _QuotedString):
+                self.quoted_constants.add(len(self.constants))
             self.constants.append((self.checked(here, parse_target, self.key_text(key, where)), self.plain(constant, here)))
 
     def key_text(self, key, where: str) -> str:
@@ -362,7 +365,8 @@ class _SweepFileReader:
             here = f"{where}.{key}"
             target = self.checked(here, parse_target, self.key_text(key, where))
             axes.append(Axis(target, self.dimension(entry, here, seed or 0, str(target))))
-        return SweepSpec(space=self.checked(where, Space, tuple(axes)), constants=tuple(self.constants), **fields)
+        space = self.checked(where, Space, tuple(axes))
+        return SweepSpec(space=space, constants=tuple(self.constants), quoted_constants=frozenset(self.quoted_constants), **fields)
 
     def dimension(self, entry, where: str, seed: int, key: str) -> Dimension:
         """A matrix entry: an EXPR, a list of values, a mapping, or a single value."""

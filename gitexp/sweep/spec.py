@@ -126,6 +126,7 @@ class SweepSpec:
     early_stopping: tuple[EarlyStoppingRule, ...] = ()
     command: str | None = None  # a Polyaxon run.cmd, for projects without dvc.yaml
     constants: tuple[tuple[ParamTarget, Any], ...] = ()  # set in every trial
+    quoted_constants: frozenset[int] = frozenset()  # indices of constants written as quoted strings
 
     def __post_init__(self):
         if isinstance(self.strategy, str):
@@ -133,6 +134,7 @@ class SweepSpec:
             object.__setattr__(self, "strategy", _STRATEGY_ALIASES.get(strategy, strategy))
         object.__setattr__(self, "early_stopping", tuple(self.early_stopping))
         object.__setattr__(self, "constants", tuple(tuple(constant) for constant in self.constants))
+        object.__setattr__(self, "quoted_constants", frozenset(self.quoted_constants))
 
     def validate(self) -> None:
         """Raise UsageError for the first inconsistency found."""
@@ -221,6 +223,7 @@ class SweepSpec:
             "early_stopping": [dataclasses.asdict(rule) for rule in self.early_stopping],
             "command": self.command,
             "constants": [{"target": target.to_json(), "value": value} for target, value in self.constants],
+            "quoted_constants": sorted(self.quoted_constants),
         }
 
     @classmethod
@@ -239,6 +242,7 @@ class SweepSpec:
                 early_stopping=tuple(EarlyStoppingRule(**rule) for rule in data["early_stopping"]),
                 command=data["command"],
                 constants=tuple((ParamTarget.from_json(item["target"]), item["value"]) for item in data["constants"]),
+                quoted_constants=frozenset(data.get("quoted_constants", ())),  # absent from older records
             )
         except (KeyError, TypeError) as error:
             raise UsageError(f"the recorded sweep specification is incomplete ({error!r}): re-create the sweep") from None

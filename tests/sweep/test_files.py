@@ -254,6 +254,14 @@ def test_matrix_entries(write, entry, dimension):
     assert load(write, f"matrix:\n  lr: {entry}\nstrategy: random\nmax_trials: 3\n").space.axes[0].dimension == dimension
 
 
+def test_constants_remember_which_were_quoted(write):
+    spec = load(write, "params:\n  a: abc\n  b: 'abc'\n  c: \"1\"\nmatrix:\n  d: [1]\n")
+
+    assert [value for _, value in spec.constants] == ["abc", "abc", "1"]
+    assert spec.quoted_constants == {1, 2}
+    assert SweepSpec.from_json(spec.to_json()).quoted_constants == {1, 2}
+
+
 def test_distribution_with_size_is_drawn_with_the_file_seed(write):
     text = "seed: {seed}\nmatrix:\n  lr: {{uniform: {{low: 0, high: 1, size: 3}}}}\n"
     first = load(write, text.format(seed=1)).space.axes[0].dimension
