@@ -24,6 +24,7 @@ from gitexp.store.git import ZERO_OID, FastImportCommit, Git, RefUpdate
 from gitexp.store.journal import pending_write, recover
 from gitexp.store.naming import TrialRef, generate_sweep_name, sweep_ref, trial_index, trial_name, validate_name
 from gitexp.store.records import (
+    SUCCEEDED,
     Ledger,
     Sweep,
     Trial,
@@ -173,19 +174,31 @@ def objective_problem(git: Git, spec: SweepSpec, baseline: str, project: Project
     """Why the sweep's objective or early-stopping metrics cannot exist, or None.
 
     Refused when dvc.yaml declares no metrics at all, or when the baseline has
-    metrics and none is named so; a project that never ran yet cannot tell.
+    metrics (committed, or in the results of earlier trials on it) and none is
+    named so; a project that never ran yet cannot tell.
     """
     names = [rule.metric for rule in spec.early_stopping] + ([spec.objective.metric] if spec.objective else [])
     if not names:
         return None
     if not project.metrics_files:
         return f"the sweep ranks by {names[0]}, but dvc.yaml declares no metrics files: add metrics: to a stage"
-    known = read_commit_metrics(git, baseline, project)
+    known = read_commit_metrics(git, baseline, project) or metrics_of_results_on(git, baseline, project)
     missing = [name for name in names if known and name not in known]
     if missing:
         close = closest_hint(missing[0], known)
         return f"no metrics file of the project has {missing[0]!r}{close} (metrics: {', '.join(list(known)[:8])}): name one of them"
     return None
+
+
+def metrics_of_results_on(git: Git, baseline: str, project: Project) -> dict[str, Any]:
+    """The metric names (with a value) that succeeded trials of sweeps on ``baseline`` reported, in this project."""
+    ledger = Ledger(git)
+    sweeps = [sweep.name for sweep in ledger.sweeps() if (sweep.baseline, sweep.project) == (baseline, project.directory)]
+    known: dict[str, Any] = {}
+    for trial in ledger.trials(sweeps) if sweeps else ():
+        if trial.status == SUCCEEDED:
+            known.update(trial.metrics)
+    return known
 
 
 def refuse_blocking_branch(git: Git, prefix: str, sweep: str) -> None:

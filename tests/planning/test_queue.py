@@ -98,3 +98,16 @@ def test_explicit_rev_as_baseline(project):
     queued = queue(project, "train.lr=0.3", rev=first)
     assert queued.sweep.baseline == first
     assert project.read_blob(queued.trials[0].tip, "train.py") == project.read_blob(first, "train.py")
+
+
+def test_an_objective_no_result_on_the_baseline_has_is_refused(project, run_gitexp, repo_state):
+    """The baseline holds no metrics, but the trials run on it tell which metrics the project has."""
+    assert run_gitexp(project.root, "queue", "--name", "first", "--set", "train.lr=[0.1]").code == 0
+    assert run_gitexp(project.root, "run", "first").code == 0
+    before = repo_state(project)
+
+    refused = run_gitexp(project.root, "queue", "--set", "train.lr=[0.2]", "--objective", "scroe")
+
+    assert refused.code == 2 and "has 'scroe'" in refused.err and "did you mean 'score'" in refused.err, refused.err
+    assert repo_state(project) == before
+    assert run_gitexp(project.root, "queue", "--set", "train.lr=[0.2]", "--objective", "score").code == 0
