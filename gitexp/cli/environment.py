@@ -31,6 +31,7 @@ class Environment:
     stdout: Any = None
     stderr: Any = None
     project: Path | None = None  # --project: the DVC project's folder, when not the one containing cwd
+    no_color: bool = False  # --no-color
 
     def __post_init__(self) -> None:
         self.stdout = self.stdout or sys.stdout
@@ -40,7 +41,14 @@ class Environment:
     def console(self) -> Console:
         # Off a terminal (pipes, CI logs) tables are not cut to 80 columns.
         width = None if self.interactive else 240
-        return Console(file=self.stdout, highlight=False, soft_wrap=False, width=width)
+        # No colour system at all, not rich's no_color (which keeps bold and reverse): https://no-color.org
+        colors = {"color_system": None} if self.colorless else {}
+        return Console(file=self.stdout, highlight=False, soft_wrap=False, width=width, **colors)
+
+    @property
+    def colorless(self) -> bool:
+        """--no-color, or NO_COLOR set to anything but the empty string."""
+        return self.no_color or bool(self.env.get("NO_COLOR"))
 
     @property
     def interactive(self) -> bool:

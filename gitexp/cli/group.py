@@ -1,4 +1,8 @@
-"""The ``gitexp`` command group and its global options; every command module registers on it."""
+"""The ``gitexp`` command group and its global options; every command module registers on it.
+
+``gitexp --help`` lists the commands by what users do, and each command's help
+ends with examples: both come from the tables in ``cli/examples.py``.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +12,68 @@ import click
 
 from gitexp import __version__
 from gitexp.cli.environment import Environment, pass_environment
+from gitexp.cli.examples import EXAMPLES, SECTIONS, examples_epilog
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="gitexp")
+class SectionedGroup(click.Group):
+    """A group whose help lists its commands under the sections of ``SECTIONS``."""
+
+    group_class = type  # subgroups (gitexp ci) are sectioned groups too, so their commands get examples
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        path = " ".join([*ctx.command_path.split()[1:], cmd_name])
+        if command is not None and path in EXAMPLES and not command.epilog:
+            command.epilog = examples_epilog(EXAMPLES[path])
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        if ctx.parent is not None:  # a subgroup (gitexp ci): one plain list
+            super().format_commands(ctx, formatter)
+            return
+        listed = {name: command for name, command in self.commands.items() if not command.hidden}
+        sectioned = {name for names in SECTIONS.values() for name in names}
+        sections = [(title, [name for name in names if name in listed]) for title, names in SECTIONS.items()]
+        sections.append(("Other commands", sorted(listed.keys() - sectioned)))
+        longest = max(len(name) for name in listed)  # one column width for every section
+        width = formatter.width - 6 - longest
+        for title, names in sections:
+            if names:
+                with formatter.section(title):
+                    formatter.write_dl([(name.ljust(longest), listed[name].get_short_help_str(width)) for name in names])
+
+
+def print_versions(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """--version: gitexp's, and the Git and DVC it runs (DVC's read from its metadata, not imported)."""
+    if not value or ctx.resilient_parsing:
+        return
+    from gitexp.project.dvc import dvc_version
+    from gitexp.store.git import git_version
+
+    environment = ctx.ensure_object(Environment)
+    environment.echo(f"gitexp {__version__}")
+    environment.echo(f"git {git_version(environment.env) or 'not found'}")
+    environment.echo(f"dvc {dvc_version() or 'not found'}")
+    ctx.exit()
+
+
+@click.group(cls=SectionedGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--version", is_flag=True, expose_value=False, is_eager=True, callback=print_versions,
+    help="Show the versions of gitexp, Git and DVC, then exit.",
+)
 @click.option(
     "--project",
     type=click.Path(file_okay=False, path_type=Path),
     help="The DVC project's folder (default: the one containing the current directory).",
 )
+@click.option("--no-color", is_flag=True, help="No colours in the output (as NO_COLOR=1 does).")
 @pass_environment
-def cli(environment: Environment, project: Path | None) -> None:
+def cli(environment: Environment, project: Path | None, no_color: bool) -> None:
     """Git-native experiments for DVC projects: every trial is a branch."""
     if project is not None:
         from gitexp.project.model import check_project_option
 
         check_project_option(environment.cwd, project)
     environment.project = project
+    environment.no_color = environment.no_color or no_color

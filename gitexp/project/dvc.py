@@ -20,6 +20,7 @@ command) and ``execution.repro_server`` (a warm DVC forking one child per repro)
 from __future__ import annotations
 
 import functools
+import importlib.metadata
 import json
 import os
 import posixpath
@@ -44,6 +45,14 @@ _DVC_SIGN_OFF = "Having any troubles?"  # the line DVC ends every error with
 
 def dvc_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "dvc", *args]
+
+
+def dvc_version() -> str | None:
+    """The version of the DVC ``dvc_argv`` runs (this interpreter's), read from its metadata without importing it."""
+    try:
+        return importlib.metadata.version("dvc")
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def repro_argv(stage: str | None) -> list[str]:

@@ -591,6 +591,16 @@ _BOILERPLATE = (
 )
 
 
+def git_version(env: Mapping[str, str] | None = None) -> str | None:
+    """The version ``git --version`` prints (``2.43.0``), or None when git does not start."""
+    try:
+        proc = subprocess.run(["git", "--version"], capture_output=True, env=env, check=False)
+    except OSError:
+        return None
+    words = proc.stdout.decode("utf-8", "replace").split()
+    return words[2] if proc.returncode == 0 and len(words) > 2 else None
+
+
 def failure_reason(proc: subprocess.CompletedProcess) -> str:
     """The line of git's stderr that says what went wrong: its first fatal: or error: line, else its last words."""
     lines = [line.strip() for line in proc.stderr.decode("utf-8", "replace").splitlines() if line.strip()]

@@ -1,0 +1,45 @@
+"""What ``gitexp --help`` and each command's help show besides the options: sections and examples.
+
+One table each, so a new command gets its place in ``gitexp --help`` and its
+examples here, without touching its decorator (the group applies them).
+"""
+
+from __future__ import annotations
+
+# Sections of ``gitexp --help``, in the order users meet them: section -> its commands.
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "Queue and run": ("queue", "check", "run", "stop"),
+    "Look at results": ("status", "show", "logs", "report"),
+    "Share and review": ("push", "pull", "pr", "apply", "remove"),
+    "Scale out": ("worker", "ci"),
+    "Set up": ("demo",),
+}
+
+# Command path below ``gitexp`` -> the example lines its help ends with.
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "queue": ("gitexp queue --set train.lr='[0.01, 0.1]' --set train.epochs='[10, 30]' --name lr-sweep",),
+    "check": ("gitexp check sweep.yaml", "gitexp check --set train.lr='logspace(-4,-1,4)' --json"),
+    "run": ("gitexp run lr-sweep -j 2", "gitexp run --retry-failed lr-sweep/t003"),
+    "stop": ("gitexp stop my-sweep/t003", "gitexp stop my-sweep"),
+    "status": ("gitexp status",),
+    "show": ("gitexp show lr-sweep --sort-by test.acc", "gitexp show --all --csv > trials.csv"),
+    "logs": ("gitexp logs lr-sweep/t003", "gitexp logs lr-sweep/t003 --raw | less -R"),
+    "report": ("gitexp report lr-sweep -o report.md", "gitexp report lr-sweep --format html -o report.html"),
+    "push": ("gitexp push origin lr-sweep",),
+    "pull": ("gitexp pull origin",),
+    "pr": ("gitexp pr lr-sweep/t003 --base main",),
+    "apply": ("gitexp apply lr-sweep/t003",),
+    "remove": ("gitexp remove lr-sweep/t003", "gitexp remove lr-sweep --remote origin"),
+    "worker": ("gitexp worker --remote origin -j 2", "gitexp worker --remote origin --sweep lr-sweep --idle-exit 300"),
+    "ci": ("gitexp ci init --secret AWS_ACCESS_KEY_ID --secret AWS_SECRET_ACCESS_KEY",),
+    "ci init": ("gitexp ci init", "gitexp ci init --runner cml --cloud aws --cloud-type m --cloud-spot"),
+    "ci plan": ("gitexp ci plan --sweep lr-sweep",),
+    "ci run": ('gitexp ci run --trial "$TRIAL"',),
+    "ci comment": ("gitexp ci comment --sweep lr-sweep --file report.md",),
+    "demo": ("gitexp demo", "gitexp demo ~/gitexp-demo -j 4"),
+}
+
+
+def examples_epilog(lines: tuple[str, ...]) -> str:
+    """The examples as click prints an epilog: ``\\b`` keeps click from rewrapping the lines."""
+    return "Examples:\n\n\b\n" + "\n".join(f"  {line}" for line in lines)
