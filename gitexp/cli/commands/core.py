@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from gitexp.cli.completion import complete_names, complete_sweeps, complete_trials
 from gitexp.cli.environment import Environment, pass_environment
 from gitexp.cli.group import cli
 from gitexp.errors import NotFoundError, TrialsFailed
@@ -58,7 +59,7 @@ def queue(environment: Environment, sweep_file, name, rev, include_uncommitted, 
 
 
 @cli.command()
-@click.argument("names", nargs=-1)
+@click.argument("names", nargs=-1, shell_complete=complete_names)
 @click.option("-j", "--jobs", default=1, show_default=True, help="Trials to run in parallel.")
 @click.option("--timeout", type=float, help="Seconds after which a trial is stopped and marked failed.")
 @click.option("--stage", help="Reproduce only this dvc.yaml stage (and what it depends on).")
@@ -139,7 +140,7 @@ def status(environment: Environment):
 
 
 @cli.command()
-@click.argument("sweeps", nargs=-1)
+@click.argument("sweeps", nargs=-1, shell_complete=complete_sweeps)
 @click.option("--sort-by", metavar="METRIC", help="Rank trials by this metric.")
 @click.option("--sort-order", type=click.Choice(["asc", "desc"]), help="Default: the objective's goal, else desc.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -174,7 +175,7 @@ def show(environment: Environment, sweeps, sort_by, sort_order, as_json, as_csv,
 
 
 @cli.command()
-@click.argument("trial")
+@click.argument("trial", shell_complete=complete_trials)
 @click.option("--raw", is_flag=True, help="Print the log as the stages wrote it, terminal control sequences included.")
 @pass_environment
 def logs(environment: Environment, trial, raw):

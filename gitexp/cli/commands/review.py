@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from gitexp.cli.completion import complete_names, complete_remotes, complete_remotes_and_sweeps, complete_sweeps, complete_trials
 from gitexp.cli.environment import Environment, pass_environment
 from gitexp.cli.group import cli
 from gitexp.store.remote import DEFAULT_REMOTE
@@ -14,7 +15,7 @@ REMOTE_AND_SWEEPS = "[REMOTE] [SWEEP]..."
 
 
 @cli.command()
-@click.argument("arguments", nargs=-1, metavar=REMOTE_AND_SWEEPS)
+@click.argument("arguments", nargs=-1, metavar=REMOTE_AND_SWEEPS, shell_complete=complete_remotes_and_sweeps)
 @click.option("--no-dvc", is_flag=True, help="Leave DVC outputs alone (no dvc push).")
 @pass_environment
 def push(environment: Environment, arguments, no_dvc):
@@ -35,7 +36,7 @@ def push(environment: Environment, arguments, no_dvc):
 
 
 @cli.command()
-@click.argument("arguments", nargs=-1, metavar=REMOTE_AND_SWEEPS)
+@click.argument("arguments", nargs=-1, metavar=REMOTE_AND_SWEEPS, shell_complete=complete_remotes_and_sweeps)
 @click.option("--no-dvc", is_flag=True, help="Leave DVC outputs alone (no dvc fetch).")
 @pass_environment
 def pull(environment: Environment, arguments, no_dvc):
@@ -56,7 +57,7 @@ def pull(environment: Environment, arguments, no_dvc):
 
 
 @cli.command()
-@click.argument("trial")
+@click.argument("trial", shell_complete=complete_trials)
 @pass_environment
 def apply(environment: Environment, trial):
     """Bring TRIAL's params, results and DVC outputs into the working tree.
@@ -72,8 +73,8 @@ def apply(environment: Environment, trial):
 
 
 @cli.command()
-@click.argument("names", nargs=-1, required=True, metavar="TRIAL|SWEEP...")
-@click.option("--remote", help="Also delete them on this Git remote (first, atomically).")
+@click.argument("names", nargs=-1, required=True, metavar="TRIAL|SWEEP...", shell_complete=complete_names)
+@click.option("--remote", shell_complete=complete_remotes, help="Also delete them on this Git remote (first, atomically).")
 @pass_environment
 def remove(environment: Environment, names, remote):
     """Delete trials or whole sweeps: branches, sweep records and claims."""
@@ -89,7 +90,7 @@ def remove(environment: Environment, names, remote):
 
 
 @cli.command()
-@click.argument("sweep", required=False)
+@click.argument("sweep", required=False, shell_complete=complete_sweeps)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here (plots beside it).")
 @click.option("--baseline", "baseline_rev", metavar="REV", help="Compare against this commit (default: the sweep's baseline).")
 @click.option("--top", default=20, show_default=True, help="Trials in the ranked table (0 for all).")
@@ -116,10 +117,10 @@ def report(environment: Environment, sweep, output, baseline_rev, top, output_fo
 
 
 @cli.command()
-@click.argument("trial")
+@click.argument("trial", shell_complete=complete_trials)
 @click.option("--base", default="main", show_default=True, help="The branch to merge into.")
 @click.option("--title", help="The pull request's title (default: the trial and its params).")
-@click.option("--remote", default=DEFAULT_REMOTE, show_default=True, help="The Git remote on GitHub to push to.")
+@click.option("--remote", default=DEFAULT_REMOTE, show_default=True, shell_complete=complete_remotes, help="The Git remote on GitHub to push to.")
 @click.option("--top", default=20, show_default=True, help="Trials of the sweep's table in the body (0 for all).")
 @pass_environment
 def pr(environment: Environment, trial, base, title, remote, top):

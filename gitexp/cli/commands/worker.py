@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import click
 
+from gitexp.cli.completion import complete_remotes, complete_sweeps
 from gitexp.cli.environment import Environment, pass_environment
 from gitexp.cli.group import cli
 from gitexp.errors import TrialsFailed
 
 
 @cli.command()
-@click.option("--remote", "remote_spec", required=True, metavar="R", help="The Git remote (name or URL) holding the trials.")
-@click.option("--sweep", "sweeps", multiple=True, metavar="S", help="Only trials of this sweep; repeat for more.")
+@click.option("--remote", "remote_spec", required=True, metavar="R", shell_complete=complete_remotes, help="The Git remote (name or URL) holding the trials.")
+@click.option("--sweep", "sweeps", multiple=True, metavar="S", shell_complete=complete_sweeps, help="Only trials of this sweep; repeat for more.")
 @click.option("-j", "--jobs", default=1, show_default=True, help="Trials to run in parallel.")
 @click.option("--idle-exit", default=0.0, show_default=True, metavar="SECONDS", help="Wait this long for new trials before exiting.")
 @click.option("--stale-after", default="10m", show_default=True, metavar="DURATION", help="Take over claims without a heartbeat for this long (90s, 10m, 1h).")
