@@ -1,4 +1,4 @@
-"""The bundled example: a small DVC project copied into a fresh Git repository."""
+"""The bundled example: a small DVC project copied into a fresh Git repository, its baseline reproduced."""
 
 from __future__ import annotations
 
@@ -11,11 +11,16 @@ from gitexp.project.dvc import run_dvc
 from gitexp.store.git import Git
 
 DEMO_SETS = ("train.lr=[0.02, 0.1, 0.5]", "train.epochs=[5, 30]")
-DEMO_SORT = "test.acc"
+DEMO_OBJECTIVE = ("test.acc", "maximize")  # declared by the sweep, so show and report rank by it
+DEMO_REPORT = "report.html"
 
 
 def create_demo_project(directory: Path, env: dict[str, str]) -> Git:
-    """Copy the demo into ``directory`` (new or empty), then git init, dvc init and commit."""
+    """Copy the demo into ``directory`` (new or empty), git init, dvc init and commit; then commit its own results.
+
+    The baseline is reproduced and committed (dvc.lock, metrics) as a DVC user
+    does after ``dvc repro``, so tables and reports compare the trials with it.
+    """
     if directory.exists() and any(directory.iterdir()):
         raise UsageError(f"{directory} is not empty: give gitexp demo a new or empty folder")
     source = resources.files("gitexp.demo") / "project"
@@ -27,4 +32,6 @@ def create_demo_project(directory: Path, env: dict[str, str]) -> Git:
         git.config_set("user.email", "demo@gitexp.invalid")
     run_dvc(directory, env, "init", "-q")
     git.commit_all("Demo project: a DVC pipeline with dvclive")
+    run_dvc(directory, env, "repro", "-q")
+    git.commit_all("Baseline results: dvc repro")
     return git
