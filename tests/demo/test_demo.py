@@ -28,6 +28,7 @@ def test_demo_compares_trials_with_a_reproduced_baseline_and_ranks_by_its_object
     delta = best["metrics"]["test.acc"] - baseline["metrics"]["test.acc"]
     assert f"{delta:+.4g}" in report  # the delta against the baseline is filled
     assert result.out.rstrip().endswith(f"open {(folder / 'report.html').as_uri()} in a browser")
+    assert git.run("status", "--porcelain") == ""  # the report is ignored, the workspace stays clean
 
 
 def test_demo_refuses_a_folder_that_is_not_empty(run_gitexp, tmp_path):
