@@ -1,8 +1,14 @@
-"""Showing a run's progress: a live rich display on terminals, plain lines elsewhere."""
+"""Showing a run's progress: a live rich display on terminals, plain lines elsewhere.
+
+Both count against what the run expects, asked again at each event: an adaptive
+sweep grows as results come in, up to its budget; without one (bayes with no
+``max_trials``) they show how many trials are done and running.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
@@ -34,13 +40,17 @@ def outcome_line(event: RunEvent) -> str:
     return f"{outcome.status:<9} {trial.ref.key} in {outcome.duration:.1f}s" + (f"  {detail}" if detail else "")
 
 
+Expected = Callable[[], "int | None"]  # how many trials the run executes, as far as known now; None: no budget
+
+
 class PlainProgress:
     """One line per event, for logs and CI."""
 
-    def __init__(self, environment: Environment, total: int):
+    def __init__(self, environment: Environment, expected: Expected):
         self.environment = environment
-        self.total = total
+        self.expected = expected
         self.done = 0
+        self.running = 0
 
     def __enter__(self) -> "PlainProgress":
         return self
@@ -49,18 +59,27 @@ class PlainProgress:
         pass
 
     def __call__(self, event: RunEvent) -> None:
-        if event.kind != "started":
+        if event.kind == "started":
+            self.running += 1
+            self.environment.echo(outcome_line(event))
+        else:
             self.done += 1
-        prefix = f"[{self.done}/{self.total}] " if event.kind != "started" else ""
-        self.environment.echo(prefix + outcome_line(event))
+            self.running -= 1
+            self.environment.echo(f"[{self.count()}] {outcome_line(event)}")
         self.environment.stdout.flush()
+
+
+    def count(self) -> str:
+        total = self.expected()
+        return f"{self.done}/{total}" if total is not None else f"{self.done} done, {self.running} running"
 
 
 class LiveProgress:
     """A progress bar with done / failed / running counts, elapsed time and ETA."""
 
-    def __init__(self, console: Console, total: int):
+    def __init__(self, console: Console, expected: Expected):
         self.console = console
+        self.expected = expected
         self.counts = {"running": 0, "succeeded": 0, "failed": 0, "skipped": 0}
         self.progress = Progress(
             TextColumn("{task.description}"),
@@ -71,7 +90,7 @@ class LiveProgress:
             TimeRemainingColumn(),
             console=console,
         )
-        self.task = self.progress.add_task(self._description(), total=total)
+        self.task = self.progress.add_task(self._description(), total=expected())
         self.started = time.monotonic()
 
     def _description(self) -> str:
@@ -93,4 +112,4 @@ class LiveProgress:
             self.counts[event.outcome.status if event.outcome else "skipped"] += 1
             self.progress.console.print(terminal_text(outcome_line(event)), markup=False, highlight=False)
             self.progress.advance(self.task)
-        self.progress.update(self.task, description=self._description())
+        self.progress.update(self.task, description=self._description(), total=self.expected())

@@ -61,6 +61,7 @@ class SweepDriver:
         self.runnable_statuses = tuple(runnable_statuses)
         self.shuffle = shuffle  # workers starting together should not all reach for the same trial
         self.running: list[Trial] = []
+        self.handed_out = 0  # trials next_trial gave this run
         self.stop_reason: str | None = None
         self.sync(sweep, held, ledger)
 
@@ -106,6 +107,7 @@ class SweepDriver:
             return None
         trial = self.queued.pop(0)
         self.running.append(trial)
+        self.handed_out += 1
         return trial
 
     def finished(self, trial: Trial, outcome: RunOutcome | None) -> None:
@@ -135,10 +137,26 @@ class SweepDriver:
         """Whether trials other runners hold may still make this (adaptive) sweep grow."""
         return self.strategy.adaptive and not self.stop_reason and bool(self.elsewhere)
 
+    @property
+    def budget(self) -> int | None:
+        """The most trials the sweep will have: ``max_trials``, a grid's size, a hyperband schedule's; None when a
+        strategy decides as it goes (bayes without ``max_trials``)."""
+        return self.strategy.planned_trials()
+
+    @property
+    def bounded(self) -> bool:
+        """Whether ``expected_runs`` is the whole count, not only a floor (a sweep without a budget)."""
+        return self.budget is not None
+
     def expected_runs(self) -> int:
-        """How many trials this run should execute, as far as can be told now."""
-        planned = self.spec.num_planned_trials()
-        return max(len(self.queued), planned - len(self.completed)) if planned else len(self.queued)
+        """How many trials this run executes, as far as can be told now: those handed out so far and those still
+        to start here within the budget (or the queued ones, without one). Never below what was handed out."""
+        if self.stop_reason:
+            return self.handed_out
+        if self.budget is None:
+            return self.handed_out + len(self.queued)
+        left = self.budget - len(self.completed) - len(self.running) - len(self.elsewhere)
+        return self.handed_out + max(len(self.queued), left)
 
     # -- growing and stopping ---------------------------------------------------
 
@@ -277,6 +295,13 @@ class CombinedSource:
 
     def finished(self, trial: Trial, outcome: RunOutcome | None) -> None:
         self.owner.pop(trial.ref).finished(trial, outcome)
+
+    def expected_runs(self) -> int:
+        return sum(source.expected_runs() for source in self.sources)
+
+    @property
+    def bounded(self) -> bool:
+        return all(source.bounded for source in self.sources)
 
 
 def selection(git: Git, names: Sequence[str]) -> tuple[list[Sweep], list[Trial]]:

@@ -88,6 +88,12 @@ class StaticTrials:
 
     def __init__(self, trials: list[Trial]):
         self._pending = list(trials)
+        self.count = len(trials)
+
+    bounded = True
+
+    def expected_runs(self) -> int:
+        return self.count
 
     def next_trial(self) -> Trial | None:
         return self._pending.pop(0) if self._pending else None

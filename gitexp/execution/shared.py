@@ -143,6 +143,10 @@ class SharedRun(Worker):
     def expected_runs(self) -> int:
         return sum(driver.expected_runs() for driver in self.drivers) + len(self.named_trials())
 
+    @property
+    def bounded(self) -> bool:
+        return all(driver.bounded for driver in self.drivers)
+
     def named_trials(self) -> list[Trial]:
         """The named trials as the remote has them now, those still to run."""
         if not self.trial_keys:
@@ -222,7 +226,14 @@ class RunPlan:
 
     @property
     def total(self) -> int:
+        """How many trials the run has to start with (0: nothing to run)."""
         return self.local_total + sum(run.expected_runs() for run in self.shared)
+
+    def expected_runs(self) -> int | None:
+        """How many trials the run executes as far as is known now (it grows with adaptive sweeps);
+        None when a sweep without a budget takes part."""
+        parts = [self.source, *self.shared]
+        return sum(part.expected_runs() for part in parts) if all(part.bounded for part in parts) else None
 
     @property
     def drivers(self) -> list:

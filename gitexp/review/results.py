@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -16,8 +17,12 @@ from gitexp.project.model import DEFAULT_PARAMS_FILE, Project, load_project
 from gitexp.project.params import ParamsFile, read_values
 from gitexp.store.git import Git
 from gitexp.store.layout import checked_out_commit
+from gitexp.store.claim_records import Claim, read_claim
 from gitexp.store.live import LiveClaims
+from gitexp.store.naming import CLAIMS_NAMESPACE
 from gitexp.store.records import QUEUED, RUNNING, STATES, SUCCEEDED, Ledger, Sweep, Trial
+from gitexp.store.remote import tracked_claims_by_remote
+from gitexp.strategies import strategy_for
 from gitexp.sweep.spec import SweepSpec
 
 BASELINE = "baseline"
@@ -293,22 +298,125 @@ def _json_safe(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
+class RunningTrial:
+    """A running trial and where it runs: ``local`` (a run of this clone holds its lock) or ``remote`` (a live
+    claim on a remote, as this clone last fetched it), with the claim's worker and the age of its heartbeat."""
+
+    key: str  # sweep/trial
+    where: str
+    worker: str | None = None
+    host: str | None = None
+    pid: int | None = None
+    remote: str | None = None
+    heartbeat_age: float | None = None  # seconds; None when no claim says
+
+    def to_json(self) -> dict[str, Any]:
+        age = None if self.heartbeat_age is None else round(self.heartbeat_age, 1)
+        return {
+            "trial": self.key,
+            "where": self.where,
+            "worker": self.worker,
+            "host": self.host,
+            "pid": self.pid,
+            "remote": self.remote,
+            "heartbeat_age": age,
+        }
+
+
+@dataclass(frozen=True)
 class SweepStatus:
     sweep: Sweep
     counts: dict[str, int]
+    budget: int | None = None  # the most trials it will have; None when its strategy decides as it goes
+    running: tuple[RunningTrial, ...] = ()
+    adaptive: bool = False  # its strategy creates trials as results come in, up to the budget
 
     @property
     def total(self) -> int:
         return sum(self.counts.values())
 
+    @property
+    def strategy(self) -> str:
+        return self.sweep.spec.get("strategy", "grid")
 
-def sweep_statuses(git: Git) -> list[SweepStatus]:
-    """Every sweep with its trials counted by state (running ones found by their claims)."""
+    @property
+    def active(self) -> bool:
+        """Whether it has trials queued or running."""
+        return bool(self.counts[QUEUED] or self.counts[RUNNING])
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.sweep.name,
+            "strategy": self.strategy,
+            "budget": self.budget,
+            "total": self.total,
+            "counts": dict(self.counts),
+            "stopped": self.sweep.state.get("stopped"),
+            "running": [trial.to_json() for trial in self.running],
+        }
+
+
+STATUS_SCHEMA_VERSION = 1
+
+
+def statuses_to_json(statuses: list[SweepStatus]) -> dict[str, Any]:
+    """``gitexp status --json``: the schema README documents and tests/review/status.schema.json checks."""
+    counts = {state: sum(entry.counts.get(state, 0) for entry in statuses) for state in STATES}
+    return {
+        "version": STATUS_SCHEMA_VERSION,
+        "sweeps": [entry.to_json() for entry in statuses],
+        "totals": {"sweeps": len(statuses), "trials": sum(counts.values()), "counts": counts},
+    }
+
+
+def sweep_statuses(git: Git, names: list[str] | None = None) -> list[SweepStatus]:
+    """The sweeps ``names`` names (every sweep when None) with their trials counted by state and their running
+    trials found by their claims; refuses a name that is no sweep."""
     ledger = Ledger(git)
-    claims = LiveClaims.read(git)
-    counts: dict[str, dict[str, int]] = {}
-    for trial in ledger.trials():
-        status = claims.status(trial)
-        per_sweep = counts.setdefault(trial.sweep, dict.fromkeys(STATES, 0))
-        per_sweep[status] = per_sweep.get(status, 0) + 1
-    return [SweepStatus(sweep, counts.get(sweep.name, dict.fromkeys(STATES, 0))) for sweep in ledger.sweeps()]
+    known = ledger.sweep_names()
+    for name in names or ():
+        if name not in known:
+            raise UsageError(f"no sweep named {name!r}: gitexp status lists the sweeps")
+    live = LiveClaims.read(git)
+    claims = _claims_by_key(git)
+    wanted = list(dict.fromkeys(names)) if names else known
+    counts = {name: dict.fromkeys(STATES, 0) for name in wanted}
+    running: dict[str, list[RunningTrial]] = {name: [] for name in wanted}
+    for trial in ledger.trials(list(wanted)):
+        status = live.status(trial)
+        counts[trial.sweep][status] = counts[trial.sweep].get(status, 0) + 1
+        if status == RUNNING:
+            running[trial.sweep].append(_running(trial, live.holder(trial) or {}, claims.get(trial.ref.key)))
+    sweeps = {sweep.name: sweep for sweep in ledger.sweeps()}
+    return [_status(sweeps[name], counts[name], tuple(running[name])) for name in wanted]
+
+
+def _claims_by_key(git: Git) -> dict[str, tuple[str | None, Claim]]:
+    """Every claim this clone knows, by trial key, with the remote it is on (None: here); a claim here wins."""
+    found: dict[str, tuple[str | None, Claim]] = {}
+    for remote, record in tracked_claims_by_remote(git):
+        found[read_claim(record).key] = (remote, read_claim(record))
+    for record in git.refs(CLAIMS_NAMESPACE):
+        found[read_claim(record).key] = (None, read_claim(record))
+    return found
+
+
+def _running(trial: Trial, holder: dict, claim: tuple[str | None, Claim] | None) -> RunningTrial:
+    """Where ``trial`` runs: here when a run of this clone holds its lock (``holder`` names it), else on a remote."""
+    remote, found = claim or (None, None)
+    age = time.time() - found.heartbeat if found and found.heartbeat else None
+    return RunningTrial(
+        trial.ref.key,
+        "local" if holder else "remote",
+        worker=found.worker or None if found else None,
+        host=holder.get("host") or (found.host if found else None) or None,
+        pid=holder.get("pid") or (found.pid if found else None),
+        remote=remote,
+        heartbeat_age=age,
+    )
+
+
+def _status(sweep: Sweep, counts: dict[str, int], running: tuple[RunningTrial, ...]) -> SweepStatus:
+    """With the sweep's budget: the most trials its strategy will make (hyperband's schedule, ``max_trials``)."""
+    strategy = strategy_for(SweepSpec.from_json(sweep.spec))
+    return SweepStatus(sweep, counts, strategy.planned_trials(), running, strategy.adaptive)

@@ -114,8 +114,16 @@ def fetch_experiments(git: Git, remote: Remote, prefixes: Sequence[str]) -> None
 
 def tracked_claims(git: Git) -> list[RefRecord]:
     """Every remote's claims as this clone last fetched them (``gitexp pull``, a worker), named as on the remote."""
-    records = git.refs(f"{TRACKING_ROOT}*/{CLAIMS_NAMESPACE.removeprefix('refs/')}**")
-    return [RefRecord("refs/" + r.name[len(TRACKING_ROOT) :].partition("/")[2], r.oid, r.message) for r in records]
+    return [record for _, record in tracked_claims_by_remote(git)]
+
+
+def tracked_claims_by_remote(git: Git) -> list[tuple[str, RefRecord]]:
+    """``tracked_claims``, each with the name of the remote it was fetched from."""
+    found = []
+    for record in git.refs(f"{TRACKING_ROOT}*/{CLAIMS_NAMESPACE.removeprefix('refs/')}**"):
+        remote, _, name = record.name[len(TRACKING_ROOT) :].partition("/")
+        found.append((remote, RefRecord("refs/" + name, record.oid, record.message)))
+    return found
 
 
 def fetch_sweeps_and_claims(git: Git, remote: Remote) -> None:

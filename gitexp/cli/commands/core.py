@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
+from rich.text import Text
 
 from gitexp.cli.completion import complete_names, complete_sweeps, complete_trials
 from gitexp.cli.environment import Environment, pass_environment
@@ -12,6 +14,9 @@ from gitexp.cli.group import cli
 from gitexp.errors import NotFoundError, TrialsFailed
 from gitexp.review.tables import format_value, to_csv, to_json, to_markdown, to_rich
 from gitexp.store.records import Ledger
+from gitexp.terminal import terminal_text
+
+NO_SWEEPS = "No sweeps yet: create one with gitexp queue --set KEY=VALUES"
 
 
 def sweep_options(command):
@@ -102,12 +107,13 @@ def run(environment: Environment, names, jobs, timeout, stage, retry_failed, cop
         plan_extension(git, Ledger(git).sweep(names[0]), more)
     check_stage_of(git, *selection(git, names), stage)
     plan = plan_run(git, list(names), options, more)
-    total = plan.total
-    if total == 0:
+    if plan.total == 0:
         environment.echo("Nothing to run: no queued trials" + (" in " + ", ".join(names) if names else ""))
         return
     display = (
-        LiveProgress(environment.console, total) if environment.interactive else PlainProgress(environment, total)
+        LiveProgress(environment.console, plan.expected_runs)
+        if environment.interactive
+        else PlainProgress(environment, plan.expected_runs)
     )
     with display:
         summary = plan.run(display)
@@ -123,20 +129,72 @@ def run(environment: Environment, names, jobs, timeout, stage, retry_failed, cop
         raise TrialsFailed(f"{len(summary.failed)} trial(s) failed ({failed}): see gitexp logs TRIAL")
 
 
-@cli.command()
-@pass_environment
-def status(environment: Environment):
-    """Sweeps with their trials counted by state."""
-    from gitexp.review.results import sweep_statuses
+def watch_options(command):
+    """--watch and --interval, shared by status and show."""
+    command = click.option("--interval", type=float, metavar="SECONDS", help="With --watch: seconds between views (default 2 in a terminal; needed elsewhere).")(command)
+    return click.option("--watch", is_flag=True, help="Show it again every interval until nothing is queued or running.")(command)
 
-    statuses = sweep_statuses(environment.git())
-    if not statuses:
-        environment.echo("No sweeps yet: create one with gitexp queue --set KEY=VALUES")
+
+def watched(environment: Environment, watch: bool, interval, formats: dict[str, bool]) -> float | None:
+    """The --watch interval, or None without --watch; refuses --interval alone and --watch with an output format."""
+    from gitexp.cli.watch import watch_interval
+    from gitexp.errors import UsageError
+
+    if not watch:
+        if interval is not None:
+            raise UsageError("--interval goes with --watch: add --watch, or leave --interval out")
+        return None
+    chosen = [name for name, on in formats.items() if on]
+    if chosen:
+        raise UsageError(f"--watch redraws the view for people to read: leave out {chosen[0]}, or drop --watch")
+    return watch_interval(environment, interval)
+
+
+@cli.command()
+@click.argument("sweeps", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (the schema is in the README).")
+@watch_options
+@pass_environment
+def status(environment: Environment, sweeps, as_json, watch, interval):
+    """Sweeps with their trials counted by state, and the running trials with where they run."""
+    from gitexp.cli.watch import watch as watch_view
+    from gitexp.review.results import statuses_to_json, sweep_statuses
+
+    git = environment.git()
+    names = list(sweeps) or None
+    every = watched(environment, watch, interval, {"--json": as_json})
+    if as_json:
+        environment.echo_json(json.dumps(statuses_to_json(sweep_statuses(git, names)), indent=2))
         return
+    if every is None:
+        environment.echo(status_text(sweep_statuses(git, names), running=False))
+        return
+
+    def view():
+        statuses = sweep_statuses(git, names)
+        return Text(terminal_text(status_text(statuses, running=True))), any(entry.active for entry in statuses)
+
+    watch_view(environment, view, every)
+
+
+def status_text(statuses, running: bool) -> str:
+    """One line a sweep (adaptive ones counted against their budget); with ``running``, a line a running trial."""
+    if not statuses:
+        return NO_SWEEPS
+    lines = []
     for entry in statuses:
         counts = ", ".join(f"{count} {state}" for state, count in entry.counts.items() if count)
-        strategy = entry.sweep.spec.get("strategy", "grid")
-        environment.echo(f"{entry.sweep.name}  {strategy}  {entry.total} trials: {counts or 'none'}")
+        of = f" of {entry.budget}" if entry.adaptive and entry.budget is not None else ""
+        lines.append(f"{entry.sweep.name}  {entry.strategy}  {entry.total}{of} trials: {counts or 'none'}")
+        lines += [f"  {running_line(trial)}" for trial in entry.running] if running else []
+    return "\n".join(lines)
+
+
+def running_line(trial) -> str:
+    where = "here" if trial.where == "local" else f"on {trial.remote or 'a remote'}"
+    worker = f" by {trial.worker}" if trial.worker else ""
+    beat = f", heartbeat {trial.heartbeat_age:.0f}s ago" if trial.heartbeat_age is not None else ""
+    return f"{trial.key}  running {where}{worker}{beat}"
 
 
 @cli.command()
@@ -147,21 +205,40 @@ def status(environment: Environment):
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
 @click.option("--md", "as_md", is_flag=True, help="Print a Markdown table.")
 @click.option("-a", "--all", "all_params", is_flag=True, help="Every param of every params file, not only those trials vary.")
+@watch_options
 @pass_environment
-def show(environment: Environment, sweeps, sort_by, sort_order, as_json, as_csv, as_md, all_params):
+def show(environment: Environment, sweeps, sort_by, sort_order, as_json, as_csv, as_md, all_params, watch, interval):
     """Trials with the params that vary (or --all) and their metrics, baseline first.
 
     --json also gives each commit as dvc exp show --json does: params and
     metrics by file, the deps and outs hashes of dvc.lock, and the commit time.
     """
+    from gitexp.cli.watch import watch as watch_view
     from gitexp.errors import UsageError
-    from gitexp.review.results import collect_results, sort_rows
+    from gitexp.review.results import collect_results, sort_rows, sweep_statuses
 
     if sum((as_json, as_csv, as_md)) > 1:
         raise UsageError("choose one of --json, --csv and --md")
-    table = collect_results(environment.git(), list(sweeps) or None, all_params=all_params, details=as_json)
-    if sort_by:
-        sort_rows(table, sort_by, sort_order)
+    every = watched(environment, watch, interval, {"--json": as_json, "--csv": as_csv, "--md": as_md})
+    git = environment.git()
+
+    def results():
+        table = collect_results(git, list(sweeps) or None, all_params=all_params, details=as_json)
+        if sort_by:
+            sort_rows(table, sort_by, sort_order)
+        return table
+
+    table = results()  # refuses an unknown sweep or metric before anything is watched
+    if every is not None:
+        first = iter([table])
+
+        def view():
+            current = next(first, None) or results()
+            active = any(entry.active for entry in sweep_statuses(git, list(sweeps) or None))
+            return (to_rich(current) if current.rows else Text(NO_SWEEPS)), active
+
+        watch_view(environment, view, every)
+        return
     if as_json:
         environment.echo_json(to_json(table))
     elif as_csv:
@@ -169,7 +246,7 @@ def show(environment: Environment, sweeps, sort_by, sort_order, as_json, as_csv,
     elif as_md:
         environment.write(to_markdown(table))
     elif not table.rows:
-        environment.echo("No sweeps yet: create one with gitexp queue --set KEY=VALUES")
+        environment.echo(NO_SWEEPS)
     else:
         environment.console.print(to_rich(table))
 
