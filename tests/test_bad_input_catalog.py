@@ -771,3 +771,24 @@ CASES.update({
         sweep_file("params:\n  train.lr: abc\nmatrix:\n  train.n_est: [1, 2]\n"),
     ),
 })
+
+
+# -- watch: status --json/--watch, show --watch --
+
+CASES.update({
+    "status --watch outside a terminal without --interval": Case(
+        ("status", "--watch"), "--watch outside a terminal prints a block per interval", "--watch --interval 5", queued_sweep
+    ),
+    "show --watch outside a terminal without --interval": Case(
+        ("show", "--watch"), "--watch outside a terminal", "--watch --interval 5", queued_sweep
+    ),
+    "status --watch --interval 0": Case(("status", "--watch", "--interval", "0"), "--interval 0", "above 0, such as 2", queued_sweep),
+    "status --watch with a negative interval": Case(("status", "--watch", "--interval", "-1"), "--interval -1", "above 0", queued_sweep),
+    "status --watch --interval nan": Case(("status", "--watch", "--interval", "nan"), "--interval nan", "above 0", queued_sweep),
+    "show --watch --interval inf": Case(("show", "--watch", "--interval", "inf"), "--interval inf", "above 0", queued_sweep),
+    "--interval without --watch": Case(("status", "--interval", "2"), "--interval goes with --watch", "add --watch", queued_sweep),
+    "status --watch --json": Case(("status", "--watch", "--json"), "leave out --json", "or drop --watch", queued_sweep),
+    "show --watch --csv": Case(("show", "--watch", "--interval", "1", "--csv"), "leave out --csv", "or drop --watch", queued_sweep),
+    "status of a sweep that does not exist": Case(("status", "nope", "--json"), "no sweep named 'nope'", "gitexp status lists", queued_sweep),
+    "show --watch of a sweep that does not exist": Case(("show", "nope", "--watch", "--interval", "1"), "no sweep named 'nope'", "", queued_sweep),
+})

@@ -160,25 +160,25 @@ def status(environment: Environment, sweeps, as_json, watch, interval):
     from gitexp.cli.watch import watch as watch_view
     from gitexp.review.results import statuses_to_json, sweep_statuses
 
+    every = watched(environment, watch, interval, {"--json": as_json})
     git = environment.git()
     names = list(sweeps) or None
-    every = watched(environment, watch, interval, {"--json": as_json})
     if as_json:
         environment.echo_json(json.dumps(statuses_to_json(sweep_statuses(git, names)), indent=2))
         return
     if every is None:
-        environment.echo(status_text(sweep_statuses(git, names), running=False))
+        environment.echo(status_text(sweep_statuses(git, names)))
         return
 
     def view():
         statuses = sweep_statuses(git, names)
-        return Text(terminal_text(status_text(statuses, running=True))), any(entry.active for entry in statuses)
+        return Text(terminal_text(status_text(statuses))), any(entry.active for entry in statuses)
 
     watch_view(environment, view, every)
 
 
-def status_text(statuses, running: bool) -> str:
-    """One line a sweep (adaptive ones counted against their budget); with ``running``, a line a running trial."""
+def status_text(statuses) -> str:
+    """One line a sweep (adaptive ones counted against their budget), then one a running trial of it."""
     if not statuses:
         return NO_SWEEPS
     lines = []
@@ -186,7 +186,7 @@ def status_text(statuses, running: bool) -> str:
         counts = ", ".join(f"{count} {state}" for state, count in entry.counts.items() if count)
         of = f" of {entry.budget}" if entry.adaptive and entry.budget is not None else ""
         lines.append(f"{entry.sweep.name}  {entry.strategy}  {entry.total}{of} trials: {counts or 'none'}")
-        lines += [f"  {running_line(trial)}" for trial in entry.running] if running else []
+        lines += [f"  {running_line(trial)}" for trial in entry.running]
     return "\n".join(lines)
 
 
@@ -230,11 +230,10 @@ def show(environment: Environment, sweeps, sort_by, sort_order, as_json, as_csv,
 
     table = results()  # refuses an unknown sweep or metric before anything is watched
     if every is not None:
-        first = iter([table])
 
-        def view():
-            current = next(first, None) or results()
+        def view():  # counts first: a table read after them is at least as new, so the last one is final
             active = any(entry.active for entry in sweep_statuses(git, list(sweeps) or None))
+            current = results()
             return (to_rich(current) if current.rows else Text(NO_SWEEPS)), active
 
         watch_view(environment, view, every)

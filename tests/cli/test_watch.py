@@ -1,0 +1,103 @@
+"""status --json (its schema), status --watch and show --watch against real runs in another process."""
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+SCHEMA = json.loads((Path(__file__).parent / "status.schema.json").read_text())
+
+
+@pytest.fixture
+def slow_project(project):
+    """The project with a ``train.sleep`` param, so a trial can take its time."""
+    params = project.root / "params.yaml"
+    params.write_text(params.read_text().replace("fail: false", "fail: false\n  sleep: 0"))
+    project.run("commit", "-qam", "sleep param")
+    return project
+
+
+def start_run(cwd: Path, *names: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "gitexp", "run", *names],
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+def status_json(run_gitexp, cwd: Path) -> dict:
+    result = run_gitexp(cwd, "status", "--json")
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    jsonschema.validate(data, SCHEMA)
+    return data
+
+
+def test_status_json_of_a_finished_a_queued_and_a_running_sweep(slow_project, run_gitexp):
+    root = slow_project.root
+    assert run_gitexp(root, "queue", "--name", "done", "--set", "train.lr=[0.05, 0.1]").code == 0
+    assert run_gitexp(root, "run", "done").code == 0
+    assert run_gitexp(root, "queue", "--name", "later", "--set", "train.lr=0.3").code == 0
+    assert run_gitexp(root, "queue", "--name", "slow", "--set", "train.sleep=3").code == 0
+    data = status_json(run_gitexp, root)
+    by_name = {sweep["name"]: sweep for sweep in data["sweeps"]}
+    assert by_name["done"]["counts"]["succeeded"] == 2 and by_name["done"]["budget"] == 2
+    assert by_name["later"]["counts"]["queued"] == 1 and by_name["later"]["running"] == []
+    assert data["totals"] == {
+        "sweeps": 3,
+        "trials": 4,
+        "counts": {"queued": 2, "running": 0, "succeeded": 2, "failed": 0, "cancelled": 0},
+    }
+    run = start_run(root, "slow")
+    try:
+        deadline = time.monotonic() + 30
+        while not (running := {s["name"]: s for s in status_json(run_gitexp, root)["sweeps"]}["slow"]["running"]):
+            assert run.poll() is None and time.monotonic() < deadline, "the slow trial never showed as running"
+            time.sleep(0.1)
+    finally:
+        assert run.wait(60) == 0, run.stderr.read()
+    [trial] = running
+    assert trial["trial"] == "slow/t001" and trial["where"] == "local" and trial["pid"] == run.pid
+    assert trial["worker"] == f"local-{trial['host']}-{run.pid}" and trial["remote"] is None
+    assert 0 <= trial["heartbeat_age"] < 30
+    assert status_json(run_gitexp, root)["totals"]["counts"]["succeeded"] == 3
+
+
+def blocks(out: str) -> list[str]:
+    return [block for block in out.split("\n\n") if block.strip()]
+
+
+def test_status_watch_prints_a_block_per_interval_until_the_sweep_ends(slow_project, run_gitexp):
+    root = slow_project.root
+    assert run_gitexp(root, "queue", "--name", "w", "--set", "train.sleep=[1, 1.5]").code == 0
+    assert run_gitexp(root, "queue", "--name", "other", "--set", "train.lr=0.3").code == 0  # not watched: stays queued
+    run = start_run(root, "w")
+    result = run_gitexp(root, "status", "w", "--watch", "--interval", "0.5")
+    assert run.wait(60) == 0, run.stderr.read()
+    assert result.code == 0, result.err
+    shown = blocks(result.out)
+    assert len(shown) >= 3 and all(block.startswith("w  grid  2 trials: ") for block in shown)
+    assert any("running here by local-" in block for block in shown)
+    assert shown[-1] == "w  grid  2 trials: 2 succeeded"
+    done = [int(m.group(1)) if (m := re.search(r"(\d) succeeded", block)) else 0 for block in shown]
+    assert done == sorted(done) and "other" not in result.out
+
+
+def test_show_watch_redraws_the_table_until_the_sweep_ends(slow_project, run_gitexp):
+    root = slow_project.root
+    assert run_gitexp(root, "queue", "--name", "w", "--set", "train.sleep=[1, 1.5]").code == 0
+    run = start_run(root, "w")
+    result = run_gitexp(root, "show", "w", "--watch", "--interval", "0.5")
+    assert run.wait(60) == 0, run.stderr.read()
+    assert result.code == 0, result.err
+    tables = blocks(result.out)
+    assert len(tables) >= 3 and all("w/t001" in table and "w/t002" in table for table in tables)
+    assert any("running" in table for table in tables)
+    assert tables[-1].count("succeeded") == 2 and "queued" not in tables[-1] and "running" not in tables[-1]
