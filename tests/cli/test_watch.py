@@ -1,5 +1,6 @@
 """status --json (its schema), status --watch and show --watch against real runs in another process."""
 
+import io
 import json
 import re
 import subprocess
@@ -101,3 +102,51 @@ def test_show_watch_redraws_the_table_until_the_sweep_ends(slow_project, run_git
     assert len(tables) >= 3 and all("w/t001" in table and "w/t002" in table for table in tables)
     assert any("running" in table for table in tables)
     assert tables[-1].count("succeeded") == 2 and "queued" not in tables[-1] and "running" not in tables[-1]
+
+
+def test_status_json_names_the_remote_and_worker_of_a_trial_run_elsewhere(slow_project, bare_remote, tmp_path, run_gitexp):
+    root = slow_project.root
+    slow_project.run("remote", "add", "origin", str(bare_remote))
+    slow_project.run("push", "-q", "origin", "main")
+    assert run_gitexp(root, "queue", "--name", "r", "--set", "train.sleep=4").code == 0
+    assert run_gitexp(root, "push", "origin", "r").code == 0
+    elsewhere = tmp_path / "elsewhere"
+    slow_project.run("clone", "-q", str(bare_remote), str(elsewhere))
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "gitexp", "worker", "--remote", "origin", "--worker-id", "box-7"],
+        cwd=elsewhere, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert run_gitexp(root, "pull", "origin").code == 0
+            [sweep] = status_json(run_gitexp, root)["sweeps"]
+            if sweep["running"] or worker.poll() is not None or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    finally:
+        assert worker.wait(60) == 0, worker.stderr.read()
+    [trial] = sweep["running"]
+    assert trial["trial"] == "r/t001" and trial["where"] == "remote" and trial["remote"] == "origin"
+    assert trial["worker"] == "box-7" and trial["pid"] == worker.pid and 0 <= trial["heartbeat_age"] < 30
+    assert sweep["counts"]["running"] == 1
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_in_a_terminal_the_view_is_redrawn_in_place_until_it_ends(tmp_path):
+    from gitexp.cli.environment import Environment
+    from gitexp.cli.watch import DEFAULT_INTERVAL, watch, watch_interval
+
+    screen = Terminal()
+    environment = Environment(cwd=tmp_path, env={"TERM": "xterm"}, stdout=screen)
+    assert watch_interval(environment, None) == DEFAULT_INTERVAL
+    views = iter([("1 queued", True), ("1 running", True), ("1 succeeded", False)])
+    watch(environment, lambda: next(views), 0.01)
+    drawn = screen.getvalue()
+    assert drawn.index("1 queued") < drawn.index("1 running") < drawn.index("1 succeeded")
+    assert "\x1b[" in drawn  # redrawn in place: the cursor moved back over the last view
+    assert next(views, None) is None
