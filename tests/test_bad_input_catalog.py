@@ -789,6 +789,6 @@ CASES.update({
     "--interval without --watch": Case(("status", "--interval", "2"), "--interval goes with --watch", "add --watch", queued_sweep),
     "status --watch --json": Case(("status", "--watch", "--json"), "leave out --json", "or drop --watch", queued_sweep),
     "show --watch --csv": Case(("show", "--watch", "--interval", "1", "--csv"), "leave out --csv", "or drop --watch", queued_sweep),
-    "status of a sweep that does not exist": Case(("status", "nope", "--json"), "no sweep named 'nope'", "gitexp status lists", queued_sweep),
+    "status of a sweep that does not exist": Case(("status", "nope", "--json"), "no sweep named 'nope' (sweeps: s)", "see gitexp status", queued_sweep),
     "show --watch of a sweep that does not exist": Case(("show", "nope", "--watch", "--interval", "1"), "no sweep named 'nope'", "", queued_sweep),
 })

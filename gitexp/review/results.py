@@ -373,46 +373,38 @@ def sweep_statuses(git: Git, names: list[str] | None = None) -> list[SweepStatus
     """The sweeps ``names`` names (every sweep when None) with their trials counted by state and their running
     trials found by their claims; refuses a name that is no sweep."""
     ledger = Ledger(git)
-    known = ledger.sweep_names()
-    for name in names or ():
-        if name not in known:
-            raise UsageError(f"no sweep named {name!r}: gitexp status lists the sweeps")
+    sweeps = [ledger.sweep(name) for name in dict.fromkeys(names)] if names else ledger.sweeps()
     live = LiveClaims.read(git)
     claims = _claims_by_key(git)
-    wanted = list(dict.fromkeys(names)) if names else known
+    wanted = [sweep.name for sweep in sweeps]
     counts = {name: dict.fromkeys(STATES, 0) for name in wanted}
     running: dict[str, list[RunningTrial]] = {name: [] for name in wanted}
-    for trial in ledger.trials(list(wanted)):
+    for trial in ledger.trials(wanted):
         status = live.status(trial)
         counts[trial.sweep][status] = counts[trial.sweep].get(status, 0) + 1
         if status == RUNNING:
             running[trial.sweep].append(_running(trial, live.holder(trial) or {}, claims.get(trial.ref.key)))
-    sweeps = {sweep.name: sweep for sweep in ledger.sweeps()}
-    return [_status(sweeps[name], counts[name], tuple(running[name])) for name in wanted]
+    return [_status(sweep, counts[sweep.name], tuple(running[sweep.name])) for sweep in sweeps]
 
 
 def _claims_by_key(git: Git) -> dict[str, tuple[str | None, Claim]]:
     """Every claim this clone knows, by trial key, with the remote it is on (None: here); a claim here wins."""
-    found: dict[str, tuple[str | None, Claim]] = {}
-    for remote, record in tracked_claims_by_remote(git):
-        found[read_claim(record).key] = (remote, read_claim(record))
-    for record in git.refs(CLAIMS_NAMESPACE):
-        found[read_claim(record).key] = (None, read_claim(record))
-    return found
+    claims = [(remote, read_claim(record)) for remote, record in tracked_claims_by_remote(git)]
+    claims += [(None, read_claim(record)) for record in git.refs(CLAIMS_NAMESPACE)]
+    return {claim.key: (remote, claim) for remote, claim in claims}
 
 
 def _running(trial: Trial, holder: dict, claim: tuple[str | None, Claim] | None) -> RunningTrial:
     """Where ``trial`` runs: here when a run of this clone holds its lock (``holder`` names it), else on a remote."""
-    remote, found = claim or (None, None)
-    age = time.time() - found.heartbeat if found and found.heartbeat else None
+    remote, found = claim or (None, Claim("", ""))
     return RunningTrial(
         trial.ref.key,
         "local" if holder else "remote",
-        worker=found.worker or None if found else None,
-        host=holder.get("host") or (found.host if found else None) or None,
-        pid=holder.get("pid") or (found.pid if found else None),
+        worker=found.worker or None,
+        host=holder.get("host") or found.host or None,
+        pid=holder.get("pid") or found.pid,
         remote=remote,
-        heartbeat_age=age,
+        heartbeat_age=time.time() - found.heartbeat if found.heartbeat else None,
     )
 
 

@@ -131,8 +131,11 @@ def run(environment: Environment, names, jobs, timeout, stage, retry_failed, cop
 
 def watch_options(command):
     """--watch and --interval, shared by status and show."""
-    command = click.option("--interval", type=float, metavar="SECONDS", help="With --watch: seconds between views (default 2 in a terminal; needed elsewhere).")(command)
-    return click.option("--watch", is_flag=True, help="Show it again every interval until nothing is queued or running.")(command)
+    interval = click.option(
+        "--interval", type=float, metavar="SECONDS", help="With --watch: seconds between views (2 in a terminal; needed elsewhere)."
+    )
+    watch = click.option("--watch", is_flag=True, help="Show it again every interval until nothing is queued or running.")
+    return watch(interval(command))
 
 
 def watched(environment: Environment, watch: bool, interval, formats: dict[str, bool]) -> float | None:
@@ -177,7 +180,7 @@ def status(environment: Environment, sweeps, as_json, watch, interval):
     watch_view(environment, view, every)
 
 
-def status_text(statuses) -> str:
+def status_text(statuses: list) -> str:
     """One line a sweep (adaptive ones counted against their budget), then one a running trial of it."""
     if not statuses:
         return NO_SWEEPS
