@@ -21,7 +21,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "check": ("gitexp check sweep.yaml", "gitexp check --set train.lr='logspace(-4,-1,4)' --json"),
     "run": ("gitexp run lr-sweep -j 2", "gitexp run --retry-failed lr-sweep/t003"),
     "stop": ("gitexp stop my-sweep/t003", "gitexp stop my-sweep"),
-    "status": ("gitexp status",),
+    "status": ("gitexp status lr-sweep --watch", "gitexp status --json"),
     "show": ("gitexp show lr-sweep --sort-by test.acc", "gitexp show --all --csv > trials.csv"),
     "logs": ("gitexp logs lr-sweep/t003", "gitexp logs lr-sweep/t003 --raw | less -R"),
     "report": ("gitexp report lr-sweep -o report.md", "gitexp report lr-sweep --format html -o report.html"),

@@ -154,7 +154,7 @@ def watched(environment: Environment, watch: bool, interval, formats: dict[str, 
 
 
 @cli.command()
-@click.argument("sweeps", nargs=-1)
+@click.argument("sweeps", nargs=-1, shell_complete=complete_sweeps)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (the schema is in the README).")
 @watch_options
 @pass_environment
