@@ -30,6 +30,12 @@ from gitexp.strategies.base import TrialOutcome, TrialPlan
 from gitexp.sweep.spec import SweepSpec
 
 
+def ran(trial: Trial) -> bool:
+    """Whether the trial's result is of a run: a trial cancelled before it ran (a sweep's stop) was not tried,
+    one stopped while it ran (``gitexp stop``, its result names a host) was, and is not suggested again."""
+    return trial.status != CANCELLED or trial.host is not None
+
+
 def outcome_of(trial: Trial) -> TrialOutcome:
     return TrialOutcome(trial.params, trial.status, trial.metrics, trial.tags)
 
@@ -80,7 +86,7 @@ class SweepDriver:
         self.next_index = next_index(sweep, trials)
         others = [t for t in trials if t.ref.key not in ours]
         runnable = [t for t in others if t.status in self.runnable_statuses]
-        self.completed = [t for t in others if t.finished and t.status not in (CANCELLED, *self.runnable_statuses)]
+        self.completed = [t for t in others if t.finished and t.status not in self.runnable_statuses and ran(t)]
         self.queued = [t for t in runnable if t.ref.key not in self.held]
         self.elsewhere = [t for t in runnable if t.ref.key in self.held]  # pending, but not ours
         if self.shuffle:

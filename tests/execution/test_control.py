@@ -89,3 +89,36 @@ def _processes_in(common_dir):
             except OSError:
                 pass
     return found
+
+
+HEARTBEAT = 1.0
+
+
+def test_stop_of_a_trial_a_worker_runs_lands_within_two_heartbeats(ticking, run_gitexp, kit, tmp_path):
+    from gitexp.execution.processes import GRACE
+    from gitexp.store.git import Git
+
+    assert run_gitexp(ticking.root, "queue", "--name", "s", "--set", "train.ticks=60").code == 0
+    remote = kit.make_remote(ticking, tmp_path / "remote.git")
+    ticking.run("remote", "add", "origin", str(remote.root))
+    there = kit.clone(remote.root, tmp_path / "there")
+    worker = kit.gitexp(there.root, "worker", "--remote", "origin", "--heartbeat", str(HEARTBEAT), "--poll", "0.2")
+    wait_running(there, "s/t001")
+    assert run_gitexp(ticking.root, "pull", "origin").code == 0  # brings the remote's claims: where s/t001 runs
+
+    where = run_gitexp(ticking.root, "logs", "-f", "s/t001")
+    assert where.code == 0 and "s/t001 runs on worker " in where.out and "last heartbeat was" in where.out
+    asked = time.monotonic()
+    stopped = run_gitexp(ticking.root, "stop", "s/t001")
+    assert stopped.code == 0 and "on origin" in stopped.out, stopped.err
+    while kit.result_counts(Git(remote.root)) == {"refs/heads/exp/s/t001": 0}:
+        assert time.monotonic() - asked < 2 * HEARTBEAT + GRACE + 5, "not stopped within two heartbeats"
+        time.sleep(0.1)
+    worker.communicate(timeout=30)
+    assert worker.returncode == 0
+
+    assert run_gitexp(ticking.root, "pull", "origin").code == 0
+    trial = Ledger(ticking).resolve_trial("s/t001")
+    assert trial.status == "cancelled" and "stopped by " in trial.message
+    assert kit.result_counts(Git(remote.root)) == {"refs/heads/exp/s/t001": 1}
+    assert not remote.run("for-each-ref", "refs/gitexp/stop/", "refs/gitexp/claims/").strip()  # nothing left behind
