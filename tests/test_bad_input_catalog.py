@@ -792,3 +792,21 @@ CASES.update({
     "status of a sweep that does not exist": Case(("status", "nope", "--json"), "no sweep named 'nope' (sweeps: s)", "see gitexp status", queued_sweep),
     "show --watch of a sweep that does not exist": Case(("show", "nope", "--watch", "--interval", "1"), "no sweep named 'nope'", "", queued_sweep),
 })
+
+
+# -- control: stop of what is not running, logs -f of what does not exist --
+
+CASES.update({
+    "stop of a queued trial nobody runs": Case(
+        ("stop", "s/t001"), "s/t001 is not running (it is queued)", "gitexp status shows what runs", queued_sweep
+    ),
+    "stop of a trial that does not exist": Case(
+        ("stop", "s/t009"), "no trial named 's/t009'", "gitexp show lists the trials", queued_sweep
+    ),
+    "stop of a queued trial on a remote where nobody runs it": Case(
+        ("stop", "s/t001", "--remote", "origin"), "s/t001 is not running on origin (it is queued)", "gitexp status", with_remote
+    ),
+    "logs -f of a trial that does not exist": Case(
+        ("logs", "-f", "s/t009"), "no trial named 's/t009'", "gitexp show lists the trials", queued_sweep
+    ),
+})

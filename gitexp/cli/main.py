@@ -11,6 +11,7 @@ import click
 # Commands live in their own modules; importing them registers them on the group.
 from gitexp.cli.commands import check as _check  # noqa: F401
 from gitexp.cli.commands import ci as _ci  # noqa: F401
+from gitexp.cli.commands import control as _control  # noqa: F401
 from gitexp.cli.commands import core as _core  # noqa: F401
 from gitexp.cli.commands import demo as _demo  # noqa: F401
 from gitexp.cli.commands import review as _review  # noqa: F401

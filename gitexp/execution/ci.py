@@ -34,7 +34,7 @@ from gitexp.project.outputs import push_outputs
 from gitexp.sharing.sync import pull
 from gitexp.store.claim_records import claim_ref
 from gitexp.store.git import Git, RefUpdate
-from gitexp.store.layout import trial_log_path
+from gitexp.store.layout import stop_request_path, trial_log_path
 from gitexp.store.naming import CLAIMS_NAMESPACE, TrialRef
 from gitexp.store.records import (
     QUEUED,
@@ -171,7 +171,8 @@ class CheckoutRun:
         log_path = trial_log_path(git.common_dir(), trial.sweep, trial.name)
         update_submodules(git)
         project = load_project(git, trial.tip, trial.project)
-        outcome = run_pipeline(git.root, pipeline_command(None), log_path, project, env=trial_env(git, trial))
+        stop = stop_request_path(git.common_dir(), trial.sweep, trial.name)  # the heartbeat writes it on a stop request
+        outcome = run_pipeline(git.root, pipeline_command(None), log_path, project, env=trial_env(git, trial), stop_request=stop)
         self.outputs_pushed = outcome.status == SUCCEEDED and push_outputs(git.root / trial.project, git.env, trial.ref.key)
         self.log = log_path.read_text("utf-8", "replace") if log_path.exists() else ""
         self.result = commit_result(git, trial, outcome, where("ci"))

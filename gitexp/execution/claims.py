@@ -27,6 +27,7 @@ clock, so ``stale_after`` must exceed any clock skew between machines.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import re
@@ -56,6 +57,7 @@ from gitexp.store.layout import clone_id_path
 from gitexp.store.naming import CLAIMS_NAMESPACE
 from gitexp.store.records import T_HOST, Trial, format_message
 from gitexp.store.refstore import RefStore
+from gitexp.store.stops import read_stop, request_stop, stop_ref
 
 DEFAULT_HEARTBEAT = 30.0
 Outcome = TypeVar("Outcome")
@@ -175,6 +177,23 @@ class Claims:
             _backoff(attempt)
         raise GitCommandError(f"could not publish the result of {trial.ref.key}: the ref store kept refusing; run again")
 
+    def stop_requested(self, claim: Claim) -> str | None:
+        """Who asked, through the store, to stop the run that holds ``claim``; None when nobody did."""
+        ref = stop_ref(claim.key)
+        try:
+            records = self.store.records([ref]) if self.store.current([ref]) else []
+        except GitCommandError:
+            return None  # unreachable for now: the next beat looks again
+        worker, by = read_stop(records[0]) if records else ("", "")
+        return by if worker == claim.worker else None
+
+    def drop_stop(self, key: str) -> None:
+        """Delete the stop request of trial ``key`` once its run has ended (best effort: a leftover names a past run)."""
+        ref = stop_ref(key)
+        with contextlib.suppress(GitCommandError):
+            for oid in self.store.current([ref]).values():
+                self.store.swap([RefUpdate(ref, ZERO_OID, oid)], message="gitexp: stop done")
+
     def release(self, claim: Claim) -> None:
         """Drop ``claim`` if it is still ours."""
         self._swap([RefUpdate(claim.ref, ZERO_OID, claim.oid)])
@@ -229,10 +248,13 @@ def run_claimed(claims: Claims, trial: Trial, execute: Execute) -> tuple[Outcome
     try:
         with heartbeat:
             outcome, result = execute(trial)
-        return outcome, claims.publish(trial, result, heartbeat.claim)
+        published = claims.publish(trial, result, heartbeat.claim)
     except BaseException:
         claims.release(heartbeat.claim)
         raise
+    if heartbeat.stopped_by:
+        claims.drop_stop(trial.ref.key)
+    return outcome, published
 
 
 class Heartbeat:
@@ -240,12 +262,16 @@ class Heartbeat:
 
     ``claim`` is the latest version, for ``publish``; ``lost`` tells that
     another runner took it over (the run goes on: its result may still land first).
+    With each beat it reads the store's stop request for the trial
+    (``gitexp stop`` on a remote); one for this run becomes this clone's stop
+    request file, which the running pipeline watches, and ``stopped_by``.
     """
 
     def __init__(self, claims: Claims, claim: Claim):
         self.claims = claims
         self.claim = claim
         self.lost = False
+        self.stopped_by: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"heartbeat {claim.key}", daemon=True)
 
@@ -264,6 +290,10 @@ class Heartbeat:
                 self.lost = True
                 return
             self.claim = fresh
+            if self.stopped_by is None and (by := self.claims.stop_requested(fresh)):
+                self.stopped_by = by
+                sweep, _, name = fresh.key.partition("/")
+                request_stop(self.claims.git.common_dir(), sweep, name, by)
 
 
 def clone_id(common_dir: Path) -> str:

@@ -30,6 +30,12 @@ from gitexp.strategies.base import TrialOutcome, TrialPlan
 from gitexp.sweep.spec import SweepSpec
 
 
+def ran(trial: Trial) -> bool:
+    """Whether the trial's result is of a run: a trial cancelled before it ran (a sweep's stop) was not tried,
+    one stopped while it ran (``gitexp stop``, its result names a host) was, and is not suggested again."""
+    return trial.status != CANCELLED or trial.host is not None
+
+
 def outcome_of(trial: Trial) -> TrialOutcome:
     return TrialOutcome(trial.params, trial.status, trial.metrics, trial.tags)
 
@@ -81,7 +87,7 @@ class SweepDriver:
         self.next_index = next_index(sweep, trials)
         others = [t for t in trials if t.ref.key not in ours]
         runnable = [t for t in others if t.status in self.runnable_statuses]
-        self.completed = [t for t in others if t.finished and t.status not in (CANCELLED, *self.runnable_statuses)]
+        self.completed = [t for t in others if t.finished and t.status not in self.runnable_statuses and ran(t)]
         self.queued = [t for t in runnable if t.ref.key not in self.held]
         self.elsewhere = [t for t in runnable if t.ref.key in self.held]  # pending, but not ours
         if self.shuffle:
@@ -163,7 +169,7 @@ class SweepDriver:
     def _grow(self) -> None:
         self._check_objective()
         for _ in range(WRITE_ATTEMPTS):
-            if self.queued:  # another runner grew the sweep meanwhile
+            if self.queued or self.stop_reason:  # another runner grew or stopped the sweep meanwhile
                 return
             plans = self._suggest(max(1, self.spec.concurrency - len(self.running) - len(self.elsewhere)))
             if not plans:
@@ -219,6 +225,20 @@ class SweepDriver:
             except ConcurrentChange:
                 self.sweep = Ledger(self.store.view).sweep(self.sweep.name)
         # A remote's view is as new as its last fetch: the next sync records the stop.
+
+    def resume(self) -> None:
+        """Lift the sweep's stop (its cancelled trials are to run again), recording it in the sweep."""
+        for _ in range(WRITE_ATTEMPTS):
+            resumed = dataclasses.replace(self.sweep, state={k: v for k, v in self.sweep.state.items() if k != "stopped"})
+            try:
+                sweep, _ = write_trials(self.git, resumed, store=self.store)
+            except ConcurrentChange:
+                self.sweep = Ledger(self.store.view).sweep(self.sweep.name)
+                continue
+            self.stop_reason = None
+            self.sync(sweep, self.held)
+            return
+        raise ConcurrentChange(f"sweep {self.sweep.name} kept changing while its stop was lifted: run again")
 
     def _reread(self) -> None:
         """Another runner changed the sweep: take it as the store's view has it now."""
@@ -325,6 +345,8 @@ def sources_for(git: Git, names: Sequence[str], runnable_statuses: Sequence[str]
     total = 0
     for sweep in sweeps:
         driver = SweepDriver(git, sweep, runnable_statuses, ledger=ledger)
+        if driver.stop_reason and CANCELLED in runnable_statuses:  # run --retry-cancelled: the stop is lifted
+            driver.resume()
         if driver.expected_runs() == 0 or driver.stop_reason:
             continue
         refuse_objective_problems(git, sweep)

@@ -24,12 +24,13 @@ from gitexp.project.dvc import tool_env
 from gitexp.project.model import Project, load_project
 from gitexp.store.git import Git
 from gitexp.store.journal import recover
-from gitexp.store.layout import trial_lock_path, trial_log_path, worktrees_root
+from gitexp.store.layout import stop_request_path, trial_lock_path, trial_log_path, worktrees_root
 from gitexp.store.locks import TrialLock
 from gitexp.store.naming import sweep_ref
-from gitexp.store.records import FAILED, QUEUED, Ledger, Sweep, Trial
+from gitexp.store.records import CANCELLED, FAILED, QUEUED, Ledger, Sweep, Trial
 from gitexp.store.refstore import LocalRefs
 from gitexp.store.remote import seen_shared
+from gitexp.store.stops import clear_stop_request
 
 
 @dataclass(frozen=True)
@@ -38,11 +39,12 @@ class RunOptions:
     timeout: float | None = None
     stage: str | None = None
     retry_failed: bool = False
+    retry_cancelled: bool = False  # trials stopped (gitexp stop) or cancelled by a sweep's stop
     copy_paths: tuple[str, ...] = ()  # repository-relative files and folders copied from the workspace into each trial
 
     @property
     def runnable_statuses(self) -> tuple[str, ...]:
-        return (QUEUED, FAILED) if self.retry_failed else (QUEUED,)
+        return (QUEUED, *((FAILED,) if self.retry_failed else ()), *((CANCELLED,) if self.retry_cancelled else ()))
 
     def validate(self) -> None:
         if self.jobs < 1:
@@ -166,11 +168,14 @@ class LocalExecutor:
         lock = TrialLock(trial_lock_path(self.common_dir, trial.sweep, trial.name))
         if not lock.acquire(worktree):
             return None
+        stop = stop_request_path(self.common_dir, trial.sweep, trial.name)
         try:
+            clear_stop_request(stop)  # one left by a stop that came as an earlier run ended
             if self.watch_sharing and self.shared_meanwhile(trial):
                 return None
             ran = run_claimed(self.claims, trial, lambda claimed: self.execute(claimed, worktree))
         finally:
+            clear_stop_request(stop)
             lock.release()
         return ran[0] if ran is not None and ran[1] else None
 
@@ -199,6 +204,7 @@ class LocalExecutor:
             env=trial_env(self.git, trial),
             warm_dvc=self.warm_dvc,
             slot=True,
+            stop_request=stop_request_path(self.common_dir, trial.sweep, trial.name),
         )
         if not outcome.slot_reusable:  # something may still write into it, or it is broken: the next trial gets a new one
             self.slots.retire()

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,13 +24,14 @@ import yaml
 
 from gitexp.errors import some_of
 from gitexp.execution import restore
-from gitexp.execution.processes import TrialProcesses, not_found
+from gitexp.execution.processes import Ending, TrialProcesses, not_found
 from gitexp.execution.repro_server import ReproResult, WarmDvcPool, group_alive
 from gitexp.project.dvc import dvc_arguments, repro_argv, tool_env
 from gitexp.project.metrics import read_workspace_metrics
 from gitexp.project.model import DVC_YAML, Project, declared_top_level_paths
 from gitexp.store.git import Git
-from gitexp.store.records import FAILED, SUCCEEDED, T_BASELINE, Trial, parse_trailers, result_message
+from gitexp.store.records import CANCELLED, FAILED, SUCCEEDED, T_BASELINE, Trial, parse_trailers, result_message
+from gitexp.store.stops import stop_requested
 
 LOG_TAIL_LINES = 30
 
@@ -67,6 +69,7 @@ def run_pipeline(
     env: Mapping[str, str] | None = None,
     warm_dvc: WarmDvcPool | None = None,
     slot: bool = False,
+    stop_request: Path | None = None,
 ) -> RunOutcome:
     """Run ``argv`` in the project's folder of the checkout ``directory``, with output to ``log_path``.
 
@@ -77,7 +80,8 @@ def run_pipeline(
     (``processes``; with ``slot``, ``directory`` is the trial's alone, and
     every process working inside it is the trial's). After a successful
     run, its metrics are read and what the result commit holds is staged (see
-    ``stage_result``).
+    ``stage_result``). A stop request appearing at ``stop_request`` while it
+    runs (``gitexp stop``) stops it at once, and the outcome is ``cancelled``.
     """
     workdir = directory / project.directory
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -87,7 +91,9 @@ def run_pipeline(
     started = time.monotonic()
     dvc_args = dvc_arguments(argv)
     restoring = dvc_args is not None and any(output.cache for output in project.outputs)  # else nothing to check out
+    watch = StopWatch(stop_request, processes)
     try:
+        watch.start()
         result = None
         if warm_dvc is not None and dvc_args is not None:
             result = warm_dvc.repro(workdir, dvc_args, log_path, run_env, timeout, restoring, processes.cgroup_procs)
@@ -97,7 +103,13 @@ def run_pipeline(
         if result.session is not None:  # None: nothing started
             processes.sessions.add(result.session)
     finally:
+        watch.close()
         ending = processes.stop()  # before anything is staged: nothing writes into the checkout any more
+    if watch.stopped_by:
+        _log(log_path, f"stopped by {watch.stopped_by}")
+        reason = f"stopped by {watch.stopped_by}"
+        lingering = watch.ending.survived or ending.outlived  # whatever outlived the stop may still write there
+        return RunOutcome(CANCELLED, time.monotonic() - started, {}, reason, tail(log_path), lingering)
     lost = lost_checkout(directory)
     reason = _failure(result, "dvc " + dvc_args[0] if dvc_args else Path(argv[0]).name, lost, restoring, timeout, log_path)
     if ending.outlived:
@@ -111,6 +123,37 @@ def run_pipeline(
         _log(log_path, f"not in the result commit (dvc.yaml does not declare them): {some_of(left_out, shown=10)}")
     metrics = read_workspace_metrics(directory, project)
     return RunOutcome(SUCCEEDED, duration, metrics, reason, "", lingering, tree)
+
+
+class StopWatch:
+    """Watches a trial's stop request file while it runs; a request stops the trial's processes at once."""
+
+    POLL = 0.2  # seconds between looks: a file's existence, no git
+
+    def __init__(self, path: Path | None, processes: TrialProcesses):
+        self.path = path
+        self.processes = processes
+        self.stopped_by: str | None = None
+        self.ending = Ending(False, False)
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="stop watch", daemon=True)
+
+    def start(self) -> None:
+        if self.path is not None:
+            self._thread.start()
+
+    def close(self) -> None:
+        self._done.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _watch(self) -> None:
+        while not self._done.wait(self.POLL):
+            by = stop_requested(self.path)
+            if by is not None:
+                self.stopped_by = by
+                self.ending = self.processes.stop()  # TERM, grace, KILL of the whole tree; the pipeline's wait then returns
+                return
 
 
 def _failure(result: ReproResult, name: str, lost: str, restoring: bool, timeout: float | None, log_path: Path) -> str:

@@ -2,6 +2,7 @@
 
     logs/<sweep>/<trial>.log     a trial's log, as its last run wrote it
     locks/<sweep>/<trial>.lock   the flock of the runner that holds a trial here
+    stop/<sweep>/<trial>         a request to stop the trial running here (who asked), until its run ends
     worktrees/<pid>-<rand>       the reused worktrees ("slots") of live runs, and their flocks
     worktrees.lock               guards Git's worktree records while slots come and go
     cache/projects/<key>.json    DVC projects as DVC resolved them, by content
@@ -25,6 +26,10 @@ def trial_log_path(common_dir: Path, sweep: str, trial: str) -> Path:
 
 def trial_lock_path(common_dir: Path, sweep: str, trial: str) -> Path:
     return gitexp_dir(common_dir) / "locks" / sweep / f"{trial}.lock"
+
+
+def stop_request_path(common_dir: Path, sweep: str, trial: str) -> Path:
+    return gitexp_dir(common_dir) / "stop" / sweep / trial
 
 
 def worktrees_root(common_dir: Path) -> Path:

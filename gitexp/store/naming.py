@@ -16,6 +16,7 @@ from gitexp.errors import UsageError
 DEFAULT_PREFIX = "exp/"
 SWEEPS_NAMESPACE = "refs/gitexp/sweeps/"
 CLAIMS_NAMESPACE = "refs/gitexp/claims/"
+STOPS_NAMESPACE = "refs/gitexp/stop/"
 MAX_NAME_LENGTH = 100
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 

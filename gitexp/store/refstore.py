@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from gitexp.store.git import ZERO_OID, Git, RefUpdate
+from gitexp.store.git import ZERO_OID, Git, RefRecord, RefUpdate
 from gitexp.store.journal import PendingWrite
 
 
@@ -40,6 +40,9 @@ class RefStore(Protocol):
 
     def current(self, refs: Sequence[str]) -> dict[str, str]:
         """The values of ``refs`` now (missing refs left out)."""
+
+    def records(self, refs: Sequence[str]) -> list[RefRecord]:
+        """``refs`` now with their commits' messages (missing refs left out)."""
 
 
 class LocalRefs:
@@ -69,7 +72,10 @@ class LocalRefs:
         return False
 
     def current(self, refs: Sequence[str]) -> dict[str, str]:
-        return {record.name: record.oid for record in self.git.refs(*refs) if record.name in refs}
+        return {record.name: record.oid for record in self.records(refs)}
+
+    def records(self, refs: Sequence[str]) -> list[RefRecord]:
+        return [record for record in self.git.refs(*refs) if record.name in refs]
 
 
 def drop(refs: Sequence[str]) -> list[RefUpdate]:

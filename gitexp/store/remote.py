@@ -262,6 +262,13 @@ class RemoteRefs:
         found = self.git.ls_remote(self.remote.spec, refs)
         return {ref: found[ref] for ref in refs if ref in found}
 
+    def records(self, refs: Sequence[str]) -> list[RefRecord]:
+        """``refs`` as the remote has them now, fetched into the tracking namespace to read their messages."""
+        found = list(self.current(refs))
+        if found:
+            self.mirror(found)
+        return [record for record in self.view.refs(*found) if record.name in found] if found else []
+
     def mirror(self, refs: Sequence[str]) -> None:
         """Fetch the remote's ``refs`` (which it has) into the tracking namespace, for the view to read them."""
         self.git.fetch(self.remote.spec, [f"+{ref}:{self.remote.tracking(ref)}" for ref in refs], prune=False)

@@ -1,4 +1,4 @@
-"""queue, run, status, show, logs: the core loop."""
+"""queue, run, status, show: the core loop."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 import click
 from rich.text import Text
 
-from gitexp.cli.completion import complete_names, complete_sweeps, complete_trials
+from gitexp.cli.completion import complete_names, complete_sweeps
 from gitexp.cli.environment import Environment, pass_environment
 from gitexp.cli.group import cli
-from gitexp.errors import NotFoundError, TrialsFailed
+from gitexp.errors import TrialsFailed
 from gitexp.review.tables import format_value, to_csv, to_json, to_markdown, to_rich
 from gitexp.store.records import Ledger
 from gitexp.terminal import terminal_text
@@ -69,13 +69,14 @@ def queue(environment: Environment, sweep_file, name, rev, include_uncommitted, 
 @click.option("--timeout", type=float, help="Seconds after which a trial is stopped and marked failed.")
 @click.option("--stage", help="Reproduce only this dvc.yaml stage (and what it depends on).")
 @click.option("--retry-failed", is_flag=True, help="Run failed trials again (the new result goes on top).")
+@click.option("--retry-cancelled", is_flag=True, help="Run cancelled trials (gitexp stop, a sweep's stop) again.")
 @click.option("-C", "--copy-paths", "copy_paths", multiple=True, metavar="PATH", help="Copy this ignored or untracked file or folder into every trial (dvc exp run --copy-paths); repeat.")
 @click.option("--sweep", "sweep_file", type=click.Path(dir_okay=False, path_type=Path), help="Queue this sweep file, then run it.")
 @click.option("--name", help="With --sweep: the new sweep's name.")
 @click.option("--more", type=int, help="Extend the named sweep by this many trials, then run.")
 @sweep_options
 @pass_environment
-def run(environment: Environment, names, jobs, timeout, stage, retry_failed, copy_paths, sweep_file, name, more, **sweep_flags):
+def run(environment: Environment, names, jobs, timeout, stage, retry_failed, retry_cancelled, copy_paths, sweep_file, name, more, **sweep_flags):
     """Run queued trials (of the named sweeps or trials; all by default)."""
     from gitexp.cli.progress import LiveProgress, PlainProgress
     from gitexp.errors import UsageError
@@ -90,6 +91,7 @@ def run(environment: Environment, names, jobs, timeout, stage, retry_failed, cop
         timeout=timeout,
         stage=stage,
         retry_failed=retry_failed,
+        retry_cancelled=retry_cancelled,
         copy_paths=copy_paths_option(git, environment.cwd, copy_paths),
     )
     options.validate()
@@ -251,31 +253,3 @@ def show(environment: Environment, sweeps, sort_by, sort_order, as_json, as_csv,
         environment.echo(NO_SWEEPS)
     else:
         environment.console.print(to_rich(table))
-
-
-@cli.command()
-@click.argument("trial", shell_complete=complete_trials)
-@click.option("--raw", is_flag=True, help="Print the log as the stages wrote it, terminal control sequences included.")
-@pass_environment
-def logs(environment: Environment, trial, raw):
-    """Print a trial's log (or, for a run elsewhere, what its result commit kept).
-
-    Control characters show as \\x1b and the like, since a trial's output may
-    come from commits others pushed; --raw prints them as they are (colours,
-    progress bars).
-    """
-    from gitexp.store.layout import trial_log_path
-
-    git = environment.git()
-    found = Ledger(git).resolve_trial(trial)
-    log = trial_log_path(git.common_dir(), found.sweep, found.name)
-    if log.exists():
-        text = log.read_text("utf-8", "replace")
-    elif found.finished:
-        text = found.message
-    else:
-        raise NotFoundError(f"{found.ref.key} has not run yet, so it has no log: run it with gitexp run {found.ref.key}")
-    if raw:
-        environment.stdout.write(text)
-    else:
-        environment.write(text)

@@ -1,0 +1,207 @@
+"""Control of running trials: ``gitexp stop`` and ``gitexp logs -f``.
+
+A trial a runner of this clone holds (its flock) is stopped through a stop
+request file that the runner watches (``store.stops``): its process tree gets
+TERM, a grace period, KILL, and the runner publishes a ``cancelled`` result
+naming who stopped it. A trial held by a live claim on a remote is stopped
+through a stop request ref pushed there, which its worker reads with its next
+heartbeat. Stopping a sweep also cancels its queued trials and records the
+stop in the sweep, as early stopping does, so that no runner starts new ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gitexp.errors import ConcurrentChange, UsageError
+from gitexp.execution.driver import WRITE_ATTEMPTS, cancel_trials
+from gitexp.planning.queue import write_trials
+from gitexp.store.claim_records import Claim, claim_ref, read_claim
+from gitexp.store.git import ZERO_OID, Git, RefUpdate
+from gitexp.store.layout import trial_lock_path, trial_log_path
+from gitexp.store.live import LiveClaims
+from gitexp.store.locks import held_by
+from gitexp.store.records import QUEUED, Ledger, Sweep, Trial
+from gitexp.store.remote import Remote, RemoteRefs, resolve_remote
+from gitexp.store.stops import request_stop, stop_message, stop_ref, who_stops
+
+FOLLOW_POLL = 0.2  # seconds between looks at a followed log
+
+
+@dataclass
+class StopPlan:
+    """What ``gitexp stop`` will do, decided before anything is written."""
+
+    here: list[Trial] = field(default_factory=list)  # held by a runner of this clone
+    remote: list[tuple[Trial, Remote, dict[str, str]]] = field(default_factory=list)  # held by a claim on a remote
+    sweeps: list[Sweep] = field(default_factory=list)  # to stop: queued trials cancelled, the stop recorded
+    by: str = ""
+
+    def write(self, git: Git) -> None:
+        common_dir = git.common_dir()
+        for trial in self.here:
+            request_stop(common_dir, trial.sweep, trial.name, self.by)
+        for trial, remote, _ in self.remote:
+            push_stop(git, remote, trial, self.by)
+        for sweep in self.sweeps:
+            stop_sweep(git, sweep, f"stopped by {self.by}")
+
+
+def plan_stop(git: Git, names: Sequence[str], remote_spec: str | None = None) -> StopPlan:
+    """Which trials ``names`` (trials or sweeps) stop, and where; refuses a trial that is not running."""
+    ledger = Ledger(git)
+    sweeps = set(ledger.sweep_names())
+    remote = resolve_remote(git, remote_spec, git.root) if remote_spec else None
+    live = LiveClaims.read(git)
+    plan = StopPlan(by=who_stops(git))
+    for name in dict.fromkeys(names):
+        if name in sweeps:
+            sweep = ledger.sweep(name)
+            trials = ledger.trials([name])
+            running = [t for t in trials if t.status == QUEUED and (live.holder(t) is not None or remote)]
+            placed = [trial for trial in running if _place(git, plan, trial, remote)]
+            if not placed and (sweep.state.get("stopped") or not any(t.status == QUEUED for t in trials)):
+                raise UsageError(f"sweep {name} is not running (no running or queued trial): nothing to stop")
+            plan.sweeps.append(sweep)
+        else:
+            trial = ledger.resolve_trial(name)
+            placed = trial.status == QUEUED and (live.holder(trial) is not None or remote) and _place(git, plan, trial, remote)
+            if not placed:
+                status = live.status(trial)
+                where = f" on {remote.shown}" if remote and status == QUEUED else ""
+                raise UsageError(f"{trial.ref.key} is not running{where} (it is {status}): gitexp status shows what runs")
+    return plan
+
+
+def _place(git: Git, plan: StopPlan, trial: Trial, remote: Remote | None) -> bool:
+    """Add ``trial`` to the plan where it runs: here, or on the remote whose live claim holds it; False when it runs nowhere."""
+    if held_by(trial_lock_path(git.common_dir(), trial.sweep, trial.name)) is not None:
+        plan.here.append(trial)
+        return True
+    for candidate in [remote] if remote else _remotes_claiming(git, trial):
+        current = RemoteRefs(git, candidate).current([claim_ref(trial.ref.key)])  # a look: nothing fetched yet
+        if current:
+            plan.remote.append((trial, candidate, current))
+            return True
+    return False
+
+
+def _remotes_claiming(git: Git, trial: Trial) -> list[Remote]:
+    """The configured remotes whose claims, as last fetched, hold ``trial``."""
+    remotes = [resolve_remote(git, name) for name in git.remote_names()]
+    return [r for r in remotes if git.rev_parse(r.tracking(claim_ref(trial.ref.key))) is not None]
+
+
+def push_stop(git: Git, remote: Remote, trial: Trial, by: str) -> None:
+    """Push a stop request for the run whose claim on ``remote`` holds ``trial``; its worker reads it with its next heartbeat."""
+    store = RemoteRefs(git, remote)
+    records = store.records([claim_ref(trial.ref.key)])
+    if not records:
+        return  # its run ended meanwhile
+    ref = stop_ref(trial.ref.key)
+    commit = git.commit_tree(git.empty_tree(), stop_message(trial.ref.key, read_claim(records[0]).worker, by))
+    for _ in range(WRITE_ATTEMPTS):
+        old = store.current([ref]).get(ref, ZERO_OID)  # a leftover of an earlier run is replaced
+        if store.swap([RefUpdate(ref, commit, old)], message="gitexp: stop"):
+            return
+    raise ConcurrentChange(f"the stop request of {trial.ref.key} on {remote.shown} kept changing: run gitexp stop again")
+
+
+def stop_sweep(git: Git, sweep: Sweep, reason: str) -> None:
+    """Record the sweep's stop (runners start none of its trials) and cancel its queued trials that nobody runs."""
+    for _ in range(WRITE_ATTEMPTS):
+        try:
+            write_trials(git, dataclasses.replace(sweep, state={**sweep.state, "stopped": reason}))
+            break
+        except ConcurrentChange:
+            sweep = Ledger(git).sweep(sweep.name)
+    else:
+        raise ConcurrentChange(f"sweep {sweep.name} kept changing while it was stopped: run gitexp stop again")
+    live = LiveClaims.read(git)
+    idle = [t for t in Ledger(git).trials([sweep.name]) if t.status == QUEUED and live.holder(t) is None]
+    cancel_trials(git, idle, reason)
+
+
+# -- logs ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RemoteRun:
+    """A trial a runner elsewhere holds, as its claim's last heartbeat tells."""
+
+    trial: Trial
+    claim: Claim
+
+    def describe(self, now: float | None = None) -> str:
+        age = max(0.0, (now or time.time()) - self.claim.heartbeat)
+        return (
+            f"{self.trial.ref.key} runs on worker {self.claim.worker} (host {self.claim.host}, pid {self.claim.pid}); "
+            f"its last heartbeat was {age:.0f} s ago: gitexp logs {self.trial.ref.key} shows its log once gitexp pull brings its result"
+        )
+
+
+def running_elsewhere(git: Git, trial: Trial) -> RemoteRun | None:
+    """The live claim on a remote that holds ``trial``, as this clone last fetched it; None when there is none."""
+    live = LiveClaims.read(git)
+    if trial.status != QUEUED or trial.ref.key not in live.elsewhere:
+        return None
+    for remote in _remotes_claiming(git, trial):
+        records = remote_view_claims(git, remote, trial)
+        if records:
+            return RemoteRun(trial, records[0])
+    return None
+
+
+def remote_view_claims(git: Git, remote: Remote, trial: Trial) -> list[Claim]:
+    return [read_claim(r) for r in RemoteRefs(git, remote).view.refs(claim_ref(trial.ref.key))]
+
+
+def running_here(git: Git, trial: Trial) -> bool:
+    return trial.status == QUEUED and held_by(trial_lock_path(git.common_dir(), trial.sweep, trial.name)) is not None
+
+
+def follow_log(git: Git, trial: Trial, sleep: Callable[[float], None] = time.sleep) -> Iterator[str]:
+    """The trial's log as it grows, in whole lines, until its run here ends; then the rest of it.
+
+    Each piece is read from where the last one ended, so no line comes twice.
+    """
+    path = trial_log_path(git.common_dir(), trial.sweep, trial.name)
+    offset = 0
+    while True:
+        running = running_here(git, trial)  # asked first: what the run wrote before it ended is read next
+        if _size(path) < offset:  # a new run of the trial (a retry) started its log afresh
+            offset = 0
+        chunk = _read_from(path, offset)
+        whole = chunk if not running else chunk[: chunk.rfind(b"\n") + 1]
+        if whole:
+            offset += len(whole)
+            yield whole.decode("utf-8", "replace")
+        if not running:
+            return
+        sleep(FOLLOW_POLL)
+
+
+def _read_from(path: Path, offset: int) -> bytes:
+    try:
+        with path.open("rb") as log:
+            log.seek(offset)
+            return log.read()
+    except OSError:
+        return b""
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def latest_lines(git: Git, trial: Trial, count: int) -> list[str]:
+    text = _read_from(trial_log_path(git.common_dir(), trial.sweep, trial.name), 0).decode("utf-8", "replace")
+    return text.rstrip("\n").splitlines()[-count:] if text.strip() else []
+

@@ -1,0 +1,124 @@
+"""logs -f and stop against real runs: a stage that prints a line every 0.3 s, a real `gitexp run` process."""
+
+from __future__ import annotations
+
+import textwrap
+import time
+
+import pytest
+
+from gitexp.store.layout import trial_lock_path, trial_log_path
+from gitexp.store.locks import held_by
+from gitexp.store.records import Ledger
+
+TICKING_TRAIN_PY = textwrap.dedent(
+    """\
+    import json, time
+    import yaml
+    p = yaml.safe_load(open("params.yaml"))["train"]
+    for i in range(int(p["ticks"])):
+        print(f"tick {i}", flush=True)
+        time.sleep(0.3)
+    json.dump({"score": p["lr"]}, open("metrics.json", "w"))
+    """
+)
+
+
+@pytest.fixture
+def ticking(project):
+    params = project.root / "params.yaml"
+    params.write_text(params.read_text().replace("fail: false", "fail: false\n  ticks: 1"))
+    (project.root / "train.py").write_text(TICKING_TRAIN_PY)
+    project.run("commit", "-qam", "a stage that ticks")
+    return project
+
+
+def wait_running(git, key: str, timeout: float = 30) -> None:
+    sweep, _, name = key.partition("/")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        log = trial_log_path(git.common_dir(), sweep, name)
+        if held_by(trial_lock_path(git.common_dir(), sweep, name)) and log.exists() and "tick" in log.read_text():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{key} did not start")
+
+
+def test_logs_follow_prints_every_line_once_in_order(ticking, run_gitexp, kit):
+    assert run_gitexp(ticking.root, "queue", "--name", "s", "--set", "train.ticks=12").code == 0
+    runner = kit.gitexp(ticking.root, "run", "s")
+    wait_running(ticking, "s/t001")
+    followed = run_gitexp(ticking.root, "logs", "-f", "s/t001")
+    assert runner.wait(60) == 0
+    assert followed.code == 0
+    ticks = [line for line in followed.out.splitlines() if line.startswith("tick")]
+    assert ticks == [f"tick {i}" for i in range(12)]
+    assert Ledger(ticking).resolve_trial("s/t001").status == "succeeded"  # it followed until the result
+
+
+def test_stop_cancels_a_local_trial_and_the_others_go_on(ticking, run_gitexp, kit):
+    assert run_gitexp(ticking.root, "queue", "--name", "s", "--set", "train.ticks=[25,3]").code == 0
+    runner = kit.gitexp(ticking.root, "run", "s", "-j", "2")
+    wait_running(ticking, "s/t001")
+    stopped = run_gitexp(ticking.root, "stop", "s/t001")
+    assert stopped.code == 0, stopped.err
+    runner.wait(30)
+    ledger = Ledger(ticking)
+    first, second = ledger.resolve_trial("s/t001"), ledger.resolve_trial("s/t002")
+    assert first.status == "cancelled" and "stopped by " in first.message
+    assert second.status == "succeeded"
+    assert kit.result_counts(ticking) == {"refs/heads/exp/s/t001": 1, "refs/heads/exp/s/t002": 1}
+    log = trial_log_path(ticking.common_dir(), "s", "t001").read_text()
+    assert "tick 24" not in log  # it stopped at once, not after its 25 ticks
+    assert not [p for p in _processes_in(ticking.common_dir()) if p]  # its process tree is gone
+    again = run_gitexp(ticking.root, "run", "s/t001", "--retry-cancelled")
+    assert again.code == 0 and Ledger(ticking).resolve_trial("s/t001").status == "succeeded"
+
+
+def _processes_in(common_dir):
+    import os
+    from pathlib import Path
+
+    root = str(common_dir / "gitexp" / "worktrees")
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.readlink(entry / "cwd").startswith(root):
+                    found.append(entry.name)
+            except OSError:
+                pass
+    return found
+
+
+HEARTBEAT = 1.0
+
+
+def test_stop_of_a_trial_a_worker_runs_lands_within_two_heartbeats(ticking, run_gitexp, kit, tmp_path):
+    from gitexp.execution.processes import GRACE
+    from gitexp.store.git import Git
+
+    assert run_gitexp(ticking.root, "queue", "--name", "s", "--set", "train.ticks=60").code == 0
+    remote = kit.make_remote(ticking, tmp_path / "remote.git")
+    ticking.run("remote", "add", "origin", str(remote.root))
+    there = kit.clone(remote.root, tmp_path / "there")
+    worker = kit.gitexp(there.root, "worker", "--remote", "origin", "--heartbeat", str(HEARTBEAT), "--poll", "0.2")
+    wait_running(there, "s/t001")
+    assert run_gitexp(ticking.root, "pull", "origin").code == 0  # brings the remote's claims: where s/t001 runs
+
+    where = run_gitexp(ticking.root, "logs", "-f", "s/t001")
+    assert where.code == 0 and "s/t001 runs on worker " in where.out and "last heartbeat was" in where.out
+    asked = time.monotonic()
+    stopped = run_gitexp(ticking.root, "stop", "s/t001")
+    assert stopped.code == 0 and "on origin" in stopped.out, stopped.err
+    while kit.result_counts(Git(remote.root)) == {"refs/heads/exp/s/t001": 0}:
+        assert time.monotonic() - asked < 2 * HEARTBEAT + GRACE + 5, "not stopped within two heartbeats"
+        time.sleep(0.1)
+    worker.communicate(timeout=30)
+    assert worker.returncode == 0
+
+    assert run_gitexp(ticking.root, "pull", "origin").code == 0
+    trial = Ledger(ticking).resolve_trial("s/t001")
+    assert trial.status == "cancelled" and "stopped by " in trial.message
+    assert kit.result_counts(Git(remote.root)) == {"refs/heads/exp/s/t001": 1}
+    assert not remote.run("for-each-ref", "refs/gitexp/stop/", "refs/gitexp/claims/").strip()  # nothing left behind
