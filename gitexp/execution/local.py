@@ -72,6 +72,16 @@ class RunSummary:
     def failed(self) -> list[Trial]:
         return [trial for trial, outcome in self.finished if outcome.status == FAILED]
 
+    @property
+    def cancelled(self) -> list[Trial]:
+        return [trial for trial, outcome in self.finished if outcome.status == CANCELLED]
+
+    def counts(self) -> str:
+        """What the run did, as its last line says it: cancelled trials (stopped by a user) only when there are some."""
+        succeeded = len(self.finished) - len(self.failed) - len(self.cancelled)
+        cancelled = f", {len(self.cancelled)} cancelled" if self.cancelled else ""
+        return f"{succeeded} succeeded, {len(self.failed)} failed{cancelled}"
+
     def add(self, other: RunSummary) -> None:
         self.finished += other.finished
         self.skipped += other.skipped

@@ -62,7 +62,8 @@ def test_stop_cancels_a_local_trial_and_the_others_go_on(ticking, run_gitexp, ki
     wait_running(ticking, "s/t001")
     stopped = run_gitexp(ticking.root, "stop", "s/t001")
     assert stopped.code == 0, stopped.err
-    runner.wait(30)
+    out, _ = runner.communicate(timeout=30)
+    assert out.splitlines()[-1] == "1 succeeded, 0 failed, 1 cancelled, 0 skipped"
     ledger = Ledger(ticking)
     first, second = ledger.resolve_trial("s/t001"), ledger.resolve_trial("s/t002")
     assert first.status == "cancelled" and "stopped by " in first.message

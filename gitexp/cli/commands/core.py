@@ -119,8 +119,7 @@ def run(environment: Environment, names, jobs, timeout, stage, retry_failed, ret
     )
     with display:
         summary = plan.run(display)
-    succeeded = len(summary.finished) - len(summary.failed)
-    environment.echo(f"{succeeded} succeeded, {len(summary.failed)} failed, {len(summary.skipped)} skipped")
+    environment.echo(f"{summary.counts()}, {len(summary.skipped)} skipped")
     for shared in plan.shared:
         environment.echo(f"{shared.note}: gitexp pull brings the results of other runners")
     for driver in plan.drivers:

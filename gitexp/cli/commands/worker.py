@@ -54,8 +54,7 @@ def worker(environment: Environment, remote_spec, sweeps, jobs, idle_exit, stale
     runner.connect()
     environment.echo(f"worker {runner.worker_id} taking trials from {remote.shown}")
     summary = runner.run()
-    succeeded = len(summary.finished) - len(summary.failed)
-    environment.echo(f"worker {runner.worker_id}: {succeeded} succeeded, {len(summary.failed)} failed; nothing left to run")
+    environment.echo(f"worker {runner.worker_id}: {summary.counts()}; nothing left to run")
     if summary.failed:
         names = ", ".join(trial.ref.key for trial in summary.failed[:5])
         raise TrialsFailed(f"{len(summary.failed)} trial(s) failed ({names}): see gitexp logs TRIAL")
