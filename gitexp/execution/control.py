@@ -6,7 +6,9 @@ TERM, a grace period, KILL, and the runner publishes a ``cancelled`` result
 naming who stopped it. A trial held by a live claim on a remote is stopped
 through a stop request ref pushed there, which its worker reads with its next
 heartbeat. Stopping a sweep also cancels its queued trials and records the
-stop in the sweep, as early stopping does, so that no runner starts new ones.
+stop in the sweep, as early stopping does, so that no runner starts new ones;
+a sweep a remote shares (``shared.shared_on``) is stopped there, where its
+workers read it, and this clone's refs follow the remote's forward.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 
 from gitexp.errors import ConcurrentChange, UsageError
 from gitexp.execution.driver import WRITE_ATTEMPTS, cancel_trials
+from gitexp.execution.shared import shared_on
 from gitexp.planning.queue import write_trials
 from gitexp.store.claim_records import Claim, claim_ref, read_claim
 from gitexp.store.git import ZERO_OID, Git, RefUpdate
@@ -26,7 +29,9 @@ from gitexp.store.layout import trial_lock_path, trial_log_path
 from gitexp.store.live import LiveClaims
 from gitexp.store.locks import held_by
 from gitexp.store.records import QUEUED, Ledger, Sweep, Trial
-from gitexp.store.remote import Remote, RemoteRefs, resolve_remote
+from gitexp.store.naming import sweep_ref
+from gitexp.store.refstore import LocalRefs, RefStore
+from gitexp.store.remote import Remote, RemoteRefs, fetch_experiments, resolve_remote
 from gitexp.store.stops import request_stop, stop_message, stop_ref, who_stops
 
 FOLLOW_POLL = 0.2  # seconds between looks at a followed log
@@ -39,31 +44,36 @@ class StopPlan:
     here: list[Trial] = field(default_factory=list)  # held by a runner of this clone
     remote: list[tuple[Trial, Remote, dict[str, str]]] = field(default_factory=list)  # held by a claim on a remote
     sweeps: list[Sweep] = field(default_factory=list)  # to stop: queued trials cancelled, the stop recorded
+    homes: dict[str, Remote] = field(default_factory=dict)  # sweep name -> the remote that shares it
     by: str = ""
 
     def write(self, git: Git) -> None:
+        for sweep in self.sweeps:  # first: a runner whose trial stops next must find its sweep stopped
+            stop_sweep(git, sweep, f"stopped by {self.by}", self.homes.get(sweep.name))
         common_dir = git.common_dir()
         for trial in self.here:
             request_stop(common_dir, trial.sweep, trial.name, self.by)
         for trial, remote, _ in self.remote:
             push_stop(git, remote, trial, self.by)
-        for sweep in self.sweeps:
-            stop_sweep(git, sweep, f"stopped by {self.by}")
 
 
 def plan_stop(git: Git, names: Sequence[str], remote_spec: str | None = None) -> StopPlan:
-    """Which trials ``names`` (trials or sweeps) stop, and where; refuses a trial that is not running."""
+    """Which trials ``names`` (trials or sweeps) stop, and where; refuses a trial that is not running.
+
+    A sweep a remote shares is judged by its trials and record there (fetched first).
+    """
     ledger = Ledger(git)
     sweeps = set(ledger.sweep_names())
     remote = resolve_remote(git, remote_spec, git.root) if remote_spec else None
+    named = [ledger.sweep(name) for name in dict.fromkeys(names) if name in sweeps]
+    homes = {name: resolve_remote(git, home) for name, home in shared_on(git, named).items()}  # fetches their claims
     live = LiveClaims.read(git)
-    plan = StopPlan(by=who_stops(git))
+    plan = StopPlan(homes=homes, by=who_stops(git))
     for name in dict.fromkeys(names):
         if name in sweeps:
-            sweep = ledger.sweep(name)
-            trials = ledger.trials([name])
+            sweep, trials = _sweep_as_shared(git, ledger, name, homes.get(name))
             running = [t for t in trials if t.status == QUEUED and (live.holder(t) is not None or remote)]
-            placed = [trial for trial in running if _place(git, plan, trial, remote)]
+            placed = [trial for trial in running if _place(git, plan, trial, remote or homes.get(name))]
             if not placed and (sweep.state.get("stopped") or not any(t.status == QUEUED for t in trials)):
                 raise UsageError(f"sweep {name} is not running (no running or queued trial): nothing to stop")
             plan.sweeps.append(sweep)
@@ -75,6 +85,15 @@ def plan_stop(git: Git, names: Sequence[str], remote_spec: str | None = None) ->
                 where = f" on {remote.shown}" if remote and status == QUEUED else ""
                 raise UsageError(f"{trial.ref.key} is not running{where} (it is {status}): gitexp status shows what runs")
     return plan
+
+
+def _sweep_as_shared(git: Git, ledger: Ledger, name: str, home: Remote | None) -> tuple[Sweep, list[Trial]]:
+    """The sweep and its trials as its home has them: this clone, or the remote that shares it (fetched now)."""
+    if home is None:
+        return ledger.sweep(name), ledger.trials([name])
+    fetch_experiments(git, home, [ledger.sweep(name).prefix])
+    there = Ledger(RemoteRefs(git, home).view)
+    return there.sweep(name), there.trials([name])
 
 
 def _place(git: Git, plan: StopPlan, trial: Trial, remote: Remote | None) -> bool:
@@ -111,19 +130,43 @@ def push_stop(git: Git, remote: Remote, trial: Trial, by: str) -> None:
     raise ConcurrentChange(f"the stop request of {trial.ref.key} on {remote.shown} kept changing: run gitexp stop again")
 
 
-def stop_sweep(git: Git, sweep: Sweep, reason: str) -> None:
-    """Record the sweep's stop (runners start none of its trials) and cancel its queued trials that nobody runs."""
+def stop_sweep(git: Git, sweep: Sweep, reason: str, home: Remote | None = None) -> None:
+    """Record the sweep's stop (runners start none of its trials) and cancel its queued trials that nobody runs.
+
+    Written where its runners read it: here, or on ``home``, the remote that
+    shares it, by compare-and-swap on the record last fetched, redone on the
+    record as it is then when a runner there moved it; this clone's refs then
+    move forward to the remote's, so that gitexp pull finds nothing diverged.
+    """
+    store: RefStore = RemoteRefs(git, home) if home else LocalRefs(git)
     for _ in range(WRITE_ATTEMPTS):
         try:
-            write_trials(git, dataclasses.replace(sweep, state={**sweep.state, "stopped": reason}))
+            write_trials(git, dataclasses.replace(sweep, state={**sweep.state, "stopped": reason}), store=store)
             break
         except ConcurrentChange:
-            sweep = Ledger(git).sweep(sweep.name)
+            if home:
+                fetch_experiments(git, home, [sweep.prefix])
+            sweep = Ledger(store.view).sweep(sweep.name)
     else:
         raise ConcurrentChange(f"sweep {sweep.name} kept changing while it was stopped: run gitexp stop again")
     live = LiveClaims.read(git)
-    idle = [t for t in Ledger(git).trials([sweep.name]) if t.status == QUEUED and live.holder(t) is None]
-    cancel_trials(git, idle, reason)
+    idle = [t for t in Ledger(store.view).trials([sweep.name]) if t.status == QUEUED and live.holder(t) is None]
+    cancel_trials(git, idle, reason, store)
+    if home:
+        _follow_forward(git, store.view, [sweep_ref(sweep.name), *(t.ref.ref for t in idle)])
+
+
+def _follow_forward(git: Git, there: Git, refs: Sequence[str]) -> None:
+    """Move this clone's ``refs`` forward to where ``there`` has them; one moved or diverged here is left for gitexp pull."""
+    store = LocalRefs(git)
+    here = store.current(list(refs))
+    updates = []
+    for record in there.refs(*refs):
+        old = here.get(record.name)
+        if record.name in refs and old != record.oid and (old is None or git.is_ancestor(old, record.oid)):
+            updates.append(RefUpdate(record.name, record.oid, old or ZERO_OID))
+    for update in updates:  # one by one: a ref that moved meanwhile leaves the others to move
+        store.swap([update], message="gitexp: stop")
 
 
 # -- logs ----------------------------------------------------------------------

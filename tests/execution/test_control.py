@@ -123,3 +123,30 @@ def test_stop_of_a_trial_a_worker_runs_lands_within_two_heartbeats(ticking, run_
     assert trial.status == "cancelled" and "stopped by " in trial.message
     assert kit.result_counts(Git(remote.root)) == {"refs/heads/exp/s/t001": 1}
     assert not remote.run("for-each-ref", "refs/gitexp/stop/", "refs/gitexp/claims/").strip()  # nothing left behind
+
+
+def test_stop_of_a_sweep_a_remote_shares_stops_it_there(ticking, run_gitexp, kit, tmp_path):
+    from gitexp.store.git import Git
+
+    assert run_gitexp(ticking.root, "queue", "--name", "s", "--set", "train.ticks=[60,61,62]").code == 0
+    remote = kit.make_remote(ticking, tmp_path / "remote.git")
+    ticking.run("remote", "add", "origin", str(remote.root))
+    there = kit.clone(remote.root, tmp_path / "there")
+    worker = kit.gitexp(there.root, "worker", "--remote", "origin", "--heartbeat", str(HEARTBEAT), "--poll", "0.2")
+    deadline = time.monotonic() + 30
+    while not remote.run("for-each-ref", "refs/gitexp/claims/").strip():
+        assert time.monotonic() < deadline, "the worker claimed nothing"
+        time.sleep(0.1)
+    assert run_gitexp(ticking.root, "pull", "origin").code == 0  # this clone sees the sweep shared there
+
+    stopped = run_gitexp(ticking.root, "stop", "s")
+    assert stopped.code == 0 and "Sweep s stopped" in stopped.out, stopped.err
+    worker.communicate(timeout=30)  # its trial stopped, it starts no other: nothing left to do
+    assert worker.returncode == 0
+    shared = Ledger(Git(remote.root))
+    assert [t.status for t in shared.trials(["s"])] == ["cancelled"] * 3
+    assert shared.sweep("s").state["stopped"].startswith("stopped by ")
+    assert kit.result_counts(Git(remote.root)) == {f"refs/heads/exp/s/t00{i}": 1 for i in (1, 2, 3)}
+    pulled = run_gitexp(ticking.root, "pull", "origin")
+    assert pulled.code == 0 and "left" not in pulled.out, pulled.out  # this clone followed: nothing diverged
+    assert [t.status for t in Ledger(ticking).trials(["s"])] == ["cancelled"] * 3
