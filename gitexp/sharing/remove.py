@@ -1,4 +1,4 @@
-"""``gitexp remove``: a sweep's or trial's refs deleted here, and on a remote when asked."""
+"""``gitexp remove``: a sweep's or trial's refs (branches, record, claims, stop requests) deleted here and, when asked, on a remote."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from gitexp.sharing.sync import remote_store, swap_on_remote
 from gitexp.store.claim_records import claim_ref
 from gitexp.store.git import ZERO_OID, Git, RefUpdate
 from gitexp.store.journal import recover
-from gitexp.store.layout import trial_log_path
+from gitexp.store.layout import stop_request_path, trial_log_path
 from gitexp.store.live import LiveClaims
-from gitexp.store.naming import CLAIMS_NAMESPACE, sweep_ref
+from gitexp.store.naming import CLAIMS_NAMESPACE, STOPS_NAMESPACE, sweep_ref
 from gitexp.store.records import Ledger, Sweep, Trial
 from gitexp.store.refstore import LocalRefs
+from gitexp.store.stops import stop_ref
 
 
 @dataclass
@@ -38,7 +39,7 @@ class Removal:
 
 
 def remove(git: Git, names: list[str], remote: str | None = None) -> Removal:
-    """Delete trials and sweeps (their branches, records and claims), on ``remote`` first, then here.
+    """Delete trials and sweeps (their branches, records, claims and stop requests), on ``remote`` first, then here.
 
     Each side changes in one atomic step that checks every ref is still where
     it was seen, so a result pushed meanwhile is never deleted unseen.
@@ -56,10 +57,11 @@ def remove(git: Git, names: list[str], remote: str | None = None) -> Removal:
         raise GitCommandError("refs changed while removing (another gitexp at work?): run gitexp remove again")
     common_dir = git.common_dir()
     for trial in removal.trials:
-        log = trial_log_path(common_dir, trial.sweep, trial.name)
-        log.unlink(missing_ok=True)
-        with contextlib.suppress(OSError):
-            log.parent.rmdir()  # once the sweep's last log is gone
+        for where in (trial_log_path, stop_request_path):
+            path = where(common_dir, trial.sweep, trial.name)
+            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                path.parent.rmdir()  # once the sweep's last file there is gone
     return removal
 
 
@@ -74,38 +76,49 @@ def plan_removal(git: Git, names: list[str]) -> Removal:
             removal.sweeps.append(sweep)
             removal.trials += ledger.trials([name])
             removal.local[sweep_ref(name)] = sweep.commit
-            removal.local.update((record.name, record.oid) for record in git.refs(f"{CLAIMS_NAMESPACE}{name}/"))
+            for namespace in (CLAIMS_NAMESPACE, STOPS_NAMESPACE):
+                removal.local.update((record.name, record.oid) for record in git.refs(f"{namespace}{name}/"))
         else:
             removal.trials.append(ledger.resolve_trial(name))
     running_here = LiveClaims.read(git, remotes=False)  # a remote's runner publishes by compare-and-swap
     checked_out = git.current_branch()
-    claims = {record.name: record.oid for record in git.refs(CLAIMS_NAMESPACE)}
+    claims_and_stops = {record.name: record.oid for record in git.refs(CLAIMS_NAMESPACE, STOPS_NAMESPACE)}
     for trial in removal.trials:
         if running_here.holder(trial) is not None:
             raise UsageError(f"{trial.ref.key} is running: wait until it finishes, then remove it")
         if trial.ref.ref == checked_out:
             raise UsageError(f"{trial.ref.branch} is checked out: switch to another branch, then remove it")
         removal.local[trial.ref.ref] = trial.tip
-        claim = claim_ref(trial.ref.key)
-        if claim in claims:
-            removal.local[claim] = claims[claim]
+        for ref in _claim_and_stop(trial):
+            if ref in claims_and_stops:
+                removal.local[ref] = claims_and_stops[ref]
     return removal
 
 
 def remote_refs_to_remove(git: Git, remote: str, removal: Removal) -> dict[str, str]:
     """The remote's refs of the removed trials and sweeps, including trials only the remote has."""
-    patterns = {ref for ref in removal.local} | {claim_ref(trial.ref.key) for trial in removal.trials}
+    patterns = {ref for ref in removal.local} | {ref for trial in removal.trials for ref in _claim_and_stop(trial)}
     for sweep in removal.sweeps:
-        patterns |= {f"refs/heads/{sweep.prefix}{sweep.name}/*", f"{CLAIMS_NAMESPACE}{sweep.name}/*"}
+        patterns |= {f"{namespace}{sweep.name}/*" for namespace in _sweep_namespaces(sweep)}
     advertised = git.ls_remote(remote, sorted(patterns))
     return {ref: oid for ref, oid in sorted(advertised.items()) if _is_removed(ref, removal)}
 
 
 def _is_removed(ref: str, removal: Removal) -> bool:
     """``ls-remote`` patterns match ref name tails: keep only the refs removal really means."""
-    if ref in removal.local or ref in {claim_ref(trial.ref.key) for trial in removal.trials}:
+    if ref in removal.local or ref in {ref for trial in removal.trials for ref in _claim_and_stop(trial)}:
         return True
     return any(
-        ref.startswith((f"refs/heads/{sweep.prefix}{sweep.name}/", f"{CLAIMS_NAMESPACE}{sweep.name}/"))
+        ref.startswith(tuple(f"{namespace}{sweep.name}/" for namespace in _sweep_namespaces(sweep)))
         for sweep in removal.sweeps
     )
+
+
+def _claim_and_stop(trial: Trial) -> tuple[str, str]:
+    """A trial's claim ref and stop request ref."""
+    return claim_ref(trial.ref.key), stop_ref(trial.ref.key)
+
+
+def _sweep_namespaces(sweep: Sweep) -> tuple[str, ...]:
+    """Where a sweep's refs live, each followed by ``<sweep>/``: its trial branches, claims and stop requests."""
+    return f"refs/heads/{sweep.prefix}", CLAIMS_NAMESPACE, STOPS_NAMESPACE

@@ -150,3 +150,26 @@ def test_stop_of_a_sweep_a_remote_shares_stops_it_there(ticking, run_gitexp, kit
     pulled = run_gitexp(ticking.root, "pull", "origin")
     assert pulled.code == 0 and "left" not in pulled.out, pulled.out  # this clone followed: nothing diverged
     assert [t.status for t in Ledger(ticking).trials(["s"])] == ["cancelled"] * 3
+
+
+def test_remove_deletes_stop_requests_here_and_on_the_remote(ticking, run_gitexp, kit, tmp_path):
+    """A stop request a run never read (it ended first): a file here, refs here and on the remote."""
+    from gitexp.store.git import Git
+    from gitexp.store.layout import stop_request_path
+    from gitexp.store.stops import request_stop, stop_message
+
+    assert run_gitexp(ticking.root, "queue", "--name", "s", "--set", "train.ticks=[1,2]").code == 0
+    remote = kit.make_remote(ticking, tmp_path / "remote.git")
+    ticking.run("remote", "add", "origin", str(remote.root))
+    for key in ("s/t001", "s/t002"):
+        stop = ticking.commit_tree(ticking.empty_tree(), stop_message(key, "w", "me"))
+        ticking.run("update-ref", f"refs/gitexp/stop/{key}", stop)
+        ticking.run("push", "-q", "origin", f"refs/gitexp/stop/{key}")
+    request_stop(ticking.common_dir(), "s", "t001", "me")
+
+    assert run_gitexp(ticking.root, "remove", "s/t001", "--remote", "origin").code == 0
+    assert not stop_request_path(ticking.common_dir(), "s", "t001").exists()
+    stops = "for-each-ref", "--format=%(refname)", "refs/gitexp/stop/"
+    assert ticking.run(*stops).split() == Git(remote.root).run(*stops).split() == ["refs/gitexp/stop/s/t002"]
+    assert run_gitexp(ticking.root, "remove", "s", "--remote", "origin").code == 0
+    assert not ticking.run(*stops).strip() and not Git(remote.root).run(*stops).strip()
