@@ -810,3 +810,23 @@ CASES.update({
         ("logs", "-f", "s/t009"), "no trial named 's/t009'", "gitexp show lists the trials", queued_sweep
     ),
 })
+
+
+# -- stopgaps: stop of a trial that has finished --
+
+
+def ran_sweep(git: Git, tmp_path: Path) -> Path:
+    """Sweep ``s`` queued and run: both trials succeeded."""
+    from gitexp.execution.local import RunOptions
+    from gitexp.execution.shared import plan_run
+
+    queued_sweep(git, tmp_path)
+    plan_run(git, ["s"], RunOptions()).run(lambda event: None)
+    return git.root
+
+
+CASES.update({
+    "stop of a trial that has finished": Case(
+        ("stop", "s/t001"), "s/t001 is not running (it is succeeded)", "gitexp status shows what runs", ran_sweep
+    ),
+})
