@@ -173,3 +173,36 @@ def test_remove_deletes_stop_requests_here_and_on_the_remote(ticking, run_gitexp
     assert ticking.run(*stops).split() == Git(remote.root).run(*stops).split() == ["refs/gitexp/stop/s/t002"]
     assert run_gitexp(ticking.root, "remove", "s", "--remote", "origin").code == 0
     assert not ticking.run(*stops).strip() and not Git(remote.root).run(*stops).strip()
+
+
+def test_logs_and_stop_of_a_sweep_running_here(ticking, run_gitexp, kit):
+    assert run_gitexp(ticking.root, "queue", "--name", "s", "--set", "train.ticks=[40,41,1]").code == 0
+    runner = kit.gitexp(ticking.root, "run", "s", "-j", "2")
+    wait_running(ticking, "s/t001")
+    wait_running(ticking, "s/t002")
+    logs = run_gitexp(ticking.root, "logs", "s")
+    assert logs.code == 0, logs.err
+    prefixes = {line.split(": ")[0] for line in logs.out.splitlines()}
+    assert prefixes == {"t001", "t002"} and "t001: tick 0" in logs.out  # the running trials' last lines, not t003
+
+    stopped = run_gitexp(ticking.root, "stop", "s")
+    assert stopped.code == 0 and "Sweep s stopped" in stopped.out, stopped.err
+    runner.wait(30)
+    trials = Ledger(ticking).trials(["s"])
+    assert [t.status for t in trials] == ["cancelled"] * 3 and all("stopped by " in t.message for t in trials)
+    assert Ledger(ticking).sweep("s").state["stopped"].startswith("stopped by ")
+    assert kit.result_counts(ticking) == {f"refs/heads/exp/s/t00{i}": 1 for i in (1, 2, 3)}
+    assert not trial_log_path(ticking.common_dir(), "s", "t003").exists()  # it never started
+    assert "tick 39" not in trial_log_path(ticking.common_dir(), "s", "t001").read_text()
+
+
+def test_run_retry_cancelled_lifts_a_sweeps_stop(ticking, run_gitexp):
+    assert run_gitexp(ticking.root, "queue", "--name", "s", "--set", "train.ticks=[1,2]").code == 0
+    assert run_gitexp(ticking.root, "stop", "s").code == 0  # nothing runs yet: its queued trials are cancelled
+    assert run_gitexp(ticking.root, "run", "s").code == 0
+    assert [t.status for t in Ledger(ticking).trials(["s"])] == ["cancelled"] * 2  # a stopped sweep starts nothing
+    again = run_gitexp(ticking.root, "run", "--retry-cancelled", "s")
+    assert again.code == 0, again.err
+    ledger = Ledger(ticking)
+    assert [t.status for t in ledger.trials(["s"])] == ["succeeded"] * 2
+    assert "stopped" not in ledger.sweep("s").state
