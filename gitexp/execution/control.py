@@ -28,8 +28,8 @@ from gitexp.store.git import ZERO_OID, Git, RefUpdate
 from gitexp.store.layout import trial_lock_path, trial_log_path
 from gitexp.store.live import LiveClaims
 from gitexp.store.locks import held_by
-from gitexp.store.records import QUEUED, Ledger, Sweep, Trial
 from gitexp.store.naming import sweep_ref
+from gitexp.store.records import QUEUED, Ledger, Sweep, Trial
 from gitexp.store.refstore import LocalRefs, RefStore
 from gitexp.store.remote import Remote, RemoteRefs, fetch_experiments, resolve_remote
 from gitexp.store.stops import request_stop, stop_message, stop_ref, who_stops

@@ -15,9 +15,9 @@ from gitexp.project.lock import PipelineRecord
 from gitexp.project.metrics import CommitReader, dvc_file_paths, flatten, merge_metrics_files, read_workspace_metrics
 from gitexp.project.model import DEFAULT_PARAMS_FILE, Project, load_project
 from gitexp.project.params import ParamsFile, read_values
+from gitexp.store.claim_records import Claim, read_claim
 from gitexp.store.git import Git
 from gitexp.store.layout import checked_out_commit
-from gitexp.store.claim_records import Claim, read_claim
 from gitexp.store.live import LiveClaims
 from gitexp.store.naming import CLAIMS_NAMESPACE
 from gitexp.store.records import QUEUED, RUNNING, STATES, SUCCEEDED, Ledger, Sweep, Trial

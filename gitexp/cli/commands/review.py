@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
-from gitexp.cli.completion import complete_names, complete_remotes, complete_remotes_and_sweeps, complete_sweeps, complete_trials
+from gitexp.cli.completion import (
+    complete_names,
+    complete_remotes,
+    complete_remotes_and_sweeps,
+    complete_sweeps,
+    complete_trials,
+)
 from gitexp.cli.environment import Environment, pass_environment
 from gitexp.cli.group import cli
 from gitexp.store.remote import DEFAULT_REMOTE
