@@ -496,3 +496,15 @@ def markdown_tables(text: str) -> list[list[str]]:
             tables.append(current)
             current = []
     return tables
+
+
+# max_iter 3, eta 3 on the template project: bracket 1 runs 3 configs at n_est 1 and promotes 1 to
+# n_est 3; bracket 0 runs 2 at 3 (6 trials)
+HYPERBAND_SWEEP = """\
+matrix:
+  train.lr: uniform(0.0, 0.2)
+strategy: {name: hyperband, resource: train.n_est, max_iter: 3, eta: 3}
+objective: {metric: score, goal: maximize}
+seed: 3
+concurrency: 2
+"""

@@ -3,6 +3,7 @@
 import textwrap
 
 from gitexp.store.records import Ledger
+from tests.conftest import HYPERBAND_SWEEP
 
 
 def run_sweep(project, run_gitexp, name, text):
@@ -13,19 +14,7 @@ def run_sweep(project, run_gitexp, name, text):
 
 
 def test_hyperband_promotes_the_best_of_a_rung(project, run_gitexp):
-    trials = run_sweep(
-        project,
-        run_gitexp,
-        "hb",
-        """\
-        matrix:
-          train.lr: uniform(0.0, 0.2)
-        strategy: {name: hyperband, resource: train.n_est, max_iter: 3, eta: 3}
-        objective: {metric: score, goal: maximize}
-        seed: 3
-        concurrency: 2
-        """,
-    )
+    trials = run_sweep(project, run_gitexp, "hb", HYPERBAND_SWEEP)
     # max_iter 3, eta 3: bracket 1 runs 3 configs at n_est 1 and promotes 1 to n_est 3; bracket 0 runs 2 at 3
     assert len(trials) == 6 and all(t.status == "succeeded" for t in trials)
     first_rung = [t for t in trials if t.tags["bracket"] == 1 and t.tags["rung"] == 0]

@@ -10,23 +10,13 @@ from gitexp.cli.progress import PlainProgress
 from gitexp.execution.local import RunEvent
 from gitexp.execution.pipeline import RunOutcome
 from gitexp.store.records import Ledger
+from tests.conftest import HYPERBAND_SWEEP
 
 COUNT = re.compile(r"^\[(\d+)/(\d+)\] ", re.MULTILINE)
 
 
 def test_hyperband_run_counts_up_to_its_schedule(project, run_gitexp):
-    (project.root / "hb.yaml").write_text(
-        textwrap.dedent(
-            """\
-            matrix:
-              train.lr: uniform(0.0, 0.2)
-            strategy: {name: hyperband, resource: train.n_est, max_iter: 3, eta: 3}
-            objective: {metric: score, goal: maximize}
-            seed: 3
-            concurrency: 2
-            """
-        )
-    )
+    (project.root / "hb.yaml").write_text(HYPERBAND_SWEEP)
     result = run_gitexp(project.root, "run", "--sweep", "hb.yaml", "--name", "hb", "-j", "2")
     assert result.code == 0, result.err
     counts = [(int(done), int(total)) for done, total in COUNT.findall(result.out)]

@@ -95,15 +95,21 @@ def _processes_in(common_dir):
 HEARTBEAT = 1.0
 
 
+def worker_elsewhere(ticking, kit, tmp_path):
+    """A bare remote ``origin`` of ``ticking``, a clone of it, and a worker running there with quick heartbeats."""
+    remote = kit.make_remote(ticking, tmp_path / "remote.git")
+    ticking.run("remote", "add", "origin", str(remote.root))
+    there = kit.clone(remote.root, tmp_path / "there")
+    worker = kit.gitexp(there.root, "worker", "--remote", "origin", "--heartbeat", str(HEARTBEAT), "--poll", "0.2")
+    return remote, there, worker
+
+
 def test_stop_of_a_trial_a_worker_runs_lands_within_two_heartbeats(ticking, run_gitexp, kit, tmp_path):
     from gitexp.execution.processes import GRACE
     from gitexp.store.git import Git
 
     assert run_gitexp(ticking.root, "queue", "--name", "s", "--set", "train.ticks=60").code == 0
-    remote = kit.make_remote(ticking, tmp_path / "remote.git")
-    ticking.run("remote", "add", "origin", str(remote.root))
-    there = kit.clone(remote.root, tmp_path / "there")
-    worker = kit.gitexp(there.root, "worker", "--remote", "origin", "--heartbeat", str(HEARTBEAT), "--poll", "0.2")
+    remote, there, worker = worker_elsewhere(ticking, kit, tmp_path)
     wait_running(there, "s/t001")
     assert run_gitexp(ticking.root, "pull", "origin").code == 0  # brings the remote's claims: where s/t001 runs
 
@@ -129,10 +135,7 @@ def test_stop_of_a_sweep_a_remote_shares_stops_it_there(ticking, run_gitexp, kit
     from gitexp.store.git import Git
 
     assert run_gitexp(ticking.root, "queue", "--name", "s", "--set", "train.ticks=[60,61,62]").code == 0
-    remote = kit.make_remote(ticking, tmp_path / "remote.git")
-    ticking.run("remote", "add", "origin", str(remote.root))
-    there = kit.clone(remote.root, tmp_path / "there")
-    worker = kit.gitexp(there.root, "worker", "--remote", "origin", "--heartbeat", str(HEARTBEAT), "--poll", "0.2")
+    remote, there, worker = worker_elsewhere(ticking, kit, tmp_path)
     deadline = time.monotonic() + 30
     while not remote.run("for-each-ref", "refs/gitexp/claims/").strip():
         assert time.monotonic() < deadline, "the worker claimed nothing"
