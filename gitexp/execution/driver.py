@@ -226,6 +226,11 @@ class SweepDriver:
                 self.sweep = Ledger(self.store.view).sweep(self.sweep.name)
         # A remote's view is as new as its last fetch: the next sync records the stop.
 
+    def resume_when_retrying(self) -> None:
+        """``--retry-cancelled`` runs a stopped sweep's cancelled trials again, so its stop is lifted where it is kept."""
+        if self.stop_reason and CANCELLED in self.runnable_statuses:
+            self.resume()
+
     def resume(self) -> None:
         """Lift the sweep's stop (its cancelled trials are to run again), recording it in the sweep."""
         for _ in range(WRITE_ATTEMPTS):
@@ -345,8 +350,7 @@ def sources_for(git: Git, names: Sequence[str], runnable_statuses: Sequence[str]
     total = 0
     for sweep in sweeps:
         driver = SweepDriver(git, sweep, runnable_statuses, ledger=ledger)
-        if driver.stop_reason and CANCELLED in runnable_statuses:  # run --retry-cancelled: the stop is lifted
-            driver.resume()
+        driver.resume_when_retrying()
         if driver.expected_runs() == 0 or driver.stop_reason:
             continue
         refuse_objective_problems(git, sweep)

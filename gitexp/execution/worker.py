@@ -116,6 +116,7 @@ class RemoteQueue:
             driver = self.drivers.get(sweep.name)
             if driver is None:
                 driver = SweepDriver(self.git, sweep, statuses, self.claims.store, held, shuffle=True, ledger=ledger)
+                driver.resume_when_retrying()  # in the remote's record: a run of a sweep the remote shares
             else:
                 driver.sync(sweep, held, ledger)
             drivers[sweep.name] = driver

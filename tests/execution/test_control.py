@@ -209,3 +209,21 @@ def test_run_retry_cancelled_lifts_a_sweeps_stop(ticking, run_gitexp):
     ledger = Ledger(ticking)
     assert [t.status for t in ledger.trials(["s"])] == ["succeeded"] * 2
     assert "stopped" not in ledger.sweep("s").state
+
+
+def test_run_retry_cancelled_lifts_the_stop_of_a_sweep_a_remote_shares_there(ticking, run_gitexp, tmp_path):
+    from gitexp.store.git import Git
+
+    assert run_gitexp(ticking.root, "queue", "--name", "s", "--set", "train.ticks=[1,2]").code == 0
+    remote = Git(tmp_path / "remote.git")
+    ticking.run("init", "-q", "--bare", "-b", "main", str(remote.root))
+    ticking.run("remote", "add", "origin", str(remote.root))
+    assert run_gitexp(ticking.root, "push", "origin").code == 0  # the sweep is shared from now on
+    assert run_gitexp(ticking.root, "stop", "s").code == 0
+    assert "stopped" in Ledger(remote).sweep("s").state
+
+    again = run_gitexp(ticking.root, "run", "--retry-cancelled", "s")
+
+    assert again.code == 0, again.err
+    assert [t.status for t in Ledger(remote).trials(["s"])] == ["succeeded"] * 2  # run and published there
+    assert "stopped" not in Ledger(remote).sweep("s").state
