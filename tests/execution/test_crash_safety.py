@@ -135,7 +135,7 @@ def test_a_pipeline_orphaned_by_kill_9_writes_into_no_later_run(kit, logging_pro
     assert list(worktrees_root(logging_project.common_dir()).glob("*")) == []
 
 
-def kill_during_worktree_add(kit, git, attempts: int = 5) -> bool:
+def kill_during_worktree_add(kit, git, attempts: int = 10) -> bool:
     """Start ``gitexp run`` and kill -9 its group while ``git worktree add`` works; whether that left a locked record."""
     for _ in range(attempts):
         process = kit.gitexp(git.root, "run", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)

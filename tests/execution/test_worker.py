@@ -190,6 +190,7 @@ def test_racing_results_land_once(kit, logging_project, runs_log, tmp_path):
     # s/t001 really runs on both; the others race with result commits made by hand
     results = {}
     for git, claims, trials in ((a, claims_a, trials_a), (b, claims_b, trials_b)):
+        time.sleep(1.1 if git is b else 0)  # commit times count seconds: two equal runs in one second make one commit
         executor = LocalExecutor(git, RunOptions(), claims=claims)
         results[git.root, "s/t001"] = executor.execute(trials["s/t001"], tmp_path / f"wt-{git.root.name}")[1]
         for key, trial in trials.items():
