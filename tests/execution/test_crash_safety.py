@@ -165,7 +165,7 @@ def _worktree_adds(project: Path) -> bool:
 def test_kill_9_during_worktree_creation_then_run_works_and_leaves_no_record(kit, logging_project):
     files = logging_project.root / "files"  # enough to check out that the kill lands inside git worktree add
     files.mkdir()
-    for index in range(3000):
+    for index in range(12000):  # a checkout slow enough for the kill to land inside it on a loaded machine
         (files / f"{index}.txt").write_text(f"{index}\n")
     logging_project.run("add", "files")
     logging_project.run("commit", "-qm", "many files")
