@@ -181,7 +181,7 @@ class Claims:
         """Who asked, through the store, to stop the run that holds ``claim``; None when nobody did."""
         ref = stop_ref(claim.key)
         try:
-            records = self.store.records([ref]) if self.store.current([ref]) else []
+            records = self.store.records([ref])  # empty when nobody asked (one listing of the store either way)
         except GitCommandError:
             return None  # unreachable for now: the next beat looks again
         worker, by = read_stop(records[0]) if records else ("", "")

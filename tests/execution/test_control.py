@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 import time
 
@@ -10,6 +11,7 @@ import pytest
 from gitexp.store.layout import trial_lock_path, trial_log_path
 from gitexp.store.locks import held_by
 from gitexp.store.records import Ledger
+from tests.conftest import process_cwd
 
 TICKING_TRAIN_PY = textwrap.dedent(
     """\
@@ -77,19 +79,9 @@ def test_stop_cancels_a_local_trial_and_the_others_go_on(ticking, run_gitexp, ki
 
 
 def _processes_in(common_dir):
-    import os
-    from pathlib import Path
-
+    """The pids whose working directory is inside one of the clone's slots."""
     root = str(common_dir / "gitexp" / "worktrees")
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if os.readlink(entry / "cwd").startswith(root):
-                    found.append(entry.name)
-            except OSError:
-                pass
-    return found
+    return [pid for pid in os.listdir("/proc") if pid.isdigit() and process_cwd(pid).startswith(root)]
 
 
 HEARTBEAT = 1.0
