@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from gitexp.store.layout import worktrees_root
-from tests.conftest import process_cwd, wait_for_orphans
+from tests.conftest import wait_for_orphans
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds orphaned pipelines through /proc")
 
@@ -135,37 +136,42 @@ def test_a_pipeline_orphaned_by_kill_9_writes_into_no_later_run(kit, logging_pro
     assert list(worktrees_root(logging_project.common_dir()).glob("*")) == []
 
 
-def kill_during_worktree_add(kit, git, attempts: int = 10) -> bool:
-    """Start ``gitexp run`` and kill -9 its group while ``git worktree add`` works; whether that left a locked record."""
+def kill_during_worktree_add(kit, git, attempts: int = 20) -> bool:
+    """Kill -9 a real ``git worktree add`` of a slot, as gitexp runs it, while Git's record of it is still locked.
+
+    The slot is named as a dead run's would be (no process holds its flock). The kill lands while the
+    record is whole and still locked, which lasts the whole checkout: timing a kill of ``gitexp run``
+    itself missed that window on a loaded machine. Whether the kill left a locked record.
+    """
+    slot = worktrees_root(git.common_dir()) / "999999999-dead"
+    slot.parent.mkdir(parents=True, exist_ok=True)
+    records = git.common_dir() / "worktrees"
     for _ in range(attempts):
-        process = kit.gitexp(git.root, "run", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.monotonic() + 60
-        while process.poll() is None and not _worktree_adds(git.root):
-            assert time.monotonic() < deadline
+        add = ["git", "worktree", "add", "--detach", "--force", str(slot), "HEAD"]
+        process = subprocess.Popen(add, cwd=git.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        while process.poll() is None and not _checking_out(records):
+            pass
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
-        wait_for_orphans(git.root)
+        wait_for_orphans(slot)
         if "locked" in git.run("worktree", "list", "--porcelain"):
             return True
+        shutil.rmtree(slot, ignore_errors=True)  # the kill came before or after the locked phase: try again
+        git.run("worktree", "prune")
     return False
 
 
-def _worktree_adds(project: Path) -> bool:
-    for pid in os.listdir("/proc"):
-        try:
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"worktree" in argv and b"add" in argv and process_cwd(pid).startswith(str(project)):
-            return True
-    return False
+def _checking_out(records: Path) -> bool:
+    """Git has written a locked record whole (gitdir, commondir, HEAD): its checkout runs."""
+    whole = ("locked", "gitdir", "commondir", "HEAD")
+    return any(all((record / name).exists() for name in whole) for record in records.glob("*"))
 
 
 def test_kill_9_during_worktree_creation_then_run_works_and_leaves_no_record(kit, logging_project):
     files = logging_project.root / "files"  # enough to check out that the kill lands inside git worktree add
     files.mkdir()
-    for index in range(12000):  # a checkout slow enough for the kill to land inside it on a loaded machine
+    for index in range(3000):
         (files / f"{index}.txt").write_text(f"{index}\n")
     logging_project.run("add", "files")
     logging_project.run("commit", "-qm", "many files")
