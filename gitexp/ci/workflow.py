@@ -193,7 +193,7 @@ def write_workflow(repo_root: Path, options: WorkflowOptions, force: bool) -> Pa
     if path.is_dir():
         raise UsageError(f"{WORKFLOW_PATH} is a folder, where the workflow file goes: move or remove it")
     path.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomically(path, text)
+    write_atomically(path, text)
     return path
 
 
@@ -239,7 +239,7 @@ def _yaml_string(value: object) -> str:
     return json.dumps(str(value), ensure_ascii=False)
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str) -> None:
     """Write ``text`` to a temporary file beside ``path`` and rename it over ``path``."""
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
