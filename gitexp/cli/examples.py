@@ -11,7 +11,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "Queue and run": ("queue", "check", "run", "stop"),
     "Look at results": ("status", "show", "logs", "report"),
     "Share and review": ("push", "pull", "pr", "apply", "remove"),
-    "Scale out": ("worker", "ci"),
+    "Scale out": ("worker", "ci", "k8s"),
     "Set up": ("demo",),
 }
 
@@ -36,6 +36,12 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "ci plan": ("gitexp ci plan --sweep lr-sweep",),
     "ci run": ('gitexp ci run --trial "$TRIAL"',),
     "ci comment": ("gitexp ci comment --sweep lr-sweep --file report.md",),
+    "k8s": ("gitexp k8s init --image ghcr.io/you/project:1 --workers 8 --parallel 4 --secret git-credentials",),
+    "k8s init": (
+        "gitexp k8s init --image ghcr.io/you/project:1 --secret git-credentials --secret dvc-s3",
+        "gitexp k8s init --image ghcr.io/you/project:1 --workers 4 --gpus-per-worker 1 --memory 16Gi --sweep lr-sweep",
+    ),
+    "k8s submit": ("gitexp k8s submit", "gitexp k8s submit --file k8s/big-sweep.yaml"),
     "demo": ("gitexp demo", "gitexp demo ~/gitexp-demo -j 4"),
 }
 

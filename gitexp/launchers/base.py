@@ -14,7 +14,7 @@ The interface, in the order a command uses it:
   raises ``UsageError`` naming the flag and the fix. ``init`` validates before
   anything is written.
 - ``render(options) -> {path: text}``: the files ``init`` writes (paths relative
-  to the repository, posix). Pure. User text reaches a job only through
+  to the repository, posix: ``default_files``). Pure. User text reaches a job only through
   environment variables, never pasted into a script or a command string.
 - ``command(files, values) -> argv``: the scheduler client's command for
   ``submit``; ``values`` (environment variables the jobs get at submit time)
@@ -109,6 +109,7 @@ class Launcher(ABC):
     name: ClassVar[str]  # the command group: gitexp <name> init|submit
     client: ClassVar[str]  # the scheduler's client program: sbatch, kubectl
     options_type: ClassVar[type[LaunchOptions]]
+    default_files: ClassVar[tuple[str, ...]]  # what init writes, and what submit submits when no file is named
     example: ClassVar[Mapping[str, object]] = {}  # the least a user must give beyond the defaults (the contract suite uses it)
     prints_when_missing: ClassVar[bool] = False  # submit without the client: print the command (True) or refuse
     client_timeout: ClassVar[float] = DEFAULT_CLIENT_TIMEOUT

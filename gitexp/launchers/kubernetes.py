@@ -4,8 +4,9 @@ Each pod clones the remote into an emptyDir (an init container), then runs
 ``gitexp worker --remote origin --idle-exit 60`` in the clone; the Job's
 indexes are the workers. Every value a user gave reaches the containers through
 ``env`` only (``command`` lists refer to it as ``$(VAR)``, which Kubernetes
-substitutes as one argument, no shell), and every literal ``$`` is doubled so
+substitutes as one argument, no shell), and every literal ``$(`` and ``$$`` has its ``$`` doubled so
 that Kubernetes' own ``$(VAR)`` expansion leaves the value as it was given.
+The YAML is written without anchors or aliases, so each object reads on its own.
 Credentials come from Secrets through ``envFrom`` and never appear in the file.
 """
 
@@ -37,6 +38,7 @@ IMAGE = re.compile(
     r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
     r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?\Z"
 )
+_EXPANDED = re.compile(r"\$(?=[($])")  # the dollars Kubernetes' expansion would act on
 QUANTITY = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+|Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?\Z")
 
 # The clone step: a deploy key from the secrets (GITEXP_SSH_KEY, GITEXP_SSH_KNOWN_HOSTS) becomes a file
@@ -78,8 +80,6 @@ class KubernetesOptions(LaunchOptions):
         if not IMAGE.match(self.image):
             raise UsageError(f"--image {self.image!r} is not an image reference: give one such as ghcr.io/you/project:1")
         super().validate()
-        if not self.remote_url:
-            raise UsageError("the pods need a Git remote to clone and take trials from: pass --remote NAME or URL")
         for flag, value in (("--cpu", self.cpu), ("--memory", self.memory)):
             if value is not None and (not QUANTITY.match(value) or float(re.match(r"[\d.]*", value).group() or 0) == 0):
                 raise UsageError(f"{flag} {value!r} is not a Kubernetes quantity: give one such as 2, 500m, 4Gi")
@@ -93,22 +93,39 @@ class KubernetesLauncher(Launcher):
     name = "k8s"
     client = "kubectl"
     options_type = KubernetesOptions
+    default_files = (MANIFEST_PATH,)
     example = {"image": "ghcr.io/example/project:1"}
     prints_when_missing = True
 
     def render(self, options: KubernetesOptions) -> dict[str, str]:
         options.validate()
+        if not options.remote_url:
+            raise UsageError("the pods need a Git remote to clone and take trials from: pass --remote NAME or URL")
         header = (
             "# gitexp workers as a Kubernetes Indexed Job, written by gitexp k8s init: edit and commit it,\n"
             "# then gitexp k8s submit (kubectl apply -f). Credentials come from the Secrets in envFrom.\n"
         )
-        return {MANIFEST_PATH: header + yaml.safe_dump(job(options), sort_keys=False, width=10_000, allow_unicode=True)}
+        text = yaml.dump(job(options), Dumper=_Dumper, sort_keys=False, width=10_000, allow_unicode=True)
+        return {MANIFEST_PATH: header + text}
 
     def command(self, files: Sequence[Path], values: Mapping[str, str]) -> list[str]:
         argv = [self.client, "apply"]
         for file in files:
             argv += ["-f", str(file)]
         return argv
+
+
+class _Dumper(yaml.SafeDumper):
+    def ignore_aliases(self, data) -> bool:
+        return True  # the pod template's labels are the Job's, written out twice rather than as an alias
+
+
+def _string(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    """Scripts as ``|`` blocks, readable and editable; YAML falls back to quoting where a block cannot hold a value."""
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+
+_Dumper.add_representer(str, _string)
 
 
 def job(options: KubernetesOptions) -> dict:
@@ -210,8 +227,9 @@ def _env(options: KubernetesOptions) -> list[dict]:
 
 
 def literal(value: str) -> str:
-    """``value`` as an env value Kubernetes' ``$(VAR)`` expansion turns back into ``value`` (``$$`` is one ``$``)."""
-    return value.replace("$", "$$")
+    """``value`` as a field Kubernetes' ``$(VAR)`` expansion turns back into ``value``: a ``$`` that starts
+    ``$(`` or ``$$`` is doubled (``$$`` is how Kubernetes spells one ``$``); any other ``$`` is kept as it is."""
+    return _EXPANDED.sub("$$", value)
 
 
 def _validate_dns(flag: str, value: str | None, pattern: re.Pattern[str], limit: int, what: str, example: str) -> None:
