@@ -830,3 +830,46 @@ CASES.update({
         ("stop", "s/t001"), "s/t001 is not running (it is succeeded)", "gitexp status shows what runs", ran_sweep
     ),
 })
+
+
+# -- k8s: gitexp k8s init and submit --
+
+K8S_INIT = ("k8s", "init", "--image", "ghcr.io/team/project:1")
+
+CASES.update({
+    "k8s init without an image": Case(("k8s", "init"), "gitexp k8s init needs --image", "such as ghcr.io/you/project:1"),
+    "k8s init with an image that is no reference": Case(
+        ("k8s", "init", "--image", "Team/Project:latest tag"), "is not an image reference", "ghcr.io/you/project:1"
+    ),
+    "k8s init with more parallel than workers": Case(
+        (*K8S_INIT, "--workers", "2", "--parallel", "3"), "--parallel 3 must be between 1 and --workers (2)", "raise --workers"
+    ),
+    "k8s init with no workers": Case((*K8S_INIT, "--workers", "0"), "--workers 0 is out of range", "give 1 to"),
+    "k8s init with a namespace that is no DNS label": Case(
+        (*K8S_INIT, "--namespace", "Research_Team"), "--namespace 'Research_Team' is not a namespace", "lowercase letters, digits"
+    ),
+    "k8s init with a secret name that is no DNS subdomain": Case(
+        (*K8S_INIT, "--secret", "git creds"), "--secret 'git creds' is not a Secret name", "such as git-credentials"
+    ),
+    "k8s init with a job name too long": Case((*K8S_INIT, "--name", "w" * 60), "is not a Job name", "up to 52"),
+    "k8s init with zero gpus per worker": Case(
+        (*K8S_INIT, "--gpus-per-worker", "0"), "--gpus-per-worker 0 is not a positive number", "give 1 or more"
+    ),
+    "k8s init with gpus per worker not a number": Case(
+        (*K8S_INIT, "--gpus-per-worker", "two"), "'two' is not a valid integer", "gitexp k8s init --help"
+    ),
+    "k8s init with a cpu that is no quantity": Case((*K8S_INIT, "--cpu", "2 cores"), "--cpu '2 cores' is not a Kubernetes quantity", "500m"),
+    "k8s init with zero memory": Case((*K8S_INIT, "--memory", "0Gi"), "--memory '0Gi' is not a Kubernetes quantity", "4Gi"),
+    "k8s init with a sweep name git refuses": Case((*K8S_INIT, "--sweep", "a..b"), "the sweep name 'a..b' is not allowed", "letters, digits"),
+    "k8s init without the remote": Case(K8S_INIT, "'origin' is neither a remote of this repository", "git remote add NAME URL"),
+    "k8s init with a remote whose URL carries a token": Case(
+        (*K8S_INIT, "--remote", "https://user:ghp_abcdefghijklmnopqrstuvwxyz0123456789@git.example.com/p.git"),
+        "carries credentials", "give the token through a secret",
+    ),
+    "k8s init over an existing manifest": Case(
+        (*K8S_INIT, "--remote", "https://git.example.com/p.git"), "gitexp.k8s.yaml already exists", "pass --force",
+        commit_file("gitexp.k8s.yaml", "# mine\n"),
+    ),
+    "k8s submit before k8s init": Case(("k8s", "submit"), "gitexp.k8s.yaml does not exist", "write it with gitexp k8s init"),
+    "k8s submit of a file that does not exist": Case(("k8s", "submit", "--file", "nope.yaml"), "nope.yaml does not exist", "name the file"),
+})
