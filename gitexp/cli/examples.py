@@ -42,6 +42,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "gitexp k8s init --image ghcr.io/you/project:1 --workers 4 --gpus-per-worker 1 --memory 16Gi --sweep lr-sweep",
     ),
     "k8s submit": ("gitexp k8s submit", "gitexp k8s submit --file k8s/big-sweep.yaml"),
+    "k8s status": ("gitexp k8s status", "gitexp k8s status --remote upstream"),
     "demo": ("gitexp demo", "gitexp demo ~/gitexp-demo -j 4"),
 }
 

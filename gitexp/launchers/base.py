@@ -23,7 +23,8 @@ The interface, in the order a command uses it:
   ``client_timeout``), or, when the client is not on PATH, returns the command
   to run by hand (``prints_when_missing``) or refuses (exit 2).
 - ``holders(claims)``: which claims this launcher's jobs hold (their worker ids
-  start with ``worker_prefix``), for status.
+  start with ``worker_prefix``); ``held_on(git, remote)`` fetches a remote's
+  claims and answers those, for ``gitexp <name> status``.
 """
 
 from __future__ import annotations
@@ -39,11 +40,11 @@ from typing import ClassVar
 
 from gitexp.ci.workflow import write_atomically
 from gitexp.errors import GitexpError, UsageError
-from gitexp.store.claim_records import Claim
-from gitexp.store.git import Git
-from gitexp.store.naming import validate_name
+from gitexp.store.claim_records import Claim, read_claim
+from gitexp.store.git import Git, RefRecord
+from gitexp.store.naming import CLAIMS_NAMESPACE, validate_name
 from gitexp.store.redaction import redacted, without_credentials
-from gitexp.store.remote import DEFAULT_REMOTE, remote_url, resolve_remote
+from gitexp.store.remote import DEFAULT_REMOTE, Remote, fetch_sweeps_and_claims, remote_url, resolve_remote
 
 MAX_WORKERS = 1000  # Slurm's default MaxArraySize is 1001; far more than one queue's claims keep up with
 DEFAULT_CLIENT_TIMEOUT = 60.0  # seconds a scheduler's client may take to answer
@@ -150,6 +151,13 @@ class Launcher(ABC):
     def holders(self, claims: Iterable[Claim]) -> list[Claim]:
         """The claims this launcher's jobs hold."""
         return [claim for claim in claims if claim.worker.startswith(self.worker_prefix)]
+
+    def held_on(self, git: Git, remote: Remote) -> list[Claim]:
+        """The claims this launcher's jobs hold on ``remote`` now (fetched first), by trial."""
+        fetch_sweeps_and_claims(git, remote)
+        mirrored = remote.tracking(CLAIMS_NAMESPACE)
+        records = [RefRecord(CLAIMS_NAMESPACE + record.name[len(mirrored) :], record.oid, record.message) for record in git.refs(mirrored)]
+        return sorted(self.holders(read_claim(record) for record in records), key=lambda claim: claim.key)
 
 
 def run_client(argv: Sequence[str], cwd: Path, env: Mapping[str, str], timeout: float) -> str:

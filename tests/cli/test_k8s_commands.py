@@ -9,6 +9,7 @@ created``), else fails with kubectl-like words.
 from __future__ import annotations
 
 import json
+import time
 import os
 import sys
 from pathlib import Path
@@ -150,3 +151,28 @@ def test_submit_before_init_says_to_write_the_manifest(project, run_gitexp, bin_
     result = run_gitexp(project.root, "k8s", "submit", env=with_kubectl(bin_dir, tmp_path / "kubectl.json"))
     assert result.code == 2 and "gitexp.k8s.yaml does not exist: write it with gitexp k8s init" in result.err
     assert not (tmp_path / "kubectl.json").exists()
+
+
+def test_status_lists_the_trials_kubernetes_pods_hold_on_the_remote_and_which_are_stale(project, bare_remote, run_gitexp):
+    from gitexp.execution.claims import Claims, Runner
+    from gitexp.store.records import Ledger
+    from gitexp.store.remote import RemoteRefs, resolve_remote
+
+    project.run("remote", "add", "origin", str(bare_remote))
+    assert run_gitexp(project.root, "queue", "--name", "s", "--set", "train.lr=[0.1, 0.2, 0.3]").code == 0
+    assert run_gitexp(project.root, "push", "origin", "s").code == 0
+    assert run_gitexp(project.root, "k8s", "status").out == "No Kubernetes worker holds a trial on origin\n"
+    trials = {trial.name: trial for trial in Ledger(project).trials()}
+    remote = resolve_remote(project, "origin")
+
+    def claims(worker: str, age: float = 0) -> Claims:
+        return Claims(project, RemoteRefs(project, remote), Runner(worker, clone=worker), clock=lambda: time.time() - age)
+
+    assert claims("k8s-gitexp-worker-0-x7k2q").take(trials["t002"])
+    assert claims("k8s-gitexp-worker-1-p9q8r", age=3600).take(trials["t003"])
+    assert claims("laptop-1234-abcd").take(trials["t001"])
+    result = run_gitexp(project.root, "k8s", "status")
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert [line.split()[:2] for line in lines] == [["s/t002", "gitexp-worker-0-x7k2q"], ["s/t003", "gitexp-worker-1-p9q8r"]]
+    assert lines[0].endswith("running") and "heartbeat 3600s ago  stale" in lines[1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 
 import click
@@ -70,3 +71,24 @@ def k8s_submit(environment: Environment, manifest):
         return
     environment.write(submission.stdout)
     environment.echo("Watch the trials with gitexp pull origin && gitexp status --watch; the pods with kubectl get pods")
+
+
+@k8s.command("status")
+@click.option("--remote", "remote_spec", default=DEFAULT_REMOTE, show_default=True, metavar="R", shell_complete=complete_remotes, help="The Git remote the workers take trials from.")
+@pass_environment
+def k8s_status(environment: Environment, remote_spec):
+    """List the trials Kubernetes workers hold on the remote: the pod, and the age of its heartbeat."""
+    from gitexp.launchers import launcher_for
+    from gitexp.store.claim_records import DEFAULT_STALE_AFTER
+    from gitexp.store.remote import resolve_remote
+
+    git = environment.git()
+    remote = resolve_remote(git, remote_spec, environment.cwd)
+    claims = launcher_for("k8s").held_on(git, remote)
+    if not claims:
+        environment.echo(f"No Kubernetes worker holds a trial on {remote.shown}")
+    now = time.time()
+    for claim in claims:
+        age = max(0.0, now - claim.heartbeat)
+        state = "stale: the next worker takes it over" if age > DEFAULT_STALE_AFTER else "running"
+        environment.echo(f"{claim.key}  {claim.worker.removeprefix('k8s-')}  heartbeat {age:.0f}s ago  {state}")
