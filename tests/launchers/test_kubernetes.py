@@ -8,9 +8,9 @@ and check what a container would really see.
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
+from pathlib import Path
 
 import kubernetes_validate
 import pytest
@@ -211,34 +211,64 @@ def test_a_hostile_value_arrives_verbatim_in_env_and_nowhere_else(name):
     assert len(where) == 2  # the clone's and the worker's GITEXP_REMOTE_URL
 
 
-def test_a_pod_run_as_the_kubelet_would_clones_the_remote_and_works_its_queue(project, bare_remote, run_gitexp, tmp_path):
-    """The manifest's containers run here: the clone script, then the worker command, in the pod's
-    environment (its /scratch mapped into tmp_path, the worker's --idle-exit shortened)."""
+TOKEN = "github_pat_" + "k8s" * 12  # the Secret's GITEXP_GIT_TOKEN
+
+
+def run_container(container: dict, command: list[str], scratch: Path, secrets: dict[str, str]) -> subprocess.CompletedProcess:
+    """``container`` as the kubelet would start it: its env (the Secrets' keys first, as envFrom puts them),
+    its working directory, ``/scratch`` mapped to ``scratch``; PATH and PYTHONPATH from this test."""
+    env = {**secrets, **{name: value.replace("/scratch", str(scratch)) for name, value in container_env(container).items()}}
+    env |= {"PATH": os.environ["PATH"], "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+    cwd = container["workingDir"].replace("/scratch", str(scratch))
+    command = [part.replace("/scratch", str(scratch)) for part in command]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_a_pod_run_as_the_kubelet_would_clones_with_the_secrets_token_and_works_the_queue(project, bare_remote, run_gitexp, tmp_path):
+    """The manifest's containers run here against a Git server that wants the token (the worker's
+    --idle-exit shortened): every trial gets one result, committed as the pod, and the token is
+    nowhere but in the environment."""
+    from tests.git_http import serve_git
+
     project.run("remote", "add", "origin", str(bare_remote))
     project.run("push", "-q", "origin", "main")
     assert run_gitexp(project.root, "queue", "--name", "s", "--set", "train.lr=[0.1, 0.2]").code == 0
     assert run_gitexp(project.root, "push", "origin", "s").code == 0
-    clone, worker = containers(yaml.safe_load(render(remote_url=str(bare_remote), sweeps=("s",))))
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-
-    def run(container: dict, command: list[str]) -> subprocess.CompletedProcess:
-        env = {name: value.replace("/scratch", str(scratch)) for name, value in container_env(container).items()}
-        env |= {"PATH": os.environ["PATH"], "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
-        cwd = container["workingDir"].replace("/scratch", str(scratch))
-        command = [part.replace("/scratch", str(scratch)) for part in command]
-        return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
-
-    cloned = run(clone, container_command(clone))
-    assert cloned.returncode == 0, cloned.stderr
-    command = container_command(worker)
-    command[command.index("--idle-exit") + 1] = "0"
-    worked = run(worker, [sys.executable, "-m", *command])
-    assert worked.returncode == 0, worked.stderr
+    with serve_git(bare_remote.parent, "x-access-token", TOKEN) as server:
+        url = server.url.replace(f"x-access-token:{TOKEN}@", "") + "/" + bare_remote.name
+        text = render(remote_url=url, sweeps=("s",), secrets=("git-credentials",))
+        clone, worker = containers(yaml.safe_load(text))
+        cloned = run_container(clone, container_command(clone), scratch, {"GITEXP_GIT_TOKEN": TOKEN})
+        assert cloned.returncode == 0, cloned.stderr
+        command = container_command(worker)
+        command[command.index("--idle-exit") + 1] = "0"
+        worked = run_container(worker, [sys.executable, "-m", *command], scratch, {"GITEXP_GIT_TOKEN": TOKEN})
+        assert worked.returncode == 0, worked.stderr
     assert f"worker k8s-{POD} taking trials" in worked.stdout
     remote = Git(bare_remote)
     for trial in ("t001", "t002"):  # one result each, committed as the pod's identity
         results = remote.run("log", "--format=%an: %(trailers:key=Gitexp-Status,valueonly,separator=)", f"exp/s/{trial}", "--not", "main")
         assert [line for line in results.splitlines() if line.split(": ")[1]] == ["gitexp worker: succeeded"]
     assert remote.run("for-each-ref", "refs/gitexp/claims/") == ""
-    assert not re.search(r"\$\(", worked.stdout + worked.stderr)
+    assert len(server.authorizations) > 2 and TOKEN not in text
+    for output in (cloned.stdout, cloned.stderr, worked.stdout, worked.stderr):
+        assert TOKEN not in output
+    assert not [path for path in scratch.rglob("*") if path.is_file() and TOKEN.encode() in path.read_bytes()]
+
+
+def test_a_deploy_key_from_the_secrets_becomes_private_files_the_clone_uses(bare_remote, tmp_path):
+    Git(tmp_path).run("clone", "-q", str(bare_remote), str(tmp_path / "seed"))  # an empty remote clones too
+    clone = containers(yaml.safe_load(render(remote_url=str(bare_remote))))[0]
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    key = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn $(not run)\n-----END OPENSSH PRIVATE KEY-----"
+    secrets = {"GITEXP_SSH_KEY": key, "GITEXP_SSH_KNOWN_HOSTS": "github.com ssh-ed25519 AAAA"}
+    cloned = run_container(clone, container_command(clone), scratch, secrets)
+    assert cloned.returncode == 0, cloned.stderr
+    ssh = scratch / "home" / ".ssh"
+    assert (ssh / "id_gitexp").read_text() == key + "\n" and (ssh / "id_gitexp").stat().st_mode & 0o077 == 0
+    assert (ssh / "known_hosts").read_text() == "github.com ssh-ed25519 AAAA\n"
+    ssh_command = Git(scratch / "repo").run("config", "core.sshCommand").strip()
+    assert ssh_command == f"ssh -i {ssh}/id_gitexp -o IdentitiesOnly=yes -o UserKnownHostsFile={ssh}/known_hosts"
