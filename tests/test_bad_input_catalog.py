@@ -859,7 +859,7 @@ CASES.update({
         (*K8S_INIT, "--gpus-per-worker", "two"), "'two' is not a valid integer", "gitexp k8s init --help"
     ),
     "k8s init with a cpu that is no quantity": Case((*K8S_INIT, "--cpu", "2 cores"), "--cpu '2 cores' is not a Kubernetes quantity", "500m"),
-    "k8s init with zero memory": Case((*K8S_INIT, "--memory", "0Gi"), "--memory '0Gi' is not a Kubernetes quantity", "4Gi"),
+    "k8s init with zero memory": Case((*K8S_INIT, "--memory", "0Gi"), "--memory '0Gi' is not a Kubernetes quantity above 0", "4Gi"),
     "k8s init with a sweep name git refuses": Case((*K8S_INIT, "--sweep", "a..b"), "the sweep name 'a..b' is not allowed", "letters, digits"),
     "k8s init without the remote": Case(K8S_INIT, "'origin' is neither a remote of this repository", "git remote add NAME URL"),
     "k8s init with a remote whose URL carries a token": Case(

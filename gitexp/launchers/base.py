@@ -29,6 +29,7 @@ The interface, in the order a command uses it:
 
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
 import subprocess
@@ -189,6 +190,11 @@ def clone_url(git: Git, spec: str = DEFAULT_REMOTE, cwd: Path | None = None) -> 
             "pass --remote with the URL without them, and give the token through a secret"
         )
     return url
+
+
+def on_this_machine(url: str) -> bool:
+    """Whether ``url`` is a path or file:// URL, which only jobs sharing this machine's file system reach."""
+    return url.startswith("file://") or ("://" not in url and not re.match(r"[^/]+:", url))
 
 
 def write_files(root: Path, files: Mapping[str, str], force: bool) -> list[Path]:

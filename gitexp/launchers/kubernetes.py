@@ -81,8 +81,8 @@ class KubernetesOptions(LaunchOptions):
             raise UsageError(f"--image {self.image!r} is not an image reference: give one such as ghcr.io/you/project:1")
         super().validate()
         for flag, value in (("--cpu", self.cpu), ("--memory", self.memory)):
-            if value is not None and (not QUANTITY.match(value) or float(re.match(r"[\d.]*", value).group() or 0) == 0):
-                raise UsageError(f"{flag} {value!r} is not a Kubernetes quantity: give one such as 2, 500m, 4Gi")
+            if value is not None and not _positive_quantity(value):
+                raise UsageError(f"{flag} {value!r} is not a Kubernetes quantity above 0: give one such as 2, 500m, 4Gi")
         _validate_dns("--namespace", self.namespace, DNS_LABEL, 63, "a namespace", "research")
         _validate_dns("--name", self.name, DNS_LABEL, 52, "a Job name", "gitexp-worker")
         for secret in self.secrets:
@@ -232,9 +232,15 @@ def literal(value: str) -> str:
     return _EXPANDED.sub("$$", value)
 
 
+def _positive_quantity(value: str) -> bool:
+    number = re.match(r"[\d.]*", value).group()
+    return bool(QUANTITY.match(value)) and float(number or 0) > 0
+
+
 def _validate_dns(flag: str, value: str | None, pattern: re.Pattern[str], limit: int, what: str, example: str) -> None:
     if value is not None and (len(value) > limit or not pattern.match(value)):
+        characters = "lowercase letters, digits, '-' and '.'" if pattern is DNS_SUBDOMAIN else "lowercase letters, digits and '-'"
         raise UsageError(
-            f"{flag} {value!r} is not {what} Kubernetes allows: use up to {limit} lowercase letters, digits and '-'"
-            f"{' and .' if pattern is DNS_SUBDOMAIN else ''}, starting and ending with a letter or digit (such as {example})"
+            f"{flag} {value!r} is not {what} Kubernetes allows: use up to {limit} {characters}, "
+            f"starting and ending with a letter or digit (such as {example})"
         )

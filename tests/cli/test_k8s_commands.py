@@ -74,7 +74,7 @@ def test_init_writes_the_manifest_for_the_remote_and_names_the_secrets_to_create
     )
     assert result.code == 0, result.err
     assert "Wrote gitexp.k8s.yaml" in result.out
-    assert "Create the Secret git-credentials first" in result.out and result.out.count("dvc-s3 first") == 1
+    assert "Create the Secret git-credentials first" in result.out and "Note:" not in result.out and result.out.count("dvc-s3 first") == 1
     document = yaml.safe_load((project.root / "gitexp.k8s.yaml").read_text())
     assert (document["spec"]["completions"], document["spec"]["parallelism"]) == (4, 2)
     assert env_values(document, "GITEXP_REMOTE_URL") == [origin, origin]
@@ -112,6 +112,7 @@ def test_init_from_a_subfolder_writes_at_the_top_and_takes_a_url_or_path_remote(
     assert result.code == 0, result.err
     document = yaml.safe_load((project.root / "gitexp.k8s.yaml").read_text())
     assert env_values(document, "GITEXP_REMOTE_URL")[0] == str(bare_remote)
+    assert f"Note: the pods clone {bare_remote}, a path on this machine" in result.out
 
 
 def test_submit_applies_the_manifest_with_kubectl_and_relays_its_answer(project, origin, run_gitexp, bin_dir, tmp_path):

@@ -18,7 +18,7 @@ import pytest
 
 from gitexp.errors import UsageError
 from gitexp.launchers import LAUNCHERS, launcher_for
-from gitexp.launchers.base import LaunchFailed, Launcher, LaunchOptions, clone_url
+from gitexp.launchers.base import LaunchFailed, Launcher, LaunchOptions, clone_url, on_this_machine
 from gitexp.store.claim_records import Claim
 
 HOSTILE = "it's \"quoted\" $(touch /tmp/gitexp-pwned) `id` ; rm -rf ~\n: #*anchor"
@@ -180,3 +180,15 @@ def test_clone_url_takes_names_urls_and_paths_and_refuses_credentials(project, b
     with pytest.raises(UsageError, match="carries credentials") as refused:
         clone_url(project, "tokened")
     assert "ghp_secret" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "local"),
+    [
+        ("/srv/git/project.git", True), ("file:///srv/git/project.git", True), ("../project.git", True),
+        ("https://github.com/team/project.git", False), ("git@github.com:team/project.git", False),
+        ("ssh://git@host:2222/project.git", False), ("host:project.git", False),
+    ],
+)
+def test_on_this_machine_tells_paths_from_urls(url, local):
+    assert on_this_machine(url) is local

@@ -36,7 +36,7 @@ def k8s():
 def k8s_init(environment: Environment, remote, sweeps, secrets, force, **flags):
     """Write gitexp.k8s.yaml: an Indexed Job whose pods clone the remote and run gitexp worker until the queue is empty."""
     from gitexp.launchers import launcher_for
-    from gitexp.launchers.base import clone_url
+    from gitexp.launchers.base import clone_url, on_this_machine
 
     launcher = launcher_for("k8s")
     draft = launcher.options_type(sweeps=tuple(dict.fromkeys(sweeps)), secrets=tuple(dict.fromkeys(secrets)), **flags)
@@ -45,6 +45,8 @@ def k8s_init(environment: Environment, remote, sweeps, secrets, force, **flags):
     options = dataclasses.replace(draft, remote_url=clone_url(git, remote, environment.cwd))
     for path in launcher.init(git.root, options, force):
         environment.echo(f"Wrote {path.relative_to(git.root)}: commit it, push your sweeps, then gitexp k8s submit")
+    if on_this_machine(options.remote_url):
+        environment.echo(f"Note: the pods clone {options.remote_url}, a path on this machine: give --remote a URL the cluster reaches")
     if not options.secrets:
         environment.echo("No --secret: the pods reach the Git remote and DVC remote without credentials")
     for secret in options.secrets:
