@@ -111,7 +111,7 @@ class Launcher(ABC):
     name: ClassVar[str]  # the command group: gitexp <name> init|submit
     client: ClassVar[str]  # the scheduler's client program: sbatch, kubectl
     options_type: ClassVar[type[LaunchOptions]]
-    default_files: ClassVar[tuple[str, ...]]  # what init writes, and what submit submits when no file is named
+    default_files: ClassVar[tuple[str, ...]] = ()  # what init writes, and what submit submits when no file is named
     example: ClassVar[Mapping[str, object]] = {}  # the least a user must give beyond the defaults (the contract suite uses it)
     prints_when_missing: ClassVar[bool] = False  # submit without the client: print the command (True) or refuse
     client_timeout: ClassVar[float] = DEFAULT_CLIENT_TIMEOUT
