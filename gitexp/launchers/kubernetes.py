@@ -105,7 +105,7 @@ class KubernetesLauncher(Launcher):
             "# gitexp workers as a Kubernetes Indexed Job, written by gitexp k8s init: edit and commit it,\n"
             "# then gitexp k8s submit (kubectl apply -f). Credentials come from the Secrets in envFrom.\n"
         )
-        text = yaml.dump(job(options), Dumper=_Dumper, sort_keys=False, width=10_000, allow_unicode=True)
+        text = yaml.dump(job(options), Dumper=_Dumper, sort_keys=False, width=10_000, allow_unicode=False)  # ASCII: no bidi control can hide text
         return {MANIFEST_PATH: header + text}
 
     def command(self, files: Sequence[Path], values: Mapping[str, str]) -> list[str]:

@@ -200,6 +200,7 @@ def test_the_pods_clone_then_run_the_worker_with_the_sweeps_and_a_worker_id_nami
 def test_a_hostile_value_arrives_verbatim_in_env_and_nowhere_else(name):
     value = HOSTILE[name]
     text = render(remote_url=value, sweeps=("lr",))
+    assert text.isascii()  # non-ASCII (a bidi override too) is escaped, so the file shows what it holds
     documents = list(yaml.safe_load_all(text))
     assert len(documents) == 1 and documents[0]["kind"] == "Job"
     baseline = yaml.safe_load(render(remote_url="https://marker.invalid/x", sweeps=("lr",)))
