@@ -11,8 +11,15 @@ total, finished and pending trials counted.
 
 Options (spec.py validates their types):
 
-- ``sampler``: ``tpe`` (default; Optuna's TPESampler with constant_liar) or
-  ``gp`` (Optuna's GPSampler, which needs PyTorch and SciPy; refused without).
+- ``sampler``: ``tpe`` (default; Optuna's TPESampler with constant_liar),
+  ``gp`` (Optuna's GPSampler, which needs PyTorch and SciPy; refused without)
+  or, with several objectives, ``nsga2`` (Optuna's NSGAIISampler).
+
+Several objectives make a multi-objective study (one direction each; a trial
+missing any of them is FAIL). Constraints are recorded on every finished trial
+as Optuna records a ``constraints_func``'s values (at most 0 when met; a missing
+metric violates), and the sampler is given that function, so it steers away
+from infeasible trials.
 - ``n_initial_trials``: trials drawn at random before the model leads, the
   sampler's ``n_startup_trials`` (default 10, Optuna's).
 - ``utility_function``: Polyaxon's ``bo`` acquisition settings, accepted so
@@ -31,7 +38,8 @@ Dimensions as Optuna sees them:
 - ``Choice`` and ``pvalues``: categorical over the value indices (values may be
   lists, which Optuna cannot hold); ``pvalues`` probabilities are not used,
   since Optuna's categorical distribution has no weights.
-- ``uniform``, ``loguniform``: floats on [low, high], log-scaled for the latter.
+- ``uniform``, ``loguniform``: floats on [low, high], log-scaled for the latter;
+  ``beta``: floats on [0, 1].
 - ``randint(low, high)``: integers low..high-1.
 - ``normal(loc, scale)``: floats on loc ± 4 scale (99.994% of the mass), with a
   uniform prior, since Optuna has no unbounded distributions; ``lognormal``:
@@ -65,6 +73,8 @@ from gitexp.sweep.space import (
 )
 
 DEFAULT_STARTUP_TRIALS = 10
+_CONSTRAINTS_KEY = "constraints"  # Optuna's system attribute for a trial's constraint values
+_WORST_VIOLATION = 1e300  # a missing metric: violated, as a finite number the samplers can weigh
 NORMAL_HALF_WIDTH = 4  # in standard deviations
 
 # Polyaxon's utility_function keys, and the values it allows where it names them.
@@ -119,6 +129,8 @@ def _value_range(dimension: Distribution) -> tuple[float, float, bool]:
     first, second = dimension.args[:2]
     if base_kind in ("uniform", "loguniform"):
         return first, second, base_kind == "loguniform"
+    if base_kind == "beta":
+        return 0, 1, False
     low, high = first - NORMAL_HALF_WIDTH * second, first + NORMAL_HALF_WIDTH * second
     return (math.exp(low), math.exp(high), True) if base_kind == "lognormal" else (low, high, False)
 
@@ -203,31 +215,45 @@ class BayesStrategy(Strategy):
     def _study(self, finished: Sequence[TrialOutcome], pending: Sequence[TrialOutcome]):
         """A study of the trials so far: one per batch, whose asks stay in it as running trials (linear, not quadratic)."""
         optuna = _optuna()
-        study = optuna.create_study(direction=self.spec.objective.goal)
+        study = optuna.create_study(directions=[objective.goal for objective in self.spec.objectives])
         states = optuna.trial.TrialState
         for trial in finished:
-            score = trial.score(self.spec.objective)
-            if score is None:
+            scores = [trial.score(objective) for objective in self.spec.objectives]
+            if None in scores:
                 self._add(study, trial.params, states.FAIL)
             else:
-                self._add(study, trial.params, states.COMPLETE, score)
+                violations = [constraint.violation(trial.metrics.get(constraint.metric)) for constraint in self.spec.constraints]
+                self._add(study, trial.params, states.COMPLETE, scores, violations)
         for trial in pending:
             self._add(study, trial.params, states.RUNNING)
         return study
 
-    def _add(self, study, params: Mapping[str, Any], state, value: float | None = None) -> None:
+    def _add(self, study, params: Mapping[str, Any], state, values: list[float] | None = None, violations=()) -> None:
         encoded = {name: codec.encode(params.get(name)) for name, codec in self.codecs.items()}
         if None in encoded.values():
             return  # a value the space cannot hold (the sweep's space changed): no evidence about it
         distributions = {name: codec.distribution for name, codec in self.codecs.items()}
-        study.add_trial(_optuna().trial.create_trial(params=encoded, distributions=distributions, state=state, value=value))
+        # where Optuna keeps what a constraints_func returned, so every sampler reads them
+        attrs = {_CONSTRAINTS_KEY: [min(value, _WORST_VIOLATION) for value in violations]} if violations else {}
+        created = _optuna().trial.create_trial(params=encoded, distributions=distributions, state=state, values=values, system_attrs=attrs)
+        study.add_trial(created)
 
     def _sampler(self, index: int):
         samplers = _optuna().samplers
         seed = seeded_rng(self.spec, "bayes", index).getrandbits(32)
         startup = self.spec.options.get("n_initial_trials", DEFAULT_STARTUP_TRIALS)
-        if self.sampler_name == "gp":
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", _optuna().exceptions.ExperimentalWarning)
-                return samplers.GPSampler(seed=seed, n_startup_trials=startup)
-        return samplers.TPESampler(seed=seed, n_startup_trials=startup, constant_liar=True)
+        constrained = {"constraints_func": _recorded_constraints} if self.spec.constraints else {}
+        with warnings.catch_warnings():
+            # GPSampler is experimental; Optuna 5 deprecates constraints_func for values set on the trial, as _add does
+            warnings.simplefilter("ignore", _optuna().exceptions.ExperimentalWarning)
+            warnings.simplefilter("ignore", FutureWarning)
+            if self.sampler_name == "gp":
+                return samplers.GPSampler(seed=seed, n_startup_trials=startup, **constrained)
+            if self.sampler_name == "nsga2":
+                return samplers.NSGAIISampler(seed=seed, **constrained)
+            return samplers.TPESampler(seed=seed, n_startup_trials=startup, constant_liar=True, **constrained)
+
+
+def _recorded_constraints(trial) -> list[float]:
+    """The constraint values _add recorded (the sampler asks only of trials it finishes, which these never are)."""
+    return trial.system_attrs.get(_CONSTRAINTS_KEY, [])

@@ -19,6 +19,7 @@ every bounded kind takes the bounds of the *value*, ``[low, high]``:
 - ``normal(loc, scale)``: Gaussian; ``lognormal(loc, scale)``: ``exp(normal(loc,
   scale))``, so loc and scale belong to the underlying normal, as in numpy;
 - ``randint(low, high)``: an integer in [low, high), high excluded;
+- ``beta(a, b)``: the beta distribution on [0, 1] (W&B's ``beta``);
 - the q-variants (``quniform(low, high, q)``, ...) give ``round(x / q) * q``,
   computed in exact decimal arithmetic so 3 * 0.1 is 0.3, never
   0.30000000000000004; a whole-number q gives ints; bounded kinds keep the
@@ -49,6 +50,8 @@ DISTRIBUTION_ARGUMENTS: dict[str, tuple[str, ...]] = {
     "lognormal": ("loc", "scale"),
     "qlognormal": ("loc", "scale", "q"),
     "randint": ("low", "high"),
+    "beta": ("a", "b"),
+    "qbeta": ("a", "b", "q"),
 }
 
 
@@ -198,6 +201,9 @@ class Distribution:
             raise DimensionError(f"{self}: q must be positive, got {params['q']!r}", 2)
         if "scale" in params and params["scale"] <= 0:
             raise DimensionError(f"{self}: scale (the standard deviation) must be positive, got {params['scale']!r}", 1)
+        for index, shape in enumerate(("a", "b")):
+            if shape in params and params[shape] <= 0:
+                raise DimensionError(f"{self}: {shape} (a shape of the beta distribution) must be positive, got {params[shape]!r}", index)
         if "low" not in params:
             return
         if params["low"] >= params["high"]:
@@ -214,13 +220,20 @@ class Distribution:
     def _params(self) -> dict[str, int | float]:
         return dict(zip(DISTRIBUTION_ARGUMENTS[self.kind], self.args))
 
-    def _quantum_range(self) -> tuple[float, float]:
-        """The smallest and largest k with k * q within [low, high] (unbounded kinds: infinite)."""
+    def bounds(self) -> tuple[int | float, int | float] | None:
+        """The interval every draw lies in, or None for an unbounded kind (normal, lognormal)."""
         params = self._params()
-        if "low" not in params:
+        if "a" in params:
+            return 0, 1
+        return (params["low"], params["high"]) if "low" in params else None
+
+    def _quantum_range(self) -> tuple[float, float]:
+        """The smallest and largest k with k * q within the bounds (unbounded kinds: infinite)."""
+        bounds = self.bounds()
+        if bounds is None:
             return -math.inf, math.inf
-        q = exact(params["q"])
-        return math.ceil(exact(params["low"]) / q), math.floor(exact(params["high"]) / q)
+        q = exact(self._params()["q"])
+        return math.ceil(exact(bounds[0]) / q), math.floor(exact(bounds[1]) / q)
 
     def __str__(self) -> str:
         return f"{self.kind}({', '.join(map(repr, self.args))})"
@@ -260,6 +273,8 @@ class Distribution:
             drawn = min(max(drawn, params["low"]), params["high"])  # exp(log(x)) may miss x by an ulp
         elif base_kind == "normal":
             drawn = rng.normalvariate(params["loc"], params["scale"])
+        elif base_kind == "beta":
+            drawn = rng.betavariate(params["a"], params["b"])
         else:
             drawn = rng.lognormvariate(params["loc"], params["scale"])
         if "q" not in params:

@@ -15,6 +15,12 @@ extend it. Strategies and their ``options``:
 - ``bayes``: ``sampler`` (``tpe`` or ``gp``), ``n_initial_trials`` (random
   trials before the model leads), ``utility_function`` (Polyaxon's acquisition
   settings for ``gp``, kept as written). Needs an objective and ``max_trials``.
+  With several objectives, ``sampler`` may also be ``nsga2`` (Optuna's NSGA-II).
+
+Several objectives (``objective`` first, then ``more_objectives``) make a
+multi-objective sweep: bayes asks Optuna's multi-objective samplers, review
+ranks trials by Pareto fronts. ``constraints`` (``latency_ms <= 50``) mark a
+trial infeasible, as Optuna's ``constraints_func`` does.
 """
 
 from __future__ import annotations
@@ -22,12 +28,14 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from gitexp.errors import UsageError
 from gitexp.numbers import finite, is_number
 from gitexp.sweep.expr import parse_set
+from gitexp.sweep.pruner import PrunerSpec
 from gitexp.sweep.space import ParamTarget, Space, closest_hint, exact
 
 STRATEGIES = ("grid", "random", "hyperband", "bayes")
@@ -62,7 +70,7 @@ _STRATEGY_OPTIONS: dict[str, dict[str, _Option]] = {
         "resume": _Option(False, "true or false", lambda value: isinstance(value, bool)),
     },
     "bayes": {
-        "sampler": _Option(False, "tpe or gp", lambda value: value in ("tpe", "gp")),
+        "sampler": _Option(False, "tpe or gp (or nsga2, for several objectives)", lambda value: value in ("tpe", "gp", "nsga2")),
         "n_initial_trials": _COUNT,
         "utility_function": _Option(False, "a mapping", lambda value: isinstance(value, dict)),
     },
@@ -92,6 +100,57 @@ class Objective:
     def __post_init__(self):
         _check_metric(self.metric, "an objective")
         object.__setattr__(self, "goal", normalize_goal(self.goal))
+
+
+def check_objectives(objectives) -> None:
+    """Refuse a metric listed twice: a trial would be ranked twice by the same number."""
+    seen = set()
+    for objective in objectives:
+        if objective.metric in seen:
+            raise UsageError(f"the objective lists {objective.metric} twice: give each metric once")
+        seen.add(objective.metric)
+
+
+_CONSTRAINT = re.compile(r"\s*(?P<metric>\S.*?)\s*(?P<operator><=|>=)\s*(?P<bound>\S+)\s*")
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """``metric <= bound`` or ``metric >= bound``: a trial that breaks it is infeasible."""
+
+    metric: str
+    operator: str
+    bound: float
+
+    def __post_init__(self):
+        _check_metric(self.metric, "a constraint")
+        if self.operator not in ("<=", ">=") or finite(self.bound) is None:
+            raise UsageError(f"constraint {self.metric} {self.operator} {self.bound!r} is not METRIC <= NUMBER or METRIC >= NUMBER: write e.g. latency_ms <= 50")
+
+    @classmethod
+    def parse(cls, text: Any) -> Constraint:
+        match = _CONSTRAINT.fullmatch(text) if isinstance(text, str) else None
+        bound = _number(match["bound"]) if match else None
+        if bound is None:
+            raise UsageError(f"constraint {text!r} does not parse: write METRIC <= NUMBER or METRIC >= NUMBER, e.g. latency_ms <= 50")
+        return cls(match["metric"], match["operator"], bound)
+
+    def violation(self, observed: Any) -> float:
+        """Optuna's constraint value: at most 0 when met; a missing or non-finite metric is violated."""
+        value = finite(observed)
+        if value is None:
+            return math.inf
+        return value - self.bound if self.operator == "<=" else self.bound - value
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.operator} {self.bound:g}"
+
+
+def _number(text: str) -> float | None:
+    try:
+        return finite(float(text))
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -124,9 +183,17 @@ class SweepSpec:
     concurrency: int = 1
     objective: Objective | None = None
     early_stopping: tuple[EarlyStoppingRule, ...] = ()
-    command: str | None = None  # a Polyaxon run.cmd, for projects without dvc.yaml
+    command: str | None = None  # a Polyaxon run.cmd or W&B command, for projects without dvc.yaml
     constants: tuple[tuple[ParamTarget, Any], ...] = ()  # set in every trial
     quoted_constants: frozenset[int] = frozenset()  # indices of constants written as quoted strings
+    more_objectives: tuple[Objective, ...] = ()  # after objective: a multi-objective sweep
+    constraints: tuple[Constraint, ...] = ()
+    pruner: PrunerSpec | None = None
+    notes: tuple[str, ...] = field(default=(), compare=False)  # how a sweep file's fields were understood; not recorded
+
+    @property
+    def objectives(self) -> tuple[Objective, ...]:
+        return (self.objective, *self.more_objectives) if self.objective else ()
 
     def __post_init__(self):
         if isinstance(self.strategy, str):
@@ -135,6 +202,9 @@ class SweepSpec:
         object.__setattr__(self, "early_stopping", tuple(self.early_stopping))
         object.__setattr__(self, "constants", tuple(tuple(constant) for constant in self.constants))
         object.__setattr__(self, "quoted_constants", frozenset(self.quoted_constants))
+        object.__setattr__(self, "more_objectives", tuple(self.more_objectives))
+        object.__setattr__(self, "constraints", tuple(self.constraints))
+        object.__setattr__(self, "notes", tuple(self.notes))
 
     def validate(self) -> None:
         """Raise UsageError for the first inconsistency found."""
@@ -159,10 +229,20 @@ class SweepSpec:
         self._validate_targets()
         if self.strategy == "grid":
             self.space.grid_size()  # refuses continuous axes
+        self._validate_objectives()
         if self.strategy in ADAPTIVE_STRATEGIES and self.objective is None:
             raise UsageError(f"the {self.strategy} strategy needs an objective: name the metric and goal, e.g. objective: {{metric: loss, goal: minimize}}")
         if self.max_trials is None and (self.strategy == "bayes" or (self.strategy == "random" and not self.space.is_discrete)):
             raise UsageError(f"the {self.strategy} strategy on this space needs a number of trials: give --num-trials N (max_trials in a sweep file)")
+
+    def _validate_objectives(self):
+        if self.more_objectives and self.objective is None:
+            raise UsageError("more objectives but no first one: list every objective under objective")
+        check_objectives(self.objectives)
+        if len(self.objectives) > 1 and self.strategy == "hyperband":
+            raise UsageError("hyperband promotes by one objective: give one, or use the bayes strategy for several")
+        if self.options.get("sampler") == "nsga2" and len(self.objectives) < 2:
+            raise UsageError("the nsga2 sampler is for several objectives: list them under objective, or use sampler: tpe")
 
     def _validate_options(self):
         known = _STRATEGY_OPTIONS[self.strategy]
@@ -224,6 +304,9 @@ class SweepSpec:
             "command": self.command,
             "constants": [{"target": target.to_json(), "value": value} for target, value in self.constants],
             "quoted_constants": sorted(self.quoted_constants),
+            "more_objectives": [dataclasses.asdict(objective) for objective in self.more_objectives],
+            "constraints": [dataclasses.asdict(constraint) for constraint in self.constraints],
+            "pruner": _pruner_json(self.pruner),
         }
 
     @classmethod
@@ -243,9 +326,16 @@ class SweepSpec:
                 command=data["command"],
                 constants=tuple((ParamTarget.from_json(item["target"]), item["value"]) for item in data["constants"]),
                 quoted_constants=frozenset(data.get("quoted_constants", ())),  # absent from older records
+                more_objectives=tuple(Objective(**objective) for objective in data.get("more_objectives", ())),
+                constraints=tuple(Constraint(**constraint) for constraint in data.get("constraints", ())),
+                pruner=PrunerSpec(**data["pruner"]) if data.get("pruner") else None,
             )
         except (KeyError, TypeError) as error:
             raise UsageError(f"the recorded sweep specification is incomplete ({error!r}): re-create the sweep") from None
+
+
+def _pruner_json(pruner: PrunerSpec | None) -> dict | None:
+    return {**dataclasses.asdict(pruner), "options": dict(pruner.options)} if pruner else None
 
 
 def spec_from_flags(
