@@ -295,7 +295,7 @@ def check_objective_metrics(git: Git, sweep: Sweep) -> str | None:
     metrics and none is named so; a project that never ran yet cannot tell.
     """
     spec = SweepSpec.from_json(sweep.spec)
-    if not spec.objective and not spec.early_stopping:
+    if not spec.named_metrics():
         return None
     return objective_problem(git, spec, sweep.baseline, load_project(git, sweep.baseline, sweep.project))
 

@@ -18,6 +18,7 @@ class SweepPreview:
     spec: SweepSpec
     trials: list[dict[str, Any]]
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the project makes of the sweep, beside the file's own notes
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -30,6 +31,9 @@ class SweepPreview:
             "objective": {"metric": self.spec.objective.metric, "goal": self.spec.objective.goal}
             if self.spec.objective
             else None,
+            "objectives": [{"metric": objective.metric, "goal": objective.goal} for objective in self.spec.objectives],
+            "constraints": [str(constraint) for constraint in self.spec.constraints],
+            "understood": list(self.spec.notes) + self.notes,
             "trials": [{"params": params} for params in self.trials],
         }
 
@@ -37,7 +41,7 @@ class SweepPreview:
 def preview_sweep(spec: SweepSpec, git: Git | None, directory: str = "") -> SweepPreview:
     """Validate ``spec`` (against the project in ``directory`` at HEAD when there is one) and list its first trials."""
     spec.validate()
-    warnings = []
+    warnings, notes = [], []
     if git is not None and git.rev_parse("HEAD"):
         head = git.rev_parse("HEAD")
         try:
@@ -47,6 +51,8 @@ def preview_sweep(spec: SweepSpec, git: Git | None, directory: str = "") -> Swee
         else:
             ParamsTargets(git, head, project).check_spec(spec)
             warnings += metric_warnings(spec, project.metrics_files)
+            if spec.command is not None and project.stages:
+                notes.append(f"command {spec.command!r} is ignored: the project has a pipeline (dvc.yaml), so trials run dvc repro")
     planned = spec.num_planned_trials()
     if planned is not None and planned > MAX_TRIALS_PER_QUEUE and not strategy_for(spec).adaptive:
         warnings.append(f"{planned} trials is more than gitexp queues at once ({MAX_TRIALS_PER_QUEUE})")
@@ -54,11 +60,11 @@ def preview_sweep(spec: SweepSpec, git: Git | None, directory: str = "") -> Swee
     else:
         plans = strategy_for(spec).initial_batch()
     trials = [{str(target): value for target, value in plan.params.items()} for plan in plans]
-    return SweepPreview(spec, trials, warnings)
+    return SweepPreview(spec, trials, warnings, notes)
 
 
 def metric_warnings(spec: SweepSpec, metrics_files: tuple[str, ...]) -> list[str]:
-    named = [rule.metric for rule in spec.early_stopping] + ([spec.objective.metric] if spec.objective else [])
+    named = spec.named_metrics()
     if named and not metrics_files:
         return [f"dvc.yaml declares no metrics files, so {named[0]} cannot be read: gitexp run will refuse this sweep"]
     return []

@@ -177,7 +177,7 @@ def objective_problem(git: Git, spec: SweepSpec, baseline: str, project: Project
     metrics (committed, or in the results of earlier trials on it) and none is
     named so; a project that never ran yet cannot tell.
     """
-    names = [rule.metric for rule in spec.early_stopping] + ([spec.objective.metric] if spec.objective else [])
+    names = spec.named_metrics()
     if not names:
         return None
     if not project.metrics_files:

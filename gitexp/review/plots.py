@@ -63,6 +63,22 @@ def step_curves(curves: Mapping[str, Sequence[tuple[float, float]]], metric: str
     return _png(figure)
 
 
+def pareto_front(points: Sequence[tuple[float, float, bool]], objectives: Sequence[Any]) -> bytes:
+    """Trials by their two objectives (``objectives``: each with ``metric`` and ``goal``), the front joined by a line."""
+    figure, axes = _figure()
+    front = sorted((x, y) for x, y, on_front in points if on_front)
+    others = [(x, y) for x, y, on_front in points if not on_front]
+    if others:
+        axes.scatter([x for x, _ in others], [y for _, y in others], color="grey", alpha=0.6, label="dominated", zorder=2)
+    axes.plot([x for x, _ in front], [y for _, y in front], marker="o", color="C3", label="Pareto front", zorder=3)
+    first, second = objectives
+    axes.set_xlabel(_plain(f"{first.metric} ({first.goal})"))
+    axes.set_ylabel(_plain(f"{second.metric} ({second.goal})"))
+    axes.set_title(_plain(f"Pareto front of {first.metric} and {second.metric}", 2 * LABEL_CHARACTERS))
+    axes.legend(loc="best")
+    return _png(figure)
+
+
 def _plain(text: str, limit: int = LABEL_CHARACTERS) -> str:
     """User text drawn as itself: controls visible, ``$`` escaped so matplotlib reads no mathtext, and
     cut to ``limit`` characters (a longer label would squeeze the axes to nothing)."""

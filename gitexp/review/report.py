@@ -32,7 +32,7 @@ from markupsafe import Markup
 
 from gitexp.errors import NotFoundError, UsageError
 from gitexp.numbers import finite
-from gitexp.review.results import Row, baseline_row, collect_results, sort_rows
+from gitexp.review.results import Pareto, Row, baseline_row, collect_results, sort_by_pareto, sort_rows
 from gitexp.review.tables import format_value, markdown_table, markdown_text
 from gitexp.store.git import Git
 from gitexp.store.records import FAILED, FINAL_STATES, STATES, Ledger, Sweep, failure_details
@@ -102,6 +102,7 @@ class SweepReport:
     ranked: list[Row]  # trials with a value of the ranking metric, best first
     failed: list[FailedTrial]
     top: int = DEFAULT_TOP  # rows in the ranked table; 0 for all
+    pareto: Pareto | None = None  # several objectives or constraints: ranked by Pareto fronts
 
     @property
     def counts(self) -> dict[str, int]:
@@ -150,6 +151,10 @@ def build_sweep_report(git: Git, sweep_name: str | None = None, baseline_rev: st
     if ranking is not None and ranking.metric in table.metric_columns:
         sort_rows(table, ranking.metric, "asc" if ranking.goal == "minimize" else "desc")
         ranked = [row for row in table.rows[1:] if finite(row.metrics.get(ranking.metric)) is not None]
+    pareto = table.pareto.get(sweep.name)
+    if pareto is not None:
+        sort_by_pareto(table)
+        ranked = [row for row in table.rows[1:] if row.name in pareto.fronts]
     metrics = list(table.metric_columns)
     if ranking is not None and ranking.metric in metrics:
         metrics.remove(ranking.metric)
@@ -167,6 +172,7 @@ def build_sweep_report(git: Git, sweep_name: str | None = None, baseline_rev: st
         ranked=ranked,
         failed=failed,
         top=top,
+        pareto=pareto,
     )
 
 
@@ -206,9 +212,19 @@ def report_plots(git: Git, report: SweepReport) -> list[Plot]:
             if points:
                 png = plots.objective_against_param(points, param, metric, baseline)
                 found.append(Plot(f"{_slug(metric)}-vs-{_slug(param)}.png", f"{metric} against {param}", png))
+    if report.pareto is not None and len(report.pareto.objectives) == 2 and report.ranked:
+        found.append(pareto_plot(report, plots))
     for name, curves in dvclive_curves(git, report.ranked[:MAX_CURVE_TRIALS]).items():
         found.append(Plot(f"steps-{_slug(name)}.png", f"{name} by step", plots.step_curves(curves, name)))
     return _unique_file_names(found)
+
+
+def pareto_plot(report: SweepReport, plots) -> Plot:
+    """The two objectives of every ranked trial, the front drawn as a line."""
+    first, second = (objective.metric for objective in report.pareto.objectives)
+    points = [(row.metrics[first], row.metrics[second], report.pareto.fronts[row.name] == 1) for row in report.ranked]
+    png = plots.pareto_front(points, report.pareto.objectives)
+    return Plot(f"pareto-{_slug(first)}-{_slug(second)}.png", f"Pareto front of {first} and {second}", png)
 
 
 def dvclive_curves(git: Git, rows: Sequence[Row]) -> dict[str, dict[str, list[tuple[float, float]]]]:
@@ -270,7 +286,9 @@ def definition_table(git: Git, report: SweepReport) -> Table:
     rows += [[f"{target} (every trial)", format_value(value)] for target, value in spec.constants]
     rows.append(["trials planned", str(planned) if planned is not None else "as the strategy decides"])
     rows.append(["concurrency", str(spec.concurrency)])
-    rows.append(["objective", f"{spec.objective.goal} {spec.objective.metric}" if spec.objective else "none declared"])
+    objectives = ", ".join(f"{objective.goal} {objective.metric}" for objective in spec.objectives)
+    rows.append(["objectives (Pareto)" if len(spec.objectives) > 1 else "objective", objectives or "none declared"])
+    rows += [["constraint", str(constraint)] for constraint in spec.constraints]
     for rule in spec.early_stopping:
         rows.append(["early stopping", f"once {rule.metric} {'>=' if rule.goal == 'maximize' else '<='} {format_value(rule.value)}"])
     if spec.seed is not None:
@@ -292,8 +310,10 @@ def ranked_table(report: SweepReport, highlight: Row | None = None) -> Table:
     assert ranking is not None
     others = report.metrics[1:]
     headers = ["#", "trial", *report.varied, ranking.metric, "Δ vs baseline", *others, "duration"]
+    headers += ["Pareto front"] if report.pareto else []
     baseline = ["", "baseline", *_values(report.baseline.params, report.varied)]
     baseline += [format_value(report.baseline.metrics.get(ranking.metric)), "", *_values(report.baseline.metrics, others), ""]
+    baseline += [""] if report.pareto else []
     rows = [baseline]
     for rank, row in enumerate(report.shown, start=1):
         label = row.branch or row.name
@@ -308,6 +328,7 @@ def ranked_table(report: SweepReport, highlight: Row | None = None) -> Table:
                 format_delta(report.delta(row, ranking.metric)),
                 *_values(row.metrics, others),
                 "" if row.duration is None else f"{row.duration:.1f}s",
+                *([str(report.pareto.fronts[row.name])] if report.pareto else []),
             ]
         )
     return Table(headers, rows)

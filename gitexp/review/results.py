@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from gitexp.errors import UsageError
-from gitexp.numbers import orderable
+from gitexp.numbers import finite, orderable
 from gitexp.project.lock import PipelineRecord
 from gitexp.project.metrics import CommitReader, dvc_file_paths, flatten, merge_metrics_files, read_workspace_metrics
 from gitexp.project.model import DEFAULT_PARAMS_FILE, Project, load_project
@@ -23,7 +23,7 @@ from gitexp.store.naming import CLAIMS_NAMESPACE
 from gitexp.store.records import QUEUED, RUNNING, STATES, SUCCEEDED, Ledger, Sweep, Trial
 from gitexp.store.remote import tracked_claims_by_remote
 from gitexp.strategies import strategy_for
-from gitexp.sweep.spec import SweepSpec
+from gitexp.sweep.spec import Constraint, Objective, SweepSpec
 
 BASELINE = "baseline"
 
@@ -91,9 +91,87 @@ class ResultsTable:
     param_columns: list[str] = field(default_factory=list)
     metric_columns: list[str] = field(default_factory=list)
     objectives: dict[str, tuple[str, str]] = field(default_factory=dict)  # sweep -> (metric, goal)
+    pareto: dict[str, Pareto] = field(default_factory=dict)  # sweeps with several objectives or constraints
 
     def to_json(self) -> dict[str, Any]:
-        return {"trials": [row.to_json() for row in self.rows]}
+        return {"trials": [self._row_json(row) for row in self.rows]}
+
+    def _row_json(self, row: Row) -> dict[str, Any]:
+        found = row.to_json()
+        pareto = self.pareto.get(row.sweep)
+        if pareto is not None and not row.is_baseline:
+            found["pareto_front"] = pareto.fronts.get(row.name)
+            found["feasible"] = row.name not in pareto.infeasible
+        return found
+
+    def pareto_mark(self, row: Row) -> str | None:
+        """``front``, the number of the row's front, ``infeasible`` or ``-``; None outside multi-objective sweeps."""
+        pareto = self.pareto.get(row.sweep)
+        if pareto is None or row.is_baseline:
+            return None if pareto is None else ""
+        if row.name in pareto.infeasible:
+            return "infeasible"
+        front = pareto.fronts.get(row.name)
+        return "front" if front == 1 else str(front) if front else "-"
+
+
+@dataclass(frozen=True)
+class Pareto:
+    """A sweep's trials by Pareto front: 1 is the front (no feasible trial is better in every
+    objective), 2 the front once those are set aside, and so on; infeasible trials break a constraint."""
+
+    objectives: tuple[Objective, ...]
+    fronts: dict[str, int]  # trial name -> front, for succeeded feasible trials with every objective
+    infeasible: frozenset[str]
+
+    @classmethod
+    def of(cls, rows: list[Row], objectives: tuple[Objective, ...], constraints: tuple[Constraint, ...]) -> Pareto:
+        done = [row for row in rows if row.status == SUCCEEDED and not row.is_baseline]
+        infeasible = frozenset(
+            row.name for row in done if any(rule.violation(row.metrics.get(rule.metric)) > 0 for rule in constraints)
+        )
+        points = {}
+        for row in done:
+            values = [finite(row.metrics.get(objective.metric)) for objective in objectives]
+            if row.name not in infeasible and None not in values:  # costs: lower is better in every objective
+                points[row.name] = tuple(-value if objective.goal == "maximize" else value for value, objective in zip(values, objectives))
+        return cls(objectives, non_dominated_fronts(points), infeasible)
+
+    def order(self, row: Row) -> tuple:
+        """Sort key: front by front, within a front by the first objective, the rest after."""
+        front = self.fronts.get(row.name)
+        first = finite(row.metrics.get(self.objectives[0].metric)) if front else None
+        return (front is None, front or 0, -first if first is not None and self.objectives[0].goal == "maximize" else first or 0)
+
+
+def non_dominated_fronts(points: dict[str, tuple[float, ...]]) -> dict[str, int]:
+    """Each point's front by non-dominated sorting of costs (lower is better in every coordinate)."""
+    fronts: dict[str, int] = {}
+    remaining = dict(points)
+    front = 1
+    while remaining:
+        current = [name for name, cost in remaining.items() if not any(_dominates(other, cost) for other in remaining.values())]
+        for name in current:
+            fronts[name] = front
+            del remaining[name]
+        front += 1
+    return fronts
+
+
+def _dominates(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return all(x <= y for x, y in zip(a, b)) and any(x < y for x, y in zip(a, b))
+
+
+def sort_by_pareto(table: ResultsTable) -> None:
+    """Sort the trials of multi-objective sweeps by their fronts (baseline rows stay first)."""
+    ordered: list[Row] = []
+    for sweep in dict.fromkeys(row.sweep for row in table.rows):
+        rows = [row for row in table.rows if row.sweep == sweep]
+        pareto = table.pareto.get(sweep)
+        if pareto is not None:
+            rows = [row for row in rows if row.is_baseline] + sorted((row for row in rows if not row.is_baseline), key=pareto.order)
+        ordered += rows
+    table.rows[:] = ordered
 
 
 def collect_results(
@@ -123,10 +201,13 @@ def collect_results(
         sweep_trials = by_sweep.get(sweep.name, [])
         keys = list(dict.fromkeys(key for trial in sweep_trials for key in trial.params))
         rows.append(reading.baseline_row(sweep, keys))
-        rows += [reading.trial_row(trial) for trial in sweep_trials]
-        objective = SweepSpec.from_json(sweep.spec).objective
-        if objective:
-            table.objectives[sweep.name] = (objective.metric, objective.goal)
+        trial_rows = [reading.trial_row(trial) for trial in sweep_trials]
+        rows += trial_rows
+        spec = SweepSpec.from_json(sweep.spec)
+        if spec.objective:
+            table.objectives[sweep.name] = (spec.objective.metric, spec.objective.goal)
+        if len(spec.objectives) > 1 or (spec.objectives and spec.constraints):
+            table.pareto[sweep.name] = Pareto.of(trial_rows, spec.objectives, spec.constraints)
     table.param_columns = list(dict.fromkeys(key for row in rows for key in row.params))
     table.metric_columns = list(dict.fromkeys(key for row in rows for key in row.metrics))
     return table

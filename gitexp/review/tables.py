@@ -42,11 +42,12 @@ def _cells(table: ResultsTable, row: Row) -> list[str]:
         duration,
         *(format_value(row.params.get(key)) for key in table.param_columns),
         *(format_value(row.metrics.get(key)) for key in table.metric_columns),
+        *([table.pareto_mark(row) or ""] if table.pareto else []),
     ]
 
 
 def _headers(table: ResultsTable) -> list[str]:
-    return ["trial", "status", "duration", *table.param_columns, *table.metric_columns]
+    return ["trial", "status", "duration", *table.param_columns, *table.metric_columns, *(["pareto"] if table.pareto else [])]
 
 
 def to_json(table: ResultsTable) -> str:
@@ -72,6 +73,7 @@ def to_csv(table: ResultsTable) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     headers = ["sweep", "trial", "branch", "status", "duration", *table.param_columns, *table.metric_columns]
+    headers += ["pareto"] if table.pareto else []
     writer.writerow([spreadsheet_cell(header) for header in headers])
     for row in table.rows:
         writer.writerow(
@@ -85,6 +87,7 @@ def to_csv(table: ResultsTable) -> str:
                     "" if row.duration is None else f"{row.duration:.2f}",
                     *("" if row.params.get(key) is None else row.params[key] for key in table.param_columns),
                     *("" if row.metrics.get(key) is None else row.metrics[key] for key in table.metric_columns),
+                    *([table.pareto_mark(row) or ""] if table.pareto else []),
                 )
             ]
         )

@@ -195,6 +195,11 @@ class SweepSpec:
     def objectives(self) -> tuple[Objective, ...]:
         return (self.objective, *self.more_objectives) if self.objective else ()
 
+    def named_metrics(self) -> list[str]:
+        """Every metric the sweep steers or stops by, early-stopping rules first."""
+        named = [rule.metric for rule in self.early_stopping] + [objective.metric for objective in self.objectives]
+        return list(dict.fromkeys(named + [constraint.metric for constraint in self.constraints]))
+
     def __post_init__(self):
         if isinstance(self.strategy, str):
             strategy = self.strategy.lower()

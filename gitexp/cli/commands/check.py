@@ -38,10 +38,18 @@ def check(environment: Environment, sweep_file, as_json, **sweep_flags):
     environment.echo(f"strategy: {definition['strategy']}")
     environment.echo(f"concurrency: {definition['concurrency']}")
     environment.echo(f"trials: {definition['max_trials'] if definition['max_trials'] is not None else 'adaptive'}")
-    if definition["objective"]:
-        environment.echo(f"objective: {definition['objective']['goal']} {definition['objective']['metric']}")
+    objectives = definition["objectives"]
+    if objectives:
+        label = "objective" if len(objectives) == 1 else "objectives (Pareto)"
+        environment.echo(f"{label}: " + ", ".join(f"{objective['goal']} {objective['metric']}" for objective in objectives))
+    for constraint in definition["constraints"]:
+        environment.echo(f"constraint: {constraint}")
     for rule in definition["early_stopping"]:
         environment.echo(f"early stopping: {rule['metric']} {'>=' if rule['optimization'] == 'maximize' else '<='} {rule['value']}")
+    if definition["understood"]:
+        environment.echo("understood:")
+        for note in definition["understood"]:
+            environment.echo(f"  {note}")
     label = "first trials" if spec.strategy in ("hyperband", "bayes") else "trials"
     environment.echo(f"{label}:")
     for index, trial in enumerate(preview.trials, start=1):

@@ -219,7 +219,7 @@ def show(environment: Environment, sweeps, sort_by, sort_order, as_json, as_csv,
     """
     from gitexp.cli.watch import watch as watch_view
     from gitexp.errors import UsageError
-    from gitexp.review.results import collect_results, sort_rows, sweep_statuses
+    from gitexp.review.results import collect_results, sort_by_pareto, sort_rows, sweep_statuses
 
     if sum((as_json, as_csv, as_md)) > 1:
         raise UsageError("choose one of --json, --csv and --md")
@@ -230,6 +230,8 @@ def show(environment: Environment, sweeps, sort_by, sort_order, as_json, as_csv,
         table = collect_results(git, list(sweeps) or None, all_params=all_params, details=as_json)
         if sort_by:
             sort_rows(table, sort_by, sort_order)
+        else:
+            sort_by_pareto(table)  # multi-objective sweeps only
         return table
 
     table = results()  # refuses an unknown sweep or metric before anything is watched

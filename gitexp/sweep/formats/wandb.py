@@ -164,17 +164,26 @@ class WandbReader(SweepFileReader):
         self.command_words = self.expect(self.plain(value, where), where, "a list of words like [python, train.py, ${args}]", accepts)
 
     def settle_command(self):
-        """program and command as one command line, W&B's macros for the interpreter and program filled in."""
+        """program and command as one command line: W&B's macros filled in, ${args} as Polyaxon's ``--name={{ name }}``."""
         if self.program is None and self.command_words is None:
             return
         words = self.command_words or list(DEFAULT_COMMAND)
         if "${program}" in words and self.program is None:
             raise self.error("command", "it names ${program}, but program is missing: add program: train.py")
-        fills = {"${env}": None, "${interpreter}": "python", "${program}": self.program}
-        line = shlex.join(fills.get(word, word) for word in words if fills.get(word, word) is not None)
+        fills = {
+            "${env}": [],
+            "${interpreter}": ["python"],
+            "${program}": [shlex.quote(self.program or "")],
+            "${args}": [f"--{name}={{{{ {name} }}}}" for name in self.parameters],
+            "${args_no_hyphens}": [f"{name}={{{{ {name} }}}}" for name in self.parameters],
+        }
+        unknown = [word for word in words if word.startswith("${") and word not in fills]
+        if unknown:
+            raise self.error("command", f"gitexp cannot fill {unknown[0]}: use ${{args}} or ${{args_no_hyphens}}, or write the flags out")
+        line = " ".join(part for word in words for part in fills.get(word, [shlex.quote(word)]))
         where = "command" if self.command_words is not None else "program"
         self.give("command", line, where)
-        self.notes.append(f"{where}: the command {line!r}, for a project without dvc.yaml (a pipeline's trials run dvc repro)")
+        self.notes.append(f"{where}: the command {line!r}, for a project without dvc.yaml")
 
     def read_parameters(self, value, where: str, prefix: str = ""):
         section = self.read_keys(value, where)
