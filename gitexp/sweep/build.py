@@ -7,7 +7,7 @@ from pathlib import Path
 
 from gitexp.errors import UsageError
 from gitexp.sweep.expr import parse_set
-from gitexp.sweep.files import load_sweep_file
+from gitexp.sweep.files import read_sweep_file, validate_in_file
 from gitexp.sweep.space import Space
 from gitexp.sweep.spec import Objective, SweepSpec, spec_from_flags
 
@@ -37,7 +37,7 @@ def build_spec(
             concurrency=1 if concurrency is None else concurrency,
             objective=target,
         )
-    spec = load_sweep_file(sweep_file)
+    spec = read_sweep_file(sweep_file)  # validated once the flags are in: --num-trials may complete a W&B file
     overrides = {
         name: value
         for name, value in (
@@ -49,11 +49,13 @@ def build_spec(
         )
         if value is not None
     }
+    if target is not None:
+        overrides["more_objectives"] = ()  # --objective names the one objective
     if sets:
         flag_axes = [parse_set(flag, seed=seed if seed is not None else spec.seed or 0) for flag in sets]
         flagged = {axis.target for axis in flag_axes}
         kept = [axis for axis in spec.space.axes if axis.target not in flagged]
         overrides["space"] = Space(tuple(kept + flag_axes))
     spec = dataclasses.replace(spec, **overrides)
-    spec.validate()
+    validate_in_file(spec, sweep_file)
     return spec

@@ -27,7 +27,7 @@ from gitexp.sweep.formats.polyaxon import gp_sampler_available
 from gitexp.sweep.spec import SweepSpec
 from gitexp.yaml_size import refuse_explosive_node
 
-__all__ = ["gp_sampler_available", "load_sweep_file"]
+__all__ = ["gp_sampler_available", "load_sweep_file", "read_sweep_file", "validate_in_file"]
 
 _PLAIN_SCALAR_TAG = "tag:gitexp.dev,2024:plain"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -63,16 +63,26 @@ _SweepLoader.add_constructor("tag:yaml.org,2002:str", lambda loader, node: Quote
 
 def load_sweep_file(path) -> SweepSpec:
     """The validated specification a sweep file describes; UsageError names the file and the place."""
+    spec = read_sweep_file(path)
+    validate_in_file(spec, path)
+    return spec
+
+
+def read_sweep_file(path) -> SweepSpec:
+    """The specification a sweep file describes, not validated as a whole (flags may complete it)."""
     path = Path(path)
     document = _load_yaml(path)
     reader = reader_for(document)(path)
     reader.read_top_level(document)
-    spec = reader.spec()
+    return reader.spec()
+
+
+def validate_in_file(spec: SweepSpec, path) -> None:
+    """``spec.validate()``, its error naming the file."""
     try:
         spec.validate()
     except UsageError as error:
         raise UsageError(f"{path}: {error.message}") from None
-    return spec
 
 
 def _load_yaml(path: Path) -> Any:

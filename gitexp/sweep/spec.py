@@ -238,7 +238,7 @@ class SweepSpec:
         if self.strategy in ADAPTIVE_STRATEGIES and self.objective is None:
             raise UsageError(f"the {self.strategy} strategy needs an objective: name the metric and goal, e.g. objective: {{metric: loss, goal: minimize}}")
         if self.max_trials is None and (self.strategy == "bayes" or (self.strategy == "random" and not self.space.is_discrete)):
-            raise UsageError(f"the {self.strategy} strategy on this space needs a number of trials: give --num-trials N (max_trials in a sweep file)")
+            raise UsageError(f"the {self.strategy} strategy on this space needs a number of trials: give --num-trials N (max_trials in a sweep file, run_cap in a W&B one)")
 
     def _validate_objectives(self):
         if self.more_objectives and self.objective is None:

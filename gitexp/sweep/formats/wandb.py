@@ -25,6 +25,7 @@
 from __future__ import annotations
 
 import math
+import re
 import shlex
 from typing import Any
 
@@ -40,6 +41,7 @@ METHODS = ("grid", "random", "bayes")
 IGNORED = ("name", "description", "entity", "project", "controller", "apiVersion", "kind", "job", "image_uri")
 DEFAULT_COMMAND = ("${env}", "${interpreter}", "${program}", "${args}")
 _NUMBER = "a number"
+_MACRO = re.compile(r"\$\{([^}]*)\}")
 _WHOLE = "a whole number"
 
 
@@ -96,8 +98,6 @@ class WandbReader(SweepFileReader):
         if self.early_terminate is not None:
             self.read_early_terminate(*self.early_terminate)
         self.settle_command()
-        if self.fields["strategy"] == "bayes" and "max_trials" not in self.fields:
-            raise self.error("", "method bayes runs until stopped on W&B, gitexp needs a count: add run_cap, e.g. run_cap: 20")
 
     def ignored(self, value, where: str):
         self.notes.append(f"{where}: W&B's own, ignored")
@@ -164,26 +164,31 @@ class WandbReader(SweepFileReader):
         self.command_words = self.expect(self.plain(value, where), where, "a list of words like [python, train.py, ${args}]", accepts)
 
     def settle_command(self):
-        """program and command as one command line: W&B's macros filled in, ${args} as Polyaxon's ``--name={{ name }}``."""
+        """program and command as one command line: W&B's macros filled in, a parameter as Polyaxon's ``{{ name }}``."""
         if self.program is None and self.command_words is None:
             return
         words = self.command_words or list(DEFAULT_COMMAND)
         if "${program}" in words and self.program is None:
             raise self.error("command", "it names ${program}, but program is missing: add program: train.py")
+        names = list(self.parameters)
         fills = {
-            "${env}": [],
+            "${env}": ["/usr/bin/env"],
             "${interpreter}": ["python"],
             "${program}": [shlex.quote(self.program or "")],
-            "${args}": [f"--{name}={{{{ {name} }}}}" for name in self.parameters],
-            "${args_no_hyphens}": [f"{name}={{{{ {name} }}}}" for name in self.parameters],
+            "${args}": [f"--{name}={{{{ {name} }}}}" for name in names],
+            "${args_no_hyphens}": [f"{name}={{{{ {name} }}}}" for name in names],
         }
-        unknown = [word for word in words if word.startswith("${") and word not in fills]
-        if unknown:
-            raise self.error("command", f"gitexp cannot fill {unknown[0]}: use ${{args}} or ${{args_no_hyphens}}, or write the flags out")
-        line = " ".join(part for word in words for part in fills.get(word, [shlex.quote(word)]))
+        line = " ".join(part for word in words for part in fills.get(word) or [self.filled(word, names)])
         where = "command" if self.command_words is not None else "program"
         self.give("command", line, where)
         self.notes.append(f"{where}: the command {line!r}, for a project without dvc.yaml")
+
+    def filled(self, word: str, names: list[str]) -> str:
+        """One word of the command, quoted, its ``${name}`` macros as ``{{ name }}``."""
+        for macro in _MACRO.findall(word):
+            if macro not in names:
+                raise self.error("command", f"gitexp cannot fill ${{{macro}}}: name a parameter of the sweep, or use ${{args}} or ${{args_no_hyphens}}")
+        return _MACRO.sub(lambda match: f"{{{{ {match[1]} }}}}", shlex.quote(word))
 
     def read_parameters(self, value, where: str, prefix: str = ""):
         section = self.read_keys(value, where)
