@@ -873,3 +873,57 @@ CASES.update({
     "k8s submit before k8s init": Case(("k8s", "submit"), "gitexp.k8s.yaml does not exist", "write it with gitexp k8s init"),
     "k8s submit of a file that does not exist": Case(("k8s", "submit", "--file", "nope.yaml"), "nope.yaml does not exist", "name the file"),
 })
+
+
+# -- wandb: multi-objective sweeps and W&B sweep files --
+
+WANDB_PARAMETERS = "parameters:\n  train.lr: {values: [0.01, 0.1]}\n"
+WANDB_TERMINATED = "method: grid\nmetric: {name: score, goal: maximize}\n" + WANDB_PARAMETERS
+
+CASES.update({
+    "objective list with a metric twice": sweep_case(
+        "matrix: {train.lr: [0.1]}\nobjective:\n  - {metric: score, goal: maximize}\n  - {metric: score, goal: minimize}\n",
+        "lists score twice", "give each metric once",
+    ),
+    "constraint that does not parse": sweep_case(
+        "matrix: {train.lr: [0.1]}\nobjective: {metric: score, goal: maximize}\nconstraints: ['score < 5']\n",
+        "constraint 'score < 5' does not parse", "write METRIC <= NUMBER or METRIC >= NUMBER",
+    ),
+    "constraint with a bound that is not a number": sweep_case(
+        "matrix: {train.lr: [0.1]}\nconstraints: ['latency_ms <= fast']\n", "does not parse", "latency_ms <= 50"
+    ),
+    "constraints that are not a list": sweep_case(
+        "matrix: {train.lr: [0.1]}\nconstraints: latency_ms <= 50\n", "constraints: expected a list", '["latency_ms <= 50"]'
+    ),
+    "hyperband with two objectives": sweep_case(
+        "matrix: {train.lr: [0.1]}\nstrategy: {name: hyperband, resource: train.n_est, max_iter: 9}\n"
+        "objective: [{metric: score, goal: maximize}, {metric: test.auc, goal: maximize}]\n",
+        "hyperband promotes by one objective", "use the bayes strategy",
+    ),
+    "W&B field of the wrong type": sweep_case(
+        "method: random\nrun_cap: 2\nparameters:\n  train.lr: {distribution: uniform, min: low, max: 0.1}\n",
+        "parameters.train.lr.min: must be a number, got 'low'", "write a number there",
+    ),
+    "W&B run_cap that is not a count": sweep_case(
+        "method: grid\nrun_cap: '10'\n" + WANDB_PARAMETERS, "run_cap: must be a whole number of at least 1", "write a whole number"
+    ),
+    "W&B unknown distribution": sweep_case(
+        "method: random\nrun_cap: 2\nparameters:\n  train.lr: {distribution: log_uniform_value, min: 0.001, max: 0.1}\n",
+        "unknown distribution 'log_uniform_value' (did you mean 'log_uniform_values'?)", "use one of constant",
+    ),
+    "W&B unknown method": sweep_case("method: hyperopt\n" + WANDB_PARAMETERS, "unknown method 'hyperopt'", "grid, random, bayes"),
+    "W&B early_terminate without min_iter or max_iter": sweep_case(
+        WANDB_TERMINATED + "early_terminate: {type: hyperband, eta: 3}\n", "hyperband needs min_iter or max_iter", "add e.g. min_iter: 3"
+    ),
+    "W&B early_terminate with max_iter but no s": sweep_case(
+        WANDB_TERMINATED + "early_terminate: {type: hyperband, max_iter: 27}\n", "max_iter needs s", "add e.g. s: 2"
+    ),
+    "W&B command macro of no parameter": sweep_case(
+        "method: grid\nprogram: train.py\ncommand: [python, '${program}', '--seed=${seed}']\n" + WANDB_PARAMETERS,
+        "gitexp cannot fill ${seed}", "name a parameter of the sweep",
+    ),
+    "W&B bayes without run_cap": sweep_case(
+        "method: bayes\nmetric: {name: score, goal: maximize}\nparameters:\n  train.lr: {min: 0.01, max: 0.5}\n",
+        "needs a number of trials", "run_cap in a W&B one",
+    ),
+})
