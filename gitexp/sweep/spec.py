@@ -188,7 +188,7 @@ class SweepSpec:
     quoted_constants: frozenset[int] = frozenset()  # indices of constants written as quoted strings
     more_objectives: tuple[Objective, ...] = ()  # after objective: a multi-objective sweep
     constraints: tuple[Constraint, ...] = ()
-    pruner: PrunerSpec | None = None
+    pruner: PrunerSpec | None = None  # stops running trials early (sweep/pruner.py)
     notes: tuple[str, ...] = field(default=(), compare=False)  # how a sweep file's fields were understood; not recorded
 
     @property
@@ -296,7 +296,7 @@ class SweepSpec:
         return count if adaptive or not self.space.is_discrete else min(count, self.space.grid_size())
 
     def to_json(self) -> dict:
-        return {
+        recorded = {
             "version": SPEC_VERSION,
             "space": self.space.to_json(),
             "strategy": self.strategy,
@@ -309,10 +309,14 @@ class SweepSpec:
             "command": self.command,
             "constants": [{"target": target.to_json(), "value": value} for target, value in self.constants],
             "quoted_constants": sorted(self.quoted_constants),
-            "more_objectives": [dataclasses.asdict(objective) for objective in self.more_objectives],
-            "constraints": [dataclasses.asdict(constraint) for constraint in self.constraints],
-            "pruner": _pruner_json(self.pruner),
         }
+        if self.pruner:  # only then: a sweep without one records what older gitexp wrote
+            recorded["pruner"] = self.pruner.to_json()
+        if self.more_objectives:  # likewise
+            recorded["more_objectives"] = [dataclasses.asdict(objective) for objective in self.more_objectives]
+        if self.constraints:
+            recorded["constraints"] = [dataclasses.asdict(constraint) for constraint in self.constraints]
+        return recorded
 
     @classmethod
     def from_json(cls, data: dict) -> SweepSpec:
@@ -333,14 +337,10 @@ class SweepSpec:
                 quoted_constants=frozenset(data.get("quoted_constants", ())),  # absent from older records
                 more_objectives=tuple(Objective(**objective) for objective in data.get("more_objectives", ())),
                 constraints=tuple(Constraint(**constraint) for constraint in data.get("constraints", ())),
-                pruner=PrunerSpec(**data["pruner"]) if data.get("pruner") else None,
+                pruner=PrunerSpec.from_json(data["pruner"]) if data.get("pruner") else None,
             )
         except (KeyError, TypeError) as error:
             raise UsageError(f"the recorded sweep specification is incomplete ({error!r}): re-create the sweep") from None
-
-
-def _pruner_json(pruner: PrunerSpec | None) -> dict | None:
-    return {**dataclasses.asdict(pruner), "options": dict(pruner.options)} if pruner else None
 
 
 def spec_from_flags(

@@ -32,7 +32,7 @@ from typing import Any
 from gitexp.numbers import finite
 from gitexp.sweep.expr import parse_target
 from gitexp.sweep.formats.base import SweepFileReader, quoted_indices
-from gitexp.sweep.pruner import PrunerSpec
+from gitexp.sweep.pruner import parse_pruner
 from gitexp.sweep.space import Axis, Choice, Dimension, Distribution, PChoice, closest_hint
 from gitexp.sweep.spec import EarlyStoppingRule, Objective, check_objectives
 
@@ -284,7 +284,7 @@ class WandbReader(SweepFileReader):
         objective = self.fields.get("objective")
         if objective is None:
             raise self.error(where, "early termination steers by the sweep's metric: add metric: {name: loss, goal: minimize}")
-        eta = self.expect(section.get("eta", 3), f"{where}.eta", "a number above 1", lambda v: finite(v) is not None and v > 1)
+        eta = self.expect(section.get("eta", 3), f"{where}.eta", "a whole number of at least 2 (Optuna's reduction_factor)", lambda v: _is_whole(v) and v >= 2)
         for name in ("min_iter", "max_iter"):
             if name in section:
                 self.expect(section[name], f"{where}.{name}", "a whole number of at least 1", lambda v: _is_whole(v) and v >= 1)
@@ -294,7 +294,7 @@ class WandbReader(SweepFileReader):
             self.expect(section["strict"], f"{where}.strict", "true or false", lambda v: isinstance(v, bool))
             self.notes.append(f"{where}.strict: ignored (Optuna's HyperbandPruner decides which trials stop)")
         options = _hyperband_options(section, eta)
-        pruner = PrunerSpec("hyperband", options, metric=objective.metric, goal=objective.goal)
+        pruner = self.checked(where, parse_pruner, {"name": "hyperband", **options, "metric": objective.metric, "goal": objective.goal})
         self.give("pruner", pruner, where)
         described = ", ".join(f"{name} {value}" for name, value in options.items())
         self.notes.append(f"{where}: hyperband -> pruner hyperband ({described}) steering by {objective.goal} {objective.metric}")
