@@ -51,6 +51,28 @@ def test_check_prints_how_a_w_and_b_file_was_understood_and_that_the_pipeline_wi
     assert shown["objectives"] == [{"metric": "score", "goal": "maximize"}] and len(shown["trials"]) == 3
 
 
+def test_queue_runs_a_w_and_b_grid_file_unchanged(project, run_gitexp, tmp_path):
+    (tmp_path / "sweep.yaml").write_text(textwrap.dedent(
+        """\
+        method: grid
+        metric: {name: score, goal: maximize}
+        parameters:
+          train:
+            parameters:
+              lr: {values: [0.05, 0.1]}
+              n_est: {value: 30}
+        """
+    ))
+    assert run_gitexp(project.root, "queue", "--name", "wb", "--sweep", str(tmp_path / "sweep.yaml")).code == 0
+    assert run_gitexp(project.root, "run", "wb").code == 0
+    trials = [t for t in json.loads(run_gitexp(project.root, "show", "wb", "--json").out)["trials"] if t["trial"] != "baseline"]
+    assert sorted((t["params"]["train.lr"], t["status"], t["metrics"]["score"]) for t in trials) == [
+        (0.05, "succeeded", round(1.0 - 0.05 - 30 / 10000.0, 6)),
+        (0.1, "succeeded", round(1.0 - 30 / 10000.0, 6)),
+    ]
+    assert "  n_est: 30" in project.run("show", "exp/wb/t001:params.yaml")  # the constant, set in the params file
+
+
 def test_check_lists_several_objectives_and_constraints(project, run_gitexp, tmp_path):
     (tmp_path / "sweep.yaml").write_text(
         "matrix: {train.lr: [0.01, 0.1]}\n"

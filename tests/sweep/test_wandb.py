@@ -5,6 +5,7 @@ its bounds, and a wrong field is refused in one line."""
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import textwrap
@@ -251,8 +252,6 @@ DISTRIBUTIONS = [
 
 
 def _file(fields: dict) -> str:
-    import json
-
     return f"method: random\nrun_cap: 3\nparameters:\n  x: {json.dumps(fields)}\n"
 
 
