@@ -15,11 +15,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gitexp.errors import UsageError
+from gitexp.strategies import strategy_for
+from gitexp.strategies.base import TrialOutcome
 from gitexp.sweep.build import build_spec
 from gitexp.sweep.files import load_sweep_file, read_sweep_file
 from gitexp.sweep.pruner import PrunerSpec
-from gitexp.sweep.space import Choice, Distribution, ParamTarget, PChoice
-from gitexp.sweep.spec import EarlyStoppingRule, Objective
+from gitexp.sweep.space import Axis, Choice, Distribution, ParamTarget, PChoice, Space
+from gitexp.sweep.spec import EarlyStoppingRule, Objective, SweepSpec
 
 # "Basic structure" (define-sweep-configuration), verbatim.
 BASIC = """\
@@ -366,3 +368,19 @@ def test_several_metrics_are_a_multi_objective_sweep(write):
 def test_w_and_b_own_fields_are_ignored_with_a_note(write):
     spec = load_sweep_file(write("method: grid\nname: demo\nentity: me\nproject: p\ndescription: d\nparameters: {x: {values: [1]}}\n"))
     assert [note for note in spec.notes if "ignored" in note] == [f"{key}: W&B's own, ignored" for key in ("name", "entity", "project", "description")]
+
+
+SEARCHED = [case for case in DISTRIBUTIONS if case[1] is not None]
+
+
+@pytest.mark.parametrize(("fields", "dimension"), SEARCHED, ids=[fields.get("distribution", "-".join(fields)) for fields, _ in SEARCHED])
+def test_bayes_suggestions_of_every_distribution_stay_in_bounds(fields, dimension):
+    spec = SweepSpec(Space((Axis(target("x"), dimension),)), strategy="bayes", max_trials=8, seed=1, objective=Objective("m", "minimize"), options={"n_initial_trials": 3})
+    strategy = strategy_for(spec)
+    finished: list[TrialOutcome] = []
+    while plans := strategy.suggest(finished, [], 1):
+        value = plans[0].params[target("x")]
+        assert _within(dimension, value), (dimension, value)
+        score = abs(value - 0.3) if isinstance(value, (int, float)) else float(len(str(value)))
+        finished.append(TrialOutcome({"x": value}, "succeeded", {"m": score}))
+    assert len(finished) == 8
