@@ -21,10 +21,15 @@ import jinja2
 
 from gitexp.ci.matrix import MATRIX_LIMIT, MAX_CHUNKS
 from gitexp.errors import UsageError
-from gitexp.store.naming import validate_prefix
+from gitexp.store.naming import SWEEP_BRANCH_PREFIX, validate_prefix
 
 WORKFLOW_PATH = Path(".github/workflows/gitexp.yml")
 TEMPLATE_NAME = "gitexp.yml.j2"
+# The workflow's generation, in its first line: what `ci start` needs of it (one run per sweep, the sweep branch trigger).
+WORKFLOW_GENERATION = 2
+WORKFLOW_MARKER = f"gitexp workflow {WORKFLOW_GENERATION}"
+_MARKER_LINE = re.compile(r"\A# Written by `gitexp ci init` \(gitexp workflow (\d+)\)")
+_WRITTEN_BY_GITEXP = "# Written by `gitexp ci init`"
 
 RUNNERS = ("github", "cml")
 CLOUDS = ("aws", "gcp", "azure", "kubernetes")
@@ -83,6 +88,9 @@ ACTIONS = {
     "upload_artifact": ActionPin(
         "actions/upload-artifact", "ea165f8d65b6e75b540449e92b4886f43607fa02", "v4.6.2"
     ),
+    "cache": ActionPin(
+        "actions/cache", "0057852bfaa89a56745cba8c7296529d2fc39830", "v4.3.0"
+    ),
     "setup_cml": ActionPin(
         "iterative/setup-cml", "f12ea7685438c1fc438d50f77519b3860cf5fa98", "v2.0.1"
     ),
@@ -115,7 +123,11 @@ class WorkflowOptions:
     def validate(self) -> None:
         """Raise ``UsageError`` naming the first option that is wrong and how to fix it."""
         self._validate_runner()
-        validate_prefix(self.branch_prefix)
+        if validate_prefix(self.branch_prefix).startswith(SWEEP_BRANCH_PREFIX):
+            raise UsageError(
+                f"the trial branch prefix {self.branch_prefix!r} is inside {SWEEP_BRANCH_PREFIX}, where the sweeps' own "
+                "branches go: put trials under another prefix (git config gitexp.prefix exp/)"
+            )
         _validate_python(self.python)
         _validate_install_spec(self.install_spec)
         _validate_in_range("--chunks", self.chunks, 1, MAX_CHUNKS, f"(each run job takes up to {MATRIX_LIMIT} trials)")
@@ -174,7 +186,9 @@ def render_workflow(options: WorkflowOptions) -> str:
     return template.render(
         options=options,
         actions=ACTIONS,
-        branch_pattern=validate_prefix(options.branch_prefix) + "**",
+        marker=WORKFLOW_MARKER,
+        sweep_branch_prefix=SWEEP_BRANCH_PREFIX,
+        sweep_branch_pattern=SWEEP_BRANCH_PREFIX + "**",
         chunk_size=MATRIX_LIMIT,
         cloud_secrets=CLOUD_SECRETS.get(options.cloud, ()),
         cml_arguments=cml_launch_arguments(options),
@@ -195,6 +209,23 @@ def write_workflow(repo_root: Path, options: WorkflowOptions, force: bool) -> Pa
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(path, text)
     return path
+
+
+def check_workflow_text(text: str | None, where: str) -> None:
+    """Refuse to start a run with a workflow that ``gitexp ci init`` did not write, or an older one wrote.
+
+    ``where`` names the branch whose workflow file GitHub would run (e.g. "origin's main").
+    """
+    fix = f"run `gitexp ci init --force`, commit {WORKFLOW_PATH} and push it to {where}"
+    if text is None:
+        raise UsageError(f"{where} has no {WORKFLOW_PATH}: {fix.replace(' --force', '')}")
+    generation = _MARKER_LINE.match(text)
+    if generation is None and text.startswith(_WRITTEN_BY_GITEXP):
+        raise UsageError(f"{WORKFLOW_PATH} on {where} was written by an older gitexp ci init (a run per trial branch): {fix}")
+    if generation is None:
+        raise UsageError(f"{WORKFLOW_PATH} on {where} was not written by gitexp ci init: {fix} (or start its runs yourself)")
+    if int(generation.group(1)) != WORKFLOW_GENERATION:
+        raise UsageError(f"{WORKFLOW_PATH} on {where} is of another gitexp version: {fix}")
 
 
 def cml_launch_arguments(options: WorkflowOptions) -> list[str]:

@@ -1,9 +1,12 @@
 """The CI entry points: what the generated workflow's jobs run (``gitexp ci plan`` and ``gitexp ci run``).
 
-- plan: pull the sweep named by the dispatch (GITEXP_SWEEP) or by the pushed
-  trial branch (GITHUB_REF) from origin, and list its queued trials that no
-  worker has claimed as the job matrices of ``ci.matrix.plan_document``, with
-  the sweep's concurrency.
+- plan: pull the sweep named by the dispatch (GITEXP_SWEEP) or by its pushed
+  branch ``sweeps/<sweep>`` (GITHUB_REF) from origin, let its driver plan an
+  adaptive sweep's next trials on origin (or stop the sweep when a result meets
+  an early-stopping rule), and list its queued trials that no worker has
+  claimed as the job matrices of ``ci.matrix.plan_document``, with the sweep's
+  concurrency. ``next_round`` tells the report job whether to dispatch the
+  next round of an adaptive sweep.
 - run: in the job's own checkout of a trial branch, claim the trial on origin
   as a worker does (so no worker runs it meanwhile, and a dead runner's stale
   claim is taken over), run the pipeline like any executor
@@ -27,6 +30,7 @@ from typing import Any
 from gitexp.ci.matrix import MATRIX_LIMIT, plan_document, validate_chunks
 from gitexp.errors import GitCommandError, NotFoundError, UsageError
 from gitexp.execution.claims import Claims, Runner, clone_id, default_worker_id, run_claimed
+from gitexp.execution.driver import SweepDriver, early_stopping_reason
 from gitexp.execution.pipeline import RunOutcome, commit_result, pipeline_command, run_pipeline, trial_env, where
 from gitexp.execution.worktrees import update_submodules
 from gitexp.project.model import load_project
@@ -35,7 +39,7 @@ from gitexp.sharing.sync import pull
 from gitexp.store.claim_records import claim_ref
 from gitexp.store.git import Git, RefUpdate
 from gitexp.store.layout import stop_request_path, trial_log_path
-from gitexp.store.naming import CLAIMS_NAMESPACE, TrialRef
+from gitexp.store.naming import CLAIMS_NAMESPACE, TrialRef, sweep_of_branch
 from gitexp.store.records import (
     QUEUED,
     SUCCEEDED,
@@ -47,8 +51,7 @@ from gitexp.store.records import (
     parse_trailers,
     trial_from_record,
 )
-from gitexp.store.remote import DEFAULT_REMOTE, RemoteRefs, fetch_sweeps_and_claims, resolve_remote
-from gitexp.sweep.spec import SweepSpec
+from gitexp.store.remote import DEFAULT_REMOTE, RemoteRefs, fetch_experiments, fetch_sweeps_and_claims, resolve_remote
 
 # -- plan ------------------------------------------------------------------------------
 
@@ -67,13 +70,15 @@ def plan_ci_run(
     chunk_size: int = MATRIX_LIMIT,
     remote: str = DEFAULT_REMOTE,
 ) -> Plan:
-    """The queued trials this CI run executes: a dispatched sweep's, or the pushed trial branch."""
+    """The queued trials this CI run executes: those of a dispatched sweep, or of the sweep whose branch
+    (``sweeps/<sweep>``) was pushed; an adaptive sweep's next ones are planned first (``SweepDriver``)."""
     validate_chunks(chunks, chunk_size)
     pushed = None
+    sweep = sweep or sweep_of_branch(ref or "")
     if not sweep:
         pushed = branch_shape(ref or "")
         if pushed is None:
-            return Plan(plan_document([], 1, chunks, chunk_size), [f"{ref or 'no ref'} is not a trial branch: nothing to run"])
+            return Plan(plan_document([], 1, chunks, chunk_size), [f"{ref or 'no ref'} is neither a sweep's nor a trial's branch: nothing to run"])
         sweep = pushed.sweep
     try:
         pull(git, remote, [sweep], with_data=False)
@@ -82,21 +87,53 @@ def plan_ci_run(
             raise
         note = f"{remote} has no sweep named {sweep!r}, so {pushed.branch} is not a trial: nothing to run"
         return Plan(plan_document([], 1, chunks, chunk_size), [note])
-    record = Ledger(git).sweep(sweep)
-    queued = [trial for trial in Ledger(git).trials([sweep]) if trial.status == QUEUED]
+    driver = remote_driver(git, sweep, remote)
     if pushed is not None:
-        queued = [trial for trial in queued if (trial.ref.prefix, trial.name) == (pushed.prefix, pushed.trial)]
-    claimed = set(git.ls_remote(remote, [f"{CLAIMS_NAMESPACE}{sweep}/*"]))
-    notes = [f"{trial.ref.key} is claimed by a worker: left to it" for trial in queued if claim_ref(trial.ref.key) in claimed]
-    entries = [
-        {"trial": trial.ref.branch, "sweep": trial.sweep, "name": trial.name}
-        for trial in queued
-        if claim_ref(trial.ref.key) not in claimed
-    ]
-    if not entries:
+        trials = [trial for trial in driver.queued if (trial.ref.prefix, trial.name) == (pushed.prefix, pushed.trial)]
+        held = [trial for trial in driver.elsewhere if (trial.ref.prefix, trial.name) == (pushed.prefix, pushed.trial)]
+    else:
+        trials, held = list(iter(driver.next_trial, None)), driver.elsewhere
+    notes = [f"{trial.ref.key} is claimed by a worker: left to it" for trial in held]
+    if driver.stop_reason:
+        notes.append(f"sweep {sweep} is stopped ({driver.stop_reason})")
+    if not trials:
         notes.append(f"no queued trial to run in sweep {sweep}")
-    concurrency = SweepSpec.from_json(record.spec).concurrency
-    return Plan(plan_document(entries, concurrency, chunks, chunk_size), notes)
+    entries = [{"trial": trial.ref.branch, "sweep": trial.sweep, "name": trial.name} for trial in trials]
+    return Plan(plan_document(entries, driver.spec.concurrency, chunks, chunk_size), notes)
+
+
+def remote_driver(git: Git, sweep: str, remote: str) -> SweepDriver:
+    """The sweep's driver on ``remote`` as it is now: new trials and stops are written there by compare-and-swap,
+    trials a claim holds are left to their runner, and a finished trial that meets an early-stopping rule stops it."""
+    tracked = resolve_remote(git, remote)
+    record = Ledger(git).sweep(sweep)
+    fetch_experiments(git, tracked, [record.prefix])
+    store = RemoteRefs(git, tracked, refusals=[])
+    ledger = Ledger(store.view)
+    claimed = {record.name.removeprefix(CLAIMS_NAMESPACE) for record in store.view.refs(f"{CLAIMS_NAMESPACE}{sweep}/")}
+    driver = SweepDriver(git, ledger.sweep(sweep), store=store, held=claimed, ledger=ledger)
+    reason = next(filter(None, (early_stopping_reason(driver.spec, t.metrics) for t in driver.completed if t.status == SUCCEEDED)), None)
+    if reason and not driver.stop_reason:
+        driver.stop(reason)
+    return driver
+
+
+def next_round(git: Git, sweep: str, remote: str = DEFAULT_REMOTE) -> str | None:
+    """Why ``sweep`` needs no further CI run (None: it is adaptive and will grow, so dispatch the next round).
+
+    Trials still queued after a round (a job that died) are not a reason: another round would run the same way.
+    """
+    pull(git, remote, [sweep], with_data=False)
+    driver = remote_driver(git, sweep, remote)
+    if not driver.strategy.adaptive:
+        return f"sweep {sweep} is not adaptive: its trials were all planned at once"
+    if driver.stop_reason:
+        return f"sweep {sweep} is stopped ({driver.stop_reason})"
+    if driver.queued or driver.elsewhere:
+        return f"sweep {sweep} still has {len(driver.queued) + len(driver.elsewhere)} queued trial(s) from this round: run it again by hand"
+    if not driver.has_work():
+        return f"sweep {sweep} is done"
+    return None
 
 
 def branch_shape(ref: str) -> TrialRef | None:

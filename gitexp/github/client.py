@@ -200,6 +200,17 @@ class GitHubClient:
         first = next(self._paginate(f"{_repo_path(repo)}/pulls", query), None)
         return None if first is None else self._pull_request(first)
 
+    def close_pull_request(self, repo: GitHubRepo, number: int) -> None:
+        """Close the pull request (its branch and the trials stay)."""
+        self._request("PATCH", f"{_repo_path(repo)}/pulls/{int(number)}", {"state": "closed"})
+
+    # -- workflow runs ---------------------------------------------------------
+
+    def dispatch_workflow(self, repo: GitHubRepo, workflow: str, ref: str, inputs: Mapping[str, str]) -> None:
+        """Start a run of ``workflow`` (its file name) on branch ``ref`` with ``inputs`` (``workflow_dispatch``)."""
+        path = f"{_repo_path(repo)}/actions/workflows/{urllib.parse.quote(workflow, safe='')}/dispatches"
+        self._request("POST", path, {"ref": ref, "inputs": dict(inputs)})
+
     # -- comments ------------------------------------------------------------
 
     def upsert_comment(self, repo: GitHubRepo, issue_number: int, marker: str, body: str) -> Comment:
@@ -419,8 +430,7 @@ def create_pull_request_with_gh(
     gh = _gh_executable(env)
     if gh is None:
         raise UsageError("the GitHub CLI `gh` is not on PATH: install it and run `gh auth login`, or set GITHUB_TOKEN")
-    gh_repo = repo.full_name if repo.host == "github.com" else f"{repo.host}/{repo.full_name}"
-    command = [gh, "pr", "create", "--repo", gh_repo, "--head", head, "--base", base, "--title", title]
+    command = [gh, "pr", "create", "--repo", _gh_repo(repo), "--head", head, "--base", base, "--title", title]
     command += ["--body-file", os.fspath(body_file)]
     if draft:
         command.append("--draft")
@@ -437,7 +447,35 @@ def create_pull_request_with_gh(
     raise GitHubError(f"`gh pr create` failed (exit status {result.returncode}): {said}")
 
 
+def actions_page_url(repo: GitHubRepo, workflow: str) -> str:
+    """The workflow's page on GitHub, whose "Run workflow" button dispatches it by hand."""
+    return f"{repo.web_url}/actions/workflows/{urllib.parse.quote(workflow, safe='')}"
+
+
+def dispatch_workflow_with_gh(
+    repo: GitHubRepo, workflow: str, ref: str, inputs: Mapping[str, str], env: Mapping[str, str] | None = None
+) -> None:
+    """``gh workflow run``: the same dispatch through a logged-in ``gh``."""
+    env = os.environ if env is None else env
+    gh = _gh_executable(env)
+    if gh is None:
+        raise UsageError("the GitHub CLI `gh` is not on PATH: install it and run `gh auth login`, or set GITHUB_TOKEN")
+    command = [gh, "workflow", "run", workflow, "--repo", _gh_repo(repo), "--ref", ref]
+    command += [part for name, value in inputs.items() for part in ("--raw-field", f"{name}={value}")]
+    try:
+        result = _run_gh(command, env, GH_CREATE_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        raise GitHubError(f"`gh workflow run` did not finish within {GH_CREATE_TIMEOUT_SECONDS:.0f} s") from None
+    if result.returncode != 0:
+        said = Redactor(env.get(name, "") for name in _TOKEN_VARIABLES)(_last_line(result.stderr))
+        raise GitHubError(f"`gh workflow run` failed (exit status {result.returncode}): {said}")
+
+
 # -- helpers ------------------------------------------------------------------
+
+
+def _gh_repo(repo: GitHubRepo) -> str:
+    return repo.full_name if repo.host == "github.com" else f"{repo.host}/{repo.full_name}"
 
 
 def _gh_executable(env: Mapping[str, str]) -> str | None:

@@ -1,4 +1,4 @@
-"""Review on GitHub: a pull request per trial, one updatable report comment per sweep.
+"""Review on GitHub: a draft pull request per sweep, a pull request per trial, one updatable report comment per sweep.
 
 Both go through ``gitexp.github.client``: the REST API when GITHUB_TOKEN (or GH_TOKEN)
 is set, honouring GITHUB_API_URL; else, for a pull request, the ``gh`` CLI when
@@ -13,7 +13,9 @@ import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from gitexp.errors import UsageError
 from gitexp.github.client import (
     GitHubAuthError,
     GitHubClient,
@@ -22,12 +24,13 @@ from gitexp.github.client import (
     create_pull_request_with_gh,
     gh_available,
 )
+from gitexp.github.runs import baseline_branch, checked_remote_branch, push_sweep_branch, summary_of
 from gitexp.review.report import DEFAULT_TOP, build_sweep_report, render_trial_markdown
 from gitexp.review.tables import format_value
-from gitexp.sharing.sync import SyncReport, push_refs
+from gitexp.sharing.sync import SyncReport, push, push_refs
 from gitexp.store.git import Git
 from gitexp.store.layout import pull_request_body_path
-from gitexp.store.naming import sweep_ref
+from gitexp.store.naming import sweep_branch, sweep_ref
 from gitexp.store.records import Ledger, Trial
 from gitexp.store.remote import DEFAULT_REMOTE, remote_url
 
@@ -40,7 +43,8 @@ _PULL_REF = re.compile(r"refs/pull/(\d+)/")
 
 @dataclass(frozen=True)
 class PullRequestOutcome:
-    """Where the pull request is, or, when none could be opened, what to open and the body to paste."""
+    """Where the pull request is, or, when none could be opened, what to open and the body to paste;
+    and the sweep's review pull request it closed (``--replace``)."""
 
     trial: Trial
     pushed: SyncReport
@@ -49,42 +53,70 @@ class PullRequestOutcome:
     compare_url: str | None = None
     body_file: Path | None = None
     note: str = ""
+    replaced: str | None = None
 
 
 def open_trial_pull_request(
     git: Git,
     env: Mapping[str, str],
     trial_name: str,
-    base: str = "main",
+    base: str | None = None,
     title: str | None = None,
     remote: str = DEFAULT_REMOTE,
     top: int = DEFAULT_TOP,
+    replaces: str | None = None,
 ) -> PullRequestOutcome:
-    """Push the trial's branch (and its sweep record) to ``remote``, then open a pull request into ``base``."""
+    """Push the trial's branch (and its sweep record) to ``remote``, then open a pull request into ``base``
+    (default: main; with ``replaces``, the sweep's baseline branch), and close the sweep's draft one it replaces."""
     trial = Ledger(git).resolve_trial(trial_name)
+    sweep = Ledger(git).sweep(trial.sweep)
+    if replaces is not None and replaces != trial.sweep:
+        raise UsageError(f"{trial.ref.key} is a trial of sweep {trial.sweep}, not of {replaces}: give --replace {trial.sweep}")
+    base = base or (baseline_branch(git, sweep) if replaces else "main")
     repo = GitHubRepo.from_remote_url(remote_url(git, remote))
     client = GitHubClient.from_environment(env, repo)  # before the push: a host the token may not go to is refused
     report = build_sweep_report(git, trial.sweep, top=top)
     row = next(row for row in report.trials if row.name == trial.name)
     body = render_trial_markdown(git, report, row)
     title = title or default_title(trial)
-    sweep = Ledger(git).sweep(trial.sweep)
     pushed = push_refs(git, remote, {trial.ref.ref: trial.tip, sweep_ref(sweep.name): sweep.commit})
-    head = trial.ref.branch
+    body_path = pull_request_body_path(git.common_dir(), trial.sweep, trial.name)
+    opened = open_pull_request(env, repo, client, PullRequestDraft(trial.ref.branch, base, title, body, body_path))
+    replaced = replace_sweep_pull_request(client, repo, replaces, opened["url"]) if replaces and opened.get("url") else None
+    return PullRequestOutcome(trial, pushed, **opened, replaced=replaced)
+
+
+@dataclass(frozen=True)
+class PullRequestDraft:
+    """What to open: head into base, its title and body, and where the body goes when it must be pasted by hand."""
+
+    head: str
+    base: str
+    title: str
+    body: str
+    body_path: Path
+    draft: bool = False
+
+
+def open_pull_request(
+    env: Mapping[str, str], repo: GitHubRepo, client: GitHubClient | None, draft: PullRequestDraft
+) -> dict[str, Any]:
+    """Open ``draft`` with the token's client, else with a logged-in gh, else say where to open it by hand
+    (the fields of a ``PullRequestOutcome``)."""
     note = ""
     if client is not None:
         try:
-            pull = client.create_pull_request(repo, head, base, title, body)
+            pull = client.create_pull_request(repo, draft.head, draft.base, draft.title, draft.body, draft=draft.draft)
         except GitHubAuthError as error:
             note = error.message
         else:
-            return PullRequestOutcome(trial, pushed, url=pull.html_url, created=pull.created)
-    body_file = write_body(git, trial, body)
+            return {"url": pull.html_url, "created": pull.created}
+    body_file = write_body(draft.body_path, draft.body)
     if client is None and gh_available(env, repo.host):
-        url = create_pull_request_with_gh(repo, head, base, title, body_file, env=env)
-        return PullRequestOutcome(trial, pushed, url=url, body_file=body_file)
+        url = create_pull_request_with_gh(repo, draft.head, draft.base, draft.title, body_file, draft=draft.draft, env=env)
+        return {"url": url, "body_file": body_file}
     note = note or "no GITHUB_TOKEN (or GH_TOKEN) and no logged-in gh: open the pull request in the browser"
-    return PullRequestOutcome(trial, pushed, compare_url=compare_url(repo, base, head), body_file=body_file, note=note)
+    return {"compare_url": compare_url(repo, draft.base, draft.head), "body_file": body_file, "note": note}
 
 
 def default_title(trial: Trial) -> str:
@@ -93,12 +125,71 @@ def default_title(trial: Trial) -> str:
     return title if len(title) <= MAX_TITLE_LENGTH else title[: MAX_TITLE_LENGTH - 3] + "..."
 
 
-def write_body(git: Git, trial: Trial, body: str) -> Path:
-    """The pull request's body in ``.git/gitexp/pr/<sweep>/<trial>.md`` (outside the working tree)."""
-    path = pull_request_body_path(git.common_dir(), trial.sweep, trial.name)
+def write_body(path: Path, body: str) -> Path:
+    """The pull request's body in ``.git/gitexp/pr/`` (outside the working tree), to paste by hand."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(body, encoding="utf-8")
     return path
+
+
+# -- the sweep's pull request ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepPullRequestOutcome:
+    """The sweep's draft pull request (or what to open by hand), and what went to the remote for it."""
+
+    sweep: str
+    pushed: SyncReport
+    branch: str
+    url: str | None = None
+    created: bool = False
+    compare_url: str | None = None
+    body_file: Path | None = None
+    note: str = ""
+
+
+def open_sweep_pull_request(
+    git: Git,
+    env: Mapping[str, str],
+    sweep_name: str,
+    base: str | None = None,
+    remote: str = DEFAULT_REMOTE,
+    top: int = DEFAULT_TOP,
+) -> SweepPullRequestOutcome:
+    """Push the sweep and its branch ``sweeps/<sweep>`` (its summary on the baseline, which starts the sweep's
+    CI run), then open a draft pull request of that branch into the baseline branch, for the team to review."""
+    sweep = Ledger(git).sweep(sweep_name)
+    repo = GitHubRepo.from_remote_url(remote_url(git, remote))
+    client = GitHubClient.from_environment(env, repo)
+    base = base or baseline_branch(git, sweep)
+    checked_remote_branch(git, sweep, remote, base)  # before anything is pushed
+    summary = summary_of(git, sweep, top)
+    pushed = push(git, remote, [sweep.name], with_data=False)
+    branch = push_sweep_branch(git, sweep, remote, summary)
+    body = comment_body(summary + sweep_instructions(sweep.name))
+    body_path = pull_request_body_path(git.common_dir(), sweep.name)
+    draft = PullRequestDraft(branch, base, f"gitexp sweep {sweep.name}", body, body_path, draft=True)
+    return SweepPullRequestOutcome(sweep.name, pushed, branch, **open_pull_request(env, repo, client, draft))
+
+
+def sweep_instructions(sweep: str) -> str:
+    return (
+        f"\n\n---\nThis draft reviews sweep `{sweep}`; merging it is not the point. To merge a trial, run "
+        f"`gitexp pr {sweep}/TRIAL --replace {sweep}`: it opens the trial's pull request and closes this one "
+        "(the trials stay).\n"
+    )
+
+
+def replace_sweep_pull_request(client: GitHubClient | None, repo: GitHubRepo, sweep: str, replaced_by: str) -> str | None:
+    """Close the sweep's open pull request with a comment naming the trial's one (the sweep's branch and trials
+    stay); its URL, or None when none is open or there is no token to close it with."""
+    pull = client.find_pull_request(repo, sweep_branch(sweep)) if client is not None else None
+    if client is None or pull is None:
+        return None
+    client.upsert_comment(repo, pull.number, f"replaced:{sweep}", f"Replaced by {replaced_by}, the trial chosen from this sweep.")
+    client.close_pull_request(repo, pull.number)
+    return pull.html_url
 
 
 # -- the sweep comment in CI ------------------------------------------------------------
@@ -112,7 +203,8 @@ class CommentOutcome:
 
 
 def post_sweep_comment(git: Git, env: Mapping[str, str], sweep: str, body: str) -> CommentOutcome:
-    """Create or update the one comment of ``sweep`` on the pull request of the current branch.
+    """Create or update the one comment of ``sweep`` on the sweep's pull request (from ``sweeps/<sweep>``),
+    else on the pull request of the current branch.
 
     Without a token, or without an open pull request, nothing is posted and the
     outcome says why: a report job must not fail for want of a place to post.
@@ -124,9 +216,10 @@ def post_sweep_comment(git: Git, env: Mapping[str, str], sweep: str, body: str) 
     number = pull_request_number(env)
     if number is None:
         branch = current_branch(git, env)
-        pull = client.find_pull_request(repo, branch) if branch else None
+        # the sweep's own pull request first (gitexp pr SWEEP), else the one of the branch this run is about
+        pull = client.find_pull_request(repo, sweep_branch(sweep)) or (client.find_pull_request(repo, branch) if branch else None)
         if pull is None:
-            return CommentOutcome(None, note=f"no open pull request for branch {branch or '(detached HEAD)'}: nothing to comment on")
+            return CommentOutcome(None, note=f"no open pull request for branch {sweep_branch(sweep)} or {branch or '(detached HEAD)'}: nothing to comment on")
         number = pull.number
     comment = client.upsert_comment(repo, number, f"sweep:{sweep}", comment_body(body))
     return CommentOutcome(comment.html_url, comment.created)

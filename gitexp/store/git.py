@@ -413,6 +413,15 @@ class Git:
             self.run("add", "-A", env=env)
             return self.run("write-tree", env=env).strip()
 
+    def tree_with_file(self, base: str, path: str, content: bytes) -> str:
+        """``base``'s tree with ``path`` (a regular file) set to ``content``, built in a private index."""
+        with tempfile.TemporaryDirectory(prefix="gitexp-index-") as tmp:
+            env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
+            blob = self.run("hash-object", "-w", "--stdin", input=content).strip()
+            self.run("read-tree", base, env=env)
+            self.run("update-index", "--add", "--cacheinfo", f"100644,{blob},{path}", env=env)
+            return self.run("write-tree", env=env).strip()
+
     def commit_all(self, message: str) -> None:
         """Commit everything in the work tree on the current branch (a new repository's first commit)."""
         self.run("add", "-A")

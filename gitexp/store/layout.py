@@ -44,8 +44,9 @@ def project_cache_dir(common_dir: Path) -> Path:
     return gitexp_dir(common_dir) / "cache" / "projects"
 
 
-def pull_request_body_path(common_dir: Path, sweep: str, trial: str) -> Path:
-    return gitexp_dir(common_dir) / "pr" / sweep / f"{trial}.md"
+def pull_request_body_path(common_dir: Path, sweep: str, trial: str | None = None) -> Path:
+    """The body of a trial's pull request, or (``trial`` None) of the sweep's own."""
+    return gitexp_dir(common_dir) / "pr" / (f"{sweep}.md" if trial is None else f"{sweep}/{trial}.md")
 
 
 def writes_dir(common_dir: Path) -> Path:

@@ -135,3 +135,17 @@ class TrialRef:
 
 def sweep_ref(sweep: str) -> str:
     return f"{SWEEPS_NAMESPACE}{sweep}"
+
+
+SWEEP_BRANCH_PREFIX = "sweeps/"  # a sweep's own branch: its review pull request and its CI trigger
+
+
+def sweep_branch(sweep: str) -> str:
+    """``sweeps/<sweep>``: the branch whose tip holds the sweep's summary (not ``exp/<sweep>``, a folder of trials)."""
+    return f"{SWEEP_BRANCH_PREFIX}{sweep}"
+
+
+def sweep_of_branch(ref: str) -> str | None:
+    """The sweep a ``refs/heads/sweeps/<sweep>`` ref is the branch of; None for any other ref."""
+    name = ref.removeprefix("refs/heads/" + SWEEP_BRANCH_PREFIX)
+    return name if ref.startswith("refs/heads/" + SWEEP_BRANCH_PREFIX) and NAME_PATTERN.match(name) else None

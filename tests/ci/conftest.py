@@ -174,6 +174,7 @@ class FakeRunner:
             "HOME": str(self.home),
             "GITHUB_ACTIONS": "true",
             "GITHUB_REF": github_ref,
+            "GITHUB_REF_NAME": github_ref.removeprefix("refs/heads/"),
             "GITHUB_OUTPUT": str(self.output_file),
             "GITHUB_STEP_SUMMARY": str(self.summary_file),
             "RUNNER_TEMP": str(self.temp_dir),

@@ -19,6 +19,8 @@ REVIEWED_TAGS = {
     ("actions/checkout", "v4.2.2"): "11bd71901bbe5b1630ceea73d27597364c9af683",
     ("actions/setup-python", "v5.6.0"): "a26af69be951a213d495a4c3e4e4022e16d87065",
     ("actions/upload-artifact", "v4.6.2"): "ea165f8d65b6e75b540449e92b4886f43607fa02",
+    # a lightweight tag: the commit "Merge pull request #1655 from actions/Link-/prepare-4.3.0" (2025-09-24)
+    ("actions/cache", "v4.3.0"): "0057852bfaa89a56745cba8c7296529d2fc39830",
     # v2.0.1 is an annotated tag object (16869ca…); the v2 branch points at the same commit
     ("iterative/setup-cml", "v2.0.1"): "f12ea7685438c1fc438d50f77519b3860cf5fa98",
 }

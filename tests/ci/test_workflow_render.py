@@ -91,12 +91,11 @@ def test_zizmor_would_catch_an_injection_and_an_unpinned_action(workflows_dir: P
     assert any(line.startswith("unpinned-uses") for line in found)
 
 
-def test_triggers_are_trial_branch_pushes_and_manual_dispatch(workflow) -> None:
+def test_triggers_are_a_sweep_branch_push_and_manual_dispatch(workflow) -> None:
     triggers = workflow.document["on"]
-    prefix = workflow.options.branch_prefix.rstrip("/") + "/"
 
     assert set(triggers) == {"push", "workflow_dispatch"}
-    assert triggers["push"] == {"branches": [prefix + "**"]}
+    assert triggers["push"] == {"branches": ["sweeps/**"]}  # trial branches (exp/**) start nothing
     assert triggers["workflow_dispatch"]["inputs"]["sweep"]["type"] == "string"
     assert "pull_request_target" not in workflow.text
 
@@ -118,9 +117,9 @@ def test_job_graph(workflow) -> None:
 
 def test_permissions_are_empty_at_the_top_and_minimal_per_job(workflow) -> None:
     expected = {
-        "plan": {"contents": "read"},
+        "plan": {"contents": "write"},  # an adaptive sweep's next trials
         "deploy-runner": {},
-        "report": {"contents": "read", "pull-requests": "write"},
+        "report": {"contents": "read", "pull-requests": "write", "actions": "write"},  # the next round's dispatch
         **{job_id: {"contents": "write"} for job_id in workflow.run_job_ids},
     }
 
@@ -161,8 +160,10 @@ def test_only_the_checkouts_that_push_keep_credentials(workflow) -> None:
                 assert step["with"]["persist-credentials"] is job_id.startswith("run-")
 
 
-def test_runs_are_grouped_per_ref_and_never_check_the_actor(workflow) -> None:
-    assert "${{ github.ref }}" in workflow.document["concurrency"]["group"]
+def test_runs_are_grouped_per_sweep_and_never_check_the_actor(workflow) -> None:
+    group = "gitexp-${{ inputs.sweep && format('sweeps/{0}', inputs.sweep) || github.ref_name }}"
+
+    assert workflow.document["concurrency"] == {"group": group, "cancel-in-progress": False}
     assert "github.actor" not in workflow.text and "triggering_actor" not in workflow.text
 
 
@@ -207,8 +208,12 @@ def test_secrets_given_reach_only_the_steps_that_use_dvc_and_only_through_env(wo
 def test_report_job_runs_after_all_trials_when_there_were_any(workflow) -> None:
     report = workflow.jobs["report"]
 
+    comment = next(step for step in report["steps"] if step["name"].startswith("Write the reports"))
+
     assert report["if"] == "${{ always() && needs.plan.outputs.any == 'true' }}"
-    assert "gitexp ci comment --sweep" in report["steps"][-1]["run"]
+    assert "gitexp ci comment --sweep" in comment["run"]
+    assert report["steps"][-1]["name"] == "Start the next round of an adaptive sweep"
+    assert report["steps"][-1]["if"] == "${{ !cancelled() }}"
 
 
 def test_cml_runner_gets_the_token_and_the_clouds_secrets_through_env(workflow) -> None:

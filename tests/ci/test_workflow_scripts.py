@@ -136,6 +136,8 @@ def test_report_job_reports_and_comments_once_per_sweep(workflow, runner) -> Non
         ["gitexp", "pull", "origin", "bs", "--no-dvc"],
         ["gitexp", "report", "bs", "-o", "report.md"],
         ["gitexp", "ci", "comment", "--sweep", "bs", "--file", "report.md"],
+        ["gitexp", "ci", "start", "lr", "--next", "--ref", "exp/lr/t001"],
+        ["gitexp", "ci", "start", "bs", "--next", "--ref", "exp/lr/t001"],
     ]
     assert runner.calls()[-1]["env"]["GITHUB_TOKEN"] == TOKEN
     assert runner.summary_file.read_text(encoding="utf-8") == "# Report of lr\n# Report of bs\n"

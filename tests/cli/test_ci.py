@@ -382,7 +382,7 @@ def test_comment_posts_one_comment_per_sweep_and_updates_it(reviewed_project, gi
     [
         ({"GITHUB_TOKEN": "", "GH_TOKEN": ""}, "Not posted: no GITHUB_TOKEN (or GH_TOKEN): the report was not posted\n"),
         ({"GITHUB_TOKEN": TOKEN, "GITHUB_REF": "refs/heads/exp/s/t001"},
-         "Not posted: no open pull request for branch exp/s/t001: nothing to comment on\n"),
+         "Not posted: no open pull request for branch sweeps/s or exp/s/t001: nothing to comment on\n"),
     ],
 )  # fmt: skip
 def test_comment_without_a_token_or_a_pull_request_says_so_and_succeeds(reviewed_project, github, tmp_path, env, said, run_gitexp):

@@ -1,4 +1,4 @@
-"""ci init, ci plan, ci run, ci comment: GitHub Actions workflows and the steps they run."""
+"""ci init, ci start, ci plan, ci run, ci comment: GitHub Actions workflows, starting a sweep's run, and the steps it runs."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from gitexp.cli.completion import complete_sweeps
 from gitexp.cli.environment import Environment, pass_environment
 from gitexp.cli.group import cli
 from gitexp.store.remote import DEFAULT_REMOTE
@@ -40,7 +41,7 @@ def ci():
 @click.option("--force", is_flag=True, help="Replace an existing workflow.")
 @pass_environment
 def ci_init(environment: Environment, labels, python_version, force, secrets, **options):
-    """Write .github/workflows/gitexp.yml: trials run when their branches are pushed, or a sweep on dispatch."""
+    """Write .github/workflows/gitexp.yml: one run per sweep, on dispatch or on a push of its branch sweeps/SWEEP."""
     from gitexp.ci.workflow import CLOUD_SECRETS, WorkflowOptions, write_workflow
     from gitexp.store.records import Ledger
 
@@ -54,7 +55,7 @@ def ci_init(environment: Environment, labels, python_version, force, secrets, **
         **options,
     )
     path = write_workflow(git.root, workflow, force)
-    environment.echo(f"Wrote {path.relative_to(git.root)}: commit and push it, then push trial branches with gitexp push")
+    environment.echo(f"Wrote {path.relative_to(git.root)}: commit and push it, then start a sweep with gitexp push origin SWEEP --run")
     if workflow.runner == "cml":
         needed = ", ".join(("PERSONAL_ACCESS_TOKEN", *CLOUD_SECRETS[workflow.cloud]))
         environment.echo(f"Add these repository secrets for the CML runner: {needed}")
@@ -63,8 +64,8 @@ def ci_init(environment: Environment, labels, python_version, force, secrets, **
 
 
 @ci.command("plan")
-@click.option("--sweep", help="The sweep to run (default: GITEXP_SWEEP; else the trial branch of --ref).")
-@click.option("--ref", help="The pushed ref (default: GITHUB_REF), e.g. refs/heads/exp/s/t001.")
+@click.option("--sweep", help="The sweep to run (default: GITEXP_SWEEP; else the sweep branch of --ref).")
+@click.option("--ref", help="The pushed ref (default: GITHUB_REF), e.g. refs/heads/sweeps/s.")
 @click.option("--chunks", default=4, show_default=True, help="How many run jobs the workflow has.")
 @click.option("--chunk-size", default=256, show_default=True, help="Trials per run job (GitHub allows 256).")
 @click.option("--remote", default=DEFAULT_REMOTE, show_default=True, help="Where the trials are.")
@@ -103,6 +104,39 @@ def ci_run(environment: Environment, branch, remote):
     environment.echo(f"{ran.trial.ref.key} {ran.outcome.status} in {ran.outcome.duration:.1f}s: {ran.note}")
     if ran.outcome.status != SUCCEEDED:
         raise TrialsFailed(f"{ran.trial.ref.key} failed ({ran.outcome.reason}); its result commit says why")
+
+
+@ci.command("start")
+@click.argument("sweep", shell_complete=complete_sweeps)
+@click.option("--ref", help="The branch the run starts on, with its workflow file (default: the sweep's baseline branch).")
+@click.option("--remote", default=DEFAULT_REMOTE, show_default=True, help="The Git remote on GitHub.")
+@click.option("--push", "by_push", is_flag=True, help="Start it by pushing the sweep's branch sweeps/SWEEP (no token needed).")
+@click.option("--next", "next_round", is_flag=True, help="In CI: start the next round of an adaptive sweep, if it grows.")
+@pass_environment
+def ci_start(environment: Environment, sweep, ref, remote, by_push, next_round):
+    """Start SWEEP's one CI run: workflow_dispatch with the sweep's name (GITHUB_TOKEN, GH_TOKEN or gh).
+
+    The sweep must be on the remote (gitexp push origin SWEEP --run pushes and starts it in one go).
+    """
+    from gitexp.execution.ci import next_round as why_no_next_round
+    from gitexp.github.runs import dispatch, prepare_run, push_sweep_by_hand, require_sweep_on_remote
+    from gitexp.sharing.remotes import with_actions_token
+    from gitexp.store.records import Ledger
+
+    git = with_actions_token(environment.git(), environment.env, remote)
+    if next_round:
+        reason = why_no_next_round(git, sweep, remote)
+        if reason is not None:
+            environment.echo(f"No next round: {reason}")
+            return
+    if by_push:
+        branch = push_sweep_by_hand(git, Ledger(git).sweep(sweep), remote)
+        environment.echo(f"Pushed {branch} to {remote}: the workflow runs sweep {sweep} on that push")
+        return
+    start = prepare_run(git, environment.env, Ledger(git).sweep(sweep), remote, ref)
+    require_sweep_on_remote(git, sweep, remote)
+    dispatch(start, environment.env)
+    environment.echo(f"Started sweep {sweep}'s run on {start.ref}: follow it at {start.page}")
 
 
 @ci.command("comment")

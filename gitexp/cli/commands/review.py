@@ -23,22 +23,44 @@ REMOTE_AND_SWEEPS = "[REMOTE] [SWEEP]..."
 @cli.command()
 @click.argument("arguments", nargs=-1, metavar=REMOTE_AND_SWEEPS, shell_complete=complete_remotes_and_sweeps)
 @click.option("--no-dvc", is_flag=True, help="Leave DVC outputs alone (no dvc push).")
+@click.option("--run", "start_runs", is_flag=True, help="Then start each named sweep's one CI run (GITHUB_TOKEN, GH_TOKEN or gh).")
+@click.option("--pr", "open_prs", is_flag=True, help="With --run: open each sweep's draft pull request, whose push starts the run.")
 @pass_environment
-def push(environment: Environment, arguments, no_dvc):
+def push(environment: Environment, arguments, no_dvc, start_runs, open_prs):
     """Push sweeps and their trial branches (every sweep by default) to REMOTE (default: origin).
 
     Only refs that are new or ahead here move; then dvc push sends the outputs
     of every branch when the project has a DVC remote (if it fails, the error is
-    DVC's, and the Git refs have been pushed).
+    DVC's, and the Git refs have been pushed). With --run, each named sweep's CI
+    run is checked first (token, baseline branch on the remote, workflow file),
+    and started once everything is pushed.
     """
+    from gitexp.errors import UsageError
+    from gitexp.github.pull_requests import open_sweep_pull_request
+    from gitexp.github.runs import dispatch, prepare_run
     from gitexp.sharing.remotes import split_remote_and_names, with_actions_token
     from gitexp.sharing.sync import push as push_refs
+    from gitexp.store.records import Ledger
 
     git = environment.git()
     remote, sweeps = split_remote_and_names(git, list(arguments), local_sweeps=True)
-    report = push_refs(with_actions_token(git, environment.env, remote), remote, sweeps, with_data=not no_dvc)
+    if open_prs and not start_runs:
+        raise UsageError("--pr goes with --run: gitexp push origin SWEEP --run --pr")
+    if start_runs and not sweeps:
+        raise UsageError("--run starts the runs of the sweeps named: gitexp push origin SWEEP --run")
+    git = with_actions_token(git, environment.env, remote)
+    starts = [prepare_run(git, environment.env, Ledger(git).sweep(name), remote) for name in sweeps if start_runs]
+    report = push_refs(git, remote, sweeps, with_data=not no_dvc)
     for line in report.lines("Pushed to"):
         environment.echo(line)
+    for start in starts:
+        if open_prs:
+            opened = open_sweep_pull_request(git, environment.env, start.sweep, start.ref, remote)
+            environment.echo(f"Started sweep {start.sweep}'s run by pushing {opened.branch}: follow it at {start.page}")
+            environment.echo(f"{'Opened' if opened.created else 'Pull request'} {opened.url or opened.compare_url}")
+            continue
+        dispatch(start, environment.env)
+        environment.echo(f"Started sweep {start.sweep}'s run on {start.ref}: follow it at {start.page}")
 
 
 @cli.command()
@@ -123,28 +145,42 @@ def report(environment: Environment, sweep, output, baseline_rev, top, output_fo
 
 
 @cli.command()
-@click.argument("trial", shell_complete=complete_trials)
-@click.option("--base", default="main", show_default=True, help="The branch to merge into.")
+@click.argument("trial", metavar="TRIAL|SWEEP", shell_complete=complete_names)
+@click.option("--base", help="The branch to merge into (default: main for a trial, the baseline branch for a sweep).")
 @click.option("--title", help="The pull request's title (default: the trial and its params).")
 @click.option("--remote", default=DEFAULT_REMOTE, show_default=True, shell_complete=complete_remotes, help="The Git remote on GitHub to push to.")
 @click.option("--top", default=20, show_default=True, help="Trials of the sweep's table in the body (0 for all).")
+@click.option("--replace", "replaces", metavar="SWEEP", shell_complete=complete_sweeps, help="Close SWEEP's draft pull request for this trial's.")
 @pass_environment
-def pr(environment: Environment, trial, base, title, remote, top):
-    """Push TRIAL's branch and open a pull request whose body is the trial's report.
+def pr(environment: Environment, trial, base, title, remote, top, replaces):
+    """Push TRIAL's branch and open a pull request whose body is the trial's report; or SWEEP's draft one.
 
-    Uses GITHUB_TOKEN (or GH_TOKEN) and GITHUB_API_URL, else a logged-in gh;
-    without either it prints the URL to open and writes the body to a file.
+    A sweep's draft pull request comes from its branch sweeps/SWEEP (the sweep's
+    summary on its baseline; pushing it starts the sweep's CI run), and the
+    report job keeps the sweep's comment on it. Uses GITHUB_TOKEN (or GH_TOKEN)
+    and GITHUB_API_URL, else a logged-in gh; without either it prints the URL
+    to open and writes the body to a file.
     """
-    from gitexp.github.pull_requests import open_trial_pull_request
+    from gitexp.errors import UsageError
+    from gitexp.github.pull_requests import open_sweep_pull_request, open_trial_pull_request
     from gitexp.sharing.remotes import with_actions_token
+    from gitexp.store.records import Ledger
 
     git = with_actions_token(environment.git(), environment.env, remote)
-    outcome = open_trial_pull_request(git, environment.env, trial, base, title, remote, top)
+    if "/" not in trial and trial in Ledger(git).sweep_names():
+        if replaces:
+            raise UsageError(f"--replace turns a sweep's review into a trial's pull request: gitexp pr {trial}/TRIAL --replace {trial}")
+        outcome = open_sweep_pull_request(git, environment.env, trial, base, remote, top)
+    else:
+        outcome = open_trial_pull_request(git, environment.env, trial, base, title, remote, top, replaces)
     for line in outcome.pushed.lines("Pushed to"):
         environment.echo(line)
     if outcome.url:
         verb = "Opened" if outcome.created else "Pull request"
         environment.echo(f"{verb} {outcome.url}")
+        if replaces:
+            closed = f"Closed {outcome.replaced}," if outcome.replaced else "No open pull request of"
+            environment.echo(f"{closed} sweep {replaces}'s review (its branch and trials stay)")
         return
     environment.echo(f"No pull request opened: {outcome.note}")
     environment.echo(f"Open it at {outcome.compare_url}")
