@@ -67,6 +67,8 @@ class FakeGitHub:
         self.pulls: list[dict[str, Any]] = []
         self.comments: dict[int, list[dict[str, Any]]] = {}
         self.requests: list[Recorded] = []
+        self.dispatches: list[dict[str, Any]] = []  # workflow_dispatch requests: workflow, ref, inputs
+        self.branches = {"main"}  # the branches a dispatch may start on
         self.problems: list[str] = []
         self.failures: list[Failure] = []
         self.page_size = 100  # lower it to make GitHub paginate
@@ -96,7 +98,9 @@ class FakeGitHub:
             case "GET", ["pulls"]:
                 return self.list_pulls(request)
             case "PATCH", ["pulls", number]:
-                return self.update(self.pulls, "number", int(number), request.payload)
+                return self.update(self.pulls, "number", int(number), request.payload, {"body", "state"})
+            case "POST", ["actions", "workflows", workflow, "dispatches"]:
+                return self.dispatch(workflow, request.payload)
             case "GET", ["issues", number, "comments"]:
                 return self.page(request, self.comments.get(int(number), []))
             case "POST", ["issues", number, "comments"]:
@@ -152,8 +156,20 @@ class FakeGitHub:
         self.comments.setdefault(issue, []).append(comment)
         return 201, comment, {}
 
-    def update(self, items: list[dict[str, Any]], key: str, value: int, payload: dict[str, Any]) -> Answer:
-        self.expect_keys(payload, {"body"})
+    def dispatch(self, workflow: str, payload: dict[str, Any]) -> Answer:
+        """Like GitHub: 204 without a body; 422 for a ref that is no branch here or inputs not of strings."""
+        self.expect_keys(payload, {"ref", "inputs"})
+        inputs = payload.get("inputs")
+        if payload.get("ref") not in self.branches or not all(isinstance(v, str) for v in (inputs or {}).values()):
+            return 422, {"message": f"No ref found for: {payload.get('ref')}", "documentation_url": DOCS}, {}
+        self.dispatches.append({"workflow": workflow, **payload})
+        return 204, b"", {}
+
+    def update(
+        self, items: list[dict[str, Any]], key: str, value: int, payload: dict[str, Any], allowed: set[str] = frozenset({"body"})
+    ) -> Answer:
+        if not payload or not set(payload) <= allowed or len(payload) != 1:
+            self.problems.append(f"body keys {sorted(payload)}: one of {sorted(allowed)}")
         for item in items:
             if item[key] == value:
                 item.update(payload)

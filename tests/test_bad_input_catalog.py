@@ -872,6 +872,78 @@ CASES.update({
     ),
     "k8s submit before k8s init": Case(("k8s", "submit"), "gitexp.k8s.yaml does not exist", "write it with gitexp k8s init"),
     "k8s submit of a file that does not exist": Case(("k8s", "submit", "--file", "nope.yaml"), "nope.yaml does not exist", "name the file"),
+
+
+# -- sweepci: starting a sweep's CI run (ci start, push --run) is checked before anything is pushed --
+
+GITHUB_REMOTE = "https://github.com/octo/lab.git"
+NO_DISPATCHER = {"GITHUB_TOKEN": "", "GH_TOKEN": "", "GH_CONFIG_DIR": "/nonexistent/gitexp-no-gh"}
+A_TOKEN = {"GITHUB_TOKEN": "ghp_unusedTokenOfTheCatalog0123456789", "GITHUB_API_URL": "http://127.0.0.1:9"}
+
+
+def github_remote(workflow: str | None = "init", push_main: bool = True) -> Callable[[Git, Path], Path]:
+    """origin is GitHub's URL for octo/lab, served by a bare repository (url.insteadOf); main holds ``workflow``
+    ("init": the one gitexp ci init writes) and is pushed there unless not ``push_main``; sweep ``s`` is queued."""
+
+    def setup(git: Git, tmp_path: Path) -> Path:
+        from gitexp.ci.workflow import WorkflowOptions, render_workflow
+
+        text = render_workflow(WorkflowOptions()) if workflow == "init" else workflow
+        if text is not None:
+            commit_file(".github/workflows/gitexp.yml", text)(git, tmp_path)
+        remote = tmp_path / "github.git"
+        git.run("init", "-q", "--bare", str(remote))
+        git.run("remote", "add", "origin", GITHUB_REMOTE)
+        git.run("config", f"url.{remote}.insteadOf", GITHUB_REMOTE)
+        if push_main:
+            git.run("push", "-q", "origin", "main")
+        return queued_sweep(git, tmp_path)
+
+    return setup
+
+
+OLDER_WORKFLOW = "# Written by `gitexp ci init`: change its options and run `gitexp ci init --force` to rewrite it.\nname: gitexp\n"
+
+CASES.update({
+    "push --run without a token and without gh": Case(
+        ("push", "origin", "s", "--run", "--no-dvc"), "no GITHUB_TOKEN (or GH_TOKEN) and no logged-in gh to dispatch sweep s's run",
+        "start it by hand with \"Run workflow\" (sweep: s) at https://github.com/octo/lab/actions/workflows/gitexp.yml",
+        github_remote(), env=NO_DISPATCHER,
+    ),
+    "ci start without a token names the trigger branch": Case(
+        ("ci", "start", "s"), "no GITHUB_TOKEN (or GH_TOKEN) and no logged-in gh", "push its trigger branch sweeps/s with `gitexp ci start s --push`",
+        github_remote(), env=NO_DISPATCHER,
+    ),
+    "push --run of a sweep whose baseline branch is not on the remote": Case(
+        ("push", "origin", "s", "--run", "--no-dvc"), "origin has no branch main, the baseline branch of sweep s", "git push origin main",
+        github_remote(push_main=False), env=A_TOKEN,
+    ),
+    "push --run with a workflow gitexp ci init did not write": Case(
+        ("push", "origin", "s", "--run", "--no-dvc"), ".github/workflows/gitexp.yml on origin's main was not written by gitexp ci init",
+        "run `gitexp ci init --force`, commit .github/workflows/gitexp.yml and push it to origin's main",
+        github_remote("name: mine\non: push\n"), env=A_TOKEN,
+    ),
+    "push --run with a workflow of an older gitexp ci init": Case(
+        ("push", "origin", "s", "--run", "--no-dvc"), "was written by an older gitexp ci init (a run per trial branch)",
+        "run `gitexp ci init --force`", github_remote(OLDER_WORKFLOW), env=A_TOKEN,
+    ),
+    "ci start without any workflow file": Case(
+        ("ci", "start", "s"), "origin's main has no .github/workflows/gitexp.yml", "run `gitexp ci init`, commit",
+        github_remote(None), env=A_TOKEN,
+    ),
+    "push --run without a sweep named": Case(
+        ("push", "origin", "--run"), "--run starts the runs of the sweeps named", "gitexp push origin SWEEP --run", github_remote(), env=A_TOKEN,
+    ),
+    "push --pr without --run": Case(
+        ("push", "origin", "s", "--pr"), "--pr goes with --run", "gitexp push origin SWEEP --run --pr", github_remote(), env=A_TOKEN,
+    ),
+    "pr --replace of a trial of another sweep": Case(
+        ("pr", "s/t001", "--replace", "other"), "s/t001 is a trial of sweep s, not of other", "give --replace s", github_remote(), env=A_TOKEN,
+    ),
+    "ci init with trials inside sweeps/": Case(
+        ("ci", "init"), "the trial branch prefix 'sweeps/x/' is inside sweeps/", "git config gitexp.prefix exp/",
+        lambda git, tmp_path: (git.run("config", "gitexp.prefix", "sweeps/x/"), git.root)[1],
+    ),
 })
 
 
