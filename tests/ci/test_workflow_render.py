@@ -29,10 +29,10 @@ def tool(name: str) -> str:
     return found
 
 
-def run_zizmor(workflows: Path) -> list[dict[str, Any]]:
+def run_zizmor(workflows: Path, persona: str = "regular") -> list[dict[str, Any]]:
     """zizmor's findings on a workflow file or a ``.github/workflows`` folder."""
     result = subprocess.run(
-        [tool("zizmor"), "--offline", "--no-config", "--format", "json", "--no-exit-codes", str(workflows)],
+        [tool("zizmor"), "--offline", "--no-config", "--persona", persona, "--format", "json", "--no-exit-codes", str(workflows)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -75,6 +75,12 @@ def test_the_schema_check_would_catch_a_bad_permission(workflows_dir: Path, tmp_
 
 def test_zizmor_finds_nothing_of_medium_severity_or_above(workflows_dir: Path) -> None:
     assert serious(run_zizmor(workflows_dir)) == []
+
+
+def test_zizmor_pedantic_finds_nothing_at_all(workflows_dir: Path) -> None:
+    findings = run_zizmor(workflows_dir, persona="pedantic")
+
+    assert [f"{finding['ident']}: {finding['desc']}" for finding in findings] == []
 
 
 def test_zizmor_would_catch_an_injection_and_an_unpinned_action(workflows_dir: Path, tmp_path: Path) -> None:
@@ -239,3 +245,40 @@ def test_the_runner_label_is_unique_to_the_run_unless_idle_runners_are_reused(wo
     expected = "cml-gitexp" if workflow.options.reuse_idle else "cml-gitexp-${{ github.run_id }}"
 
     assert workflow.jobs["deploy-runner"]["steps"][-1]["env"]["RUNNER_LABEL"] == expected
+
+
+def steps_named(job: dict[str, Any], start: str) -> list[dict[str, Any]]:
+    return [step for step in job["steps"] if step.get("name", "").startswith(start)]
+
+
+def test_every_job_with_gitexp_installs_it_once_and_caches_pips_downloads(workflow) -> None:
+    options = workflow.options
+    key = f"gitexp-pip-${{{{ runner.os }}}}-py{options.python}-${{{{ hashFiles('**/requirements*.txt') }}}}"
+    for job_id in ["plan", *workflow.run_job_ids, "report"]:
+        job = workflow.jobs[job_id]
+        installs = [step for step in job["steps"] if 'pip install "$GITEXP_INSTALL_SPEC"' in step.get("run", "")]
+        [cache] = steps_named(job, "Cache pip's downloads")
+
+        assert len(installs) == 1, job_id
+        assert job["steps"].index(cache) < job["steps"].index(installs[0])
+        assert cache["uses"] == str(ACTIONS["cache"]).split(" #")[0]
+        assert cache["with"] == {"path": "~/.cache/pip", "key": key, "restore-keys": f"gitexp-pip-${{{{ runner.os }}}}-py{options.python}-\n"}
+
+
+def test_run_jobs_cache_the_dvc_cache_keyed_by_dvc_lock(workflow) -> None:
+    for job_id in workflow.run_job_ids:
+        job = workflow.jobs[job_id]
+        [cache] = steps_named(job, "Cache the DVC cache")
+        [pull] = steps_named(job, "Pull the DVC data")
+
+        assert cache["with"]["key"] == "gitexp-dvc-${{ runner.os }}-${{ hashFiles('**/dvc.lock', '**/*.dvc') }}"
+        assert cache["with"]["path"].split() == [".dvc/cache", "*/.dvc/cache"]
+        assert job["steps"].index(cache) < job["steps"].index(pull)
+    assert "Cache the DVC cache" not in str(workflow.jobs["plan"]) + str(workflow.jobs["report"])  # light jobs
+
+
+def test_the_first_line_marks_the_workflow_as_gitexps_of_this_generation(workflow) -> None:
+    from gitexp.ci.workflow import check_workflow_text
+
+    assert workflow.text.startswith("# Written by `gitexp ci init` (gitexp workflow 2)")
+    check_workflow_text(workflow.text, "here")
