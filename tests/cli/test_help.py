@@ -48,7 +48,7 @@ def test_help_lists_every_command_under_its_section(capsys):
 
 
 def test_subgroup_help_lists_its_commands_plainly(capsys):
-    assert sections_of(help_text(capsys, "ci"))["Commands"] == ["comment", "init", "plan", "run"]
+    assert sections_of(help_text(capsys, "ci"))["Commands"] == ["comment", "init", "plan", "run", "start"]
 
 
 @pytest.mark.parametrize("path", [path for path, _ in every_command()], ids=" ".join)
