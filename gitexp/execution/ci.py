@@ -110,18 +110,24 @@ def remote_driver(git: Git, sweep: str, remote: str) -> SweepDriver:
     fetch_experiments(git, tracked, [record.prefix])
     store = RemoteRefs(git, tracked, refusals=[])
     ledger = Ledger(store.view)
-    claimed = {record.name.removeprefix(CLAIMS_NAMESPACE) for record in store.view.refs(f"{CLAIMS_NAMESPACE}{sweep}/")}
+    claimed = {claim.name.removeprefix(CLAIMS_NAMESPACE) for claim in store.view.refs(f"{CLAIMS_NAMESPACE}{sweep}/")}
     driver = SweepDriver(git, ledger.sweep(sweep), store=store, held=claimed, ledger=ledger)
-    reason = next(filter(None, (early_stopping_reason(driver.spec, t.metrics) for t in driver.completed if t.status == SUCCEEDED)), None)
-    if reason and not driver.stop_reason:
+    reason = None if driver.stop_reason else met_stopping_rule(driver)
+    if reason:
         driver.stop(reason)
     return driver
+
+
+def met_stopping_rule(driver: SweepDriver) -> str | None:
+    """The early-stopping rule that a result of another job meets (a local run checks each result as it comes)."""
+    reasons = (early_stopping_reason(driver.spec, trial.metrics) for trial in driver.completed if trial.status == SUCCEEDED)
+    return next(filter(None, reasons), None)
 
 
 def next_round(git: Git, sweep: str, remote: str = DEFAULT_REMOTE) -> str | None:
     """Why ``sweep`` needs no further CI run (None: it is adaptive and will grow, so dispatch the next round).
 
-    Trials still queued after a round (a job that died) are not a reason: another round would run the same way.
+    A round that left trials queued (a job that died) is not repeated by itself: it could die the same way.
     """
     pull(git, remote, [sweep], with_data=False)
     driver = remote_driver(git, sweep, remote)

@@ -96,3 +96,27 @@ def test_a_bayes_sweep_of_6_trials_at_concurrency_2_runs_in_3_rounds_with_one_re
         assert parse_trailers(origin.run("log", "-1", "--format=%B", branch))["Gitexp-Status"] == "succeeded"
     assert origin.run("for-each-ref", "refs/heads/exp/b/").count("\n") == 6
     assert origin.run("for-each-ref", "refs/gitexp/claims/").strip() == ""
+
+
+def test_a_result_that_meets_an_early_stopping_rule_stops_the_sweep_at_the_next_plan(project, bare_remote, tmp_path, run_gitexp):
+    (tmp_path / "grid.yaml").write_text(
+        "matrix:\n  train.lr: [0.1, 0.2, 0.3]\nearly_stopping:\n  - {metric: score, value: 0.9, goal: maximize}\n"
+    )
+    project.run("remote", "add", "origin", str(bare_remote))
+    project.run("push", "-q", "origin", "main")
+    assert run_gitexp(project.root, "queue", "--sweep", str(tmp_path / "grid.yaml"), "--name", "g").code == 0
+    assert run_gitexp(project.root, "push", "--no-dvc").code == 0
+    trailers = 'Gitexp-Sweep: g\nGitexp-Trial: t001\nGitexp-Status: succeeded\nGitexp-Metrics: {"score":0.95}'
+    result = project.run("commit-tree", "exp/g/t001^{tree}", "-p", "exp/g/t001", "-m", "result", "-m", trailers).strip()
+    project.run("push", "-q", "origin", f"{result}:refs/heads/exp/g/t001")
+    checkout = tmp_path / "ci"
+    Git(tmp_path).run("clone", "-q", str(bare_remote), str(checkout))
+
+    planned = run_gitexp(checkout, "ci", "plan", env={"GITEXP_SWEEP": "g"})
+
+    assert planned.code == 0, planned.err
+    assert json.loads(planned.out)["any"] is False
+    assert "sweep g is stopped (early stopping: score = 0.95 >= 0.9)" in planned.err
+    origin = Git(bare_remote)
+    for name in ("t002", "t003"):
+        assert parse_trailers(origin.run("log", "-1", "--format=%B", f"refs/heads/exp/g/{name}"))["Gitexp-Status"] == "cancelled"
