@@ -872,6 +872,7 @@ CASES.update({
     ),
     "k8s submit before k8s init": Case(("k8s", "submit"), "gitexp.k8s.yaml does not exist", "write it with gitexp k8s init"),
     "k8s submit of a file that does not exist": Case(("k8s", "submit", "--file", "nope.yaml"), "nope.yaml does not exist", "name the file"),
+})
 
 
 # -- sweepci: starting a sweep's CI run (ci start, push --run) is checked before anything is pushed --
