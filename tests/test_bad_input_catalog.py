@@ -932,6 +932,9 @@ CASES.update({
         ("ci", "start", "s"), "origin's main has no .github/workflows/gitexp.yml", "run `gitexp ci init`, commit",
         github_remote(None), env=A_TOKEN,
     ),
+    "ci start of a sweep that is not on the remote": Case(
+        ("ci", "start", "s"), "origin has no sweep s", "gitexp push origin s --run", github_remote(), env=A_TOKEN,
+    ),
     "push --run without a sweep named": Case(
         ("push", "origin", "--run"), "--run starts the runs of the sweeps named", "gitexp push origin SWEEP --run", github_remote(), env=A_TOKEN,
     ),

@@ -143,3 +143,15 @@ def test_the_sweeps_draft_pull_request_gets_its_comment_and_gives_way_to_a_trial
     assert replaced.out.endswith(f"Closed {sweep_pull['html_url']}, sweep s's review (its branch and trials stay)\n")
     assert {"refs/heads/exp/s/t001", "refs/heads/exp/s/t002", "refs/heads/sweeps/s"} <= set(remote_refs(github_project))
     assert not shows_token(opened.out + opened.err + replaced.out + replaced.err)
+
+
+def test_push_run_pr_opens_the_sweeps_draft_whose_push_starts_the_run(github_project, github, run_gitexp):
+    result = run_gitexp(github_project.root, "push", "origin", "s", "--run", "--pr", "--no-dvc", env=token_env(github))
+
+    assert result.code == 0, result.err
+    [pull] = github.pulls
+    assert (pull["head"]["ref"], pull["base"]["ref"], pull["draft"]) == ("sweeps/s", "main", True)
+    assert github.dispatches == []  # the push of sweeps/s starts the run: no second one
+    assert {"refs/heads/exp/s/t001", "refs/heads/sweeps/s"} <= set(remote_refs(github_project))
+    assert f"Started sweep s's run by pushing sweeps/s: follow it at {ACTIONS_PAGE}\n" in result.out
+    assert result.out.endswith(f"Opened {pull['html_url']}\n")

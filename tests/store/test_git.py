@@ -66,3 +66,15 @@ def test_a_failure_is_told_by_its_meaningful_line():
         "error: failed to push some refs to '../r.git'",
         "exit status 128",
     ]
+
+
+def test_tree_with_file_adds_one_file_to_a_commits_tree_and_touches_no_index(project):
+    status = project.run("status", "--porcelain")
+
+    tree = project.tree_with_file("HEAD", "notes/summary.md", "# hello\n".encode())
+
+    assert project.run("ls-tree", "-r", "--name-only", tree).split() == sorted(
+        [*project.run("ls-tree", "-r", "--name-only", "HEAD").split(), "notes/summary.md"]
+    )
+    assert project.run("cat-file", "-p", f"{tree}:notes/summary.md") == "# hello\n"
+    assert project.run("status", "--porcelain") == status
