@@ -932,6 +932,14 @@ CASES.update({
         ("ci", "start", "s"), "origin's main has no .github/workflows/gitexp.yml", "run `gitexp ci init`, commit",
         github_remote(None), env=A_TOKEN,
     ),
+    "pr of a sweep whose baseline branch is not on the remote": Case(
+        ("pr", "s"), "origin has no branch main, the baseline branch of sweep s", "git push origin main",
+        github_remote(push_main=False), env=A_TOKEN,
+    ),
+    "pr of a sweep with --replace": Case(
+        ("pr", "s", "--replace", "s"), "--replace turns a sweep's review into a trial's pull request", "gitexp pr s/TRIAL --replace s",
+        github_remote(), env=A_TOKEN,
+    ),
     "ci start of a sweep that is not on the remote": Case(
         ("ci", "start", "s"), "origin has no sweep s", "gitexp push origin s --run", github_remote(), env=A_TOKEN,
     ),

@@ -60,9 +60,9 @@ _HEADER_SAFE_TOKEN = re.compile(r"[\x21-\x7e]+")  # visible ASCII: anything else
 
 _TOKEN_VARIABLES = ("GITHUB_TOKEN", "GH_TOKEN")  # in this order of preference
 _TOKEN_PERMISSIONS = (
-    "it needs the 'repo' scope (classic token) or read and write access to "
-    "pull requests and issues (fine-grained token; in GitHub Actions: "
-    "`permissions: {pull-requests: write, issues: write}`)"
+    "it needs the 'repo' scope (classic token; 'workflow' too to start runs) or read and write access to "
+    "pull requests and issues, and to actions to start runs (fine-grained token; in GitHub Actions: "
+    "`permissions: {pull-requests: write, issues: write, actions: write}`)"
 )
 
 
