@@ -102,9 +102,10 @@ def plan_ci_run(
     return Plan(plan_document(entries, driver.spec.concurrency, chunks, chunk_size), notes)
 
 
-def remote_driver(git: Git, sweep: str, remote: str) -> SweepDriver:
+def remote_driver(git: Git, sweep: str, remote: str, stop_when_met: bool = True) -> SweepDriver:
     """The sweep's driver on ``remote`` as it is now: new trials and stops are written there by compare-and-swap,
-    trials a claim holds are left to their runner, and a finished trial that meets an early-stopping rule stops it."""
+    trials a claim holds are left to their runner, and (``stop_when_met``) a finished trial that meets an
+    early-stopping rule stops it."""
     tracked = resolve_remote(git, remote)
     record = Ledger(git).sweep(sweep)
     fetch_experiments(git, tracked, [record.prefix])
@@ -112,7 +113,7 @@ def remote_driver(git: Git, sweep: str, remote: str) -> SweepDriver:
     ledger = Ledger(store.view)
     claimed = {claim.name.removeprefix(CLAIMS_NAMESPACE) for claim in store.view.refs(f"{CLAIMS_NAMESPACE}{sweep}/")}
     driver = SweepDriver(git, ledger.sweep(sweep), store=store, held=claimed, ledger=ledger)
-    reason = None if driver.stop_reason else met_stopping_rule(driver)
+    reason = None if driver.stop_reason or not stop_when_met else met_stopping_rule(driver)
     if reason:
         driver.stop(reason)
     return driver
@@ -127,10 +128,11 @@ def met_stopping_rule(driver: SweepDriver) -> str | None:
 def next_round(git: Git, sweep: str, remote: str = DEFAULT_REMOTE) -> str | None:
     """Why ``sweep`` needs no further CI run (None: it is adaptive and will grow, so dispatch the next round).
 
-    A round that left trials queued (a job that died) is not repeated by itself: it could die the same way.
+    A round that left trials queued (a job that died) is not repeated by itself: it could die the same way. A result
+    that meets an early-stopping rule is left to the next round's plan, which records the stop and plans nothing.
     """
     pull(git, remote, [sweep], with_data=False)
-    driver = remote_driver(git, sweep, remote)
+    driver = remote_driver(git, sweep, remote, stop_when_met=False)  # the report job only reads: the next plan stops it
     if not driver.strategy.adaptive:
         return f"sweep {sweep} is not adaptive: its trials were all planned at once"
     if driver.stop_reason:
