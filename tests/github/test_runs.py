@@ -155,3 +155,13 @@ def test_push_run_pr_opens_the_sweeps_draft_whose_push_starts_the_run(github_pro
     assert {"refs/heads/exp/s/t001", "refs/heads/sweeps/s"} <= set(remote_refs(github_project))
     assert f"Started sweep s's run by pushing sweeps/s: follow it at {ACTIONS_PAGE}\n" in result.out
     assert result.out.endswith(f"Opened {pull['html_url']}\n")
+
+
+def test_without_a_token_or_gh_the_sweeps_pull_request_is_left_to_open_by_hand(github_project, run_gitexp):
+    result = run_gitexp(github_project.root, "pr", "s", env={"GITHUB_TOKEN": "", "GH_TOKEN": "", "GH_CONFIG_DIR": "/nonexistent"})
+
+    assert result.code == 0, result.err
+    assert "Open it at https://github.com/octo/lab/compare/main...sweeps/s?expand=1\n" in result.out
+    body = github_project.root / ".git/gitexp/pr/s.md"
+    assert result.out.endswith(f"with the body in {body}\n") and body.read_text().startswith("## gitexp sweep s\n")
+    assert "refs/heads/sweeps/s" in remote_refs(github_project)
