@@ -16,6 +16,7 @@ from typing import Protocol
 
 from gitexp.errors import DiskFull, GitCommandError, RepositoryError, UsageError
 from gitexp.execution.claims import Claims, Runner, clone_id, run_claimed
+from gitexp.execution.gpus import GpuLeases, GpuPlan, check_jobs
 from gitexp.execution.pipeline import RunOutcome, commit_result, pipeline_command, run_pipeline, trial_env, where
 from gitexp.execution.processes import stop_orphaned_trials
 from gitexp.execution.repro_server import WarmDvcPool
@@ -41,6 +42,7 @@ class RunOptions:
     retry_failed: bool = False
     retry_cancelled: bool = False  # trials stopped (gitexp stop) or cancelled by a sweep's stop
     copy_paths: tuple[str, ...] = ()  # repository-relative files and folders copied from the workspace into each trial
+    gpus: GpuPlan | None = None  # --gpus: each running trial gets a group of its own; None leaves GPUs as they are
 
     @property
     def runnable_statuses(self) -> tuple[str, ...]:
@@ -51,6 +53,7 @@ class RunOptions:
             raise UsageError(f"-j {self.jobs}: the number of parallel trials must be 1 or more")
         if self.timeout is not None and not 0 < self.timeout < math.inf:  # NaN too
             raise UsageError(f"--timeout {self.timeout:g}: give a number of seconds above 0, such as 3600")
+        check_jobs(self.jobs, self.gpus)
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,7 @@ class LocalExecutor:
         self.host = host or where("local")
         self.warm_dvc: WarmDvcPool | None = None
         self.slots = Slots(git, self.common_dir)
+        self.gpus = GpuLeases(options.gpus)
 
     def run(self, source: TrialSource) -> RunSummary:
         """Run the trials of ``source``; a full disk stops the run with ``DiskFull`` (unfinished trials stay queued)."""
@@ -205,20 +209,21 @@ class LocalExecutor:
         check_stage(project, self.options.stage)
         share_dvc_cache(self.git.root / project.directory, worktree / project.directory)
         copy_from_workspace(self.git.root, worktree, self.options.copy_paths)
-        outcome = run_pipeline(
-            worktree,
-            pipeline_command(self.options.stage),
-            trial_log_path(self.common_dir, trial.sweep, trial.name),
-            project,
-            timeout=self.options.timeout,
-            env=trial_env(self.git, trial),
-            warm_dvc=self.warm_dvc,
-            slot=True,
-            stop_request=stop_request_path(self.common_dir, trial.sweep, trial.name),
-        )
+        with self.gpus.lease() as (gpu_env, gpus):
+            outcome = run_pipeline(
+                worktree,
+                pipeline_command(self.options.stage),
+                trial_log_path(self.common_dir, trial.sweep, trial.name),
+                project,
+                timeout=self.options.timeout,
+                env={**trial_env(self.git, trial), **gpu_env},
+                warm_dvc=self.warm_dvc,
+                slot=True,
+                stop_request=stop_request_path(self.common_dir, trial.sweep, trial.name),
+            )
         if not outcome.slot_reusable:  # something may still write into it, or it is broken: the next trial gets a new one
             self.slots.retire()
-        return outcome, commit_result(self.git, trial, outcome, self.host)  # the slot may be gone; the objects are shared
+        return outcome, commit_result(self.git, trial, outcome, self.host, gpus)  # the slot may be gone; the objects are shared
 
     def recover(self) -> None:
         """Clean up after runners and writers of this clone killed midway: worktrees, ref writes and locks, claims.

@@ -294,15 +294,15 @@ def where(kind: str) -> str:
     return f"{kind}:{socket.gethostname()}"
 
 
-def commit_result(workdir: Git, trial: Trial, outcome: RunOutcome, host: str) -> str:
+def commit_result(workdir: Git, trial: Trial, outcome: RunOutcome, host: str, gpus: str = "") -> str:
     """Commit what the run produced (as ``stage_result`` staged it) on top of the trial; return its id.
 
     A failed trial gets an empty commit whose message holds the end of its log.
     The commit is written without moving HEAD or any branch: publishing it is
-    the caller's compare-and-swap.
+    the caller's compare-and-swap. ``gpus``: the GPUs it ran on (``--gpus``), "" when gitexp did not choose them.
     """
     tree = outcome.tree if outcome.status == SUCCEEDED and outcome.tree else f"{trial.tip}^{{tree}}"
     message = result_message(
-        trial, outcome.status, outcome.duration, host, outcome.metrics, outcome.reason, outcome.log_tail
+        trial, outcome.status, outcome.duration, host, outcome.metrics, outcome.reason, outcome.log_tail, gpus
     )
     return workdir.commit_tree(tree, message, [trial.tip])

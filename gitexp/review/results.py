@@ -64,6 +64,8 @@ class Row:
     duration: float | None = None
     commit: str = ""
     details: CommitDetails | None = None
+    host: str | None = None  # where its result was made, and on which GPUs (when --gpus chose them)
+    gpus: str | None = None
 
     @property
     def is_baseline(self) -> bool:
@@ -77,6 +79,8 @@ class Row:
             "status": self.status,
             "commit": self.commit,
             "duration": self.duration,
+            "host": self.host,
+            "gpus": self.gpus,
             "params": _json_safe(self.params),
             "metrics": _json_safe(self.metrics),
         }
@@ -288,7 +292,10 @@ class RowReader:
         params = self._flat_params(trial.sweep, trial.tip) if self.all_params else trial.params
         details = self._details(trial.sweep, trial.tip, files, trial.status == SUCCEEDED)
         metrics = merge_metrics_files(files) or trial.metrics
-        return Row(trial.sweep, trial.name, trial.ref.branch, trial.status, params, metrics, trial.duration, trial.tip, details)
+        return Row(
+            trial.sweep, trial.name, trial.ref.branch, trial.status, params, metrics, trial.duration, trial.tip, details,
+            trial.host, trial.gpus,
+        )
 
     def _params_files(self, sweep: str, rev: str) -> dict[str, Any]:
         """Each params file of the sweep's project that ``rev`` has, with its values."""

@@ -35,7 +35,7 @@ STATES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
 
 T_SWEEP, T_TRIAL, T_PARAMS, T_STATUS = "Gitexp-Sweep", "Gitexp-Trial", "Gitexp-Params", "Gitexp-Status"
 T_DURATION, T_HOST, T_METRICS, T_BASELINE = "Gitexp-Duration", "Gitexp-Host", "Gitexp-Metrics", "Gitexp-Baseline"
-T_TAGS, T_PROJECT = "Gitexp-Tags", "Gitexp-Project"
+T_TAGS, T_PROJECT, T_GPUS = "Gitexp-Tags", "Gitexp-Project", "Gitexp-Gpus"
 
 LOG_TAIL_HEADING = "Last lines of the log:"  # in a failed result's message, above the end of its log
 MAX_TRAILER_METRICS = 60
@@ -75,11 +75,12 @@ def result_message(
     metrics: Mapping[str, Any],
     reason: str = "",
     log_tail: str = "",
+    gpus: str = "",
 ) -> str:
-    """A result commit's message: the outcome in trailers (the first numeric metrics among them);
+    """A result commit's message: the outcome in trailers (where it ran, on which GPUs, the first numeric metrics);
     a failure's reason and the end of its log in the body, under ``LOG_TAIL_HEADING``."""
     headline = dict(list(numeric(metrics).items())[:MAX_TRAILER_METRICS])
-    outcome = {T_STATUS: status, T_DURATION: f"{duration:.2f}", T_HOST: host}
+    outcome = {T_STATUS: status, T_DURATION: f"{duration:.2f}", T_HOST: host, **({T_GPUS: gpus} if gpus else {})}
     trailers = _trial_trailers(
         trial.sweep, trial.name, trial.params, trial.tags, trial.project, outcome, {T_METRICS: dumps_compact(headline)}
     )
@@ -157,6 +158,7 @@ class Trial:
     tags: dict[str, Any] = field(default_factory=dict)
     message: str = ""
     project: str = ""  # the DVC project's folder in the repository ("" at the root)
+    gpus: str | None = None  # the GPUs its result ran on, when --gpus chose them ("none": hidden)
 
     @property
     def name(self) -> str:
@@ -227,6 +229,7 @@ def trial_from_record(ref: TrialRef, oid: str, message: str) -> Trial:
         tags=_loads(trailers.get(T_TAGS)),
         message=message,
         project=trailers.get(T_PROJECT, ""),
+        gpus=trailers.get(T_GPUS),
     )
 
 

@@ -10,6 +10,7 @@ from rich.text import Text
 
 from gitexp.cli.completion import complete_names, complete_sweeps
 from gitexp.cli.environment import Environment, pass_environment
+from gitexp.cli.gpu_options import JOBS_HELP, gpu_options, jobs_and_gpus
 from gitexp.cli.group import cli
 from gitexp.errors import TrialsFailed
 from gitexp.review.tables import format_value, to_csv, to_json, to_markdown, to_rich
@@ -65,7 +66,8 @@ def queue(environment: Environment, sweep_file, name, rev, include_uncommitted, 
 
 @cli.command()
 @click.argument("names", nargs=-1, shell_complete=complete_names)
-@click.option("-j", "--jobs", default=1, show_default=True, help="Trials to run in parallel.")
+@click.option("-j", "--jobs", type=int, help=JOBS_HELP)
+@gpu_options
 @click.option("--timeout", type=float, help="Seconds after which a trial is stopped and marked failed.")
 @click.option("--stage", help="Reproduce only this dvc.yaml stage (and what it depends on).")
 @click.option("--retry-failed", is_flag=True, help="Run failed trials again (the new result goes on top).")
@@ -76,7 +78,7 @@ def queue(environment: Environment, sweep_file, name, rev, include_uncommitted, 
 @click.option("--more", type=int, help="Extend the named sweep by this many trials, then run.")
 @sweep_options
 @pass_environment
-def run(environment: Environment, names, jobs, timeout, stage, retry_failed, retry_cancelled, copy_paths, sweep_file, name, more, **sweep_flags):
+def run(environment: Environment, names, jobs, gpus, gpus_per_trial, timeout, stage, retry_failed, retry_cancelled, copy_paths, sweep_file, name, more, **sweep_flags):
     """Run queued trials (of the named sweeps or trials; all by default)."""
     from gitexp.cli.progress import LiveProgress, PlainProgress
     from gitexp.errors import UsageError
@@ -86,8 +88,10 @@ def run(environment: Environment, names, jobs, timeout, stage, retry_failed, ret
     from gitexp.planning.queue import QueueRequest, plan_queue
 
     git = environment.git()
+    jobs, gpu_plan = jobs_and_gpus(environment, jobs, gpus, gpus_per_trial)
     options = RunOptions(
         jobs=jobs,
+        gpus=gpu_plan,
         timeout=timeout,
         stage=stage,
         retry_failed=retry_failed,

@@ -6,6 +6,7 @@ import click
 
 from gitexp.cli.completion import complete_remotes, complete_sweeps
 from gitexp.cli.environment import Environment, pass_environment
+from gitexp.cli.gpu_options import JOBS_HELP, gpu_options, jobs_and_gpus
 from gitexp.cli.group import cli
 from gitexp.errors import TrialsFailed
 
@@ -13,7 +14,8 @@ from gitexp.errors import TrialsFailed
 @cli.command()
 @click.option("--remote", "remote_spec", required=True, metavar="R", shell_complete=complete_remotes, help="The Git remote (name or URL) holding the trials.")
 @click.option("--sweep", "sweeps", multiple=True, metavar="S", shell_complete=complete_sweeps, help="Only trials of this sweep; repeat for more.")
-@click.option("-j", "--jobs", default=1, show_default=True, help="Trials to run in parallel.")
+@click.option("-j", "--jobs", type=int, help=JOBS_HELP)
+@gpu_options
 @click.option("--idle-exit", default=0.0, show_default=True, metavar="SECONDS", help="Wait this long for new trials before exiting.")
 @click.option("--stale-after", default="10m", show_default=True, metavar="DURATION", help="Take over claims without a heartbeat for this long (90s, 10m, 1h).")
 @click.option("--timeout", type=float, help="Seconds after which a trial is stopped and marked failed.")
@@ -23,7 +25,9 @@ from gitexp.errors import TrialsFailed
 @click.option("--heartbeat", default=30.0, hidden=True, help="Seconds between claim refreshes.")
 @click.option("--poll", default=5.0, hidden=True, help="Seconds between looks at the remote while idle.")
 @pass_environment
-def worker(environment: Environment, remote_spec, sweeps, jobs, idle_exit, stale_after, timeout, stage, copy_paths, worker_id, heartbeat, poll):
+def worker(
+    environment: Environment, remote_spec, sweeps, jobs, gpus, gpus_per_trial, idle_exit, stale_after, timeout, stage, copy_paths, worker_id, heartbeat, poll
+):
     """Claim queued trials on a Git remote, run them here and push their results, until none are left."""
     from gitexp.cli.progress import outcome_line
     from gitexp.execution.local import RunOptions, copy_paths_option
@@ -31,8 +35,9 @@ def worker(environment: Environment, remote_spec, sweeps, jobs, idle_exit, stale
     from gitexp.store.remote import resolve_remote
 
     git = environment.git()
+    jobs, gpu_plan = jobs_and_gpus(environment, jobs, gpus, gpus_per_trial)
     options = WorkerOptions(
-        run=RunOptions(jobs=jobs, timeout=timeout, stage=stage, copy_paths=copy_paths_option(git, environment.cwd, copy_paths)),
+        run=RunOptions(jobs=jobs, gpus=gpu_plan, timeout=timeout, stage=stage, copy_paths=copy_paths_option(git, environment.cwd, copy_paths)),
         sweeps=tuple(sweeps),
         idle_exit=idle_exit,
         stale_after=parse_duration(stale_after, "--stale-after"),
