@@ -11,7 +11,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "Queue and run": ("queue", "check", "run", "stop"),
     "Look at results": ("status", "show", "logs", "report"),
     "Share and review": ("push", "pull", "pr", "apply", "remove"),
-    "Scale out": ("worker", "ci", "k8s"),
+    "Scale out": ("worker", "ci", "slurm", "k8s"),
     "Set up": ("demo",),
 }
 
@@ -44,6 +44,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "k8s submit": ("gitexp k8s submit", "gitexp k8s submit --file k8s/big-sweep.yaml"),
     "k8s status": ("gitexp k8s status", "gitexp k8s status --remote upstream"),
+    "slurm": ("gitexp slurm init --workers 8 --parallel 4 --gpus-per-worker 2 --time 4:00:00", "gitexp slurm submit lr-sweep --remote origin"),
+    "slurm init": ("gitexp slurm init --workers 8 --parallel 4 --partition gpu --gpus-per-worker 2 --time 4:00:00",),
+    "slurm submit": ("gitexp slurm submit lr-sweep --remote origin --dvc-cache /shared/dvc-cache",),
+    "slurm status": ("gitexp slurm status",),
     "demo": ("gitexp demo", "gitexp demo ~/gitexp-demo -j 4"),
 }
 

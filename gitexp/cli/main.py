@@ -16,6 +16,7 @@ from gitexp.cli.commands import core as _core  # noqa: F401
 from gitexp.cli.commands import demo as _demo  # noqa: F401
 from gitexp.cli.commands import k8s as _k8s  # noqa: F401
 from gitexp.cli.commands import review as _review  # noqa: F401
+from gitexp.cli.commands import slurm as _slurm  # noqa: F401
 from gitexp.cli.commands import worker as _worker  # noqa: F401
 from gitexp.cli.environment import Environment
 from gitexp.cli.group import cli

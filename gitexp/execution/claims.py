@@ -34,7 +34,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -43,6 +43,9 @@ from typing import TypeVar
 from gitexp.errors import GitCommandError
 from gitexp.store.claim_records import (
     DEFAULT_STALE_AFTER,
+    T_NODE,
+    T_SLURM_ARRAY,
+    T_SLURM_JOB,
     T_CLONE,
     T_HEARTBEAT,
     T_NONCE,
@@ -71,14 +74,26 @@ def default_worker_id() -> str:
     return f"{host}-{os.getpid()}-{os.urandom(2).hex()}"
 
 
+def scheduler_facts(env: Mapping[str, str] = os.environ) -> tuple[tuple[str, str], ...]:
+    """Which scheduler job runs this process, as claim trailers: Slurm's node, job id and array task, when Slurm started it."""
+    array = env.get("SLURM_ARRAY_JOB_ID"), env.get("SLURM_ARRAY_TASK_ID")
+    facts = {
+        T_NODE: env.get("SLURMD_NODENAME", ""),
+        T_SLURM_JOB: env.get("SLURM_JOB_ID", ""),
+        T_SLURM_ARRAY: f"{array[0]}_{array[1]}" if all(array) else "",
+    }
+    return tuple((key, value) for key, value in facts.items() if value)
+
+
 @dataclass(frozen=True)
 class Runner:
-    """Who claims: recorded in every claim so that others can tell who holds a trial."""
+    """Who claims: recorded in every claim so that others can tell who holds a trial (and in which scheduler job)."""
 
     worker: str
     clone: str
     host: str = field(default_factory=socket.gethostname)
     pid: int = field(default_factory=os.getpid)
+    job: tuple[tuple[str, str], ...] = field(default_factory=scheduler_facts)
 
 
 class Claims:
@@ -224,13 +239,14 @@ class Claims:
             T_PID: str(runner.pid),
             T_CLONE: runner.clone,
             T_HEARTBEAT: stamp,
+            **dict(runner.job),
             # Two claims with equal text would be one object, and a push of a value the
             # remote already has succeeds without checking the lease: keep each unique.
             T_NONCE: os.urandom(6).hex(),
         }
         message = format_message(f"gitexp: claim {key} for {runner.worker}", trailers)
         oid = self.git.commit_tree(self._empty_tree, message)
-        return Claim(claim_ref(key), oid, runner.worker, runner.host, runner.clone, runner.pid, now)
+        return Claim(claim_ref(key), oid, runner.worker, runner.host, runner.clone, runner.pid, now, runner.job)
 
 
 def run_claimed(claims: Claims, trial: Trial, execute: Execute) -> tuple[Outcome, bool] | None:

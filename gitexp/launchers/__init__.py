@@ -12,6 +12,7 @@ from gitexp.launchers.base import Launcher
 
 LAUNCHERS = {
     "k8s": ("kubernetes", "KubernetesLauncher"),
+    "slurm": ("slurm", "SlurmLauncher"),
 }
 
 

@@ -20,6 +20,9 @@ T_WORKER, T_PID, T_CLONE, T_HEARTBEAT, T_NONCE = (
     "Gitexp-Heartbeat",
     "Gitexp-Nonce",
 )
+# Where a scheduler's job holds the claim: the node and Slurm's job ids (the array's and this task's).
+T_NODE, T_SLURM_JOB, T_SLURM_ARRAY = "Gitexp-Node", "Gitexp-Slurm-Job", "Gitexp-Slurm-Array"
+SCHEDULER_TRAILERS = (T_NODE, T_SLURM_JOB, T_SLURM_ARRAY)
 DEFAULT_STALE_AFTER = 600.0  # seconds without a heartbeat after which a claim may be taken over
 
 
@@ -37,6 +40,12 @@ class Claim:
     clone: str = ""
     pid: int | None = None
     heartbeat: float = 0.0  # seconds since the epoch; 0 when unreadable, so the claim counts as stale
+    job: tuple[tuple[str, str], ...] = ()  # the scheduler's facts (SCHEDULER_TRAILERS present in the claim)
+
+    @property
+    def slurm_array(self) -> str:
+        """``ARRAYJOB_TASK`` of the Slurm array task that holds it; "" when no Slurm job does."""
+        return dict(self.job).get(T_SLURM_ARRAY, "")
 
     @property
     def key(self) -> str:
@@ -58,4 +67,5 @@ def read_claim(record: RefRecord) -> Claim:
         clone=trailers.get(T_CLONE, ""),
         pid=int(pid) if pid.isdigit() else None,
         heartbeat=heartbeat,
+        job=tuple((key, trailers[key]) for key in SCHEDULER_TRAILERS if trailers.get(key)),
     )
