@@ -42,6 +42,7 @@ ACCOUNT = re.compile(r"[A-Za-z0-9_.-]+\Z")
 TIME = re.compile(r"(\d+-)?\d+(:\d+){0,2}\Z|\d+-\d+\Z|UNLIMITED\Z|INFINITE\Z", re.IGNORECASE)  # sbatch --time forms
 MEMORY = re.compile(r"\d+[KMGT]?\Z", re.IGNORECASE)
 LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]")
+PLAIN_DIRECTIVE = re.compile(r"[A-Za-z0-9=:,._/@%+-]+\Z")
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,17 @@ class SlurmOptions(LaunchOptions):
         valued = {"--partition": self.partition, "--account": self.account, "--time": self.time,
                   "--cpus-per-task": self.cpus_per_worker, "--mem": self.mem,
                   "--gres": f"gpu:{self.gpus_per_worker}" if self.gpus_per_worker else None}
-        return [f"{flag}={value}" for flag, value in valued.items() if value is not None] + list(self.sbatch_args)
+        return [f"{flag}={value}" for flag, value in valued.items() if value is not None] + [
+            sbatch_quoted(argument) for argument in self.sbatch_args
+        ]
+
+
+def sbatch_quoted(argument: str) -> str:
+    """``argument`` as one word of a ``#SBATCH`` line: sbatch splits those lines itself, honouring double
+    quotes with backslash escapes inside (the shell never reads them: to it the line is a comment)."""
+    if PLAIN_DIRECTIVE.match(argument):
+        return argument
+    return '"' + argument.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 @dataclass(frozen=True)
