@@ -1011,3 +1011,75 @@ CASES.update({
         "needs a number of trials", "run_cap in a W&B one",
     ),
 })
+
+
+# -- slurm: GPUs per trial, Slurm submit and init --
+
+
+def with_slurm_script(git: Git, tmp_path: Path) -> Path:
+    """``with_remote``, plus a committed gitexp.sbatch."""
+    from gitexp.launchers.slurm import SlurmLauncher, SlurmOptions
+
+    with_remote(git, tmp_path)
+    SlurmLauncher().init(git.root, SlurmOptions(remote_url=str(tmp_path / "remote.git")))
+    git.run("add", "gitexp.sbatch")
+    git.run("commit", "-qm", "the Slurm script")
+    return git.root
+
+
+
+
+def git_only_path() -> dict[str, str]:
+    """A PATH with git and nothing of Slurm (Debian puts sbatch beside git in /usr/bin)."""
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="gitexp-no-slurm-"))
+    (folder / "git").symlink_to(shutil.which("git"))
+    return {"PATH": str(folder)}
+
+
+def dead_controller_conf() -> dict[str, str]:
+    """A slurm.conf naming a controller on a port nobody listens on (scontrol ping answers DOWN at once)."""
+    import socket
+    import tempfile
+
+    conf = Path(tempfile.mkdtemp(prefix="gitexp-dead-slurm-")) / "slurm.conf"
+    host = socket.gethostname().split(".")[0]
+    conf.write_text(f"ClusterName=dead\nSlurmctldHost={host}(127.0.0.1)\nSlurmctldPort=9\nNodeName=n1 CPUs=1\nPartitionName=p Nodes=n1\n")
+    return {"SLURM_CONF": str(conf)}
+
+
+CASES.update({
+    "run --gpus naming a GPU that does not exist": Case(
+        ("run", "s", "--gpus", "0,7"), "there is no GPU '7' here", "name GPUs this machine has", queued_sweep,
+        env={"CUDA_VISIBLE_DEVICES": "0,1"},
+    ),
+    "worker --gpus-per-trial larger than the GPUs given": Case(
+        ("worker", "--remote", "origin", "--gpus", "0,1", "--gpus-per-trial", "3"),
+        "--gpus-per-trial 3 is more than the 2 GPU(s) given", "give at most 2", with_remote,
+    ),
+    "run -j above the GPU groups": Case(
+        ("run", "s", "--gpus", "0,1", "--gpus-per-trial", "2", "-j", "2"), "-j 2 is more than the 1 GPU group(s)", "give -j 1 or less", queued_sweep
+    ),
+    "slurm init --parallel above --workers": Case(
+        ("slurm", "init", "--workers", "2", "--parallel", "3"), "--parallel 3 must be between 1 and --workers (2)", "lower it", with_remote
+    ),
+    "slurm init --partition with shell code": Case(
+        ("slurm", "init", "--partition", "$(reboot)"), "--partition '$(reboot)' is not a Slurm value", "see sbatch --help", with_remote
+    ),
+    "slurm init --sbatch-arg with a line break": Case(
+        ("slurm", "init", "--sbatch-arg", "--qos=a\nrm -rf ~"), "is not one sbatch option", "--sbatch-arg=--qos=long", with_remote
+    ),
+    "slurm submit of a sweep on no remote, without --remote": Case(
+        ("slurm", "submit", "s"), "sweep s is on no remote", "pass --remote origin", queued_sweep
+    ),
+    "slurm submit where sbatch is not installed": Case(
+        ("slurm", "submit", "s", "--remote", "origin"), "sbatch and scontrol are not installed here", "on a Slurm login node",
+        with_slurm_script, env=git_only_path(),
+    ),
+    "slurm submit when the controller does not answer": Case(
+        ("slurm", "submit", "s", "--remote", "origin"), "the Slurm controller does not answer", "check scontrol ping",
+        with_slurm_script, env=dead_controller_conf(),
+    ),
+})
