@@ -1,0 +1,184 @@
+"""Scale-out benchmark (issue 13): 40 trials of a 0.5 s stage through 4 workers, against the ideal.
+
+    .venv/bin/python benchmarks/bench_scaleout.py [--trials 40] [--workers 4] [--stage 0.5] [--no-slurm] [--out FILE]
+
+Three figures, each on a fresh copy of one project and a local bare remote:
+
+- *local workers*: 4 ``gitexp worker --remote origin --idle-exit 0`` processes, each in its own clone,
+  started together; wall time from their start until the last exits, against the ideal
+  (stage time x trials / workers). Target: within 20 %.
+- *Slurm array*: ``gitexp slurm init --workers 4`` and ``gitexp slurm submit``, on the single-node
+  cluster of tests/slurm_cluster.py (started here, or the one ``$SLURM_CONF`` names); wall time from
+  submit until squeue lists no task, against the same ideal.
+- *claims per second*: one process takes the 40 trials' claims on the bare remote in turn (each an
+  atomic push with leases, as workers do), timed. Target: at least 10 per second.
+
+Writes benchmarks/results-scaleout.json. Every command is an argument list, never a shell string.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+STAGE = textwrap.dedent(
+    """\
+    import json, time
+    import yaml
+    p = yaml.safe_load(open("params.yaml"))["train"]
+    time.sleep(p["sleep"])
+    json.dump({"score": p["seed"]}, open("metrics.json", "w"))
+    """
+)
+DVC_YAML = "stages:\n  train:\n    cmd: python train.py\n    deps: [train.py]\n    params: [train]\n    metrics:\n      - metrics.json:\n          cache: false\n"
+IDENTITY = {
+    "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
+    "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "bench@example.com", "DVC_NO_ANALYTICS": "1",
+}
+
+
+def env() -> dict[str, str]:
+    return {**os.environ, **IDENTITY, "PYTHONPATH": str(ROOT)}
+
+
+def run(argv, cwd, extra=None) -> str:
+    done = subprocess.run(list(argv), cwd=cwd, env={**env(), **(extra or {})}, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"{' '.join(map(str, argv))} failed: {done.stderr.strip()[-800:]}")
+    return done.stdout
+
+
+def gitexp(*argv) -> list[str]:
+    return [sys.executable, "-m", "gitexp", *argv]
+
+
+def make_project(folder: Path, trials: int, stage: float) -> tuple[Path, Path]:
+    """A project whose sweep ``bench`` (``trials`` trials) is on a bare remote; answers (project, remote)."""
+    project, remote = folder / "project", folder / "remote.git"
+    project.mkdir(parents=True)
+    (project / "params.yaml").write_text(f"train:\n  seed: 0\n  sleep: {stage}\n")
+    (project / "train.py").write_text(STAGE)
+    (project / "dvc.yaml").write_text(DVC_YAML)
+    run(["git", "init", "-q", "-b", "main"], project)
+    run([sys.executable, "-m", "dvc", "init", "-q"], project)
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "baseline"], project)
+    run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], folder)
+    run(["git", "remote", "add", "origin", str(remote)], project)
+    run(["git", "push", "-q", "origin", "main"], project)
+    run(gitexp("queue", "--name", "bench", "--set", f"train.seed=range(1,{trials + 1})"), project)
+    run(gitexp("push", "origin", "bench"), project)
+    return project, remote
+
+
+def results_on(remote: Path) -> int:
+    refs = run(["git", "for-each-ref", "--format=%(refname)", "refs/heads/exp/bench/"], remote).split()
+    return sum(1 for ref in refs if "Gitexp-Status" in run(["git", "log", "-1", "--format=%B", ref], remote))
+
+
+def local_workers(folder: Path, trials: int, workers: int, stage: float) -> dict:
+    _, remote = make_project(folder, trials, stage)
+    clones = []
+    for index in range(workers):
+        clone = folder / f"worker-{index}"
+        run(["git", "clone", "-q", str(remote), str(clone)], folder)
+        clones.append(clone)
+    started = time.monotonic()
+    processes = [
+        subprocess.Popen(gitexp("worker", "--remote", "origin", "--idle-exit", "0"), cwd=clone, env=env(),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for clone in clones
+    ]
+    for process in processes:
+        process.wait()
+    wall = time.monotonic() - started
+    return figures(wall, trials, workers, stage, results_on(remote))
+
+
+def slurm_array(folder: Path, trials: int, workers: int, stage: float) -> dict:
+    from tests.slurm_cluster import SlurmCluster, missing_programs
+
+    cluster = None
+    if not os.environ.get("SLURM_CONF"):
+        if missing_programs():
+            return {"skipped": f"Slurm is not installed ({', '.join(missing_programs())})"}
+        cluster = SlurmCluster(folder / "slurm")
+        cluster.start()
+        os.environ.update(cluster.env)
+    try:
+        project, remote = make_project(folder, trials, stage)
+        run(gitexp("slurm", "init", "--workers", str(workers)), project)
+        started = time.monotonic()
+        said = run(gitexp("slurm", "submit", "bench", "--remote", "origin", "--idle-exit", "0"), project)
+        job = said.split("Submitted Slurm array job ")[1].split()[0]
+        while run(["squeue", "-h", "-r", "-j", job, "-o", "%T"], project).split():
+            time.sleep(0.1)
+        wall = time.monotonic() - started
+    finally:
+        if cluster is not None:
+            cluster.stop()
+    return figures(wall, trials, workers, stage, results_on(remote))
+
+
+def claims_per_second(folder: Path, trials: int) -> dict:
+    from gitexp.execution.claims import Claims, Runner, clone_id
+    from gitexp.store.git import Git
+    from gitexp.store.records import Ledger
+    from gitexp.store.remote import RemoteRefs, fetch_experiments, resolve_remote
+
+    project, _ = make_project(folder, trials, 0.0)
+    git = Git(project, {**env()})
+    remote = resolve_remote(git, "origin")
+    fetch_experiments(git, remote, [Ledger(git).prefix])
+    store = RemoteRefs(git, remote)
+    claims = Claims(git, store, Runner(worker="bench", clone=clone_id(git.common_dir())))
+    queued = Ledger(store.view).trials(["bench"])
+    started = time.monotonic()
+    taken = [claims.take(trial) for trial in queued]
+    elapsed = time.monotonic() - started
+    return {"claims": sum(1 for claim in taken if claim), "seconds": round(elapsed, 3),
+            "per_second": round(len(queued) / elapsed, 1), "target": 10, "passed": len(queued) / elapsed >= 10}
+
+
+def figures(wall: float, trials: int, workers: int, stage: float, results: int) -> dict:
+    ideal = stage * trials / workers
+    return {"wall": round(wall, 2), "ideal": round(ideal, 2), "ratio": round(wall / ideal, 2),
+            "trials_per_second": round(trials / wall, 2), "results": results,
+            "target_ratio": 1.2, "passed": wall <= 1.2 * ideal and results == trials}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=40)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--stage", type=float, default=0.5)
+    parser.add_argument("--no-slurm", action="store_true")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results-scaleout.json")
+    args = parser.parse_args()
+    report = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "host": platform.node()},
+              "trials": args.trials, "workers": args.workers, "stage": args.stage}
+    with tempfile.TemporaryDirectory(prefix="gitexp-scaleout-") as scratch:
+        base = Path(scratch)
+        report["claims"] = claims_per_second(base / "claims", args.trials)
+        print("claims", report["claims"], flush=True)
+        report["local_workers"] = local_workers(base / "local", args.trials, args.workers, args.stage)
+        print("local workers", report["local_workers"], flush=True)
+        if not args.no_slurm:
+            report["slurm_array"] = slurm_array(base / "slurm", args.trials, args.workers, args.stage)
+            print("slurm array", report["slurm_array"], flush=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
