@@ -119,6 +119,7 @@ class SubmitValues:
             "GITEXP_IDLE_EXIT": f"{self.idle_exit:g}",
             "GITEXP_STALE_AFTER": f"{self.stale_after:g}s",
             "GITEXP_HEARTBEAT": f"{min(30.0, self.stale_after / 4):g}",  # the worker wants three beats per stale period
+            "GITEXP_POLL": f"{min(5.0, self.stale_after / 2):g}",  # idle tasks see a stale claim soon after it goes stale
         }
         if self.dvc_cache is not None:
             values["GITEXP_DVC_CACHE"] = str(self.dvc_cache)

@@ -15,7 +15,7 @@ from gitexp.project.lock import PipelineRecord
 from gitexp.project.metrics import CommitReader, dvc_file_paths, flatten, merge_metrics_files, read_workspace_metrics
 from gitexp.project.model import DEFAULT_PARAMS_FILE, Project, load_project
 from gitexp.project.params import ParamsFile, read_values
-from gitexp.store.claim_records import Claim, read_claim
+from gitexp.store.claim_records import T_NODE, T_SLURM_ARRAY, T_SLURM_JOB, Claim, read_claim
 from gitexp.store.git import Git
 from gitexp.store.layout import checked_out_commit
 from gitexp.store.live import LiveClaims
@@ -397,10 +397,11 @@ class RunningTrial:
     pid: int | None = None
     remote: str | None = None
     heartbeat_age: float | None = None  # seconds; None when no claim says
+    job: dict[str, str] | None = None  # the scheduler task holding the claim: node, slurm_job, slurm_array
 
     def to_json(self) -> dict[str, Any]:
         age = None if self.heartbeat_age is None else round(self.heartbeat_age, 1)
-        return {
+        found = {
             "trial": self.key,
             "where": self.where,
             "worker": self.worker,
@@ -409,6 +410,9 @@ class RunningTrial:
             "remote": self.remote,
             "heartbeat_age": age,
         }
+        if self.job:
+            found["job"] = self.job
+        return found
 
 
 @dataclass(frozen=True)
@@ -493,7 +497,14 @@ def _running(trial: Trial, holder: dict, claim: tuple[str | None, Claim] | None)
         pid=holder.get("pid") or found.pid,
         remote=remote,
         heartbeat_age=time.time() - found.heartbeat if found.heartbeat else None,
+        job=scheduler_job(found),
     )
+
+
+def scheduler_job(claim: Claim) -> dict[str, str] | None:
+    """The scheduler task that holds ``claim`` (its node and Slurm's ids), None when no scheduler's task does."""
+    names = {T_NODE: "node", T_SLURM_JOB: "slurm_job", T_SLURM_ARRAY: "slurm_array"}
+    return {names[key]: value for key, value in claim.job} or None
 
 
 def _status(sweep: Sweep, counts: dict[str, int], running: tuple[RunningTrial, ...]) -> SweepStatus:

@@ -202,7 +202,16 @@ def running_line(trial) -> str:
     where = "here" if trial.where == "local" else f"on {trial.remote or 'a remote'}"
     worker = f" by {trial.worker}" if trial.worker else ""
     beat = f", heartbeat {trial.heartbeat_age:.0f}s ago" if trial.heartbeat_age is not None else ""
-    return f"{trial.key}  running {where}{worker}{beat}"
+    return f"{trial.key}  running {where}{worker}{scheduler_task(trial.job)}{beat}"
+
+
+def scheduler_task(job: dict | None) -> str:
+    """`` (Slurm task 12_3 on node n1)`` for a trial a scheduler's task holds; "" otherwise."""
+    if not job:
+        return ""
+    task = job.get("slurm_array") or job.get("slurm_job")
+    node = f" on {job['node']}" if job.get("node") else ""
+    return f" (Slurm task {task}{node})" if task else f" ({node.strip()})"
 
 
 @cli.command()
