@@ -1021,7 +1021,7 @@ def with_slurm_script(git: Git, tmp_path: Path) -> Path:
     from gitexp.launchers.slurm import SlurmLauncher, SlurmOptions
 
     with_remote(git, tmp_path)
-    SlurmLauncher().init(git.root, SlurmOptions(remote_url=str(tmp_path / "remote.git")))
+    SlurmLauncher().init(git.root, SlurmOptions())
     git.run("add", "gitexp.sbatch")
     git.run("commit", "-qm", "the Slurm script")
     return git.root

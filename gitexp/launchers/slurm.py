@@ -25,10 +25,9 @@ import jinja2
 
 from gitexp.errors import NotFoundError, UsageError
 from gitexp.launchers.base import LaunchOptions, Launcher, clone_url
-from gitexp.store.claim_records import T_NODE, T_SLURM_JOB, Claim, read_claim
+from gitexp.store.claim_records import T_NODE, T_SLURM_JOB, Claim
 from gitexp.store.git import Git
-from gitexp.store.naming import CLAIMS_NAMESPACE
-from gitexp.store.remote import TrackingView, fetch_sweeps_and_claims, resolve_remote
+from gitexp.store.remote import resolve_remote
 
 SCRIPT = "gitexp.sbatch"
 TEMPLATE = "gitexp.sbatch.j2"
@@ -132,7 +131,8 @@ class SlurmLauncher(Launcher):
     name = "slurm"
     client = "sbatch"
     options_type = SlurmOptions
-    example = {"workers": 4, "parallel": 2, "partition": "gpu", "time": "2:00:00", "gpus_per_worker": 1}
+    default_files = (SCRIPT,)
+    example = {"workers": 4, "partition": "gpu", "time": "2:00:00", "gpus_per_worker": 1}
     client_timeout = SUBMIT_TIMEOUT
 
     def render(self, options: LaunchOptions) -> dict[str, str]:
@@ -234,14 +234,12 @@ class TaskView:
 
 def slurm_status(git: Git, remote: str, env: Mapping[str, str]) -> list[TaskView]:
     """The array tasks squeue lists (when it answers) and those that hold claims on ``remote``, with their trials."""
-    home = resolve_remote(git, remote, urls=False)
-    fetch_sweeps_and_claims(git, home)
-    claims = [read_claim(record) for record in TrackingView(git, home).refs(CLAIMS_NAMESPACE)]
+    claims = SlurmLauncher().held_on(git, resolve_remote(git, remote, urls=False))
     tasks: dict[str, dict] = {}
     for line in _squeue(env):
         task, state, node, job_id = (line.split("|") + ["", "", "", ""])[:4]
         tasks[task] = {"state": state, "node": node, "job_id": job_id, "trials": []}
-    for claim in SlurmLauncher().holders(claims):
+    for claim in claims:
         facts = dict(claim.job)
         entry = tasks.setdefault(claim.slurm_array or claim.worker, {"state": "", "node": "", "job_id": "", "trials": []})
         entry["node"] = entry["node"] or facts.get(T_NODE, claim.host)

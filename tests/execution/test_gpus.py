@@ -12,12 +12,19 @@ from gitexp.errors import UsageError
 from gitexp.execution.gpus import GpuLeases, GpuPlan, default_jobs, plan_gpus, visible_gpus
 
 # The stage records what it saw: the GPUs in its metrics, and when it ran with them in $GITEXP_GPU_LOG.
+# The first two trials wait for each other, so that trials surely overlap when -j lets them.
 GPU_TRAIN_PY = textwrap.dedent(
     """\
     import json, os, time
     seen = {name: os.environ.get(name) for name in ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES")}
     start = time.time()
-    time.sleep(0.4)
+    meeting = os.environ["GITEXP_GPU_LOG"] + ".started"
+    open(meeting + "." + os.environ["GITEXP_TRIAL"], "w").close()
+    # wait (a while) for a second trial to start: with one trial per GPU group at a time, two run side by side
+    import glob
+    while len(glob.glob(meeting + ".*")) < 2 and time.time() - start < 20:
+        time.sleep(0.05)
+    time.sleep(0.2)
     with open(os.environ["GITEXP_GPU_LOG"], "a") as log:
         log.write(json.dumps({"trial": os.environ["GITEXP_TRIAL"], "start": start, "end": time.time(), **seen}) + "\\n")
     json.dump({"score": 1, "cuda_visible_devices": seen["CUDA_VISIBLE_DEVICES"]}, open("metrics.json", "w"))

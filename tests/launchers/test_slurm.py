@@ -26,6 +26,11 @@ STAGE = textwrap.dedent(
     p = yaml.safe_load(open("params.yaml"))["train"]
     start = time.time()
     time.sleep(float(p.get("sleep", 0)))
+    if os.environ.get("GITEXP_MEET"):  # the first two trials wait (a while) for each other, to overlap for sure
+        import glob
+        open(os.environ["GITEXP_MEET"] + "." + os.environ["GITEXP_TRIAL"], "w").close()
+        while len(glob.glob(os.environ["GITEXP_MEET"] + ".*")) < 2 and time.time() - start < 20:
+            time.sleep(0.05)
     gpus = os.environ.get("CUDA_VISIBLE_DEVICES")
     with open(os.environ["GITEXP_RUNS_LOG"], "a") as log:
         log.write(json.dumps({"trial": os.environ["GITEXP_TRIAL"], "gpus": gpus, "start": start, "end": time.time()}) + "\\n")
@@ -113,10 +118,10 @@ def test_a_cancelled_task_leaves_its_trial_to_the_other(cluster_project, bare_re
     assert remote_claims(bare_remote) == []
 
 
-def test_tasks_give_each_trial_gpus_of_its_own(cluster_project, bare_remote, run_gitexp, slurm_cluster):
-    assert run_gitexp(cluster_project.root, "queue", "--name", "g", "--set", "train.lr=[1,2]", "--set", "train.sleep=1").code == 0
+def test_tasks_give_each_trial_gpus_of_its_own(cluster_project, bare_remote, run_gitexp, slurm_cluster, tmp_path):
+    assert run_gitexp(cluster_project.root, "queue", "--name", "g", "--set", "train.lr=[1,2]", "--set", "train.sleep=0.2").code == 0
     assert run_gitexp(cluster_project.root, "slurm", "init", "--workers", "1").code == 0
-    gpus = {"CUDA_VISIBLE_DEVICES": "0,1,2,3"}  # what Slurm sets for a task given four GPUs
+    gpus = {"CUDA_VISIBLE_DEVICES": "0,1,2,3", "GITEXP_MEET": str(tmp_path / "meet")}  # as Slurm sets it for a task given four GPUs
     job = submit(run_gitexp, cluster_project, "g", "--remote", "origin", "--idle-exit", "1", "--gpus-per-trial", "2", env=gpus)
     slurm_cluster.wait_done(job, timeout=60)
 

@@ -27,23 +27,21 @@ def slurm():
 @click.option("--mem", help="Memory of each task (e.g. 16G).")
 @click.option("--account", help="The Slurm account to charge.")
 @click.option("--sbatch-arg", "sbatch_args", multiple=True, metavar="ARG", help="One more #SBATCH option, e.g. --sbatch-arg=--qos=long; repeat.")
-@click.option("--remote", "remote_spec", default=DEFAULT_REMOTE, show_default=True, shell_complete=complete_remotes, help="The Git remote the tasks will take trials from.")
 @click.option("--force", is_flag=True, help="Replace an existing gitexp.sbatch.")
 @pass_environment
-def slurm_init(environment: Environment, workers, parallel, partition, time_limit, cpus_per_worker, gpus_per_worker, mem, account, sbatch_args, remote_spec, force):
-    """Write gitexp.sbatch: an array job of gitexp workers (edit it and commit it)."""
-    from gitexp.launchers.base import clone_url
+def slurm_init(environment: Environment, workers, parallel, partition, time_limit, cpus_per_worker, gpus_per_worker, mem, account, sbatch_args, force):
+    """Write gitexp.sbatch: an array job of gitexp workers (edit it and commit it; submit passes the remote and sweeps)."""
     from gitexp.launchers.slurm import SlurmLauncher, SlurmOptions
 
     git = environment.git()
     options = SlurmOptions(
-        workers=workers, parallel=parallel, gpus_per_worker=gpus_per_worker, remote_url=clone_url(git, remote_spec, environment.cwd),
+        workers=workers, parallel=parallel, gpus_per_worker=gpus_per_worker,
         partition=partition, time=time_limit, cpus_per_worker=cpus_per_worker, mem=mem, account=account, sbatch_args=tuple(sbatch_args),
     )
     options.validate()
     written = SlurmLauncher().init(git.root, options, force)
     for path in written:
-        environment.echo(f"Wrote {path.relative_to(git.root)}: commit it, then run gitexp slurm submit SWEEP --remote {remote_spec}")
+        environment.echo(f"Wrote {path.relative_to(git.root)}: commit it, then run gitexp slurm submit SWEEP --remote {DEFAULT_REMOTE}")
 
 
 @slurm.command("submit")
