@@ -23,8 +23,8 @@ from pathlib import Path
 
 import jinja2
 
-from gitexp.errors import NotFoundError, UsageError
-from gitexp.launchers.base import LaunchOptions, Launcher, clone_url
+from gitexp.errors import UsageError
+from gitexp.launchers.base import LaunchFailed, LaunchOptions, Launcher, clone_url
 from gitexp.store.claim_records import T_NODE, T_SLURM_JOB, Claim
 from gitexp.store.git import Git
 from gitexp.store.remote import resolve_remote
@@ -214,7 +214,7 @@ def parse_job_id(output: str) -> str:
     """The job id of ``sbatch --parsable`` output (``ID`` or ``ID;cluster``)."""
     job = output.strip().splitlines()[-1].split(";")[0] if output.strip() else ""
     if not job.isdigit():
-        raise NotFoundError(f"sbatch said {output.strip()!r}, not a job id: look at squeue")
+        raise LaunchFailed(f"sbatch said {output.strip()[:200]!r}, not a job id: look at squeue --me")
     return job
 
 
