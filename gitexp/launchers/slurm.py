@@ -18,7 +18,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import jinja2
@@ -235,21 +235,18 @@ class TaskView:
 def slurm_status(git: Git, remote: str, env: Mapping[str, str]) -> list[TaskView]:
     """The array tasks squeue lists (when it answers) and those that hold claims on ``remote``, with their trials."""
     claims = SlurmLauncher().held_on(git, resolve_remote(git, remote, urls=False))
-    tasks: dict[str, dict] = {}
-    for line in _squeue(env):
-        task, state, node, job_id = (line.split("|") + ["", "", "", ""])[:4]
-        tasks[task] = {"state": state, "node": node, "job_id": job_id, "trials": []}
-    for claim in claims:
+    tasks = {view.task: view for view in _squeue(env)}
+    for claim in claims:  # by trial
         facts = dict(claim.job)
-        entry = tasks.setdefault(claim.slurm_array or claim.worker, {"state": "", "node": "", "job_id": "", "trials": []})
-        entry["node"] = entry["node"] or facts.get(T_NODE, claim.host)
-        entry["job_id"] = entry["job_id"] or facts.get(T_SLURM_JOB, "")
-        entry["trials"].append(claim.key)
-    return [TaskView(task, e["state"], e["node"], e["job_id"], tuple(sorted(e["trials"]))) for task, e in sorted(tasks.items())]
+        key = claim.slurm_array or claim.worker
+        view = tasks.get(key) or TaskView(key)
+        node, job_id = view.node or facts.get(T_NODE, claim.host), view.job_id or facts.get(T_SLURM_JOB, "")
+        tasks[key] = replace(view, node=node, job_id=job_id, trials=(*view.trials, claim.key))
+    return [tasks[key] for key in sorted(tasks)]
 
 
-def _squeue(env: Mapping[str, str]) -> list[str]:
-    """The user's gitexp array tasks as squeue lists them (``ARRAY_TASK|STATE|NODE|JOBID``); none when squeue does not answer."""
+def _squeue(env: Mapping[str, str]) -> list[TaskView]:
+    """The user's gitexp array tasks as squeue lists them; none when squeue does not answer."""
     try:
         listed = subprocess.run(
             ["squeue", "-h", "-r", "--me", "-n", "gitexp", "-o", "%i|%T|%N|%A"], env=dict(env),
@@ -257,4 +254,5 @@ def _squeue(env: Mapping[str, str]) -> list[str]:
         )
     except (OSError, subprocess.TimeoutExpired):
         return []
-    return listed.stdout.splitlines() if listed.returncode == 0 else []
+    lines = listed.stdout.splitlines() if listed.returncode == 0 else []
+    return [TaskView(*(line.split("|") + ["", "", ""])[:4]) for line in lines if line.strip()]
