@@ -1083,3 +1083,21 @@ CASES.update({
         with_slurm_script, env=dead_controller_conf(),
     ),
 })
+
+
+# -- datadiff: DVC's -S spellings, --data, diff --
+
+CASES.update({
+    "-S with a Hydra form that does not parse points at it": Case(
+        ("queue", "-S", "train.lr=range(0.1,0.5"), "'(' is never closed", "at column 15"
+    ),
+    "-S with Hydra's interval, which dvc exp run refuses too": Case(
+        ("queue", "-S", "train.lr=interval(0,1)"), "interval(lo, hi)", "write uniform(lo, hi)"
+    ),
+    "-S with range(stop), counted from 0 by Python and Hydra": Case(
+        ("queue", "-S", "train.n_est=range(5)"), "range takes 2 or 3 arguments", "write range(0, 5)"
+    ),
+    "-S with a keyword range does not know": Case(
+        ("queue", "-S", "train.n_est=range(1, 9, steps=2)"), "no argument 'steps'", "range(start, stop, step)"
+    ),
+})

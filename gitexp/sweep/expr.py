@@ -17,7 +17,9 @@ backslash escapes. Mapping keys stay the text written. A call must be the whole
 EXPR: ``choice``, ``pvalues``, ``range``, ``linspace``, ``logspace``,
 ``geomspace`` and the distributions of ``space.DISTRIBUTION_ARGUMENTS``; a
 distribution with one extra argument, a count, is drawn that many times (seeded
-by the sweep seed and the key) and used as a list, as on Grid.ai.
+by the sweep seed and the key) and used as a list, as on Grid.ai. Hydra's forms
+that ``dvc exp run -S`` expands mean what they mean there: keyword arguments
+(``range(start=1, stop=5)``), ``sort(...)`` and ``shuffle(...)`` of values or of a call.
 """
 
 from __future__ import annotations
@@ -58,7 +60,12 @@ SIGNATURES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "geomspace": (("start", "stop", "num"), ()),
     **{kind: (names, ("size",)) for kind, names in DISTRIBUTION_ARGUMENTS.items()},
 }
-FUNCTIONS = ("choice", "pvalues", *SIGNATURES)
+# Hydra's sweep functions that reorder the values of a list or of another call (DVC's ``-S``).
+ORDERINGS = ("sort", "shuffle")
+FUNCTIONS = ("choice", "pvalues", *ORDERINGS, *SIGNATURES)
+# Hydra's continuous interval: DVC's basic sweeper refuses it, gitexp names the distribution it means.
+_INTERVAL_HINT = "interval(lo, hi) is Hydra's continuous range, which dvc exp run refuses too: write uniform(lo, hi) with --strategy random or bayes"
+_KEYWORD = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", re.DOTALL)
 
 PARAMS_FILE_SUFFIXES = (".yaml", ".yml", ".json", ".toml", ".py")
 _FILE_AND_KEY = re.compile(f"(.+?(?:{'|'.join(map(re.escape, PARAMS_FILE_SUFFIXES))})):(.*)", re.DOTALL)
@@ -170,7 +177,9 @@ def make_dimension(name: str, args: list, *, seed: int = 0, key: str = "") -> Di
     if not len(required) <= len(args) <= most:
         counts = f"{len(required)} or {most}" if optional else str(most)
         usage = f"{name}({', '.join(required)}{''.join(f'[, {extra}]' for extra in optional)})"
-        raise DimensionError(f"{name} takes {counts} arguments, got {len(args)}: write {usage}")
+        # Python's and Hydra's one-argument range(stop) is refused: range(5) reads as 1..5 to too many people
+        hint = f" (range({args[0]}) counts from 0: write range(0, {args[0]}))" if name == "range" and len(args) == 1 else ""
+        raise DimensionError(f"{name} takes {counts} arguments, got {len(args)}: write {usage}{hint}")
     for index, (parameter, value) in enumerate(zip(required + optional, args)):
         if finite(value) is None:
             raise DimensionError(f"{name}: {parameter} must be a number, got {value!r}", index)
@@ -510,6 +519,10 @@ class _Parser:
 
     def _call(self, seed: int, key: str) -> Dimension:
         name = self.advance()
+        if name.text == "interval":
+            raise self.error(_INTERVAL_HINT, name.position)
+        if name.text in ORDERINGS:
+            return self._ordering(name, seed, key)
         if name.text not in FUNCTIONS:
             raise self.error(
                 f"unknown function {name.text!r}{closest_hint(name.text, FUNCTIONS)}: use one of "
@@ -522,6 +535,7 @@ class _Parser:
                 return Choice(tuple(arg.value for arg in args), frozenset(i for i, arg in enumerate(args) if arg.quoted))
             if name.text == "pvalues":
                 return self._pvalues(args, name)
+            args = self._by_position(name, args)
             return make_dimension(name.text, [arg.value for arg in args], seed=seed, key=key)
         except DimensionError as error:
             culprit = args[error.argument] if error.argument is not None and error.argument < len(args) else name
@@ -537,3 +551,72 @@ class _Parser:
         except DimensionError as error:
             culprit = pairs[error.argument] if error.argument is not None else args[0]
             raise self.error(error.message, culprit.position) from None
+
+    def _by_position(self, name: _Token, args: list[_Node]) -> list[_Node]:
+        """Arguments in signature order; Hydra's keyword form ``range(start=1, stop=5)`` included."""
+        parameters = [*SIGNATURES[name.text][0], *SIGNATURES[name.text][1]]
+        positional, named = [], {}
+        for arg in args:
+            keyword = None if arg.quoted or not isinstance(arg.value, str) else _KEYWORD.fullmatch(arg.value)
+            if keyword is None and named:
+                raise self.error(f"{name.text}: a positional argument after a keyword one: put it first", arg.position)
+            if keyword is None:
+                positional.append(arg)
+                continue
+            parameter, text = keyword.groups()
+            if parameter not in parameters[len(positional) :] or parameter in named:
+                raise self.error(f"{name.text} has no argument {parameter!r} left to set: write {name.text}({', '.join(parameters)})", arg.position)
+            offset = len(parameter) + 1 + len(text) - len(text.lstrip())
+            named[parameter] = _Node(resolve_scalar(text.strip()), arg.position + offset)
+        missing = [p for p in parameters[len(positional) : len(positional) + len(named)] if p not in named]
+        if missing:
+            raise self.error(f"{name.text}: {missing[0]} is not given: name it too, e.g. {missing[0]}=1", name.position)
+        return positional + [named[p] for p in parameters if p in named]
+
+    def _ordering(self, name: _Token, seed: int, key: str) -> Choice:
+        """Hydra's ``sort(...)`` and ``shuffle(...)`` of values or of one call: the same values, reordered."""
+        opening = self.advance()
+        if self._at_call():
+            inner = self._call(seed, key)
+            if not isinstance(inner, Choice) or isinstance(inner, PChoice):
+                raise self.error(f"{name.text} reorders a list of values, not a distribution: drop {name.text}(...)", name.position)
+            options = self._separated(")", opening, self._value) if self.token.kind == "," and self.advance() else self._close(opening)
+            values = list(zip(inner.values, (i in inner.quoted for i in range(inner.size))))
+        else:
+            nodes = self._separated(")", opening, self._value)
+            options = [node for node in nodes if self._is_reverse(node)]
+            values = [(node.value, node.quoted) for node in nodes if not self._is_reverse(node)]
+        reverse = self._reverse(name, options)
+        if not values:
+            raise self.error(f"{name.text}() has no values: give some, e.g. {name.text}(3, 1, 2)", name.position)
+        if name.text == "shuffle":  # seeded by the sweep, so the order is the same on every machine
+            _draws_rng(seed, key).shuffle(values)
+        else:
+            values = self._sorted(name, values, reverse)
+        return Choice(tuple(value for value, _ in values), frozenset(i for i, (_, quoted) in enumerate(values) if quoted))
+
+    def _close(self, opening: _Token) -> list:
+        if self.token.kind != ")":
+            raise self._no_separator(")", opening)
+        self.advance()
+        return []
+
+    @staticmethod
+    def _is_reverse(node: _Node) -> bool:
+        return not node.quoted and isinstance(node.value, str) and node.value.replace(" ", "").startswith("reverse=")
+
+    def _reverse(self, name: _Token, options: list[_Node]) -> bool:
+        for node in options:
+            if name.text != "sort" or not self._is_reverse(node):
+                raise self.error(f"{name.text} takes only values{' and reverse=true' if name.text == 'sort' else ''}", node.position)
+            value = resolve_scalar(node.value.split("=", 1)[1].strip())
+            if not isinstance(value, bool):
+                raise self.error("sort: reverse must be true or false", node.position)
+            return value
+        return False
+
+    def _sorted(self, name: _Token, values: list, reverse: bool) -> list:
+        try:
+            return sorted(values, key=lambda pair: pair[0], reverse=reverse)
+        except TypeError:
+            raise self.error("sort needs values of one kind (all numbers or all strings): sort them yourself", name.position) from None

@@ -23,7 +23,7 @@ NO_SWEEPS = "No sweeps yet: create one with gitexp queue --set KEY=VALUES"
 def sweep_options(command):
     """The options that define a sweep, shared by queue, run --sweep and check."""
     options = [
-        click.option("--set", "sets", multiple=True, metavar="[FILE:]KEY=EXPR", help="A params key and its values; repeat."),
+        click.option("-S", "--set", "sets", multiple=True, metavar="[FILE:]KEY=EXPR", help="A params key and its values; repeat (-S as in dvc exp run)."),
         click.option("--strategy", help="grid (default), random, hyperband or bayes."),
         click.option("--num-trials", type=int, help="How many trials (random and adaptive strategies)."),
         click.option("--seed", type=int, help="Seed for random draws."),
