@@ -1101,3 +1101,20 @@ CASES.update({
         ("queue", "-S", "train.n_est=range(1, 9, steps=2)"), "no argument 'steps'", "range(start, stop, step)"
     ),
 })
+
+CASES.update({
+    "diff of a trial with no result yet": Case(
+        ("diff", "s/t001"), "s/t001 has no result yet (it is queued)", "gitexp diff --params-only", queued_sweep
+    ),
+    "diff of a queued trial with a finished one": Case(
+        ("diff", "main", "s/t002", "--md"), "s/t002 has no result yet", "gitexp run runs it", queued_sweep
+    ),
+    "diff of a name that is no trial, sweep or commit": Case(
+        ("diff", "s/t009"), "'s/t009' is no trial, sweep or commit", "gitexp show lists trials", queued_sweep
+    ),
+    "diff of a root commit alone": Case(("diff", "main"), "main has no parent commit", "gitexp diff main REV"),
+    "diff with two output formats": Case(("diff", "main", "main", "--json", "--csv"), "choose one of", "--json, --md and --csv"),
+    "diff --plots into a file": Case(
+        ("diff", "main", "main", "--plots", "params.yaml"), "--plots", "name a folder"
+    ),
+})

@@ -9,7 +9,7 @@ from __future__ import annotations
 # Sections of ``gitexp --help``, in the order users meet them: section -> its commands.
 SECTIONS: dict[str, tuple[str, ...]] = {
     "Queue and run": ("queue", "check", "run", "stop"),
-    "Look at results": ("status", "show", "logs", "report"),
+    "Look at results": ("status", "show", "diff", "logs", "report"),
     "Share and review": ("push", "pull", "pr", "apply", "remove"),
     "Scale out": ("worker", "ci", "slurm", "k8s"),
     "Set up": ("demo",),
@@ -23,6 +23,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "stop": ("gitexp stop lr-sweep/t003", "gitexp stop lr-sweep"),
     "status": ("gitexp status lr-sweep --watch", "gitexp status --json"),
     "show": ("gitexp show lr-sweep --sort-by test.acc", "gitexp show --all --csv > trials.csv"),
+    "diff": ("gitexp diff lr-sweep/t003", "gitexp diff lr-sweep/t001 lr-sweep/t003 --md", "gitexp diff lr-sweep/t003 --plots plots/"),
     "logs": ("gitexp logs -f lr-sweep/t003", "gitexp logs lr-sweep/t003 --raw | less -R"),
     "report": ("gitexp report lr-sweep -o report.md", "gitexp report lr-sweep --format html -o report.html"),
     "push": ("gitexp push origin lr-sweep", "gitexp push origin lr-sweep --run --pr"),

@@ -14,6 +14,7 @@ from gitexp.cli.commands import ci as _ci  # noqa: F401
 from gitexp.cli.commands import control as _control  # noqa: F401
 from gitexp.cli.commands import core as _core  # noqa: F401
 from gitexp.cli.commands import demo as _demo  # noqa: F401
+from gitexp.cli.commands import diff as _diff  # noqa: F401
 from gitexp.cli.commands import k8s as _k8s  # noqa: F401
 from gitexp.cli.commands import review as _review  # noqa: F401
 from gitexp.cli.commands import slurm as _slurm  # noqa: F401

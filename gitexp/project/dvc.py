@@ -93,6 +93,14 @@ def run_dvc(directory: Path, env: Mapping[str, str], *args: str, silence: float 
         raise GitCommandError(f"dvc {args[0]} failed: {dvc_error(output, proc.returncode)}")
 
 
+def render_plots_diff(directory: Path, env: Mapping[str, str], revs: Sequence[str], out: Path) -> Path | None:
+    """DVC's own page of the plots of ``revs`` side by side (``dvc plots diff -o``) in ``out``; its index.html,
+    or None when DVC found no plots to render (it then writes nothing)."""
+    run_dvc(directory, env, "plots", "diff", "--out", str(out), *revs)
+    page = out / "index.html"
+    return page if page.is_file() else None
+
+
 def dvc_remote_display(directory: Path, env: Mapping[str, str]) -> str:
     """The default DVC remote of the project at ``directory`` (else all) for a message: ``name (url)``, no credentials."""
     remotes = [line.split() for line in _remote_list(directory, env)]
