@@ -100,7 +100,8 @@ class SweepDriver:
     @functools.cached_property
     def targets(self) -> ParamsTargets:
         """The baseline's params files, read only when the sweep grows."""
-        return ParamsTargets(self.git, self.sweep.baseline, load_project(self.git, self.sweep.baseline, self.sweep.project))
+        project = load_project(self.git, self.sweep.baseline, self.sweep.project)
+        return ParamsTargets(self.git, self.sweep.baseline, project, self.sweep.data)
 
     # -- TrialSource ---------------------------------------------------------
 

@@ -11,12 +11,16 @@ and what a killed one wrote is undone by the next command that writes.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from gitexp.errors import ConcurrentChange, RepositoryError, UsageError, some_of
+from gitexp.project.data import DATA_KEYS, Tracking, add_sources, check_source, find_tracking
+from gitexp.project.data import render as render_data
 from gitexp.project.metrics import read_commit_metrics
 from gitexp.project.model import DEFAULT_PARAMS_FILE, Project, ProjectCache, broken_link, load_project
 from gitexp.project.params import ParamsFile, check_value_type, decode_params
@@ -36,7 +40,7 @@ from gitexp.store.records import (
 from gitexp.store.refstore import LocalRefs, RefStore
 from gitexp.strategies import strategy_for
 from gitexp.strategies.base import TrialPlan
-from gitexp.sweep.space import Choice, PChoice, closest_hint
+from gitexp.sweep.space import Choice, DataTarget, ParamTarget, PChoice, closest_hint
 from gitexp.sweep.spec import SweepSpec
 
 LAST_INDEX = "last_index"  # in a sweep record's state: the highest trial index its trials have used
@@ -52,6 +56,7 @@ class QueueRequest:
     rev: str = "HEAD"
     include_uncommitted: bool = False
     project: str = ""  # the DVC project's folder in the repository
+    cwd: Path | None = None  # where --data sources are relative to (the repository's root by default)
 
 
 @dataclass(frozen=True)
@@ -75,11 +80,19 @@ class PlannedQueue:
     plans: list[TrialPlan]
     targets: "ParamsTargets"
     cache: ProjectCache
+    sources: dict[str, dict[str, Path]] = dataclasses.field(default_factory=dict)  # --data: target -> value -> file
 
     def write(self) -> QueuedSweep:
-        """Create the sweep record and the trials, all or nothing, after cleaning up after dead writers."""
+        """Create the sweep record and the trials, all or nothing, after cleaning up after dead writers.
+
+        Datasets go into the DVC cache first (by content, as dvc add would: harmless if the queue then fails).
+        """
         recover(self.git, [self.sweep.prefix])
-        queued = QueuedSweep(*write_trials(self.git, self.sweep, self.plans, spec=self.spec, targets=self.targets, new_sweep=True))
+        project_dir = self.git.root / self.sweep.project
+        data = {target: add_sources(project_dir, values) for target, values in self.sources.items()}
+        sweep = dataclasses.replace(self.sweep, data=data)
+        self.targets.datasets = data
+        queued = QueuedSweep(*write_trials(self.git, sweep, self.plans, spec=self.spec, targets=self.targets, new_sweep=True))
         self.cache.save()
         return queued
 
@@ -107,6 +120,7 @@ def plan_queue(git: Git, request: QueueRequest) -> PlannedQueue:
     cache = ProjectCache(git.common_dir(), deferred=True)  # written only once the sweep is
     targets = ParamsTargets(git, baseline, load_project(git, baseline, request.project, cache))
     targets.check_spec(spec)
+    sources = data_sources(git, request.cwd or git.root, spec)
     problem = objective_problem(git, spec, baseline, targets.project)
     if problem:
         raise UsageError(problem)
@@ -123,7 +137,16 @@ def plan_queue(git: Git, request: QueueRequest) -> PlannedQueue:
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         project=request.project,
     )
-    return PlannedQueue(git, sweep, spec, plans, targets, cache)
+    return PlannedQueue(git, sweep, spec, plans, targets, cache, sources)
+
+
+def data_sources(git: Git, cwd: Path, spec: SweepSpec) -> dict[str, dict[str, Path]]:
+    """Every ``--data`` source of the spec, checked (it exists, Git does not track it): target -> value -> path."""
+    return {
+        str(axis.target): {value: check_source(git, cwd, str(axis.target), value) for value in axis.dimension.values}
+        for axis in spec.space.axes
+        if isinstance(axis.target, DataTarget)
+    }
 
 
 def write_trials(
@@ -151,7 +174,7 @@ def write_trials(
     if plans:  # the record remembers the highest index used, in the batch that uses it (see next_index)
         last = max(first_index + len(plans) - 1, recorded_last_index(sweep))
         sweep = dataclasses.replace(sweep, state={**sweep.state, LAST_INDEX: last})
-    messages = [trial_message(sweep, ref, _params_json(plan), plan.tags) for ref, plan in zip(refs, plans)]
+    messages = [trial_message(sweep, ref, _params_json(plan), plan.tags, _data_json(sweep, plan)) for ref, plan in zip(refs, plans)]
     commits = [
         FastImportCommit(sweep.baseline, message, targets.render(spec, plan)) for message, plan in zip(messages, plans)
     ]
@@ -275,12 +298,15 @@ def snapshot_workspace(git: Git, head: str) -> str:
 
 
 class ParamsTargets:
-    """The params files of a baseline, checked against dvc.yaml and rendered per trial."""
+    """The params files of a baseline, checked against dvc.yaml and rendered per trial, and the files that
+    track the datasets trials replace (``datasets``: target -> value -> its entry in the DVC cache)."""
 
-    def __init__(self, git: Git, baseline: str, project: Project):
+    def __init__(self, git: Git, baseline: str, project: Project, datasets: dict[str, Any] | None = None):
         self.git = git
         self.baseline = baseline
         self.project = project
+        self.datasets = datasets or {}
+        self._tracking: dict[str, Tracking] = {}
         self._files: dict[str, ParamsFile] = {}
         self._paths: dict[str, str] = {}  # the file each params file names, after symlinks
         self._modes: dict[str, str] = {}
@@ -307,26 +333,46 @@ class ParamsTargets:
             self._paths[name], self._modes[name] = path, mode
         return self._files[name]
 
+    def tracking(self, target: DataTarget) -> Tracking:
+        """What tracks a dataset's path at the baseline (refused when DVC does not track it as data)."""
+        if target.path not in self._tracking:
+            self._tracking[target.path] = find_tracking(self.git, self.baseline, self.project, target.path)
+        return self._tracking[target.path]
+
     def check_spec(self, spec: SweepSpec) -> None:
-        """Every key exists and every discrete value fits the type the file holds."""
+        """Every key exists and every discrete value fits the type the file holds; DVC tracks every dataset."""
         for index, (target, value) in enumerate(spec.constants):
             check_value_type(str(target), self.file(target.file).get(target.key), value, index in spec.quoted_constants)
+        trackings = [self.tracking(axis.target) for axis in spec.space.axes if isinstance(axis.target, DataTarget)]
+        shared = [file for file, count in Counter(t.file for t in trackings).items() if count > 1]
+        if shared:
+            raise UsageError(f"--data: {shared[0]} tracks two of the datasets: give one --data for each .dvc file or dvc.lock")
         for axis in spec.space.axes:
+            if isinstance(axis.target, DataTarget):
+                continue
             old = self.file(axis.target.file).get(axis.target.key)
             for value, explicit in _representative_values(axis.dimension):
                 check_value_type(str(axis.target), old, value, explicit)
 
     def files_touched(self, spec: SweepSpec) -> tuple[str, ...]:
         targets = [t for t, _ in spec.constants] + [axis.target for axis in spec.space.axes]
-        return tuple(dict.fromkeys(t.file or DEFAULT_PARAMS_FILE for t in targets))
+        return tuple(dict.fromkeys(t.file or DEFAULT_PARAMS_FILE for t in targets if isinstance(t, ParamTarget)))
 
     def render(self, spec: SweepSpec, plan: TrialPlan) -> dict[str, tuple[str, bytes]]:
-        """The changed params files of one trial: path -> (mode, content)."""
+        """The changed params files of one trial, and the .dvc files or dvc.lock of its datasets: path -> (mode, content)."""
         per_file: dict[str, dict[str, Any]] = {}
+        datasets = {}
         for target, value in [*spec.constants, *plan.params.items()]:
+            if isinstance(target, DataTarget):
+                datasets[target] = value
+                continue
             per_file.setdefault(target.file or DEFAULT_PARAMS_FILE, {})[target.key] = value
         rendered = {name: self.file(name).render(updates).encode("utf-8") for name, updates in per_file.items()}
-        return {self._paths[name]: (self._modes[name], text) for name, text in rendered.items()}
+        files = {self._paths[name]: (self._modes[name], text) for name, text in rendered.items()}
+        for target, value in datasets.items():
+            tracking = self.tracking(target)
+            files[tracking.file] = (tracking.mode, render_data(tracking, self.datasets[target.path][value]))
+        return files
 
 
 def _representative_values(dimension) -> list[tuple[Any, bool]]:
@@ -338,6 +384,16 @@ def _representative_values(dimension) -> list[tuple[Any, bool]]:
 
 def _params_json(plan: TrialPlan) -> dict[str, Any]:
     return {str(target): value for target, value in plan.params.items()}
+
+
+def _data_json(sweep: Sweep, plan: TrialPlan) -> dict[str, Any]:
+    """The trial's datasets for its Gitexp-Data trailer: target -> the source as written, md5, size, nfiles."""
+    found = {}
+    for target, value in plan.params.items():
+        if isinstance(target, DataTarget):
+            entry = sweep.data[target.path][value]
+            found[target.path] = {"source": value, **{key: entry[key] for key in DATA_KEYS if entry.get(key) is not None}}
+    return found
 
 
 def _sweep_record_commit(sweep: Sweep, parent: str | None) -> FastImportCommit:

@@ -29,6 +29,7 @@ import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from gitexp.errors import GitCommandError, NetworkTimeout, RepositoryError
 from gitexp.project.config import read_dvc_config
@@ -91,6 +92,28 @@ def run_dvc(directory: Path, env: Mapping[str, str], *args: str, silence: float 
     if proc.returncode != 0:
         output = (proc.stderr + proc.stdout).decode("utf-8", "replace")
         raise GitCommandError(f"dvc {args[0]} failed: {dvc_error(output, proc.returncode)}")
+
+
+def cache_data(project_dir: Path, source: Path) -> dict[str, Any]:
+    """``source`` (a file or folder) put into the DVC cache of the project at ``project_dir`` by its content,
+    as ``dvc add`` does (a folder as its ``.dir`` manifest and its files), and what a ``.dvc`` file records
+    of it: ``md5``, ``size`` and, for a folder, ``nfiles``. Copied, never linked: the source stays the user's.
+
+    DVC's own hashing (``dvc_data``'s build) computes the hashes, with the project's ``.dvcignore``.
+    """
+    from dvc.fs import localfs
+    from dvc.repo import Repo
+    from dvc_data.hashfile.build import build
+    from dvc_data.hashfile.transfer import transfer
+
+    with Repo(str(project_dir)) as repo:
+        cache = repo.cache.local
+        staging, meta, obj = build(cache, str(source), localfs, "md5", ignore=repo.dvcignore)
+        transfer(staging, cache, {obj.hash_info}, shallow=False, hardlink=False)
+    entry: dict[str, Any] = {"md5": obj.hash_info.value, "size": meta.size}
+    if meta.isdir:
+        entry["nfiles"] = meta.nfiles
+    return entry
 
 
 def render_plots_diff(directory: Path, env: Mapping[str, str], revs: Sequence[str], out: Path) -> Path | None:

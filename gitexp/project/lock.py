@@ -89,6 +89,20 @@ def pipeline_record(project: Project, files: Mapping[str, bytes | None], dvc_fil
     return PipelineRecord(deps, outs)
 
 
+def data_file_outs(path: str, content: bytes | None) -> dict[str, LockedOutput]:
+    """The outputs a ``.dvc`` file records, by repo path."""
+    return _dvc_file(path, content)[1]
+
+
+def stage_outs(dvc_yaml: str, dvc_yaml_content: bytes | None, lock: bytes | None) -> dict[str, dict[str, Locked]]:
+    """Each stage of a ``dvc.lock`` (beside ``dvc_yaml``) with the outputs it records, by repo path."""
+    wdirs = _stage_dirs(dvc_yaml, dvc_yaml_content)
+    return {
+        str(name): _entries(stage.get("outs"), wdirs.get(str(name).split("@")[0], posixpath.dirname(dvc_yaml)), Locked)
+        for name, stage in _lock_stages(lock).items()
+    }
+
+
 def _lock_stages(content: bytes | None) -> dict[str, Any]:
     """A lock file's stages, each stage's lines parsed once for every commit that has them.
 

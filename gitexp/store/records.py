@@ -36,6 +36,7 @@ STATES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
 T_SWEEP, T_TRIAL, T_PARAMS, T_STATUS = "Gitexp-Sweep", "Gitexp-Trial", "Gitexp-Params", "Gitexp-Status"
 T_DURATION, T_HOST, T_METRICS, T_BASELINE = "Gitexp-Duration", "Gitexp-Host", "Gitexp-Metrics", "Gitexp-Baseline"
 T_TAGS, T_PROJECT, T_GPUS = "Gitexp-Tags", "Gitexp-Project", "Gitexp-Gpus"
+T_DATA = "Gitexp-Data"  # the datasets a trial takes (--data): target -> source, md5, size, nfiles
 
 LOG_TAIL_HEADING = "Last lines of the log:"  # in a failed result's message, above the end of its log
 MAX_TRAILER_METRICS = 60
@@ -51,10 +52,12 @@ def format_message(subject: str, trailers: Mapping[str, str], body: str = "") ->
     return "\n\n".join(parts) + "\n"
 
 
-def trial_message(sweep: Sweep, ref: TrialRef, params: Mapping[str, Any], tags: Mapping[str, Any]) -> str:
+def trial_message(
+    sweep: Sweep, ref: TrialRef, params: Mapping[str, Any], tags: Mapping[str, Any], data: Mapping[str, Any] = {}
+) -> str:
     """A trial commit's message: its params in the subject and trailers, and the baseline it starts from."""
     summary = " ".join(f"{key}={value}" for key, value in params.items())
-    trailers = _trial_trailers(sweep.name, ref.trial, params, tags, sweep.project, after={T_BASELINE: sweep.baseline})
+    trailers = _trial_trailers(sweep.name, ref.trial, params, tags, sweep.project, after={T_BASELINE: sweep.baseline}, data=data)
     return format_message(f"gitexp: {ref.key} {summary}", trailers)
 
 
@@ -82,7 +85,7 @@ def result_message(
     headline = dict(list(numeric(metrics).items())[:MAX_TRAILER_METRICS])
     outcome = {T_STATUS: status, T_DURATION: f"{duration:.2f}", T_HOST: host, **({T_GPUS: gpus} if gpus else {})}
     trailers = _trial_trailers(
-        trial.sweep, trial.name, trial.params, trial.tags, trial.project, outcome, {T_METRICS: dumps_compact(headline)}
+        trial.sweep, trial.name, trial.params, trial.tags, trial.project, outcome, {T_METRICS: dumps_compact(headline)}, trial.data
     )
     body = ""
     if status != SUCCEEDED:
@@ -94,7 +97,7 @@ def result_message(
 
 def cancel_message(trial: Trial, reason: str) -> str:
     """The message of the empty result commit that cancels a queued trial."""
-    trailers = _trial_trailers(trial.sweep, trial.name, trial.params, trial.tags, trial.project, {T_STATUS: CANCELLED})
+    trailers = _trial_trailers(trial.sweep, trial.name, trial.params, trial.tags, trial.project, {T_STATUS: CANCELLED}, data=trial.data)
     return format_message(f"gitexp: {trial.ref.key} cancelled", trailers, reason)
 
 
@@ -106,10 +109,14 @@ def _trial_trailers(
     project: str,
     before: Mapping[str, str] = {},
     after: Mapping[str, str] = {},
+    data: Mapping[str, Any] = {},
 ) -> dict[str, str]:
-    """Every trial message's trailers, in one order: whose, what happened, params, what came of them, tags,
-    and the DVC project's folder (only when it is not the repository's root)."""
-    trailers = {T_SWEEP: sweep, T_TRIAL: trial, **before, T_PARAMS: dumps_compact(params), **after}
+    """Every trial message's trailers, in one order: whose, what happened, params, the datasets, what came of
+    them, tags, and the DVC project's folder (only when it is not the repository's root)."""
+    trailers = {T_SWEEP: sweep, T_TRIAL: trial, **before, T_PARAMS: dumps_compact(params)}
+    if data:
+        trailers[T_DATA] = dumps_compact(data)
+    trailers.update(after)
     if tags:
         trailers[T_TAGS] = dumps_compact(tags)
     if project:
@@ -159,6 +166,7 @@ class Trial:
     message: str = ""
     project: str = ""  # the DVC project's folder in the repository ("" at the root)
     gpus: str | None = None  # the GPUs its result ran on, when --gpus chose them ("none": hidden)
+    data: dict[str, Any] = field(default_factory=dict)  # target -> the dataset it takes (T_DATA)
 
     @property
     def name(self) -> str:
@@ -186,6 +194,7 @@ class Sweep:
     created: str
     state: dict[str, Any] = field(default_factory=dict)
     project: str = ""  # the DVC project's folder in the repository ("" at the root)
+    data: dict[str, Any] = field(default_factory=dict)  # --data: target -> source as written -> its dataset
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -197,6 +206,7 @@ class Sweep:
             "created": self.created,
             "state": self.state,
             "project": self.project,
+            **({"data": self.data} if self.data else {}),
         }
 
     @classmethod
@@ -211,6 +221,7 @@ class Sweep:
             created=data.get("created", ""),
             state=data.get("state", {}),
             project=data.get("project", ""),
+            data=data.get("data", {}),
         )
 
 
@@ -230,6 +241,7 @@ def trial_from_record(ref: TrialRef, oid: str, message: str) -> Trial:
         message=message,
         project=trailers.get(T_PROJECT, ""),
         gpus=trailers.get(T_GPUS),
+        data=_loads(trailers.get(T_DATA)),
     )
 
 

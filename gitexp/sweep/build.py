@@ -6,7 +6,7 @@ import dataclasses
 from pathlib import Path
 
 from gitexp.errors import UsageError
-from gitexp.sweep.expr import parse_set
+from gitexp.sweep.expr import parse_data, parse_set
 from gitexp.sweep.files import read_sweep_file, validate_in_file
 from gitexp.sweep.space import Space
 from gitexp.sweep.spec import Objective, SweepSpec, spec_from_flags
@@ -15,6 +15,7 @@ from gitexp.sweep.spec import Objective, SweepSpec, spec_from_flags
 def build_spec(
     sets: list[str],
     *,
+    data: list[str] = (),
     sweep_file: Path | None = None,
     strategy: str | None = None,
     num_trials: int | None = None,
@@ -23,14 +24,15 @@ def build_spec(
     objective: str | None = None,
     goal: str | None = None,
 ) -> SweepSpec:
-    if not sets and sweep_file is None:
-        raise UsageError("nothing to sweep: give --set KEY=VALUES (repeatable) or --sweep FILE")
+    if not sets and not data and sweep_file is None:
+        raise UsageError("nothing to sweep: give --set KEY=VALUES (repeatable), --data PATH=SOURCE or --sweep FILE")
     if goal and not objective:
         raise UsageError("--goal needs --objective METRIC: name the metric to optimise")
     target = Objective(objective, goal or "maximize") if objective else None
     if sweep_file is None:
         return spec_from_flags(
             sets,
+            data=data,
             strategy=strategy or "grid",
             num_trials=num_trials,
             seed=seed,
@@ -51,8 +53,9 @@ def build_spec(
     }
     if target is not None:
         overrides["more_objectives"] = ()  # --objective names the one objective
-    if sets:
+    if sets or data:
         flag_axes = [parse_set(flag, seed=seed if seed is not None else spec.seed or 0) for flag in sets]
+        flag_axes += [parse_data(flag) for flag in data]
         flagged = {axis.target for axis in flag_axes}
         kept = [axis for axis in spec.space.axes if axis.target not in flagged]
         overrides["space"] = Space(tuple(kept + flag_axes))

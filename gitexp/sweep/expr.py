@@ -39,6 +39,7 @@ from gitexp.sweep.space import (
     DISTRIBUTION_ARGUMENTS,
     Axis,
     Choice,
+    DataTarget,
     Dimension,
     DimensionError,
     Distribution,
@@ -160,6 +161,26 @@ def parse_set(flag: str, *, seed: int = 0) -> Axis:
     except UsageError as error:
         raise UsageError(f"--set {flag!r}: {error.message}") from None
     return Axis(target, _Parser(flag, equals + 1).parse(seed=seed, key=str(target)))
+
+
+def parse_data(flag: str) -> Axis:
+    """One ``--data TARGET=SOURCE`` flag, or ``TARGET='[a.xml, b.xml]'``: the sources as an axis."""
+    target, equals, sources = flag.partition("=")
+    if surrogate_error(flag):
+        raise UsageError(f"--data {surrogate_error(flag)}")
+    if not equals or not target.strip():
+        raise UsageError(f"--data {flag!r} has no '=': write TARGET=SOURCE, e.g. --data data/data.xml=/data/other.xml")
+    return data_axis(DataTarget(target.strip()), _Parser(flag, len(target) + 1).parse(seed=0, key=target), f"--data {flag!r}")
+
+
+def data_axis(target: DataTarget, dimension: Dimension, where: str) -> Axis:
+    """A dataset axis: its values must be paths (files or folders), listed, not drawn."""
+    if not isinstance(dimension, Choice) or isinstance(dimension, PChoice):
+        raise UsageError(f"{where}: a dataset takes a path or a list of paths, e.g. '[a.xml, b.xml]', not {format_expr(dimension)}")
+    for value in dimension.values:
+        if not isinstance(value, str) or not value.strip():
+            raise UsageError(f"{where}: {format_literal(value)} is no path: name a file or folder, e.g. '[a.xml, b.xml]'")
+    return Axis(target, dimension)
 
 
 def parse_expr(text: str, *, seed: int = 0, key: str = "") -> Dimension:

@@ -341,10 +341,32 @@ class ParamTarget:
 
 
 @dataclass(frozen=True)
-class Axis:
-    """One swept parameter: where it goes and what it takes."""
+class DataTarget:
+    """A DVC-tracked path (``dvc add``-ed, or a frozen stage's output) whose data each trial replaces:
+    ``--data PATH=SOURCE``. Its values are the sources, files or folders outside Git."""
 
-    target: ParamTarget
+    path: str
+
+    def __post_init__(self):
+        if not self.path or self.path.startswith("/") or ".." in self.path.split("/"):
+            raise UsageError(f"--data {self.path!r}: name a path of the DVC project, relative to it, e.g. data/data.xml")
+
+    def __str__(self) -> str:
+        return self.path
+
+    def to_json(self) -> dict:
+        return {"data": self.path}
+
+
+def target_from_json(data: dict) -> ParamTarget | DataTarget:
+    return DataTarget(data["data"]) if "data" in data else ParamTarget.from_json(data)
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One swept parameter (or dataset): where it goes and what it takes."""
+
+    target: ParamTarget | DataTarget
     dimension: Dimension
 
     def to_json(self) -> dict:
@@ -352,7 +374,7 @@ class Axis:
 
     @classmethod
     def from_json(cls, data: dict) -> Axis:
-        return cls(ParamTarget.from_json(data["target"]), dimension_from_json(data["dimension"]))
+        return cls(target_from_json(data["target"]), dimension_from_json(data["dimension"]))
 
 
 @dataclass(frozen=True)

@@ -29,12 +29,13 @@ import copy
 import dataclasses
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from gitexp.errors import UsageError
 from gitexp.numbers import finite, is_number
-from gitexp.sweep.expr import parse_set
+from gitexp.sweep.expr import parse_data, parse_set
 from gitexp.sweep.pruner import PrunerSpec
 from gitexp.sweep.space import ParamTarget, Space, closest_hint, exact
 
@@ -351,9 +352,10 @@ def spec_from_flags(
     seed: int | None = None,
     concurrency: int = 1,
     objective: Objective | None = None,
+    data: Sequence[str] = (),
 ) -> SweepSpec:
-    """A validated spec from ``--set`` flags; a None seed draws counted distributions with seed 0."""
-    axes = tuple(parse_set(flag, seed=seed or 0) for flag in sets)
+    """A validated spec from ``--set`` flags (and ``--data`` ones); a None seed draws counted distributions with seed 0."""
+    axes = tuple(parse_set(flag, seed=seed or 0) for flag in sets) + tuple(parse_data(flag) for flag in data)
     spec = SweepSpec(
         space=Space(axes),
         strategy=strategy,

@@ -24,6 +24,7 @@ def sweep_options(command):
     """The options that define a sweep, shared by queue, run --sweep and check."""
     options = [
         click.option("-S", "--set", "sets", multiple=True, metavar="[FILE:]KEY=EXPR", help="A params key and its values; repeat (-S as in dvc exp run)."),
+        click.option("--data", "data", multiple=True, metavar="PATH=SOURCE", help="A DVC-tracked path and the file or folder (or '[a, b]' list) each trial takes instead; repeat."),
         click.option("--strategy", help="grid (default), random, hyperband or bayes."),
         click.option("--num-trials", type=int, help="How many trials (random and adaptive strategies)."),
         click.option("--seed", type=int, help="Seed for random draws."),
@@ -36,10 +37,10 @@ def sweep_options(command):
     return command
 
 
-def spec_from_options(environment: Environment, sets, sweep_file, **flags):
+def spec_from_options(environment: Environment, sets, sweep_file, data=(), **flags):
     from gitexp.sweep.build import build_spec
 
-    return build_spec(list(sets), sweep_file=sweep_file and (environment.cwd / sweep_file), **flags)
+    return build_spec(list(sets), data=list(data), sweep_file=sweep_file and (environment.cwd / sweep_file), **flags)
 
 
 @cli.command()
@@ -55,7 +56,7 @@ def queue(environment: Environment, sweep_file, name, rev, include_uncommitted, 
 
     git = environment.git()
     spec = spec_from_options(environment, sweep_flags.pop("sets"), sweep_file, **sweep_flags)
-    queued = queue_sweep(git, QueueRequest(spec, name, rev, include_uncommitted, environment.project_dir(git)))
+    queued = queue_sweep(git, QueueRequest(spec, name, rev, include_uncommitted, environment.project_dir(git), environment.cwd))
     sweep = queued.sweep
     environment.echo(f"Queued sweep {sweep.name}: {len(queued.trials)} trials on {sweep.baseline[:10]}")
     for trial in queued.trials:
@@ -99,9 +100,9 @@ def run(environment: Environment, names, jobs, gpus, gpus_per_trial, timeout, st
         copy_paths=copy_paths_option(git, environment.cwd, copy_paths),
     )
     options.validate()
-    if sweep_file or sweep_flags["sets"]:
+    if sweep_file or sweep_flags["sets"] or sweep_flags["data"]:
         spec = spec_from_options(environment, sweep_flags.pop("sets"), sweep_file, **sweep_flags)
-        planned = plan_queue(git, QueueRequest(spec, name, project=environment.project_dir(git)))
+        planned = plan_queue(git, QueueRequest(spec, name, project=environment.project_dir(git), cwd=environment.cwd))
         refuse_objective_problems(git, planned.sweep)  # validate first, write after
         check_stage_of(git, [planned.sweep], [], stage)
         queued = planned.write()

@@ -105,6 +105,7 @@ class SweepFileReader:
             raise self.error(self.sources["seed"], f"seed must be a whole number, got {seed!r}")
         space = self.checked(self.sources.get("matrix", "matrix"), Space, tuple(self.axes(seed or 0)))
         fields.pop("matrix", None)
+        fields.pop("data", None)  # read into the axes
         return SweepSpec(
             space=space,
             constants=tuple(self.constants),

@@ -6,6 +6,8 @@
       train.lr: logspace(-4, -1, 4)          #   an EXPR, as after --set KEY=
       train.optimizer: [adam, sgd]           #   a list of values
       train.dropout: {uniform: [0.1, 0.5]}   #   a mapping, as in Polyaxon (below)
+    data:                                    # datasets, as --data: a DVC-tracked path and its sources
+      data/data.xml: [a.xml, b.xml]
     strategy: random                         # grid (default), random, hyperband or bayes, or the
                                              # name with the strategy's options (see spec.py):
                                              #   {name: hyperband, resource: train.epochs, max_iter: 81}
@@ -31,9 +33,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from gitexp.sweep.expr import SIGNATURES, make_dimension, parse_expr, resolve_scalar
+from gitexp.sweep.expr import SIGNATURES, data_axis, make_dimension, parse_expr, resolve_scalar
 from gitexp.sweep.formats.base import SweepFileReader, quoted_indices
-from gitexp.sweep.space import Axis, Choice, Dimension, PChoice, closest_hint
+from gitexp.sweep.space import Axis, Choice, DataTarget, Dimension, PChoice, closest_hint
 from gitexp.sweep.spec import Constraint, EarlyStoppingRule, Objective, check_objectives
 
 MATRIX_KINDS = ("values", "pvalues", *SIGNATURES)
@@ -51,6 +53,7 @@ class GitexpReader(SweepFileReader):
         return {
             "params": self.read_constants,
             "matrix": self.read_matrix,
+            "data": self.read_data,
             "strategy": self.read_strategy,
             "max_trials": self.giver("max_trials"),
             "seed": self.giver("seed"),
@@ -63,6 +66,19 @@ class GitexpReader(SweepFileReader):
 
     def read_matrix(self, value, where: str):
         self.give("matrix", value, where)  # kept as loaded (quoting marks explicit strings); parsed once the seed is known
+
+    def read_data(self, value, where: str):
+        """``data: {TARGET: SOURCE or [SOURCE, ...]}``: datasets, as ``--data`` gives them (an axis each)."""
+        self.give("data", value, where)
+
+    def data_axes(self) -> list[Axis]:
+        where = self.sources.get("data", "data")
+        axes = []
+        for key, entry in self.read_keys(self.fields.get("data"), where).items():
+            here = f"{where}.{key}"
+            target = self.checked(here, DataTarget, self.key_text(key, where))
+            axes.append(self.checked(here, data_axis, target, self.dimension(entry, here, 0, str(target)), here))
+        return axes
 
     def read_constants(self, value, where: str):
         for key, constant in self.read_keys(value, where).items():
@@ -123,7 +139,7 @@ class GitexpReader(SweepFileReader):
             here = f"{where}.{key}"
             target = self.target(key, where)
             axes.append(Axis(target, self.dimension(entry, here, seed, str(target))))
-        return axes
+        return axes + self.data_axes()
 
     def dimension(self, entry, where: str, seed: int, key: str) -> Dimension:
         """A matrix entry: an EXPR, a list of values, a mapping, or a single value."""
