@@ -1118,3 +1118,38 @@ CASES.update({
         ("diff", "main", "main", "--plots", "params.yaml"), "--plots", "name a folder"
     ),
 })
+
+
+def dvc_added_data(git: Git, tmp_path: Path) -> Path:
+    """``data/d.csv`` added with dvc add and committed; ``tmp_path / "source.csv"`` a dataset outside the repository."""
+    import subprocess
+    import sys
+
+    (git.root / "data").mkdir()
+    (git.root / "data" / "d.csv").write_text("1,0\n")
+    subprocess.run([sys.executable, "-m", "dvc", "add", "-q", "data/d.csv"], cwd=git.root, check=True)
+    git.run("add", "-A")
+    git.run("commit", "-qm", "dvc add data/d.csv")
+    (tmp_path / "source.csv").write_text("2,1\n")
+    return git.root
+
+
+CASES.update({
+    "--data of a path DVC does not track": Case(
+        ("queue", "--data", "data/other.csv=../source.csv"), "DVC does not track data/other.csv", "dvc add", dvc_added_data
+    ),
+    "--data of a path Git tracks": Case(
+        ("queue", "--data", "train.py=../source.csv"), "Git tracks train.py, not DVC", "dvc add train.py", dvc_added_data
+    ),
+    "--data whose source is missing": Case(
+        ("queue", "--data", "data/d.csv=../missing.csv"), "missing.csv does not exist", "name an existing file", dvc_added_data
+    ),
+    "--data whose source Git tracks": Case(
+        ("queue", "--data", "data/d.csv=[../source.csv, train.py]"), "Git tracks train.py", "from outside Git", dvc_added_data
+    ),
+    "--data with a distribution": Case(
+        ("queue", "--data", "data/d.csv=uniform(0, 1)"), "a dataset takes a path or a list of paths", "'[a.xml, b.xml]'", dvc_added_data
+    ),
+    "--data without a source": Case(("queue", "--data", "data/d.csv"), "has no '='", "TARGET=SOURCE", dvc_added_data),
+    "--data that leaves the project": Case(("queue", "--data", "../x=../source.csv"), "name a path of the DVC project", "relative to it"),
+})

@@ -11,6 +11,8 @@ from typing import Any
 
 from gitexp.errors import UsageError
 from gitexp.numbers import finite, orderable
+from gitexp.project.data import find_tracking
+from gitexp.project.data import label as dataset_label
 from gitexp.project.lock import PipelineRecord
 from gitexp.project.metrics import CommitReader, dvc_file_paths, flatten, merge_metrics_files, read_workspace_metrics
 from gitexp.project.model import DEFAULT_PARAMS_FILE, Project, load_project
@@ -282,14 +284,17 @@ class RowReader:
     def baseline_row(self, sweep: Sweep, keys: list[str]) -> Row:
         rev = sweep.baseline
         project = self.projects[sweep.name]
-        params = self._flat_params(sweep.name, rev) if self.all_params else baseline_params(self.git, rev, keys, project)
+        plain = [key for key in keys if key not in sweep.data]
+        params = self._flat_params(sweep.name, rev) if self.all_params else baseline_params(self.git, rev, plain, project)
+        params.update(baseline_datasets(self.git, sweep, project))
         metrics = self.files.metrics_files(rev)
         details = self._details(sweep.name, rev, metrics)
         return Row(sweep.name, BASELINE, None, "", params, merge_metrics_files(metrics), commit=rev, details=details)
 
     def trial_row(self, trial: Trial) -> Row:
         files = self.files.metrics_files(trial.tip) if trial.status == SUCCEEDED else {}
-        params = self._flat_params(trial.sweep, trial.tip) if self.all_params else trial.params
+        params = self._flat_params(trial.sweep, trial.tip) if self.all_params else dict(trial.params)
+        params.update((target, dataset_label(entry)) for target, entry in trial.data.items())
         details = self._details(trial.sweep, trial.tip, files, trial.status == SUCCEEDED)
         metrics = merge_metrics_files(files) or trial.metrics
         return Row(
@@ -331,6 +336,18 @@ class RowReader:
             if isinstance(values, dict):
                 flat.update((prefix + key, value) for key, value in flatten(values))
         return flat
+
+
+def baseline_datasets(git: Git, sweep: Sweep, project: Project) -> dict[str, str]:
+    """The datasets the baseline of a sweep with ``--data`` has, named as show names a trial's."""
+    found = {}
+    for target in sweep.data:
+        try:
+            tracking = find_tracking(git, sweep.baseline, project, target)
+        except UsageError:
+            continue
+        found[target] = dataset_label({**tracking.current, "source": target})
+    return found
 
 
 def commit_times(git: Git, revs: list[str]) -> dict[str, str]:
