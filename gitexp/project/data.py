@@ -102,7 +102,7 @@ def check_source(git: Git, cwd: Path, target: str, source: str) -> Path:
     if not (path.is_file() or path.is_dir()):
         raise UsageError(f"--data {target}={source}: {path} is neither a file nor a folder: name one")
     inside = _inside(git.root, path)
-    if inside is not None and git.run("ls-files", "--", inside or ".").strip():
+    if inside is not None and git.tracked_files([inside or "."]):
         raise UsageError(
             f"--data {target}={source}: Git tracks {source}: datasets come from outside Git (move it out, or git rm --cached it)"
         )
