@@ -104,6 +104,12 @@ def test_trials_run_on_their_data_and_show_names_it(dataset_sweep, run_gitexp, t
     assert run_gitexp(git.root, "report", "ds", "-o", str(tmp_path / "report.md")).code == 0
     report = (tmp_path / "report.md").read_text()
     assert f"set2.csv (5.4 kB, {md5s[2][:7]})" in report and "data/data.csv" in report
+    from gitexp.review.report import build_sweep_report, render_trial_markdown
+
+    sweep_report = build_sweep_report(git, "ds")
+    row = next(row for row in sweep_report.trials if row.name == "t002")
+    body = render_trial_markdown(git, sweep_report, row)  # what gitexp pr puts in the pull request
+    assert f"set1.csv (2.7 kB, {md5s[1][:7]})" in body and "data.csv (2.2 kB" in body
     diff = json.loads(run_gitexp(git.root, "diff", "ds/t001", "ds/t003", "--json").out)
     assert diff["metrics"]["eval/metrics.json"]["roc_auc.test"]["new"] == 0.48
 
