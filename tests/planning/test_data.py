@@ -218,3 +218,16 @@ def test_an_output_dvc_repro_would_make_again_is_refused(tmp_path, run_gitexp, r
     assert result.code == 2 and result.err.count("\n") == 1
     assert "stage download makes raw.csv, and dvc repro would make it again: freeze it (dvc freeze download" in result.err
     assert repo_state(git) == before
+
+
+def test_datasets_under_random_search_are_drawn_like_any_axis(dataset_sweep, run_gitexp):
+    git, sources, _ = dataset_sweep
+    listed = ", ".join(f"../sets/{source.name}" for source in sources)
+    flags = ["--data", f"data/data.csv=[{listed}]", "-S", "train.n_est=[10, 20, 30]", "--strategy", "random", "--num-trials", "4", "--seed", "2"]
+    assert run_gitexp(git.root, "queue", "--name", "rnd", *flags).code == 0
+    trials = Ledger(git).trials(["rnd"])
+    assert len(trials) == 4 and len({tuple(sorted(map(str, t.params.values()))) for t in trials}) == 4
+    for trial in trials:
+        (out,) = yaml.safe_load(git.read_blob(trial.tip, "data/data.csv.dvc"))["outs"]
+        assert out["md5"] == trial.data["data/data.csv"]["md5"]
+        assert out["size"] == (git.root / trial.params["data/data.csv"]).stat().st_size
