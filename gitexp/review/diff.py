@@ -9,12 +9,13 @@ paths, dotted keys.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gitexp.errors import NotFoundError, UsageError
 from gitexp.numbers import finite
+from gitexp.project.data import label as dataset_label
 from gitexp.project.dvc import render_plots_diff
 from gitexp.project.metrics import CommitReader, dvc_file_paths, flatten
 from gitexp.project.model import Project, load_project
@@ -22,7 +23,7 @@ from gitexp.project.params import read_values
 from gitexp.store.git import Git
 from gitexp.store.records import QUEUED, RUNNING, Ledger
 
-PARAMS, METRICS = "params", "metrics"
+PARAMS, METRICS, DATA = "params", "metrics", "data"  # data: the datasets (dvc add, --data) each side has
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class Side:
     baseline: str | None  # the commit it is compared with when it is named alone
     pending: str = ""  # "queued" or "running": a trial without a result yet
     ref: str = ""  # what DVC is told to read: the trial's branch, else the commit
+    datasets: Mapping[str, Any] = field(default_factory=dict)  # a trial's --data sources (Gitexp-Data)
 
     @property
     def revision(self) -> str:
@@ -94,6 +96,8 @@ class Diff:
             for change in self.of(kind):
                 by_file.setdefault(change.path, {})[change.key] = change.to_json()
             found[kind] = by_file
+        if self.of(DATA):
+            found[DATA] = {change.path: change.to_json() for change in self.of(DATA)}
         return found
 
 
@@ -106,7 +110,8 @@ def resolve_side(git: Git, ledger: Ledger, name: str, project_dir: str) -> Side:
     if trial is not None:
         baseline = ledger.sweep(trial.sweep).baseline
         pending = trial.status if trial.status in (QUEUED, RUNNING) else ""
-        return Side(trial.ref.key, trial.tip, load_project(git, baseline, trial.project), baseline, pending, trial.ref.branch)
+        project = load_project(git, baseline, trial.project)
+        return Side(trial.ref.key, trial.tip, project, baseline, pending, trial.ref.branch, trial.data)
     if name in ledger.sweep_names():
         sweep = ledger.sweep(name)
         return Side(f"{name} (baseline)", sweep.baseline, load_project(git, sweep.baseline, sweep.project), _parent(git, sweep.baseline))
@@ -144,7 +149,7 @@ def plan_diff(git: Git, a: str, b: str | None, project_dir: str, params_only: bo
 
 
 def diff(git: Git, old: Side, new: Side, *, everything: bool = False, params_only: bool = False) -> Diff:
-    """Params and metrics that differ between the sides (``everything``: the unchanged ones too)."""
+    """Params, metrics and datasets that differ between the sides (``everything``: the unchanged ones too)."""
     reader = CommitReader(git)
     for side in (old, new):
         reader.add(side.rev, side.project, dvc_file_paths(git, side.rev, side.project), side.project.params_files)
@@ -158,7 +163,22 @@ def diff(git: Git, old: Side, new: Side, *, everything: bool = False, params_onl
             old_value, new_value = before.get((path, key)), after.get((path, key))
             if everything or old_value != new_value or type(old_value) is not type(new_value):
                 changes.append(Change(kind, path, key, old_value, new_value))
+    before, after = (_datasets(reader, side) for side in (old, new))
+    for path in dict.fromkeys([*before, *after]):
+        if everything or before.get(path) != after.get(path):
+            changes.append(Change(DATA, path, "", before.get(path), after.get(path)))
     return Diff(old, new, tuple(changes), params_only)
+
+
+def _datasets(reader: CommitReader, side: Side) -> dict[str, str]:
+    """The data a side's .dvc files track (dvc add, --data), by project path, named as show names it."""
+    found = {}
+    for path, out in reader.pipeline(side.rev).outs.items():
+        if out.is_data_source and out.hash:
+            shown = side.project.display(path)
+            source = side.datasets.get(shown, {}).get("source") or shown
+            found[shown] = dataset_label({"md5": out.hash, "size": out.size, "nfiles": out.nfiles, "source": source})
+    return found
 
 
 def check_plots_dir(directory: Path) -> None:
@@ -198,17 +218,22 @@ TITLES = {METRICS: "Metric", PARAMS: "Param"}
 
 
 def headers(result: Diff, kind: str) -> list[str]:
+    if kind == DATA:
+        return ["Data", result.old.label, result.new.label]
     return ["Path", TITLES[kind], result.old.label, result.new.label, "Change", "Change %"]
 
 
 def cells(change: Change) -> list[Any]:
     """Path, key, old, new, change, relative change (``-`` where there is no number)."""
+    if change.kind == DATA:
+        return [change.path, change.old, change.new]
     relative = None if change.relative is None else f"{change.relative * 100:+.2f}%"
     return [change.path, change.key, change.old, change.new, change.change, relative]
 
 
 def kinds(result: Diff) -> list[str]:
-    return [PARAMS] if result.params_only else [METRICS, PARAMS]
+    """The tables to print: metrics (unless --params-only), params, and datasets when they differ."""
+    return ([] if result.params_only else [METRICS]) + [PARAMS] + ([DATA] if result.of(DATA) else [])
 
 
 def to_markdown(result: Diff) -> str:

@@ -112,6 +112,10 @@ def test_trials_run_on_their_data_and_show_names_it(dataset_sweep, run_gitexp, t
     assert f"set1.csv (2.7 kB, {md5s[1][:7]})" in body and "data.csv (2.2 kB" in body
     diff = json.loads(run_gitexp(git.root, "diff", "ds/t001", "ds/t003", "--json").out)
     assert diff["metrics"]["eval/metrics.json"]["roc_auc.test"]["new"] == 0.48
+    assert diff["data"] == {"data/data.csv": {"old": f"set0.csv (900 B, {md5s[0][:7]})", "new": f"set2.csv (5.4 kB, {md5s[2][:7]})"}}
+    text = run_gitexp(git.root, "diff", "ds/t003").out.splitlines()
+    assert text[-2].split() == ["Data", "baseline", "ds/t003"]
+    assert text[-1].split() == ["data/data.csv", "data.csv", "(2.2", "kB,", text[-1].split()[4], "set2.csv", "(5.4", "kB,", f"{md5s[2][:7]})"]
 
 
 def test_push_sends_each_trials_data_and_a_second_clone_pulls_it(dataset_sweep, run_gitexp, bare_remote, tmp_path):

@@ -74,7 +74,10 @@ def test_text_markdown_and_csv_say_the_same(get_started, run_gitexp):
     by_key = {row["key"]: row for row in rows}
     assert by_key["train.n_est"] == {"kind": "params", "path": "params.yaml", "key": "train.n_est", "old": "10", "new": "30", "change": "20", "relative": "2.0"}
     assert by_key["train.seed"]["change"] == "0" and by_key["roc_auc.test"]["kind"] == "metrics"
-    assert len(rows) == 8  # every param and metric with --all
+    assert len(rows) == 9  # every param, metric and dataset with --all
+    data = by_key[""]
+    assert (data["kind"], data["path"], data["change"]) == ("data", "data/data.csv", "")
+    assert data["old"] == data["new"] and data["old"].startswith("data.csv (2.2 kB, ")  # the same dvc add-ed data
 
 
 def test_a_queued_trial_has_params_only(get_started, run_gitexp):
