@@ -1153,3 +1153,12 @@ CASES.update({
     "--data without a source": Case(("queue", "--data", "data/d.csv"), "has no '='", "TARGET=SOURCE", dvc_added_data),
     "--data that leaves the project": Case(("queue", "--data", "../x=../source.csv"), "name a path of the DVC project", "relative to it"),
 })
+
+CASES.update({
+    "--data with a list that does not parse points at it": Case(
+        ("queue", "--data", "data/d.csv=[../source.csv"), "'[' is never closed", "at column 12", dvc_added_data
+    ),
+    "check --data whose source is missing": Case(
+        ("check", "--data", "data/d.csv=../missing.csv"), "missing.csv does not exist", "name an existing file", dvc_added_data
+    ),
+})

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from gitexp.errors import GitexpError
-from gitexp.planning.queue import MAX_TRIALS_PER_QUEUE, ParamsTargets
+from gitexp.planning.queue import MAX_TRIALS_PER_QUEUE, ParamsTargets, data_sources
 from gitexp.project.model import ProjectCache, load_project
 from gitexp.store.git import Git
 from gitexp.strategies import strategy_for
@@ -38,8 +39,9 @@ class SweepPreview:
         }
 
 
-def preview_sweep(spec: SweepSpec, git: Git | None, directory: str = "") -> SweepPreview:
-    """Validate ``spec`` (against the project in ``directory`` at HEAD when there is one) and list its first trials."""
+def preview_sweep(spec: SweepSpec, git: Git | None, directory: str = "", cwd: Path | None = None) -> SweepPreview:
+    """Validate ``spec`` (against the project in ``directory`` at HEAD when there is one, and its ``--data``
+    sources, relative to ``cwd``) and list its first trials."""
     spec.validate()
     warnings, notes = [], []
     if git is not None and git.rev_parse("HEAD"):
@@ -50,6 +52,7 @@ def preview_sweep(spec: SweepSpec, git: Git | None, directory: str = "") -> Swee
             warnings.append(str(exc))
         else:
             ParamsTargets(git, head, project).check_spec(spec)
+            data_sources(git, cwd or git.root, spec)
             warnings += metric_warnings(spec, project.metrics_files)
             if spec.command is not None and project.stages:
                 notes.append(f"command {spec.command!r} is ignored: the project has a pipeline (dvc.yaml), so trials run dvc repro")

@@ -28,7 +28,7 @@ def check(environment: Environment, sweep_file, as_json, **sweep_flags):
         git = environment.git()
     except RepositoryError:
         git = None  # outside a repository only the sweep itself is checked
-    preview = preview_sweep(spec, git, environment.project_dir(git) if git else "")
+    preview = preview_sweep(spec, git, environment.project_dir(git) if git else "", environment.cwd)
     for warning in preview.warnings:
         environment.echo_err(f"gitexp: warning: {warning}")
     if as_json:
