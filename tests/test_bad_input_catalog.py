@@ -1162,3 +1162,8 @@ CASES.update({
         ("check", "--data", "data/d.csv=../missing.csv"), "missing.csv does not exist", "name an existing file", dvc_added_data
     ),
 })
+
+CASES.update({
+    "-S with Hydra's +KEY, which adds a key": Case(("queue", "-S", "+train.new=1"), "Hydra's +train.new adds a key", "add train.new to the params file"),
+    "-S with Hydra's ~KEY, which deletes a key": Case(("queue", "-S", "~train.lr"), "Hydra's ~train.lr deletes a key", "delete it in the params file"),
+})

@@ -150,10 +150,17 @@ def parse_target(text: str) -> ParamTarget:
 
 
 def parse_set(flag: str, *, seed: int = 0) -> Axis:
-    """One ``--set [FILE:]KEY=EXPR`` flag; syntax errors point into the whole flag."""
-    equals = flag.find("=")
+    """One ``--set [FILE:]KEY=EXPR`` flag; syntax errors point into the whole flag.
+
+    Hydra's ``++KEY=EXPR`` (set, adding the key if missing) sets an existing key like ``KEY=EXPR``;
+    its ``+KEY`` (add) and ``~KEY`` (delete) change the file's shape, which a trial never does.
+    """
     if surrogate_error(flag):
         raise UsageError(f"--set {surrogate_error(flag)}")
+    _refuse_shape_changes(flag)
+    if flag.startswith("++"):
+        return parse_set(flag[2:], seed=seed)
+    equals = flag.find("=")
     if equals < 0:
         raise UsageError(f"--set {flag!r} has no '=': write KEY=EXPR, e.g. --set train.lr=0.01")
     try:
@@ -161,6 +168,14 @@ def parse_set(flag: str, *, seed: int = 0) -> Axis:
     except UsageError as error:
         raise UsageError(f"--set {flag!r}: {error.message}") from None
     return Axis(target, _Parser(flag, equals + 1).parse(seed=seed, key=str(target)))
+
+
+def _refuse_shape_changes(flag: str) -> None:
+    key = flag.split("=", 1)[0]
+    if flag.startswith("~"):
+        raise UsageError(f"--set {flag!r}: Hydra's ~{key[1:]} deletes a key, and trials only change values: delete it in the params file and commit")
+    if flag.startswith("+") and not flag.startswith("++"):
+        raise UsageError(f"--set {flag!r}: Hydra's +{key[1:]} adds a key, and trials only change values: add {key[1:]} to the params file and commit")
 
 
 def parse_data(flag: str) -> Axis:

@@ -9,7 +9,7 @@ import math
 
 import pytest
 
-from gitexp.errors import SweepSyntaxError
+from gitexp.errors import SweepSyntaxError, UsageError
 from gitexp.sweep.expr import parse_set
 
 HYDRA_FORMS = [
@@ -86,3 +86,11 @@ def test_queue_takes_dvcs_spelling_as_dvc_exp_run_queue_would(project, run_gitex
     assert [params for _, params in lines] == [f"train.lr={lr} train.loss={loss}" for lr, loss in expected]
     assert len(lines) == len(hydra_values("train.lr=range(0.1,0.5,0.1)")) * len(hydra_values("train.loss=choice(log,hinge)"))
     assert "lr: 0.3   # learning rate" in project.run("show", "exp/hy/t005:params.yaml")
+
+
+def test_hydras_force_prefix_sets_an_existing_key_and_add_or_delete_are_refused():
+    assert parse_set("++train.lr=[1,2]") == parse_set("train.lr=[1,2]")
+    for flag, words in (("+train.x=1", "adds a key"), ("~train.lr", "deletes a key")):
+        with pytest.raises(UsageError) as raised:
+            parse_set(flag)
+        assert words in raised.value.message and "and commit" in raised.value.message
