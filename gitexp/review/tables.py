@@ -56,7 +56,12 @@ def to_json(table: ResultsTable) -> str:
     NaN and the infinities become null: dvc exp show --json prints them bare,
     which JSON does not allow and strict readers (jq, JSON.parse) refuse.
     """
-    return json.dumps(_strict_json(table.to_json()), ensure_ascii=False, allow_nan=False)
+    return strict_json_text(table.to_json())
+
+
+def strict_json_text(value: Any) -> str:
+    """``value`` as one line of JSON, with NaN and the infinities as null."""
+    return json.dumps(_strict_json(value), ensure_ascii=False, allow_nan=False)
 
 
 def _strict_json(value):

@@ -102,3 +102,18 @@ def test_plots_of_both_sides_through_dvc_plots_diff(reviewed_project, run_gitexp
     assert "exp/s/t001" in page and "exp/s/t003" in page and "loss" in page  # DVC's vega page, both revisions
     assert str(tmp_path / "plots" / "index.html") in result.err
     assert reviewed_project.run("status", "--porcelain") == ""
+
+
+def test_nan_and_text_values_have_no_change_and_json_stays_json():
+    from gitexp.project.model import Project
+    from gitexp.review.diff import Change, Diff, Side
+    from gitexp.review.tables import strict_json_text
+
+    side = Side("a", "0" * 40, Project((), (), ()), None)
+    changes = (Change("metrics", "m.json", "loss", 0.5, float("nan")), Change("params", "params.yaml", "opt", "adam", "sgd"),
+               Change("params", "params.yaml", "lr", 0, 0.1), Change("params", "params.yaml", "on", True, False))
+    data = json.loads(strict_json_text(Diff(side, side, changes).to_json()))
+    assert data["metrics"]["m.json"]["loss"] == {"old": 0.5, "new": None}
+    assert data["params"]["params.yaml"] == {
+        "opt": {"old": "adam", "new": "sgd"}, "lr": {"old": 0, "new": 0.1, "diff": 0.1}, "on": {"old": True, "new": False}
+    }

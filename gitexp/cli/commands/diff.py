@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -10,6 +9,7 @@ import click
 from gitexp.cli.completion import complete_names
 from gitexp.cli.environment import Environment, pass_environment
 from gitexp.cli.group import cli
+from gitexp.review.tables import strict_json_text
 
 
 @cli.command()
@@ -37,7 +37,7 @@ def diff(environment: Environment, a, b, everything, params_only, as_json, as_md
     if plots_dir is not None:
         written = diffs.write_plots(git, old, new, environment.cwd / plots_dir, environment.env)
     if as_json:
-        environment.echo_json(json.dumps(result.to_json(), ensure_ascii=False))
+        environment.echo_json(strict_json_text(result.to_json()))  # NaN as null, as show --json writes it
     elif as_md:
         environment.write(diffs.to_markdown(result))
     elif as_csv:
