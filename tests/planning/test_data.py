@@ -113,6 +113,8 @@ def test_trials_run_on_their_data_and_show_names_it(dataset_sweep, run_gitexp, t
     diff = json.loads(run_gitexp(git.root, "diff", "ds/t001", "ds/t003", "--json").out)
     assert diff["metrics"]["eval/metrics.json"]["roc_auc.test"]["new"] == 0.48
     assert diff["data"] == {"data/data.csv": {"old": f"set0.csv (900 B, {md5s[0][:7]})", "new": f"set2.csv (5.4 kB, {md5s[2][:7]})"}}
+    assert run_gitexp(git.root, "apply", "ds/t003").code == 0  # the trial's data into the workspace, as its params would be
+    assert (git.root / "data" / "data.csv").read_bytes() == sources[2].read_bytes()
     text = run_gitexp(git.root, "diff", "ds/t003").out.splitlines()
     assert text[-2].split() == ["Data", "baseline", "ds/t003"]
     assert text[-1].split() == ["data/data.csv", "data.csv", "(2.2", "kB,", text[-1].split()[4], "set2.csv", "(5.4", "kB,", f"{md5s[2][:7]})"]
