@@ -342,3 +342,50 @@ def _dvc_message(exc: BaseException) -> str:
     if problem:
         message += f" ({problem}" + (f", line {mark.line + 1}" if mark is not None else "") + ")"
     return message
+
+
+# -- the plots a commit declares, as DVC collects them -------------------------------
+
+
+def collect_plots(git_root: Path, directory: str, revs: Mapping[str, str]) -> list[dict]:
+    """The plots ``dvc plots show`` would draw for ``revs`` (label -> commit), read from the commits.
+
+    One dict per plot: ``id``, ``kind`` (``vega`` or ``image``), ``properties``
+    (template, x, y, titles), ``datapoints`` (rows with ``rev`` set to the
+    label; an image's ``src`` is a data URI) and ``missing`` (label -> data
+    files DVC could not read in that commit). Each commit is opened as
+    ``resolve_project`` opens it, through DVC's Git file system, so nothing is
+    written to the workspace.
+    """
+    if not revs:
+        return []
+    from dvc.exceptions import DvcException
+    from dvc.render.match import match_defs_renderers
+    from dvc.repo import Repo
+    from dvc.scm import SCM
+
+    scm = SCM(str(git_root))
+    try:
+        first = next(iter(revs.values()))
+        with Repo(root_dir="/" + directory, fs=_linked_git_fs()(scm=scm, rev=first), scm=scm) as repo:
+            shown = repo.plots.show(revs=list(dict.fromkeys(revs.values())))
+        matched = match_defs_renderers({label: shown.get(commit, {}) for label, commit in revs.items()})
+    except DvcException as exc:
+        raise RepositoryError(f"{_dvc_message(exc)}: fix the file and commit it") from None
+    finally:
+        scm.close()
+    return [_plot_of(found, list(revs)) for found in matched]
+
+
+def _plot_of(found, labels: list[str]) -> dict:
+    renderer = found.renderer
+    missing = {label: sorted(_repo_path(path) for path in found.source_errors.get(label, {})) for label in labels}
+    missing.update({label: ["(definition)"] for label in found.definition_errors})
+    properties = {key: value for key, value in renderer.properties.items() if key != "revs_with_datapoints"}
+    return {
+        "id": renderer.name,
+        "kind": renderer.TYPE,
+        "properties": properties,
+        "datapoints": renderer.datapoints,
+        "missing": {label: paths for label, paths in missing.items() if paths},
+    }

@@ -50,14 +50,14 @@ def objective_against_param(
     return _png(figure)
 
 
-def step_curves(curves: Mapping[str, Sequence[tuple[float, float]]], metric: str) -> bytes:
-    """One line per trial: ``metric`` over the steps dvclive logged."""
+def step_curves(curves: Mapping[str, Sequence[tuple[float, float]]], metric: str, x_label: str = "step", title: str | None = None) -> bytes:
+    """One line per trial: ``metric`` over the steps dvclive logged (or any ``y`` over ``x``)."""
     figure, axes = _figure()
     for label, points in curves.items():
         axes.plot([step for step, _ in points], [value for _, value in points], marker=".", label=_plain(label))
-    axes.set_xlabel("step")
+    axes.set_xlabel(_plain(x_label))
     axes.set_ylabel(_plain(metric))
-    axes.set_title(_plain(metric))
+    axes.set_title(_plain(metric if title is None else title, 2 * LABEL_CHARACTERS))
     if curves:
         axes.legend(loc="best", fontsize="small")
     return _png(figure)
@@ -76,6 +76,27 @@ def pareto_front(points: Sequence[tuple[float, float, bool]], objectives: Sequen
     axes.set_ylabel(_plain(f"{second.metric} ({second.goal})"))
     axes.set_title(_plain(f"Pareto front of {first.metric} and {second.metric}", 2 * LABEL_CHARACTERS))
     axes.legend(loc="best")
+    return _png(figure)
+
+
+def confusion_matrices(matrices: Mapping[str, tuple[list[str], list[str], list[list[int]]]], x_label: str, y_label: str, title: str) -> bytes:
+    """One heat map per commit (side by side): ``(x classes, y classes, counts[y][x])``, each cell's count written in it."""
+    figure = Figure(figsize=(FIGURE_SIZE[0] * max(1, min(len(matrices), 3)) / 1.5, FIGURE_SIZE[1]), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    for index, (label, (xs, ys, counts)) in enumerate(matrices.items(), start=1):
+        axes = figure.add_subplot(1, len(matrices), index)
+        axes.imshow(counts, cmap="Blues")
+        axes.set_xticks(range(len(xs)), [_plain(x) for x in xs])
+        axes.set_yticks(range(len(ys)), [_plain(y) for y in ys])
+        axes.set_xlabel(_plain(x_label))
+        axes.set_ylabel(_plain(y_label))
+        axes.set_title(_plain(label))
+        peak = max((max(row) for row in counts if row), default=0)
+        for row_index, row in enumerate(counts):
+            for column_index, count in enumerate(row):
+                colour = "white" if peak and count > peak / 2 else "black"
+                axes.text(column_index, row_index, str(count), ha="center", va="center", color=colour)
+    figure.suptitle(_plain(title, 2 * LABEL_CHARACTERS))
     return _png(figure)
 
 

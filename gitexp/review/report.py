@@ -21,6 +21,7 @@ import base64
 import csv
 import dataclasses
 import io
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from markupsafe import Markup
 
 from gitexp.errors import NotFoundError, UsageError
 from gitexp.numbers import finite
+from gitexp.review import mermaid
 from gitexp.review.results import Pareto, Row, baseline_row, collect_results, sort_by_pareto, sort_rows
 from gitexp.review.tables import format_value, markdown_table, markdown_text
 from gitexp.store.git import Git
@@ -83,9 +85,16 @@ class FailedTrial:
 
 @dataclass(frozen=True)
 class Plot:
+    """One plot of the report, in every form a view can show: a PNG, a Mermaid chart (the PR comment),
+    a table where neither can be drawn, a Vega-Lite specification (HTML), and what its data lacks."""
+
     file_name: str
     title: str
-    png: bytes
+    png: bytes | None
+    chart: mermaid.Chart | None = None
+    table: Table | None = None
+    vega: dict[str, Any] | None = None
+    notes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -211,11 +220,60 @@ def report_plots(git: Git, report: SweepReport) -> list[Plot]:
             points = [(row.params[param], row.metrics[metric]) for row in report.ranked if row.params.get(param) is not None]
             if points:
                 png = plots.objective_against_param(points, param, metric, baseline)
-                found.append(Plot(f"{_slug(metric)}-vs-{_slug(param)}.png", f"{metric} against {param}", png))
+                chart = objective_chart(points, param, metric, baseline, report.ranking.goal)
+                found.append(Plot(f"{_slug(metric)}-vs-{_slug(param)}.png", f"{metric} against {param}", png, chart))
     if report.pareto is not None and len(report.pareto.objectives) == 2 and report.ranked:
         found.append(pareto_plot(report, plots))
-    for name, curves in dvclive_curves(git, report.ranked[:MAX_CURVE_TRIALS]).items():
-        found.append(Plot(f"steps-{_slug(name)}.png", f"{name} by step", plots.step_curves(curves, name)))
+    for name, curves in dvclive_curves(git, curve_rows(report)).items():
+        chart = mermaid.step_chart(name, curves)
+        found.append(Plot(f"steps-{_slug(name)}.png", f"{name} by step", plots.step_curves(curves, name), chart))
+    return _unique_file_names(found)
+
+
+def curve_rows(report: SweepReport) -> list[Row]:
+    """The trials whose step curves are drawn: the best ones (the baseline's own curves come too)."""
+    return [report.baseline, *report.ranked[: MAX_CURVE_TRIALS - 1]] if report.baseline.commit else report.ranked[:MAX_CURVE_TRIALS]
+
+
+def objective_chart(points: Sequence[tuple[Any, float]], param: str, metric: str, baseline: float | None, goal: str) -> mermaid.Chart | None:
+    """Bars of the best ``metric`` per value of ``param`` (in the values' order); None for too many values."""
+    numeric = all(finite(value) is not None for value, _ in points)
+    ordered = sorted(points, key=lambda point: finite(point[0]) if numeric else str(point[0]))
+    if len({str(value) for value, _ in ordered}) > mermaid.MAX_CATEGORIES:
+        return None
+    return mermaid.objective_chart(metric, param, [(format_value(value), score) for value, score in ordered], baseline, goal)
+
+
+def project_plots(git: Git, report: SweepReport, trials: Sequence[Row] | None = None) -> list[Plot]:
+    """The plots the project's dvc.yaml declares, for ``trials`` (default: the best one) and the baseline."""
+    from gitexp.project.plots import declared_plots
+    from gitexp.review import dvc_plots
+
+    chosen = list(trials) if trials is not None else report.ranked[:1]
+    revs = {"baseline": report.baseline.commit} if report.baseline.commit else {}
+    revs.update({f"{row.sweep}/{row.name}": row.commit for row in chosen if row.commit})
+    found = []
+    for declared in declared_plots(git, report.sweep.project, revs) if len(revs) > 0 else ():
+        notes = tuple(dvc_plots.missing_notes(declared))
+        stem = dvc_plots.file_stem(declared)
+        if declared.kind == "image":
+            for label, image in declared.images.items():
+                found.append(Plot(f"{stem}-{_slug(label)}.png", f"{declared.title} ({label})", image, notes=notes))
+            if not declared.images:
+                found.append(Plot(f"{stem}.png", declared.title, None, notes=notes))
+            continue
+        table = dvc_plots.confusion_table(declared)
+        found.append(
+            Plot(
+                f"{stem}.png",
+                declared.title,
+                dvc_plots.png_of(declared),
+                chart=dvc_plots.chart_of(declared),
+                table=Table(*table) if table else None,
+                vega=dvc_plots.vega_lite(declared),
+                notes=notes,
+            )
+        )
     return _unique_file_names(found)
 
 
@@ -238,7 +296,7 @@ def dvclive_curves(git: Git, rows: Sequence[Row]) -> dict[str, dict[str, list[tu
         name = path.removeprefix(DVCLIVE_PLOTS_DIR).removesuffix(".tsv")
         points = parse_step_tsv(blob or b"", name.rsplit("/", 1)[-1])
         if points:
-            curves.setdefault(name, {})[f"{row.sweep}/{row.name}"] = points
+            curves.setdefault(name, {})["baseline" if row.is_baseline else f"{row.sweep}/{row.name}"] = points
     return curves
 
 
@@ -419,16 +477,38 @@ def _context(git: Git, report: SweepReport) -> dict[str, Any]:
     }
 
 
-def render_markdown(git: Git, report: SweepReport, plot_links: Sequence[tuple[str, str]] = ()) -> str:
-    """The report as Markdown; ``plot_links`` are ``(title, relative path)`` of PNGs written beside it."""
+def render_markdown(
+    git: Git, report: SweepReport, plot_links: Sequence[tuple[str, str]] = (), declared: Sequence[tuple[Plot, str | None]] = ()
+) -> str:
+    """The report as Markdown; ``plot_links`` are ``(title, relative path)`` of PNGs written beside it, ``declared``
+    the project's own plots with the relative path of their PNG (None: a table or the notes stand in)."""
     images = [image_link(title, path) for title, path in plot_links]
-    return _environment(markdown=True).get_template("sweep.md.j2").render(**_context(git, report), images=images)
+    project = [
+        {"plot": plot, "image": image_link(plot.title, path) if path else None, "table": plot.table if not path else None}
+        for plot, path in declared
+    ]
+    return _environment(markdown=True).get_template("sweep.md.j2").render(**_context(git, report), images=images, project=project)
 
 
-def render_html(git: Git, report: SweepReport, found: Sequence[Plot]) -> str:
-    """The report as one self-contained HTML page, plots inlined."""
-    images = [(plot.title, "data:image/png;base64," + base64.b64encode(plot.png).decode("ascii")) for plot in found]
-    return _environment(markdown=False).get_template("sweep.html.j2").render(**_context(git, report), images=images)
+def render_html(git: Git, report: SweepReport, found: Sequence[Plot], declared: Sequence[Plot] = ()) -> str:
+    """The report as one self-contained HTML page, plots inlined; the project's plots also as Vega-Lite
+    specifications, which the page draws interactively when it can load vega-embed (as ``dvc plots show``)."""
+    images = [(plot.title, data_uri(plot.png)) for plot in found if plot.png]
+    project = [
+        {"plot": plot, "source": data_uri(plot.png) if plot.png else None, "spec": vega_json(plot.vega) if plot.vega else None}
+        for plot in declared
+    ]
+    return _environment(markdown=False).get_template("sweep.html.j2").render(**_context(git, report), images=images, project=project)
+
+
+def data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def vega_json(spec: dict[str, Any]) -> Markup:
+    """A Vega-Lite specification as JSON that no ``</script>`` or comment in its data can end early."""
+    text = json.dumps(spec, ensure_ascii=False, default=str)
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
 def render_trial_markdown(git: Git, report: SweepReport, row: Row) -> str:
@@ -450,32 +530,39 @@ def check_format(output_format: str) -> None:
         raise UsageError(f"--format {output_format!r}: use md or html")
 
 
-def report_text(git: Git, report: SweepReport, output_format: str) -> str:
+def report_text(git: Git, report: SweepReport, output_format: str, trials: Sequence[Row] | None = None) -> str:
     """The report for standard output: HTML with its plots inlined, Markdown without plots (they need files)."""
     check_format(output_format)
     if output_format == "html":
-        return render_html(git, report, report_plots(git, report))
+        return render_html(git, report, report_plots(git, report), project_plots(git, report, trials))
     return render_markdown(git, report)
 
 
-def write_report(git: Git, report: SweepReport, output: Path, output_format: str) -> list[Path]:
+def write_report(git: Git, report: SweepReport, output: Path, output_format: str, trials: Sequence[Row] | None = None) -> list[Path]:
     """Write the report to ``output``; Markdown gets its PNGs in ``<stem>-plots/`` beside it. Answers the files written."""
     check_format(output_format)
     blocking = next((folder for folder in (output.parent, *output.parent.parents) if folder.exists() and not folder.is_dir()), None)
     if blocking is not None:
         raise UsageError(f"-o {output}: {blocking} is a file, not a folder: write the report elsewhere")
     output.parent.mkdir(parents=True, exist_ok=True)  # as the plots' folder beside it is made
-    found = report_plots(git, report)
+    found, declared = report_plots(git, report), project_plots(git, report, trials)
     if output_format == "html":
-        output.write_text(render_html(git, report, found), encoding="utf-8")
+        output.write_text(render_html(git, report, found, declared), encoding="utf-8")
         return [output]
     plot_dir = output.parent / f"{output.stem}-plots"
-    written = []
-    if found:
-        plot_dir.mkdir(parents=True, exist_ok=True)
-        for plot in found:
-            (plot_dir / plot.file_name).write_bytes(plot.png)
-            written.append(plot_dir / plot.file_name)
-    links = [(plot.title, f"{plot_dir.name}/{plot.file_name}") for plot in found]
-    output.write_text(render_markdown(git, report, links), encoding="utf-8")
+    written = write_pngs(plot_dir, [*found, *declared])
+    links = [(plot.title, f"{plot_dir.name}/{plot.file_name}") for plot in found if plot.png]
+    project = [(plot, f"{plot_dir.name}/{plot.file_name}" if plot.png else None) for plot in declared]
+    output.write_text(render_markdown(git, report, links, project), encoding="utf-8")
     return [output, *written]
+
+
+def write_pngs(folder: Path, found: Sequence[Plot]) -> list[Path]:
+    """The PNGs of ``found`` in ``folder`` (made only when there is one)."""
+    written = []
+    for plot in found:
+        if plot.png:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / plot.file_name).write_bytes(plot.png)
+            written.append(folder / plot.file_name)
+    return written

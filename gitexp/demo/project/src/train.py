@@ -1,5 +1,10 @@
-"""Train a logistic regression by gradient descent and log it with dvclive."""
+"""Train a logistic regression by gradient descent and log it with dvclive.
 
+Besides dvclive's step curves it writes what dvc.yaml declares as plots: the
+test set's predictions (a confusion matrix) and an image of the decision regions.
+"""
+
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -35,3 +40,13 @@ with Live(save_dvc_exp=False, dvcyaml=None) as live:
         live.log_metric("train/acc", accuracy(w, x_train, y_train))
         live.log_metric("test/acc", accuracy(w, x_test, y_test))
         live.next_step()
+
+    predicted = ((x_test @ w) > 0).astype(int)
+    Path("eval").mkdir(exist_ok=True)
+    with open("eval/predictions.csv", "w", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["actual", "predicted"])
+        writer.writerows(zip(y_test.astype(int).tolist(), predicted.tolist()))
+    xs, ys = np.meshgrid(np.linspace(-1.5, 2.5, 64), np.linspace(1.5, -1, 64))
+    regions = (expand(np.column_stack([xs.ravel(), ys.ravel()])) @ w > 0).reshape(xs.shape)
+    live.log_image("regions.png", np.where(regions[..., None], [66, 133, 244], [244, 104, 55]).astype(np.uint8))
