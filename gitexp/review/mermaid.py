@@ -68,10 +68,10 @@ def render(chart: Chart) -> str:
     series = [item for item in chart.series[:MAX_SERIES] if any(finite(value) is not None for value in item.values)]
     values = [value for item in series for value in map(finite, item.values) if value is not None]
     low, high = (min(values), max(values)) if values else (0.0, 1.0)
-    if any(item.kind == "bar" for item in series):
-        low = min(low, 0.0)  # bars grow from zero
     if math.isclose(low, high):
         low, high = low - 0.5, high + 0.5
+    elif any(item.kind == "bar" for item in series):
+        low -= (high - low) / 4  # the lowest bar still shows, and the differences too
     palette = ", ".join(PALETTE[chart.series.index(item)] for item in series)
     init = {"themeVariables": {"xyChart": {"plotColorPalette": palette}}}
     categories = ", ".join(json.dumps(safe_text(value, 16)) for value in chart.x_values)
@@ -111,7 +111,9 @@ def step_chart(metric: str, curves: Mapping[str, Sequence[tuple[float, float]]])
     series = []
     for name, points in list(curves.items())[:MAX_SERIES]:
         by_step = dict(points)
-        series.append(Series(name, [_at_or_before(by_step, step) for step in steps]))
+        last = max(by_step, default=None)
+        label = name if last is None or last >= steps[-1] else f"{name} (ends at step {number(last)})"
+        series.append(Series(label, [_at_or_before(by_step, step) for step in steps]))
     return Chart(f"{metric} by step", "step", [number(step) for step in steps], metric, series)
 
 

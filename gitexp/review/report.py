@@ -453,7 +453,7 @@ def _finalize_html(value: Any) -> Any:
     return terminal_text(value if isinstance(value, str) else format_value(value))
 
 
-def _environment(markdown: bool) -> jinja2.Environment:
+def template_environment(markdown: bool) -> jinja2.Environment:
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("gitexp", "templates/report"),
         autoescape=not markdown,
@@ -487,7 +487,7 @@ def render_markdown(
         {"plot": plot, "image": image_link(plot.title, path) if path else None, "table": plot.table if not path else None}
         for plot, path in declared
     ]
-    return _environment(markdown=True).get_template("sweep.md.j2").render(**_context(git, report), images=images, project=project)
+    return template_environment(markdown=True).get_template("sweep.md.j2").render(**_context(git, report), images=images, project=project)
 
 
 def render_html(git: Git, report: SweepReport, found: Sequence[Plot], declared: Sequence[Plot] = ()) -> str:
@@ -498,7 +498,7 @@ def render_html(git: Git, report: SweepReport, found: Sequence[Plot], declared: 
         {"plot": plot, "source": data_uri(plot.png) if plot.png else None, "spec": vega_json(plot.vega) if plot.vega else None}
         for plot in declared
     ]
-    return _environment(markdown=False).get_template("sweep.html.j2").render(**_context(git, report), images=images, project=project)
+    return template_environment(markdown=False).get_template("sweep.html.j2").render(**_context(git, report), images=images, project=project)
 
 
 def data_uri(png: bytes) -> str:
@@ -514,7 +514,7 @@ def vega_json(spec: dict[str, Any]) -> Markup:
 def render_trial_markdown(git: Git, report: SweepReport, row: Row) -> str:
     """The pull-request body of one trial: it against the baseline, its rank, the sweep's table."""
     failure = next((failed for failed in report.failed if failed.row.name == row.name), None)
-    return _environment(markdown=True).get_template("trial.md.j2").render(
+    return template_environment(markdown=True).get_template("trial.md.j2").render(
         report=report,
         trial=row,
         rank=report.rank_of(row),
