@@ -21,6 +21,8 @@ import jinja2
 
 from gitexp.ci.matrix import MATRIX_LIMIT, MAX_CHUNKS
 from gitexp.errors import UsageError
+from gitexp.github.pull_requests import REPORT_ARTIFACT
+from gitexp.review.comment import DEFAULT_PLOT_MODE, check_plot_mode
 from gitexp.store.naming import SWEEP_BRANCH_PREFIX, validate_prefix
 
 WORKFLOW_PATH = Path(".github/workflows/gitexp.yml")
@@ -119,6 +121,7 @@ class WorkflowOptions:
     chunks: int = 4  # run jobs of up to 256 trials each
     timeout_minutes: int = 360  # per trial job
     secrets: tuple[str, ...] = ()  # repository secrets the run jobs see as environment variables (DVC remote credentials)
+    report_plots: str = DEFAULT_PLOT_MODE  # the PR comment's plots: mermaid, images (pushed to the repository) or both
 
     def validate(self) -> None:
         """Raise ``UsageError`` naming the first option that is wrong and how to fix it."""
@@ -136,6 +139,7 @@ class WorkflowOptions:
         )
         for secret in self.secrets:
             _validate_secret_name(secret)
+        check_plot_mode(self.report_plots)
         if self.runner == "cml":
             self._validate_cml_options()
 
@@ -192,6 +196,7 @@ def render_workflow(options: WorkflowOptions) -> str:
         chunk_size=MATRIX_LIMIT,
         cloud_secrets=CLOUD_SECRETS.get(options.cloud, ()),
         cml_arguments=cml_launch_arguments(options),
+        report_folder=REPORT_ARTIFACT,
     )
 
 

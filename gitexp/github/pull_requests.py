@@ -25,8 +25,10 @@ from gitexp.github.client import (
     gh_available,
 )
 from gitexp.github.runs import baseline_branch, checked_remote_branch, push_sweep_branch, summary_of
-from gitexp.review.report import DEFAULT_TOP, build_sweep_report, render_trial_markdown
+from gitexp.review.comment import render_comment
+from gitexp.review.report import DEFAULT_TOP, build_sweep_report, project_plots, render_trial_markdown, report_plots
 from gitexp.review.tables import format_value
+from gitexp.sharing.reports import publish_report_files
 from gitexp.sharing.sync import SyncReport, push, push_refs
 from gitexp.store.git import Git
 from gitexp.store.layout import pull_request_body_path
@@ -35,6 +37,7 @@ from gitexp.store.records import Ledger, Trial
 from gitexp.store.remote import DEFAULT_REMOTE, remote_url
 
 MAX_TITLE_LENGTH = 120
+REPORT_ARTIFACT = "gitexp-report"  # the report job's artifact: the full reports, their plots and the comments
 # GitHub refuses comment bodies over 65536 characters; leave room for the marker.
 MAX_COMMENT_LENGTH = 65_000
 _RELATIVE_IMAGE = re.compile(r"!\[([^\]]*)\]\((?![a-z]+:)[^)]*\)")
@@ -248,6 +251,33 @@ def current_branch(git: Git, env: Mapping[str, str]) -> str | None:
         return env["GITHUB_REF"].removeprefix("refs/heads/")
     checked_out = git.current_branch()
     return checked_out.removeprefix("refs/heads/") if checked_out else None
+
+
+def sweep_comment(git: Git, env: Mapping[str, str], sweep: str, mode: str, remote: str = DEFAULT_REMOTE) -> str:
+    """The comment of ``sweep``: its ranking, Mermaid charts and/or links to its plot images, which
+    ``mode`` "images" or "both" first pushes to the remote's reports ref (``sharing.reports``)."""
+    report = build_sweep_report(git, sweep, top=0)
+    plots, declared = report_plots(git, report), project_plots(git, report)
+    urls: dict[str, str] = {}
+    files = {plot.file_name: plot.png for plot in [*plots, *declared] if plot.png}
+    if mode in ("images", "both") and files:
+        repo = repository_from_environment(git, env)
+        published = publish_report_files(git, remote, report.sweep.name, files)
+        urls = {name: image_url(repo, published.commit, path) for name, path in published.paths.items()}
+    return render_comment(report, plots, declared, mode, urls, full_report_location(env))
+
+
+def image_url(repo: GitHubRepo, commit: str, path: str) -> str:
+    """Where GitHub shows a file of ``commit`` to whoever can read the repository, private ones included."""
+    return f"{repo.web_url}/blob/{commit}/{urllib.parse.quote(path)}?raw=true"
+
+
+def full_report_location(env: Mapping[str, str]) -> str | None:
+    """The workflow run whose artifact holds the full report, when this runs in GitHub Actions."""
+    server, repository, run = env.get("GITHUB_SERVER_URL") or "https://github.com", env.get("GITHUB_REPOSITORY"), env.get("GITHUB_RUN_ID")
+    if not repository or not run or not run.isdigit():
+        return None
+    return f"the {REPORT_ARTIFACT} artifact of workflow run {server.rstrip('/')}/{repository}/actions/runs/{run}"
 
 
 def comment_body(report_markdown: str) -> str:

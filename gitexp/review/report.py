@@ -244,6 +244,19 @@ def objective_chart(points: Sequence[tuple[Any, float]], param: str, metric: str
     return mermaid.objective_chart(metric, param, [(format_value(value), score) for value, score in ordered], baseline, goal)
 
 
+def chosen_trials(report: SweepReport, names: str | None) -> list[Row] | None:
+    """The trials ``--trials A,B`` names (``t001`` or ``sweep/t001``), in its order; None when not given."""
+    if names is None:
+        return None
+    by_name = {name: row for row in report.trials for name in (row.name, f"{row.sweep}/{row.name}", row.branch)}
+    chosen = []
+    for name in (part.strip() for part in names.split(",")):
+        if name not in by_name:
+            raise UsageError(f"--trials: sweep {report.sweep.name} has no trial {name!r}: give trial names such as t001, separated by commas")
+        chosen.append(by_name[name])
+    return chosen
+
+
 def project_plots(git: Git, report: SweepReport, trials: Sequence[Row] | None = None) -> list[Plot]:
     """The plots the project's dvc.yaml declares, for ``trials`` (default: the best one) and the baseline."""
     from gitexp.project.plots import declared_plots

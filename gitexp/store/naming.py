@@ -17,6 +17,7 @@ DEFAULT_PREFIX = "exp/"
 SWEEPS_NAMESPACE = "refs/gitexp/sweeps/"
 CLAIMS_NAMESPACE = "refs/gitexp/claims/"
 STOPS_NAMESPACE = "refs/gitexp/stop/"
+REPORTS_NAMESPACE = "refs/gitexp/reports/"  # a sweep's report images, linked from its pull-request comment
 MAX_NAME_LENGTH = 100
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 
@@ -131,6 +132,10 @@ class TrialRef:
         if len(rest) != 2:
             return None
         return cls(prefix, rest[0], rest[1])
+
+
+def reports_ref(sweep: str) -> str:
+    return f"{REPORTS_NAMESPACE}{sweep}"
 
 
 def sweep_ref(sweep: str) -> str:

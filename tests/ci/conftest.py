@@ -30,6 +30,7 @@ VARIANTS = {
         chunks=1,
         timeout_minutes=90,
         secrets=("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),
+        report_plots="mermaid",
     ),
     **{f"cml-{cloud}": WorkflowOptions(runner="cml", cloud=cloud) for cloud in CLOUDS},
     "cml-all-flags": WorkflowOptions(
@@ -116,8 +117,13 @@ FAKE_COMMAND = textwrap.dedent(
     elif name == "gitexp" and arguments[:2] == ["ci", "run"]:
         print("trial ran")
     elif name == "gitexp" and arguments[:1] == ["report"]:
-        with open(arguments[arguments.index("-o") + 1], "w", encoding="utf-8") as report:
+        path = arguments[arguments.index("-o") + 1]
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        with open(path, "w", encoding="utf-8") as report:
             report.write(f"# Report of {arguments[1]}\\n")
+    elif name == "gitexp" and arguments[:2] == ["ci", "comment"] and "--output" in arguments:
+        with open(arguments[arguments.index("--output") + 1], "w", encoding="utf-8") as comment:
+            comment.write(f"# Comment of {arguments[arguments.index('--sweep') + 1]}\\n")
     elif name == "dvc" and arguments == ["remote", "list"]:
         print(os.environ.get("FAKE_DVC_REMOTES", ""), end="")
     """

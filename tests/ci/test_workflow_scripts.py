@@ -122,25 +122,39 @@ def test_run_job_skips_the_dvc_pull_outside_a_dvc_project(workflow, runner) -> N
     assert not [argv for argv in runner.argvs() if argv[0] == "dvc"]
 
 
-@pytest.mark.parametrize("variant", ["github"])
+@pytest.mark.parametrize("variant", ["github", "github-custom"])
 def test_report_job_reports_and_comments_once_per_sweep(workflow, runner) -> None:
     expressions = {"join(fromJSON(needs.plan.outputs.plan).sweeps, ' ')": " ".join(PLAN["sweeps"]), "github.token": TOKEN}
 
     runner.run_job(workflow.jobs["report"], expressions, "refs/heads/exp/lr/t001")
 
+    plots = workflow.options.report_plots
+    comment = str(runner.temp_dir / "comment.md")
     assert runner.argvs() == [
-        ["python", "-m", "pip", "install", "gitexp"],
-        ["gitexp", "pull", "origin", "lr", "--no-dvc"],
-        ["gitexp", "report", "lr", "-o", "report.md"],
-        ["gitexp", "ci", "comment", "--sweep", "lr", "--file", "report.md"],
-        ["gitexp", "pull", "origin", "bs", "--no-dvc"],
-        ["gitexp", "report", "bs", "-o", "report.md"],
-        ["gitexp", "ci", "comment", "--sweep", "bs", "--file", "report.md"],
+        ["python", "-m", "pip", "install", workflow.options.install_spec],
+        *[
+            argv
+            for sweep in ("lr", "bs")
+            for argv in (
+                ["gitexp", "pull", "origin", sweep, "--no-dvc"],
+                ["gitexp", "report", sweep, "--top", "0", "-o", f"gitexp-report/{sweep}/report.md"],
+                ["gitexp", "report", sweep, "--top", "0", "--format", "html", "-o", f"gitexp-report/{sweep}/report.html"],
+            )
+        ],
+        ["gitexp", "ci", "comment", "--sweep", "lr", "--report-plots", plots, "--output", comment],
+        ["gitexp", "ci", "comment", "--sweep", "bs", "--report-plots", plots, "--output", comment],
         ["gitexp", "ci", "start", "lr", "--next", "--ref", "exp/lr/t001"],
         ["gitexp", "ci", "start", "bs", "--next", "--ref", "exp/lr/t001"],
     ]
     assert runner.calls()[-1]["env"]["GITHUB_TOKEN"] == TOKEN
-    assert runner.summary_file.read_text(encoding="utf-8") == "# Report of lr\n# Report of bs\n"
+    assert runner.summary_file.read_text(encoding="utf-8") == "# Comment of lr\n# Comment of bs\n"
+    assert sorted(path.name for path in (runner.workspace / "gitexp-report" / "lr").iterdir()) == ["report.html", "report.md"]
+    steps = workflow.jobs["report"]["steps"]
+    [upload] = [index for index, step in enumerate(steps) if step.get("uses", "").startswith("actions/upload-artifact@")]
+    assert steps[upload]["if"] == "${{ always() }}" and steps[upload]["with"] == {
+        "name": "gitexp-report", "path": "gitexp-report/", "if-no-files-found": "ignore",
+    }  # fmt: skip
+    assert "gitexp report" in steps[upload - 1]["run"] and "gitexp ci comment" in steps[upload + 1]["run"]  # the comment names it
 
 
 EXPECTED_LAUNCH_ARGUMENTS = {

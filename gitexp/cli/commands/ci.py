@@ -38,6 +38,7 @@ def ci():
     "--secret", "secrets", multiple=True, metavar="NAME",
     help="A repository secret the trial jobs get as an environment variable, e.g. a DVC remote's credentials (repeatable).",
 )
+@click.option("--report-plots", default="both", show_default=True, help="Plots in the PR comment: mermaid, images or both.")
 @click.option("--force", is_flag=True, help="Replace an existing workflow.")
 @pass_environment
 def ci_init(environment: Environment, labels, python_version, force, secrets, **options):
@@ -141,14 +142,30 @@ def ci_start(environment: Environment, sweep, ref, remote, by_push, next_round):
 
 @ci.command("comment")
 @click.option("--sweep", required=True, help="The sweep the report is about (one comment per sweep).")
-@click.option("--file", "report_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--file", "report_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Post this Markdown as it is.")
+@click.option("--report-plots", default="both", show_default=True, help="Without --file: mermaid, images (pushed to the remote) or both.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Also write the comment here (for the job summary).")
+@click.option("--remote", default=DEFAULT_REMOTE, show_default=True, help="Where the plot images are pushed.")
 @pass_environment
-def ci_comment(environment: Environment, sweep, report_file):
-    """Post the report as the sweep's comment on the current branch's pull request (updated, never repeated)."""
-    from gitexp.github.pull_requests import post_sweep_comment
+def ci_comment(environment: Environment, sweep, report_file, report_plots, output, remote):
+    """Post the sweep's report as its comment on the current branch's pull request (updated, never repeated).
 
-    body = (environment.cwd / report_file).read_text(encoding="utf-8")
-    posted = post_sweep_comment(environment.git(), environment.env, sweep, body)
+    Without --file the comment is built from the sweep: its ranking, and its plots
+    as Mermaid charts and/or images pushed to refs/gitexp/reports/SWEEP.
+    """
+    from gitexp.github.pull_requests import post_sweep_comment, sweep_comment
+    from gitexp.review.comment import check_plot_mode
+    from gitexp.sharing.remotes import with_actions_token
+
+    check_plot_mode(report_plots)
+    git = environment.git()
+    if report_file is not None:
+        body = (environment.cwd / report_file).read_text(encoding="utf-8")
+    else:
+        body = sweep_comment(with_actions_token(git, environment.env, remote), environment.env, sweep, report_plots, remote)
+    if output is not None:
+        (environment.cwd / output).write_text(body, encoding="utf-8")
+    posted = post_sweep_comment(git, environment.env, sweep, body)
     if posted.url is None:
         environment.echo(f"Not posted: {posted.note}")
     else:

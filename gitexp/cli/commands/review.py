@@ -123,23 +123,26 @@ def remove(environment: Environment, names, remote):
 @click.option("--baseline", "baseline_rev", metavar="REV", help="Compare against this commit (default: the sweep's baseline).")
 @click.option("--top", default=20, show_default=True, help="Trials in the ranked table (0 for all).")
 @click.option("--format", "output_format", default="md", show_default=True, help="md or html (one page, plots inlined).")
+@click.option("--trials", metavar="A,B,...", help="Draw the project's dvc.yaml plots for these trials (default: the best one) and the baseline.")
 @pass_environment
-def report(environment: Environment, sweep, output, baseline_rev, top, output_format):
-    """The review report of SWEEP (default: the newest sweep): definition, ranking, best trial, failures, plots.
+def report(environment: Environment, sweep, output, baseline_rev, top, output_format, trials):
+    """The review report of SWEEP (default: the newest sweep): definition, ranking, best trial, failures, plots
+    (gitexp's own, and those the project's dvc.yaml declares, drawn for the best trial and the baseline).
 
     Markdown written with -o gets its PNG plots in a folder beside it; on standard
     output it comes without plots. A sweep with no finished trial gets a report
     that says so (exit status 0), so CI can always publish one.
     """
-    from gitexp.review.report import build_sweep_report, check_format, report_text, write_report
+    from gitexp.review.report import build_sweep_report, check_format, chosen_trials, report_text, write_report
 
     check_format(output_format)
     git = environment.git()
     built = build_sweep_report(git, sweep, baseline_rev, top)
+    chosen = chosen_trials(built, trials)
     if output is None:
-        environment.write(report_text(git, built, output_format))
+        environment.write(report_text(git, built, output_format, chosen))
         return
-    written = write_report(git, built, environment.cwd / output, output_format)
+    written = write_report(git, built, environment.cwd / output, output_format, chosen)
     plots = f" and {len(written) - 1} plot(s) in {written[1].parent.name}/" if len(written) > 1 else ""
     environment.echo(f"Wrote {output}{plots}")
 
