@@ -71,7 +71,8 @@ class Rounding:
         delta = round(shown - baseline, max(0, -self.place))
         if delta == 0:
             return "±0", 0.0
-        return f"{delta:+.{max(0, -self.place)}f}", delta
+        text = f"{delta:+.{max(0, -self.place)}f}"
+        return (text.rstrip("0").rstrip(".") if "." in text else text), delta
 
 
 def significant_digits(values: Sequence[Any], least: int = 3, most: int = 8) -> Rounding:
