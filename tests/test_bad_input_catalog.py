@@ -1167,3 +1167,18 @@ CASES.update({
     "-S with Hydra's +KEY, which adds a key": Case(("queue", "-S", "+train.new=1"), "Hydra's +train.new adds a key", "add train.new to the params file"),
     "-S with Hydra's ~KEY, which deletes a key": Case(("queue", "-S", "~train.lr"), "Hydra's ~train.lr deletes a key", "delete it in the params file"),
 })
+
+
+# -- prplots: the plots of the PR comment, the trials of the project's plots --
+
+CASES.update({
+    "ci init with an unknown --report-plots": Case(
+        ("ci", "init", "--report-plots", "svg"), "--report-plots 'svg'", "use mermaid, images or both"
+    ),
+    "ci comment with an unknown --report-plots": Case(
+        ("ci", "comment", "--sweep", "s", "--report-plots", "png"), "--report-plots 'png'", "use mermaid, images or both", queued_sweep
+    ),
+    "report --trials of a trial the sweep lacks": Case(
+        ("report", "s", "--trials", "t001,t009"), "sweep s has no trial 't009'", "give trial names such as t001", queued_sweep
+    ),
+})

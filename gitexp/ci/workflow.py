@@ -21,8 +21,7 @@ import jinja2
 
 from gitexp.ci.matrix import MATRIX_LIMIT, MAX_CHUNKS
 from gitexp.errors import UsageError
-from gitexp.github.pull_requests import REPORT_ARTIFACT
-from gitexp.review.comment import DEFAULT_PLOT_MODE, check_plot_mode
+from gitexp.review.comment import DEFAULT_PLOT_MODE, REPORT_ARTIFACT, check_plot_mode
 from gitexp.store.naming import SWEEP_BRANCH_PREFIX, validate_prefix
 
 WORKFLOW_PATH = Path(".github/workflows/gitexp.yml")

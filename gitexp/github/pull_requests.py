@@ -25,7 +25,7 @@ from gitexp.github.client import (
     gh_available,
 )
 from gitexp.github.runs import baseline_branch, checked_remote_branch, push_sweep_branch, summary_of
-from gitexp.review.comment import render_comment
+from gitexp.review.comment import REPORT_ARTIFACT, render_comment
 from gitexp.review.report import DEFAULT_TOP, build_sweep_report, project_plots, render_trial_markdown, report_plots
 from gitexp.review.tables import format_value
 from gitexp.sharing.reports import publish_report_files
@@ -37,7 +37,6 @@ from gitexp.store.records import Ledger, Trial
 from gitexp.store.remote import DEFAULT_REMOTE, remote_url
 
 MAX_TITLE_LENGTH = 120
-REPORT_ARTIFACT = "gitexp-report"  # the report job's artifact: the full reports, their plots and the comments
 # GitHub refuses comment bodies over 65536 characters; leave room for the marker.
 MAX_COMMENT_LENGTH = 65_000
 _RELATIVE_IMAGE = re.compile(r"!\[([^\]]*)\]\((?![a-z]+:)[^)]*\)")

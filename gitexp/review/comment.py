@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ DEFAULT_PLOT_MODE = "both"
 MANY_TRIALS = 20
 SHOWN_WHEN_MANY = 10
 FAILED_SHOWN = 10
+REPORT_ARTIFACT = "gitexp-report"  # the CI report job's artifact, and its folder: the full reports and their plots
 COMMENT_LIMIT = 65_536  # GitHub's, in characters
 SIZE_MARGIN = 600  # gitexp's marker and the note of a cut comment
 BETTER, WORSE = "✔ better", "✘ worse"  # text marks: no colour or font needed
@@ -101,25 +103,22 @@ def comment_rows(report: SweepReport) -> list[Row]:
 
 
 def ranking_table(report: SweepReport, rows: Sequence[Row]) -> Table:
+    """The baseline, then ``rows`` ranked: varied params, the ranking metric with its marked delta, the other metrics."""
     ranking = report.ranking
     assert ranking is not None
-    others = report.metrics[1:]
     roundings = {metric: significant_digits([row.metrics.get(metric) for row in [report.baseline, *report.ranked]]) for metric in report.metrics}
-    headers = ["#", "trial", *report.varied, ranking.metric, "Δ vs baseline", *others]
-    first = roundings[ranking.metric]
-    table_rows = [["", "baseline", *(format_value(report.baseline.params.get(p)) for p in report.varied), first.value(report.baseline.metrics.get(ranking.metric)), "", *(roundings[m].value(report.baseline.metrics.get(m)) for m in others)]]
+    first, others = roundings[ranking.metric], report.metrics[1:]
+
+    def cells(rank: str, row: Row, delta: str) -> list[str]:
+        params = [format_value(row.params.get(param)) for param in report.varied]
+        metrics = [roundings[metric].value(row.metrics.get(metric)) for metric in others]
+        return [rank, row.branch or row.name, *params, first.value(row.metrics.get(ranking.metric)), delta, *metrics]
+
+    base = report.baseline.metrics.get(ranking.metric)
+    table_rows = [cells("", dataclasses.replace(report.baseline, branch="baseline"), "")]
     for rank, row in enumerate(rows, start=1):
-        table_rows.append(
-            [
-                str(rank),
-                row.branch or row.name,
-                *(format_value(row.params.get(param)) for param in report.varied),
-                first.value(row.metrics.get(ranking.metric)),
-                marked(first.delta(row.metrics.get(ranking.metric), report.baseline.metrics.get(ranking.metric)), ranking.goal),
-                *(roundings[metric].value(row.metrics.get(metric)) for metric in others),
-            ]
-        )
-    return Table(headers, table_rows)
+        table_rows.append(cells(str(rank), row, marked(first.delta(row.metrics.get(ranking.metric), base), ranking.goal)))
+    return Table(["#", "trial", *report.varied, ranking.metric, "Δ vs baseline", *others], table_rows)
 
 
 def best_table(report: SweepReport, row: Row) -> Table:

@@ -80,12 +80,16 @@ def png_of(plot: DeclaredPlot) -> bytes | None:
     """The plot as a PNG: heat maps of a confusion plot, lines of any other whose x and y are numbers."""
     from gitexp.review import plots  # matplotlib loads only when a report draws
 
-    title, x, y = plot.title, str(plot.properties.get("x_label") or plot.properties.get("x")), str(plot.properties.get("y_label") or plot.properties.get("y"))
+    x, y = axis_label(plot, "x"), axis_label(plot, "y")
     if template_of(plot) in CONFUSION_TEMPLATES:
         matrices = confusion_counts(plot)
-        return plots.confusion_matrices(matrices, x, y, title) if matrices else None
+        return plots.confusion_matrices(matrices, x, y, plot.title) if matrices else None
     found = lines(plot)
-    return plots.step_curves(found, y, x_label=x, title=title) if found else None
+    return plots.step_curves(found, y, x_label=x, title=plot.title) if found else None
+
+
+def axis_label(plot: DeclaredPlot, axis: str) -> str:
+    return str(plot.properties.get(f"{axis}_label") or plot.properties.get(axis) or axis)
 
 
 def chart_of(plot: DeclaredPlot) -> mermaid.Chart | None:
@@ -95,9 +99,8 @@ def chart_of(plot: DeclaredPlot) -> mermaid.Chart | None:
     found = lines(plot)
     if not found:
         return None
-    chart = mermaid.step_chart(str(plot.properties.get("y") or "value"), found)
-    x = str(plot.properties.get("x_label") or plot.properties.get("x") or "x")
-    return mermaid.Chart(plot.title, x, chart.x_values, chart.y_label, chart.series)
+    chart = mermaid.step_chart(axis_label(plot, "y"), found)
+    return mermaid.Chart(plot.title, axis_label(plot, "x"), chart.x_values, chart.y_label, chart.series)
 
 
 def confusion_table(plot: DeclaredPlot) -> tuple[list[str], list[list[str]]] | None:

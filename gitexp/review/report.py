@@ -266,7 +266,7 @@ def project_plots(git: Git, report: SweepReport, trials: Sequence[Row] | None = 
     revs = {"baseline": report.baseline.commit} if report.baseline.commit else {}
     revs.update({f"{row.sweep}/{row.name}": row.commit for row in chosen if row.commit})
     found = []
-    for declared in declared_plots(git, report.sweep.project, revs) if len(revs) > 0 else ():
+    for declared in declared_plots(git, report.sweep.project, revs):
         notes = tuple(dvc_plots.missing_notes(declared))
         stem = dvc_plots.file_stem(declared)
         if declared.kind == "image":
