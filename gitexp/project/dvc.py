@@ -369,19 +369,64 @@ def collect_plots(git_root: Path, directory: str, revs: Mapping[str, str]) -> li
         first = next(iter(revs.values()))
         with Repo(root_dir="/" + directory, fs=_linked_git_fs()(scm=scm, rev=first), scm=scm) as repo:
             shown = repo.plots.show(revs=list(dict.fromkeys(revs.values())))
-        matched = match_defs_renderers({label: shown.get(commit, {}) for label, commit in revs.items()})
+        data = {label: shown.get(commit, {}) for label, commit in revs.items()}
+        unread = _templates_from_commits(scm, directory, revs, data)
+        matched = match_defs_renderers(data)
     except DvcException as exc:
         raise RepositoryError(f"{_dvc_message(exc)}: fix the file and commit it") from None
     finally:
         scm.close()
-    return [_plot_of(found, list(revs)) for found in matched]
+    return [_plot_of(found, list(revs), unread) for found in matched]
 
 
-def _plot_of(found, labels: list[str]) -> dict:
+_UNREAD_TEMPLATE = "gitexp_unread_template"
+
+
+def _templates_from_commits(scm, directory: str, revs: Mapping[str, str], data: dict) -> dict[str, list[str]]:
+    """Replace each custom template a plot names by the template as its commit has it (DVC would read the
+    workspace, relative to where it runs); one it lacks becomes ``linear``. Answers label -> templates not found."""
+    from dvc_render.vega_templates import TEMPLATES, Template
+
+    builtin = {template.DEFAULT_NAME for template in TEMPLATES}
+    unread: dict[str, list[str]] = {}
+    for label, content in data.items():
+        tree = scm.get_fs(revs[label])
+        for definitions in content.get("definitions", {}).get("data", {}).values():
+            for properties in definitions.get("data", {}).values():
+                name = properties.get("template")
+                if not isinstance(name, str) or name in builtin:
+                    continue
+                text = _first_file(tree, [posixpath.join(directory, ".dvc", "plots", name + suffix) for suffix in ("", ".json")] + [posixpath.join(directory, name)])
+                try:
+                    properties["template"] = Template(json.loads(text or ""), name=name)
+                except ValueError:  # not there, or not JSON: drawn as a line, and the report says why
+                    properties.update(template="linear", **{_UNREAD_TEMPLATE: posixpath.join(directory, name)})
+                    unread.setdefault(label, []).append(posixpath.join(directory, name))
+    return unread
+
+
+def _first_file(tree, paths: Sequence[str]) -> str | None:
+    for path in paths:
+        try:
+            with tree.open(posixpath.normpath(path), mode="r", encoding="utf-8") as stream:
+                return stream.read()
+        except (OSError, UnicodeDecodeError):
+            continue
+    return None
+
+
+def _plot_of(found, labels: list[str], unread: Mapping[str, list[str]]) -> dict:
     renderer = found.renderer
     missing = {label: sorted(_repo_path(path) for path in found.source_errors.get(label, {})) for label in labels}
     missing.update({label: ["(definition)"] for label in found.definition_errors})
     properties = {key: value for key, value in renderer.properties.items() if key != "revs_with_datapoints"}
+    template = properties.get("template")
+    if hasattr(template, "content"):  # a custom template, read from the commit: plain data from here on
+        properties.update(template=template.name, template_content=template.content)
+    lost = properties.pop(_UNREAD_TEMPLATE, None)
+    for label, paths in unread.items():
+        if lost in paths:
+            missing[label] = [*missing.get(label, []), f"{lost} (its Vega template: drawn as a line)"]
     return {
         "id": renderer.name,
         "kind": renderer.TYPE,

@@ -17,6 +17,7 @@ from collections import Counter
 from typing import Any
 
 from dvc_render import VegaRenderer
+from dvc_render.vega_templates import Template
 
 from gitexp.numbers import finite
 from gitexp.project.plots import DeclaredPlot
@@ -38,8 +39,12 @@ def vega_lite(plot: DeclaredPlot) -> dict[str, Any] | None:
     """The Vega-Lite specification dvc_render fills for ``plot``'s rows; None when its template cannot take them."""
     if not plot.rows:
         return None
+    properties = dict(plot.properties)
+    content = properties.pop("template_content", None)
+    if content is not None:  # a custom template, as the commit has it
+        properties["template"] = Template(content, name=str(properties.get("template")))
     try:
-        return VegaRenderer(plot.rows, plot.id, **plot.properties).get_filled_template()
+        return VegaRenderer(plot.rows, plot.id, **properties).get_filled_template()
     except Exception:  # a custom template that does not fit its data: the PNG and the notes still show  # noqa: BLE001
         return None
 
@@ -122,7 +127,7 @@ def confusion_table(plot: DeclaredPlot) -> tuple[list[str], list[list[str]]] | N
 
 def missing_notes(plot: DeclaredPlot) -> list[str]:
     """What the plot lacks, one line per commit: the data files DVC could not read there."""
-    return [f"{label}: {', '.join(paths)} missing, so this plot has no data of it" for label, paths in plot.missing.items()]
+    return [f"{label}: {', '.join(paths)} not found in its commit, so the plot lacks it" for label, paths in plot.missing.items()]
 
 
 def file_stem(plot: DeclaredPlot) -> str:

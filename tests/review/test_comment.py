@@ -240,9 +240,9 @@ def test_a_project_plot_whose_data_a_trial_lacks_says_so_and_the_report_goes_on(
     markdown = render_markdown(git, report, (), [(plot, None) for plot in declared])
 
     [confusion] = [plot for plot in declared if plot.title == "Confusion matrix"]
-    assert confusion.notes == ("demo/t004: eval/predictions.csv missing, so this plot has no data of it",)
+    assert confusion.notes == ("demo/t004: eval/predictions.csv not found in its commit, so the plot lacks it",)
     section = markdown.split("#### Confusion matrix", 1)[1]
-    assert section.index("eval/predictions.csv missing") < section.index("#### dvclive/plots/images/regions.png (baseline)")
+    assert section.index("eval/predictions.csv not found") < section.index("#### dvclive/plots/images/regions.png (baseline)")
     assert "| baseline | 0 | " in section  # the baseline's matrix still shows, as a table
 
 
@@ -264,3 +264,31 @@ def test_the_report_job_writes_the_full_report_with_the_project_plots(demo, run_
     assert result.code == 0, result.err
     plots = sorted(path.name for path in (tmp_path / "gitexp-report/demo/report-plots").iterdir())
     assert "dvc-Confusion_matrix.png" in plots and len([name for name in plots if "regions" in name]) == 2
+
+
+POINTS_TEMPLATE = {
+    "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+    "data": {"values": "<DVC_METRIC_DATA>"},
+    "mark": "point",
+    "encoding": {"x": {"field": "<DVC_METRIC_X>", "type": "quantitative"}, "y": {"field": "<DVC_METRIC_Y>", "type": "quantitative"}},
+}
+LOSS_POINTS = "  - Loss points:\n      template: tpl/points.json\n      x: step\n      y:\n        dvclive/plots/metrics/train/loss.tsv: loss\n"
+
+
+def test_a_custom_template_is_read_from_the_commit_and_one_it_lacks_is_named(demo, tmp_path, monkeypatch):
+    git = demo
+    (git.root / "tpl").mkdir()
+    (git.root / "tpl/points.json").write_text(json.dumps(POINTS_TEMPLATE))
+    (git.root / "dvc.yaml").write_text((git.root / "dvc.yaml").read_text() + LOSS_POINTS)
+    git.run("add", "-A")
+    git.run("commit", "-q", "-m", "a custom template")
+    monkeypatch.chdir(tmp_path)  # DVC would look for the template where it runs
+
+    [points] = [plot for plot in project_plots(git, build_sweep_report(git, "demo", baseline_rev="HEAD")) if plot.title == "Loss points"]
+    git.run("rm", "-q", "tpl/points.json")
+    git.run("commit", "-q", "-m", "the template is gone")
+    [lost] = [plot for plot in project_plots(git, build_sweep_report(git, "demo", baseline_rev="HEAD")) if plot.title == "Loss points"]
+
+    assert points.vega["mark"] == "point" and points.png and points.notes == ()
+    assert lost.notes == ("baseline: tpl/points.json (its Vega template: drawn as a line) not found in its commit, so the plot lacks it",)
+    assert lost.png and lost.vega["$schema"].startswith("https://vega.github.io/schema/vega-lite/")
