@@ -45,4 +45,6 @@ def publish_report_files(git: Git, remote: str, sweep: str, files: Mapping[str, 
             [oid] = git.fast_import([commit], write.scratch)
             if store.swap([RefUpdate(ref, oid, there or ZERO_OID)], [write.scratch], f"gitexp: report images of {sweep}"):
                 return PublishedFiles(oid, paths)
+        if store.current([ref]).get(ref) == there:  # refused, not raced: say why
+            raise GitCommandError(f"{store.remote.shown} refused {ref}: {store.refusals[-1].reason}: allow gitexp to push there")
     raise GitCommandError(f"{store.remote.shown} moved {ref} {ATTEMPTS} times while the report images were pushed: run the report again")
