@@ -112,13 +112,15 @@ def ranking_table(report: SweepReport, rows: Sequence[Row]) -> Table:
     def cells(rank: str, row: Row, delta: str) -> list[str]:
         params = [format_value(row.params.get(param)) for param in report.varied]
         metrics = [roundings[metric].value(row.metrics.get(metric)) for metric in others]
-        return [rank, row.branch or row.name, *params, first.value(row.metrics.get(ranking.metric)), delta, *metrics]
+        front = [str(report.pareto.fronts.get(row.name, "")) if rank else ""] if report.pareto else []
+        return [rank, row.branch or row.name, *params, first.value(row.metrics.get(ranking.metric)), delta, *metrics, *front]
 
     base = report.baseline.metrics.get(ranking.metric)
     table_rows = [cells("", dataclasses.replace(report.baseline, branch="baseline"), "")]
     for rank, row in enumerate(rows, start=1):
         table_rows.append(cells(str(rank), row, marked(first.delta(row.metrics.get(ranking.metric), base), ranking.goal)))
-    return Table(["#", "trial", *report.varied, ranking.metric, "Δ vs baseline", *others], table_rows)
+    pareto = ["Pareto front"] if report.pareto else []
+    return Table(["#", "trial", *report.varied, ranking.metric, "Δ vs baseline", *others, *pareto], table_rows)
 
 
 def best_table(report: SweepReport, row: Row) -> Table:

@@ -292,3 +292,17 @@ def test_a_custom_template_is_read_from_the_commit_and_one_it_lacks_is_named(dem
     assert points.vega["mark"] == "point" and points.png and points.notes == ()
     assert lost.notes == ("baseline: tpl/points.json (its Vega template: drawn as a line) not found in its commit, so the plot lacks it",)
     assert lost.png and lost.vega["$schema"].startswith("https://vega.github.io/schema/vega-lite/")
+
+
+def test_a_multi_objective_sweep_s_comment_names_each_trial_s_pareto_front(project, run_gitexp, tmp_path):
+    from tests.review.test_pareto import run_pareto_sweep
+
+    run_pareto_sweep(project, run_gitexp, tmp_path)
+    report = build_sweep_report(project, "mo", top=0)
+
+    markdown = render_comment(report, report_plots(project, report), mode="mermaid")
+
+    header = next(line for line in markdown.splitlines() if line.startswith("| # | trial |"))
+    assert header.endswith("| Pareto front |") and all(len(shape) == 1 for shape in table_shapes(markdown))
+    fronts = [line.rsplit("|", 2)[1].strip() for line in markdown.splitlines() if re.match(r"\| [0-9]+ \| exp/mo/", line)]
+    assert fronts == [str(report.pareto.fronts[row.name]) for row in report.ranked] and fronts[0] == "1"
