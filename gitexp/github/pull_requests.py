@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from markupsafe import Markup
+
 from gitexp.errors import UsageError
 from gitexp.github.client import (
     GitHubAuthError,
@@ -41,6 +43,8 @@ MAX_TITLE_LENGTH = 120
 MAX_COMMENT_LENGTH = 65_000
 _RELATIVE_IMAGE = re.compile(r"!\[([^\]]*)\]\((?![a-z]+:)[^)]*\)")
 _PULL_REF = re.compile(r"refs/pull/(\d+)/")
+_SERVER = re.compile(r"https://[A-Za-z0-9.-]+(:[0-9]+)?")
+_REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 
 
 @dataclass(frozen=True)
@@ -271,12 +275,14 @@ def image_url(repo: GitHubRepo, commit: str, path: str) -> str:
     return f"{repo.web_url}/blob/{commit}/{urllib.parse.quote(path)}?raw=true"
 
 
-def full_report_location(env: Mapping[str, str]) -> str | None:
-    """The workflow run whose artifact holds the full report, when this runs in GitHub Actions."""
-    server, repository, run = env.get("GITHUB_SERVER_URL") or "https://github.com", env.get("GITHUB_REPOSITORY"), env.get("GITHUB_RUN_ID")
-    if not repository or not run or not run.isdigit():
+def full_report_location(env: Mapping[str, str]) -> Markup | None:
+    """A link to the workflow run whose artifact holds the full report, when this runs in GitHub Actions
+    (the variables Actions sets, checked for their shape, so that the link is only ever that)."""
+    server = (env.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/")
+    repository, run = env.get("GITHUB_REPOSITORY") or "", env.get("GITHUB_RUN_ID") or ""
+    if not (_SERVER.fullmatch(server) and _REPOSITORY.fullmatch(repository) and run.isdigit()):
         return None
-    return f"the {REPORT_ARTIFACT} artifact of workflow run {server.rstrip('/')}/{repository}/actions/runs/{run}"
+    return Markup(f"the {REPORT_ARTIFACT} artifact of [workflow run {run}]({server}/{repository}/actions/runs/{run})")
 
 
 def comment_body(report_markdown: str) -> str:

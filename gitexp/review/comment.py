@@ -28,7 +28,7 @@ from markupsafe import Markup
 from gitexp.errors import UsageError
 from gitexp.numbers import finite
 from gitexp.review import mermaid
-from gitexp.review.report import Plot, SweepReport, Table, template_environment, markdown_inline, markdown_table_of
+from gitexp.review.report import Plot, SweepReport, Table, finalize_markdown, markdown_inline, markdown_table_of, template_environment
 from gitexp.review.results import Row
 from gitexp.review.tables import format_value
 
@@ -160,7 +160,7 @@ def render_comment(
     declared: Sequence[Plot] = (),
     mode: str = DEFAULT_PLOT_MODE,
     image_urls: Mapping[str, str] | None = None,
-    full_report: str | None = None,
+    full_report: str | None = None,  # Markup when it is a link gitexp built
     limit: int = COMMENT_LIMIT - SIZE_MARGIN,
 ) -> str:
     """The comment's Markdown, at most ``limit`` characters; ``full_report`` says where the full report is."""
@@ -182,7 +182,7 @@ def render_comment(
         elif failed:
             failed = []
         else:
-            return text[: limit - 200] + "\n\n*(cut at GitHub's size limit" + (f": the full report is {markdown_inline(full_report)}" if full_report else "") + ")*\n"
+            return text[: limit - 200] + "\n\n*(cut at GitHub's size limit" + (f": the full report is {finalize_markdown(full_report)}" if full_report else "") + ")*\n"
 
 
 def _render(report: SweepReport, sections, project, failed, full_report: str | None, cut: bool) -> str:

@@ -454,7 +454,7 @@ def image_link(title: str, path: str) -> Markup:
     return Markup(f"![{markdown_text(title)}]({path})")
 
 
-def _finalize_markdown(value: Any) -> Any:
+def finalize_markdown(value: Any) -> Any:
     return value if isinstance(value, Markup) else markdown_inline(value)
 
 
@@ -470,7 +470,7 @@ def template_environment(markdown: bool) -> jinja2.Environment:
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("gitexp", "templates/report"),
         autoescape=not markdown,
-        finalize=_finalize_markdown if markdown else _finalize_html,
+        finalize=finalize_markdown if markdown else _finalize_html,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,

@@ -49,3 +49,13 @@ def test_a_report_comment_of_hostile_trials_is_text(hostile_project, github, tmp
     lines = outside_code(comment["body"])[1:]  # after gitexp's own marker, an HTML comment
     assert [line for line in lines if LINKING.search(line.replace("\\\\", ""))] == []
     assert "https:\u2060//evil.example" in comment["body"]
+
+
+def test_the_full_report_link_is_built_only_from_variables_shaped_as_actions_sets_them():
+    from gitexp.github.pull_requests import full_report_location
+
+    env = {"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "octo/lab", "GITHUB_RUN_ID": "42"}
+    assert full_report_location(env) == "the gitexp-report artifact of [workflow run 42](https://github.com/octo/lab/actions/runs/42)"
+    assert full_report_location({**env, "GITHUB_REPOSITORY": "octo/lab](https://evil.example)"}) is None
+    assert full_report_location({**env, "GITHUB_SERVER_URL": "javascript:alert(1)//"}) is None
+    assert full_report_location({**env, "GITHUB_RUN_ID": "42)"}) is None and full_report_location({}) is None

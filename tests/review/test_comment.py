@@ -130,7 +130,7 @@ def test_the_demo_comment_is_posted_with_its_images_pushed_where_its_links_point
         match = re.fullmatch(r"https://github\.com/octo/lab/blob/([0-9a-f]{40})/(demo/[^?]+)\?raw=true", source)
         assert match, source
         assert match[1] == pushed and remote.read_blob(pushed, match[2]).startswith(b"\x89PNG\r\n")
-    assert "Full report (Markdown, HTML, plot files): the gitexp-report artifact of workflow run https:\u2060//github.com/octo/lab/actions/runs/42" in body
+    assert "Full report (Markdown, HTML, plot files): the gitexp-report artifact of [workflow run 42](https://github.com/octo/lab/actions/runs/42)" in body
     assert len(mermaid_blocks(body)) == 2 + 3  # the objective against both params, and dvclive's three step curves
 
 
