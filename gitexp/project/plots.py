@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitexp.project import dvc
+from gitexp.project.model import load_project
 from gitexp.store.git import Git
 
 DVCLIVE_METRICS_DIR = "dvclive/plots/metrics/"
@@ -38,7 +39,12 @@ class DeclaredPlot:
 
 
 def declared_plots(git: Git, directory: str, revs: Mapping[str, str]) -> list[DeclaredPlot]:
-    """The plots of the project in ``directory`` for ``revs`` (label -> commit), dvclive's step curves aside."""
+    """The plots of the project in ``directory`` for ``revs`` (label -> commit), dvclive's step curves aside.
+
+    DVC is asked only when the first commit's project (cached, see ``load_project``) declares other plots.
+    """
+    if not revs or not _beyond_step_curves(git, next(iter(revs.values())), directory):
+        return []
     found = []
     for plot in dvc.collect_plots(git.root, directory, revs):
         if plot["id"].startswith(DVCLIVE_METRICS_DIR):
@@ -49,6 +55,12 @@ def declared_plots(git: Git, directory: str, revs: Mapping[str, str]) -> list[De
         else:
             found.append(DeclaredPlot(plot["id"], "vega", plot["properties"], plot["datapoints"], {}, plot["missing"]))
     return found
+
+
+def _beyond_step_curves(git: Git, commit: str, directory: str) -> bool:
+    project = load_project(git, commit, directory)
+    steps = project.path(DVCLIVE_METRICS_DIR.rstrip("/"))
+    return any(path != steps and not path.startswith(steps + "/") for path in project.plots_paths)
 
 
 def _image_bytes(source: str) -> bytes:
