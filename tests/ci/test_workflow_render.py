@@ -68,7 +68,7 @@ def test_every_variant_matches_githubs_workflow_schema(workflows_dir: Path) -> N
 def test_the_schema_check_would_catch_a_bad_permission(workflows_dir: Path, tmp_path: Path) -> None:
     text = (workflows_dir / "github.yml").read_text(encoding="utf-8")
     spoiled_file = tmp_path / "spoiled.yml"
-    spoiled_file.write_text(text.replace("contents: read", "contents: reed", 1), encoding="utf-8")
+    spoiled_file.write_text(text.replace("contents: write", "contents: wrote", 1), encoding="utf-8")  # no job asks to read only now
 
     assert check_workflow_schema(spoiled_file).returncode != 0
 
