@@ -16,6 +16,7 @@ import io
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 
 import cmarkgfm
@@ -30,7 +31,7 @@ from tests.fake_github import TOKEN
 
 REPO = Path(__file__).resolve().parents[2]
 MERMAID_JS = REPO / "tests/fixtures/mermaid/node_modules/mermaid/dist/mermaid.min.js"
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium")
 GITHUB_URL = "https://github.com/octo/lab.git"
 HOSTILE = 'x"]\n```\n%%{init}%% --> | <b>b</b> [l](http://e) `c` ;'
 DEMO_TRIALS = 6
