@@ -31,7 +31,7 @@ from gitexp.ci.matrix import MATRIX_LIMIT, plan_document, validate_chunks
 from gitexp.errors import GitCommandError, NotFoundError, UsageError
 from gitexp.execution.claims import Claims, Runner, clone_id, default_worker_id, run_claimed
 from gitexp.execution.driver import SweepDriver, early_stopping_reason
-from gitexp.execution.pipeline import RunOutcome, commit_result, pipeline_command, run_pipeline, trial_env, where
+from gitexp.execution.pipeline import RunOutcome, commit_result, run_pipeline, trial_command, trial_env, where
 from gitexp.execution.worktrees import update_submodules
 from gitexp.project.model import load_project
 from gitexp.project.outputs import push_outputs
@@ -217,7 +217,7 @@ class CheckoutRun:
         update_submodules(git)
         project = load_project(git, trial.tip, trial.project)
         stop = stop_request_path(git.common_dir(), trial.sweep, trial.name)  # the heartbeat writes it on a stop request
-        outcome = run_pipeline(git.root, pipeline_command(None), log_path, project, env=trial_env(git, trial), stop_request=stop)
+        outcome = run_pipeline(git.root, trial_command(git.root, project, None), log_path, project, env=trial_env(git, trial), stop_request=stop)
         self.outputs_pushed = outcome.status == SUCCEEDED and push_outputs(git.root / trial.project, git.env, trial.ref.key)
         self.log = log_path.read_text("utf-8", "replace") if log_path.exists() else ""
         self.result = commit_result(git, trial, outcome, where("ci"))

@@ -17,7 +17,7 @@ from typing import Protocol
 from gitexp.errors import DiskFull, GitCommandError, RepositoryError, UsageError
 from gitexp.execution.claims import Claims, Runner, clone_id, run_claimed
 from gitexp.execution.gpus import GpuLeases, GpuPlan, check_jobs
-from gitexp.execution.pipeline import RunOutcome, commit_result, pipeline_command, run_pipeline, trial_env, where
+from gitexp.execution.pipeline import RunOutcome, commit_result, run_pipeline, trial_command, trial_env, where
 from gitexp.execution.processes import stop_orphaned_trials
 from gitexp.execution.repro_server import WarmDvcPool
 from gitexp.execution.worktrees import Slots, checkout_slot, remove_stale_slots, share_dvc_cache
@@ -212,7 +212,7 @@ class LocalExecutor:
         with self.gpus.lease() as (gpu_env, gpus):
             outcome = run_pipeline(
                 worktree,
-                pipeline_command(self.options.stage),
+                trial_command(worktree, project, self.options.stage),
                 trial_log_path(self.common_dir, trial.sweep, trial.name),
                 project,
                 timeout=self.options.timeout,

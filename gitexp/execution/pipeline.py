@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import posixpath
-import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -22,11 +22,12 @@ from typing import Any
 
 import yaml
 
-from gitexp.errors import some_of
+from gitexp.errors import GitexpError, some_of
 from gitexp.execution import restore
 from gitexp.execution.processes import Ending, TrialProcesses, not_found
 from gitexp.execution.repro_server import ReproResult, WarmDvcPool, group_alive
-from gitexp.project.dvc import dvc_arguments, repro_argv, tool_env
+from gitexp.project.command import COMMAND_FILE, read_document, render_command
+from gitexp.project.dvc import add_outputs, dvc_arguments, repro_argv, tool_env
 from gitexp.project.metrics import read_workspace_metrics
 from gitexp.project.model import DVC_YAML, Project, declared_top_level_paths
 from gitexp.store.git import Git
@@ -34,6 +35,7 @@ from gitexp.store.records import CANCELLED, FAILED, SUCCEEDED, T_BASELINE, Trial
 from gitexp.store.stops import stop_requested
 
 LOG_TAIL_LINES = 30
+DVC_ROOT_ENV = "DVC_ROOT"
 
 
 @dataclass(frozen=True)
@@ -53,11 +55,18 @@ class RunOutcome:
         return not (self.lingering or self.checkout_lost)
 
 
-def pipeline_command(stage: str | None, command: str | None = None) -> list[str]:
-    """``dvc repro [stage]``, or a project's own command (split, never run by a shell)."""
-    if command:
-        return shlex.split(command)
+def pipeline_command(stage: str | None) -> list[str]:
+    """``dvc repro [stage]``."""
     return repro_argv(stage)
+
+
+def trial_command(checkout: Path, project: Project, stage: str | None) -> list[str]:
+    """What runs a trial checked out at ``checkout``: ``dvc repro [stage]``, or in a project without
+    dvc.yaml the command its ``gitexp.yaml`` records, placeholders filled (an argument list, no shell)."""
+    if not project.runs_command:
+        return pipeline_command(stage)
+    path = checkout / project.path(COMMAND_FILE)
+    return render_command(read_document(path.read_bytes() if path.is_file() else None))
 
 
 def run_pipeline(
@@ -88,6 +97,8 @@ def run_pipeline(
     log_path.write_bytes(b"")
     processes = TrialProcesses(directory if slot else None)
     run_env = tool_env({**os.environ, **(env or {}), **processes.env})
+    if project.runs_command:  # as dvc repro tells its stages: dvclive then leaves saving the experiment to gitexp
+        run_env[DVC_ROOT_ENV] = str(workdir)
     started = time.monotonic()
     dvc_args = dvc_arguments(argv)
     restoring = dvc_args is not None and any(output.cache for output in project.outputs)  # else nothing to check out
@@ -118,9 +129,21 @@ def run_pipeline(
     lingering = result.lingering or ending.outlived
     if reason:
         return RunOutcome(FAILED, duration, {}, reason, tail(log_path), lingering, checkout_lost=bool(lost))
+    if project.runs_command and project.outputs:
+        missing = [out.path for out in project.outputs if not (directory / out.path).exists()]
+        if missing:
+            reason = f"the command wrote no {project.display(missing[0])} (--outs): write it, or leave it out of --outs"
+            _log(log_path, reason)
+            return RunOutcome(FAILED, duration, {}, reason, tail(log_path), lingering)
+        try:
+            add_outputs(workdir, run_env, [project.display(out.path) for out in project.outputs])
+        except GitexpError as error:
+            _log(log_path, error.message)
+            return RunOutcome(FAILED, duration, {}, error.message, tail(log_path), lingering)
     tree, left_out = stage_result(Git(directory), project)
     if left_out:
-        _log(log_path, f"not in the result commit (dvc.yaml does not declare them): {some_of(left_out, shown=10)}")
+        why = "DVC's own files, from a dvc init in a project without DVC" if project.runs_command else "dvc.yaml does not declare them"
+        _log(log_path, f"not in the result commit ({why}): {some_of(left_out, shown=10)}")
     metrics = read_workspace_metrics(directory, project)
     return RunOutcome(SUCCEEDED, duration, metrics, reason, "", lingering, tree)
 
@@ -196,8 +219,12 @@ def stage_result(checkout: Git, project: Project) -> tuple[str, list[str]]:
     dvc.yaml the run wrote (dvclive writes one). Cached outputs are ignored by
     Git already. Everything else stays out, and is named in the trial's log.
     """
+    scaffold = dvc_scaffold(checkout, project) if project.runs_command else []
     checkout.stage_tracked_changes()
     untracked = checkout.untracked_files()
+    if project.runs_command:  # no pipeline declares what it writes: all Git does not ignore
+        checkout.add(untracked)
+        return checkout.write_tree(), scaffold
     declared = set(committed_paths(project))
     for path in untracked:
         if posixpath.basename(path) == DVC_YAML:
@@ -206,6 +233,21 @@ def stage_result(checkout: Git, project: Project) -> tuple[str, list[str]]:
     kept = [path for path in untracked if _is_declared(path, declared)]
     checkout.add(kept)
     return checkout.write_tree(), [path for path in untracked if path not in set(kept)]
+
+
+def dvc_scaffold(checkout: Git, project: Project) -> list[str]:
+    """Delete what ``dvc init`` wrote into a checkout of a project without DVC (dvclive runs it there),
+    and answer it: DVC's own files, not the command's output, and no DVC project for the result commit to be."""
+    if checkout.rev_parse(f"HEAD:{project.path('.dvc')}") is not None:
+        return []
+    found = [path for path in (project.path(".dvc"), project.path(".dvcignore")) if (checkout.root / path).exists()]
+    for path in found:
+        target = checkout.root / path
+        if target.is_dir():
+            shutil.rmtree(target)
+        else:
+            target.unlink()
+    return found
 
 
 def committed_paths(project: Project) -> list[str]:

@@ -11,6 +11,7 @@ and what a killed one wrote is undone by the next command that writes.
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,7 +23,8 @@ from gitexp.errors import ConcurrentChange, RepositoryError, UsageError, some_of
 from gitexp.project.data import DATA_KEYS, Tracking, add_sources, check_source, find_tracking
 from gitexp.project.data import render as render_data
 from gitexp.project.metrics import read_commit_metrics
-from gitexp.project.model import DEFAULT_PARAMS_FILE, Project, ProjectCache, broken_link, load_project
+from gitexp.project.command import COMMAND_FILE, command_document, command_words, placeholders
+from gitexp.project.model import Project, ProjectCache, broken_link, load_project, no_dvc_yaml
 from gitexp.project.params import ParamsFile, check_value_type, decode_params
 from gitexp.store.git import ZERO_OID, FastImportCommit, Git, RefUpdate
 from gitexp.store.journal import pending_write, recover
@@ -120,6 +122,8 @@ def plan_queue(git: Git, request: QueueRequest) -> PlannedQueue:
     cache = ProjectCache(git.common_dir(), deferred=True)  # written only once the sweep is
     targets = ParamsTargets(git, baseline, load_project(git, baseline, request.project, cache))
     targets.check_spec(spec)
+    if targets.project.runs_command:
+        check_command(git, baseline, targets.project, spec)
     sources = data_sources(git, request.cwd or git.root, spec)
     problem = objective_problem(git, spec, baseline, targets.project)
     if problem:
@@ -138,6 +142,20 @@ def plan_queue(git: Git, request: QueueRequest) -> PlannedQueue:
         project=request.project,
     )
     return PlannedQueue(git, sweep, spec, plans, targets, cache, sources)
+
+
+def check_command(git: Git, baseline: str, project: Project, spec: SweepSpec) -> None:
+    """The command's program exists (on PATH, or a file of the baseline), and so does a ``python`` script;
+    ``--outs`` needs DVC."""
+    words = command_words(spec.command)
+    program, script = words[0], words[1] if len(words) > 1 else ""
+    if not placeholders([program]) and "/" not in program and shutil.which(program) is None:
+        raise UsageError(f"the command's program {program!r} is not found on PATH: install it, or give its path")
+    for path in ([program] if "/" in program else []) + ([script] if Path(program).name.startswith("python") and script.endswith(".py") else []):
+        if not placeholders([path]) and not Path(path).is_absolute() and git.read_blob(baseline, project.path(path)) is None:
+            raise UsageError(f"the command runs {path}, which the baseline does not hold: commit it, or fix the path")
+    if spec.command_outs and not (git.root / project.directory / ".dvc").is_dir():
+        raise UsageError("--outs puts outputs into the DVC cache, but this project has no DVC: run dvc init (and commit), or leave --outs out")
 
 
 def data_sources(git: Git, cwd: Path, spec: SweepSpec) -> dict[str, dict[str, Path]]:
@@ -311,9 +329,28 @@ class ParamsTargets:
         self._paths: dict[str, str] = {}  # the file each params file names, after symlinks
         self._modes: dict[str, str] = {}
 
+    def use_command(self, spec: SweepSpec) -> None:
+        """In a project without dvc.yaml, the trials' ``gitexp.yaml``: the spec's command, its parameters null."""
+        if not self.project.runs_command or COMMAND_FILE in self._files:
+            return
+        if spec.command is None:
+            raise RepositoryError(no_dvc_yaml(self.project.directory))
+        words = command_words(spec.command)
+        targets = [target for target, _ in spec.constants] + [axis.target for axis in spec.space.axes]
+        keys = [t.key for t in targets if isinstance(t, ParamTarget) and (t.file or COMMAND_FILE) == COMMAND_FILE]
+        missing = [name for name in placeholders(words) if name not in keys]
+        if missing:
+            raise UsageError(
+                f"the command's {{{{ {missing[0]} }}}} has no value: declare it (declarations:, params: or matrix: "
+                f"in a sweep file, --set {missing[0]}=VALUE) or write the value into the command"
+            )
+        text = command_document(words, keys, spec.command_metrics, spec.command_outs)
+        self._files[COMMAND_FILE] = ParamsFile(COMMAND_FILE, text)
+        self._paths[COMMAND_FILE], self._modes[COMMAND_FILE] = self.project.path(COMMAND_FILE), "100644"
+
     def file(self, name: str | None) -> ParamsFile:
-        """A params file by its project-relative name (``params.yaml`` when None)."""
-        name = name or DEFAULT_PARAMS_FILE
+        """A params file by its project-relative name (the project's default when None)."""
+        name = name or self.project.default_params_file
         if name not in self._files:
             path = self.project.path(name)
             if path not in self.project.params_files:
@@ -341,6 +378,7 @@ class ParamsTargets:
 
     def check_spec(self, spec: SweepSpec) -> None:
         """Every key exists and every discrete value fits the type the file holds; DVC tracks every dataset."""
+        self.use_command(spec)
         for index, (target, value) in enumerate(spec.constants):
             check_value_type(str(target), self.file(target.file).get(target.key), value, index in spec.quoted_constants)
         trackings = [self.tracking(axis.target) for axis in spec.space.axes if isinstance(axis.target, DataTarget)]
@@ -356,17 +394,19 @@ class ParamsTargets:
 
     def files_touched(self, spec: SweepSpec) -> tuple[str, ...]:
         targets = [t for t, _ in spec.constants] + [axis.target for axis in spec.space.axes]
-        return tuple(dict.fromkeys(t.file or DEFAULT_PARAMS_FILE for t in targets if isinstance(t, ParamTarget)))
+        touched = [t.file or self.project.default_params_file for t in targets if isinstance(t, ParamTarget)]
+        return tuple(dict.fromkeys([COMMAND_FILE] * self.project.runs_command + touched))
 
     def render(self, spec: SweepSpec, plan: TrialPlan) -> dict[str, tuple[str, bytes]]:
         """The changed params files of one trial, and the .dvc files or dvc.lock of its datasets: path -> (mode, content)."""
-        per_file: dict[str, dict[str, Any]] = {}
+        self.use_command(spec)
+        per_file: dict[str, dict[str, Any]] = {COMMAND_FILE: {}} if self.project.runs_command else {}  # new in every trial
         datasets = {}
         for target, value in [*spec.constants, *plan.params.items()]:
             if isinstance(target, DataTarget):
                 datasets[target] = value
                 continue
-            per_file.setdefault(target.file or DEFAULT_PARAMS_FILE, {})[target.key] = value
+            per_file.setdefault(target.file or self.project.default_params_file, {})[target.key] = value
         rendered = {name: self.file(name).render(updates).encode("utf-8") for name, updates in per_file.items()}
         files = {self._paths[name]: (self._modes[name], text) for name, text in rendered.items()}
         for target, value in datasets.items():

@@ -94,6 +94,11 @@ def run_dvc(directory: Path, env: Mapping[str, str], *args: str, silence: float 
         raise GitCommandError(f"dvc {args[0]} failed: {dvc_error(output, proc.returncode)}")
 
 
+def add_outputs(directory: Path, env: Mapping[str, str], paths: Sequence[str]) -> None:
+    """``dvc add`` the outputs a command wrote (``--outs``): into the cache, a ``.dvc`` file and ``.gitignore`` each."""
+    run_dvc(directory, env, "add", "-q", *paths)
+
+
 def cache_data(project_dir: Path, source: Path) -> dict[str, Any]:
     """``source`` (a file or folder) put into the DVC cache of the project at ``project_dir`` by its content,
     as ``dvc add`` does (a folder as its ``.dir`` manifest and its files), and what a ``.dvc`` file records

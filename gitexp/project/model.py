@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from gitexp.errors import RepositoryError, UsageError
+from gitexp.project.command import COMMAND_FILE, read_document
 from gitexp.store.git import Git
 from gitexp.store.layout import project_cache_dir
 from gitexp.yaml_size import refuse_explosive_yaml
@@ -60,6 +61,16 @@ class Project:
     directory: str = ""
     outputs: tuple[Output, ...] = field(default=())
     dvc_files: tuple[str, ...] = field(default=())
+
+    @property
+    def runs_command(self) -> bool:
+        """A project without dvc.yaml: its trials run the command gitexp.yaml records (project/command.py)."""
+        return not self.dvc_files
+
+    @property
+    def default_params_file(self) -> str:
+        """The file a parameter named without FILE: goes to."""
+        return COMMAND_FILE if self.runs_command else DEFAULT_PARAMS_FILE
 
     @property
     def lock_files(self) -> tuple[str, ...]:
@@ -136,11 +147,12 @@ def _relative(path: Path, root: Path) -> str:
 def load_project(git: Git, rev: str, directory: str = "", cache: "ProjectCache | None" = None) -> Project:
     """The project in ``directory`` as committed in ``rev``, resolved by DVC (or read from the cache).
 
-    Refuses a project with no dvc.yaml, and a dvc.yaml DVC rejects, with DVC's message.
+    A project with no dvc.yaml runs a command instead (``command_project``);
+    a dvc.yaml DVC rejects is refused with DVC's message.
     """
     files = project_files(git, rev, directory)
-    if not files.dvc_files:
-        raise RepositoryError(_no_dvc_yaml(directory))
+    if not files.dvc_files or repo_path(directory, COMMAND_FILE) in files.blobs:  # the dvc.yaml of a command is dvclive's
+        return command_project(git, rev, directory)
     _refuse_explosive_yaml(git, files)
     cache = cache or ProjectCache(git.common_dir())
     key = files.cache_key(git, rev)
@@ -179,11 +191,20 @@ def _refuse_explosive_yaml(git: Git, files: ProjectFiles) -> None:
 _RESOLVING = threading.Lock()  # executor threads share one imported DVC, which is not made for threads
 
 
-def _no_dvc_yaml(directory: str) -> str:
+def command_project(git: Git, rev: str, directory: str) -> Project:
+    """A project without dvc.yaml, as its ``gitexp.yaml`` at ``rev`` describes it (a baseline has none yet)."""
+    document = read_document(git.read_blob(rev, repo_path(directory, COMMAND_FILE)))
+    listed = lambda name: [repo_path(directory, path) for path in document.get(name) or () if isinstance(path, str)]  # noqa: E731
+    outputs = tuple(Output(path, "", kind="outs") for path in listed("outs"))
+    return Project((repo_path(directory, COMMAND_FILE),), tuple(listed("metrics")), (), (), directory, outputs)
+
+
+def no_dvc_yaml(directory: str) -> str:
     where = f"in {directory}/" if directory else "at the root of the repository"
     return (
         f"no dvc.yaml {where}: gitexp runs DVC pipelines; create one with dvc stage add (and commit it), "
-        "or run gitexp from the DVC project's folder (or name it with --project)"
+        "run gitexp from the DVC project's folder (or name it with --project), "
+        "or give the command trials run after --, e.g. gitexp queue -- python train.py --lr '[0.01, 0.1]'"
     )
 
 

@@ -15,7 +15,7 @@ from gitexp.project.data import find_tracking
 from gitexp.project.data import label as dataset_label
 from gitexp.project.lock import PipelineRecord
 from gitexp.project.metrics import CommitReader, dvc_file_paths, flatten, merge_metrics_files, read_workspace_metrics
-from gitexp.project.model import DEFAULT_PARAMS_FILE, Project, load_project
+from gitexp.project.model import Project, load_project
 from gitexp.project.params import ParamsFile, read_values
 from gitexp.store.claim_records import T_NODE, T_SLURM_ARRAY, T_SLURM_JOB, Claim, read_claim
 from gitexp.store.git import Git
@@ -332,7 +332,7 @@ class RowReader:
         flat = {}
         for path, values in self._params_files(sweep, rev).items():
             name = project.display(path)
-            prefix = "" if name == DEFAULT_PARAMS_FILE else f"{name}:"
+            prefix = "" if name == project.default_params_file else f"{name}:"
             if isinstance(values, dict):
                 flat.update((prefix + key, value) for key, value in flatten(values))
         return flat
@@ -360,7 +360,7 @@ def baseline_params(git: Git, rev: str, keys: list[str], project: Project) -> di
     values = {}
     for key in keys:
         path, sep, dotted = key.partition(":")
-        path, dotted = (path, dotted) if sep else (DEFAULT_PARAMS_FILE, key)
+        path, dotted = (path, dotted) if sep else (project.default_params_file, key)
         if path not in files:
             linked = git.through_links(rev, project.path(path))
             blob = git.read_blob(rev, linked[0]) if linked else None

@@ -1,13 +1,16 @@
-"""One SweepSpec from the command line: --set flags, a sweep file, or both (flags win)."""
+"""One SweepSpec from the command line: --set flags, a sweep file, or both (flags win), and a script's
+command after ``--`` (its swept flags are axes too)."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 
 from gitexp.errors import UsageError
 from gitexp.sweep.expr import parse_data, parse_set
 from gitexp.sweep.files import read_sweep_file, validate_in_file
+from gitexp.sweep.script import script_sweep
 from gitexp.sweep.space import Space
 from gitexp.sweep.spec import Objective, SweepSpec, spec_from_flags
 
@@ -23,8 +26,34 @@ def build_spec(
     concurrency: int | None = None,
     objective: str | None = None,
     goal: str | None = None,
+    command: Sequence[str] = (),
+    metrics: Sequence[str] = (),
+    outs: Sequence[str] = (),
 ) -> SweepSpec:
-    if not sets and not data and sweep_file is None:
+    if strategy == "none":  # Grid.ai's: the command's flags as written, one trial
+        if not command:
+            raise UsageError("--strategy none passes a command's flags as written: give the command after --, e.g. gitexp queue --strategy none -- python main.py")
+        strategy = "grid"
+        evaluate = False
+    else:
+        evaluate = True
+    spec = _flags_and_file(sets, data, sweep_file, strategy, num_trials, seed, concurrency, objective, goal, bool(command))
+    if command:
+        line, axes = script_sweep(command, evaluate=evaluate, seed=seed if seed is not None else spec.seed or 0)
+        flagged = {axis.target for axis in axes}
+        space = Space(tuple(axis for axis in spec.space.axes if axis.target not in flagged) + tuple(axes))
+        spec = dataclasses.replace(spec, space=space, command=line)
+    if metrics or outs:
+        spec = dataclasses.replace(spec, command_metrics=tuple(metrics), command_outs=tuple(outs))
+    if sweep_file and (command or metrics or outs):
+        validate_in_file(spec, sweep_file)
+    elif command or metrics or outs:
+        spec.validate()
+    return spec
+
+
+def _flags_and_file(sets, data, sweep_file, strategy, num_trials, seed, concurrency, objective, goal, command: bool) -> SweepSpec:
+    if not sets and not data and sweep_file is None and not command:
         raise UsageError("nothing to sweep: give --set KEY=VALUES (repeatable), --data PATH=SOURCE or --sweep FILE")
     if goal and not objective:
         raise UsageError("--goal needs --objective METRIC: name the metric to optimise")

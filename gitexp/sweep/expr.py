@@ -178,6 +178,18 @@ def _refuse_shape_changes(flag: str) -> None:
         raise UsageError(f"--set {flag!r}: Hydra's +{key[1:]} adds a key, and trials only change values: add {key[1:]} to the params file and commit")
 
 
+_SWEEP_VALUE = re.compile(r"\s*(?:\[|(?P<name>[A-Za-z_]\w*)\s*\()")
+
+
+def parse_flag_value(text: str, start: int, *, seed: int = 0, key: str = "") -> Dimension | None:
+    """The sweep in a script flag's value ``text[start:]`` (a list, or a call like ``uniform(1e-5, 1e-1, 3)``),
+    or None when it is a plain value, passed on as written; syntax errors point into ``text``."""
+    match = _SWEEP_VALUE.match(text, start)
+    if match is None or (match["name"] is not None and match["name"] not in FUNCTIONS):
+        return None
+    return _Parser(text, start).parse(seed=seed, key=key)
+
+
 def parse_data(flag: str) -> Axis:
     """One ``--data TARGET=SOURCE`` flag, or ``TARGET='[a.xml, b.xml]'``: the sources as an axis."""
     target, equals, sources = flag.partition("=")

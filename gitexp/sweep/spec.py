@@ -185,6 +185,8 @@ class SweepSpec:
     objective: Objective | None = None
     early_stopping: tuple[EarlyStoppingRule, ...] = ()
     command: str | None = None  # a Polyaxon run.cmd or W&B command, for projects without dvc.yaml
+    command_metrics: tuple[str, ...] = ()  # --metrics: the command's metrics files (besides dvclive's)
+    command_outs: tuple[str, ...] = ()  # --outs: the command's outputs that go into the DVC cache
     constants: tuple[tuple[ParamTarget, Any], ...] = ()  # set in every trial
     quoted_constants: frozenset[int] = frozenset()  # indices of constants written as quoted strings
     more_objectives: tuple[Objective, ...] = ()  # after objective: a multi-objective sweep
@@ -211,6 +213,8 @@ class SweepSpec:
         object.__setattr__(self, "more_objectives", tuple(self.more_objectives))
         object.__setattr__(self, "constraints", tuple(self.constraints))
         object.__setattr__(self, "notes", tuple(self.notes))
+        object.__setattr__(self, "command_metrics", tuple(self.command_metrics))
+        object.__setattr__(self, "command_outs", tuple(self.command_outs))
 
     def validate(self) -> None:
         """Raise UsageError for the first inconsistency found."""
@@ -231,6 +235,8 @@ class SweepSpec:
             raise UsageError(f"seed must be a whole number, got {self.seed!r}")
         if self.command is not None and not (isinstance(self.command, str) and self.command.strip()):
             raise UsageError(f"command must be a non-empty shell command, got {self.command!r}")
+        if (self.command_metrics or self.command_outs) and self.command is None:
+            raise UsageError("--metrics and --outs name what a command writes: give the command after --, e.g. gitexp queue --metrics m.json -- python train.py")
         self._validate_max_trials()
         self._validate_targets()
         if self.strategy == "grid":
@@ -315,6 +321,9 @@ class SweepSpec:
             recorded["pruner"] = self.pruner.to_json()
         if self.more_objectives:  # likewise
             recorded["more_objectives"] = [dataclasses.asdict(objective) for objective in self.more_objectives]
+        for name in ("command_metrics", "command_outs"):
+            if getattr(self, name):
+                recorded[name] = list(getattr(self, name))
         if self.constraints:
             recorded["constraints"] = [dataclasses.asdict(constraint) for constraint in self.constraints]
         return recorded
@@ -339,6 +348,8 @@ class SweepSpec:
                 more_objectives=tuple(Objective(**objective) for objective in data.get("more_objectives", ())),
                 constraints=tuple(Constraint(**constraint) for constraint in data.get("constraints", ())),
                 pruner=PrunerSpec.from_json(data["pruner"]) if data.get("pruner") else None,
+                command_metrics=tuple(data.get("command_metrics", ())),
+                command_outs=tuple(data.get("command_outs", ())),
             )
         except (KeyError, TypeError) as error:
             raise UsageError(f"the recorded sweep specification is incomplete ({error!r}): re-create the sweep") from None

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import click
 
-from gitexp.cli.commands.core import spec_from_options, sweep_options
+from gitexp.cli.commands.core import ScriptCommand, spec_from_options, sweep_options
 from gitexp.cli.environment import Environment, pass_environment
 from gitexp.cli.group import cli
 from gitexp.errors import RepositoryError
 from gitexp.review.tables import format_value
 
 
-@cli.command()
+@cli.command(cls=ScriptCommand)
 @click.argument("sweep_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @sweep_options
 @click.option("--json", "as_json", is_flag=True, help="Print the definition and trials as JSON.")

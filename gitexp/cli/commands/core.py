@@ -20,17 +20,36 @@ from gitexp.terminal import terminal_text
 NO_SWEEPS = "No sweeps yet: create one with gitexp queue --set KEY=VALUES"
 
 
+SCRIPT = "gitexp.script"  # ctx.meta key: the words after --
+
+
+class ScriptCommand(click.Command):
+    """A command that takes a script's command line after ``--`` (kept whole, never read as options or names)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--" in args:
+            cut = args.index("--")
+            args, ctx.meta[SCRIPT] = args[:cut], tuple(args[cut + 1 :])
+        return super().parse_args(ctx, args)
+
+
+def script_given() -> bool:
+    return bool(click.get_current_context().meta.get(SCRIPT))
+
+
 def sweep_options(command):
     """The options that define a sweep, shared by queue, run --sweep and check."""
     options = [
         click.option("-S", "--set", "sets", multiple=True, metavar="[FILE:]KEY=EXPR", help="A params key and its values; repeat (-S as in dvc exp run)."),
         click.option("--data", "data", multiple=True, metavar="PATH=SOURCE", help="A DVC-tracked path and the file or folder (or '[a, b]' list) each trial takes instead; repeat."),
-        click.option("--strategy", help="grid (default), random, hyperband or bayes."),
+        click.option("--strategy", help="grid (default), random, hyperband or bayes; none: a command's flags as written."),
         click.option("--num-trials", type=int, help="How many trials (random and adaptive strategies)."),
         click.option("--seed", type=int, help="Seed for random draws."),
         click.option("--concurrency", type=int, help="How many trials of an adaptive sweep run at once."),
         click.option("--objective", metavar="METRIC", help="The metric to optimise (adaptive strategies, ranking)."),
         click.option("--goal", type=click.Choice(["maximize", "minimize"]), help="The objective's direction."),
+        click.option("--metrics", multiple=True, metavar="FILE", help="With -- COMMAND: a metrics file it writes (json, yaml, csv); repeat."),
+        click.option("--outs", multiple=True, metavar="PATH", help="With -- COMMAND: an output it writes that goes into the DVC cache; repeat."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -40,10 +59,11 @@ def sweep_options(command):
 def spec_from_options(environment: Environment, sets, sweep_file, data=(), **flags):
     from gitexp.sweep.build import build_spec
 
-    return build_spec(list(sets), data=list(data), sweep_file=sweep_file and (environment.cwd / sweep_file), **flags)
+    command = click.get_current_context().meta.get(SCRIPT, ())
+    return build_spec(list(sets), data=list(data), sweep_file=sweep_file and (environment.cwd / sweep_file), command=command, **flags)
 
 
-@cli.command()
+@cli.command(cls=ScriptCommand)
 @sweep_options
 @click.option("--sweep", "sweep_file", type=click.Path(dir_okay=False, path_type=Path), help="A sweep file.")
 @click.option("--name", help="The sweep's name (default: a generated one).")
@@ -51,7 +71,7 @@ def spec_from_options(environment: Environment, sets, sweep_file, data=(), **fla
 @click.option("--include-uncommitted", is_flag=True, help="Snapshot uncommitted changes into the baseline.")
 @pass_environment
 def queue(environment: Environment, sweep_file, name, rev, include_uncommitted, **sweep_flags):
-    """Create one trial branch per point of the sweep."""
+    """Create one trial branch per point of the sweep (or of a script's flags after --)."""
     from gitexp.planning.queue import QueueRequest, queue_sweep
 
     git = environment.git()
@@ -65,7 +85,7 @@ def queue(environment: Environment, sweep_file, name, rev, include_uncommitted, 
     environment.echo(f"Run them with: gitexp run {sweep.name}")
 
 
-@cli.command()
+@cli.command(cls=ScriptCommand)
 @click.argument("names", nargs=-1, shell_complete=complete_names)
 @click.option("-j", "--jobs", type=int, help=JOBS_HELP)
 @gpu_options
@@ -100,7 +120,7 @@ def run(environment: Environment, names, jobs, gpus, gpus_per_trial, timeout, st
         copy_paths=copy_paths_option(git, environment.cwd, copy_paths),
     )
     options.validate()
-    if sweep_file or sweep_flags["sets"] or sweep_flags["data"]:
+    if sweep_file or sweep_flags["sets"] or sweep_flags["data"] or script_given():
         spec = spec_from_options(environment, sweep_flags.pop("sets"), sweep_file, **sweep_flags)
         planned = plan_queue(git, QueueRequest(spec, name, project=environment.project_dir(git), cwd=environment.cwd))
         refuse_objective_problems(git, planned.sweep)  # validate first, write after
