@@ -9,6 +9,8 @@ or a file inside a cached output directory, as example-get-started's
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -32,10 +34,30 @@ def metrics_paths(project: Project) -> tuple[str, ...]:
 def load_metrics(path: str, content: bytes) -> dict[str, Any] | None:
     """One metrics file's values as nested in the file; None when it is no readable mapping."""
     try:
+        if path.endswith(".csv"):
+            return _csv_metrics(content)
         data = json.loads(content) if path.endswith(".json") else read_values(path, content.decode("utf-8", "replace"))
     except (ValueError, UsageError):
         return None
     return data if isinstance(data, Mapping) else None
+
+
+def _csv_metrics(content: bytes) -> dict[str, Any] | None:
+    """A CSV metrics file (``--metrics``): a header, then rows; the last row holds the values (the final step)."""
+    rows = list(csv.reader(io.StringIO(content.decode("utf-8", "replace"))))
+    if len(rows) < 2 or len(rows[-1]) != len(rows[0]):
+        return None
+    return {name: resolve_number(value) for name, value in zip(rows[0], rows[-1])}
+
+
+def resolve_number(text: str) -> Any:
+    """A CSV cell as a number when it reads as one (as dvc plots reads CSV), else the text."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
 
 
 def parse_metrics(path: str, content: bytes) -> dict[str, Any]:
