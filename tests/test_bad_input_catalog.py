@@ -1182,3 +1182,49 @@ CASES.update({
         ("report", "s", "--trials", "t001,t009"), "sweep s has no trial 't009'", "give trial names such as t001", queued_sweep
     ),
 })
+
+# -- nodvc: projects without dvc.yaml (a command after --, Polyaxon's run.cmd) --
+
+NO_PIPELINE = commit_file("dvc.yaml", None)  # the project keeps DVC (and train.py) but has no pipeline
+
+
+def without_dvc(git: Git, tmp_path: Path) -> Path:
+    """A plain Git repository: train.py and params.yaml, no DVC at all."""
+    git.run("rm", "-rq", ".dvc", ".dvcignore", "dvc.yaml")
+    git.run("commit", "-qm", "no DVC")
+    return git.root
+
+
+CASES.update({
+    "a command whose program is not found": Case(
+        ("queue", "--", "pyhton3", "train.py", "--lr", "[0.1, 0.2]"), "'pyhton3' is not found on PATH", "install it, or give its path", NO_PIPELINE
+    ),
+    "a command whose script the baseline lacks": Case(
+        ("queue", "--", "python3", "trian.py", "--lr", "[0.1, 0.2]"), "runs trian.py, which the baseline does not hold", "commit it", NO_PIPELINE
+    ),
+    "a run.cmd placeholder with no value": Case(
+        ("queue", "--sweep", "../sweep.yaml"),
+        "{{ epochs }} has no value",
+        "declare it",
+        then(NO_PIPELINE, sweep_file("matrix: {lr: [0.1]}\nrun:\n  cmd: python3 train.py --lr={{ lr }} --epochs={{ epochs }}\n")),
+    ),
+    "a command flag whose sweep does not parse points at it": Case(
+        ("queue", "--", "python3", "train.py", "--lr", "uniform(0.1, 0.5"), "'(' is never closed", "--lr uniform>>>(0.1, 0.5", NO_PIPELINE
+    ),
+    "a command flag written with = whose sweep does not parse": Case(
+        ("queue", "--", "python3", "train.py", "--lr=[0.1, 0.2"), "'[' is never closed", "--lr=>>>[0.1", NO_PIPELINE
+    ),
+    "a command flag named as gitexp.yaml's own keys": Case(
+        ("queue", "--", "python3", "train.py", "--command", "[a, b]"), "'command' is a name gitexp.yaml keeps", "rename the flag", NO_PIPELINE
+    ),
+    "--strategy none without a command": Case(
+        queue("train.lr=1", extra=("--strategy", "none")), "--strategy none passes a command's flags as written", "give the command after --"
+    ),
+    "--metrics without a command": Case(
+        queue("train.lr=1", extra=("--metrics", "m.json")), "--metrics and --outs name what a command writes", "give the command after --"
+    ),
+    "--outs in a project without DVC": Case(
+        ("queue", "--outs", "model.pt", "--", "python3", "train.py", "--lr", "[0.1]"), "this project has no DVC", "run dvc init", without_dvc
+    ),
+    "no command after --": Case(("queue", "--"), "nothing to sweep", "--set KEY=VALUES", NO_PIPELINE),
+})

@@ -238,7 +238,7 @@ def stage_result(checkout: Git, project: Project) -> tuple[str, list[str]]:
 def dvc_scaffold(checkout: Git, project: Project) -> list[str]:
     """Delete what ``dvc init`` wrote into a checkout of a project without DVC (dvclive runs it there),
     and answer it: DVC's own files, not the command's output, and no DVC project for the result commit to be."""
-    if checkout.rev_parse(f"HEAD:{project.path('.dvc')}") is not None:
+    if checkout.tree_entries("HEAD", [project.path(".dvc")]):
         return []
     found = [path for path in (project.path(".dvc"), project.path(".dvcignore")) if (checkout.root / path).exists()]
     for path in found:

@@ -353,7 +353,7 @@ class ParamsTargets:
         name = name or self.project.default_params_file
         if name not in self._files:
             path = self.project.path(name)
-            if path not in self.project.params_files:
+            if path not in self.project.params_files and not self.project.runs_command:  # a command's: any committed file
                 listed = ", ".join(self.project.display(p) for p in self.project.params_files) or "none"
                 raise UsageError(
                     f"dvc.yaml lists no params from {name} (params files: {listed}): "

@@ -237,6 +237,7 @@ def test_outs_go_into_the_dvc_cache_of_a_project_with_dvc_but_no_dvc_yaml(tmp_pa
     assert result.code == 0, result
     (trial,) = trials(git)
     committed = git.run("ls-tree", "-r", "--name-only", trial.tip).split()
-    assert "model.bin" not in committed and {"model.bin.dvc", ".gitignore"} <= set(committed)
+    assert git.run("diff", "--name-only", f"{trial.tip}^", trial.tip).split() == [".gitignore", "model.bin.dvc"]
+    assert "model.bin" not in committed and ".dvc/config" in committed
     md5 = yaml.safe_load(git.read_blob(trial.tip, "model.bin.dvc"))["outs"][0]["md5"]
     assert (git.root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]).read_bytes() == b"ab" * 1000

@@ -1,7 +1,9 @@
 """What every executor promises, checked on each: the local runner, a worker on a clone, a CI job in a checkout.
 
 Each adapter queues trials in the user's project, runs them through its executor from the command
-line (as a user, or the generated workflow, does), and says where the results are read.
+line (as a user, or the generated workflow, does), and says where the results are read. Each runs
+both ways a trial runs: a DVC pipeline (dvc repro), and a project without dvc.yaml whose trials run
+a command (the same train.py, queued after ``--``).
 """
 
 from __future__ import annotations
@@ -18,17 +20,60 @@ from gitexp.store.records import T_STATUS, Ledger, Trial, failure_details
 FAST = ["--heartbeat", "0.2", "--poll", "0.2"]
 
 
+class DvcPipeline:
+    """Trials run dvc repro: the result commit holds dvc.lock and the stage's metrics."""
+
+    result_files = ["dvc.lock", "metrics.json"]
+    failure = "dvc repro exited with status "
+
+    def prepare(self, project: Git) -> None:
+        pass
+
+    def queue_args(self, sets: tuple[str, ...]) -> list[str]:
+        return [arg for value in sets for arg in ("--set", value)]
+
+    def check_result(self, results: Git, ref: str, trial: Trial) -> None:
+        assert f"lr: {trial.params['train.lr']}" in results.read_blob(ref, "dvc.lock").decode()
+
+    def check_failure_log(self, log: list[str]) -> None:
+        assert any(line.endswith("python train.py, exited with 3") for line in log), log
+
+
+class CommandPipeline(DvcPipeline):
+    """No dvc.yaml: trials run ``python train.py`` as gitexp.yaml records it, and commit what it wrote."""
+
+    result_files = ["metrics.json"]
+    failure = "python exited with status "
+
+    def prepare(self, project: Git) -> None:
+        project.run("rm", "-q", "dvc.yaml")
+        project.run("commit", "-qm", "no pipeline: trials run a command")
+
+    def queue_args(self, sets: tuple[str, ...]) -> list[str]:
+        flags = [arg for value in sets for arg in ("--set", f"params.yaml:{value}")]
+        return [*flags, "--metrics", "metrics.json", "--", "python", "train.py"]
+
+    def check_result(self, results: Git, ref: str, trial: Trial) -> None:
+        assert "command: [python, train.py]" in results.read_blob(ref, "gitexp.yaml").decode()
+
+    def check_failure_log(self, log: list[str]) -> None:
+        pass  # the script's own output is the whole log
+
+
+PIPELINES = {"dvc repro": DvcPipeline, "command": CommandPipeline}
+
+
 class Executor:
     """Queues trials in the user's project and runs them; ``results`` is the repository they land in."""
 
-    def __init__(self, project: Git, bare_remote: Path, run_gitexp, tmp_path: Path):
-        self.project, self.run_gitexp, self.tmp_path = project, run_gitexp, tmp_path
+    def __init__(self, project: Git, bare_remote: Path, run_gitexp, tmp_path: Path, pipeline: DvcPipeline):
+        self.project, self.run_gitexp, self.tmp_path, self.pipeline = project, run_gitexp, tmp_path, pipeline
+        pipeline.prepare(project)
         self.results = project
         self.workspaces = [project]  # the repositories the user ran gitexp in
 
     def queue(self, name: str, *sets: str) -> None:
-        flags = [arg for value in sets for arg in ("--set", value)]
-        assert self.run_gitexp(self.project.root, "queue", "--name", name, *flags).code == 0
+        assert self.run_gitexp(self.project.root, "queue", "--name", name, *self.pipeline.queue_args(sets)).code == 0
 
     def run(self) -> int:
         """Run every queued trial; the exit status."""
@@ -43,8 +88,8 @@ class LocalRun(Executor):
 class RemoteExecutor(Executor):
     """The user pushes the queued trials to a bare ``origin``, where they are run and their results land."""
 
-    def __init__(self, project: Git, bare_remote: Path, run_gitexp, tmp_path: Path):
-        super().__init__(project, bare_remote, run_gitexp, tmp_path)
+    def __init__(self, project: Git, bare_remote: Path, run_gitexp, tmp_path: Path, pipeline: DvcPipeline):
+        super().__init__(project, bare_remote, run_gitexp, tmp_path, pipeline)
         project.run("remote", "add", "origin", str(bare_remote))
         project.run("push", "-q", "origin", "main")
         self.results = Git(bare_remote)
@@ -90,9 +135,10 @@ class CheckoutRun(RemoteExecutor):
 EXECUTORS = {"local": LocalRun, "worker": WorkerRun, "ci checkout": CheckoutRun}
 
 
-@pytest.fixture(params=list(EXECUTORS))
+@pytest.fixture(params=[(kind, pipeline) for kind in EXECUTORS for pipeline in PIPELINES], ids="-".join)
 def executor(request, project, bare_remote, run_gitexp, tmp_path) -> Executor:
-    return EXECUTORS[request.param](project, bare_remote, run_gitexp, tmp_path)
+    kind, pipeline = request.param
+    return EXECUTORS[kind](project, bare_remote, run_gitexp, tmp_path, PIPELINES[pipeline]())
 
 
 def queued(executor: Executor, *sweeps: str) -> dict[str, Trial]:
@@ -111,7 +157,8 @@ def parent(git: Git, ref: str) -> str:
 
 def expected_score(trial: Trial) -> float:
     """What the fixture's train.py computes for the trial's params (n_est stays at 50)."""
-    return round(1.0 - abs(trial.params["train.lr"] - 0.1) - 50 / 10000.0, 6)
+    lr = next(value for key, value in trial.params.items() if key.endswith("train.lr"))  # params.yaml:train.lr for a command
+    return round(1.0 - abs(lr - 0.1) - 50 / 10000.0, 6)
 
 
 def workspace(snapshot: dict[str, str]) -> dict[str, str]:
@@ -130,10 +177,10 @@ def test_every_trial_gets_one_result_commit_on_its_trial_commit_holding_its_own_
     landed = {trial.ref.ref: trial for trial in Ledger(results).trials(["s"])}
     for ref, trial in trials.items():
         assert statuses(results, ref) == ["succeeded"] and parent(results, ref) == trial.tip
-        assert results.run("diff", "--name-only", trial.tip, ref).split() == ["dvc.lock", "metrics.json"]
+        assert results.run("diff", "--name-only", trial.tip, ref).split() == executor.pipeline.result_files
         score = expected_score(trial)
         assert json.loads(results.read_blob(ref, "metrics.json")) == {"score": score, "test": {"auc": round(score / 2, 6)}}
-        assert f"lr: {trial.params['train.lr']}" in results.read_blob(ref, "dvc.lock").decode()
+        executor.pipeline.check_result(results, ref, trial)
         assert landed[ref].metrics == {"score": score, "test.auc": round(score / 2, 6)}
 
 
@@ -161,8 +208,9 @@ def test_a_failing_trial_is_recorded_failed_with_its_log_and_the_others_still_su
     }
     assert all(parent(executor.results, ref) == trial.tip for ref, trial in trials.items())
     reason, log = failure_details(landed["refs/heads/exp/bad/t001"].message)
-    assert reason.startswith("dvc repro exited with status "), reason
-    assert "training diverged: loss is nan" in log and any(line.endswith("python train.py, exited with 3") for line in log), log
+    assert reason.startswith(executor.pipeline.failure), reason
+    assert "training diverged: loss is nan" in log, log
+    executor.pipeline.check_failure_log(log)
 
 
 def test_running_again_leaves_finished_trials_alone(executor):
