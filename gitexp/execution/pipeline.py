@@ -127,19 +127,12 @@ def run_pipeline(
         _log(log_path, "stopped the processes the pipeline left running" + (", but some still run" if ending.survived else ""))
     duration = time.monotonic() - started
     lingering = result.lingering or ending.outlived
+    if not reason and project.runs_command and project.outputs:
+        reason = cache_outputs(directory, project, run_env)
+        if reason:
+            _log(log_path, reason)
     if reason:
         return RunOutcome(FAILED, duration, {}, reason, tail(log_path), lingering, checkout_lost=bool(lost))
-    if project.runs_command and project.outputs:
-        missing = [out.path for out in project.outputs if not (directory / out.path).exists()]
-        if missing:
-            reason = f"the command wrote no {project.display(missing[0])} (--outs): write it, or leave it out of --outs"
-            _log(log_path, reason)
-            return RunOutcome(FAILED, duration, {}, reason, tail(log_path), lingering)
-        try:
-            add_outputs(workdir, run_env, [project.display(out.path) for out in project.outputs])
-        except GitexpError as error:
-            _log(log_path, error.message)
-            return RunOutcome(FAILED, duration, {}, error.message, tail(log_path), lingering)
     tree, left_out = stage_result(Git(directory), project)
     if left_out:
         why = "DVC's own files, from a dvc init in a project without DVC" if project.runs_command else "dvc.yaml does not declare them"
@@ -200,6 +193,18 @@ def _log(log_path: Path, note: str) -> None:
         log.write(f"\ngitexp: {note}\n".encode())
 
 
+def cache_outputs(directory: Path, project: Project, env: Mapping[str, str]) -> str:
+    """``dvc add`` a command's ``--outs`` in the checkout ``directory``; why that failed ("" when it did not)."""
+    missing = [out.path for out in project.outputs if not (directory / out.path).exists()]
+    if missing:
+        return f"the command wrote no {project.display(missing[0])} (--outs): write it, or leave it out of --outs"
+    try:
+        add_outputs(directory / project.directory, env, [project.display(out.path) for out in project.outputs])
+    except GitexpError as error:
+        return error.message
+    return ""
+
+
 def lost_checkout(directory: Path) -> str:
     """What of the checkout at ``directory`` is gone ("" when nothing is): the pipeline ran in it and may have deleted it."""
     if not directory.is_dir():
@@ -218,6 +223,8 @@ def stage_result(checkout: Git, project: Project) -> tuple[str, list[str]]:
     and outputs, metrics and plots kept out of the cache, including those of a
     dvc.yaml the run wrote (dvclive writes one). Cached outputs are ignored by
     Git already. Everything else stays out, and is named in the trial's log.
+    A command (a project without dvc.yaml) declares nothing: every new file Git
+    does not ignore goes in, but for the ``.dvc`` scaffold of ``dvc_scaffold``.
     """
     scaffold = dvc_scaffold(checkout, project) if project.runs_command else []
     checkout.stage_tracked_changes()

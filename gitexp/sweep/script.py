@@ -42,7 +42,7 @@ def script_sweep(argv: Sequence[str], *, evaluate: bool = True, seed: int = 0) -
         try:
             dimension = parse_flag_value(text, start, seed=seed, key=name)
         except UsageError as error:
-            raise UsageError(f"the command's {error.message}") from None
+            raise UsageError(f"the command's --{flag['name']}: {error.message}") from None
         if dimension is None:
             words += [word, argv[index + 1]] if takes_next else [word]
         else:
