@@ -53,7 +53,7 @@ def preview_sweep(spec: SweepSpec, git: Git | None, directory: str = "", cwd: Pa
         else:
             ParamsTargets(git, head, project).check_spec(spec)
             data_sources(git, cwd or git.root, spec)
-            warnings += metric_warnings(spec, project.metrics_files)
+            warnings += [] if project.runs_command else metric_warnings(spec, project.metrics_files)
             if spec.command is not None and project.stages:
                 notes.append(f"command {spec.command!r} is ignored: the project has a pipeline (dvc.yaml), so trials run dvc repro")
     planned = spec.num_planned_trials()

@@ -221,7 +221,7 @@ def objective_problem(git: Git, spec: SweepSpec, baseline: str, project: Project
     names = spec.named_metrics()
     if not names:
         return None
-    if not project.metrics_files:
+    if not project.metrics_files and not project.runs_command:  # a command's metrics are at least dvclive's
         return f"the sweep ranks by {names[0]}, but dvc.yaml declares no metrics files: add metrics: to a stage"
     known = read_commit_metrics(git, baseline, project) or metrics_of_results_on(git, baseline, project)
     missing = [name for name in names if known and name not in known]

@@ -241,3 +241,45 @@ def test_outs_go_into_the_dvc_cache_of_a_project_with_dvc_but_no_dvc_yaml(tmp_pa
     assert "model.bin" not in committed and ".dvc/config" in committed
     md5 = yaml.safe_load(git.read_blob(trial.tip, "model.bin.dvc"))["outs"][0]["md5"]
     assert (git.root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]).read_bytes() == b"ab" * 1000
+
+
+WANDB_FILE = """\
+program: fit.py
+method: bayes
+metric: {name: loss, goal: minimize}
+run_cap: 3
+parameters:
+  lr: {distribution: uniform, min: 0.01, max: 0.1}
+  batch_size: {values: [32, 64]}
+command:
+  - ${env}
+  - ${interpreter}
+  - ${program}
+  - ${args}
+"""
+
+FIT_PY = '''\
+import argparse
+import json
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--lr", type=float)
+parser.add_argument("--batch_size", type=int)
+args = parser.parse_args()
+json.dump({"loss": round(args.lr / args.batch_size, 10)}, open("results.json", "w"))
+'''
+
+
+def test_a_wandb_program_runs_as_the_same_command_trials_and_bayes_adds_trials_to_it(tmp_path, run_gitexp):
+    git = plain_repo(tmp_path / "wandb", {"fit.py": FIT_PY})
+    (tmp_path / "sweep.yaml").write_text(WANDB_FILE)
+
+    result = run_gitexp(git.root, "run", "--sweep", str(tmp_path / "sweep.yaml"), "--metrics", "results.json")
+
+    assert result.code == 0, result
+    ran = trials(git)
+    assert [trial.status for trial in ran] == ["succeeded"] * 3
+    for trial in ran:
+        assert trial.metrics == {"loss": round(trial.params["lr"] / trial.params["batch_size"], 10)}
+        recorded = yaml.safe_load(git.read_blob(trial.tip, "gitexp.yaml"))
+        assert recorded["command"] == ["/usr/bin/env", "python", "fit.py", "--lr={{ lr }}", "--batch_size={{ batch_size }}"]
