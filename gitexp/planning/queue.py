@@ -154,7 +154,7 @@ def check_command(git: Git, baseline: str, project: Project, spec: SweepSpec) ->
     for path in ([program] if "/" in program else []) + ([script] if Path(program).name.startswith("python") and script.endswith(".py") else []):
         if not placeholders([path]) and not Path(path).is_absolute() and git.read_blob(baseline, project.path(path)) is None:
             raise UsageError(f"the command runs {path}, which the baseline does not hold: commit it, or fix the path")
-    if spec.command_outs and not (git.root / project.directory / ".dvc").is_dir():
+    if spec.command_outs and not git.tree_entries(baseline, [project.path(".dvc")]):
         raise UsageError("--outs puts outputs into the DVC cache, but this project has no DVC: run dvc init (and commit), or leave --outs out")
 
 
