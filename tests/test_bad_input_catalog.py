@@ -1226,5 +1226,5 @@ CASES.update({
     "--outs in a project without DVC": Case(
         ("queue", "--outs", "model.pt", "--", "python3", "train.py", "--lr", "[0.1]"), "this project has no DVC", "run dvc init", without_dvc
     ),
-    "no command after --": Case(("queue", "--"), "nothing to sweep", "--set KEY=VALUES", NO_PIPELINE),
+    "no command after --": Case(("queue", "--"), "nothing to sweep", "or a command after --", NO_PIPELINE),
 })

@@ -30,13 +30,11 @@ def build_spec(
     metrics: Sequence[str] = (),
     outs: Sequence[str] = (),
 ) -> SweepSpec:
-    if strategy == "none":  # Grid.ai's: the command's flags as written, one trial
+    evaluate = strategy != "none"  # Grid.ai's none: the command's flags as written, one trial
+    if not evaluate:
         if not command:
             raise UsageError("--strategy none passes a command's flags as written: give the command after --, e.g. gitexp queue --strategy none -- python main.py")
         strategy = "grid"
-        evaluate = False
-    else:
-        evaluate = True
     spec = _flags_and_file(sets, data, sweep_file, strategy, num_trials, seed, concurrency, objective, goal, bool(command))
     if command:
         line, axes = script_sweep(command, evaluate=evaluate, seed=seed if seed is not None else spec.seed or 0)
@@ -45,7 +43,7 @@ def build_spec(
         spec = dataclasses.replace(spec, space=space, command=line)
     if metrics or outs:
         spec = dataclasses.replace(spec, command_metrics=tuple(metrics), command_outs=tuple(outs))
-    if sweep_file and (command or metrics or outs):
+    if (command or metrics or outs) and sweep_file:
         validate_in_file(spec, sweep_file)
     elif command or metrics or outs:
         spec.validate()
@@ -54,7 +52,7 @@ def build_spec(
 
 def _flags_and_file(sets, data, sweep_file, strategy, num_trials, seed, concurrency, objective, goal, command: bool) -> SweepSpec:
     if not sets and not data and sweep_file is None and not command:
-        raise UsageError("nothing to sweep: give --set KEY=VALUES (repeatable), --data PATH=SOURCE or --sweep FILE")
+        raise UsageError("nothing to sweep: give --set KEY=VALUES (repeatable), --data PATH=SOURCE, --sweep FILE or a command after --")
     if goal and not objective:
         raise UsageError("--goal needs --objective METRIC: name the metric to optimise")
     target = Objective(objective, goal or "maximize") if objective else None
