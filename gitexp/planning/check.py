@@ -8,6 +8,7 @@ from typing import Any
 
 from gitexp.errors import GitexpError
 from gitexp.planning.queue import MAX_TRIALS_PER_QUEUE, ParamsTargets, data_sources
+from gitexp.project.command import command_words, display
 from gitexp.project.model import ProjectCache, load_project
 from gitexp.store.git import Git
 from gitexp.strategies import strategy_for
@@ -56,6 +57,8 @@ def preview_sweep(spec: SweepSpec, git: Git | None, directory: str = "", cwd: Pa
             warnings += [] if project.runs_command else metric_warnings(spec, project.metrics_files)
             if spec.command is not None and project.stages:
                 notes.append(f"command {spec.command!r} is ignored: the project has a pipeline (dvc.yaml), so trials run dvc repro")
+            elif project.runs_command:
+                notes.append(f"no dvc.yaml: each trial runs {display(command_words(spec.command))}, {{{{ name }}}} filled from its gitexp.yaml")
     planned = spec.num_planned_trials()
     if planned is not None and planned > MAX_TRIALS_PER_QUEUE and not strategy_for(spec).adaptive:
         warnings.append(f"{planned} trials is more than gitexp queues at once ({MAX_TRIALS_PER_QUEUE})")

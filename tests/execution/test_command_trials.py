@@ -283,3 +283,16 @@ def test_a_wandb_program_runs_as_the_same_command_trials_and_bayes_adds_trials_t
         assert trial.metrics == {"loss": round(trial.params["lr"] / trial.params["batch_size"], 10)}
         recorded = yaml.safe_load(git.read_blob(trial.tip, "gitexp.yaml"))
         assert recorded["command"] == ["/usr/bin/env", "python", "fit.py", "--lr={{ lr }}", "--batch_size={{ batch_size }}"]
+
+
+def test_an_output_the_command_did_not_write_fails_the_trial_and_says_which(tmp_path, run_gitexp):
+    git = plain_repo(tmp_path / "no-outs", {"fit.py": "print('fitted, nothing saved')\n"})
+    subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=git.root, check=True)
+    git.run("add", "-A")
+    git.run("commit", "-qm", "dvc init")
+
+    result = run_gitexp(git.root, "run", "--outs", "model.bin", "--", "python3", "fit.py", "--size", "[1]")
+
+    assert result.code == 1, result
+    (trial,) = trials(git)
+    assert trial.status == "failed" and "the command wrote no model.bin (--outs)" in git.run("log", "-1", "--format=%B", trial.tip)
