@@ -81,7 +81,7 @@ def queue(environment: Environment, sweep_file, name, rev, include_uncommitted, 
     environment.echo(f"Queued sweep {sweep.name}: {len(queued.trials)} trials on {sweep.baseline[:10]}")
     for trial in queued.trials:
         params = " ".join(f"{key}={format_value(value)}" for key, value in trial.params.items())
-        environment.echo(f"  {trial.ref.branch}  {params}")
+        environment.echo(f"  {trial.ref.branch}  {params or '(nothing swept: the baseline as it is, a command as written)'}")
     environment.echo(f"Run them with: gitexp run {sweep.name}")
 
 
