@@ -9,7 +9,7 @@ from typing import Any
 from gitexp.errors import GitexpError
 from gitexp.planning.queue import MAX_TRIALS_PER_QUEUE, ParamsTargets, data_sources
 from gitexp.project.command import command_words, display
-from gitexp.project.model import ProjectCache, load_project
+from gitexp.project.model import Project, ProjectCache, load_project, no_dvc_yaml
 from gitexp.store.git import Git
 from gitexp.strategies import strategy_for
 from gitexp.sweep.spec import SweepSpec
@@ -47,11 +47,8 @@ def preview_sweep(spec: SweepSpec, git: Git | None, directory: str = "", cwd: Pa
     warnings, notes = [], []
     if git is not None and git.rev_parse("HEAD"):
         head = git.rev_parse("HEAD")
-        try:
-            project = load_project(git, head, directory, ProjectCache(git.common_dir(), deferred=True))
-        except GitexpError as exc:
-            warnings.append(str(exc))
-        else:
+        project = _checked_project(git, head, directory, spec, warnings)
+        if project is not None:
             ParamsTargets(git, head, project).check_spec(spec)
             data_sources(git, cwd or git.root, spec)
             warnings += [] if project.runs_command else metric_warnings(spec, project.metrics_files)
@@ -67,6 +64,19 @@ def preview_sweep(spec: SweepSpec, git: Git | None, directory: str = "", cwd: Pa
         plans = strategy_for(spec).initial_batch()
     trials = [{str(target): value for target, value in plan.params.items()} for plan in plans]
     return SweepPreview(spec, trials, warnings, notes)
+
+
+def _checked_project(git: Git, head: str, directory: str, spec: SweepSpec, warnings: list[str]) -> Project | None:
+    """The project trials of ``spec`` would run in, or None with the warning why there is none."""
+    try:
+        project = load_project(git, head, directory, ProjectCache(git.common_dir(), deferred=True))
+    except GitexpError as exc:
+        warnings.append(str(exc))
+        return None
+    if project.runs_command and spec.command is None:  # no pipeline and no command: queue refuses it
+        warnings.append(no_dvc_yaml(directory))
+        return None
+    return project
 
 
 def metric_warnings(spec: SweepSpec, metrics_files: tuple[str, ...]) -> list[str]:
