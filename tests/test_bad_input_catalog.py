@@ -1196,6 +1196,9 @@ def without_dvc(git: Git, tmp_path: Path) -> Path:
 
 
 CASES.update({
+    "a command after -- in a project with a pipeline, which would never run": Case(
+        ("queue", "--", "python3", "train.py", "--lr", "[0.1, 0.2]"), "runs its DVC pipeline (dvc.yaml)", "--set KEY=VALUES"
+    ),
     "a command whose program is not found": Case(
         ("queue", "--", "pyhton3", "train.py", "--lr", "[0.1, 0.2]"), "'pyhton3' is not found on PATH", "install it, or give its path", NO_PIPELINE
     ),

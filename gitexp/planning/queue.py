@@ -59,6 +59,7 @@ class QueueRequest:
     include_uncommitted: bool = False
     project: str = ""  # the DVC project's folder in the repository
     cwd: Path | None = None  # where --data sources are relative to (the repository's root by default)
+    script: bool = False  # the command came after -- (a sweep file's command is only a note beside a pipeline)
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,11 @@ def plan_queue(git: Git, request: QueueRequest) -> PlannedQueue:
         )
     cache = ProjectCache(git.common_dir(), deferred=True)  # written only once the sweep is
     targets = ParamsTargets(git, baseline, load_project(git, baseline, request.project, cache))
+    if request.script and not targets.project.runs_command:
+        raise UsageError(
+            f"this project runs its DVC pipeline ({targets.project.path('dvc.yaml')}), so the command after -- would never run: "
+            "sweep its params with --set KEY=VALUES, or queue the command from a folder without dvc.yaml (--project DIR)"
+        )
     targets.check_spec(spec)
     if targets.project.runs_command:
         check_command(git, baseline, targets.project, spec)

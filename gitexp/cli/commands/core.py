@@ -56,6 +56,10 @@ def sweep_options(command):
     return command
 
 
+def given_script() -> bool:
+    return bool(click.get_current_context().meta.get(SCRIPT))
+
+
 def spec_from_options(environment: Environment, sets, sweep_file, data=(), **flags):
     from gitexp.sweep.build import build_spec
 
@@ -76,7 +80,8 @@ def queue(environment: Environment, sweep_file, name, rev, include_uncommitted, 
 
     git = environment.git()
     spec = spec_from_options(environment, sweep_flags.pop("sets"), sweep_file, **sweep_flags)
-    queued = queue_sweep(git, QueueRequest(spec, name, rev, include_uncommitted, environment.project_dir(git), environment.cwd))
+    request = QueueRequest(spec, name, rev, include_uncommitted, environment.project_dir(git), environment.cwd, script=given_script())
+    queued = queue_sweep(git, request)
     sweep = queued.sweep
     environment.echo(f"Queued sweep {sweep.name}: {len(queued.trials)} trials on {sweep.baseline[:10]}")
     for trial in queued.trials:
@@ -122,7 +127,7 @@ def run(environment: Environment, names, jobs, gpus, gpus_per_trial, timeout, st
     options.validate()
     if sweep_file or sweep_flags["sets"] or sweep_flags["data"] or script_given():
         spec = spec_from_options(environment, sweep_flags.pop("sets"), sweep_file, **sweep_flags)
-        planned = plan_queue(git, QueueRequest(spec, name, project=environment.project_dir(git), cwd=environment.cwd))
+        planned = plan_queue(git, QueueRequest(spec, name, project=environment.project_dir(git), cwd=environment.cwd, script=given_script()))
         refuse_objective_problems(git, planned.sweep)  # validate first, write after
         check_stage_of(git, [planned.sweep], [], stage)
         queued = planned.write()
