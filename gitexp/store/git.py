@@ -243,6 +243,12 @@ class Git:
         out = self.run("config", "--get", key, check=False).strip()
         return out or None
 
+    def config_values(self, keys: Sequence[str]) -> dict[str, str]:
+        """The values of the configuration ``keys`` that are set (lower-case names), in one ``git config``."""
+        pattern = "^(" + "|".join(re.escape(key.lower()) for key in keys) + ")$"
+        out = self.run("config", "-z", "--get-regexp", pattern, check=False)
+        return dict(entry.partition("\n")[::2] for entry in out.split("\0") if entry)
+
     def config_matches(self, pattern: str) -> bool:
         """Whether any configuration key matches the regular expression ``pattern``."""
         return bool(self.run("config", "--get-regexp", pattern, check=False).strip())

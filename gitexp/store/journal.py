@@ -18,7 +18,7 @@ import contextlib
 import fcntl
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from gitexp.store.git import ZERO_OID, Git, RefUpdate, inherited_by_git
@@ -38,12 +38,20 @@ class PendingWrite:
         self.path = writes_dir(common_dir) / f"{name}.json"
         starting = self.path.with_suffix(".new")
         self.fd = try_lock(starting)
+        self.entry: dict = {}
         os.replace(starting, self.path)  # recover sees the entry only once its flock is held
 
     def note(self, created: Mapping[str, str], record: RefUpdate) -> None:
         """Record, before writing any of them, the refs this write creates and the record it then moves."""
-        entry = {"created": dict(created), "record": [record.ref, record.new, record.old]}
-        data = json.dumps(entry).encode()
+        self._save(created=dict(created), record=[record.ref, record.new, record.old])
+
+    def note_locks(self, refs: Sequence[str], packed_lock: int) -> None:
+        """Record the ref locks and the ``packed-refs.lock`` (by inode) this write holds, once it holds them."""
+        self._save(locks=list(refs), packed_lock=packed_lock)
+
+    def _save(self, **fields) -> None:
+        self.entry.update(fields)
+        data = json.dumps(self.entry).encode()
         os.ftruncate(self.fd, 0)
         os.pwrite(self.fd, data, 0)
 
@@ -98,8 +106,9 @@ def _undo(git: Git, common_dir: Path, entry: dict, scratch: str) -> None:
     created: dict[str, str] = entry.get("created", {})
     record_ref, record_new, record_old = entry.get("record") or (None, None, None)
     owned = [*created, scratch] + ([record_ref] if record_ref and record_old == ZERO_OID else [])
-    for ref in owned:  # names only this write was making; another record's lock goes by age
+    for ref in [*owned, *entry.get("locks", [])]:  # names only this write was making or held; others' go by age
         (common_dir / f"{ref}.lock").unlink(missing_ok=True)
+    _unlink_if_inode(common_dir / "packed-refs.lock", entry.get("packed_lock"))
     if not created or git.rev_parse(record_ref) == record_new:
         return
     folders = sorted({ref.rsplit("/", 1)[0] + "/" for ref in created})
@@ -107,6 +116,15 @@ def _undo(git: Git, common_dir: Path, entry: dict, scratch: str) -> None:
     unpublished = [RefUpdate(ref, ZERO_OID, oid) for ref, oid in created.items() if now.get(ref) == oid]
     if unpublished:
         git.try_update_refs(unpublished, "gitexp: undo an interrupted write")
+
+
+def _unlink_if_inode(path: Path, inode: int | None) -> None:
+    """Remove the lock a dead write held (a lock file of the same name made since is another's)."""
+    try:
+        if inode is not None and path.stat().st_ino == inode:
+            path.unlink()
+    except OSError:
+        pass
 
 
 def _read_entry(path: Path) -> dict:

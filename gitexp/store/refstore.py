@@ -14,7 +14,9 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from gitexp.store.git import ZERO_OID, Git, RefRecord, RefUpdate
-from gitexp.store.journal import PendingWrite
+from gitexp.store.journal import SCRATCH_NAMESPACE, PendingWrite, pending_write
+from gitexp.store.naming import CLAIMS_NAMESPACE, STOPS_NAMESPACE
+from gitexp.store.packed_refs import PackedRefs
 
 
 class RefStore(Protocol):
@@ -45,23 +47,43 @@ class RefStore(Protocol):
         """``refs`` now with their commits' messages (missing refs left out)."""
 
 
+# Refs that live for one run (claims here, scratch refs, stop requests) stay loose files: packing
+# them would rewrite packed-refs at each heartbeat, and they are gone once the run ends.
+TRANSIENT_NAMESPACES = (CLAIMS_NAMESPACE, SCRATCH_NAMESPACE, STOPS_NAMESPACE)
+
+
 class LocalRefs:
-    """This repository as the store: ``update-ref`` transactions under Git's ref locks."""
+    """This repository as the store: packed-refs transactions (``packed_refs``), else ``update-ref`` ones.
+
+    Trial branches, sweep records and archives go straight into packed-refs,
+    with no loose file and no reflog, in one rename (so a batch is all or
+    nothing even under kill -9); a repository whose refs are in a reftable, or
+    whose user wants every ref's reflog (``core.logAllRefUpdates=always``),
+    gets Git's own ``update-ref`` transactions instead.
+    """
 
     def __init__(self, git: Git):
         self.git = git
         self.view = git
+        self._packed: PackedRefs | None | bool = False  # False: not asked yet
 
     def swap(self, updates: Sequence[RefUpdate], scratch: Sequence[str] = (), message: str = "gitexp") -> bool:
-        if self.git.try_update_refs([*updates, *drop(scratch)], message):
+        if self._write([*updates, *drop(scratch)], message):
             return True
         if scratch:
             self.git.try_update_refs(drop(scratch))
         return False
 
     def publish(self, created: Sequence[RefUpdate], record: RefUpdate, write: PendingWrite, message: str) -> bool:
-        """The refs first, then the record (a loose-ref transaction that dies while it commits is half done)."""
+        """One packed-refs rename for all of it; with ``update-ref``, the refs first, then the record
+        (a loose-ref transaction that dies while it commits is half done)."""
         write.note({update.ref: update.new for update in created}, record)
+        packed = self.packed()
+        if packed is not None:
+            if packed.transact([*created, record, *drop([write.scratch])], message, write.note_locks):
+                return True
+            self.git.try_update_refs(drop([write.scratch]))
+            return False
         if not self.git.try_update_refs(created, message):
             self.git.try_update_refs(drop([write.scratch]))
             return False
@@ -76,6 +98,27 @@ class LocalRefs:
 
     def records(self, refs: Sequence[str]) -> list[RefRecord]:
         return [record for record in self.git.refs(*refs) if record.name in refs]
+
+    def packed(self) -> PackedRefs | None:
+        """This repository's packed-refs, or None when gitexp must leave ref writing to ``update-ref``."""
+        if self._packed is False:
+            settings = self.git.config_values(["extensions.refstorage", "core.logallrefupdates"])
+            reftable = settings.get("extensions.refstorage", "files").lower() != "files"
+            every_reflog = settings.get("core.logallrefupdates", "").lower() == "always"
+            common_dir = self.git.common_dir()
+            self._packed = None if reftable or every_reflog or (common_dir / "reftable").is_dir() else PackedRefs(
+                common_dir, self.git.committer_ident
+            )
+        return self._packed
+
+    def _write(self, updates: Sequence[RefUpdate], message: str) -> bool:
+        """``updates`` all or nothing: packed unless they only touch transient refs (or packing is off)."""
+        lasting = any(u.new != ZERO_OID and not u.ref.startswith(TRANSIENT_NAMESPACES) for u in updates)
+        packed = self.packed() if lasting else None
+        if packed is None:
+            return self.git.try_update_refs(updates, message)
+        with pending_write(self.git) as write:
+            return packed.transact(updates, message, write.note_locks)
 
 
 def drop(refs: Sequence[str]) -> list[RefUpdate]:
