@@ -31,13 +31,15 @@ def make_commits(git: Git, count: int) -> list[str]:
     return [git.commit_tree(tree, f"commit {i}\n") for i in range(count)]
 
 
-@pytest.fixture(params=["local", "remote"])
+@pytest.fixture(params=["local", "local-update-ref", "remote"])
 def kit(request, tmp_path: Path) -> Kit:
     clone = tmp_path / "clone"
     Git(tmp_path).run("init", "-q", "-b", "main", str(clone))
     git = Git(clone)
     commits = make_commits(git, 3)
-    if request.param == "local":
+    if request.param.startswith("local"):
+        if request.param == "local-update-ref":  # every reflog asked for: Git's own transactions, not packed-refs
+            git.run("config", "core.logAllRefUpdates", "always")
         return Kit(LocalRefs(git), git, git, commits)
     bare = tmp_path / "remote.git"
     Git(tmp_path).run("init", "-q", "--bare", str(bare))

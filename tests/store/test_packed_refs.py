@@ -1,0 +1,152 @@
+"""Ref transactions written into packed-refs: what Git reads back, Git's locks and folder rules, reflogs, fallbacks."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from gitexp.store.git import ZERO_OID, Git, RefUpdate
+from gitexp.store.journal import recover
+from gitexp.store.layout import writes_dir
+from gitexp.store.refstore import LocalRefs
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Git:
+    (tmp_path / "repo").mkdir()
+    git = Git.init(tmp_path / "repo")
+    git.run("commit", "-q", "--allow-empty", "-m", "base")
+    return git
+
+
+def commits(git: Git, count: int) -> list[str]:
+    tree = git.empty_tree()
+    return [git.commit_tree(tree, f"c{i}\n") for i in range(count)]
+
+
+def loose_files(git: Git) -> list[str]:
+    root = git.root / ".git"
+    return sorted(str(p.relative_to(root)) for p in (root / "refs").rglob("*") if p.is_file())
+
+
+def refs(git: Git) -> dict[str, str]:
+    return dict(line.split(" ")[::-1] for line in git.run("show-ref").splitlines())
+
+
+def test_many_new_refs_land_in_packed_refs_with_no_loose_file_or_reflog(repo: Git):
+    oids = commits(repo, 3)
+    created = [RefUpdate(f"refs/heads/exp/s/t{i:04d}", oids[i % 3], ZERO_OID) for i in range(2000)]
+
+    assert LocalRefs(repo).swap(created, message="gitexp: queue s")
+
+    assert loose_files(repo) == ["refs/heads/main"]  # only the user's own branch, as git left it
+    assert not (repo.root / ".git/logs/refs/heads/exp").exists()
+    assert not list((repo.root / ".git").rglob("*.lock"))
+    text = (repo.root / ".git/packed-refs").read_text()
+    assert text.startswith("# pack-refs with: peeled fully-peeled sorted \n")
+    names = [line.split(" ")[1] for line in text.splitlines()[1:]]
+    assert names == sorted(names) and len(names) == 2000
+    assert {ref: oid for ref, oid in refs(repo).items() if "/exp/" in ref} == {u.ref: u.new for u in created}
+    assert repo.run_process("fsck", "--no-progress").returncode == 0
+    repo.run("pack-refs", "--all")  # git reads and rewrites what we wrote
+    assert len(refs(repo)) == 2001
+
+
+def test_loose_and_packed_refs_merge_and_peeled_tags_keep_their_peel(repo: Git):
+    a, b, c = commits(repo, 3)
+    repo.run("tag", "-a", "-m", "release", "v1")
+    repo.run("pack-refs", "--all")
+    repo.run("branch", "loose-one", a)  # loose, beside packed ones
+    repo.run("update-ref", "refs/heads/exp/s/t001", a)  # a trial branch that git wrote loose, with a reflog
+    peeled = repo.run("show-ref", "-d", "v1")
+
+    store = LocalRefs(repo)
+    assert store.swap([RefUpdate("refs/heads/exp/s/t001", b, a), RefUpdate("refs/heads/exp/s/t002", c, ZERO_OID)])
+
+    assert repo.run("show-ref", "-d", "v1") == peeled
+    assert refs(repo)["refs/heads/loose-one"] == a
+    assert refs(repo)["refs/heads/exp/s/t001"] == b and refs(repo)["refs/heads/exp/s/t002"] == c
+    assert "refs/heads/exp/s/t001" not in loose_files(repo)  # folded into packed-refs
+    log = (repo.root / ".git/logs/refs/heads/exp/s/t001").read_text().splitlines()
+    assert log[-1].startswith(f"{a} {b} ")  # an existing reflog goes on
+    assert not (repo.root / ".git/logs/refs/heads/exp/s/t002").exists()
+    assert store.swap([RefUpdate("refs/heads/exp/s/t001", ZERO_OID, b)])
+    assert not (repo.root / ".git/logs/refs/heads/exp/s/t001").exists()  # deleted with its ref, as git does
+
+
+def test_a_held_ref_lock_or_packed_refs_lock_loses_and_writes_nothing(repo: Git):
+    a, b, _ = commits(repo, 3)
+    store = LocalRefs(repo)
+    assert store.swap([RefUpdate("refs/heads/exp/s/t001", a, ZERO_OID)])
+    before = (repo.root / ".git/packed-refs").read_bytes()
+    lock = repo.root / ".git/refs/heads/exp/s/t002.lock"
+    lock.parent.mkdir(parents=True)
+    lock.write_text("")  # a git update-ref in flight
+    assert not store.swap([RefUpdate("refs/heads/exp/s/t001", b, a), RefUpdate("refs/heads/exp/s/t002", b, ZERO_OID)])
+    lock.unlink()
+    (repo.root / ".git/packed-refs.lock").write_text("")  # a git pack-refs in flight
+    assert not store.swap([RefUpdate("refs/heads/exp/s/t001", b, a)])
+    (repo.root / ".git/packed-refs.lock").unlink()
+    assert (repo.root / ".git/packed-refs").read_bytes() == before
+    assert list((repo.root / ".git").rglob("*.lock")) == []
+
+
+def test_compare_and_swap_and_gits_folder_rule_are_kept(repo: Git):
+    a, b, _ = commits(repo, 3)
+    store = LocalRefs(repo)
+    assert store.swap([RefUpdate("refs/heads/exp/s", a, ZERO_OID)])
+    assert not store.swap([RefUpdate("refs/heads/exp/s/t001", a, ZERO_OID)])  # exp/s is a branch
+    assert not store.swap([RefUpdate("refs/heads/exp", a, ZERO_OID)])  # exp/ holds branches
+    assert not store.swap([RefUpdate("refs/heads/exp/s", b, ZERO_OID)])  # exists
+    assert not store.swap([RefUpdate("refs/heads/exp/s", b, b)])  # not at b
+    repo.run("branch", "user/x", a)
+    assert not store.swap([RefUpdate("refs/heads/user", a, ZERO_OID)])  # a loose branch below it
+    assert store.swap([RefUpdate("refs/heads/exp/s", ZERO_OID, a), RefUpdate("refs/heads/exp/s/t001", b, ZERO_OID)])
+    assert refs(repo)["refs/heads/exp/s/t001"] == b and "refs/heads/exp/s" not in refs(repo)
+
+
+def test_every_reflog_asked_for_or_a_reftable_means_update_ref(repo: Git):
+    a, _, _ = commits(repo, 3)
+    repo.run("config", "core.logAllRefUpdates", "always")
+    assert LocalRefs(repo).packed() is None
+    assert LocalRefs(repo).swap([RefUpdate("refs/gitexp/sweeps/s", a, ZERO_OID)])
+    assert (repo.root / ".git/logs/refs/gitexp/sweeps/s").is_file()
+    repo.run("config", "core.logAllRefUpdates", "true")
+    assert LocalRefs(repo).packed() is not None
+    repo.run("config", "extensions.refStorage", "reftable")
+    assert LocalRefs(repo).packed() is None
+
+
+def test_transient_refs_stay_loose(repo: Git):
+    a, _, _ = commits(repo, 3)
+    assert LocalRefs(repo).swap([RefUpdate("refs/gitexp/claims/s/t001", a, ZERO_OID)])
+    assert "refs/gitexp/claims/s/t001" in loose_files(repo)
+
+
+def test_recover_removes_the_locks_a_killed_write_held_at_once(repo: Git):
+    """A write killed inside its transaction: its journal entry names its locks, so the next writer needs no minute's wait."""
+    common = repo.common_dir()
+    (common / "refs/heads/exp/s").mkdir(parents=True)
+    (common / "refs/heads/exp/s/t001.lock").write_text("")
+    (common / "packed-refs.lock").write_text("")
+    entry = {"locks": ["refs/heads/exp/s/t001"], "packed_lock": os.stat(common / "packed-refs.lock").st_ino}
+    writes_dir(common).mkdir(parents=True)
+    (writes_dir(common) / "99-dead.json").write_text(json.dumps(entry))
+
+    recover(repo, ["exp/"])
+
+    assert list(common.rglob("*.lock")) == []
+    a, _, _ = commits(repo, 3)
+    assert LocalRefs(repo).swap([RefUpdate("refs/heads/exp/s/t001", a, ZERO_OID)])
+
+
+def test_another_writers_packed_refs_lock_is_not_removed(repo: Git):
+    common = repo.common_dir()
+    (common / "packed-refs.lock").write_text("")
+    writes_dir(common).mkdir(parents=True)
+    (writes_dir(common) / "99-dead.json").write_text(json.dumps({"locks": [], "packed_lock": 1}))
+    recover(repo, ["exp/"])
+    assert (common / "packed-refs.lock").exists()
