@@ -54,6 +54,16 @@ class Environment:
     def interactive(self) -> bool:
         return hasattr(self.stdout, "isatty") and self.stdout.isatty() and self.env.get("CI") != "true"
 
+    def screen_rows(self) -> int | None:
+        """How many trial rows fit on the terminal with a table's header and borders; None off a terminal."""
+        if not self.interactive:
+            return None
+        try:
+            lines = int(self.env.get("LINES") or os.get_terminal_size(self.stdout.fileno()).lines)
+        except (OSError, ValueError, AttributeError):
+            lines = 24
+        return max(5, lines - 8)
+
     def git(self):
         from gitexp.store.git import Git
 
@@ -75,6 +85,18 @@ class Environment:
 
     def echo_json(self, text: str) -> None:
         self.stdout.write(json_text(text) + "\n")
+
+    def stream(self, chunks) -> None:
+        """Text written piece by piece as it is made (a pipe's reader starts on the first rows)."""
+        for chunk in chunks:
+            self.write(chunk)
+            self.stdout.flush()
+
+    def stream_json(self, chunks) -> None:
+        for chunk in chunks:
+            self.stdout.write(json_text(chunk))
+            self.stdout.flush()
+        self.stdout.write("\n")
 
     def echo_err(self, text: str) -> None:
         self.stderr.write(terminal_text(text) + "\n")

@@ -10,7 +10,7 @@ from __future__ import annotations
 SECTIONS: dict[str, tuple[str, ...]] = {
     "Queue and run": ("queue", "check", "run", "stop"),
     "Look at results": ("status", "show", "diff", "logs", "report"),
-    "Share and review": ("push", "pull", "pr", "apply", "remove"),
+    "Share and review": ("push", "pull", "pr", "apply", "remove", "archive", "restore"),
     "Scale out": ("worker", "ci", "slurm", "k8s"),
     "Set up": ("demo",),
 }
@@ -31,6 +31,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "pr": ("gitexp pr lr-sweep", "gitexp pr lr-sweep/t003 --replace lr-sweep", "gitexp pr lr-sweep/t003 --base main"),
     "apply": ("gitexp apply lr-sweep/t003",),
     "remove": ("gitexp remove lr-sweep/t003", "gitexp remove lr-sweep --remote origin"),
+    "archive": ("gitexp archive lr-sweep --keep-best 3", "gitexp archive lr-sweep --older-than 30d"),
+    "restore": ("gitexp restore lr-sweep", "gitexp restore lr-sweep/t003"),
     "worker": ("gitexp worker --remote origin -j 2", "gitexp worker --remote origin --sweep lr-sweep --idle-exit 300"),
     "ci": ("gitexp ci init --secret AWS_ACCESS_KEY_ID --secret AWS_SECRET_ACCESS_KEY",),
     "ci init": ("gitexp ci init", "gitexp ci init --runner cml --cloud aws --cloud-type m --cloud-spot"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 # Commands live in their own modules; importing them registers them on the group.
+from gitexp.cli.commands import archive as _archive  # noqa: F401
 from gitexp.cli.commands import check as _check  # noqa: F401
 from gitexp.cli.commands import ci as _ci  # noqa: F401
 from gitexp.cli.commands import control as _control  # noqa: F401

@@ -148,7 +148,7 @@ def build_sweep_report(git: Git, sweep_name: str | None = None, baseline_rev: st
         raise UsageError(f"--top {top}: give the number of trials to list, or 0 for all of them")
     ledger = Ledger(git)
     sweep = ledger.sweep(sweep_name) if sweep_name else latest_sweep(ledger)
-    table = collect_results(git, [sweep.name])
+    table = collect_results(git, [sweep.name], archived=True)
     baseline, trials = table.rows[0], table.rows[1:]
     if baseline_rev is not None:
         commit = git.rev_parse(baseline_rev)
@@ -168,7 +168,7 @@ def build_sweep_report(git: Git, sweep_name: str | None = None, baseline_rev: st
     if ranking is not None and ranking.metric in metrics:
         metrics.remove(ranking.metric)
         metrics.insert(0, ranking.metric)
-    messages = {trial.name: trial.message for trial in ledger.trials([sweep.name])}
+    messages = {trial.name: trial.message for trial in ledger.trials([sweep.name], archived=True)}
     failed = [FailedTrial.from_message(row, messages.get(row.name, "")) for row in trials if row.status == FAILED]
     return SweepReport(
         sweep=sweep,

@@ -68,6 +68,7 @@ class Row:
     details: CommitDetails | None = None
     host: str | None = None  # where its result was made, and on which GPUs (when --gpus chose them)
     gpus: str | None = None
+    archived: bool = False  # under refs/gitexp/archive/: no branch until gitexp restore
 
     @property
     def is_baseline(self) -> bool:
@@ -86,6 +87,8 @@ class Row:
             "params": _json_safe(self.params),
             "metrics": _json_safe(self.metrics),
         }
+        if self.archived:
+            found["archived"] = True
         if self.details is not None:
             found["data"] = self.details.to_json()
         return found
@@ -98,6 +101,7 @@ class ResultsTable:
     metric_columns: list[str] = field(default_factory=list)
     objectives: dict[str, tuple[str, str]] = field(default_factory=dict)  # sweep -> (metric, goal)
     pareto: dict[str, Pareto] = field(default_factory=dict)  # sweeps with several objectives or constraints
+    hidden: int = 0  # trials left out by a limit
 
     def to_json(self) -> dict[str, Any]:
         return {"trials": [self._row_json(row) for row in self.rows]}
@@ -181,28 +185,40 @@ def sort_by_pareto(table: ResultsTable) -> None:
 
 
 def collect_results(
-    git: Git, sweep_names: list[str] | None = None, live: bool = True, all_params: bool = False, details: bool = False
+    git: Git,
+    sweep_names: list[str] | None = None,
+    live: bool = True,
+    all_params: bool = False,
+    details: bool = False,
+    archived: bool = False,
+    limit: int | None = None,
+    rank: tuple[str, str | None] | None = None,
 ) -> ResultsTable:
     """Rows for ``sweep_names`` (every sweep when None), with live metrics of running trials.
 
     Rows carry the params the trials vary, or with ``all_params`` every param of
-    every params file; ``details`` adds what ``dvc exp show --json`` tells of each commit.
+    every params file; ``details`` adds what ``dvc exp show --json`` tells of each commit;
+    ``archived`` adds the archived trials. With ``limit``, only the first ``limit`` trials are
+    read (the best by ``rank``, ``(metric, order)``, as each result's headline metrics rank them),
+    so a screenful of 100,000 trials costs as much as a screenful of ten.
     """
     ledger = Ledger(git)
     sweeps = [ledger.sweep(name) for name in sweep_names] if sweep_names else ledger.sweeps()
-    trials = ledger.trials([sweep.name for sweep in sweeps]) if sweeps else []
+    trials = ledger.trials([sweep.name for sweep in sweeps], archived=archived) if sweeps else []
     claims = LiveClaims.read(git) if live else None
     by_sweep: dict[str, list[Trial]] = {}
     for trial in trials:
         if claims is not None and trial.status == QUEUED:
             trial = with_live_state(trial, git, claims)
         by_sweep.setdefault(trial.sweep, []).append(trial)
+    objectives = {sweep.name: objective for sweep in sweeps if (objective := SweepSpec.from_json(sweep.spec).objective)}
+    hidden = first_trials(by_sweep, limit, rank, {name: o.goal for name, o in objectives.items()}) if limit is not None else 0
     reading = RowReader(git, all_params, details)
     for sweep in sweeps:
         reading.add(sweep, by_sweep.get(sweep.name, []))
     reading.read()
     rows: list[Row] = []
-    table = ResultsTable(rows)
+    table = ResultsTable(rows, hidden=hidden)
     for sweep in sweeps:
         sweep_trials = by_sweep.get(sweep.name, [])
         keys = list(dict.fromkeys(key for trial in sweep_trials for key in trial.params))
@@ -217,6 +233,33 @@ def collect_results(
     table.param_columns = list(dict.fromkeys(key for row in rows for key in row.params))
     table.metric_columns = list(dict.fromkeys(key for row in rows for key in row.metrics))
     return table
+
+
+def first_trials(by_sweep: dict[str, list[Trial]], limit: int, rank: tuple[str, str | None] | None, goals: dict[str, str]) -> int:
+    """Keep in ``by_sweep`` the first ``limit`` trials in table order (the best first by ``rank``); answer how many went."""
+    ordered = []
+    for name, trials in by_sweep.items():
+        if rank is not None:
+            metric, order = rank
+            descending = order == "desc" if order else goals.get(name) != "minimize"
+            present = [t for t in trials if orderable(t.metrics.get(metric)) is not None]
+            present.sort(key=lambda t: orderable(t.metrics[metric]), reverse=descending)
+            trials = present + [t for t in trials if orderable(t.metrics.get(metric)) is None]
+        ordered += trials
+    kept = {id(trial) for trial in ordered[:limit]}
+    for name, trials in by_sweep.items():
+        by_sweep[name] = [trial for trial in trials if id(trial) in kept]
+    return max(0, len(ordered) - limit)
+
+
+def limit_rows(table: ResultsTable, limit: int) -> None:
+    """Keep the baseline rows and the first ``limit`` trial rows (after sorting: the best), counting the rest in ``hidden``."""
+    trials = [row for row in table.rows if not row.is_baseline]
+    if len(trials) <= limit:
+        return
+    dropped = {id(row) for row in trials[limit:]}
+    table.rows[:] = [row for row in table.rows if id(row) not in dropped]
+    table.hidden += len(dropped)
 
 
 def with_live_state(trial: Trial, git: Git, claims: LiveClaims) -> Trial:
@@ -298,8 +341,8 @@ class RowReader:
         details = self._details(trial.sweep, trial.tip, files, trial.status == SUCCEEDED)
         metrics = merge_metrics_files(files) or trial.metrics
         return Row(
-            trial.sweep, trial.name, trial.ref.branch, trial.status, params, metrics, trial.duration, trial.tip, details,
-            trial.host, trial.gpus,
+            trial.sweep, trial.name, None if trial.archived else trial.ref.branch, trial.status, params, metrics,
+            trial.duration, trial.tip, details, trial.host, trial.gpus, trial.archived,
         )
 
     def _params_files(self, sweep: str, rev: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import io
 import json
 import math
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from rich.table import Table
@@ -14,6 +15,9 @@ from rich.text import Text
 
 from gitexp.review.results import ResultsTable, Row
 from gitexp.terminal import terminal_text
+
+
+STREAM_ROWS = 500  # rows per piece of streamed JSON and CSV
 
 
 def format_value(value: Any) -> str:
@@ -31,7 +35,9 @@ def format_value(value: Any) -> str:
 
 
 def row_label(row: Row) -> str:
-    return f"{row.sweep} (baseline)" if row.is_baseline else f"{row.sweep}/{row.name}"
+    if row.is_baseline:
+        return f"{row.sweep} (baseline)"
+    return f"{row.sweep}/{row.name}" + (" (archived)" if row.archived else "")
 
 
 def _cells(table: ResultsTable, row: Row) -> list[str]:
@@ -56,12 +62,22 @@ def to_json(table: ResultsTable) -> str:
     NaN and the infinities become null: dvc exp show --json prints them bare,
     which JSON does not allow and strict readers (jq, JSON.parse) refuse.
     """
-    return strict_json_text(table.to_json())
+    return "".join(json_chunks(table))
 
 
 def strict_json_text(value: Any) -> str:
     """``value`` as one line of JSON, with NaN and the infinities as null."""
     return json.dumps(_strict_json(value), ensure_ascii=False, allow_nan=False)
+
+
+def json_chunks(table: ResultsTable) -> Iterator[str]:
+    """``to_json`` in pieces of a few hundred rows, for a reader to start on before the last row is encoded."""
+    yield '{"trials": ['
+    for start in range(0, len(table.rows), STREAM_ROWS):
+        rows = [_strict_json(row.to_json()) for row in table.rows[start : start + STREAM_ROWS]]
+        encoded = json.dumps(rows, ensure_ascii=False, allow_nan=False)[1:-1]
+        yield (", " if start else "") + encoded
+    yield "]}"
 
 
 def _strict_json(value):
@@ -75,12 +91,21 @@ def _strict_json(value):
 
 
 def to_csv(table: ResultsTable) -> str:
+    return "".join(csv_chunks(table))
+
+
+def csv_chunks(table: ResultsTable) -> Iterator[str]:
+    """``to_csv`` in pieces of a few hundred rows (the header first)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     headers = ["sweep", "trial", "branch", "status", "duration", *table.param_columns, *table.metric_columns]
     headers += ["pareto"] if table.pareto else []
     writer.writerow([spreadsheet_cell(header) for header in headers])
-    for row in table.rows:
+    for index, row in enumerate(table.rows):
+        if index % STREAM_ROWS == 0:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
         writer.writerow(
             [
                 spreadsheet_cell(cell)
@@ -96,7 +121,7 @@ def to_csv(table: ResultsTable) -> str:
                 )
             ]
         )
-    return out.getvalue()
+    yield out.getvalue()
 
 
 # A cell that a spreadsheet would evaluate (a formula, or a DDE command) begins with one of these.

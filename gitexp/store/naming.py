@@ -18,6 +18,7 @@ SWEEPS_NAMESPACE = "refs/gitexp/sweeps/"
 CLAIMS_NAMESPACE = "refs/gitexp/claims/"
 STOPS_NAMESPACE = "refs/gitexp/stop/"
 REPORTS_NAMESPACE = "refs/gitexp/reports/"  # a sweep's report images, linked from its pull-request comment
+ARCHIVE_NAMESPACE = "refs/gitexp/archive/"  # finished trials moved out of the branch list: <sweep>/<trial>
 MAX_NAME_LENGTH = 100
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 
@@ -117,6 +118,11 @@ class TrialRef:
     @property
     def ref(self) -> str:
         return f"refs/heads/{self.branch}"
+
+    @property
+    def archived_ref(self) -> str:
+        """Where ``gitexp archive`` keeps the trial: ``refs/gitexp/archive/<sweep>/<trial>``."""
+        return f"{ARCHIVE_NAMESPACE}{self.sweep}/{self.trial}"
 
     @property
     def key(self) -> str:

@@ -10,6 +10,7 @@ twice. Reading every trial of every sweep costs one ``for-each-ref``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from gitexp.errors import NotFoundError, UsageError
 from gitexp.numbers import is_number
 from gitexp.store.git import Git
 from gitexp.store.naming import (
+    ARCHIVE_NAMESPACE,
     DEFAULT_PREFIX,
     SWEEPS_NAMESPACE,
     TrialRef,
@@ -167,10 +169,16 @@ class Trial:
     project: str = ""  # the DVC project's folder in the repository ("" at the root)
     gpus: str | None = None  # the GPUs its result ran on, when --gpus chose them ("none": hidden)
     data: dict[str, Any] = field(default_factory=dict)  # target -> the dataset it takes (T_DATA)
+    archived: bool = False  # kept under refs/gitexp/archive/ rather than as a branch
 
     @property
     def name(self) -> str:
         return self.ref.trial
+
+    @property
+    def where(self) -> str:
+        """The ref that holds the trial now: its branch, or its archive ref."""
+        return self.ref.archived_ref if self.archived else self.ref.ref
 
     @property
     def sweep(self) -> str:
@@ -288,25 +296,39 @@ class Ledger:
         """Every branch prefix trials live under: the configured one and each sweep's own."""
         return {sweep.prefix for sweep in self.sweeps()} | {self.prefix}
 
-    def trials(self, sweeps: list[str] | None = None) -> list[Trial]:
-        """Trials of the given sweeps (all when None), ordered by sweep then trial name.
+    def trials(self, sweeps: list[str] | None = None, archived: bool = False) -> list[Trial]:
+        """Trials of the given sweeps (all when None), ordered by sweep then trial name; ``archived`` adds
+        those ``gitexp archive`` moved out of the branch list (in the same ``for-each-ref``).
 
         Only trials of recorded sweeps: a queue publishes its sweep record after
         its branches, so branches without one are a queue that has not completed.
         """
-        recorded = {sweep.name for sweep in self.sweeps()}
+        recorded = {sweep.name: sweep for sweep in self.sweeps()}
         prefixes = self.prefixes()
         patterns = [f"refs/heads/{prefix}{name}/" for prefix in prefixes for name in sweeps] if sweeps else [
             f"refs/heads/{prefix}" for prefix in prefixes
         ]
+        if archived:
+            patterns += [f"{ARCHIVE_NAMESPACE}{name}/" for name in sweeps] if sweeps else [ARCHIVE_NAMESPACE]
         trials = []
         for record in self.git.refs(*patterns):
-            for prefix in prefixes:
-                ref = TrialRef.from_ref(record.name, prefix)
-                if ref and ref.sweep in recorded and parse_trailers(record.message).get(T_SWEEP) == ref.sweep:
-                    trials.append(trial_from_record(ref, record.oid, record.message))
-                    break
-        return sorted(trials, key=lambda trial: (trial.sweep, trial.name))
+            ref = self._trial_ref(record.name, prefixes, recorded)
+            if ref and parse_trailers(record.message).get(T_SWEEP) == ref.sweep:
+                trial = trial_from_record(ref, record.oid, record.message)
+                trials.append(dataclasses.replace(trial, archived=True) if record.name.startswith(ARCHIVE_NAMESPACE) else trial)
+        return sorted(trials, key=lambda trial: (trial.sweep, trial.name, trial.archived))
+
+    @staticmethod
+    def _trial_ref(name: str, prefixes: set[str], recorded: Mapping[str, Sweep]) -> TrialRef | None:
+        """The trial a branch or archive ref holds, when its sweep is recorded."""
+        if name.startswith(ARCHIVE_NAMESPACE):
+            sweep, _, trial = name[len(ARCHIVE_NAMESPACE) :].partition("/")
+            return TrialRef(recorded[sweep].prefix, sweep, trial) if sweep in recorded and trial and "/" not in trial else None
+        for prefix in prefixes:
+            ref = TrialRef.from_ref(name, prefix)
+            if ref and ref.sweep in recorded:
+                return ref
+        return None
 
     def resolve_trial(self, name: str) -> Trial:
         """A trial named ``sweep/trial``, its branch, or an unambiguous bare trial name."""

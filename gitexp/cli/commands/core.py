@@ -13,7 +13,7 @@ from gitexp.cli.environment import Environment, pass_environment
 from gitexp.cli.gpu_options import JOBS_HELP, gpu_options, jobs_and_gpus
 from gitexp.cli.group import cli
 from gitexp.errors import TrialsFailed
-from gitexp.review.tables import format_value, to_csv, to_json, to_markdown, to_rich
+from gitexp.review.tables import csv_chunks, format_value, json_chunks, to_markdown, to_rich
 from gitexp.store.records import Ledger
 from gitexp.terminal import terminal_text
 
@@ -248,9 +248,11 @@ def scheduler_task(job: dict | None) -> str:
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
 @click.option("--md", "as_md", is_flag=True, help="Print a Markdown table.")
 @click.option("-a", "--all", "all_params", is_flag=True, help="Every param of every params file, not only those trials vary.")
+@click.option("--archived", is_flag=True, help="Also the trials gitexp archive moved out of the branch list.")
+@click.option("--limit", type=int, metavar="N", help="At most N trials, the best first with --sort-by (0: all; default in a terminal: a screenful).")
 @watch_options
 @pass_environment
-def show(environment: Environment, sweeps, sort_by, sort_order, as_json, as_csv, as_md, all_params, watch, interval):
+def show(environment: Environment, sweeps, sort_by, sort_order, as_json, as_csv, as_md, all_params, archived, limit, watch, interval):
     """Trials with the params that vary (or --all) and their metrics, baseline first.
 
     --json also gives each commit as dvc exp show --json does: params and
@@ -258,19 +260,27 @@ def show(environment: Environment, sweeps, sort_by, sort_order, as_json, as_csv,
     """
     from gitexp.cli.watch import watch as watch_view
     from gitexp.errors import UsageError
-    from gitexp.review.results import collect_results, sort_by_pareto, sort_rows, sweep_statuses
+    from gitexp.review.results import collect_results, limit_rows, sort_by_pareto, sort_rows, sweep_statuses
 
     if sum((as_json, as_csv, as_md)) > 1:
         raise UsageError("choose one of --json, --csv and --md")
+    if limit is not None and limit < 0:
+        raise UsageError(f"--limit {limit}: give a number of trials, or 0 for all of them")
     every = watched(environment, watch, interval, {"--json": as_json, "--csv": as_csv, "--md": as_md})
+    if limit is None and not (as_json or as_csv or as_md):
+        limit = environment.screen_rows()
+    limit = limit or None
     git = environment.git()
 
     def results():
-        table = collect_results(git, list(sweeps) or None, all_params=all_params, details=as_json)
+        rank = (sort_by, sort_order) if sort_by else None
+        table = collect_results(git, list(sweeps) or None, all_params=all_params, details=as_json, archived=archived, limit=limit, rank=rank)
         if sort_by:
             sort_rows(table, sort_by, sort_order)
         else:
             sort_by_pareto(table)  # multi-objective sweeps only
+        if limit is not None:
+            limit_rows(table, limit)
         return table
 
     table = results()  # refuses an unknown sweep or metric before anything is watched
@@ -284,12 +294,16 @@ def show(environment: Environment, sweeps, sort_by, sort_order, as_json, as_csv,
         watch_view(environment, view, every)
         return
     if as_json:
-        environment.echo_json(to_json(table))
+        environment.stream_json(json_chunks(table))
     elif as_csv:
-        environment.write(to_csv(table))
+        environment.stream(csv_chunks(table))
     elif as_md:
         environment.write(to_markdown(table))
     elif not table.rows:
         environment.echo(NO_SWEEPS)
     else:
         environment.console.print(to_rich(table))
+    if table.hidden and not (as_json or as_csv or as_md):
+        environment.echo(f"... and {table.hidden} more trials: gitexp show --limit 0 lists them all")
+    elif table.hidden:
+        environment.echo_err(f"{table.hidden} more trials left out by --limit {limit}")
