@@ -1081,6 +1081,49 @@ CASES.update({
     "slurm submit when the controller does not answer": Case(
         ("slurm", "submit", "s", "--remote", "origin"), "the Slurm controller does not answer", "check scontrol ping",
         with_slurm_script, env=dead_controller_conf(),
+
+# -- scale: archive of running trials, restore over a branch, an age that does not parse --
+
+
+def running_sweep(git: Git, tmp_path: Path) -> Path:
+    """Sweep ``s`` run, then a third trial queued that a runner here holds (its flock taken for the test's length)."""
+    from gitexp.planning.queue import QueueRequest, queue_sweep
+    from gitexp.store.layout import trial_lock_path
+    from gitexp.store.locks import TrialLock
+    from gitexp.sweep.spec import spec_from_flags
+
+    ran_sweep(git, tmp_path)
+    queue_sweep(git, QueueRequest(spec_from_flags(["train.lr=[0.3]"]), "r"))
+    RUNNING_LOCKS.append(TrialLock(trial_lock_path(git.common_dir(), "r", "t001")))
+    assert RUNNING_LOCKS[-1].acquire(git.root)
+    return git.root
+
+
+RUNNING_LOCKS: list = []  # held until the test process ends: the trial counts as running
+
+
+def archived_with_branch_back(git: Git, tmp_path: Path) -> Path:
+    """Sweep ``s`` run and archived, then a branch made under the name of its trial t001."""
+    from gitexp.sharing.archive import ArchiveRequest, archive
+
+    ran_sweep(git, tmp_path)
+    archive(git, ArchiveRequest(("s",)))
+    git.run("branch", "exp/s/t001", "HEAD")
+    return git.root
+
+
+CASES.update({
+    "archive of a sweep with a running trial": Case(
+        ("archive", "r"), "1 trial(s) still run (r/t001)", "wait until they finish, or pass --force", running_sweep
+    ),
+    "restore of a trial whose branch name exists again": Case(
+        ("restore", "s/t001"), "the branch exp/s/t001 exists again", "git branch -m exp/s/t001 NEW-NAME", archived_with_branch_back
+    ),
+    "archive --older-than that does not parse": Case(
+        ("archive", "s", "--older-than", "a month"), "--older-than 'a month' is not an age", "such as 30d or 12h", ran_sweep
+    ),
+    "archive --keep-best of a sweep without an objective": Case(
+        ("archive", "s", "--keep-best", "2"), "sweep s has none", "archive it without --keep-best", ran_sweep
     ),
 })
 

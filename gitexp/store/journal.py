@@ -45,8 +45,8 @@ class PendingWrite:
         """Record, before writing any of them, the refs this write creates and the record it then moves."""
         self._save(created=dict(created), record=[record.ref, record.new, record.old])
 
-    def note_locks(self, refs: Sequence[str], packed_lock: int) -> None:
-        """Record the ref locks and the ``packed-refs.lock`` (by inode) this write holds, once it holds them."""
+    def note_locks(self, refs: Sequence[str], packed_lock: int | None) -> None:
+        """Record the ref locks and the ``packed-refs.lock`` (by inode) this write holds or is about to take."""
         self._save(locks=list(refs), packed_lock=packed_lock)
 
     def _save(self, **fields) -> None:

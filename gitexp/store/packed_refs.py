@@ -37,8 +37,9 @@ HEADER = "# pack-refs with: "
 NEW_TRAITS = ("peeled", "fully-peeled", "sorted")
 LOCK_WAIT = 1.0  # seconds, as Git's core.packedRefsTimeout
 
-# Told, once every lock is held, which ref locks and which packed-refs.lock (its inode) the transaction owns.
-OnLocked = Callable[[Sequence[str], int], None]
+# Told which ref locks and which packed-refs.lock (its inode; None before it is held) the transaction
+# owns: the refs it is about to lock first, the ones it holds when it gives up, all of them once held.
+OnLocked = Callable[[Sequence[str], "int | None"], None]
 
 
 class Lost(Exception):
@@ -59,8 +60,9 @@ class PackedRefs:
         refs = [update.ref for update in updates]
         if len(set(refs)) != len(refs):
             raise RepositoryError(f"one ref transaction names {_duplicate(refs)} twice")
+        on_locked(refs, None)  # a kill while locking leaves no lock a recover would not know of
         try:
-            with self._ref_locks(refs) as locked:
+            with self._ref_locks(refs, on_locked) as locked:
                 lock = FileLock(self.lock_path)
                 try:
                     on_locked(locked, lock.inode)
@@ -93,7 +95,7 @@ class PackedRefs:
         return True
 
     @contextmanager
-    def _ref_locks(self, refs: Sequence[str]) -> Iterator[list[str]]:
+    def _ref_locks(self, refs: Sequence[str], on_locked: OnLocked) -> Iterator[list[str]]:
         """``<ref>.lock`` for each of ``refs``, created exclusively; the folders made for them go again after."""
         root = str(self.common_dir)
         known: set[str] = set()
@@ -109,7 +111,8 @@ class PackedRefs:
                     known.add(folder)
                 try:
                     os.close(os.open(f"{root}/{ref}.lock", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-                except (FileExistsError, NotADirectoryError):
+                except (FileExistsError, NotADirectoryError):  # another writer's: no recover may take it
+                    on_locked(held, None)
                     raise Lost() from None
                 held.append(ref)
             yield held
