@@ -30,6 +30,7 @@ from gitexp.github.runs import baseline_branch, checked_remote_branch, push_swee
 from gitexp.review.comment import REPORT_ARTIFACT, render_comment
 from gitexp.review.report import DEFAULT_TOP, build_sweep_report, project_plots, render_trial_markdown, report_plots
 from gitexp.review.tables import format_value
+from gitexp.sharing.archive import archived_trial, restore
 from gitexp.sharing.reports import publish_report_files
 from gitexp.sharing.sync import SyncReport, push, push_refs
 from gitexp.store.git import Git
@@ -74,7 +75,7 @@ def open_trial_pull_request(
 ) -> PullRequestOutcome:
     """Push the trial's branch (and its sweep record) to ``remote``, then open a pull request into ``base``
     (default: main; with ``replaces``, the sweep's baseline branch), and close the sweep's draft one it replaces."""
-    trial = Ledger(git).resolve_trial(trial_name)
+    trial = archived_trial(git, trial_name) or Ledger(git).resolve_trial(trial_name)
     sweep = Ledger(git).sweep(trial.sweep)
     if replaces is not None and replaces != trial.sweep:
         raise UsageError(f"{trial.ref.key} is a trial of sweep {trial.sweep}, not of {replaces}: give --replace {trial.sweep}")
@@ -85,7 +86,10 @@ def open_trial_pull_request(
     row = next(row for row in report.trials if row.name == trial.name)
     body = render_trial_markdown(git, report, row)
     title = title or default_title(trial)
-    pushed = push_refs(git, remote, {trial.ref.ref: trial.tip, sweep_ref(sweep.name): sweep.commit})
+    if trial.archived:  # a pull request needs the branch: restored once nothing can refuse any more
+        restore(git, [trial.ref.key])
+        sweep = Ledger(git).sweep(trial.sweep)  # its record now counts one archived trial less
+    pushed = push_refs(git, remote, {trial.ref.ref: trial.tip, sweep_ref(sweep.name): sweep.commit}, restoring=True)
     body_path = pull_request_body_path(git.common_dir(), trial.sweep, trial.name)
     opened = open_pull_request(env, repo, client, PullRequestDraft(trial.ref.branch, base, title, body, body_path))
     replaced = replace_sweep_pull_request(client, repo, replaces, opened["url"]) if replaces and opened.get("url") else None

@@ -133,6 +133,13 @@ def best_of(sweep: Sweep, trials: Sequence[Trial], count: int) -> list[Trial]:
     return [trial for _, trial in ranked[:count]]
 
 
+def archived_trial(git: Git, name: str) -> Trial | None:
+    """The archived trial ``name`` (``SWEEP/TRIAL`` or its branch names), when it has no branch."""
+    name = name.removeprefix("refs/heads/")
+    found = [t for t in Ledger(git).trials(archived=True) if name in (t.ref.key, t.ref.branch)]
+    return found[0] if found and all(trial.archived for trial in found) else None
+
+
 def restore(git: Git, names: Sequence[str]) -> Moved:
     """Bring archived trials (``SWEEP`` or ``SWEEP/TRIAL``) back as branches; refused when a branch name is taken."""
     ledger = Ledger(git)

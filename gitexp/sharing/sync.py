@@ -35,7 +35,7 @@ from gitexp.store.git import ZERO_OID, Git, RefRecord, RefUpdate
 from gitexp.store.journal import recover
 from gitexp.store.layout import trial_lock_path
 from gitexp.store.locks import held_by
-from gitexp.store.naming import CLAIMS_NAMESPACE, SWEEPS_NAMESPACE, TrialRef, sweep_ref
+from gitexp.store.naming import ARCHIVE_NAMESPACE, CLAIMS_NAMESPACE, SWEEPS_NAMESPACE, TrialRef, sweep_ref
 from gitexp.store.records import SUCCEEDED, SWEEP_FILE, T_SWEEP, T_TRIAL, Ledger, Sweep, Trial, parse_trailers
 from gitexp.store.refstore import LocalRefs
 from gitexp.store.remote import Remote, RemoteRefs, Staging, fetch_sweeps_and_claims, resolve_remote
@@ -131,20 +131,54 @@ def display_ref(ref: str) -> str:
     """``exp/s/t001`` for a branch, ``sweep s`` for a sweep record."""
     if ref.startswith(SWEEPS_NAMESPACE):
         return f"sweep {ref[len(SWEEPS_NAMESPACE):]}"
+    if ref.startswith(ARCHIVE_NAMESPACE):
+        return f"archived {ref[len(ARCHIVE_NAMESPACE):]}"
     return ref.removeprefix("refs/heads/")
 
 
 # -- push ------------------------------------------------------------------------------
 
 def shareable_refs(git: Git, sweep_names: list[str]) -> dict[str, str]:
-    """``ref -> oid`` of the named sweeps (every sweep when none is named) and their trial branches."""
+    """``ref -> oid`` of the named sweeps (every sweep when none is named), their trial branches and archived trials."""
     ledger = Ledger(git)
     sweeps = [ledger.sweep(name) for name in sweep_names] if sweep_names else ledger.sweeps()
     if not sweeps:
         return {}
     refs = {sweep_ref(sweep.name): sweep.commit for sweep in sweeps}
-    refs.update((trial.ref.ref, trial.tip) for trial in ledger.trials([sweep.name for sweep in sweeps]))
+    refs.update((trial.where, trial.tip) for trial in ledger.trials([sweep.name for sweep in sweeps], archived=True))
     return refs
+
+
+def counterpart(ref: str, prefixes: set[str]) -> str | None:
+    """The other place of a trial's ref: its archive ref for a branch, its branch for an archive ref."""
+    if ref.startswith(ARCHIVE_NAMESPACE):
+        sweep, _, trial = ref[len(ARCHIVE_NAMESPACE) :].partition("/")
+        return next((f"refs/heads/{prefix}{sweep}/{trial}" for prefix in sorted(prefixes)), None)
+    for prefix in prefixes:
+        found = TrialRef.from_ref(ref, prefix)
+        if found:
+            return found.archived_ref
+    return None
+
+
+def archive_moves(
+    git: Git, ours: Mapping[str, str], theirs: Mapping[str, str], prefixes: set[str], restoring: bool = False
+) -> tuple[list[RefUpdate], dict[str, str]]:
+    """Where one side archived a trial that the other holds as a branch (or back): the other side's ref to delete
+    with it, and the refs to leave alone with why. An archive wins over a branch at the same or an older commit
+    (unless ``restoring``: a trial restored here for a pull request); a branch that went on past the archived
+    commit (a trial run again) wins over the archive."""
+    moves, left = [], {}
+    for ref, oid in ours.items():
+        other = counterpart(ref, prefixes)
+        if other is None or other not in theirs:
+            continue
+        relation = compare_tips(git, {other: (oid, theirs[other])})[other]
+        if relation == HERE_AHEAD or (relation == SAME and (restoring or ref.startswith(ARCHIVE_NAMESPACE))):
+            moves.append(RefUpdate(other, ZERO_OID, theirs[other]))
+        else:
+            left[ref] = "archived on the other side" if other.startswith(ARCHIVE_NAMESPACE) else "live on the other side, with newer work"
+    return moves, left
 
 
 def push(git: Git, remote: str, sweep_names: list[str], with_data: bool = True) -> SyncReport:
@@ -165,13 +199,18 @@ def push(git: Git, remote: str, sweep_names: list[str], with_data: bool = True) 
     return report
 
 
-def push_refs(git: Git, remote: str, here: Mapping[str, str]) -> SyncReport:
-    """Push those of ``here`` (ref -> oid) that the remote lacks or has an ancestor of, in one atomic push."""
+def push_refs(git: Git, remote: str, here: Mapping[str, str], restoring: bool = False) -> SyncReport:
+    """Push those of ``here`` (ref -> oid) that the remote lacks or has an ancestor of, in one atomic push;
+    a trial archived on one side moves to the other side's place too (``archive_moves``)."""
     store = remote_store(git, remote)
-    there = store.current(list(here)) if here else {}
+    prefixes = Ledger(git).prefixes()
+    partners = {other for ref in here if (other := counterpart(ref, prefixes))}
+    there = store.current(list(dict.fromkeys([*here, *partners]))) if here else {}
+    moves, blocked = archive_moves(git, here, there, prefixes, restoring)
+    report = SyncReport(remote, left={ref: f"{why} ({remote}): gitexp pull first" for ref, why in blocked.items()})
+    here = {ref: oid for ref, oid in here.items() if ref not in blocked}
     relations = compare_tips(git, {ref: (oid, there.get(ref)) for ref, oid in here.items()})
-    report = SyncReport(remote)
-    updates = []
+    updates = list(moves)
     for ref, relation in relations.items():
         if relation == SAME:
             report.current.append(ref)
@@ -259,7 +298,7 @@ def pull(git: Git, remote: str, sweep_names: list[str], with_data: bool = True) 
             "gitexp push it from the clone that has it"
         )
     wanted = [remote_sweeps[name] for name in sweep_names] if sweep_names else list(remote_sweeps.values())
-    namespaces = [f"refs/heads/{sweep.prefix}{sweep.name}/" for sweep in wanted]
+    namespaces = [ns for sweep in wanted for ns in (f"refs/heads/{sweep.prefix}{sweep.name}/", f"{ARCHIVE_NAMESPACE}{sweep.name}/")]
     if namespaces:
         staging.fetch(namespaces)
     staged = {record.name: record for record in staging.view.refs()}
@@ -288,7 +327,7 @@ def accepted_refs(staged: Mapping[str, RefRecord], sweeps: list[Sweep]) -> dict[
     for sweep in sweeps:
         accepted[sweep_ref(sweep.name)] = sweep.commit
         for ref, record in staged.items():
-            branch = TrialRef.from_ref(ref, sweep.prefix)
+            branch = TrialRef.from_ref(ref, sweep.prefix) or archived_trial(ref, sweep)
             if branch is None or branch.sweep != sweep.name:
                 continue
             trailers = parse_trailers(record.message)
@@ -297,13 +336,28 @@ def accepted_refs(staged: Mapping[str, RefRecord], sweeps: list[Sweep]) -> dict[
     return accepted
 
 
+def archived_trial(ref: str, sweep: Sweep) -> TrialRef | None:
+    """The trial of ``sweep`` that an archive ref ``refs/gitexp/archive/<sweep>/<trial>`` holds."""
+    head = f"{ARCHIVE_NAMESPACE}{sweep.name}/"
+    trial = ref[len(head) :] if ref.startswith(head) else ""
+    return TrialRef(sweep.prefix, sweep.name, trial) if trial and "/" not in trial else None
+
+
 def reconcile(git: Git, staging: Staging, theirs: Mapping[str, str], report: SyncReport) -> None:
-    """Create or fast-forward local refs to ``theirs`` and empty the staging area (``Staging.take``)."""
-    here = {record.name: record.oid for record in git.refs(SWEEPS_NAMESPACE, "refs/heads/")}
-    relations = compare_tips(git, {ref: (here.get(ref), oid) for ref, oid in theirs.items()})
+    """Create or fast-forward local refs to ``theirs`` and empty the staging area (``Staging.take``);
+    a trial archived on one side and a branch on the other follows ``archive_moves``."""
+    here = {record.name: record.oid for record in git.refs(SWEEPS_NAMESPACE, "refs/heads/", ARCHIVE_NAMESPACE)}
     remote = staging.area.shown
     checked_out = git.current_branch()
-    updates = []
+    prefixes = Ledger(git).prefixes()
+    moves, blocked = archive_moves(git, theirs, here, prefixes)
+    report.left.update((ref, f"{why} (here): gitexp push shares it") for ref, why in blocked.items())
+    if checked_out in {move.ref for move in moves}:  # its archive waits until another branch is checked out
+        moves = [move for move in moves if move.ref != checked_out]
+        blocked[counterpart(checked_out, prefixes) or ""] = report.left[checked_out] = "checked out here: check out another branch, then pull"
+    theirs = {ref: oid for ref, oid in theirs.items() if ref not in blocked}
+    relations = compare_tips(git, {ref: (here.get(ref), oid) for ref, oid in theirs.items()})
+    updates = list(moves)
     for ref, relation in relations.items():
         if relation == SAME:
             report.current.append(ref)

@@ -21,7 +21,7 @@ from gitexp.store.git import ZERO_OID, Git, RefRecord, RefUpdate
 from gitexp.store.journal import PendingWrite
 from gitexp.store.naming import CLAIMS_NAMESPACE, NAME_PATTERN, SWEEPS_NAMESPACE
 from gitexp.store.redaction import without_credentials
-from gitexp.store.refstore import drop
+from gitexp.store.refstore import LocalRefs, drop
 
 DEFAULT_REMOTE = "origin"  # the remote a command uses when none is named
 TRACKING_ROOT = "refs/gitexp/remotes/"
@@ -198,9 +198,10 @@ class Staging:
         """
         branches = [update for update in updates if not update.ref.startswith(SWEEPS_NAMESPACE)]
         records = [*(update for update in updates if update.ref.startswith(SWEEPS_NAMESPACE)), *self._emptying()]
-        if branches and not self.git.try_update_refs(branches, message):
+        local = LocalRefs(self.git)  # branches and archive refs in one packed-refs rename: archived or live, never both
+        if branches and not local.swap(branches, message=message):
             return False
-        return not records or self.git.try_update_refs(records, message)
+        return not records or local.swap(records, message=message)
 
     def _emptying(self) -> list[RefUpdate]:
         return [RefUpdate(record.name, ZERO_OID, record.oid) for record in self.git.refs(self.area.namespace)]

@@ -136,3 +136,42 @@ def test_twenty_thousand_trials_queue_into_packed_refs(project, run_gitexp):
     assert [p.name for p in loose] == ["main"]
     assert not (project.root / ".git/logs/refs/heads/exp").exists()
     assert project.run_process("fsck", "--no-progress", "--connectivity-only").returncode == 0
+
+
+# -- push and pull carry archives; a remote's branch list holds only live work ----------
+
+
+def remote_refs(path: Path) -> dict[str, str]:
+    out = Git(path).run("for-each-ref", "--format=%(refname) %(objectname)")
+    return dict(line.split(" ") for line in out.splitlines())
+
+
+def test_push_and_pull_carry_archives_and_leave_only_live_branches(reviewed_project, bare_remote, run_gitexp):
+    git = reviewed_project
+    git.run("remote", "add", "origin", str(bare_remote))
+    git.run("push", "-q", "origin", "main")
+    assert run_gitexp(git.root, "push", "--no-dvc").code == 0
+    other = Git(git.root.parent / "other")
+    Git(git.root.parent).run("clone", "-q", str(bare_remote), str(other.root))
+    assert run_gitexp(other.root, "pull", "--no-dvc").code == 0
+    tips = refs(git, "refs/heads/exp/")
+
+    assert run_gitexp(git.root, "archive", "s").code == 0
+    pushed = run_gitexp(git.root, "push", "--no-dvc")
+    assert pushed.code == 0, pushed.err
+    there = remote_refs(bare_remote)
+    assert not [ref for ref in there if ref.startswith("refs/heads/exp/")]  # only live work: main
+    assert {ref: oid for ref, oid in there.items() if ref.startswith("refs/gitexp/archive/")} == {
+        ref.replace("refs/heads/exp/", "refs/gitexp/archive/"): oid for ref, oid in tips.items()
+    }
+
+    pulled = run_gitexp(other.root, "pull", "--no-dvc")
+    assert pulled.code == 0, pulled.err
+    assert refs(other, "refs/heads/exp/") == {}  # archived there, so archived here: never both
+    assert len(refs(other, "refs/gitexp/archive/s/")) == 6
+    assert len(shown(run_gitexp, other, "--archived")) == 7
+
+    assert run_gitexp(other.root, "restore", "s/t001").code == 0
+    again = run_gitexp(other.root, "push", "--no-dvc")  # the archive on origin wins over a branch at its commit
+    assert "left exp/s/t001: archived on the other side (origin): gitexp pull first" in again.out
+    assert "refs/heads/exp/s/t001" not in remote_refs(bare_remote)
