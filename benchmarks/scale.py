@@ -37,7 +37,7 @@ PY = sys.executable
 
 
 def gitexp_env(source: Path) -> dict:
-    return {**bench.ENV, "PYTHONPATH": str(source)}
+    return {**bench.ENV, "PYTHONPATH": str(source), "GITEXP_NETWORK_TIMEOUT": "600"}
 
 
 def gitexp(env, *args, cwd):

@@ -23,7 +23,7 @@ from gitexp.numbers import is_number
 from gitexp.planning.queue import MAX_TRIALS_PER_QUEUE, ParamsTargets, next_index, objective_problem, write_trials
 from gitexp.project.model import load_project
 from gitexp.store.git import Git, RefUpdate
-from gitexp.store.records import CANCELLED, QUEUED, SUCCEEDED, Ledger, Sweep, Trial, cancel_message
+from gitexp.store.records import ARCHIVED_TRIALS, CANCELLED, QUEUED, SUCCEEDED, Ledger, Sweep, Trial, cancel_message
 from gitexp.store.refstore import LocalRefs, RefStore
 from gitexp.strategies import strategy_for
 from gitexp.strategies.base import TrialOutcome, TrialPlan
@@ -210,6 +210,8 @@ class SweepDriver:
         )
 
     def _suggest(self, limit: int) -> list[TrialPlan]:
+        if self.sweep.state.get(ARCHIVED_TRIALS):  # its archived trials have no branch: it would make them again
+            return []
         pending = [outcome_of(t) for t in self.running + self.elsewhere]
         return self.strategy.suggest([outcome_of(t) for t in self.completed], pending, limit)
 

@@ -30,9 +30,10 @@ from gitexp.store.claim_records import DEFAULT_STALE_AFTER
 from gitexp.store.git import Git
 from gitexp.store.naming import MAX_NAME_LENGTH, NAME_PATTERN, SWEEPS_NAMESPACE
 from gitexp.store.records import SUCCEEDED, SWEEP_FILE, Ledger, Sweep, Trial
-from gitexp.store.remote import Remote, RemoteRefs, fetch_experiments, fetch_objects
+from gitexp.store.remote import Remote, RemoteRefs, fetch_objects, served_namespaces, sync_mirror
 
 DEFAULT_POLL = 5.0
+MAX_BACKOFF = 8  # a quiet remote is polled at most this many poll intervals apart
 REFRESH_AFTER = 2.0  # seconds a fetched view of the queue is trusted before fetching again
 FETCH_ATTEMPTS = 3
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|h)?\Z")
@@ -99,16 +100,17 @@ class RemoteQueue:
         self.source = CombinedSource([])
         self.fetched_at = float("-inf")
 
-    def refresh(self) -> None:
-        """Fetch the remote's sweeps, claims and trials, and sync each sweep's driver with them."""
-        self._fetch()
+    def refresh(self) -> bool:
+        """Fetch what moved of the remote's sweeps, claims and trials (those this worker serves), and sync each
+        sweep's driver with them; True when anything moved."""
+        changed = self._fetch()
         wanted = set(self.options.sweeps)
         ledger = Ledger(self.claims.store.view)
         sweeps = [s for s in ledger.sweeps() if not wanted or s.name in wanted]
         prefixes = {sweep.prefix for sweep in sweeps}
         if not prefixes <= self.prefixes:  # a sweep with its own branch prefix: fetch its trials too
             self.prefixes |= prefixes
-            self._fetch()  # only trial branches arrive: the ledger reads them afresh, its sweeps stand
+            changed = self._fetch() or changed  # only trial branches arrive: the ledger reads them afresh, its sweeps stand
         held = {key for key, claim in self.claims.known().items() if not self.claims.may_take_over(claim)}
         statuses = self.options.run.runnable_statuses
         drivers = {}
@@ -124,6 +126,7 @@ class RemoteQueue:
         drivers.update((name, d) for name, d in self.drivers.items() if name not in drivers and d.running)
         self.drivers = drivers
         self.source.sources = list(drivers.values())
+        return changed
 
     def has_work(self) -> bool:
         return any(driver.has_work() for driver in self.drivers.values())
@@ -164,16 +167,18 @@ class RemoteQueue:
         fetch_objects(self.git, self.remote, [sweep.baseline for sweep in sweeps])
         check_stage_of(self.git, sweeps, [], self.options.run.stage)
 
-    def _fetch(self) -> None:
+    def _fetch(self) -> bool:
+        namespaces = served_namespaces(sorted(self.prefixes), self.options.sweeps)
         for attempt in range(FETCH_ATTEMPTS):
             try:
-                fetch_experiments(self.git, self.remote, sorted(self.prefixes))
+                changed = sync_mirror(self.git, self.remote, namespaces)
                 break
             except GitCommandError:
                 if attempt == FETCH_ATTEMPTS - 1:
                     raise
                 time.sleep(self.options.poll * (attempt + 1) / FETCH_ATTEMPTS)
         self.fetched_at = time.monotonic()
+        return changed
 
     # -- TrialSource ---------------------------------------------------------
 
@@ -194,16 +199,19 @@ class RemoteQueue:
         """Poll the remote until a trial can be run: True. False once none came for ``idle_exit``
         seconds and no adaptive sweep waits on trials that other workers run (their results may grow it)."""
         deadline = time.monotonic() + idle_exit
+        interval = self.options.poll
         while True:
             if any(driver.waits_on_others() for driver in self.drivers.values()):
-                deadline = max(deadline, time.monotonic() + self.options.poll)
+                deadline = max(deadline, time.monotonic() + interval)
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
-            time.sleep(min(self.options.poll, left))
-            self.refresh()
+            time.sleep(min(interval, left))
+            changed = self.refresh()
             if self.has_work():
                 return True
+            # while nothing moves on the remote, look less and less often (up to MAX_BACKOFF times the poll)
+            interval = self.options.poll if changed else min(interval * 2, self.options.poll * MAX_BACKOFF)
 
 
 class Worker:

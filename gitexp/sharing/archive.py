@@ -11,17 +11,28 @@ archived or live, never both or neither. ``gitexp restore`` is the same move bac
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from gitexp.errors import ConcurrentChange, NotFoundError, UsageError, some_of
 from gitexp.numbers import orderable
-from gitexp.store.git import ZERO_OID, Git, RefUpdate
-from gitexp.store.journal import recover
+from gitexp.store.git import ZERO_OID, FastImportCommit, Git, RefUpdate
+from gitexp.store.journal import SCRATCH_NAMESPACE, recover
 from gitexp.store.live import LiveClaims
-from gitexp.store.records import RUNNING, Ledger, Sweep, Trial
+from gitexp.store.naming import sweep_ref
+from gitexp.store.records import (
+    ARCHIVED_TRIALS,
+    RUNNING,
+    Ledger,
+    Sweep,
+    Trial,
+    sweep_record_files,
+    sweep_record_message,
+)
 from gitexp.store.refstore import LocalRefs
 from gitexp.sweep.spec import SweepSpec
 
@@ -84,10 +95,29 @@ def archive(git: Git, request: ArchiveRequest) -> Moved:
     if chosen:
         recover(git, ledger.prefixes())
         updates = [u for trial in chosen for u in (RefUpdate(trial.ref.ref, ZERO_OID, trial.tip), RefUpdate(trial.ref.archived_ref, trial.tip, ZERO_OID))]
-        if not LocalRefs(git).swap(updates, message=f"gitexp: archive {', '.join(s.name for s in sweeps)}"):
+        records, scratch = counted_records(git, sweeps, Counter(trial.sweep for trial in chosen))
+        if not LocalRefs(git).swap([*updates, *records], scratch, f"gitexp: archive {', '.join(s.name for s in sweeps)}"):
             raise ConcurrentChange("trial branches changed while they were being archived (another gitexp at work?): try again")
     moved.trials = chosen
     return moved
+
+
+def counted_records(git: Git, sweeps: Sequence[Sweep], change: Mapping[str, int]) -> tuple[list[RefUpdate], list[str]]:
+    """New records of ``sweeps`` whose count of archived trials changes by ``change`` (sweep -> +n or -n), and
+    the scratch ref that keeps them until the transaction lands. Drivers grow no sweep with archived trials
+    (``ARCHIVED_TRIALS``): a runner that sees no branch of an archived trial must not make it again."""
+    changed = []
+    for sweep in sweeps:
+        count = max(0, int(sweep.state.get(ARCHIVED_TRIALS, 0) or 0) + change.get(sweep.name, 0))
+        state = {key: value for key, value in sweep.state.items() if key != ARCHIVED_TRIALS}
+        if change.get(sweep.name):
+            changed.append(dataclasses.replace(sweep, state={**state, **({ARCHIVED_TRIALS: count} if count else {})}))
+    if not changed:
+        return [], []
+    scratch = f"{SCRATCH_NAMESPACE}archive-{os.getpid()}-{os.urandom(4).hex()}"
+    commits = [FastImportCommit(sweep.commit, sweep_record_message(sweep), sweep_record_files(sweep)) for sweep in changed]
+    oids = git.fast_import(commits, scratch)
+    return [RefUpdate(sweep_ref(sweep.name), oid, sweep.commit) for sweep, oid in zip(changed, oids)], [scratch]
 
 
 def choose(git: Git, sweeps: Sequence[Sweep], trials: Sequence[Trial], request: ArchiveRequest, moved: Moved) -> list[Trial]:
@@ -161,6 +191,8 @@ def restore(git: Git, names: Sequence[str]) -> Moved:
     trials = list(chosen.values())
     recover(git, ledger.prefixes())
     updates = [u for trial in trials for u in (RefUpdate(trial.ref.archived_ref, ZERO_OID, trial.tip), RefUpdate(trial.ref.ref, trial.tip, ZERO_OID))]
-    if updates and not LocalRefs(git).swap(updates, message="gitexp: restore"):
+    back = Counter(trial.sweep for trial in trials)
+    records, scratch = counted_records(git, [ledger.sweep(name) for name in back], {name: -count for name, count in back.items()})
+    if updates and not LocalRefs(git).swap([*updates, *records], scratch, "gitexp: restore"):
         raise ConcurrentChange("archived trials changed while they were being restored (another gitexp at work?): try again")
     return Moved([dataclasses.replace(trial, archived=False) for trial in trials])

@@ -318,6 +318,11 @@ class Git:
             records.append(RefRecord(name, oid, message))
         return records
 
+    def ref_oids(self, *patterns: str) -> dict[str, str]:
+        """``ref -> oid`` of the refs under ``patterns`` (no messages read), in one ``for-each-ref``."""
+        out = self.run("for-each-ref", "--format=%(objectname) %(refname)", *patterns)
+        return {name: oid for oid, _, name in (line.partition(" ") for line in out.splitlines())}
+
     def read_blobs(self, specs: Sequence[str]) -> list[bytes | None]:
         """Contents of ``<rev>:<path>`` specs in one ``cat-file --batch``; None where missing."""
         if not specs:

@@ -34,6 +34,7 @@ SWEEP_FILE = "sweep.json"
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
 FINAL_STATES = (SUCCEEDED, FAILED, CANCELLED)
 STATES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
+ARCHIVED_TRIALS = "archived_trials"  # in a sweep record's state: how many of its trials are archived
 
 T_SWEEP, T_TRIAL, T_PARAMS, T_STATUS = "Gitexp-Sweep", "Gitexp-Trial", "Gitexp-Params", "Gitexp-Status"
 T_DURATION, T_HOST, T_METRICS, T_BASELINE = "Gitexp-Duration", "Gitexp-Host", "Gitexp-Metrics", "Gitexp-Baseline"

@@ -112,6 +112,47 @@ def fetch_experiments(git: Git, remote: Remote, prefixes: Sequence[str]) -> None
     git.fetch(remote.spec, experiment_refspecs(remote, prefixes), prune=True)
 
 
+# More refs than this that moved since the last look are fetched by namespace rather than one by one.
+FETCH_ONE_BY_ONE = 500
+
+
+def served_namespaces(prefixes: Sequence[str], sweeps: Sequence[str]) -> list[str]:
+    """What a worker serving ``sweeps`` (every sweep when empty) must see of a remote: their records, claims and
+    trial branches (a name ending in ``/`` is a folder, any other an exact ref)."""
+    if not sweeps:
+        return [SWEEPS_NAMESPACE, CLAIMS_NAMESPACE, *(f"refs/heads/{prefix}" for prefix in sorted(set(prefixes)))]
+    found = [f"{SWEEPS_NAMESPACE}{sweep}" for sweep in sweeps] + [f"{CLAIMS_NAMESPACE}{sweep}/" for sweep in sweeps]
+    return found + [f"refs/heads/{prefix}{sweep}/" for prefix in sorted(set(prefixes)) for sweep in sweeps]
+
+
+def sync_mirror(git: Git, remote: Remote, namespaces: Sequence[str]) -> bool:
+    """Bring this clone's mirror of the remote's ``namespaces`` up to date; True when anything there moved.
+
+    One ``ls-remote`` says what the remote holds; only the refs whose values
+    differ from the mirror's are fetched (by namespace when there are many),
+    and the mirror's refs the remote no longer has are dropped. A poll that
+    finds nothing new costs the listing, not a fetch of every finished trial.
+    """
+    inside = lambda ref: any(ref == ns or (ns.endswith("/") and ref.startswith(ns)) for ns in namespaces)  # noqa: E731
+    there = {ref: oid for ref, oid in git.ls_remote(remote.spec, [_pattern(ns) for ns in namespaces]).items() if inside(ref)}
+    mirrored = {ref: oid for ref, oid in git.ref_oids(*(remote.tracking(ns) for ns in namespaces)).items()}
+    moved = [ref for ref, oid in there.items() if mirrored.get(remote.tracking(ref)) != oid]
+    wanted = {remote.tracking(ref) for ref in there}
+    gone = [RefUpdate(ref, ZERO_OID, oid) for ref, oid in mirrored.items() if ref not in wanted and inside(ref.replace(remote.namespace, "refs/", 1))]
+    if len(moved) > FETCH_ONE_BY_ONE:
+        git.fetch(remote.spec, [mirror_refspec(remote, ns) if ns.endswith("/") else f"+{ns}:{remote.tracking(ns)}" for ns in namespaces], prune=True)
+        return True
+    if moved:
+        git.fetch(remote.spec, [f"+{ref}:{remote.tracking(ref)}" for ref in moved], prune=False)
+    if gone:
+        git.try_update_refs(gone, "gitexp: the remote dropped them")
+    return bool(moved or gone)
+
+
+def _pattern(namespace: str) -> str:
+    return f"{namespace}*" if namespace.endswith("/") else namespace
+
+
 def tracked_claims(git: Git) -> list[RefRecord]:
     """Every remote's claims as this clone last fetched them (``gitexp pull``, a worker), named as on the remote."""
     return [record for _, record in tracked_claims_by_remote(git)]

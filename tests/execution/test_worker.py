@@ -373,3 +373,56 @@ def test_a_worker_with_a_stage_no_sweep_defines_refuses_before_writing_here_or_t
     ran = run_gitexp(worker.root, "worker", "--remote", "origin", "--sweep", "s", "--stage", "train", *FAST)
     assert ran.code == 0, ran.err  # a stage the sweep defines runs
     assert kit.runs(runs_log) == {"s/t001": 1, "s/t002": 1}
+
+
+def test_a_worker_beside_archived_and_finished_sweeps_claims_only_queued_trials(kit, logging_project, runs_log, tmp_path, run_gitexp):
+    git = logging_project
+    for name in ("old", "done"):
+        kit.queue(git, name, "train.lr=[0.05, 0.1]")
+    assert run_gitexp(git.root, "run", "old", "done").code == 0
+    assert run_gitexp(git.root, "archive", "old").code == 0
+    kit.queue(git, "todo", "train.lr=[0.2, 0.3]")
+    runs_log.write_text("")
+    bare = tmp_path / "remote.git"
+    git.run("init", "-q", "--bare", "-b", "main", str(bare))
+    git.run("remote", "add", "origin", str(bare))
+    git.run("push", "-q", "origin", "main")
+    assert run_gitexp(git.root, "push", "--no-dvc").code == 0
+    remote = Git(bare)
+    archived = remote.run("for-each-ref", "refs/gitexp/archive/")
+    assert len(archived.splitlines()) == 2
+    here = kit.clone(bare, tmp_path / "here")
+
+    worker = kit.gitexp(here.root, "worker", "--remote", "origin", *FAST)
+    _, err = worker.communicate(timeout=120)
+
+    assert worker.returncode == 0, err
+    assert sorted(kit.runs(runs_log)) == ["todo/t001", "todo/t002"]
+    assert remote.run("for-each-ref", "refs/gitexp/archive/") == archived
+    assert here.run("for-each-ref", "refs/gitexp/remotes/origin/gitexp/archive/") == ""  # never fetched
+
+
+def test_a_poll_fetches_only_what_moved_on_the_remote(kit, project, tmp_path):
+    from gitexp.store.remote import served_namespaces, sync_mirror
+
+    kit.queue(project, "s", "train.lr=[0.1, 0.2, 0.3]")
+    kit.queue(project, "other", "train.lr=[0.4]")
+    remote = kit.make_remote(project, tmp_path / "remote.git")
+    here = kit.clone(remote.root, tmp_path / "here")
+    origin = resolve_remote(here, "origin")
+    namespaces = served_namespaces(["exp/"], ("s",))
+
+    assert sync_mirror(here, origin, namespaces) is True
+    mirrored = here.ref_oids("refs/gitexp/remotes/origin/")
+    assert sorted(mirrored) == [
+        "refs/gitexp/remotes/origin/gitexp/sweeps/s",
+        *(f"refs/gitexp/remotes/origin/heads/exp/s/t00{i}" for i in (1, 2, 3)),
+    ]  # sweep other is not served: none of its refs
+    assert sync_mirror(here, origin, namespaces) is False  # nothing moved: nothing fetched
+
+    remote.run("update-ref", "-d", "refs/heads/exp/s/t003")
+    remote.run("update-ref", "refs/heads/exp/s/t001", project.rev_parse("exp/s/t002"))
+    assert sync_mirror(here, origin, namespaces) is True
+    now = here.ref_oids("refs/gitexp/remotes/origin/")
+    assert "refs/gitexp/remotes/origin/heads/exp/s/t003" not in now
+    assert now["refs/gitexp/remotes/origin/heads/exp/s/t001"] == project.rev_parse("exp/s/t002")

@@ -54,7 +54,10 @@ def test_archive_then_restore_round_trips_every_ref_and_result(reviewed_project,
 
     restored = run_gitexp(git.root, "restore", "s")
     assert restored.code == 0, restored.err
-    assert refs(git) == before
+    record = "refs/gitexp/sweeps/s"
+    assert {r: o for r, o in refs(git).items() if r != record} == {r: o for r, o in before.items() if r != record}
+    assert git.run("show", f"{record}:sweep.json") == git.run("show", f"{before[record]}:sweep.json")
+    assert git.is_ancestor(before[record], record)  # the record noted the archive, then its end: history kept
     assert shown(run_gitexp, git) == rows
     assert not list((git.root / ".git/refs").rglob("*.lock"))
 
