@@ -105,15 +105,9 @@ class PackedRefs:
             for ref in refs:
                 if not ref.startswith("refs/") or not check_ref_format(ref):
                     raise RepositoryError(f"{ref!r} is not a valid ref name")
-                folder = ref.rpartition("/")[0]
-                if folder not in known:
-                    made += _make_folders(root, folder)
-                    known.add(folder)
-                try:
-                    os.close(os.open(f"{root}/{ref}.lock", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-                except (FileExistsError, NotADirectoryError):  # another writer's: no recover may take it
+                if not self._lock_one(root, ref, known, made):  # another writer's: no recover may take it
                     on_locked(held, None)
-                    raise Lost() from None
+                    raise Lost()
                 held.append(ref)
             yield held
         finally:
@@ -121,6 +115,24 @@ class PackedRefs:
                 _unlink(f"{root}/{ref}.lock")
             for folder in reversed(made):
                 _remove_if_empty(folder)
+
+    @staticmethod
+    def _lock_one(root: str, ref: str, known: set[str], made: list[str]) -> bool:
+        """Create ``<ref>.lock``; False when it exists. Its folder is made first, again when another writer's
+        cleanup removed it meanwhile (an empty folder goes as soon as its last ref does, as in Git)."""
+        folder = ref.rpartition("/")[0]
+        for _ in range(5):
+            try:
+                if folder not in known:
+                    made += _make_folders(root, folder)
+                    known.add(folder)
+                os.close(os.open(f"{root}/{ref}.lock", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+                return True
+            except FileNotFoundError:
+                known.discard(folder)
+            except (FileExistsError, NotADirectoryError):
+                return False
+        return False
 
     def _read(self) -> tuple[tuple[str, ...], dict[str, tuple[str, str | None]]]:
         """The header's traits and ``ref -> (oid, peeled line)`` of packed-refs (none when it does not exist)."""
@@ -264,7 +276,11 @@ def _make_folders(root: str, folder: str) -> list[str]:
     for path in reversed(missing):
         try:
             os.mkdir(path)
-        except (FileExistsError, NotADirectoryError):  # a ref file where the folder must be: Git's folder rule
+        except FileExistsError:
+            if os.path.isdir(path):  # another writer made it meanwhile
+                continue
+            raise Lost() from None  # a ref file where the folder must be: Git's folder rule
+        except NotADirectoryError:
             raise Lost() from None
         made.append(path)
     return made
