@@ -33,6 +33,7 @@ from gitexp.store.records import SUCCEEDED, SWEEP_FILE, Ledger, Sweep, Trial
 from gitexp.store.remote import Remote, RemoteRefs, fetch_objects, served_namespaces, sync_mirror
 
 DEFAULT_POLL = 5.0
+RESYNC_AFTER = 30.0  # seconds the drivers' view of a remote where nothing moved is trusted
 MAX_BACKOFF = 8  # a quiet remote is polled at most this many poll intervals apart
 REFRESH_AFTER = 2.0  # seconds a fetched view of the queue is trusted before fetching again
 FETCH_ATTEMPTS = 3
@@ -99,11 +100,14 @@ class RemoteQueue:
         self.drivers: dict[str, SweepDriver] = {}
         self.source = CombinedSource([])
         self.fetched_at = float("-inf")
+        self.synced_at = float("-inf")
 
     def refresh(self) -> bool:
         """Fetch what moved of the remote's sweeps, claims and trials (those this worker serves), and sync each
         sweep's driver with them; True when anything moved."""
         changed = self._fetch()
+        if not changed and time.monotonic() - self.synced_at < min(RESYNC_AFTER, self.options.stale_after / 4):
+            return False  # nothing moved there: the drivers' view stands (a claim going stale is seen within RESYNC_AFTER)
         wanted = set(self.options.sweeps)
         ledger = Ledger(self.claims.store.view)
         sweeps = [s for s in ledger.sweeps() if not wanted or s.name in wanted]
@@ -126,6 +130,7 @@ class RemoteQueue:
         drivers.update((name, d) for name, d in self.drivers.items() if name not in drivers and d.running)
         self.drivers = drivers
         self.source.sources = list(drivers.values())
+        self.synced_at = time.monotonic()
         return changed
 
     def has_work(self) -> bool:
