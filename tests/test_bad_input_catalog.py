@@ -1081,6 +1081,9 @@ CASES.update({
     "slurm submit when the controller does not answer": Case(
         ("slurm", "submit", "s", "--remote", "origin"), "the Slurm controller does not answer", "check scontrol ping",
         with_slurm_script, env=dead_controller_conf(),
+    ),
+})
+
 
 # -- scale: archive of running trials, restore over a branch, an age that does not parse --
 
