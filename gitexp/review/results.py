@@ -104,9 +104,9 @@ class ResultsTable:
     hidden: int = 0  # trials left out by a limit
 
     def to_json(self) -> dict[str, Any]:
-        return {"trials": [self._row_json(row) for row in self.rows]}
+        return {"trials": [self.row_json(row) for row in self.rows]}
 
-    def _row_json(self, row: Row) -> dict[str, Any]:
+    def row_json(self, row: Row) -> dict[str, Any]:
         found = row.to_json()
         pareto = self.pareto.get(row.sweep)
         if pareto is not None and not row.is_baseline:

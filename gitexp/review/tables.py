@@ -74,7 +74,7 @@ def json_chunks(table: ResultsTable) -> Iterator[str]:
     """``to_json`` in pieces of a few hundred rows, for a reader to start on before the last row is encoded."""
     yield '{"trials": ['
     for start in range(0, len(table.rows), STREAM_ROWS):
-        rows = [row.to_json() for row in table.rows[start : start + STREAM_ROWS]]
+        rows = [table.row_json(row) for row in table.rows[start : start + STREAM_ROWS]]
         try:  # rows are JSON-safe already but for a stray NaN: walk them only when the encoder finds one
             encoded = json.dumps(rows, ensure_ascii=False, allow_nan=False)[1:-1]
         except ValueError:
