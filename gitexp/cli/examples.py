@@ -9,7 +9,7 @@ from __future__ import annotations
 # Sections of ``gitexp --help``, in the order users meet them: section -> its commands.
 SECTIONS: dict[str, tuple[str, ...]] = {
     "Queue and run": ("queue", "check", "run", "stop"),
-    "Look at results": ("status", "show", "diff", "logs", "report"),
+    "Look at results": ("status", "show", "diff", "logs", "report", "ui"),
     "Share and review": ("push", "pull", "pr", "apply", "remove", "archive", "restore"),
     "Scale out": ("worker", "ci", "slurm", "k8s"),
     "Set up": ("demo",),
@@ -26,6 +26,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "diff": ("gitexp diff lr-sweep/t003", "gitexp diff lr-sweep/t001 lr-sweep/t003 --md", "gitexp diff lr-sweep/t003 --plots plots/"),
     "logs": ("gitexp logs -f lr-sweep/t003", "gitexp logs lr-sweep/t003 --raw | less -R"),
     "report": ("gitexp report lr-sweep -o report.md", "gitexp report lr-sweep --format html -o report.html"),
+    "ui": ("gitexp ui --open", "gitexp ui --rev main -n 20 --port 8081"),
     "push": ("gitexp push origin lr-sweep", "gitexp push origin lr-sweep --run --pr"),
     "pull": ("gitexp pull origin",),
     "pr": ("gitexp pr lr-sweep", "gitexp pr lr-sweep/t003 --replace lr-sweep", "gitexp pr lr-sweep/t003 --base main"),

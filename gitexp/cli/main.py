@@ -19,6 +19,7 @@ from gitexp.cli.commands import diff as _diff  # noqa: F401
 from gitexp.cli.commands import k8s as _k8s  # noqa: F401
 from gitexp.cli.commands import review as _review  # noqa: F401
 from gitexp.cli.commands import slurm as _slurm  # noqa: F401
+from gitexp.cli.commands import ui as _ui  # noqa: F401
 from gitexp.cli.commands import worker as _worker  # noqa: F401
 from gitexp.cli.environment import Environment
 from gitexp.cli.group import cli

@@ -40,13 +40,15 @@ class SweepPreview:
         }
 
 
-def preview_sweep(spec: SweepSpec, git: Git | None, directory: str = "", cwd: Path | None = None) -> SweepPreview:
-    """Validate ``spec`` (against the project in ``directory`` at HEAD when there is one, and its ``--data``
+def preview_sweep(
+    spec: SweepSpec, git: Git | None, directory: str = "", cwd: Path | None = None, rev: str = "HEAD"
+) -> SweepPreview:
+    """Validate ``spec`` (against the project in ``directory`` at ``rev`` when there is one, and its ``--data``
     sources, relative to ``cwd``) and list its first trials."""
     spec.validate()
     warnings, notes = [], []
-    if git is not None and git.rev_parse("HEAD"):
-        head = git.rev_parse("HEAD")
+    if git is not None and git.rev_parse(rev):
+        head = git.rev_parse(rev)
         project = _checked_project(git, head, directory, spec, warnings)
         if project is not None:
             ParamsTargets(git, head, project).check_spec(spec)

@@ -369,16 +369,19 @@ class RowReader:
         return CommitDetails(rev, self.times.get(rev), params, metrics, pipeline, self.projects[sweep])
 
     def _flat_params(self, sweep: str, rev: str) -> dict[str, Any]:
-        """Every param of ``rev`` as a column: ``train.lr`` for params.yaml, ``FILE:KEY`` for the others,
-        the files named as users and ``--set`` name them (relative to the project)."""
-        project = self.projects[sweep]
-        flat = {}
-        for path, values in self._params_files(sweep, rev).items():
-            name = project.display(path)
-            prefix = "" if name == project.default_params_file else f"{name}:"
-            if isinstance(values, dict):
-                flat.update((prefix + key, value) for key, value in flatten(values))
-        return flat
+        return flat_params(self.projects[sweep], self._params_files(sweep, rev))
+
+
+def flat_params(project: Project, files: dict[str, Any]) -> dict[str, Any]:
+    """Every param of params ``files`` (path -> values) as a column: ``train.lr`` for params.yaml, ``FILE:KEY``
+    for the others, the files named as users and ``--set`` name them (relative to the project)."""
+    flat = {}
+    for path, values in files.items():
+        name = project.display(path)
+        prefix = "" if name == project.default_params_file else f"{name}:"
+        if isinstance(values, dict):
+            flat.update((prefix + key, value) for key, value in flatten(values))
+    return flat
 
 
 def baseline_datasets(git: Git, sweep: Sweep, project: Project) -> dict[str, str]:

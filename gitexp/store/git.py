@@ -287,6 +287,16 @@ class Git:
         out = self.run("log", "--no-walk=unsorted", "--stdin", "--format=%H %ct", input="\n".join(revs) + "\n")
         return {rev: int(seconds) for rev, _, seconds in (line.partition(" ") for line in out.splitlines())}
 
+    def first_parent_log(self, rev: str, count: int) -> list[tuple[str, int, str]]:
+        """The newest ``count`` commits of ``rev``'s first-parent line: (oid, commit time, subject), newest first."""
+        out = self.run("log", "--first-parent", f"-n{count}", "--format=%H %ct %s", rev, "--")
+        found = []
+        for line in out.splitlines():
+            oid, _, rest = line.partition(" ")
+            seconds, _, subject = rest.partition(" ")
+            found.append((oid, int(seconds), subject))
+        return found
+
     def commit_subject(self, rev: str) -> str:
         return self.run("log", "-1", "--format=%s", rev, "--").strip()
 

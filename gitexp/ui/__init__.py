@@ -1,0 +1,1 @@
+"""gitexp ui: the local web page of experiments (server, API, static files)."""

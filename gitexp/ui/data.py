@@ -1,0 +1,181 @@
+"""What the page shows, as JSON, read through the functions ``show``, ``report``, ``logs`` and ``check`` use.
+
+The experiments table is ``collect_results`` of the sweeps whose baseline is one
+of the newest commits of the chosen branch, with every param (the page's column
+picker offers them all; the ones that vary are shown by default).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gitexp.errors import UsageError
+from gitexp.project.metrics import metrics_paths
+from gitexp.project.model import load_project
+from gitexp.project.params import read_values
+from gitexp.review.results import BASELINE, ResultsTable, Row, collect_results, flat_params
+from gitexp.store.git import Git
+from gitexp.store.layout import trial_log_path, worktrees_root
+from gitexp.store.records import RUNNING, STATES, Ledger, Sweep
+
+LOG_TAIL_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class View:
+    """Which commits the table covers: the newest ``count`` of ``rev``'s first-parent line."""
+
+    git: Git
+    project: str  # the DVC project's folder in the repository
+    rev: str = "HEAD"
+    count: int = 10
+
+
+def experiments(view: View) -> dict[str, Any]:
+    """The table: commits newest first, each with the trials of the sweeps based on it."""
+    git = view.git
+    history = git.first_parent_log(view.rev, view.count)
+    order = {oid: index for index, (oid, _, _) in enumerate(history)}
+    sweeps = [sweep for sweep in Ledger(git).sweeps() if _commit_of(git, sweep, order) is not None]
+    table = collect_results(git, [sweep.name for sweep in sweeps], all_params=True) if sweeps else ResultsTable([])
+    created = {sweep.name: sweep.created for sweep in sweeps}
+    base_of = {sweep.name: _commit_of(git, sweep, order) for sweep in sweeps}
+    rows: list[dict[str, Any]] = []
+    for oid, seconds, subject in history:
+        rows.append({"id": oid, "kind": "commit", "commit": oid, "subject": subject, "created": seconds, "status": ""})
+        parent = rows[-1]
+        for row in table.rows:
+            if base_of[row.sweep] != oid:
+                continue
+            if row.is_baseline:
+                parent.setdefault("params", row.params)
+                parent.setdefault("metrics", row.metrics)
+                parent.setdefault("sweeps", []).append(row.sweep)
+                continue
+            rows.append(_trial_json(row, oid, created[row.sweep]))
+    trials = [row for row in rows if row["kind"] == "trial"]
+    return {
+        "rev": view.rev,
+        "branch": (git.current_branch() or "").removeprefix("refs/heads/") if view.rev == "HEAD" else view.rev,
+        "rows": rows,
+        "params": table.param_columns,
+        "varying": varying(table),
+        "metrics": table.metric_columns,
+        "objectives": {sweep: {"metric": metric, "goal": goal} for sweep, (metric, goal) in table.objectives.items()},
+        "counts": {state: sum(1 for row in trials if row["status"] == state) for state in STATES},
+    }
+
+
+def _commit_of(git: Git, sweep: Sweep, order: dict[str, int]) -> str | None:
+    """The branch commit a sweep belongs to: its baseline, or for a snapshot of uncommitted changes its parent."""
+    if sweep.baseline in order:
+        return sweep.baseline
+    parents = git.commit_parents([sweep.baseline]).get(sweep.baseline, ())
+    return parents[0] if parents and parents[0] in order else None
+
+
+def _trial_json(row: Row, parent: str, created: str) -> dict[str, Any]:
+    found = safe(row.to_json())
+    step = row.metrics.get("step") if row.status == RUNNING else None
+    found.update({"id": f"{row.sweep}/{row.name}", "kind": "trial", "parent": parent, "created": created})
+    found.update({"host": row.host, "step": step})
+    return found
+
+
+def varying(table: ResultsTable) -> list[str]:
+    """The params whose values differ between the rows of a sweep (what ``show`` lists without ``--all``)."""
+    found = []
+    for key in table.param_columns:
+        values = {json.dumps(row.params.get(key), sort_keys=True, default=str) for row in table.rows}
+        if len(values) > 1:
+            found.append(key)
+    return found
+
+
+def trial_detail(git: Git, name: str) -> dict[str, Any]:
+    """One trial: its params against its baseline's, its metrics with their deltas, log tail, commits, commands."""
+    trial = Ledger(git).resolve_trial(name)
+    table = collect_results(git, [trial.sweep], all_params=True)
+    rows = {row.name: row for row in table.rows}
+    row, baseline = rows[trial.name], rows[BASELINE]
+    params = [
+        {"key": key, "value": row.params.get(key), "baseline": baseline.params.get(key)}
+        for key in table.param_columns
+        if row.params.get(key) != baseline.params.get(key)
+    ]
+    metrics = [
+        {"key": key, "value": row.metrics.get(key), "baseline": baseline.metrics.get(key),
+         "delta": _delta(row.metrics.get(key), baseline.metrics.get(key))}
+        for key in table.metric_columns
+    ]
+    key = trial.ref.key
+    return safe({
+        "id": key,
+        "status": row.status,
+        "branch": row.branch,
+        "commit": row.commit,
+        "baseline": baseline.commit,
+        "duration": row.duration,
+        "host": row.host,
+        "params": params,
+        "metrics": metrics,
+        "log": log_tail(git, trial.sweep, trial.name),
+        "commands": [f"gitexp logs -f {key}", f"gitexp diff {key}", f"gitexp apply {key}", f"gitexp pr {key}"],
+    })
+
+
+def _delta(value: Any, baseline: Any) -> float | None:
+    numbers = all(isinstance(item, (int, float)) and not isinstance(item, bool) for item in (value, baseline))
+    return value - baseline if numbers else None
+
+
+def log_tail(git: Git, sweep: str, trial: str) -> str:
+    """The end of the trial's log, as ``gitexp logs`` reads it (empty before it ran)."""
+    path = trial_log_path(git.common_dir(), sweep, trial)
+    try:
+        with path.open("rb") as file:
+            file.seek(max(0, path.stat().st_size - LOG_TAIL_BYTES))
+            return file.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def commit_params(git: Git, rev: str, project_dir: str) -> dict[str, Any]:
+    """Every param of ``rev`` by column name, for the run form's fields."""
+    commit = git.rev_parse(f"{rev}^{{commit}}")
+    if commit is None:
+        raise UsageError(f"no commit named {rev!r}: pick a commit of the table as the base")
+    project = load_project(git, commit, project_dir)
+    files = {}
+    for path in project.params_files:
+        blob = git.read_blob(commit, path)
+        if blob is not None:
+            files[path] = read_values(path, blob.decode("utf-8", "replace"))
+    return {"commit": commit, "params": safe(flat_params(project, files))}
+
+
+def watched_files(git: Git, project_dir: str) -> list[Path]:
+    """Files whose change means new live metrics: each slot's metrics files, and the trial locks."""
+    root = worktrees_root(git.common_dir())
+    try:
+        project = load_project(git, git.rev_parse("HEAD") or "HEAD", project_dir)
+        paths = metrics_paths(project)
+    except (UsageError, OSError):
+        paths = ()
+    slots = [entry for entry in root.iterdir() if entry.is_dir()] if root.is_dir() else []
+    return [slot / path for slot in slots for path in paths]
+
+
+def safe(value: Any) -> Any:
+    """``value`` as strict JSON carries it: NaN and the infinities as null, keys as text."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(key): safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [safe(item) for item in value]
+    return value
