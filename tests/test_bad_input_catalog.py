@@ -1238,6 +1238,30 @@ def without_dvc(git: Git, tmp_path: Path) -> Path:
     """A plain Git repository: train.py and params.yaml, no DVC at all."""
     git.run("rm", "-rq", ".dvc", ".dvcignore", "dvc.yaml")
     git.run("commit", "-qm", "no DVC")
+
+
+# -- ui: gitexp ui's address, and where it is started --
+
+UI_BUSY_PORT = 48731
+_held_sockets = []  # the sockets holding ports busy, kept open until the session ends
+
+
+def busy_port(git: Git, tmp_path: Path) -> Path:
+    import socket
+
+    held = socket.socket()
+    held.bind(("127.0.0.1", UI_BUSY_PORT))
+    held.listen(1)
+    _held_sockets.append(held)
+    return git.root
+
+
+def without_dvc(git: Git, tmp_path: Path) -> Path:
+    import shutil
+
+    git.run("rm", "-rq", ".dvc")
+    git.run("commit", "-qm", "no DVC")
+    shutil.rmtree(git.root / ".dvc")  # its untracked files too (tmp, config.local)
     return git.root
 
 
@@ -1276,4 +1300,12 @@ CASES.update({
         ("queue", "--outs", "model.pt", "--", "python3", "train.py", "--lr", "[0.1]"), "this project has no DVC", "run dvc init", without_dvc
     ),
     "no command after --": Case(("queue", "--"), "nothing to sweep", "or a command after --", NO_PIPELINE),
+
+
+    "ui on a port in use": Case(("ui", "--port", str(UI_BUSY_PORT)), f"port {UI_BUSY_PORT} on 127.0.0.1 is in use", "--port", busy_port),
+    "ui on an address of another machine": Case(("ui", "--host", "203.0.113.7"), "--host 203.0.113.7 cannot be bound", "such as 127.0.0.1"),
+    "ui on a host name that does not resolve": Case(("ui", "--host", "no-such-host.invalid"), "cannot be bound", "such as 127.0.0.1"),
+    "ui outside a repository": Case(("ui",), "not inside a Git repository", "run gitexp from a Git checkout", outside_any_repository),
+    "ui in a repository without a DVC project": Case(("ui",), "no DVC project at or above", "run dvc init", without_dvc),
+    "ui of a revision that does not exist": Case(("ui", "--rev", "nope"), "--rev nope: no such commit", "git log"),
 })

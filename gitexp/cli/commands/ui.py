@@ -28,6 +28,8 @@ def ui(environment: Environment, port, host, open_browser, rev, count):
 
     git = environment.git()
     project = environment.project_dir(git)
+    if not (git.root / project / ".dvc").is_dir():
+        raise UsageError(f"no DVC project at or above {environment.cwd} (no .dvc folder): run dvc init there, or give --project DIR")
     if git.rev_parse(f"{rev}^{{commit}}") is None:
         raise UsageError(f"--rev {rev}: no such commit or branch: name one that git log shows")
     sock = bind(host, port)
