@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -55,6 +56,24 @@ def serve(root: Path, *argv: str) -> Served:
     return Served(url, f"{parts.scheme}://{parts.netloc}", parts.query.removeprefix("token="), process)
 
 
+def stop(served: Served) -> None:
+    served.process.terminate()
+    try:
+        served.process.wait(10)
+    except subprocess.TimeoutExpired:
+        served.process.kill()
+        served.process.wait()
+
+
+@contextlib.contextmanager
+def serving(root: Path, *argv: str):
+    served = serve(root, *argv)
+    try:
+        yield served
+    finally:
+        stop(served)
+
+
 @pytest.fixture
 def ui_server():
     """``ui_server(project_root, *extra_argv) -> Served``; every server started is stopped after the test."""
@@ -66,12 +85,7 @@ def ui_server():
 
     yield start
     for served in started:
-        served.process.terminate()
-        try:
-            served.process.wait(10)
-        except subprocess.TimeoutExpired:
-            served.process.kill()
-            served.process.wait()
+        stop(served)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,93 @@
+"""gitexp ui refuses what another site or another local user's page could send, and serves nothing but its own files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gitexp.store.records import Ledger
+from tests.conftest import fresh_copy
+from tests.ui.conftest import serving
+
+QUEUE = json.dumps({"sets": {"train.lr": "[0.2, 0.3]"}, "name": "sneaky", "action": "queue"}).encode()
+
+
+@pytest.fixture(scope="module")
+def project(template_project, tmp_path_factory):
+    """One project for the module, served once: each test checks that what it sent changed nothing."""
+    return fresh_copy(template_project, tmp_path_factory.mktemp("ui-security"))
+
+
+@pytest.fixture(scope="module")
+def served(project):
+    with serving(project.root) as found:
+        yield found
+
+
+def test_the_printed_url_trades_its_token_for_a_strict_http_only_cookie(served):
+    import http.client
+
+    connection = http.client.HTTPConnection(served.base.removeprefix("http://"), timeout=30)
+    connection.request("GET", f"/?token={served.token}")
+    answer = connection.getresponse()
+    assert answer.status == 303 and answer.getheader("Location") == "/"
+    cookie = answer.getheader("Set-Cookie")
+    assert f"gitexp_ui_token={served.token}" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+
+
+def test_a_state_changing_request_without_the_token_is_refused_and_writes_nothing(project, served, repo_state):
+    before = repo_state(project)
+    assert served.request("/api/queue", "POST", QUEUE, token=False)[0] == 403
+    wrong = {"Cookie": "gitexp_ui_token=guessed", "X-Gitexp-Token": "guessed"}
+    assert served.request("/api/queue", "POST", QUEUE, headers=wrong, token=False)[0] == 403
+    assert served.request("/api/experiments", token=False)[0] == 403
+    assert repo_state(project) == before
+
+
+@pytest.mark.parametrize("headers", [
+    {"Host": "evil.example:8080"},
+    {"Host": "attacker.example"},  # DNS rebinding: the attacker's name resolving to 127.0.0.1
+    {"Origin": "http://evil.example"},
+    {"Origin": "null"},
+])
+def test_a_foreign_host_or_origin_is_refused_even_with_the_token(project, served, repo_state, headers):
+    before = repo_state(project)
+    status, body = served.request("/api/queue", "POST", QUEUE, headers=headers)
+    assert status == 403, body
+    assert served.request("/api/experiments", headers=headers)[0] == 403
+    assert repo_state(project) == before
+
+
+def test_the_served_origin_with_the_token_queues_through_the_cli_checks(project, served):
+    own = {"Origin": served.base}
+    status, body = served.request("/api/queue", "POST", QUEUE, headers=own)
+    assert status == 200, body
+    assert json.loads(body)["branches"] == ["exp/sneaky/t001", "exp/sneaky/t002"]
+    assert project.rev_parse("exp/sneaky/t002") is not None
+    bad = json.dumps({"sets": {"train.lr": "logspace(1,"}, "name": "bad"}).encode()
+    status, body = served.request("/api/queue", "POST", bad, headers=own)
+    assert status == 400 and ">>>" in json.loads(body)["error"]
+    assert [sweep.name for sweep in Ledger(project).sweeps()] == ["sneaky"]
+
+
+@pytest.mark.parametrize("path", [
+    "/static/../../../../etc/passwd",
+    "/static/%2e%2e/server.py",
+    "/static/..%2f..%2fstore%2fgit.py",
+    "/static/%2e%2e%2f%2e%2e%2f%2e%2e%2f.git/config",
+    "/.git/config",
+    "/static//etc/passwd",
+])
+def test_nothing_outside_the_page_files_is_served(served, path):
+    import http.client
+
+    connection = http.client.HTTPConnection(served.base.removeprefix("http://"), timeout=30)
+    connection.request("GET", path, headers={"Cookie": f"gitexp_ui_token={served.token}"})
+    answer = connection.getresponse()
+    assert answer.status == 404, (path, answer.read()[:200])
+
+
+def test_a_trial_name_that_leaves_the_logs_folder_is_refused(served):
+    status, body = served.request("/api/trial?id=" + "../../../../etc/passwd")
+    assert status == 400 and "root:" not in body.decode()
