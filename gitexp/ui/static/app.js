@@ -4,6 +4,7 @@
 (() => {
   const ROW_HEIGHT = 28;
   const OVERSCAN = 10;
+  const TAIL_MS = 1000; // a running trial's log is read again this often
   const FIXED = [
     {id: "name", label: "Experiment"},
     {id: "status", label: "status"},
@@ -332,6 +333,7 @@
     const log = $("trial-log");
     log.scrollTop = log.scrollHeight;
     document.body.dataset.trial = found.id;
+    if (found.status === "running") setTimeout(() => { if (location.hash === "#trial/" + encodeURIComponent(id)) showTrial(id); }, TAIL_MS);
   }
 
   // -- the run form ----------------------------------------------------------------
