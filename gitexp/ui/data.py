@@ -7,7 +7,6 @@ picker offers them all; the ones that vary are shown by default).
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,14 +35,19 @@ class View:
 
 
 def experiments(view: View) -> dict[str, Any]:
-    """The table: commits newest first, each with the trials of the sweeps based on it."""
+    """The table: commits newest first, each with the trials of the sweeps based on it.
+
+    Rows carry every param: a trial commit changes only the params it varies, so
+    its other params are its baseline's, read once per baseline instead of once per trial.
+    """
     git = view.git
     history = git.first_parent_log(view.rev, view.count)
     order = {oid: index for index, (oid, _, _) in enumerate(history)}
     sweeps = [sweep for sweep in Ledger(git).sweeps() if _commit_of(git, sweep, order) is not None]
-    table = collect_results(git, [sweep.name for sweep in sweeps], all_params=True) if sweeps else ResultsTable([])
+    table = collect_results(git, [sweep.name for sweep in sweeps]) if sweeps else ResultsTable([])
     created = {sweep.name: sweep.created for sweep in sweeps}
     base_of = {sweep.name: _commit_of(git, sweep, order) for sweep in sweeps}
+    baseline_params = {sweep.name: _all_params(git, sweep) for sweep in sweeps}
     rows: list[dict[str, Any]] = []
     for oid, seconds, subject in history:
         rows.append({"id": oid, "kind": "commit", "commit": oid, "subject": subject, "created": seconds, "status": ""})
@@ -51,23 +55,32 @@ def experiments(view: View) -> dict[str, Any]:
         for row in table.rows:
             if base_of[row.sweep] != oid:
                 continue
+            params = {**baseline_params[row.sweep], **row.params}
             if row.is_baseline:
-                parent.setdefault("params", row.params)
-                parent.setdefault("metrics", row.metrics)
+                parent.setdefault("params", safe(params))
+                parent.setdefault("metrics", safe(row.metrics))
                 parent.setdefault("sweeps", []).append(row.sweep)
                 continue
-            rows.append(_trial_json(row, oid, created[row.sweep]))
+            rows.append(_trial_json(row, params, oid, created[row.sweep]))
     trials = [row for row in rows if row["kind"] == "trial"]
+    columns = list(dict.fromkeys([key for found in baseline_params.values() for key in found] + table.param_columns))
     return {
         "rev": view.rev,
         "branch": (git.current_branch() or "").removeprefix("refs/heads/") if view.rev == "HEAD" else view.rev,
         "rows": rows,
-        "params": table.param_columns,
-        "varying": varying(table),
+        "params": columns,
+        "varying": table.param_columns,  # what show lists without --all
         "metrics": table.metric_columns,
         "objectives": {sweep: {"metric": metric, "goal": goal} for sweep, (metric, goal) in table.objectives.items()},
         "counts": {state: sum(1 for row in trials if row["status"] == state) for state in STATES},
     }
+
+
+def _all_params(git: Git, sweep: Sweep) -> dict[str, Any]:
+    try:
+        return commit_params(git, sweep.baseline, sweep.project)["params"]
+    except UsageError:  # a params file broken in the baseline: the trials' own params still show
+        return {}
 
 
 def _commit_of(git: Git, sweep: Sweep, order: dict[str, int]) -> str | None:
@@ -78,21 +91,11 @@ def _commit_of(git: Git, sweep: Sweep, order: dict[str, int]) -> str | None:
     return parents[0] if parents and parents[0] in order else None
 
 
-def _trial_json(row: Row, parent: str, created: str) -> dict[str, Any]:
-    found = safe(row.to_json())
+def _trial_json(row: Row, params: dict[str, Any], parent: str, created: str) -> dict[str, Any]:
+    found = safe({**row.to_json(), "params": params})
     step = row.metrics.get("step") if row.status == RUNNING else None
     found.update({"id": f"{row.sweep}/{row.name}", "kind": "trial", "parent": parent, "created": created})
     found.update({"host": row.host, "step": step})
-    return found
-
-
-def varying(table: ResultsTable) -> list[str]:
-    """The params whose values differ between the rows of a sweep (what ``show`` lists without ``--all``)."""
-    found = []
-    for key in table.param_columns:
-        values = {json.dumps(row.params.get(key), sort_keys=True, default=str) for row in table.rows}
-        if len(values) > 1:
-            found.append(key)
     return found
 
 

@@ -4,6 +4,7 @@ the per-launch token, which the printed URL carries once and a cookie keeps."""
 from __future__ import annotations
 
 import secrets
+import socket
 from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
 from urllib.parse import parse_qs
@@ -12,7 +13,8 @@ from starlette.responses import PlainTextResponse, RedirectResponse
 
 COOKIE = "gitexp_ui_token"
 HEADER = "x-gitexp-token"
-LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+WILDCARDS = ("0.0.0.0", "::", "")
 
 
 @dataclass
@@ -26,8 +28,14 @@ class Guard:
 
     @property
     def hosts(self) -> set[str]:
-        names = {self.host, *LOOPBACK_NAMES} if self.host in ("127.0.0.1", "localhost", "::1") else {self.host}
-        names = {f"[{name}]" if ":" in name and not name.startswith("[") else name for name in names}
+        """The Host headers of this server's own addresses (every address of the machine for a wildcard bind)."""
+        if self.host in LOOPBACK_NAMES:
+            names = set(LOOPBACK_NAMES)
+        elif self.host in WILDCARDS:
+            names = {*LOOPBACK_NAMES, *machine_names()}
+        else:
+            names = {self.host}
+        names = {f"[{name}]" if ":" in name else name for name in names}
         return {f"{name}:{self.port}" for name in names}
 
     @property
@@ -67,3 +75,13 @@ class Guard:
             return False
         given = cookie[COOKIE].value if COOKIE in cookie else headers.get(HEADER, "")
         return secrets.compare_digest(given.encode(), self.token.encode())
+
+
+def machine_names() -> set[str]:
+    """This machine's name and the addresses it resolves to."""
+    name = socket.gethostname()
+    try:
+        _, aliases, addresses = socket.gethostbyname_ex(name)
+    except OSError:
+        aliases, addresses = [], []
+    return {name, socket.getfqdn(), *aliases, *addresses}

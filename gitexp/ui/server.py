@@ -30,7 +30,7 @@ from gitexp.errors import GitexpError, UsageError
 from gitexp.store.git import Git
 from gitexp.store.layout import gitexp_dir
 from gitexp.ui import actions, data
-from gitexp.ui.security import Guard
+from gitexp.ui.security import WILDCARDS, Guard
 
 STATIC = Path(__file__).parent / "static"
 POLL_SECONDS = 0.5
@@ -192,7 +192,8 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def url(guard: Guard, sock: socket.socket) -> str:
-    host = guard.host if ":" not in guard.host else f"[{guard.host}]"
+    host = socket.gethostname() if guard.host in WILDCARDS else guard.host
+    host = host if ":" not in host else f"[{host}]"
     return f"http://{host}:{sock.getsockname()[1]}/?token={guard.token}"
 
 

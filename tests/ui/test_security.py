@@ -91,3 +91,11 @@ def test_nothing_outside_the_page_files_is_served(served, path):
 def test_a_trial_name_that_leaves_the_logs_folder_is_refused(served):
     status, body = served.request("/api/trial?id=" + "../../../../etc/passwd")
     assert status == 400 and "root:" not in body.decode()
+
+
+def test_another_address_than_loopback_is_served_with_a_warning_and_its_own_host_header(project, ui_server):
+    served = ui_server(project.root, "--host", "0.0.0.0")
+    assert "anyone who can reach it" in served.process.stderr.readline()
+    port = served.base.rsplit(":", 1)[1]
+    assert served.request("/api/experiments", headers={"Host": f"127.0.0.1:{port}"})[0] == 200
+    assert served.request("/api/experiments", headers={"Host": f"evil.example:{port}"})[0] == 403

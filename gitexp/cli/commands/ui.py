@@ -24,6 +24,7 @@ def ui(environment: Environment, port, host, open_browser, rev, count):
     cookie, and every API request without it is refused.
     """
     from gitexp.errors import UsageError
+    from gitexp.ui.security import LOOPBACK_NAMES
     from gitexp.ui.server import Options, bind, create_app, serve, url
 
     git = environment.git()
@@ -34,7 +35,7 @@ def ui(environment: Environment, port, host, open_browser, rev, count):
         raise UsageError(f"--rev {rev}: no such commit or branch: name one that git log shows")
     sock = bind(host, port)
     guard = create_app(git, project, Options(host, sock.getsockname()[1], rev, count))
-    if host not in ("127.0.0.1", "localhost", "::1"):
+    if host not in LOOPBACK_NAMES:
         environment.echo_err(f"gitexp: warning: serving on {host}: anyone who can reach it and has the URL can queue and run trials")
     address = url(guard, sock)
     environment.echo(f"Serving the experiments of {git.root} at {address}")
