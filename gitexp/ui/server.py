@@ -17,6 +17,7 @@ import json
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -54,6 +55,7 @@ class State:
     body: bytes = b""
     fingerprint: str = ""
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    stopping: Callable[[], bool] = lambda: False  # the server is shutting down: open event streams end
 
     def rebuild(self) -> None:
         table = data.experiments(self.view)
@@ -91,15 +93,19 @@ def create_app(git: Git, project: str, options: Options, token: str | None = Non
 
     async def events(request: Request) -> Response:
         async def stream():
-            seen = -1
-            while not await request.is_disconnected():
+            seen, idle = -1, 0.0
+            while not state.stopping() and not await request.is_disconnected():
                 async with state.changed:
                     if seen == state.version:
                         try:
-                            await asyncio.wait_for(state.changed.wait(), KEEPALIVE_SECONDS)
+                            await asyncio.wait_for(state.changed.wait(), POLL_SECONDS)
                         except asyncio.TimeoutError:
+                            idle += POLL_SECONDS
+                    if seen == state.version:
+                        if idle >= KEEPALIVE_SECONDS:
+                            idle = 0.0
                             yield ": keepalive\n\n"
-                            continue
+                        continue
                     seen = state.version
                 yield f"event: update\ndata: {seen}\n\n"
 
@@ -151,6 +157,7 @@ def create_app(git: Git, project: str, options: Options, token: str | None = Non
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.ui = state
     guard = Guard(app, options.host, options.port)
     if token:
         guard.token = token
@@ -200,7 +207,9 @@ def url(guard: Guard, sock: socket.socket) -> str:
 def serve(guard: Guard, sock: socket.socket) -> None:
     """Serve until Ctrl-C (uvicorn's own signal handling)."""
     config = uvicorn.Config(guard, log_level="warning", timeout_graceful_shutdown=1, lifespan="on")
-    uvicorn.Server(config).run(sockets=[sock])
+    server = uvicorn.Server(config)
+    guard.app.state.ui.stopping = lambda: server.should_exit
+    server.run(sockets=[sock])
 
 
 def page_data(git: Git, project: str, options: Options) -> dict[str, Any]:
