@@ -134,3 +134,21 @@ def test_hostile_values_render_as_text(hostile_project, ui_server, open_page):
     page.wait_for_selector("body[data-trial='h/t002']")
     assert "failed on =HYPERLINK" in page.text_content("#trial-log")
     assert dialogs == []
+
+
+def test_columns_are_hidden_shown_reordered_and_pinned_and_stay_so_after_a_reload(reviewed_project, ui_server, open_page):
+    page = open_page(ui_server(reviewed_project.root))
+    headers = lambda: page.eval_on_selector_all("#table th", "cells => cells.map(cell => cell.dataset.column)")  # noqa: E731
+    assert "p:train.lr" in headers() and "p:train.loss" not in headers()  # the varied params by default
+    page.click("#columns-button")
+    page.uncheck("#columns input[data-column=host]")
+    page.check("#columns input[data-column='p:train.loss']")
+    page.click("#columns .column-choice:has(input[data-column='m:score']) button[title=pin]")
+    assert "host" not in headers() and "p:train.loss" in headers()
+    assert headers()[:2] == ["name", "m:score"] and "pinned" in page.get_attribute("th[data-column='m:score']", "class")
+    before = headers().index("status")
+    page.click("#columns .column-choice:has(input[data-column=created]) button[title='move up']")
+    assert headers().index("created") == before
+    page.reload()
+    page.wait_for_selector("body[data-ready='1']")
+    assert "host" not in headers() and headers()[:2] == ["name", "m:score"]
