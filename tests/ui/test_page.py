@@ -152,3 +152,21 @@ def test_columns_are_hidden_shown_reordered_and_pinned_and_stay_so_after_a_reloa
     page.reload()
     page.wait_for_selector("body[data-ready='1']")
     assert "host" not in headers() and headers()[:2] == ["name", "m:score"]
+
+
+def test_a_trials_page_has_its_params_against_the_baseline_metric_deltas_log_and_commands(reviewed_project, run_gitexp, ui_server, open_page):
+    shown = {row["trial"]: row for row in json.loads(run_gitexp(reviewed_project.root, "show", "--json").out)["trials"]}
+    page = open_page(ui_server(reviewed_project.root))
+    page.click("tr[data-id='s/t003'] a")
+    page.wait_for_selector("body[data-trial='s/t003']")
+    rows = page.eval_on_selector_all("#view-trial table.detail tr", "rows => rows.map(row => [...row.cells].map(cell => cell.textContent))")
+    changed = {cells[0]: cells[1:] for cells in rows if len(cells) == 3 and cells[0] != "param"}
+    trial, baseline = shown["t003"], shown["baseline"]
+    assert {key for key in changed} == {key for key in trial["params"] if trial["params"][key] != baseline["params"].get(key)}
+    score = next(cells for cells in rows if cells[0] == "score")
+    assert float(score[2]) == pytest.approx(trial["metrics"]["score"], rel=1e-5)
+    if baseline["metrics"].get("score") is not None:
+        assert float(score[3]) == pytest.approx(trial["metrics"]["score"] - baseline["metrics"]["score"], rel=1e-4)
+    commands = page.eval_on_selector_all(".commands code", "nodes => nodes.map(node => node.textContent)")
+    assert "gitexp apply s/t003" in commands and "gitexp diff s/t003" in commands and "gitexp pr s/t003" in commands
+    assert "Running stage 'train'" in page.text_content("#trial-log")
