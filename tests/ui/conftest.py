@@ -89,7 +89,7 @@ def ui_server():
 
 
 @pytest.fixture(scope="module")
-def browser():
+def system_chromium():
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
             pytest.fail("chromium is missing: make test installs it (scripts/test-mermaid.sh)")
@@ -104,13 +104,13 @@ def browser():
 
 
 @pytest.fixture
-def open_page(browser, tmp_path, request):
+def open_page(system_chromium, tmp_path, request):
     """``open_page(served) -> page`` with the table drawn; each page's last state is saved as a screenshot,
     ``<test>-<n>.png`` under tmp_path/screenshots (and under $GITEXP_ARTIFACTS when set, as CI uploads it)."""
     contexts = []
 
     def opened(served: Served):
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        context = system_chromium.new_context(viewport={"width": 1400, "height": 900})
         context.set_default_timeout(TIMEOUT)
         contexts.append(context)
         page = context.new_page()
