@@ -310,9 +310,14 @@ def test_the_workflows_report_step_reports_a_sweep_from_a_fresh_checkout(checkou
     env = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary), "SWEEPS": "q", "GITHUB_TOKEN": "",
            "GITHUB_REPOSITORY": "octo/lab", "GITHUB_REF": "refs/heads/main"}  # fmt: skip
 
-    reported = run_step(workflow_step(document, "report", "Write the reports"), report_checkout.root, env)
+    env["RUNNER_TEMP"] = str(tmp_path)
+    # the job's steps in order: the first pulls the sweep into the fresh checkout, the second comments on it
+    written = run_step(workflow_step(document, "report", "Write the full reports"), report_checkout.root, env)
+    reported = run_step(workflow_step(document, "report", "Write the reports to the pull request"), report_checkout.root, env)
 
+    assert written.returncode == 0, written.stderr
     assert reported.returncode == 0, reported.stderr
+    assert "## gitexp sweep q" in (report_checkout.root / "gitexp-report/q/report.md").read_text()
     assert summary.read_text().startswith("## gitexp sweep q\n")
 
 
