@@ -1009,6 +1009,10 @@ CASES.update({
     "W&B bayes without run_cap": sweep_case(
         "method: bayes\nmetric: {name: score, goal: maximize}\nparameters:\n  train.lr: {min: 0.01, max: 0.5}\n",
         "needs a number of trials", "run_cap in a W&B one",
+    ),
+})
+
+
 # -- prune: pruners, their options and the dvclive steps they steer by --
 
 STEPS_DVC = (
