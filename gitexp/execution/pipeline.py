@@ -129,7 +129,7 @@ def run_pipeline(
         reason = f"stopped by {watch.stopped_by}"
         lingering = watch.ending.survived or ending.outlived  # whatever outlived the stop may still write there
         return RunOutcome(CANCELLED, time.monotonic() - started, {}, reason, tail(log_path), lingering)
-    if watch.pruned_by:
+    if watch.pruned_by and result.code != 0:  # 0: it ended on its own before the stop reached it
         return _pruned(directory, project, log_path, watch, time.monotonic() - started, ending, pruning)
     lost = lost_checkout(directory)
     reason = _failure(result, "dvc " + dvc_args[0] if dvc_args else Path(argv[0]).name, lost, restoring, timeout, log_path)
@@ -151,7 +151,8 @@ def run_pipeline(
     return RunOutcome(SUCCEEDED, duration, metrics, reason, "", lingering, tree)
 
 
-def _pruned(directory: Path, project: Project, log_path: Path, watch: StopWatch, duration: float, ending: Ending, pruning: TrialPruning
+def _pruned(
+    directory: Path, project: Project, log_path: Path, watch: StopWatch, duration: float, ending: Ending, pruning: TrialPruning
 ) -> RunOutcome:
     """The outcome of a run its sweep's pruner stopped: what it wrote so far (its curve) is staged like a result."""
     _log(log_path, watch.pruned_by)
