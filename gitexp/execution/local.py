@@ -185,6 +185,17 @@ class LocalExecutor:
 
     def run_one(self, trial: Trial) -> RunOutcome | None:
         """Claim, run and publish one trial; None when another runner has it or has done it."""
+        pruning = self.prunings.watch(trial)  # before the trial's lock: its claim follows the lock at once
+        ran = None
+        try:
+            ran = self.run_locked(trial, pruning)
+        finally:
+            if pruning is not None:
+                pruning.finish(ran[0].status if ran else None)  # None: it ran elsewhere, or not at all
+        return ran[0] if ran is not None and ran[1] else None
+
+    def run_locked(self, trial: Trial, pruning: TrialPruning | None) -> tuple[RunOutcome, bool] | None:
+        """``run_claimed`` under the trial's lock; None when another runner holds or did it."""
         worktree = self.slots.current()
         lock = TrialLock(trial_lock_path(self.common_dir, trial.sweep, trial.name))
         if not lock.acquire(worktree):
@@ -194,17 +205,11 @@ class LocalExecutor:
             clear_stop_request(stop)  # one left by a stop that came as an earlier run ended
             if self.watch_sharing and self.shared_meanwhile(trial):
                 return None
-            pruning = self.prunings.watch(trial)
-            ran = None
-            try:
-                ran = run_claimed(self.claims, trial, lambda claimed: self.execute(claimed, worktree, pruning), pruning and pruning.progress)
-            finally:
-                if pruning is not None:
-                    pruning.finish(ran[0].status if ran else None)  # None: it ran elsewhere, or not at all
+            progress = pruning.progress if pruning is not None else None
+            return run_claimed(self.claims, trial, lambda claimed: self.execute(claimed, worktree, pruning), progress)
         finally:
             clear_stop_request(stop)
             lock.release()
-        return ran[0] if ran is not None and ran[1] else None
 
     def shared_meanwhile(self, trial: Trial) -> bool:
         """Whether ``trial``'s sweep was pushed to a remote since this run began: its workers take it from
