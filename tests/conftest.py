@@ -508,3 +508,59 @@ objective: {metric: score, goal: maximize}
 seed: 3
 concurrency: 2
 """
+
+
+# A stage that trains over 30 dvclive steps: loss *= 1 - lr, so a larger lr learns faster, up to 0.5;
+# above it the loss grows by 1 + lr each step (it diverges). The best trial has the largest lr up to 0.5.
+STEPS_PARAMS_YAML = "train:\n  lr: 0.1\n  steps: 30\n  sleep: 0.05\n"
+STEPS_TRAIN_PY = textwrap.dedent(
+    """\
+    import time
+    import yaml
+    from dvclive import Live
+    p = yaml.safe_load(open("params.yaml"))["train"]
+    loss = 1.0
+    with Live(save_dvc_exp=False, dvcyaml=None) as live:
+        for step in range(p["steps"]):
+            loss *= (1 + p["lr"]) if p["lr"] > 0.5 else (1 - p["lr"])
+            live.log_metric("train/loss", loss)
+            live.next_step()
+            time.sleep(p["sleep"])
+    """
+)
+STEPS_DVC_YAML = textwrap.dedent(
+    """\
+    stages:
+      train:
+        cmd: python train.py
+        deps: [train.py]
+        params: [train]
+        metrics:
+          - dvclive/metrics.json:
+              cache: false
+        plots:
+          - dvclive/plots/metrics:
+              x: step
+              cache: false
+    """
+)
+
+
+@pytest.fixture(scope="session")
+def steps_template(tmp_path_factory) -> Path:
+    """A project whose stage logs ``train/loss`` over 30 dvclive steps; its baseline ran (its curve is committed)."""
+    root = tmp_path_factory.mktemp("steps") / "project"
+    git = build_project(root, {"params.yaml": STEPS_PARAMS_YAML.replace("0.05", "0"), "train.py": STEPS_TRAIN_PY, "dvc.yaml": STEPS_DVC_YAML})
+    subprocess.run([sys.executable, "train.py"], cwd=root, check=True, capture_output=True)
+    (root / "params.yaml").write_text(STEPS_PARAMS_YAML)
+    git.run("add", "-A")
+    git.run("commit", "-q", "-m", "baseline ran: its dvclive curve")
+    return root
+
+
+@pytest.fixture
+def steps_project(steps_template, tmp_path) -> Git:
+    """A fresh copy of ``steps_template``, looking at a running trial's steps ten times a second."""
+    git = fresh_copy(steps_template, tmp_path)
+    git.run("config", "gitexp.pruneInterval", "0.1")
+    return git

@@ -1013,6 +1013,48 @@ CASES.update({
 })
 
 
+# -- prune: pruners, their options and the dvclive steps they steer by --
+
+STEPS_DVC = (
+    "stages:\n  train:\n    cmd: python train.py\n    deps: [train.py]\n    params: [train]\n"
+    "    metrics:\n      - dvclive/metrics.json:\n          cache: false\n"
+    "    plots:\n      - dvclive/plots/metrics:\n          x: step\n          cache: false\n"
+)
+with_dvclive_steps = commit_file(  # a baseline that ran: dvclive logged train/loss step by step
+    "dvc.yaml", STEPS_DVC,
+    ("dvclive/plots/metrics/train/loss.tsv", "step\tloss\n0\t0.5\n1\t0.25\n"),
+    ("dvclive/metrics.json", '{"train": {"loss": 0.25}, "step": 1}'),
+)
+PRUNED_QUEUE = queue("train.lr=[0.1, 0.2]", extra=("--objective", "score", "--goal", "maximize"))
+
+CASES.update({
+    "an unknown pruner": Case(
+        (*PRUNED_QUEUE, "--pruner", "medain"), "unknown pruner 'medain' (did you mean 'median'?)", "use one of median, percentile"
+    ),
+    "an unknown pruner option in a sweep file": Case(
+        ("queue", "--sweep", "../sweep.yaml"), "the median pruner has no option 'warmup'", "its options are n_startup_trials",
+        sweep_file("matrix: {train.lr: [0.1, 0.2]}\nobjective: {metric: score, goal: maximize}\npruner: {name: median, warmup: 3}\n"),
+    ),
+    "a pruner option Optuna refuses": Case(
+        ("queue", "--sweep", "../sweep.yaml"), "percentile pruner option percentile must be a number from 0 to 100", "got 150",
+        sweep_file("matrix: {train.lr: [0.1, 0.2]}\nobjective: {metric: score, goal: maximize}\npruner: {name: percentile, percentile: 150}\n"),
+    ),
+    "--prune-metric without a pruner": Case(
+        (*PRUNED_QUEUE, "--prune-metric", "score"), "--prune-metric and --prune-min-step need a pruner", "give --pruner NAME"
+    ),
+    "a pruner without a metric to steer by": Case(
+        (*queue("train.lr=[0.1, 0.2]"), "--pruner", "median"), "the pruner needs a metric to steer by", "give --prune-metric METRIC"
+    ),
+    "pruning in a project without dvclive step outputs": Case(
+        (*PRUNED_QUEUE, "--pruner", "median"), "dvc.yaml declares no dvclive step plots", "add them to plots:, or drop the pruner"
+    ),
+    "a prune metric no dvclive output declares, refused when the run starts": Case(
+        ("run", "--set", "train.lr=[0.1, 0.2]", "--objective", "train.loss", "--goal", "minimize", "--pruner", "median", "--prune-metric", "train.acc"),
+        "no dvclive step file has 'train.acc'", "name one with --prune-metric", with_dvclive_steps,
+    ),
+})
+
+
 # -- slurm: GPUs per trial, Slurm submit and init --
 
 

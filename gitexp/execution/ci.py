@@ -32,6 +32,7 @@ from gitexp.errors import GitCommandError, NotFoundError, UsageError
 from gitexp.execution.claims import Claims, Runner, clone_id, default_worker_id, run_claimed
 from gitexp.execution.driver import SweepDriver, early_stopping_reason
 from gitexp.execution.pipeline import RunOutcome, commit_result, run_pipeline, trial_command, trial_env, where
+from gitexp.execution.pruning import Prunings, TrialPruning
 from gitexp.execution.worktrees import update_submodules
 from gitexp.project.model import load_project
 from gitexp.project.outputs import push_outputs
@@ -183,13 +184,17 @@ def run_trial_in_checkout(git: Git, branch: str, remote: str = DEFAULT_REMOTE) -
             f"the checkout has uncommitted changes ({', '.join(dirty[:3])}): ci run needs a clean checkout of the trial"
         )
     claims = ci_claims(git, remote)
-    checkout = CheckoutRun(git)
+    checkout = CheckoutRun(git, Prunings(git, claims).watch(trial, fetch_results=True))
+    ran = None
     try:
-        ran = run_claimed(claims, trial, checkout.execute)
+        ran = run_claimed(claims, trial, checkout.execute, checkout.pruning and checkout.pruning.progress)
     except GitCommandError as error:
         if not checkout.result:
             raise
         raise GitCommandError(f"{error.message}; the result stays in this checkout as {checkout.result[:10]}") from None
+    finally:
+        if checkout.pruning is not None:
+            checkout.pruning.finish(ran[0].status if ran else None)
     if ran is None:
         there = claims.store.current([trial.ref.ref]).get(trial.ref.ref)
         if there != trial.tip:
@@ -205,8 +210,9 @@ def run_trial_in_checkout(git: Git, branch: str, remote: str = DEFAULT_REMOTE) -
 class CheckoutRun:
     """A CI job's run of the trial checked out in ``git``: its pipeline, its outputs' ``dvc push``, its result commit."""
 
-    def __init__(self, git: Git):
+    def __init__(self, git: Git, pruning: TrialPruning | None = None):
         self.git = git
+        self.pruning = pruning  # the sweep's pruner watching the run, when it has one
         self.result = ""
         self.log = ""
         self.outputs_pushed = False
@@ -217,7 +223,7 @@ class CheckoutRun:
         update_submodules(git)
         project = load_project(git, trial.tip, trial.project)
         stop = stop_request_path(git.common_dir(), trial.sweep, trial.name)  # the heartbeat writes it on a stop request
-        outcome = run_pipeline(git.root, trial_command(git.root, project, None), log_path, project, env=trial_env(git, trial), stop_request=stop)
+        outcome = run_pipeline(git.root, trial_command(git.root, project, None), log_path, project, env=trial_env(git, trial), stop_request=stop, pruning=self.pruning)
         self.outputs_pushed = outcome.status == SUCCEEDED and push_outputs(git.root / trial.project, git.env, trial.ref.key)
         self.log = log_path.read_text("utf-8", "replace") if log_path.exists() else ""
         self.result = commit_result(git, trial, outcome, where("ci"))

@@ -50,6 +50,7 @@ from gitexp.store.claim_records import (
     T_HEARTBEAT,
     T_NONCE,
     T_PID,
+    T_STEPS,
     T_WORKER,
     Claim,
     claim_ref,
@@ -65,6 +66,7 @@ from gitexp.store.stops import read_stop, request_stop, stop_ref
 DEFAULT_HEARTBEAT = 30.0
 Outcome = TypeVar("Outcome")
 Execute = Callable[[Trial], tuple[Outcome, str]]  # an executor's run of one trial: its outcome and result commit
+Progress = Callable[[], str]  # a running trial's latest steps, for its heartbeat ("" when there are none)
 ATTEMPTS = 8  # transient failures (a concurrent push holding the remote's ref lock, a network blip)
 
 
@@ -149,9 +151,9 @@ class Claims:
             return None
         return claim if self._swap([unchanged, RefUpdate(claim.ref, claim.oid, held.oid)]) else None
 
-    def beat(self, claim: Claim) -> Claim | None:
-        """Refresh ``claim``; None once it is no longer ours (taken over as stale)."""
-        fresh = self._new(claim.key)
+    def beat(self, claim: Claim, steps: str = "") -> Claim | None:
+        """Refresh ``claim`` (carrying the trial's latest ``steps``); None once it is no longer ours (taken over as stale)."""
+        fresh = self._new(claim.key, steps)
         try:
             if self.store.swap([RefUpdate(claim.ref, fresh.oid, claim.oid)]):
                 return fresh
@@ -226,8 +228,8 @@ class Claims:
                 _backoff(attempt)
         return False
 
-    def _new(self, key: str) -> Claim:
-        """A claim commit for trial ``key``, heartbeat now."""
+    def _new(self, key: str, steps: str = "") -> Claim:
+        """A claim commit for trial ``key``, heartbeat now, with the trial's latest ``steps`` when it has some."""
         if self._empty_tree is None:
             self._empty_tree = self.git.empty_tree()
         now = self.clock()
@@ -244,23 +246,26 @@ class Claims:
             # remote already has succeeds without checking the lease: keep each unique.
             T_NONCE: os.urandom(6).hex(),
         }
+        if steps:
+            trailers[T_STEPS] = steps
         message = format_message(f"gitexp: claim {key} for {runner.worker}", trailers)
         oid = self.git.commit_tree(self._empty_tree, message)
-        return Claim(claim_ref(key), oid, runner.worker, runner.host, runner.clone, runner.pid, now, runner.job)
+        return Claim(claim_ref(key), oid, runner.worker, runner.host, runner.clone, runner.pid, now, runner.job, steps)
 
 
-def run_claimed(claims: Claims, trial: Trial, execute: Execute) -> tuple[Outcome, bool] | None:
+def run_claimed(claims: Claims, trial: Trial, execute: Execute, progress: Progress | None = None) -> tuple[Outcome, bool] | None:
     """Claim ``trial``, run it while the claim's heartbeat goes on, publish its result: every executor's one path.
 
     ``execute`` runs the trial and answers its outcome and result commit (on no
     ref yet). None when the trial cannot be claimed (a live runner holds it, or
     its branch moved); else the outcome and whether its result landed (False:
-    another runner's landed first). A run that raises drops the claim.
+    another runner's landed first). A run that raises drops the claim. Each
+    heartbeat carries what ``progress`` answers then (a pruned sweep's steps).
     """
     claim = claims.take(trial)
     if claim is None:
         return None
-    heartbeat = Heartbeat(claims, claim)
+    heartbeat = Heartbeat(claims, claim, progress)
     try:
         with heartbeat:
             outcome, result = execute(trial)
@@ -283,9 +288,10 @@ class Heartbeat:
     request file, which the running pipeline watches, and ``stopped_by``.
     """
 
-    def __init__(self, claims: Claims, claim: Claim):
+    def __init__(self, claims: Claims, claim: Claim, progress: Progress | None = None):
         self.claims = claims
         self.claim = claim
+        self.progress = progress
         self.lost = False
         self.stopped_by: str | None = None
         self._stop = threading.Event()
@@ -301,7 +307,7 @@ class Heartbeat:
 
     def _loop(self) -> None:
         while not self._stop.wait(self.claims.heartbeat):
-            fresh = self.claims.beat(self.claim)
+            fresh = self.claims.beat(self.claim, self.progress() if self.progress else "")
             if fresh is None:
                 self.lost = True
                 return

@@ -20,7 +20,7 @@ from typing import Any
 from gitexp.errors import ConcurrentChange, UsageError
 from gitexp.execution.pipeline import RunOutcome
 from gitexp.numbers import is_number
-from gitexp.planning.queue import MAX_TRIALS_PER_QUEUE, ParamsTargets, next_index, objective_problem, write_trials
+from gitexp.planning.queue import MAX_TRIALS_PER_QUEUE, ParamsTargets, next_index, objective_problem, pruning_problem, write_trials
 from gitexp.project.model import load_project
 from gitexp.store.git import Git, RefUpdate
 from gitexp.store.records import ARCHIVED_TRIALS, CANCELLED, QUEUED, SUCCEEDED, Ledger, Sweep, Trial, cancel_message
@@ -298,9 +298,10 @@ def check_objective_metrics(git: Git, sweep: Sweep) -> str | None:
     metrics and none is named so; a project that never ran yet cannot tell.
     """
     spec = SweepSpec.from_json(sweep.spec)
-    if not spec.named_metrics():
+    if not spec.named_metrics() and not spec.pruner:
         return None
-    return objective_problem(git, spec, sweep.baseline, load_project(git, sweep.baseline, sweep.project))
+    project = load_project(git, sweep.baseline, sweep.project)
+    return objective_problem(git, spec, sweep.baseline, project) or pruning_problem(git, spec, sweep.baseline, project)
 
 
 class CombinedSource:

@@ -19,6 +19,7 @@ from gitexp.execution.claims import Claims, Runner, clone_id, run_claimed
 from gitexp.execution.gpus import GpuLeases, GpuPlan, check_jobs
 from gitexp.execution.pipeline import RunOutcome, commit_result, run_pipeline, trial_command, trial_env, where
 from gitexp.execution.processes import stop_orphaned_trials
+from gitexp.execution.pruning import Prunings, TrialPruning
 from gitexp.execution.repro_server import WarmDvcPool
 from gitexp.execution.worktrees import Slots, checkout_slot, remove_stale_slots, share_dvc_cache
 from gitexp.project.dvc import tool_env
@@ -28,7 +29,7 @@ from gitexp.store.journal import recover
 from gitexp.store.layout import stop_request_path, trial_lock_path, trial_log_path, worktrees_root
 from gitexp.store.locks import TrialLock
 from gitexp.store.naming import sweep_ref
-from gitexp.store.records import CANCELLED, FAILED, QUEUED, Ledger, Sweep, Trial
+from gitexp.store.records import CANCELLED, FAILED, PRUNED, QUEUED, Ledger, Sweep, Trial
 from gitexp.store.refstore import LocalRefs
 from gitexp.store.remote import seen_shared
 from gitexp.store.stops import clear_stop_request
@@ -79,11 +80,16 @@ class RunSummary:
     def cancelled(self) -> list[Trial]:
         return [trial for trial, outcome in self.finished if outcome.status == CANCELLED]
 
+    @property
+    def pruned(self) -> list[Trial]:
+        return [trial for trial, outcome in self.finished if outcome.status == PRUNED]
+
     def counts(self) -> str:
-        """What the run did, as its last line says it: cancelled trials (stopped by a user) only when there are some."""
-        succeeded = len(self.finished) - len(self.failed) - len(self.cancelled)
+        """What the run did, as its last line says it: pruned and cancelled trials (stopped by a user) only when there are some."""
+        succeeded = len(self.finished) - len(self.failed) - len(self.cancelled) - len(self.pruned)
+        pruned = f", {len(self.pruned)} pruned" if self.pruned else ""
         cancelled = f", {len(self.cancelled)} cancelled" if self.cancelled else ""
-        return f"{succeeded} succeeded, {len(self.failed)} failed{cancelled}"
+        return f"{succeeded} succeeded{pruned}, {len(self.failed)} failed{cancelled}"
 
     def add(self, other: RunSummary) -> None:
         self.finished += other.finished
@@ -148,6 +154,7 @@ class LocalExecutor:
         self.warm_dvc: WarmDvcPool | None = None
         self.slots = Slots(git, self.common_dir)
         self.gpus = GpuLeases(options.gpus)
+        self.prunings = Prunings(git, self.claims)
 
     def run(self, source: TrialSource) -> RunSummary:
         """Run the trials of ``source``; a full disk stops the run with ``DiskFull`` (unfinished trials stay queued)."""
@@ -178,6 +185,17 @@ class LocalExecutor:
 
     def run_one(self, trial: Trial) -> RunOutcome | None:
         """Claim, run and publish one trial; None when another runner has it or has done it."""
+        pruning = self.prunings.watch(trial)  # before the trial's lock: its claim follows the lock at once
+        ran = None
+        try:
+            ran = self.run_locked(trial, pruning)
+        finally:
+            if pruning is not None:
+                pruning.finish(ran[0].status if ran else None)  # None: it ran elsewhere, or not at all
+        return ran[0] if ran is not None and ran[1] else None
+
+    def run_locked(self, trial: Trial, pruning: TrialPruning | None) -> tuple[RunOutcome, bool] | None:
+        """``run_claimed`` under the trial's lock; None when another runner holds or did it."""
         worktree = self.slots.current()
         lock = TrialLock(trial_lock_path(self.common_dir, trial.sweep, trial.name))
         if not lock.acquire(worktree):
@@ -187,11 +205,11 @@ class LocalExecutor:
             clear_stop_request(stop)  # one left by a stop that came as an earlier run ended
             if self.watch_sharing and self.shared_meanwhile(trial):
                 return None
-            ran = run_claimed(self.claims, trial, lambda claimed: self.execute(claimed, worktree))
+            progress = pruning.progress if pruning is not None else None
+            return run_claimed(self.claims, trial, lambda claimed: self.execute(claimed, worktree, pruning), progress)
         finally:
             clear_stop_request(stop)
             lock.release()
-        return ran[0] if ran is not None and ran[1] else None
 
     def shared_meanwhile(self, trial: Trial) -> bool:
         """Whether ``trial``'s sweep was pushed to a remote since this run began: its workers take it from
@@ -199,10 +217,11 @@ class LocalExecutor:
         record = self.git.rev_parse(sweep_ref(trial.sweep))
         return record is not None and seen_shared(self.git, trial.sweep, record)
 
-    def execute(self, trial: Trial, worktree: Path) -> tuple[RunOutcome, str]:
+    def execute(self, trial: Trial, worktree: Path, pruning: TrialPruning | None = None) -> tuple[RunOutcome, str]:
         """Run ``trial`` in the worktree at ``worktree`` (made on first use, else switched to the trial).
 
         Answers the outcome and the result commit, which is not yet on any ref.
+        ``pruning`` watches its steps for the sweep's pruner.
         """
         workdir = checkout_slot(self.git, self.common_dir, worktree, trial.tip)
         project = load_project(workdir, trial.tip, trial.project)
@@ -220,6 +239,7 @@ class LocalExecutor:
                 warm_dvc=self.warm_dvc,
                 slot=True,
                 stop_request=stop_request_path(self.common_dir, trial.sweep, trial.name),
+                pruning=pruning,
             )
         if not outcome.slot_reusable:  # something may still write into it, or it is broken: the next trial gets a new one
             self.slots.retire()

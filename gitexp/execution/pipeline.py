@@ -25,13 +25,14 @@ import yaml
 from gitexp.errors import GitexpError, some_of
 from gitexp.execution import restore
 from gitexp.execution.processes import Ending, TrialProcesses, not_found
+from gitexp.execution.pruning import TrialPruning
 from gitexp.execution.repro_server import ReproResult, WarmDvcPool, group_alive
 from gitexp.project.command import COMMAND_FILE, read_document, render_command
 from gitexp.project.dvc import add_outputs, dvc_arguments, repro_argv, tool_env
 from gitexp.project.metrics import read_workspace_metrics
 from gitexp.project.model import DVC_YAML, Project, declared_top_level_paths
 from gitexp.store.git import Git
-from gitexp.store.records import CANCELLED, FAILED, SUCCEEDED, T_BASELINE, Trial, parse_trailers, result_message
+from gitexp.store.records import CANCELLED, FAILED, PRUNED, SUCCEEDED, T_BASELINE, Trial, parse_trailers, result_message
 from gitexp.store.stops import stop_requested
 
 LOG_TAIL_LINES = 30
@@ -48,6 +49,7 @@ class RunOutcome:
     lingering: bool = False  # processes the pipeline started outlived it (stopped, but the slot is not reused)
     tree: str | None = None  # what the result commit holds, staged as DVC would commit it
     checkout_lost: bool = False  # the pipeline deleted its checkout, or the checkout's .git
+    step: int | None = None  # a pruned trial's last dvclive step
 
     @property
     def slot_reusable(self) -> bool:
@@ -79,6 +81,7 @@ def run_pipeline(
     warm_dvc: WarmDvcPool | None = None,
     slot: bool = False,
     stop_request: Path | None = None,
+    pruning: TrialPruning | None = None,
 ) -> RunOutcome:
     """Run ``argv`` in the project's folder of the checkout ``directory``, with output to ``log_path``.
 
@@ -91,6 +94,9 @@ def run_pipeline(
     run, its metrics are read and what the result commit holds is staged (see
     ``stage_result``). A stop request appearing at ``stop_request`` while it
     runs (``gitexp stop``) stops it at once, and the outcome is ``cancelled``.
+    With ``pruning``, the sweep's pruner watches its dvclive steps; a pruned
+    run is stopped the same way, and its outcome is ``pruned`` with its partial
+    outputs staged.
     """
     workdir = directory / project.directory
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -102,7 +108,9 @@ def run_pipeline(
     started = time.monotonic()
     dvc_args = dvc_arguments(argv)
     restoring = dvc_args is not None and any(output.cache for output in project.outputs)  # else nothing to check out
-    watch = StopWatch(stop_request, processes)
+    if pruning is not None:
+        pruning.start(directory)
+    watch = StopWatch(stop_request, processes, pruning)
     try:
         watch.start()
         result = None
@@ -121,6 +129,8 @@ def run_pipeline(
         reason = f"stopped by {watch.stopped_by}"
         lingering = watch.ending.survived or ending.outlived  # whatever outlived the stop may still write there
         return RunOutcome(CANCELLED, time.monotonic() - started, {}, reason, tail(log_path), lingering)
+    if watch.pruned_by and result.code != 0:  # 0: it ended on its own before the stop reached it
+        return _pruned(directory, project, log_path, watch, time.monotonic() - started, ending, pruning)
     lost = lost_checkout(directory)
     reason = _failure(result, "dvc " + dvc_args[0] if dvc_args else Path(argv[0]).name, lost, restoring, timeout, log_path)
     if ending.outlived:
@@ -141,21 +151,37 @@ def run_pipeline(
     return RunOutcome(SUCCEEDED, duration, metrics, reason, "", lingering, tree)
 
 
+def _pruned(
+    directory: Path, project: Project, log_path: Path, watch: StopWatch, duration: float, ending: Ending, pruning: TrialPruning
+) -> RunOutcome:
+    """The outcome of a run its sweep's pruner stopped: what it wrote so far (its curve) is staged like a result."""
+    _log(log_path, watch.pruned_by)
+    lingering = watch.ending.survived or ending.outlived
+    lost = lost_checkout(directory)
+    if lost:
+        return RunOutcome(PRUNED, duration, {}, watch.pruned_by, tail(log_path), lingering, checkout_lost=True, step=pruning.step)
+    tree, _ = stage_result(Git(directory), project)
+    metrics = read_workspace_metrics(directory, project)
+    return RunOutcome(PRUNED, duration, metrics, watch.pruned_by, tail(log_path), lingering, tree, step=pruning.step)
+
+
 class StopWatch:
-    """Watches a trial's stop request file while it runs; a request stops the trial's processes at once."""
+    """Watches a trial's stop request file (and its pruner) while it runs; either stops the trial's processes at once."""
 
     POLL = 0.2  # seconds between looks: a file's existence, no git
 
-    def __init__(self, path: Path | None, processes: TrialProcesses):
+    def __init__(self, path: Path | None, processes: TrialProcesses, pruning: TrialPruning | None = None):
         self.path = path
         self.processes = processes
+        self.pruning = pruning
         self.stopped_by: str | None = None
+        self.pruned_by: str | None = None
         self.ending = Ending(False, False)
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="stop watch", daemon=True)
 
     def start(self) -> None:
-        if self.path is not None:
+        if self.path is not None or self.pruning is not None:
             self._thread.start()
 
     def close(self) -> None:
@@ -165,9 +191,12 @@ class StopWatch:
 
     def _watch(self) -> None:
         while not self._done.wait(self.POLL):
-            by = stop_requested(self.path)
+            by = stop_requested(self.path) if self.path is not None else None
             if by is not None:
                 self.stopped_by = by
+            elif self.pruning is not None:
+                self.pruned_by = self.pruning.check()
+            if self.stopped_by or self.pruned_by:
                 self.ending = self.processes.stop()  # TERM, grace, KILL of the whole tree; the pipeline's wait then returns
                 return
 
@@ -346,12 +375,13 @@ def where(kind: str) -> str:
 def commit_result(workdir: Git, trial: Trial, outcome: RunOutcome, host: str, gpus: str = "") -> str:
     """Commit what the run produced (as ``stage_result`` staged it) on top of the trial; return its id.
 
-    A failed trial gets an empty commit whose message holds the end of its log.
+    A failed trial gets an empty commit whose message holds the end of its log;
+    a pruned one holds what it wrote before it was stopped, and the step it reached.
     The commit is written without moving HEAD or any branch: publishing it is
     the caller's compare-and-swap. ``gpus``: the GPUs it ran on (``--gpus``), "" when gitexp did not choose them.
     """
-    tree = outcome.tree if outcome.status == SUCCEEDED and outcome.tree else f"{trial.tip}^{{tree}}"
+    tree = outcome.tree if outcome.status in (SUCCEEDED, PRUNED) and outcome.tree else f"{trial.tip}^{{tree}}"
     message = result_message(
-        trial, outcome.status, outcome.duration, host, outcome.metrics, outcome.reason, outcome.log_tail, gpus
+        trial, outcome.status, outcome.duration, host, outcome.metrics, outcome.reason, outcome.log_tail, gpus, outcome.step
     )
     return workdir.commit_tree(tree, message, [trial.tip])

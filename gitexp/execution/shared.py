@@ -40,6 +40,7 @@ from gitexp.execution.driver import (
 )
 from gitexp.execution.local import LocalExecutor, RunEvent, RunOptions, RunSummary, StaticTrials
 from gitexp.execution.pipeline import RunOutcome
+from gitexp.execution.pruning import TrialPruning
 from gitexp.execution.worker import Worker, WorkerOptions
 from gitexp.planning.queue import write_trials
 from gitexp.store.git import ZERO_OID, Git, RefUpdate
@@ -174,8 +175,8 @@ class ResultsHere(LocalExecutor):
         super().__init__(*args, **kwargs)
         self.results: dict[str, str] = {}  # trial ref -> its result commit, while it is being published
 
-    def execute(self, trial: Trial, worktree: Path) -> tuple[RunOutcome, str]:
-        outcome, result = super().execute(trial, worktree)
+    def execute(self, trial: Trial, worktree: Path, pruning: TrialPruning | None = None) -> tuple[RunOutcome, str]:
+        outcome, result = super().execute(trial, worktree, pruning)
         self.results[trial.ref.ref] = result
         return outcome, result
 

@@ -25,6 +25,7 @@ from gitexp.execution.claims import DEFAULT_HEARTBEAT, Claims, Runner, clone_id,
 from gitexp.execution.driver import CombinedSource, SweepDriver
 from gitexp.execution.local import LocalExecutor, RunOptions, RunSummary, check_stage_of
 from gitexp.execution.pipeline import RunOutcome
+from gitexp.execution.pruning import TrialPruning
 from gitexp.project.outputs import push_outputs
 from gitexp.store.claim_records import DEFAULT_STALE_AFTER
 from gitexp.store.git import Git
@@ -255,8 +256,8 @@ class OutputPushingExecutor(LocalExecutor):
     worker with DVC's error, the claim is dropped and the trial stays queued.
     """
 
-    def execute(self, trial: Trial, worktree: Path) -> tuple[RunOutcome, str]:
-        outcome, result = super().execute(trial, worktree)
+    def execute(self, trial: Trial, worktree: Path, pruning: TrialPruning | None = None) -> tuple[RunOutcome, str]:
+        outcome, result = super().execute(trial, worktree, pruning)
         if outcome.status == SUCCEEDED:
             push_outputs(worktree / trial.project, self.git.env, trial.ref.key)
         return outcome, result

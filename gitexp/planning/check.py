@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from gitexp.errors import GitexpError
-from gitexp.planning.queue import MAX_TRIALS_PER_QUEUE, ParamsTargets, data_sources
+from gitexp.planning.queue import MAX_TRIALS_PER_QUEUE, ParamsTargets, data_sources, pruning_problem
 from gitexp.project.command import command_words, display
 from gitexp.project.model import Project, ProjectCache, load_project, no_dvc_yaml
 from gitexp.store.git import Git
@@ -23,7 +23,7 @@ class SweepPreview:
     notes: list[str] = field(default_factory=list)  # what the project makes of the sweep, beside the file's own notes
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        definition = {
             "strategy": self.spec.strategy,
             "concurrency": self.spec.concurrency,
             "max_trials": strategy_for(self.spec).planned_trials(),
@@ -38,6 +38,9 @@ class SweepPreview:
             "understood": list(self.spec.notes) + self.notes,
             "trials": [{"params": params} for params in self.trials],
         }
+        if self.spec.pruner:
+            definition["pruner"] = self.spec.pruner.to_json()
+        return definition
 
 
 def preview_sweep(
@@ -58,6 +61,7 @@ def preview_sweep(
                 notes.append(f"command {spec.command!r} is ignored: the project has a pipeline (dvc.yaml), so trials run dvc repro")
             elif project.runs_command:
                 notes.append(f"no dvc.yaml: each trial runs {display(command_words(spec.command))}, {{{{ name }}}} filled from its gitexp.yaml")
+            warnings += [problem] if (problem := pruning_problem(git, spec, head, project)) else []
     planned = spec.num_planned_trials()
     if planned is not None and planned > MAX_TRIALS_PER_QUEUE and not strategy_for(spec).adaptive:
         warnings.append(f"{planned} trials is more than gitexp queues at once ({MAX_TRIALS_PER_QUEUE})")

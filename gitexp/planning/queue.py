@@ -22,9 +22,9 @@ from typing import Any
 from gitexp.errors import ConcurrentChange, RepositoryError, UsageError, some_of
 from gitexp.project.data import DATA_KEYS, Tracking, add_sources, check_source, find_tracking
 from gitexp.project.data import render as render_data
-from gitexp.project.metrics import read_commit_metrics
+from gitexp.project.metrics import read_commit_metrics, step_folder, step_metrics
 from gitexp.project.command import COMMAND_FILE, command_document, command_words, placeholders
-from gitexp.project.model import Project, ProjectCache, broken_link, load_project, no_dvc_yaml
+from gitexp.project.model import DVCLIVE_STEPS, Project, ProjectCache, broken_link, load_project, no_dvc_yaml
 from gitexp.project.params import ParamsFile, check_value_type, decode_params
 from gitexp.store.git import ZERO_OID, FastImportCommit, Git, RefUpdate
 from gitexp.store.journal import pending_write, recover
@@ -131,7 +131,7 @@ def plan_queue(git: Git, request: QueueRequest) -> PlannedQueue:
     if targets.project.runs_command:
         check_command(git, baseline, targets.project, spec)
     sources = data_sources(git, request.cwd or git.root, spec)
-    problem = objective_problem(git, spec, baseline, targets.project)
+    problem = objective_problem(git, spec, baseline, targets.project) or pruning_problem(git, spec, baseline, targets.project)
     if problem:
         raise UsageError(problem)
     plans = strategy_for(spec).initial_batch()
@@ -234,6 +234,28 @@ def objective_problem(git: Git, spec: SweepSpec, baseline: str, project: Project
     if missing:
         close = closest_hint(missing[0], known)
         return f"no metrics file of the project has {missing[0]!r}{close} (metrics: {', '.join(list(known)[:8])}): name one of them"
+    return None
+
+
+def pruning_problem(git: Git, spec: SweepSpec, baseline: str, project: Project) -> str | None:
+    """Why the sweep's pruner cannot read its metric step by step, or None.
+
+    Refused when dvc.yaml declares no dvclive step plots, or when the baseline
+    holds dvclive step files and none is the pruner's metric.
+    """
+    steered = spec.steered()
+    if steered is None:
+        return None
+    metric = steered[0]
+    folder = step_folder(project)
+    if folder is None:
+        return (
+            f"the sweep prunes by {metric} step by step, but dvc.yaml declares no dvclive step plots "
+            f"({project.display(project.path(DVCLIVE_STEPS))}): log with dvclive and add them to plots:, or drop the pruner"
+        )
+    known = step_metrics(git, baseline, folder)
+    if known and metric.replace("/", ".") not in known:
+        return f"no dvclive step file has {metric!r}{closest_hint(metric, known)} (steps of: {', '.join(known[:8])}): name one with --prune-metric"
     return None
 
 

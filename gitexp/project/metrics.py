@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import posixpath
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 from gitexp.errors import UsageError
 from gitexp.project.config import dvc_cache_dir
 from gitexp.project.lock import DvcCache, PipelineRecord, pipeline_record
-from gitexp.project.model import DVCLIVE_METRICS, Project
+from gitexp.project.model import DVCLIVE_METRICS, DVCLIVE_STEPS, Project
 from gitexp.project.params import read_values
 from gitexp.store.git import Git
 
@@ -187,3 +188,37 @@ def flatten(data: Mapping[str, Any], prefix: str = ""):
         else:
             yield name, value
 
+
+def step_folder(project: Project) -> str | None:
+    """The folder of dvclive's per-step TSV files (repo-relative), when dvc.yaml declares it among the plots."""
+    folder = project.path(DVCLIVE_STEPS)
+    declared = any(folder == path.rstrip("/") or folder.startswith(path.rstrip("/") + "/") for path in project.plots_paths)
+    return folder if declared else None
+
+
+def step_file(folder: str, metric: str) -> str:
+    """The TSV file in which dvclive logs ``metric`` step by step: ``train.loss`` (as gitexp names the
+    metric of dvclive's ``log_metric("train/loss")``) or ``train/loss`` is ``train/loss.tsv``."""
+    return posixpath.join(folder, metric.replace(".", "/") + ".tsv")
+
+
+def step_metrics(git: Git, rev: str, folder: str) -> list[str]:
+    """The metrics with a step file in ``folder`` at ``rev``, named as gitexp names metrics (``train.loss``)."""
+    paths = [path for path in git.list_tree(rev, folder + "/") if path.endswith(".tsv")]
+    return [posixpath.relpath(path, folder).removesuffix(".tsv").replace("/", ".") for path in paths]
+
+
+def parse_step_tsv(content: bytes, column: str) -> list[tuple[float, float]]:
+    """``(step, value)`` pairs of a dvclive TSV (columns ``step``, the metric, maybe ``timestamp``)."""
+    reader = csv.DictReader(io.StringIO(content.decode("utf-8", "replace")), delimiter="\t")
+    fields = [name for name in reader.fieldnames or () if name not in ("step", "timestamp")]
+    value_column = column if column in fields else (fields[-1] if fields else None)
+    if value_column is None or "step" not in (reader.fieldnames or ()):
+        return []
+    points = []
+    for record in reader:
+        try:
+            points.append((float(record["step"]), float(record[value_column])))
+        except (TypeError, ValueError):
+            continue
+    return points

@@ -36,6 +36,7 @@ DEFAULT_PARAMS_FILE = "params.yaml"
 DVC_YAML = "dvc.yaml"
 DVC_LOCK = "dvc.lock"
 DVCLIVE_METRICS = "dvclive/metrics.json"
+DVCLIVE_STEPS = "dvclive/plots/metrics"  # one TSV per metric, a row per step
 CACHE_VERSION = "1"  # bump when what ``dvc_index`` records changes
 
 

@@ -7,7 +7,7 @@ beside a Markdown report, or inlined in an HTML page) is the caller's choice.
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -50,11 +50,22 @@ def objective_against_param(
     return _png(figure)
 
 
-def step_curves(curves: Mapping[str, Sequence[tuple[float, float]]], metric: str, x_label: str = "step", title: str | None = None) -> bytes:
-    """One line per trial: ``metric`` over the steps dvclive logged (or any ``y`` over ``x``)."""
+def step_curves(
+    curves: Mapping[str, Sequence[tuple[float, float]]],
+    metric: str,
+    x_label: str = "step",
+    title: str | None = None,
+    pruned: Collection[str] = (),
+) -> bytes:
+    """One line per trial: ``metric`` over the steps dvclive logged (or any ``y`` over ``x``); the ``pruned`` trials' dashed, where they stopped."""
     figure, axes = _figure()
     for label, points in curves.items():
-        axes.plot([step for step, _ in points], [value for _, value in points], marker=".", label=_plain(label))
+        style = {"linestyle": "--", "marker": "x", "alpha": 0.7} if label in pruned else {"marker": "."}
+        name = f"{label} (pruned)" if label in pruned else label
+        axes.plot([step for step, _ in points], [value for _, value in points], label=_plain(name), **style)
+    values = [value for points in curves.values() for _, value in points]
+    if pruned and values and min(values) > 0 and max(values) / min(values) >= LOG_SCALE_SPAN:
+        axes.set_yscale("log")  # a diverging trial would flatten every other curve
     axes.set_xlabel(_plain(x_label))
     axes.set_ylabel(_plain(metric))
     axes.set_title(_plain(metric if title is None else title, 2 * LABEL_CHARACTERS))
@@ -97,6 +108,19 @@ def confusion_matrices(matrices: Mapping[str, tuple[list[str], list[str], list[l
                 colour = "white" if peak and count > peak / 2 else "black"
                 axes.text(column_index, row_index, str(count), ha="center", va="center", color=colour)
     figure.suptitle(_plain(title, 2 * LABEL_CHARACTERS))
+    return _png(figure)
+
+
+def best_so_far(points: Sequence[tuple[str, float]], metric: str) -> bytes:
+    """The best ``metric`` of the sweep after each finished trial, as a step line."""
+    figure, axes = _figure()
+    axes.step(range(1, len(points) + 1), [value for _, value in points], where="post", marker=".")
+    values = [value for _, value in points]
+    if min(values) > 0 and max(values) / min(values) >= LOG_SCALE_SPAN:
+        axes.set_yscale("log")
+    axes.set_xlabel("finished trials")
+    axes.set_ylabel(_plain(f"best {metric}"))
+    axes.set_title(_plain(f"best {metric} so far", 2 * LABEL_CHARACTERS))
     return _png(figure)
 
 

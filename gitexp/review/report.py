@@ -18,7 +18,6 @@ the data of the plots. Rendering goes through the jinja2 templates in
 from __future__ import annotations
 
 import base64
-import csv
 import dataclasses
 import io
 import json
@@ -33,11 +32,14 @@ from markupsafe import Markup
 
 from gitexp.errors import NotFoundError, UsageError
 from gitexp.numbers import finite
+from gitexp.project.metrics import parse_step_tsv
+from gitexp.project.model import DVCLIVE_STEPS
 from gitexp.review import mermaid
+from gitexp.review.progress import SweepProgress, sweep_progress
 from gitexp.review.results import Pareto, Row, baseline_row, collect_results, sort_by_pareto, sort_rows
 from gitexp.review.tables import format_value, markdown_table, markdown_text
 from gitexp.store.git import Git
-from gitexp.store.records import FAILED, FINAL_STATES, STATES, Ledger, Sweep, failure_details
+from gitexp.store.records import FAILED, FINAL_STATES, PRUNED, STATES, Ledger, Sweep, failure_details
 from gitexp.sweep.expr import format_expr
 from gitexp.sweep.spec import SweepSpec
 from gitexp.terminal import terminal_text
@@ -45,7 +47,7 @@ from gitexp.terminal import terminal_text
 DEFAULT_TOP = 20
 MAX_CURVE_TRIALS = 8  # lines in one step-curve plot, the best trials first
 LOG_LINES_SHOWN = 15
-DVCLIVE_PLOTS_DIR = "dvclive/plots/metrics/"
+DVCLIVE_PLOTS_DIR = DVCLIVE_STEPS + "/"
 FORMATS = ("md", "html")
 COUNTERS = {"step", "epoch", "epochs", "timestamp", "iteration"}  # metrics that are not scores
 LOWER_IS_BETTER = re.compile(r"loss|err|mse|mae|perplexity|latency")
@@ -108,7 +110,7 @@ class SweepReport:
     varied: list[str]
     metrics: list[str]  # the ranking metric first
     ranking: Ranking | None
-    ranked: list[Row]  # trials with a value of the ranking metric, best first
+    ranked: list[Row]  # trials with a value of the ranking metric, best first (a pruned trial's is partial: not ranked)
     failed: list[FailedTrial]
     top: int = DEFAULT_TOP  # rows in the ranked table; 0 for all
     pareto: Pareto | None = None  # several objectives or constraints: ranked by Pareto fronts
@@ -125,6 +127,11 @@ class SweepReport:
     @property
     def best(self) -> Row | None:
         return self.ranked[0] if self.ranked else None
+
+    @property
+    def progress(self) -> SweepProgress | None:
+        """The best value so far over the trials, and what pruning saved; None without a ranking."""
+        return sweep_progress(self.trials, self.ranking.metric, self.ranking.goal) if self.ranking else None
 
     @property
     def shown(self) -> list[Row]:
@@ -159,11 +166,11 @@ def build_sweep_report(git: Git, sweep_name: str | None = None, baseline_rev: st
     ranked = []
     if ranking is not None and ranking.metric in table.metric_columns:
         sort_rows(table, ranking.metric, "asc" if ranking.goal == "minimize" else "desc")
-        ranked = [row for row in table.rows[1:] if finite(row.metrics.get(ranking.metric)) is not None]
+        ranked = [row for row in table.rows[1:] if row.status != PRUNED and finite(row.metrics.get(ranking.metric)) is not None]
     pareto = table.pareto.get(sweep.name)
     if pareto is not None:
         sort_by_pareto(table)
-        ranked = [row for row in table.rows[1:] if row.name in pareto.fronts]
+        ranked = [row for row in table.rows[1:] if row.name in pareto.fronts and row.status != PRUNED]
     metrics = list(table.metric_columns)
     if ranking is not None and ranking.metric in metrics:
         metrics.remove(ranking.metric)
@@ -224,9 +231,15 @@ def report_plots(git: Git, report: SweepReport) -> list[Plot]:
                 found.append(Plot(f"{_slug(metric)}-vs-{_slug(param)}.png", f"{metric} against {param}", png, chart))
     if report.pareto is not None and len(report.pareto.objectives) == 2 and report.ranked:
         found.append(pareto_plot(report, plots))
-    for name, curves in dvclive_curves(git, curve_rows(report)).items():
+    progress = report.progress
+    if progress is not None and len(progress.best_so_far) > 1:
+        png = plots.best_so_far(progress.best_so_far, progress.metric)
+        found.append(Plot(f"best-so-far-{_slug(progress.metric)}.png", f"best {progress.metric} so far", png))
+    pruned = [row for row in report.trials if row.status == PRUNED][:MAX_CURVE_TRIALS]
+    dashed = {f"{row.sweep}/{row.name}" for row in pruned}
+    for name, curves in dvclive_curves(git, curve_rows(report) + pruned).items():
         chart = mermaid.step_chart(name, curves)
-        found.append(Plot(f"steps-{_slug(name)}.png", f"{name} by step", plots.step_curves(curves, name), chart))
+        found.append(Plot(f"steps-{_slug(name)}.png", f"{name} by step", plots.step_curves(curves, name, pruned=dashed), chart))
     return _unique_file_names(found)
 
 
@@ -311,22 +324,6 @@ def dvclive_curves(git: Git, rows: Sequence[Row]) -> dict[str, dict[str, list[tu
         if points:
             curves.setdefault(name, {})["baseline" if row.is_baseline else f"{row.sweep}/{row.name}"] = points
     return curves
-
-
-def parse_step_tsv(content: bytes, column: str) -> list[tuple[float, float]]:
-    """``(step, value)`` pairs of a dvclive TSV (columns ``step``, the metric, maybe ``timestamp``)."""
-    reader = csv.DictReader(io.StringIO(content.decode("utf-8", "replace")), delimiter="\t")
-    fields = [name for name in reader.fieldnames or () if name not in ("step", "timestamp")]
-    value_column = column if column in fields else (fields[-1] if fields else None)
-    if value_column is None or "step" not in (reader.fieldnames or ()):
-        return []
-    points = []
-    for record in reader:
-        try:
-            points.append((float(record["step"]), float(record[value_column])))
-        except (TypeError, ValueError):
-            continue
-    return points
 
 
 def _slug(name: str) -> str:
@@ -487,6 +484,7 @@ def _context(git: Git, report: SweepReport) -> dict[str, Any]:
         "definition": definition_table(git, report),
         "ranked": ranked_table(report) if report.ranked else None,
         "best": comparison_table(report, report.best) if report.best else None,
+        "progress": report.progress.summary() if report.progress and report.finished else None,
     }
 
 

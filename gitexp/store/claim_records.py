@@ -23,6 +23,7 @@ T_WORKER, T_PID, T_CLONE, T_HEARTBEAT, T_NONCE = (
 # Where a scheduler's job holds the claim: the node and Slurm's job ids (the array's and this task's).
 T_NODE, T_SLURM_JOB, T_SLURM_ARRAY = "Gitexp-Node", "Gitexp-Slurm-Job", "Gitexp-Slurm-Array"
 SCHEDULER_TRAILERS = (T_NODE, T_SLURM_JOB, T_SLURM_ARRAY)
+T_STEPS = "Gitexp-Steps"  # a heartbeat's latest dvclive steps of the metric the sweep's pruner steers by
 DEFAULT_STALE_AFTER = 600.0  # seconds without a heartbeat after which a claim may be taken over
 
 
@@ -41,6 +42,7 @@ class Claim:
     pid: int | None = None
     heartbeat: float = 0.0  # seconds since the epoch; 0 when unreadable, so the claim counts as stale
     job: tuple[tuple[str, str], ...] = ()  # the scheduler's facts (SCHEDULER_TRAILERS present in the claim)
+    steps: str = ""  # the running trial's pruned-by metric so far, as the heartbeat carried it (JSON; "" without a pruner)
 
     @property
     def slurm_array(self) -> str:
@@ -68,4 +70,5 @@ def read_claim(record: RefRecord) -> Claim:
         pid=int(pid) if pid.isdigit() else None,
         heartbeat=heartbeat,
         job=tuple((key, trailers[key]) for key in SCHEDULER_TRAILERS if trailers.get(key)),
+        steps=trailers.get(T_STEPS, ""),
     )

@@ -32,14 +32,16 @@ from gitexp.store.redaction import redacted
 SWEEP_FILE = "sweep.json"
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
-FINAL_STATES = (SUCCEEDED, FAILED, CANCELLED)
-STATES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
+PRUNED = "pruned"  # stopped while it ran by the sweep's pruner: its partial outputs are in the result
+FINAL_STATES = (SUCCEEDED, PRUNED, FAILED, CANCELLED)
+STATES = (QUEUED, RUNNING, SUCCEEDED, PRUNED, FAILED, CANCELLED)
 ARCHIVED_TRIALS = "archived_trials"  # in a sweep record's state: how many of its trials are archived
 
 T_SWEEP, T_TRIAL, T_PARAMS, T_STATUS = "Gitexp-Sweep", "Gitexp-Trial", "Gitexp-Params", "Gitexp-Status"
 T_DURATION, T_HOST, T_METRICS, T_BASELINE = "Gitexp-Duration", "Gitexp-Host", "Gitexp-Metrics", "Gitexp-Baseline"
 T_TAGS, T_PROJECT, T_GPUS = "Gitexp-Tags", "Gitexp-Project", "Gitexp-Gpus"
 T_DATA = "Gitexp-Data"  # the datasets a trial takes (--data): target -> source, md5, size, nfiles
+T_STEP = "Gitexp-Step"  # a pruned result: the last dvclive step its trial reached
 
 LOG_TAIL_HEADING = "Last lines of the log:"  # in a failed result's message, above the end of its log
 MAX_TRAILER_METRICS = 60
@@ -82,11 +84,14 @@ def result_message(
     reason: str = "",
     log_tail: str = "",
     gpus: str = "",
+    step: int | None = None,
 ) -> str:
-    """A result commit's message: the outcome in trailers (where it ran, on which GPUs, the first numeric metrics);
-    a failure's reason and the end of its log in the body, under ``LOG_TAIL_HEADING``."""
+    """A result commit's message: the outcome in trailers (where it ran, on which GPUs, the first numeric metrics,
+    a pruned trial's step); a failure's (or pruning's) reason and the end of its log in the body, under ``LOG_TAIL_HEADING``."""
     headline = dict(list(numeric(metrics).items())[:MAX_TRAILER_METRICS])
     outcome = {T_STATUS: status, T_DURATION: f"{duration:.2f}", T_HOST: host, **({T_GPUS: gpus} if gpus else {})}
+    if step is not None:
+        outcome[T_STEP] = str(step)
     trailers = _trial_trailers(
         trial.sweep, trial.name, trial.params, trial.tags, trial.project, outcome, {T_METRICS: dumps_compact(headline)}, trial.data
     )
@@ -180,6 +185,12 @@ class Trial:
     def where(self) -> str:
         """The ref that holds the trial now: its branch, or its archive ref."""
         return self.ref.archived_ref if self.archived else self.ref.ref
+
+    @property
+    def step(self) -> int | None:
+        """The dvclive step a pruned trial reached."""
+        step = parse_trailers(self.message).get(T_STEP, "")
+        return int(step) if step.isdigit() else None
 
     @property
     def sweep(self) -> str:

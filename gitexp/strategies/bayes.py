@@ -1,8 +1,8 @@
 """Model-based search with Optuna through ask and tell; the study lives only in memory.
 
 Every suggestion rebuilds an in-memory study from the sweep's trials: finished
-ones as COMPLETE (with the objective) or FAIL (failed, metric missing, not
-finite), pending ones as RUNNING, so the sampler's constant liar spreads
+ones as COMPLETE (with the objective), PRUNED (stopped by the sweep's pruner)
+or FAIL (failed, metric missing, not finite), pending ones as RUNNING, so the sampler's constant liar spreads
 concurrent trials apart. One point is asked per study, and a batch of k asks
 k studies, each seeing the points asked before it as RUNNING and seeded from
 (seed, trial index): a plan is the same whether the runner asks for trials one
@@ -61,6 +61,7 @@ from typing import Any
 
 from gitexp.errors import UsageError
 from gitexp.numbers import finite
+from gitexp.store.records import PRUNED
 from gitexp.strategies.base import Strategy, TrialOutcome, TrialPlan, seeded_rng
 from gitexp.sweep.space import (
     Choice,
@@ -219,7 +220,9 @@ class BayesStrategy(Strategy):
         states = optuna.trial.TrialState
         for trial in finished:
             scores = [trial.score(objective) for objective in self.spec.objectives]
-            if None in scores:
+            if trial.status == PRUNED:  # stopped by the sweep's pruner: Optuna's samplers know such trials
+                self._add(study, trial.params, states.PRUNED)
+            elif None in scores:
                 self._add(study, trial.params, states.FAIL)
             else:
                 violations = [constraint.violation(trial.metrics.get(constraint.metric)) for constraint in self.spec.constraints]

@@ -11,6 +11,7 @@ from gitexp.errors import UsageError
 from gitexp.sweep.expr import parse_data, parse_set
 from gitexp.sweep.files import read_sweep_file, validate_in_file
 from gitexp.sweep.script import script_sweep
+from gitexp.sweep.pruner import PrunerSpec, parse_pruner
 from gitexp.sweep.space import Space
 from gitexp.sweep.spec import Objective, SweepSpec, spec_from_flags
 
@@ -29,6 +30,9 @@ def build_spec(
     command: Sequence[str] = (),
     metrics: Sequence[str] = (),
     outs: Sequence[str] = (),
+    pruner: str | None = None,
+    prune_metric: str | None = None,
+    prune_min_step: int | None = None,
 ) -> SweepSpec:
     evaluate = strategy != "none"  # Grid.ai's none: the command's flags as written, one trial
     if not evaluate:
@@ -47,7 +51,24 @@ def build_spec(
         validate_in_file(spec, sweep_file)
     elif command or metrics or outs:
         spec.validate()
+    flagged = _pruner_with_flags(spec.pruner, pruner, prune_metric, prune_min_step)
+    if flagged is not spec.pruner:
+        spec = dataclasses.replace(spec, pruner=flagged)
+        spec.validate()
     return spec
+
+
+def _pruner_with_flags(recorded: PrunerSpec | None, name: str | None, metric: str | None, min_step: int | None) -> PrunerSpec | None:
+    """The sweep file's pruner as --pruner, --prune-metric and --prune-min-step change it."""
+    if name is None and metric is None and min_step is None:
+        return recorded
+    if name is not None and (recorded is None or recorded.name != name.lower()):
+        recorded = parse_pruner(name, "--pruner")
+    if recorded is None:
+        raise UsageError("--prune-metric and --prune-min-step need a pruner: give --pruner NAME, e.g. --pruner median")
+    section = {**recorded.options, "name": recorded.name, "metric": metric or recorded.metric, "goal": recorded.goal}
+    section["min_step"] = recorded.min_step if min_step is None else min_step
+    return parse_pruner({key: value for key, value in section.items() if value is not None}, "--pruner")
 
 
 def _flags_and_file(sets, data, sweep_file, strategy, num_trials, seed, concurrency, objective, goal, command: bool) -> SweepSpec:

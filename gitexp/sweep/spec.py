@@ -244,6 +244,7 @@ class SweepSpec:
         self._validate_objectives()
         if self.strategy in ADAPTIVE_STRATEGIES and self.objective is None:
             raise UsageError(f"the {self.strategy} strategy needs an objective: name the metric and goal, e.g. objective: {{metric: loss, goal: minimize}}")
+        self.steered()  # a pruner knows its metric and goal
         if self.max_trials is None and (self.strategy == "bayes" or (self.strategy == "random" and not self.space.is_discrete)):
             raise UsageError(f"the {self.strategy} strategy on this space needs a number of trials: give --num-trials N (max_trials in a sweep file, run_cap in a W&B one)")
 
@@ -290,6 +291,20 @@ class SweepSpec:
         resource = self.options.get("resource")
         if resource is not None and resource in {str(target) for target in swept | constant_targets}:
             raise UsageError(f"hyperband sets {resource} itself (it is the resource): remove it from the matrix and params")
+
+    def steered(self) -> tuple[str, str] | None:
+        """The metric and goal the pruner steers by (the objective's by default); None without a pruner."""
+        pruner = self.pruner
+        if pruner is None or not pruner.prunes:
+            return None
+        objective = self.objective
+        metric = pruner.metric or (objective.metric if objective else None)
+        if metric is None:
+            raise UsageError("the pruner needs a metric to steer by: give --prune-metric METRIC (metric: in the pruner section) or an objective")
+        goal = pruner.goal or (objective.goal if objective else None)
+        if goal is None:
+            raise UsageError(f"the pruner steers by {metric} but not which way: give its goal (goal: minimize in the pruner section) or an objective")
+        return metric, goal
 
     def num_planned_trials(self) -> int | None:
         """How many trials the sweep plans; None when an adaptive strategy decides."""

@@ -54,7 +54,7 @@ def test_status_json_of_a_finished_a_queued_and_a_running_sweep(slow_project, ru
     assert data["totals"] == {
         "sweeps": 3,
         "trials": 4,
-        "counts": {"queued": 2, "running": 0, "succeeded": 2, "failed": 0, "cancelled": 0},
+        "counts": {"queued": 2, "running": 0, "succeeded": 2, "pruned": 0, "failed": 0, "cancelled": 0},
     }
     run = start_run(root, "slow")
     try:

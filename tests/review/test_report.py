@@ -107,7 +107,7 @@ def test_plots_are_pngs_written_beside_the_markdown_and_linked_relatively(review
     plot_dir = tmp_path / "out" / "report-plots"
     assert written[0] == tmp_path / "out" / "report.md"
     assert sorted(path.name for path in written[1:]) == [
-        "score-vs-train.lr.png", "score-vs-train.n_est.png", "steps-loss.png",
+        "best-so-far-score.png", "score-vs-train.lr.png", "score-vs-train.n_est.png", "steps-loss.png",
     ]  # fmt: skip
     for path in written[1:]:
         assert path.parent == plot_dir and assert_png(path.read_bytes()) == (640, 400)
@@ -122,7 +122,7 @@ def test_the_html_report_is_one_page_with_its_plots_inlined(reviewed_project):
     page = render_html(reviewed_project, report, report_plots(reviewed_project, report))
 
     sources = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)" alt="([^"]*)">', page)
-    assert [alt for _, alt in sources] == ["score against train.lr", "score against train.n_est", "loss by step"]
+    assert [alt for _, alt in sources] == ["score against train.lr", "score against train.n_est", "best score so far", "loss by step"]
     for data, _ in sources:
         assert_png(base64.b64decode(data))
     assert not re.search(r'(src|href)="(?!data:)', page)  # nothing to fetch

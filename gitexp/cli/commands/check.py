@@ -46,6 +46,9 @@ def check(environment: Environment, sweep_file, as_json, **sweep_flags):
         environment.echo(f"constraint: {constraint}")
     for rule in definition["early_stopping"]:
         environment.echo(f"early stopping: {rule['metric']} {'>=' if rule['optimization'] == 'maximize' else '<='} {rule['value']}")
+    if spec.pruner and (steered := spec.steered()):
+        options = "".join(f", {key}={value}" for key, value in spec.pruner.options.items())
+        environment.echo(f"pruner: {spec.pruner.name} on {steered[1]} {steered[0]} from step {spec.pruner.min_step}{options}")
     if definition["understood"]:
         environment.echo("understood:")
         for note in definition["understood"]:

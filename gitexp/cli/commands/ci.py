@@ -94,7 +94,7 @@ def ci_run(environment: Environment, branch, remote):
     from gitexp.errors import TrialsFailed
     from gitexp.execution.ci import run_trial_in_checkout
     from gitexp.sharing.remotes import with_actions_token
-    from gitexp.store.records import SUCCEEDED
+    from gitexp.store.records import PRUNED, SUCCEEDED
 
     ran = run_trial_in_checkout(with_actions_token(environment.git(), environment.env, remote), branch, remote)
     if ran.log:
@@ -103,7 +103,7 @@ def ci_run(environment: Environment, branch, remote):
         environment.echo(ran.note)
         return
     environment.echo(f"{ran.trial.ref.key} {ran.outcome.status} in {ran.outcome.duration:.1f}s: {ran.note}")
-    if ran.outcome.status != SUCCEEDED:
+    if ran.outcome.status not in (SUCCEEDED, PRUNED):  # a pruned trial ran as its sweep asked
         raise TrialsFailed(f"{ran.trial.ref.key} failed ({ran.outcome.reason}); its result commit says why")
 
 

@@ -50,6 +50,9 @@ def sweep_options(command):
         click.option("--goal", type=click.Choice(["maximize", "minimize"]), help="The objective's direction."),
         click.option("--metrics", multiple=True, metavar="FILE", help="With -- COMMAND: a metrics file it writes (json, yaml, csv); repeat."),
         click.option("--outs", multiple=True, metavar="PATH", help="With -- COMMAND: an output it writes that goes into the DVC cache; repeat."),
+        click.option("--pruner", metavar="NAME", help="Stop losing trials while they run: median, percentile, successive_halving, hyperband, threshold, patient or none."),
+        click.option("--prune-metric", metavar="METRIC", help="The dvclive metric the pruner steers by (default: the objective)."),
+        click.option("--prune-min-step", type=int, metavar="STEP", help="No trial is pruned before this dvclive step."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -224,6 +227,40 @@ def status_text(statuses: list) -> str:
     return "\n".join(lines)
 
 
+def show_best(environment: Environment, sweeps: list[str], as_json: bool) -> None:
+    """``show --best``: per sweep, its best trial and how the best value went over its trials."""
+    from gitexp.review.report import build_sweep_report
+
+    git = environment.git()
+    found = []
+    for name in sweeps or Ledger(git).sweep_names():
+        report = build_sweep_report(git, name)
+        progress, row = report.progress, report.best
+        found.append({
+            "sweep": name,
+            "best": None if row is None else {"trial": f"{row.sweep}/{row.name}", "branch": row.branch, "metrics": row.metrics},
+            "best_so_far": [{"trial": trial, "value": value} for trial, value in progress.best_so_far] if progress else [],
+            "steps_run": progress.steps_run if progress else 0,
+            "steps_saved": progress.steps_saved if progress else 0,
+            "seconds_saved": round(progress.seconds_saved, 3) if progress else 0.0,
+        })
+        if not as_json:
+            environment.echo(best_lines(report))
+    if as_json:
+        environment.echo_json(json.dumps(found, indent=2))
+    elif not found:
+        environment.echo(NO_SWEEPS)
+
+
+def best_lines(report) -> str:
+    progress, row = report.progress, report.best
+    if row is None or progress is None:
+        return f"{report.sweep.name}: no finished trial to rank yet"
+    value = format_value(row.metrics.get(progress.metric))
+    curve = " ".join(format_value(value) for _, value in progress.best_so_far)
+    return f"{report.sweep.name}: best {row.sweep}/{row.name} {progress.metric}={value}\n  best so far: {curve}\n  {progress.summary()}"
+
+
 def running_line(trial) -> str:
     where = "here" if trial.where == "local" else f"on {trial.remote or 'a remote'}"
     worker = f" by {trial.worker}" if trial.worker else ""
@@ -250,9 +287,10 @@ def scheduler_task(job: dict | None) -> str:
 @click.option("-a", "--all", "all_params", is_flag=True, help="Every param of every params file, not only those trials vary.")
 @click.option("--archived", is_flag=True, help="Also the trials gitexp archive moved out of the branch list.")
 @click.option("--limit", type=int, metavar="N", help="At most N trials, the best first with --sort-by (0: all; default in a terminal: a screenful).")
+@click.option("--best", is_flag=True, help="Each sweep's best trial, the best value so far after each trial, and what pruning saved.")
 @watch_options
 @pass_environment
-def show(environment: Environment, sweeps, sort_by, sort_order, as_json, as_csv, as_md, all_params, archived, limit, watch, interval):
+def show(environment: Environment, sweeps, sort_by, sort_order, as_json, as_csv, as_md, all_params, archived, limit, best, watch, interval):
     """Trials with the params that vary (or --all) and their metrics, baseline first.
 
     --json also gives each commit as dvc exp show --json does: params and
@@ -266,6 +304,9 @@ def show(environment: Environment, sweeps, sort_by, sort_order, as_json, as_csv,
         raise UsageError("choose one of --json, --csv and --md")
     if limit is not None and limit < 0:
         raise UsageError(f"--limit {limit}: give a number of trials, or 0 for all of them")
+    if best:
+        show_best(environment, list(sweeps), as_json)
+        return
     every = watched(environment, watch, interval, {"--json": as_json, "--csv": as_csv, "--md": as_md})
     if limit is None and not (as_json or as_csv or as_md):
         limit = environment.screen_rows()

@@ -18,6 +18,7 @@
     constraints: ["latency_ms <= 50"]        # a trial that breaks one is infeasible
     early_stopping:                          # start no new trial once one reaches a value
       - {metric: roc_auc, value: 0.95, optimization: maximize}   # (goal: works too)
+    pruner: {name: median, min_step: 5}      # stop a running trial early (sweep/pruner.py)
     command: python train.py                 # only for projects without dvc.yaml
 
 A matrix mapping has one key: ``values: [...]``, ``pvalues: [[v, p], ...]``, or a
@@ -35,6 +36,7 @@ from typing import Any, Callable
 
 from gitexp.sweep.expr import SIGNATURES, data_axis, make_dimension, parse_expr, resolve_scalar
 from gitexp.sweep.formats.base import SweepFileReader, quoted_indices
+from gitexp.sweep.pruner import parse_pruner
 from gitexp.sweep.space import Axis, Choice, DataTarget, Dimension, PChoice, closest_hint
 from gitexp.sweep.spec import Constraint, EarlyStoppingRule, Objective, check_objectives
 
@@ -61,6 +63,7 @@ class GitexpReader(SweepFileReader):
             "objective": self.read_objective,
             "constraints": self.read_constraints,
             "early_stopping": self.read_early_stopping,
+            "pruner": self.read_pruner,
             "command": self.giver("command"),
         }
 
@@ -130,6 +133,9 @@ class GitexpReader(SweepFileReader):
                 raise self.error(here, "give the direction once, as optimization: maximize or minimize")
             rules.append(self.checked(here, EarlyStoppingRule, rule["metric"], rule["value"], goals[0]))
         self.give("early_stopping", tuple(rules), where)
+
+    def read_pruner(self, value, where: str):
+        self.give("pruner", parse_pruner(self.plain(value, where), f"{self.path}: {where}"), where)
 
     def axes(self, seed: int) -> list[Axis]:
         matrix = self.fields.get("matrix")
