@@ -13,9 +13,8 @@
     {id: "host", label: "host"},
     {id: "step", label: "step"},
   ];
-  const STATES = ["queued", "running", "succeeded", "failed", "cancelled"];
   const state = {
-    data: null, version: 0, sort: {column: null, descending: true}, filter: null, statuses: new Set(STATES),
+    data: null, version: 0, sort: {column: null, descending: true}, filter: null, hiddenStatuses: new Set(),
     layout: loadLayout(), shown: [], collapsed: new Set(),
   };
   const $ = (id) => document.getElementById(id);
@@ -167,7 +166,7 @@
     const commits = [];
     for (const row of rows) {
       if (row.kind === "commit") { commits.push(row); byCommit.set(row.id, []); }
-      else if (state.statuses.has(row.status) && (!state.filter || state.filter(row))) byCommit.get(row.parent).push(row);
+      else if (!state.hiddenStatuses.has(row.status) && (!state.filter || state.filter(row))) byCommit.get(row.parent).push(row);
     }
     const shown = [];
     for (const commit of commits) {
@@ -268,11 +267,11 @@
   function renderCounts() {
     const box = $("counts");
     box.replaceChildren();
-    for (const status of STATES) {
+    for (const status of Object.keys(state.data.counts)) {  // the server's states, in its order
       const toggle = element("input", {type: "checkbox", dataset: {status}});
-      toggle.checked = state.statuses.has(status);
+      toggle.checked = !state.hiddenStatuses.has(status);
       toggle.addEventListener("change", () => {
-        toggle.checked ? state.statuses.add(status) : state.statuses.delete(status);
+        toggle.checked ? state.hiddenStatuses.delete(status) : state.hiddenStatuses.add(status);
         renderTable(true);
       });
       box.append(element("label", {class: "count " + status}, toggle, ` ${status} `, element("b", {dataset: {count: status}}, state.data.counts[status] || 0)));
