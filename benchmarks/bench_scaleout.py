@@ -108,7 +108,8 @@ def local_workers(folder: Path, trials: int, workers: int, stage: float) -> dict
         process.wait()
     wall, cpu = time.monotonic() - started, children_cpu() - cpu
     return {**figures(wall, trials, workers, stage, results_on(remote)),
-            "git_processes_per_trial": round(git_processes(trace) / trials, 1), "cpu_seconds_per_trial": round(cpu / trials, 3)}
+            **{f"{name}_per_trial": round(count / trials, 2) for name, count in git_processes(trace).items()},
+            "cpu_seconds_per_trial": round(cpu / trials, 3)}
 
 
 def children_cpu() -> float:
@@ -117,9 +118,13 @@ def children_cpu() -> float:
     return times.children_user + times.children_system
 
 
-def git_processes(trace: Path) -> int:
-    """How many git processes wrote trace2 events into ``trace`` (one ``start`` event each)."""
-    return sum(1 for events in trace.iterdir() for line in events.read_text().splitlines() if '"event":"start"' in line)
+def git_processes(trace: Path) -> dict[str, int]:
+    """How many git processes wrote trace2 events into ``trace`` (one ``start`` event each), and how many of them
+    were pushes and pushes the remote applied (receive-pack starts ``gc --auto`` after each that updated refs)."""
+    starts = [json.loads(line)["argv"] for events in trace.iterdir() for line in events.read_text().splitlines()
+              if '"event":"start"' in line]
+    return {"git_processes": len(starts), "pushes": sum("push" in argv for argv in starts),
+            "pushes_applied": sum(argv[1:3] == ["gc", "--auto"] for argv in starts)}
 
 
 def slurm_array(folder: Path, trials: int, workers: int, stage: float) -> dict:
