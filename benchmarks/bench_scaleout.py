@@ -6,7 +6,9 @@ Three figures, each on a fresh copy of one project and a local bare remote:
 
 - *local workers*: 4 ``gitexp worker --remote origin --idle-exit 0`` processes, each in its own clone,
   started together; wall time from their start until the last exits, against the ideal
-  (stage time x trials / workers). Target: within 20 %.
+  (stage time x trials / workers). Target: within 20 %. Also what load on a shared machine does not skew:
+  git processes per trial (every git the workers start, and those git starts, counted by Git's trace2
+  events) and CPU seconds per trial (the workers and all they started).
 - *Slurm array*: ``gitexp slurm init --workers 4`` and ``gitexp slurm submit``, on the single-node
   cluster of tests/slurm_cluster.py (started here, or the one ``$SLURM_CONF`` names); wall time from
   submit until squeue lists no task, against the same ideal.
@@ -94,16 +96,35 @@ def local_workers(folder: Path, trials: int, workers: int, stage: float) -> dict
         clone = folder / f"worker-{index}"
         run(["git", "clone", "-q", str(remote), str(clone)], folder)
         clones.append(clone)
-    started = time.monotonic()
+    trace = folder / "trace2"  # a folder: git writes one file of events per process into it
+    trace.mkdir()
+    started, cpu = time.monotonic(), children_cpu()
     processes = [
-        subprocess.Popen(gitexp("worker", "--remote", "origin", "--idle-exit", "0"), cwd=clone, env=env(),
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        subprocess.Popen(gitexp("worker", "--remote", "origin", "--idle-exit", "0"), cwd=clone,
+                         env={**env(), "GIT_TRACE2_EVENT": str(trace)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         for clone in clones
     ]
     for process in processes:
         process.wait()
-    wall = time.monotonic() - started
-    return figures(wall, trials, workers, stage, results_on(remote))
+    wall, cpu = time.monotonic() - started, children_cpu() - cpu
+    return {**figures(wall, trials, workers, stage, results_on(remote)),
+            **{f"{name}_per_trial": round(count / trials, 2) for name, count in git_processes(trace).items()},
+            "cpu_seconds_per_trial": round(cpu / trials, 3)}
+
+
+def children_cpu() -> float:
+    """CPU seconds of the finished children of this process and theirs (user and system)."""
+    times = os.times()
+    return times.children_user + times.children_system
+
+
+def git_processes(trace: Path) -> dict[str, int]:
+    """How many git processes wrote trace2 events into ``trace`` (one ``start`` event each), and how many of them
+    were pushes and pushes the remote applied (receive-pack starts ``gc --auto`` after each that updated refs)."""
+    starts = [json.loads(line)["argv"] for events in trace.iterdir() for line in events.read_text().splitlines()
+              if '"event":"start"' in line]
+    return {"git_processes": len(starts), "pushes": sum("push" in argv for argv in starts),
+            "pushes_applied": sum(argv[1:3] == ["gc", "--auto"] for argv in starts)}
 
 
 def slurm_array(folder: Path, trials: int, workers: int, stage: float) -> dict:

@@ -9,7 +9,9 @@ pushes with leases). Each step is one atomic transaction:
 - take:    assert the branch is still at the queued tip, and create the claim
            (or replace a dead one, compare-and-swap on its id);
 - beat:    replace our claim by a fresh one, compare-and-swap on the last one;
-- publish: move the branch from the queued tip to the result, and delete our claim.
+- publish: move the branch from the queued tip to the result, and delete our claim
+           (and, when the runner names the trial it runs next, take that one's claim in
+           the same transaction: one round trip to a remote instead of two).
 
 ``run_claimed`` is every executor's path through them (``gitexp run``, a
 worker, a CI job): take, run under a heartbeat, publish.
@@ -119,6 +121,7 @@ class Claims:
         self.clock = clock
         self.result_alone = result_alone  # publish the result in a transaction of its own, then drop the claim
         self._empty_tree: str | None = None
+        self._ahead: dict[str, tuple[str, Claim]] = {}  # trial key -> (its tip, its claim) taken with a result
 
     # -- reading -------------------------------------------------------------
 
@@ -142,6 +145,9 @@ class Claims:
 
     def take(self, trial: Trial) -> Claim | None:
         """Claim ``trial`` when nobody live holds it and its branch is still at ``trial.tip``."""
+        ahead = self._ahead.pop(trial.ref.key, None)
+        if ahead is not None and ahead[0] == trial.tip:
+            return ahead[1]  # taken already, in the transaction that published the last result
         claim = self._new(trial.ref.key)
         unchanged = RefUpdate(trial.ref.ref, trial.tip, trial.tip)
         if self._swap([unchanged, RefUpdate(claim.ref, claim.oid, ZERO_OID)]):
@@ -161,8 +167,13 @@ class Claims:
         except GitCommandError:
             return claim  # unreachable for now: the next beat tries again
 
-    def publish(self, trial: Trial, result: str, claim: Claim) -> bool:
+    def publish(self, trial: Trial, result: str, claim: Claim, following: Trial | None = None) -> bool:
         """Move the branch from ``trial.tip`` to ``result`` and drop our claim; False when another result won.
+
+        With ``following`` (the trial this runner runs next, its flock held), that
+        trial's claim is taken in the same transaction, and ``take`` hands it out;
+        when that part cannot be (another runner holds it, its branch moved), the
+        result goes as below and ``following`` is taken, or not, on its own.
 
         When the transaction fails, look why: if the branch moved, another
         runner's result landed first and ours is dropped (one result per
@@ -174,6 +185,8 @@ class Claims:
         updates = [RefUpdate(branch, result, trial.tip), RefUpdate(claim.ref, ZERO_OID, claim.oid)]
         if self.result_alone:
             updates = updates[:1]
+        elif following is not None and self._publish_and_take(updates, following):
+            return True
         for attempt in range(ATTEMPTS):
             try:
                 landed = self.store.swap(updates)
@@ -193,6 +206,33 @@ class Claims:
                     updates = updates[:1]
             _backoff(attempt)
         raise GitCommandError(f"could not publish the result of {trial.ref.key}: the ref store kept refusing; run again")
+
+    def _publish_and_take(self, updates: Sequence[RefUpdate], following: Trial) -> bool:
+        """One try of ``updates`` with the claim of ``following`` taken in the same transaction; False when it did not land.
+
+        A push whose answer was lost may have landed: the result is found landed
+        by ``publish``, and the claim made here, from this clone, is taken over by
+        ``take`` at once (the caller holds the trial's flock).
+        """
+        ahead = self._new(following.ref.key)
+        unchanged = RefUpdate(following.ref.ref, following.tip, following.tip)
+        try:
+            landed = self.store.swap([*updates, unchanged, RefUpdate(ahead.ref, ahead.oid, ZERO_OID)])
+        except GitCommandError:
+            return False
+        if landed:
+            self._ahead[following.ref.key] = (following.tip, ahead)
+        return landed
+
+    def holds_ahead(self, key: str) -> bool:
+        """Whether the claim of trial ``key`` was taken with a result and waits for ``take``."""
+        return key in self._ahead
+
+    def drop_ahead(self, key: str) -> None:
+        """Drop the claim of trial ``key`` taken with a result, when it will not run after all."""
+        ahead = self._ahead.pop(key, None)
+        if ahead is not None:
+            self.release(ahead[1])
 
     def stop_requested(self, claim: Claim) -> str | None:
         """Who asked, through the store, to stop the run that holds ``claim``; None when nobody did."""
@@ -253,7 +293,13 @@ class Claims:
         return Claim(claim_ref(key), oid, runner.worker, runner.host, runner.clone, runner.pid, now, runner.job, steps)
 
 
-def run_claimed(claims: Claims, trial: Trial, execute: Execute, progress: Progress | None = None) -> tuple[Outcome, bool] | None:
+def run_claimed(
+    claims: Claims,
+    trial: Trial,
+    execute: Execute,
+    progress: Progress | None = None,
+    following: Callable[[Outcome], Trial | None] = lambda outcome: None,
+) -> tuple[Outcome, bool] | None:
     """Claim ``trial``, run it while the claim's heartbeat goes on, publish its result: every executor's one path.
 
     ``execute`` runs the trial and answers its outcome and result commit (on no
@@ -261,6 +307,7 @@ def run_claimed(claims: Claims, trial: Trial, execute: Execute, progress: Progre
     its branch moved); else the outcome and whether its result landed (False:
     another runner's landed first). A run that raises drops the claim. Each
     heartbeat carries what ``progress`` answers then (a pruned sweep's steps).
+    ``following``, told the outcome once the trial has run, names the trial to claim with its result.
     """
     claim = claims.take(trial)
     if claim is None:
@@ -269,7 +316,7 @@ def run_claimed(claims: Claims, trial: Trial, execute: Execute, progress: Progre
     try:
         with heartbeat:
             outcome, result = execute(trial)
-        published = claims.publish(trial, result, heartbeat.claim)
+        published = claims.publish(trial, result, heartbeat.claim, following(outcome))
     except BaseException:
         claims.release(heartbeat.claim)
         raise

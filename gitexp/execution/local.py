@@ -7,6 +7,7 @@ import math
 import os
 import shutil
 import socket
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
@@ -132,7 +133,15 @@ class LocalExecutor:
     Trials are claimed and results published through ``claims``: by default in
     this repository (``gitexp run``); a worker passes claims on its remote.
     Before it runs anything, ``run`` cleans up after runners of this clone that died.
+
+    With ``takes_ahead`` (a worker, whose every claim is a round trip to its
+    remote) a thread that has run a trial tells the source its outcome (so an
+    adaptive sweep learns from it first), asks for the next trial, takes its
+    flock, and claims it in the push that publishes the result; that trial starts
+    next, claimed already.
     """
+
+    takes_ahead = False
 
     def __init__(
         self,
@@ -155,17 +164,23 @@ class LocalExecutor:
         self.slots = Slots(git, self.common_dir)
         self.gpus = GpuLeases(options.gpus)
         self.prunings = Prunings(git, self.claims)
+        self.source: TrialSource | None = None
+        self.source_lock = threading.Lock()  # executor threads ask the source too, when they take ahead
+        self.ahead: list[Trial] = []  # trials a thread chose to run next, in order: started before the source is asked
+        self.ahead_locks: dict[str, TrialLock] = {}  # their flocks, held since then, by trial key
+        self.told: set[str] = set()  # keys of trials whose outcome the source heard from the thread that ran them
 
     def run(self, source: TrialSource) -> RunSummary:
         """Run the trials of ``source``; a full disk stops the run with ``DiskFull`` (unfinished trials stay queued)."""
         summary = RunSummary()
+        self.source = source
         # A warm DVC starts first: it loads while dead runs are cleaned up and the first trial is claimed.
-        with stopped_when_disk_full(), WarmDvcPool(tool_env(self.git.env)) as self.warm_dvc:
+        with stopped_when_disk_full(), WarmDvcPool(tool_env(self.git.env)) as self.warm_dvc, self.dropping_ahead():
             self.recover()
             with self.slots, ThreadPoolExecutor(self.options.jobs) as pool:
                 running = {}
                 while True:
-                    while len(running) < self.options.jobs and (trial := source.next_trial()) is not None:
+                    while len(running) < self.options.jobs and (trial := self.next_trial()) is not None:
                         self.on_event(RunEvent("started", trial))
                         running[pool.submit(self.run_one, trial)] = trial
                         self.warm_dvc.warm(len(running))
@@ -175,13 +190,69 @@ class LocalExecutor:
                     for future in done:
                         trial = running.pop(future)
                         outcome = future.result()
-                        source.finished(trial, outcome)
+                        with self.source_lock:
+                            if trial.ref.key not in self.told:
+                                source.finished(trial, outcome)
+                            self.told.discard(trial.ref.key)
                         if outcome is None:
                             summary.skipped.append(trial)
                             self.on_event(RunEvent("skipped", trial, note="claimed or finished elsewhere"))
                         else:
                             summary.finished.append((trial, outcome))
                             self.on_event(RunEvent("finished", trial, outcome))
+
+    def next_trial(self) -> Trial | None:
+        """The trial to start next: one a thread took ahead, else the source's."""
+        with self.source_lock:
+            return self.ahead.pop(0) if self.ahead else self.source.next_trial()
+
+    def take_ahead(self, done: Trial, outcome: RunOutcome) -> Trial | None:
+        """The source's next trial once it knows how ``done`` ended, made the next to start, with its flock held:
+        to be claimed with ``done``'s result. None when there is none, or another runner of this clone holds it
+        (it starts anyway, and is skipped)."""
+        if not self.takes_ahead:
+            return None
+        with self.source_lock:  # the flock with it: whichever thread starts the trial finds it held
+            self.source.finished(done, outcome)
+            self.told.add(done.ref.key)
+            trial = self.source.next_trial()
+            if trial is None:
+                return None
+            self.ahead.append(trial)
+            lock = TrialLock(trial_lock_path(self.common_dir, trial.sweep, trial.name))
+            if not lock.acquire(worktrees_root(self.common_dir) / trial.ref.key):
+                return None
+            self.ahead_locks[trial.ref.key] = lock
+        return trial
+
+    def give_back_unclaimed(self, trial: Trial) -> None:
+        """Hand ``trial`` back to the source when the result's push could not claim it: another runner holds it
+        or has finished it (so a take of its own would fail too); it stays queued there otherwise."""
+        if self.claims.holds_ahead(trial.ref.key):
+            return
+        with self.source_lock:
+            if trial not in self.ahead:
+                return  # started already by another thread: its take decides
+            self.ahead.remove(trial)
+            lock = self.ahead_locks.pop(trial.ref.key, None)
+            if lock is not None:
+                lock.release()
+            self.source.finished(trial, None)
+
+    @contextmanager
+    def dropping_ahead(self):
+        """On the way out, drop the claims and flocks of trials taken ahead that did not start (a run that raised)."""
+        try:
+            yield
+        finally:
+            for key, lock in list(self.ahead_locks.items()):
+                try:
+                    self.claims.drop_ahead(key)
+                finally:
+                    lock.release()
+            self.ahead_locks.clear()
+            self.ahead.clear()
+            self.told.clear()
 
     def run_one(self, trial: Trial) -> RunOutcome | None:
         """Claim, run and publish one trial; None when another runner has it or has done it."""
@@ -197,8 +268,8 @@ class LocalExecutor:
     def run_locked(self, trial: Trial, pruning: TrialPruning | None) -> tuple[RunOutcome, bool] | None:
         """``run_claimed`` under the trial's lock; None when another runner holds or did it."""
         worktree = self.slots.current()
-        lock = TrialLock(trial_lock_path(self.common_dir, trial.sweep, trial.name))
-        if not lock.acquire(worktree):
+        lock = self.ahead_locks.pop(trial.ref.key, None) or TrialLock(trial_lock_path(self.common_dir, trial.sweep, trial.name))
+        if lock.fd is None and not lock.acquire(worktree):
             return None
         stop = stop_request_path(self.common_dir, trial.sweep, trial.name)
         try:
@@ -206,7 +277,16 @@ class LocalExecutor:
             if self.watch_sharing and self.shared_meanwhile(trial):
                 return None
             progress = pruning.progress if pruning is not None else None
-            return run_claimed(self.claims, trial, lambda claimed: self.execute(claimed, worktree, pruning), progress)
+            chosen: list[Trial] = []  # the trial taken ahead, if any
+
+            def following(outcome: RunOutcome) -> Trial | None:
+                chosen.extend(filter(None, [self.take_ahead(trial, outcome)]))
+                return chosen[0] if chosen else None
+
+            ran = run_claimed(self.claims, trial, lambda claimed: self.execute(claimed, worktree, pruning), progress, following)
+            for ahead in chosen:
+                self.give_back_unclaimed(ahead)
+            return ran
         finally:
             clear_stop_request(stop)
             lock.release()

@@ -254,7 +254,10 @@ class OutputPushingExecutor(LocalExecutor):
 
     The push runs while the claim's heartbeat goes on; a failed push stops the
     worker with DVC's error, the claim is dropped and the trial stays queued.
+    Each result's push claims the next trial too (``takes_ahead``).
     """
+
+    takes_ahead = True
 
     def execute(self, trial: Trial, worktree: Path, pruning: TrialPruning | None = None) -> tuple[RunOutcome, str]:
         outcome, result = super().execute(trial, worktree, pruning)

@@ -137,8 +137,40 @@ def dvc_remote_display(directory: Path, env: Mapping[str, str]) -> str:
 
 
 def dvc_remote_configured(directory: Path, env: Mapping[str, str]) -> bool:
-    """Whether the DVC project at ``directory`` has a remote to push outputs to (``dvc remote list``)."""
-    return (directory / ".dvc").is_dir() and bool(_remote_list(directory, env))
+    """Whether the DVC project at ``directory`` has a remote to push outputs to (``dvc remote list``).
+
+    DVC is asked once per set of config files' contents: a worker asks before
+    each result, and starting DVC to ask would cost most of a second per trial.
+    """
+    if not (directory / ".dvc").is_dir():
+        return False
+    key = _config_contents(directory, env)
+    if key not in _REMOTES_BY_CONFIG:
+        _REMOTES_BY_CONFIG[key] = bool(_remote_list(directory, env))
+    return _REMOTES_BY_CONFIG[key]
+
+
+_REMOTES_BY_CONFIG: dict[tuple[bytes | None, ...], bool] = {}  # what ``dvc remote list`` said, by the contents of the files it read
+
+
+def _config_contents(directory: Path, env: Mapping[str, str]) -> tuple[bytes | None, ...]:
+    """The contents of every config file DVC merges for the project at ``directory`` (None: missing):
+    system, global (where DVC looks for them), the project's and its local one."""
+    import platformdirs  # DVC's own dependency, which finds those folders for it
+
+    folders = (
+        env.get("DVC_SYSTEM_CONFIG_DIR") or platformdirs.site_config_dir("dvc", "iterative"),
+        env.get("DVC_GLOBAL_CONFIG_DIR") or platformdirs.user_config_dir("dvc", "iterative"),
+    )
+    files = [Path(folder, "config") for folder in folders] + [directory / ".dvc" / "config", directory / ".dvc" / "config.local"]
+    return tuple(_read_or_none(path) for path in files)
+
+
+def _read_or_none(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
 
 
 def _remote_list(directory: Path, env: Mapping[str, str]) -> list[str]:

@@ -196,8 +196,10 @@ class Git:
         transfers also end when slower than a byte a second for as long, unless the
         user configured ``http.lowSpeedLimit``/``lowSpeedTime`` themselves.
         """
-        silence = self.network_timeout()
-        configured = self.config_matches(r"^http\..*lowspeed(limit|time)$")
+        settings = self.run("config", "--get-regexp", r"^(gitexp\.networktimeout|http\..*lowspeed(limit|time))$", check=False)
+        keys = [line.partition(" ")[0] for line in settings.splitlines()]
+        silence = self.network_timeout(settings)  # both read in one git config: every push and fetch asks
+        configured = any(key.startswith("http.") for key in keys)
         argv = ["git", *NO_HOOKS, *([] if configured else http_low_speed(silence)), *args]
         try:
             with _inherited_copies() as inherited:
@@ -211,11 +213,18 @@ class Git:
             )
         return proc
 
-    def network_timeout(self) -> float:
-        """Seconds a git or dvc process talking to a remote may stay silent: $GITEXP_NETWORK_TIMEOUT, gitexp.networkTimeout, 60."""
+    def network_timeout(self, settings: str | None = None) -> float:
+        """Seconds a git or dvc process talking to a remote may stay silent: $GITEXP_NETWORK_TIMEOUT, gitexp.networkTimeout, 60.
+
+        ``settings``: what ``git config --get-regexp`` said already, when it was asked for that key among others.
+        """
         if TIMEOUT_ENV in self.env:
             return parse_timeout(self.env[TIMEOUT_ENV], TIMEOUT_ENV)
-        configured = self.config_get(TIMEOUT_CONFIG)
+        if settings is None:
+            configured = self.config_get(TIMEOUT_CONFIG)
+        else:
+            values = [line.partition(" ")[2] for line in settings.splitlines() if line.partition(" ")[0] == TIMEOUT_CONFIG.lower()]
+            configured = values[-1].strip() if values else None
         return parse_timeout(configured, TIMEOUT_CONFIG) if configured else DEFAULT_TIMEOUT
 
     def remote_display(self, remote: str) -> str:

@@ -192,3 +192,55 @@ def test_kill_9_during_worktree_creation_then_run_works_and_leaves_no_record(kit
     assert kit.workspace(logging_project) == before
     assert kit.fsck_clean(logging_project)
 
+
+
+# Runs s/t001 and claims s/t002 with its result, that trial's flock held as a worker holds it, then dies as kill -9 kills.
+CLAIM_AHEAD_THEN_DIE = textwrap.dedent(
+    """\
+    import os, signal, sys
+    from gitexp.execution.claims import Claims, Runner, clone_id
+    from gitexp.execution.local import LocalExecutor, RunOptions
+    from gitexp.store.git import Git
+    from gitexp.store.layout import trial_lock_path, worktrees_root
+    from gitexp.store.locks import TrialLock
+    from gitexp.store.records import Ledger
+    from gitexp.store.remote import RemoteRefs, fetch_experiments, resolve_remote
+
+    git = Git(sys.argv[1])
+    remote = resolve_remote(git, "origin")
+    fetch_experiments(git, remote, ["exp/"])
+    store = RemoteRefs(git, remote)
+    claims = Claims(git, store, Runner("dying", clone=clone_id(git.common_dir())))
+    trials = {t.ref.key: t for t in Ledger(store.view).trials()}
+    first, following = trials["s/t001"], trials["s/t002"]
+    claim = claims.take(first)
+    result = LocalExecutor(git, RunOptions(), claims=claims).execute(first, worktrees_root(git.common_dir()) / "dying")[1]
+    TrialLock(trial_lock_path(git.common_dir(), "s", "t002")).acquire(worktrees_root(git.common_dir()) / "s/t002")
+    assert claims.publish(first, result, claim, following=following)
+    os.kill(os.getpid(), signal.SIGKILL)
+    """
+)
+
+
+def test_kill_9_right_after_a_result_push_claimed_the_next_trial(kit, logging_project, runs_log, tmp_path):
+    """The trial claimed ahead is held (a live claim) for other clones, and runs at once, once, when a worker
+    starts again in the clone that claimed it (its flock is free: its claimer is dead)."""
+    kit.queue(logging_project, "s", "train.lr=[0.01, 0.02, 0.03]")
+    remote = kit.make_remote(logging_project, tmp_path / "remote.git")
+    here, other = kit.clone(remote.root, tmp_path / "here"), kit.clone(remote.root, tmp_path / "other")
+    died = subprocess.run([sys.executable, "-c", CLAIM_AHEAD_THEN_DIE, str(here.root)], capture_output=True, text=True)
+    assert died.returncode == -signal.SIGKILL, died.stderr
+    assert remote.run("for-each-ref", "--format=%(refname)", "refs/gitexp/claims/").split() == ["refs/gitexp/claims/s/t002"]
+
+    argv = ["worker", "--remote", "origin", "--heartbeat", "0.2", "--poll", "0.2"]
+    for clone in (other, here):  # elsewhere the claim is live and left alone; here it is dead and taken over
+        worker = kit.gitexp(clone.root, *argv)
+        _, err = worker.communicate(timeout=120)
+        assert worker.returncode == 0, err
+        if clone is other:
+            assert kit.runs(runs_log) == {"s/t001": 1, "s/t003": 1}
+
+    assert kit.runs(runs_log) == {"s/t001": 1, "s/t002": 1, "s/t003": 1}
+    counts = kit.result_counts(remote)
+    assert counts == {"refs/heads/exp/s/t001": 1, "refs/heads/exp/s/t002": 1, "refs/heads/exp/s/t003": 1}, counts
+    assert remote.run("for-each-ref", "refs/gitexp/claims/") == ""

@@ -426,3 +426,52 @@ def test_a_poll_fetches_only_what_moved_on_the_remote(kit, project, tmp_path):
     now = here.ref_oids("refs/gitexp/remotes/origin/")
     assert "refs/gitexp/remotes/origin/heads/exp/s/t003" not in now
     assert now["refs/gitexp/remotes/origin/heads/exp/s/t001"] == project.rev_parse("exp/s/t002")
+
+
+def hand_made_result(git: Git, trial) -> str:
+    return git.commit_tree(f"{trial.tip}^{{tree}}", "gitexp: result\n\nGitexp-Status: succeeded\nGitexp-Host: by-hand\n", [trial.tip])
+
+
+def test_a_result_push_claims_the_next_trial_and_take_hands_that_claim_out(kit, logging_project, tmp_path):
+    kit.queue(logging_project, "s", "train.lr=[0.01, 0.02, 0.03]")
+    remote = kit.make_remote(logging_project, tmp_path / "remote.git")
+    a, b = kit.clone(remote.root, tmp_path / "a"), kit.clone(remote.root, tmp_path / "b")
+    claims = remote_claims(a, "a")
+    t1, t2, t3 = (remote_trials(a)[f"s/t00{i}"] for i in (1, 2, 3))
+    first = claims.take(t1)
+
+    assert claims.publish(t1, hand_made_result(a, t1), first, following=t2)
+    on_remote = remote.rev_parse("refs/gitexp/claims/s/t002")
+    assert claims_on(remote) == ["refs/gitexp/claims/s/t002"] and kit.result_counts(remote)["refs/heads/exp/s/t001"] == 1
+    second = claims.take(t2)
+    assert second.oid == on_remote  # the claim the result's push made: no second push (a new one would be a new commit)
+
+    assert remote_claims(b, "b").take(remote_trials(b)["s/t003"])  # another runner holds the next one
+    assert claims.publish(t2, hand_made_result(a, t2), second, following=t3)  # the result lands alone
+    assert claims.take(t3) is None
+    assert claims_on(remote) == ["refs/gitexp/claims/s/t003"]
+    assert read_claim_worker(remote, "s/t003") == "b"
+    assert kit.result_counts(remote) == {"refs/heads/exp/s/t001": 1, "refs/heads/exp/s/t002": 1, "refs/heads/exp/s/t003": 0}
+
+
+def read_claim_worker(git: Git, key: str) -> str:
+    return git.run("log", "-1", "--format=%(trailers:key=Gitexp-Worker,valueonly)", f"refs/gitexp/claims/{key}").strip()
+
+
+def test_two_results_pushed_at_once_naming_the_same_next_trial_claim_it_once(kit, logging_project, tmp_path):
+    kit.queue(logging_project, "s", "train.lr=[0.01, 0.02, 0.03]")
+    remote = kit.make_remote(logging_project, tmp_path / "remote.git")
+    a, b = kit.clone(remote.root, tmp_path / "a"), kit.clone(remote.root, tmp_path / "b")
+    runners = [(remote_claims(git, name), remote_trials(git)) for git, name in ((a, "a"), (b, "b"))]
+    held = [claims.take(trials[key]) for (claims, trials), key in zip(runners, ("s/t001", "s/t002"))]
+    landed = at_once(
+        *(
+            partial(claims.publish, trials[key], hand_made_result(git, trials[key]), claim, following=trials["s/t003"])
+            for (claims, trials), key, claim, git in zip(runners, ("s/t001", "s/t002"), held, (a, b))
+        )
+    )
+    assert landed == [True, True]  # both results land, whichever got the next claim
+    taken = [claims.take(trials["s/t003"]) for claims, trials in runners]
+    assert sum(claim is not None for claim in taken) == 1, taken
+    assert claims_on(remote) == ["refs/gitexp/claims/s/t003"]
+    assert kit.result_counts(remote) == {"refs/heads/exp/s/t001": 1, "refs/heads/exp/s/t002": 1, "refs/heads/exp/s/t003": 0}
