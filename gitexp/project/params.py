@@ -125,22 +125,40 @@ class ParamsFile:
         for key, value in updates.items():  # an unknown key is refused in every format, as dvc exp run -S refuses it
             self.get(key)
             _refuse_unwritable(key, value)
-        text = self._render_toml(updates) if self.kind == "toml" else self._render_in_place(updates)
-        self._verify(text, updates)
+        if self.kind == "toml":
+            text = self._render_toml(updates)
+            self._verify(text, updates)
+            return text
+        text, shape = self._render_in_place(updates)
+        verified = self.__dict__.setdefault("_verified_shapes", set())
+        if shape is None or shape not in verified:
+            self._verify(text, updates)
+            if shape is not None:
+                verified.add(shape)
         return text
 
-    def _render_in_place(self, updates: Mapping[str, Any]) -> str:
+    def _render_in_place(self, updates: Mapping[str, Any]) -> tuple[str, tuple | None]:
+        """The copy's text, and its shape when every value is one number token spliced into the file.
+
+        Two copies of one shape differ only in tokens that read back as the number each
+        spells wherever they stand (see ``_number_token``), so once one copy of a shape
+        has been re-read and compared, the others need not be: a queue of 100,000
+        trials re-reads its file once per shape instead of once per trial.
+        """
         plans = [self._plan(key, value) for key, value in updates.items()]
         if any(plan is None for plan in plans):
-            return self._render_roundtrip(updates)
+            return self._render_roundtrip(updates), None
         written = {plan.slot for plan in plans}
         kept = {slot: edit for plan in plans for slot, edit in plan.kept if slot not in written}
-        text = apply_edits(self.text, [edit for plan in plans for edit in plan.edits] + list(kept.values()))
+        edits = [edit for plan in plans for edit in plan.edits] + list(kept.values())
+        text = apply_edits(self.text, edits)
+        shape = _shape(updates, plans, edits)
         if text is None or len(written) < len(plans):  # two keys write one value: one key at a time
             text = self.text
             for key, value in updates.items():
-                text = ParamsFile(self.path, text)._render_in_place({key: value})
-        return text
+                text = ParamsFile(self.path, text)._render_in_place({key: value})[0]
+            shape = None
+        return text, shape
 
     def _plan(self, key: str, value: Any) -> _Plan | None:
         """The text edits that set ``key``; None where a block collection must be replaced (by a round-trip).
@@ -475,6 +493,32 @@ def _plain_copy(data: Any) -> Any:
     if isinstance(data, list):
         return [_plain_copy(item) for item in data]
     return data
+
+
+_DECIMAL_INT = re.compile(r"-?(?:0|[1-9][0-9]*)\Z")
+_DECIMAL_FLOAT = re.compile(r"-?[0-9]+\.[0-9]+\Z")
+
+
+def _number_token(text: str, value: Any) -> str | None:
+    """``int`` or ``float`` when ``text`` is a plain decimal that YAML 1.1 and 1.2 (and JSON) read as exactly
+    ``value`` in any place a scalar stands (no sign but ``-``, no ``_``, exponent, leading zero or space),
+    else None."""
+    if type(value) is int and _DECIMAL_INT.match(text) and int(text) == value:
+        return "int"
+    if type(value) is float and _DECIMAL_FLOAT.match(text) and float(text) == value:
+        return "float"
+    return None
+
+
+def _shape(updates: Mapping[str, Any], plans: list[_Plan], edits: list[Edit]) -> tuple | None:
+    """What two copies share when they differ only in number tokens: keys, spans and each token's kind;
+    None unless every key writes one number token and keeps no old value elsewhere."""
+    if any(len(plan.edits) != 1 or plan.kept for plan in plans) or len(edits) != len(plans):
+        return None
+    kinds = [_number_token(plan.edits[0].text, value) for plan, value in zip(plans, updates.values())]
+    if None in kinds:
+        return None
+    return tuple((key, plan.edits[0].start, plan.edits[0].end, kind) for key, plan, kind in zip(updates, plans, kinds))
 
 
 def _spliceable(node: Any) -> bool:
