@@ -286,12 +286,38 @@ class ParamsFile:
                 "give a number, text, true/false, a list or a table"
             ) from None
 
-    def _verify(self, text: str, updates: Mapping[str, Any]) -> None:
-        """The copy must read back as DVC's would: the values asked for, every other value as it was."""
+    def copy_values(self, text: str, updates: Mapping[str, Any]) -> Any | None:
+        """The values of ``text`` without parsing it, when it is the copy ``render(updates)`` writes with number
+        tokens only, of a shape whose first copy read back as these values in this order; else None (read it).
+
+        A show of 10,000 trials then parses each params file once per shape instead of once per trial.
+        """
+        if self.kind == "toml" or any(type(value) not in (int, float) for value in updates.values()):
+            return None
+        try:
+            rendered, shape = self._render_in_place(updates) if updates else (self.text, ())
+        except UsageError:
+            return None
+        if shape is None or rendered != text:
+            return None
+        expected = self._expected(updates)
+        checked = self.__dict__.setdefault("_read_shapes", {})
+        if shape not in checked:
+            actual = read_values(self.path, text)
+            checked[shape] = _same(actual, expected) and _key_order(actual) == _key_order(expected)
+        return expected if checked[shape] else None
+
+    def _expected(self, updates: Mapping[str, Any]) -> Any:
+        """The values DVC's copy with ``updates`` holds: those asked for, every other value as it was."""
         expected = _plain_copy(self.data)
         for key, value in updates.items():
             for changed in self._keys_dvc_changes(key):
                 _assign(expected, changed, value)
+        return expected
+
+    def _verify(self, text: str, updates: Mapping[str, Any]) -> None:
+        """The copy must read back as DVC's would: the values asked for, every other value as it was."""
+        expected = self._expected(updates)
         try:
             actual = ParamsFile(self.path, text).data if self.kind == "toml" else yaml.load(text, Loader=_LOADER)
         except yaml.YAMLError:
@@ -544,6 +570,15 @@ def _flatten_keys(data: Any, prefix: str = ""):
         dotted = f"{prefix}{key}"
         yield dotted
         yield from _flatten_keys(value, dotted + ".")
+
+
+def _key_order(value: Any) -> Any:
+    """The keys of every mapping in ``value``, in order (``_same`` compares mappings regardless of it)."""
+    if isinstance(value, Mapping):
+        return [(key, _key_order(item)) for key, item in value.items()]
+    if isinstance(value, list):
+        return [_key_order(item) for item in value]
+    return None
 
 
 def _same(a: Any, b: Any) -> bool:

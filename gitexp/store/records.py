@@ -245,8 +245,9 @@ class Sweep:
         )
 
 
-def trial_from_record(ref: TrialRef, oid: str, message: str) -> Trial:
-    trailers = parse_trailers(message)
+def trial_from_record(ref: TrialRef, oid: str, message: str, trailers: Mapping[str, str] | None = None) -> Trial:
+    """The trial ``message`` records (``trailers``: its trailers when the caller has parsed them already)."""
+    trailers = parse_trailers(message) if trailers is None else trailers
     status = trailers.get(T_STATUS, QUEUED)
     duration = trailers.get(T_DURATION)
     return Trial(
@@ -325,8 +326,9 @@ class Ledger:
         trials = []
         for record in self.git.refs(*patterns):
             ref = self._trial_ref(record.name, prefixes, recorded)
-            if ref and parse_trailers(record.message).get(T_SWEEP) == ref.sweep:
-                trial = trial_from_record(ref, record.oid, record.message)
+            trailers = parse_trailers(record.message) if ref else {}
+            if ref and trailers.get(T_SWEEP) == ref.sweep:
+                trial = trial_from_record(ref, record.oid, record.message, trailers)
                 trials.append(dataclasses.replace(trial, archived=True) if record.name.startswith(ARCHIVE_NAMESPACE) else trial)
         return sorted(trials, key=lambda trial: (trial.sweep, trial.name, trial.archived))
 
