@@ -1,6 +1,7 @@
 """Params files: values spliced in, every other byte left as it was."""
 
 import difflib
+import json
 
 import pytest
 import yaml
@@ -348,6 +349,8 @@ def test_copies_of_one_shape_read_back_as_a_fresh_rendering_reads_them(data):
         assert out == fresh
         read = ParamsFile("params.yaml", out)
         assert all(read.get(key) == value or value != value for key, value in updates.items())
+        copied = shared.copy_values(out, updates)  # what show takes from a trial's record instead of parsing
+        assert copied is None or json.dumps(copied) == json.dumps(read.data)
 
 
 def test_a_queue_of_numbers_re_reads_its_params_file_once_per_shape(monkeypatch):
@@ -361,3 +364,15 @@ def test_a_queue_of_numbers_re_reads_its_params_file_once_per_shape(monkeypatch)
     params.render({"model.depth": "deep"})  # no number token: checked on its own
     params.render({"model.dropout": 1e-30})  # an exponent is another shape
     assert len(checks) == 3
+
+
+def test_values_of_a_copy_come_from_its_record_only_for_the_copy_render_writes():
+    params = ParamsFile("params.yaml", RICH_YAML)
+    out = params.render({"model.depth": 7, "data.ratio": 0.25})
+    assert params.copy_values(out, {"model.depth": 7, "data.ratio": 0.25}) == ParamsFile("params.yaml", out).data
+    assert params.copy_values(out.replace("# top comment", "# edited"), {"model.depth": 7, "data.ratio": 0.25}) is None
+    assert params.copy_values(out, {"model.depth": 8, "data.ratio": 0.25}) is None
+    assert params.copy_values(out, {"model.depth": 7}) is None  # the record names fewer values than the file has
+    assert params.copy_values(params.render({"model.name": "x"}), {"model.name": "x"}) is None  # text: parsed
+    assert params.copy_values(out, {"no.such": 1}) is None
+    assert params.copy_values(RICH_YAML, {}) == params.data
