@@ -294,18 +294,43 @@ class ParamsFile:
         """
         if self.kind == "toml" or any(type(value) not in (int, float) for value in updates.values()):
             return None
-        try:
-            rendered, shape = self._render_in_place(updates) if updates else (self.text, ())
-        except UsageError:
+        spliced = []
+        for key, value in updates.items():
+            span, token = self._number_span(key, value), self._render_value(value, None)
+            kind = _number_token(token, value)
+            if span is None or kind is None:
+                return None
+            spliced.append((*span, key, kind, token))
+        spliced.sort()
+        if any(one[1] > other[0] for one, other in zip(spliced, spliced[1:])):
             return None
-        if shape is None or rendered != text:
+        pieces, at = [], 0
+        for start, end, _, _, token in spliced:
+            pieces += [self.text[at:start], token]
+            at = end
+        if "".join(pieces) + self.text[at:] != text:
             return None
+        shape = tuple((key, start, end, kind) for start, end, key, kind, _ in spliced)
         expected = self._expected(updates)
         checked = self.__dict__.setdefault("_read_shapes", {})
         if shape not in checked:
             actual = read_values(self.path, text)
             checked[shape] = _same(actual, expected) and _key_order(actual) == _key_order(expected)
         return expected if checked[shape] else None
+
+    def _number_span(self, key: str, value: Any) -> tuple[int, int] | None:
+        """Where a number set at ``key`` goes: the span of the one token its copy replaces (None when setting
+        it edits more, e.g. through a merge key or an anchor); found once per key, with the first value asked."""
+        spans = self.__dict__.setdefault("_number_spans", {})
+        if key not in spans:
+            try:
+                plan = self._plan(key, value)
+            except UsageError:
+                plan = None
+            simple = plan is not None and len(plan.edits) == 1 and not plan.kept
+            edit = plan.edits[0] if simple else None
+            spans[key] = (edit.start, edit.end) if edit and edit.start < edit.end and edit.text == self._render_value(value, None) else None
+        return spans[key]
 
     def _expected(self, updates: Mapping[str, Any]) -> Any:
         """The values DVC's copy with ``updates`` holds: those asked for, every other value as it was."""
