@@ -563,7 +563,7 @@ def sweep_statuses(git: Git, names: list[str] | None = None) -> list[SweepStatus
     wanted = [sweep.name for sweep in sweeps]
     counts = {name: dict.fromkeys(STATES, 0) for name in wanted}
     running: dict[str, list[RunningTrial]] = {name: [] for name in wanted}
-    for trial in ledger.trials(wanted):
+    for trial in ledger.trials(wanted, brief=True):
         status = live.status(trial)
         counts[trial.sweep][status] = counts[trial.sweep].get(status, 0) + 1
         if status == RUNNING:

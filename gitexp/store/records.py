@@ -276,6 +276,9 @@ def _loads(text: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+_JSON_TRAILERS = frozenset({T_PARAMS, T_METRICS, T_TAGS, T_DATA})
+
+
 class Ledger:
     """Reads sweeps and trials from one repository's refs."""
 
@@ -309,9 +312,10 @@ class Ledger:
         """Every branch prefix trials live under: the configured one and each sweep's own."""
         return {sweep.prefix for sweep in self.sweeps()} | {self.prefix}
 
-    def trials(self, sweeps: list[str] | None = None, archived: bool = False) -> list[Trial]:
+    def trials(self, sweeps: list[str] | None = None, archived: bool = False, brief: bool = False) -> list[Trial]:
         """Trials of the given sweeps (all when None), ordered by sweep then trial name; ``archived`` adds
-        those ``gitexp archive`` moved out of the branch list (in the same ``for-each-ref``).
+        those ``gitexp archive`` moved out of the branch list (in the same ``for-each-ref``); ``brief``
+        leaves their params, metrics, tags and datasets empty (not decoded: counting them needs none).
 
         Only trials of recorded sweeps: a queue publishes its sweep record after
         its branches, so branches without one are a queue that has not completed.
@@ -328,6 +332,8 @@ class Ledger:
             ref = self._trial_ref(record.name, prefixes, recorded)
             trailers = parse_trailers(record.message) if ref else {}
             if ref and trailers.get(T_SWEEP) == ref.sweep:
+                if brief:
+                    trailers = {key: value for key, value in trailers.items() if key not in _JSON_TRAILERS}
                 trial = trial_from_record(ref, record.oid, record.message, trailers)
                 trials.append(dataclasses.replace(trial, archived=True) if record.name.startswith(ARCHIVE_NAMESPACE) else trial)
         return sorted(trials, key=lambda trial: (trial.sweep, trial.name, trial.archived))
