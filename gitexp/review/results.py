@@ -305,10 +305,15 @@ class RowReader:
         self.revs: dict[str, None] = {}
         self.params: dict[str, dict[str, Any]] = {}  # rev -> params file -> values
         self.times: dict[str, str] = {}
+        self.sweeps: dict[str, Sweep] = {}
+        self.constants: dict[str, list[tuple[str, Any]]] = {}  # sweep -> what its spec sets in every trial
+        self.baseline_files: dict[tuple[str, str], ParamsFile | None] = {}  # (sweep, path) -> the baseline's file
 
     def add(self, sweep: Sweep, trials: list[Trial]) -> None:
         project = load_project(self.git, sweep.baseline, sweep.project)  # a trial changes params files only
         self.projects[sweep.name] = project
+        self.sweeps[sweep.name] = sweep
+        self.constants[sweep.name] = [(str(target), value) for target, value in SweepSpec.from_json(sweep.spec).constants]
         dvc_files = dvc_file_paths(self.git, sweep.baseline, project)
         params = project.params_files if self.all_params or self.details else ()
         self.files.add(sweep.baseline, project, dvc_files, params)
@@ -336,40 +341,64 @@ class RowReader:
 
     def trial_row(self, trial: Trial) -> Row:
         files = self.files.metrics_files(trial.tip) if trial.status == SUCCEEDED else {}
-        params = self._flat_params(trial.sweep, trial.tip) if self.all_params else dict(trial.params)
+        params = self._flat_params(trial.sweep, trial.tip, trial) if self.all_params else dict(trial.params)
         params.update((target, dataset_label(entry)) for target, entry in trial.data.items())
-        details = self._details(trial.sweep, trial.tip, files, trial.status == SUCCEEDED)
+        details = self._details(trial.sweep, trial.tip, files, trial.status == SUCCEEDED, trial)
         metrics = merge_metrics_files(files) or trial.metrics
         return Row(
             trial.sweep, trial.name, None if trial.archived else trial.ref.branch, trial.status, params, metrics,
             trial.duration, trial.tip, details, trial.host, trial.gpus, trial.archived,
         )
 
-    def _params_files(self, sweep: str, rev: str) -> dict[str, Any]:
-        """Each params file of the sweep's project that ``rev`` has, with its values."""
+    def _params_files(self, sweep: str, rev: str, trial: Trial | None = None) -> dict[str, Any]:
+        """Each params file of the sweep's project that ``rev`` has, with its values (for a trial's commit,
+        from its record when the file is the copy queue writes with the values the record names)."""
         if rev not in self.params:
             found = {}
             for path in self.projects[sweep].params_files:
                 content = self.files.blob(rev, path)
                 if content is None:
                     continue
+                text = content.decode("utf-8", "replace")
                 try:
-                    found[path] = read_values(path, content.decode("utf-8", "replace"))
+                    copied = self._copy_values(sweep, path, text, trial) if trial is not None else None
+                    found[path] = copied if copied is not None else read_values(path, text)
                 except UsageError:  # broken in this commit: the row goes without it
                     continue
             self.params[rev] = found
         return self.params[rev]
 
-    def _details(self, sweep: str, rev: str, metrics: dict[str, Any], result: bool = True) -> CommitDetails | None:
+    def _copy_values(self, sweep: str, path: str, text: str, trial: Trial) -> Any | None:
+        """``path``'s values in ``trial`` when its text is the baseline's copy with the trial's values
+        (the sweep's constants, then the record's params); None when the text must be read."""
+        if (sweep, path) not in self.baseline_files:
+            blob = self.files.blob(self.sweeps[sweep].baseline, path)
+            try:
+                self.baseline_files[sweep, path] = ParamsFile(path, blob.decode("utf-8", "replace")) if blob is not None else None
+            except UsageError:
+                self.baseline_files[sweep, path] = None
+        baseline = self.baseline_files[sweep, path]
+        if baseline is None:
+            return None
+        project = self.projects[sweep]
+        updates = {}
+        for name, value in [*self.constants[sweep], *trial.params.items()]:
+            file, sep, key = name.partition(":")
+            file, key = (file, key) if sep else (project.default_params_file, name)
+            if project.path(file) == path:
+                updates[key] = value
+        return baseline.copy_values(text, updates)
+
+    def _details(self, sweep: str, rev: str, metrics: dict[str, Any], result: bool = True, trial: Trial | None = None) -> CommitDetails | None:
         """What dvc exp show tells of ``rev``; deps and outs only for a commit with results."""
         if not self.details:
             return None
         pipeline = self.files.pipeline(rev) if result else PipelineRecord({}, {})
-        params = self._params_files(sweep, rev)
+        params = self._params_files(sweep, rev, trial)
         return CommitDetails(rev, self.times.get(rev), params, metrics, pipeline, self.projects[sweep])
 
-    def _flat_params(self, sweep: str, rev: str) -> dict[str, Any]:
-        return flat_params(self.projects[sweep], self._params_files(sweep, rev))
+    def _flat_params(self, sweep: str, rev: str, trial: Trial | None = None) -> dict[str, Any]:
+        return flat_params(self.projects[sweep], self._params_files(sweep, rev, trial))
 
 
 def flat_params(project: Project, files: dict[str, Any]) -> dict[str, Any]:
@@ -534,7 +563,7 @@ def sweep_statuses(git: Git, names: list[str] | None = None) -> list[SweepStatus
     wanted = [sweep.name for sweep in sweeps]
     counts = {name: dict.fromkeys(STATES, 0) for name in wanted}
     running: dict[str, list[RunningTrial]] = {name: [] for name in wanted}
-    for trial in ledger.trials(wanted):
+    for trial in ledger.trials(wanted, brief=True):
         status = live.status(trial)
         counts[trial.sweep][status] = counts[trial.sweep].get(status, 0) + 1
         if status == RUNNING:

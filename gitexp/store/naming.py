@@ -36,11 +36,14 @@ _NOUNS = (
 ).split()
 
 
+_REF_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f ~^:?*\[\\]")  # what check-ref-format refuses anywhere in a name
+
+
 def check_ref_format(ref: str) -> bool:
     """Git's check-ref-format rules for a full ref name (``refs/...``)."""
     if not ref or ref.endswith(("/", ".")) or ref.startswith("/") or "//" in ref:
         return False
-    if any(ch in ref for ch in " ~^:?*[\\\x7f") or any(ord(ch) < 32 for ch in ref):
+    if _REF_FORBIDDEN.search(ref):
         return False
     if ".." in ref or "@{" in ref or ref == "@":
         return False

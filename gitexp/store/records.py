@@ -245,8 +245,9 @@ class Sweep:
         )
 
 
-def trial_from_record(ref: TrialRef, oid: str, message: str) -> Trial:
-    trailers = parse_trailers(message)
+def trial_from_record(ref: TrialRef, oid: str, message: str, trailers: Mapping[str, str] | None = None) -> Trial:
+    """The trial ``message`` records (``trailers``: its trailers when the caller has parsed them already)."""
+    trailers = parse_trailers(message) if trailers is None else trailers
     status = trailers.get(T_STATUS, QUEUED)
     duration = trailers.get(T_DURATION)
     return Trial(
@@ -273,6 +274,9 @@ def _loads(text: str | None) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+_JSON_TRAILERS = frozenset({T_PARAMS, T_METRICS, T_TAGS, T_DATA})
 
 
 class Ledger:
@@ -308,9 +312,10 @@ class Ledger:
         """Every branch prefix trials live under: the configured one and each sweep's own."""
         return {sweep.prefix for sweep in self.sweeps()} | {self.prefix}
 
-    def trials(self, sweeps: list[str] | None = None, archived: bool = False) -> list[Trial]:
+    def trials(self, sweeps: list[str] | None = None, archived: bool = False, brief: bool = False) -> list[Trial]:
         """Trials of the given sweeps (all when None), ordered by sweep then trial name; ``archived`` adds
-        those ``gitexp archive`` moved out of the branch list (in the same ``for-each-ref``).
+        those ``gitexp archive`` moved out of the branch list (in the same ``for-each-ref``); ``brief``
+        leaves their params, metrics, tags and datasets empty (not decoded: counting them needs none).
 
         Only trials of recorded sweeps: a queue publishes its sweep record after
         its branches, so branches without one are a queue that has not completed.
@@ -325,8 +330,11 @@ class Ledger:
         trials = []
         for record in self.git.refs(*patterns):
             ref = self._trial_ref(record.name, prefixes, recorded)
-            if ref and parse_trailers(record.message).get(T_SWEEP) == ref.sweep:
-                trial = trial_from_record(ref, record.oid, record.message)
+            trailers = parse_trailers(record.message) if ref else {}
+            if ref and trailers.get(T_SWEEP) == ref.sweep:
+                if brief:
+                    trailers = {key: value for key, value in trailers.items() if key not in _JSON_TRAILERS}
+                trial = trial_from_record(ref, record.oid, record.message, trailers)
                 trials.append(dataclasses.replace(trial, archived=True) if record.name.startswith(ARCHIVE_NAMESPACE) else trial)
         return sorted(trials, key=lambda trial: (trial.sweep, trial.name, trial.archived))
 

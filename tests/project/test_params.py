@@ -1,6 +1,7 @@
 """Params files: values spliced in, every other byte left as it was."""
 
 import difflib
+import json
 
 import pytest
 import yaml
@@ -319,3 +320,59 @@ def test_queue_checks_value_types_of_merged_keys(project, run_gitexp, repo_state
     result = run_gitexp(project.root, "queue", "--set", "train.opt.momentum=0.5")
     assert result.code == 2 and "set eval.opt.momentum to change it in all 3 places" in result.err
     assert repo_state(project) == before
+
+
+NUMBER_KEYS = ["model.depth", "model.dropout", "model.layers.0.units", "data.ratio", "model.hex", "model.decay"]
+numbers = st.one_of(
+    st.integers(-(10**20), 10**20),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(0, 10**6).map(lambda n: n / 1000),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_copies_of_one_shape_read_back_as_a_fresh_rendering_reads_them(data):
+    """One ParamsFile writes copy after copy (as queue does), re-reading only a shape's first copy: each copy is
+    byte-identical to the fully checked rendering of a fresh ParamsFile and reads back as the values asked for."""
+    text = data.draw(st.sampled_from([RICH_YAML, data.draw(anchored_documents())]))
+    shared = ParamsFile("params.yaml", text)
+    keys = [key for key in NUMBER_KEYS if key in shared.keys()] or [k for k in shared.keys() if isinstance(shared.get(k), int)]
+    chosen = data.draw(st.lists(st.sampled_from(keys), min_size=1, max_size=2, unique=True))
+    for values in data.draw(st.lists(st.tuples(*[numbers] * len(chosen)), min_size=2, max_size=6)):
+        updates = dict(zip(chosen, values))
+        try:
+            fresh = ParamsFile("params.yaml", text).render(updates)
+        except UsageError:
+            continue
+        out = shared.render(updates)
+        assert out == fresh
+        read = ParamsFile("params.yaml", out)
+        assert all(read.get(key) == value or value != value for key, value in updates.items())
+        copied = shared.copy_values(out, updates)  # what show takes from a trial's record instead of parsing
+        assert copied is None or json.dumps(copied) == json.dumps(read.data)
+
+
+def test_a_queue_of_numbers_re_reads_its_params_file_once_per_shape(monkeypatch):
+    params = ParamsFile("params.yaml", RICH_YAML)
+    checks = []
+    verify = ParamsFile._verify
+    monkeypatch.setattr(ParamsFile, "_verify", lambda self, text, updates: checks.append(text) or verify(self, text, updates))
+    copies = [params.render({"model.depth": depth, "model.dropout": depth / 8}) for depth in range(1, 101)]
+    assert len(set(copies)) == 100 and ParamsFile("params.yaml", copies[-1]).get("model.dropout") == 12.5
+    assert len(checks) == 1  # every copy splices an int and a plain decimal float into the same spans
+    params.render({"model.depth": "deep"})  # no number token: checked on its own
+    params.render({"model.dropout": 1e-30})  # an exponent is another shape
+    assert len(checks) == 3
+
+
+def test_values_of_a_copy_come_from_its_record_only_for_the_copy_render_writes():
+    params = ParamsFile("params.yaml", RICH_YAML)
+    out = params.render({"model.depth": 7, "data.ratio": 0.25})
+    assert params.copy_values(out, {"model.depth": 7, "data.ratio": 0.25}) == ParamsFile("params.yaml", out).data
+    assert params.copy_values(out.replace("# top comment", "# edited"), {"model.depth": 7, "data.ratio": 0.25}) is None
+    assert params.copy_values(out, {"model.depth": 8, "data.ratio": 0.25}) is None
+    assert params.copy_values(out, {"model.depth": 7}) is None  # the record names fewer values than the file has
+    assert params.copy_values(params.render({"model.name": "x"}), {"model.name": "x"}) is None  # text: parsed
+    assert params.copy_values(out, {"no.such": 1}) is None
+    assert params.copy_values(RICH_YAML, {}) == params.data

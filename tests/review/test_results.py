@@ -18,6 +18,7 @@ import yaml
 
 from gitexp.project.lock import DvcCache, LockedOutput, _lock_stages, pipeline_record
 from gitexp.project.model import Output, Project
+from gitexp.project.params import read_values
 from gitexp.review.results import collect_results
 from gitexp.store.git import Git
 from gitexp.store.records import MAX_TRAILER_METRICS, Ledger
@@ -126,6 +127,36 @@ def test_json_carries_every_params_file_by_file(wide, run_gitexp):
         "params.yaml": {"data": {"train": {"lr": 0.7, "epochs": 3}, "seed": 1}},
         "model.yaml": {"data": {"model": {"depth": 6, "kind": "tree"}}},
     }
+
+
+def commit_on_top(git: Git, branch: str, path: str, text: str) -> None:
+    """A commit on ``branch`` with ``path`` rewritten and the tip's message (so its record still names the trial)."""
+    tip = git.run("rev-parse", branch).strip()
+    blob = git.run("hash-object", "-w", "--stdin", input=text).strip()
+    tree = git.run("mktree", input="".join(
+        f"{line}\n" if not line.endswith(f"\t{path}") else f"100644 blob {blob}\t{path}\n"
+        for line in git.run("ls-tree", tip).splitlines()
+    )).strip()  # fmt: skip
+    commit = git.run("commit-tree", tree, "-p", tip, "-m", git.run("log", "-1", "--format=%B", tip)).strip()
+    git.run("update-ref", f"refs/heads/{branch}", commit, tip)
+
+
+def test_json_params_are_the_files_values_even_where_a_commit_changed_the_file(wide, run_gitexp, monkeypatch):
+    """A trial's params files are taken from its record only when the file is the copy queue writes: t002's
+    params.yaml, changed after the run, is read; t001's files and t002's model.yaml are not parsed again."""
+    commit_on_top(wide, "exp/w/t002", "params.yaml", "# changed after the run\ntrain:\n  lr: 0.7\n  epochs: 5\nseed: 1\n")
+    import gitexp.review.results as results
+
+    parsed = []
+    monkeypatch.setattr(results, "read_values", lambda path, text: parsed.append(path) or read_values(path, text))
+    rows = show_json(run_gitexp, wide)
+
+    for trial in ("t001", "t002"):
+        tip = rows[trial]["commit"]
+        files = {path: yaml.safe_load(wide.run("show", f"{tip}:{path}")) for path in ("params.yaml", "model.yaml")}
+        assert rows[trial]["data"]["params"] == {path: {"data": values} for path, values in files.items()}
+    assert rows["t002"]["data"]["params"]["params.yaml"]["data"]["train"]["epochs"] == 5
+    assert sorted(parsed) == ["model.yaml", "params.yaml", "params.yaml"]  # the baseline's two, t002's params.yaml
 
 
 # -- metrics inside a cached output directory (example-get-started) -----------------

@@ -125,3 +125,13 @@ def test_failure_details_read_what_commit_result_wrote():
     )
     assert failure_details(message) == ("python exited with status 3", ["first", "", "last"])
     assert failure_details("gitexp: s/t1 failed\n\ntimed out after 5 s\n\nGitexp-Sweep: s\n") == ("timed out after 5 s", [])
+
+
+def test_brief_trials_are_the_trials_without_their_json_trailers(project):
+    queue_sweep(project, QueueRequest(spec_from_flags(["train.lr=[0.5, 0.25]"]), "s"))
+    cancel_trials(project, Ledger(project).trials(["s"])[:1], "stopped")
+
+    full, brief = Ledger(project).trials(["s"]), Ledger(project).trials(["s"], brief=True)
+    assert [(t.ref, t.tip, t.status) for t in brief] == [(t.ref, t.tip, t.status) for t in full]
+    assert [t.status for t in brief] == ["cancelled", "queued"] and full[1].params == {"train.lr": 0.25}
+    assert all(t.params == t.metrics == t.tags == t.data == {} for t in brief)
