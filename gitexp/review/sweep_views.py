@@ -59,7 +59,6 @@ def parallel_coordinates(trials: Sequence[Trial], params: Sequence[str], metric:
         "width": max(300, 120 * len(keys)),
         "height": 300,
         "data": {"values": rows},
-        "params": [{"name": BRUSH, "select": {"type": "interval", "encodings": ["x", "y"]}}],
         "encoding": {
             "x": {"field": "axis", "type": "quantitative", "scale": {"domain": [-0.2, len(keys) - 0.8]},
                   "axis": {"values": list(range(len(keys))), "labelExpr": labels, "title": None, "grid": True}},
@@ -68,7 +67,8 @@ def parallel_coordinates(trials: Sequence[Trial], params: Sequence[str], metric:
         "layer": [
             {"mark": {"type": "line", "opacity": 0.6}, "encoding": {"detail": {"field": "id"}, "order": {"field": "axis"},
                                                                     "color": {"field": "id", "legend": None}}},
-            {"mark": {"type": "point", "filled": True}, "encoding": {"color": {"field": "id", "legend": None},
+            {"params": [{"name": BRUSH, "select": {"type": "interval", "encodings": ["x", "y"]}}],
+             "mark": {"type": "point", "filled": True}, "encoding": {"color": {"field": "id", "legend": None},
                                                                     "tooltip": [{"field": "id"}, {"field": "key"}, {"field": "value"}]}},
         ],
     }
@@ -77,7 +77,7 @@ def parallel_coordinates(trials: Sequence[Trial], params: Sequence[str], metric:
 def param_scatter(trials: Sequence[Trial], params: Sequence[str], metric: str) -> dict[str, Any]:
     """The objective against each numeric param, one panel per param."""
     rows = [
-        {"id": trial["id"], "param": key, "value": _number(trial["params"].get(key)), metric: _metric(trial, metric)}
+        {"id": trial["id"], "param": key, "value": _number(trial["params"].get(key)), "objective": _metric(trial, metric)}
         for key in params
         for trial in trials
         if _number((trial.get("params") or {}).get(key)) is not None and _metric(trial, metric) is not None
@@ -90,15 +90,16 @@ def param_scatter(trials: Sequence[Trial], params: Sequence[str], metric: str) -
         "spec": {
             "width": 220, "height": 220, "mark": {"type": "point", "filled": True},
             "encoding": {"x": {"field": "value", "type": "quantitative", "title": None, "scale": {"zero": False}},
-                         "y": {"field": metric, "type": "quantitative", "scale": {"zero": False}},
-                         "tooltip": [{"field": "id"}, {"field": "value"}, {"field": metric}]},
+                         "y": {"field": "objective", "type": "quantitative", "scale": {"zero": False}, "title": metric},
+                         "tooltip": [{"field": "id"}, {"field": "value"}, {"field": "objective", "title": metric}]},
         },
         "resolve": {"scale": {"x": "independent"}},
     }
 
 
 def best_so_far(trials: Sequence[Trial], metric: str, goal: str) -> list[dict[str, Any]]:
-    """``[{id, trial: n, metric, best}]``: each scored trial in order, with the best value up to it."""
+    """``[{id, trial: n, objective, best}]``: each scored trial in order, its value and the best up to it.
+    (Fields are plain words: Vega-Lite reads a dot in a field name as a nested field.)"""
     better = max if goal == "maximize" else min
     found, best = [], None
     for trial in trials:
@@ -106,7 +107,7 @@ def best_so_far(trials: Sequence[Trial], metric: str, goal: str) -> list[dict[st
         if value is None:
             continue
         best = value if best is None else better(best, value)
-        found.append({"id": trial["id"], "trial": len(found) + 1, metric: value, "best": best})
+        found.append({"id": trial["id"], "trial": len(found) + 1, "objective": value, "best": best})
     return found
 
 
@@ -119,7 +120,7 @@ def best_so_far_chart(trials: Sequence[Trial], metric: str, goal: str) -> dict[s
         "data": {"values": best_so_far(trials, metric, goal)},
         "encoding": {"x": {"field": "trial", "type": "quantitative", "title": "trial", "axis": {"tickMinStep": 1}}},
         "layer": [
-            {"mark": {"type": "point", "opacity": 0.6}, "encoding": {"y": {**y, "field": metric}, "tooltip": [{"field": "id"}, {"field": metric}]}},
+            {"mark": {"type": "point", "opacity": 0.6}, "encoding": {"y": {**y, "field": "objective"}, "tooltip": [{"field": "id"}, {"field": "objective", "title": metric}]}},
             {"mark": {"type": "line", "interpolate": "step-after"}, "encoding": {"y": {**y, "field": "best"}}},
         ],
     }
