@@ -3,8 +3,14 @@ and dvclive's step curves for the ticked trials, a series each; brushing the par
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
+
 from tests.review.test_comment import demo, demo_template  # noqa: F401 (fixtures: the demo project, its six trials)
-from tests.ui.test_page import trial_ids
+from tests.ui.conftest import REPO
+from tests.ui.test_page import trial_ids, wait_for_step_above
 
 SERIES = """() => window.gitexpViews.trials.map(({id, view}) => {
     const revs = new Set();
@@ -72,3 +78,45 @@ def test_brushing_an_axis_of_the_parallel_coordinates_filters_the_table(reviewed
     assert page.text_content("#brushed") == "brushed: 2 trials"
     page.click("#brush-clear")
     page.wait_for_function("() => document.querySelectorAll('#table tr.trial').length === 6")
+
+
+STEPPING_TRAIN_PY = textwrap.dedent(
+    """\
+    import json, os, time
+    os.makedirs("dvclive/plots/metrics", exist_ok=True)
+    with open("dvclive/plots/metrics/score.tsv", "w") as curve:
+        curve.write("step\\tscore\\n")
+    for step in range(40):
+        with open("dvclive/plots/metrics/score.tsv", "a") as curve:
+            curve.write(f"{step}\\t{step / 100}\\n")
+        json.dump({"step": step, "score": step / 100}, open("metrics.json", "w"))
+        time.sleep(0.4)
+    """
+)
+POINTS_ABOVE = """(above) => {
+    const found = window.gitexpViews.trials.find(({id}) => id.endsWith('score.tsv'));
+    let points = 0;
+    (function walk(node) {
+        if (node.marktype === 'line') points += node.items.filter(item => item.datum && item.datum.rev === 'live/t001').length;
+        (node.items || []).forEach(walk);
+    })(found ? found.view.scenegraph().root : {});
+    return points > above ? points : 0;
+}"""  # the points of live/t001's score curve drawn, when more than ``above``
+
+
+def test_a_running_trial_s_step_curve_grows_in_the_open_page(project, run_gitexp, ui_server, open_page):
+    (project.root / "train.py").write_text(STEPPING_TRAIN_PY)
+    project.run("commit", "-qam", "a training that logs a dvclive step every 0.4 s")
+    assert run_gitexp(project.root, "queue", "--name", "live", "--set", "train.lr=[0.2]").code == 0
+    page = open_page(ui_server(project.root))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    run = subprocess.Popen([sys.executable, "-m", "gitexp", "run", "live"], cwd=project.root, env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_step_above(page, "live/t001", -1, timeout=60_000)
+        tick(page, "live/t001")
+        first = page.wait_for_function(POINTS_ABOVE, arg=0).json_value()
+        page.wait_for_function(POINTS_ABOVE, arg=first)  # a later step, drawn without a reload or a new tick
+    finally:
+        run.terminate()
+        run.wait(30)
