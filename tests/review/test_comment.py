@@ -297,8 +297,9 @@ def test_the_html_report_draws_each_project_plot_offline_with_the_inlined_vega(d
     [panels] = [mark["items"] for mark in marks if mark["role"] == "scope"]
     cells = [mark["items"] for mark in marks if mark["type"] == "rect" and mark["role"] == "mark" and mark["items"]]
     assert panels == 2 and cells == [4, 4, 4, 4]  # a 2x2 matrix per commit (the baseline, the best trial): heat and frame
-    (tmp_path / "screenshots").mkdir()
-    page.screenshot(path=str(tmp_path / "screenshots/html-report.png"), full_page=True)
+    for folder in [tmp_path / "screenshots", *([Path(os.environ["GITEXP_ARTIFACTS"])] if os.environ.get("GITEXP_ARTIFACTS") else [])]:
+        folder.mkdir(parents=True, exist_ok=True)  # as tests/ui's pages are kept
+        page.screenshot(path=str(folder / "html-report-project-plots.png"), full_page=True)
     context.close()
 
 
