@@ -97,27 +97,26 @@ def param_scatter(trials: Sequence[Trial], params: Sequence[str], metric: str) -
     }
 
 
-def best_so_far(trials: Sequence[Trial], metric: str, goal: str) -> list[dict[str, Any]]:
-    """``[{id, trial: n, objective, best}]``: each scored trial in order, its value and the best up to it.
-    (Fields are plain words: Vega-Lite reads a dot in a field name as a nested field.)"""
-    better = max if goal == "maximize" else min
-    found, best = [], None
-    for trial in trials:
+def best_so_far(trials: Sequence[Trial], curve: Sequence[tuple[str, float]], metric: str) -> list[dict[str, Any]]:
+    """``[{id, trial: n, objective, best}]``: each trial in order (n from 1) with its value and the best so far
+    (``curve``: ``review.progress``'s best after each finished trial, by trial id). Fields are plain words:
+    Vega-Lite reads a dot in a field name as a nested field."""
+    best = dict(curve)
+    found = []
+    for number, trial in enumerate(trials, 1):
         value = _metric(trial, metric)
-        if value is None:
-            continue
-        best = value if best is None else better(best, value)
-        found.append({"id": trial["id"], "trial": len(found) + 1, "objective": value, "best": best})
+        if value is not None or trial["id"] in best:
+            found.append({"id": trial["id"], "trial": number, "objective": value, "best": best.get(trial["id"])})
     return found
 
 
-def best_so_far_chart(trials: Sequence[Trial], metric: str, goal: str) -> dict[str, Any]:
+def best_so_far_chart(trials: Sequence[Trial], curve: Sequence[tuple[str, float]], metric: str, goal: str) -> dict[str, Any]:
     y = {"type": "quantitative", "scale": {"zero": False}, "title": metric}
     return {
         "$schema": SCHEMA,
         "title": f"best {metric} so far ({goal})",
         "width": 400, "height": 250,
-        "data": {"values": best_so_far(trials, metric, goal)},
+        "data": {"values": best_so_far(trials, curve, metric)},
         "encoding": {"x": {"field": "trial", "type": "quantitative", "title": "trial", "axis": {"tickMinStep": 1}}},
         "layer": [
             {"mark": {"type": "point", "opacity": 0.6}, "encoding": {"y": {**y, "field": "objective"}, "tooltip": [{"field": "id"}, {"field": "objective", "title": metric}]}},
@@ -126,10 +125,12 @@ def best_so_far_chart(trials: Sequence[Trial], metric: str, goal: str) -> dict[s
     }
 
 
-def sweep_views(trials: Sequence[Trial], params: Sequence[str], metric: str, goal: str) -> list[dict[str, Any]]:
-    """``[{name, spec}]``: the three views of a sweep whose objective is ``metric``."""
+def sweep_views(
+    trials: Sequence[Trial], params: Sequence[str], metric: str, goal: str, curve: Sequence[tuple[str, float]]
+) -> list[dict[str, Any]]:
+    """``[{name, spec}]``: the three views of a sweep whose objective is ``metric`` (``curve``: see ``best_so_far``)."""
     return [
         {"name": "parallel", "spec": parallel_coordinates(trials, params, metric)},
         {"name": "scatter", "spec": param_scatter(trials, params, metric)},
-        {"name": "best", "spec": best_so_far_chart(trials, metric, goal)},
+        {"name": "best", "spec": best_so_far_chart(trials, curve, metric, goal)},
     ]

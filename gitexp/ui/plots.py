@@ -14,6 +14,7 @@ from typing import Any
 from gitexp.errors import UsageError
 from gitexp.project.plots import declared_plots
 from gitexp.review import dvc_plots
+from gitexp.review.progress import sweep_progress
 from gitexp.review.report import DVCLIVE_PLOTS_DIR, choose_ranking, dvclive_curves, parse_step_tsv
 from gitexp.review.results import Row, collect_results
 from gitexp.review.sweep_views import sweep_views
@@ -70,5 +71,6 @@ def sweep_plots(git: Git, sweep: str) -> dict[str, Any]:
     if ranking is None:
         return {"sweep": sweep, "metric": None, "goal": None, "declared": False, "views": []}
     trials = [{"id": f"{row.sweep}/{row.name}", "params": row.params, "metrics": row.metrics} for row in rows]
-    views = sweep_views(trials, table.param_columns, ranking.metric, ranking.goal)
+    curve = [(f"{sweep}/{name}", best) for name, best in sweep_progress(rows, ranking.metric, ranking.goal).best_so_far]
+    views = sweep_views(trials, table.param_columns, ranking.metric, ranking.goal, curve)
     return safe({"sweep": sweep, "metric": ranking.metric, "goal": ranking.goal, "declared": ranking.declared, "views": views})

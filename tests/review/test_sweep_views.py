@@ -37,13 +37,15 @@ def test_the_parallel_coordinates_draw_a_line_per_scored_trial_with_the_objectiv
     assert brush == {"name": BRUSH, "select": {"type": "interval", "encodings": ["x", "y"]}}
 
 
-def test_best_so_far_follows_the_goal_and_skips_trials_without_a_number():
-    assert best_so_far(TRIALS, "test.acc", "maximize") == [
+def test_best_so_far_puts_each_trial_s_value_beside_the_progress_curve_and_skips_trials_with_neither():
+    curve = [("s/t001", 0.5), ("s/t002", 0.9), ("s/t003", 0.9), ("s/t004", 0.9)]  # as review.progress gives it
+
+    assert best_so_far(TRIALS, curve, "test.acc") == [
         {"id": "s/t001", "trial": 1, "objective": 0.5, "best": 0.5},
         {"id": "s/t002", "trial": 2, "objective": 0.9, "best": 0.9},
         {"id": "s/t003", "trial": 3, "objective": 0.7, "best": 0.9},
-    ]
-    assert [row["best"] for row in best_so_far(TRIALS, "test.acc", "minimize")] == [0.5, 0.5, 0.5]
+        {"id": "s/t004", "trial": 4, "objective": None, "best": 0.9},  # NaN: no point, the line goes on
+    ]  # s/t005 neither finished nor scored
 
 
 def test_the_scatter_has_a_panel_per_numeric_param_and_plain_field_names():
@@ -52,4 +54,4 @@ def test_the_scatter_has_a_panel_per_numeric_param_and_plain_field_names():
     assert {row["param"] for row in spec["data"]["values"]} == {"train.lr"}  # opt is text: no axis to place it on
     assert all("." not in field for row in spec["data"]["values"] for field in row)  # Vega-Lite reads a dot as nesting
     assert spec["spec"]["encoding"]["y"]["title"] == "test.acc"
-    assert [view["name"] for view in sweep_views(TRIALS, ["train.lr"], "test.acc", "maximize")] == ["parallel", "scatter", "best"]
+    assert [view["name"] for view in sweep_views(TRIALS, ["train.lr"], "test.acc", "maximize", [])] == ["parallel", "scatter", "best"]
