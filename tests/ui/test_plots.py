@@ -30,6 +30,9 @@ def tick(page, *ids: str) -> None:
 
 def test_ticking_two_trials_draws_each_declared_plot_with_a_series_each(demo, ui_server, open_page):
     page = open_page(ui_server(demo.root))
+    errors = []  # a Content-Security-Policy refusal (eval) or a failed fetch would show here
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.on("pageerror", lambda error: errors.append(str(error)))
 
     tick(page, "demo/t002", "demo/t004")
 
@@ -40,6 +43,7 @@ def test_ticking_two_trials_draws_each_declared_plot_with_a_series_each(demo, ui
     ]  # fmt: skip
     assert all(revs == ["demo/t002", "demo/t004"] for revs in drawn.values()), drawn
     assert page.locator("#trial-plots figcaption").all_text_contents()[0] == "test/acc"
+    assert errors == []
 
 
 def brush(page, axis: int, low: float, high: float) -> None:
