@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import io
 import json
 import os
 import re
@@ -27,7 +26,6 @@ from gitexp.review.report import build_sweep_report, project_plots, render_html,
 from gitexp.review.results import Row
 from gitexp.review.vega import manifest
 from gitexp.store.git import Git
-from tests.conftest import fresh_copy
 from tests.fake_github import TOKEN
 from tests.review.test_report import assert_fetches_nothing
 from tests.ui.conftest import system_chromium  # noqa: F401 (a fixture)
@@ -38,22 +36,6 @@ CHROMIUM = Path(shutil.which("chromium") or shutil.which("chromium-browser") or 
 GITHUB_URL = "https://github.com/octo/lab.git"
 HOSTILE = 'x"]\n```\n%%{init}%% --> | <b>b</b> [l](http://e) `c` ;'
 DEMO_TRIALS = 6
-
-
-@pytest.fixture(scope="session")
-def demo_template(tmp_path_factory) -> Path:
-    from gitexp.cli.environment import Environment
-    from gitexp.cli.main import main
-
-    root = tmp_path_factory.mktemp("demo") / "project"
-    quiet = Environment(cwd=root.parent, stdout=io.StringIO(), stderr=io.StringIO())
-    assert main(["demo", str(root)], quiet) == 0
-    return root
-
-
-@pytest.fixture
-def demo(demo_template, tmp_path) -> Git:
-    return fresh_copy(demo_template, tmp_path)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import textwrap
 
-from tests.review.test_comment import demo, demo_template  # noqa: F401 (fixtures: the demo project, its six trials)
 from tests.ui.conftest import REPO
 from tests.ui.test_page import trial_ids, wait_for_step_above
 
