@@ -564,3 +564,24 @@ def steps_project(steps_template, tmp_path) -> Git:
     git = fresh_copy(steps_template, tmp_path)
     git.run("config", "gitexp.pruneInterval", "0.1")
     return git
+
+
+# -- the demo project (gitexp demo): six finished trials, dvclive step curves, a confusion matrix, images --
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory) -> Path:
+    """``gitexp demo`` built once per session (its six trials run)."""
+    from gitexp.cli.environment import Environment
+    from gitexp.cli.main import main
+
+    root = tmp_path_factory.mktemp("demo") / "project"
+    quiet = Environment(cwd=root.parent, stdout=io.StringIO(), stderr=io.StringIO())
+    assert main(["demo", str(root)], quiet) == 0
+    return root
+
+
+@pytest.fixture
+def demo(demo_template, tmp_path) -> Git:
+    """A fresh copy of ``demo_template``."""
+    return fresh_copy(demo_template, tmp_path)

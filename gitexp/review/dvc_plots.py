@@ -132,3 +132,12 @@ def missing_notes(plot: DeclaredPlot) -> list[str]:
 
 def file_stem(plot: DeclaredPlot) -> str:
     return "dvc-" + (re.sub(r"[^A-Za-z0-9._-]+", "_", plot.id).strip("._") or "plot")
+
+
+def step_curve(name: str, found: dict[str, list[tuple[float, float]]]) -> DeclaredPlot:
+    """dvclive's step curve of metric ``name`` (``label -> [(step, value)]``) as DVC declares it for
+    ``dvclive/plots/metrics``: the linear template over ``step``, so ``vega_lite`` fills it as any plot."""
+    field = name.rsplit("/", 1)[-1]
+    rows = [{"rev": label, "step": step, field: value} for label, points in found.items() for step, value in points]
+    properties = {"x": "step", "y": field, "template": "linear", "title": name}
+    return DeclaredPlot(f"dvclive/plots/metrics/{name}.tsv", "vega", properties, rows)

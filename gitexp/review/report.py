@@ -503,13 +503,17 @@ def render_markdown(
 
 def render_html(git: Git, report: SweepReport, found: Sequence[Plot], declared: Sequence[Plot] = ()) -> str:
     """The report as one self-contained HTML page, plots inlined; the project's plots also as Vega-Lite
-    specifications, which the page draws interactively when it can load vega-embed (as ``dvc plots show``)."""
+    specifications, which the page draws interactively with the Vega builds it inlines (as ``dvc plots show``)."""
+    from gitexp.review.vega import inline_scripts
+
     images = [(plot.title, data_uri(plot.png)) for plot in found if plot.png]
     project = [
         {"plot": plot, "source": data_uri(plot.png) if plot.png else None, "spec": vega_json(plot.vega) if plot.vega else None}
         for plot in declared
     ]
-    return template_environment(markdown=False).get_template("sweep.html.j2").render(**_context(git, report), images=images, project=project)
+    return template_environment(markdown=False).get_template("sweep.html.j2").render(
+        **_context(git, report), images=images, project=project, vega_scripts=inline_scripts()
+    )
 
 
 def data_uri(png: bytes) -> str:

@@ -30,7 +30,7 @@ from starlette.staticfiles import StaticFiles
 from gitexp.errors import GitexpError, UsageError
 from gitexp.store.git import Git
 from gitexp.store.layout import gitexp_dir
-from gitexp.ui import actions, data
+from gitexp.ui import actions, data, plots
 from gitexp.ui.security import WILDCARDS, Guard
 
 STATIC = Path(__file__).parent / "static"
@@ -119,6 +119,14 @@ def create_app(git: Git, project: str, options: Options, token: str | None = Non
         rev = request.query_params.get("rev", "HEAD")
         return await answer(lambda: data.commit_params(git, rev, project))
 
+    async def trial_plots(request: Request) -> Response:
+        ids = [name for name in request.query_params.get("ids", "").split(",") if name]
+        return await answer(lambda: plots.trial_plots(git, project, ids))
+
+    async def sweep_plots(request: Request) -> Response:
+        sweep = request.query_params.get("sweep", "")
+        return await answer(lambda: plots.sweep_plots(git, sweep))
+
     async def check(request: Request) -> Response:
         body = await request.json()
         return await answer(lambda: actions.check(git, project, body))
@@ -152,6 +160,8 @@ def create_app(git: Git, project: str, options: Options, token: str | None = Non
         Route("/api/events", events),
         Route("/api/trial", trial),
         Route("/api/params", params),
+        Route("/api/plots", trial_plots),
+        Route("/api/sweep-plots", sweep_plots),
         Route("/api/check", check, methods=["POST"]),
         Route("/api/queue", queue, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),

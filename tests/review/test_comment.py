@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import io
 import json
 import os
 import re
@@ -25,9 +24,11 @@ import pytest
 from gitexp.review.comment import BETTER, COMMENT_LIMIT, WORSE, render_comment, significant_digits
 from gitexp.review.report import build_sweep_report, project_plots, render_html, render_markdown, report_plots
 from gitexp.review.results import Row
+from gitexp.review.vega import manifest
 from gitexp.store.git import Git
-from tests.conftest import fresh_copy
 from tests.fake_github import TOKEN
+from tests.review.test_report import assert_fetches_nothing
+from tests.ui.conftest import system_chromium  # noqa: F401 (a fixture)
 
 REPO = Path(__file__).resolve().parents[2]
 MERMAID_JS = REPO / "tests/fixtures/mermaid/node_modules/mermaid/dist/mermaid.min.js"
@@ -35,22 +36,6 @@ CHROMIUM = Path(shutil.which("chromium") or shutil.which("chromium-browser") or 
 GITHUB_URL = "https://github.com/octo/lab.git"
 HOSTILE = 'x"]\n```\n%%{init}%% --> | <b>b</b> [l](http://e) `c` ;'
 DEMO_TRIALS = 6
-
-
-@pytest.fixture(scope="session")
-def demo_template(tmp_path_factory) -> Path:
-    from gitexp.cli.environment import Environment
-    from gitexp.cli.main import main
-
-    root = tmp_path_factory.mktemp("demo") / "project"
-    quiet = Environment(cwd=root.parent, stdout=io.StringIO(), stderr=io.StringIO())
-    assert main(["demo", str(root)], quiet) == 0
-    return root
-
-
-@pytest.fixture
-def demo(demo_template, tmp_path) -> Git:
-    return fresh_copy(demo_template, tmp_path)
 
 
 @pytest.fixture(scope="module")
@@ -257,6 +242,47 @@ def test_the_html_report_carries_dvc_renders_vega_lite_of_each_project_plot(demo
     assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/")
     assert {row["rev"] for row in spec["data"]["values"]} == {"baseline", f"demo/{report.best.name}"}
     assert page.count('<img src="data:image/png;base64,') == 3  # the confusion matrix, and the two images
+
+
+def test_the_html_report_of_project_plots_inlines_vega_and_fetches_nothing(demo):
+    report = build_sweep_report(demo, "demo")
+
+    page = render_html(demo, report, report_plots(demo, report), project_plots(demo, report))
+
+    assert_fetches_nothing(page)
+    assert [f"/* {script['package']} {script['version']}" in page for script in manifest()] == [True, True, True]
+
+
+SCENEGRAPH_MARKS = """() => window.gitexpViews.map(view => {
+    const marks = [];
+    (function walk(node) {
+        if (node.marktype) { marks.push({type: node.marktype, role: node.role || '', items: node.items.length}); }
+        (node.items || []).forEach(walk);
+    })(view.scenegraph().root);
+    return marks;
+})"""
+
+
+def test_the_html_report_draws_each_project_plot_offline_with_the_inlined_vega(demo, system_chromium, tmp_path):
+    report = build_sweep_report(demo, "demo")
+    page_file = tmp_path / "report.html"
+    page_file.write_text(render_html(demo, report, [], project_plots(demo, report)), encoding="utf-8")
+    context = system_chromium.new_context()
+    fetched = []
+    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else (fetched.append(route.request.url), route.abort()))
+    page = context.new_page()
+    page.goto(page_file.as_uri())
+    page.wait_for_selector("body[data-plots]")
+
+    assert page.get_attribute("body", "data-plots") == "drawn" and fetched == []
+    [marks] = page.evaluate(SCENEGRAPH_MARKS)
+    [panels] = [mark["items"] for mark in marks if mark["role"] == "scope"]
+    cells = [mark["items"] for mark in marks if mark["type"] == "rect" and mark["role"] == "mark" and mark["items"]]
+    assert panels == 2 and cells == [4, 4, 4, 4]  # a 2x2 matrix per commit (the baseline, the best trial): heat and frame
+    for folder in [tmp_path / "screenshots", *([Path(os.environ["GITEXP_ARTIFACTS"])] if os.environ.get("GITEXP_ARTIFACTS") else [])]:
+        folder.mkdir(parents=True, exist_ok=True)  # as tests/ui's pages are kept
+        page.screenshot(path=str(folder / "html-report-project-plots.png"), full_page=True)
+    context.close()
 
 
 def test_the_report_job_writes_the_full_report_with_the_project_plots(demo, run_gitexp, tmp_path):

@@ -125,8 +125,18 @@ def test_the_html_report_is_one_page_with_its_plots_inlined(reviewed_project):
     assert [alt for _, alt in sources] == ["score against train.lr", "score against train.n_est", "best score so far", "loss by step"]
     for data, _ in sources:
         assert_png(base64.b64decode(data))
-    assert not re.search(r'(src|href)="(?!data:)', page)  # nothing to fetch
+    assert_fetches_nothing(page)
     assert "loss is nan &lt;b&gt;diverged&lt;/b&gt; | *stop*" in page and "<b>diverged" not in page
+
+
+def assert_fetches_nothing(page: str) -> None:
+    """No element of ``page`` loads anything: no src/href but data:, no stylesheet link, no script that fetches
+    or imports an http(s) address (the vendored Vega builds, inlined, are the page's only scripts)."""
+    own = re.sub(r"<script>/\* vega[^*]*\*/.*?</script>", "", page, flags=re.S)  # the builds: tests/review/test_vega.py
+    assert not re.search(r"""(src|href)\s*=\s*(?!["']?(data:|#))""", own, re.I)
+    assert not re.search(r"<link\b|@import|url\(\s*['\"]?https?:", own, re.I)
+    assert not re.search(r"(fetch|import|setAttribute)\s*\(\s*['\"`]?(https?:)?//", own)
+    assert "cdn." not in own and "jsdelivr" not in page
 
 
 def test_a_sweep_with_no_finished_trial_says_so(project, run_gitexp):

@@ -93,6 +93,20 @@ def test_a_trial_name_that_leaves_the_logs_folder_is_refused(served):
     assert status == 400 and "root:" not in body.decode()
 
 
+@pytest.mark.parametrize(("path", "error"), [
+    ("/api/plots?ids=../../../../etc/passwd", "no trial named '../../../../etc/passwd': gitexp show lists the trials as SWEEP/TRIAL"),
+    ("/api/plots?ids=" + ",".join(f"s/t{n:03}" for n in range(21)), "21 trials selected: plots overlay at most 20, unselect some"),
+    ("/api/sweep-plots?sweep=../../etc", "no sweep named '../../etc' (sweeps: "),  # the sweeps other tests queued follow
+])
+def test_the_plots_refuse_names_that_are_no_trial_or_sweep_and_more_than_twenty_trials(served, path, error):
+    status, body = served.request(path)
+    assert status == 400 and json.loads(body)["error"].startswith(error)
+
+
+def test_the_plots_need_the_token(served):
+    assert served.request("/api/plots?ids=", token=False)[0] == 403
+
+
 def test_another_address_than_loopback_is_served_with_a_warning_and_its_own_host_header(project, ui_server):
     served = ui_server(project.root, "--host", "0.0.0.0")
     assert "anyone who can reach it" in served.process.stderr.readline()

@@ -16,7 +16,9 @@
   const state = {
     data: null, version: 0, sort: {column: null, descending: true}, filter: null, hiddenStatuses: new Set(),
     layout: loadLayout(), shown: [], collapsed: new Set(),
+    selected: new Set(), brushed: null, sweep: null, // ticked trials (plots), the parallel coordinates' brush
   };
+  const MAX_SELECTED = 20;
   const $ = (id) => document.getElementById(id);
 
   function element(tag, props = {}, ...children) {
@@ -166,7 +168,9 @@
     const commits = [];
     for (const row of rows) {
       if (row.kind === "commit") { commits.push(row); byCommit.set(row.id, []); }
-      else if (!state.hiddenStatuses.has(row.status) && (!state.filter || state.filter(row))) byCommit.get(row.parent).push(row);
+      else if (!state.hiddenStatuses.has(row.status) && (!state.filter || state.filter(row)) && (!state.brushed || state.brushed.has(row.id))) {
+        byCommit.get(row.parent).push(row);
+      }
     }
     const shown = [];
     for (const commit of commits) {
@@ -242,7 +246,7 @@
       const raw = value(row, column);
       const cell = element("td", {dataset: {column: column.id}});
       if (column.id === "name") {
-        if (row.kind === "trial") cell.append(element("a", {href: "#trial/" + encodeURIComponent(row.id)}, row.id));
+        if (row.kind === "trial") cell.append(selectBox(row), element("a", {href: "#trial/" + encodeURIComponent(row.id)}, row.id));
         else {
           const open = !state.collapsed.has(row.id);
           cell.append(element("button", {type: "button", class: "fold", onclick: () => {
@@ -262,6 +266,75 @@
     }
     tr.style.height = ROW_HEIGHT + "px";
     return tr;
+  }
+
+  function selectBox(row) {
+    const box = element("input", {type: "checkbox", class: "select", title: "plot this trial", dataset: {select: row.id}});
+    box.checked = state.selected.has(row.id);
+    box.addEventListener("change", () => {
+      if (box.checked && state.selected.size >= MAX_SELECTED) {
+        box.checked = false;
+        notice(`Plots overlay at most ${MAX_SELECTED} trials: untick one first.`);
+        return;
+      }
+      box.checked ? state.selected.add(row.id) : state.selected.delete(row.id);
+      showTrialPlots();
+    });
+    return box;
+  }
+
+  // -- plots -----------------------------------------------------------------------
+
+  function sweepsOfTable() {
+    return [...new Set(state.data.rows.filter((row) => row.kind === "trial").map((row) => row.sweep))];
+  }
+
+  function renderSweepChoice() {
+    const sweeps = sweepsOfTable();
+    if (!sweeps.includes(state.sweep)) state.sweep = sweeps[0] || null;
+    const select = $("sweep-choice");
+    select.replaceChildren(...sweeps.map((name) => element("option", {value: name}, name)));
+    if (state.sweep) select.value = state.sweep;
+  }
+
+  async function showSweepPlots() {
+    const version = state.version;
+    if (!state.sweep) { $("sweep-views").replaceChildren(); return; }
+    const found = await api("/api/sweep-plots?sweep=" + encodeURIComponent(state.sweep));
+    if (found.error) { $("sweep-views").replaceChildren(element("p", {class: "error"}, found.error)); return; }
+    $("sweep-objective").textContent = found.metric ? `against ${found.metric} (${found.goal}${found.declared ? "" : ", a guess: no objective declared"})` : "no trial has a metric yet";
+    setBrush(null);
+    await GitexpPlots.showSweep($("sweep-views"), found, setBrush);
+    document.body.dataset.sweepPlots = `${state.sweep}:${version}`;
+  }
+
+  function setBrush(ids) {
+    state.brushed = ids;
+    $("brushed").textContent = ids ? `brushed: ${ids.size} trials` : "";
+    $("brush-clear").hidden = !ids;
+    renderTable(true);
+  }
+
+  async function showTrialPlots() {
+    const ids = [...state.selected];
+    $("selected-count").textContent = ids.length ? `(${ids.length} of at most ${MAX_SELECTED})` : "(tick up to 20 rows)";
+    const version = state.version;
+    const found = ids.length ? await api("/api/plots?ids=" + ids.map(encodeURIComponent).join(",")) : {plots: []};
+    if (found.error) { $("trial-plots").replaceChildren(element("p", {class: "error"}, found.error)); return; }
+    if (ids.join(",") !== [...state.selected].join(",")) return; // a later tick draws instead
+    await GitexpPlots.showTrials($("trial-plots"), found);
+    document.body.dataset.trialPlots = `${ids.join(",")}:${version}`;
+  }
+
+  function refreshPlots(previous) {
+    const sweep = state.sweep;
+    renderSweepChoice();
+    if (previous === null || sweep !== state.sweep || (state.version !== previous && !state.brushed)) showSweepPlots();
+    const running = state.data.rows.some((row) => state.selected.has(row.id) && row.status === "running");
+    if (running || [...state.selected].some((id) => !state.data.rows.some((row) => row.id === id))) {
+      for (const id of [...state.selected]) if (!state.data.rows.some((row) => row.id === id)) state.selected.delete(id);
+      showTrialPlots();
+    }
   }
 
   function renderCounts() {
@@ -292,6 +365,7 @@
 
   async function loadTable() {
     const data = await api("/api/experiments");
+    const previous = state.data ? state.version : null;
     state.data = data;
     state.version = data.version;
     $("branch").textContent = data.branch ? `on ${data.branch}` : "";
@@ -299,6 +373,7 @@
     if ($("filter").value.trim()) applyFilter(); else renderTable(true);
     document.body.dataset.version = String(data.version);
     document.body.dataset.ready = "1";
+    refreshPlots(previous);
     if (location.hash.startsWith("#trial/")) showTrial(decodeURIComponent(location.hash.slice(7)));
   }
 
@@ -442,5 +517,7 @@
   $("run-rev").addEventListener("change", loadFields);
   for (const id of ["run-strategy", "run-num"]) $(id).addEventListener("input", scheduleCheck);
   $("run-form").addEventListener("submit", submit);
+  $("sweep-choice").addEventListener("change", () => { state.sweep = $("sweep-choice").value; showSweepPlots(); });
+  $("brush-clear").addEventListener("click", () => { showSweepPlots(); });
   loadTable().then(route, () => {}).finally(listen);
 })();
