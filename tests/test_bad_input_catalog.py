@@ -1280,6 +1280,7 @@ def without_dvc(git: Git, tmp_path: Path) -> Path:
     """A plain Git repository: train.py and params.yaml, no DVC at all."""
     git.run("rm", "-rq", ".dvc", ".dvcignore", "dvc.yaml")
     git.run("commit", "-qm", "no DVC")
+    return git.root
 
 
 # -- ui: gitexp ui's address, and where it is started --
@@ -1298,7 +1299,8 @@ def busy_port(git: Git, tmp_path: Path) -> Path:
     return git.root
 
 
-def without_dvc(git: Git, tmp_path: Path) -> Path:
+def without_dvc_folder(git: Git, tmp_path: Path) -> Path:
+    """dvc.yaml kept, but no .dvc folder: not a DVC project."""
     import shutil
 
     git.run("rm", "-rq", ".dvc")
@@ -1348,6 +1350,6 @@ CASES.update({
     "ui on an address of another machine": Case(("ui", "--host", "203.0.113.7"), "--host 203.0.113.7 cannot be bound", "such as 127.0.0.1"),
     "ui on a host name that does not resolve": Case(("ui", "--host", "no-such-host.invalid"), "cannot be bound", "such as 127.0.0.1"),
     "ui outside a repository": Case(("ui",), "not inside a Git repository", "run gitexp from a Git checkout", outside_any_repository),
-    "ui in a repository without a DVC project": Case(("ui",), "no DVC project at or above", "run dvc init", without_dvc),
+    "ui in a repository without a DVC project": Case(("ui",), "no DVC project at or above", "run dvc init", without_dvc_folder),
     "ui of a revision that does not exist": Case(("ui", "--rev", "nope"), "--rev nope: no such commit", "git log"),
 })

@@ -47,7 +47,7 @@ def test_remote_names_complete_for_push_and_remove(queued):
 
 
 def test_commands_and_options_complete(queued):
-    assert complete(queued.root, "gitexp re") == ["plain,remove", "plain,report"]
+    assert complete(queued.root, "gitexp re") == ["plain,remove", "plain,report", "plain,restore"]
     assert "plain,--retry-failed" in complete(queued.root, "gitexp run --re")
     assert complete(queued.root, "gitexp --no") == ["plain,--no-color"]
 

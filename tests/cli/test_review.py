@@ -18,10 +18,10 @@ def test_report_writes_markdown_with_its_plots(reviewed_project, run_gitexp):
     result = run_gitexp(reviewed_project.root, "report", "s", "-o", "review/report.md", "--top", "2")
 
     assert result.code == 0, result.err
-    assert result.out == "Wrote review/report.md and 3 plot(s) in report-plots/\n"
+    assert result.out == "Wrote review/report.md and 4 plot(s) in report-plots/\n"  # 3 charts and the best so far
     text = (reviewed_project.root / "review" / "report.md").read_text()
     assert text.startswith("## gitexp sweep s\n") and "The best 2 of 4 ranked trials." in text
-    assert len(list((reviewed_project.root / "review" / "report-plots").glob("*.png"))) == 3
+    assert len(list((reviewed_project.root / "review" / "report-plots").glob("*.png"))) == 4
 
 
 def test_report_as_one_html_page(reviewed_project, run_gitexp):
@@ -29,7 +29,7 @@ def test_report_as_one_html_page(reviewed_project, run_gitexp):
 
     assert result.code == 0 and result.out == "Wrote report.html\n"
     page = (reviewed_project.root / "report.html").read_text()
-    assert page.startswith("<!DOCTYPE html>") and page.count('<img src="data:image/png;base64,') == 3
+    assert page.startswith("<!DOCTYPE html>") and page.count('<img src="data:image/png;base64,') == 4
     assert not (reviewed_project.root / "report-plots").exists()
 
 
