@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean slurm test-mermaid
+.PHONY: demo test install clean slurm browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,16 +18,16 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/gitexp demo $(DIR)
 
-test: $(STAMP) slurm test-mermaid
+test: $(STAMP) slurm browser
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 # The Debian packages of the single-node Slurm cluster the Slurm tests start (as root; nothing when installed).
 slurm:
 	@if [ "$$(id -u)" = 0 ]; then scripts/install-slurm.sh; else echo "make slurm: not root, the Slurm tests skip unless Slurm is installed"; fi
 
-# Chromium, Node and the pinned mermaid package, for the tests that draw the PR comment's charts.
-test-mermaid:
-	scripts/test-mermaid.sh
+# Chromium (the ui and report tests), Node and the pinned mermaid package (the PR comment's charts).
+browser:
+	scripts/install-browser.sh
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

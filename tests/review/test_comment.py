@@ -3,7 +3,7 @@
 The demo project (``gitexp demo``: 6 trials, dvclive step curves, a dvc.yaml
 confusion matrix and a dvclive image) is run once per session. The comment is
 read as GitHub reads it, with cmark-gfm; its Mermaid blocks are drawn by the
-mermaid library (tests/fixtures/mermaid, installed by ``make test-mermaid``)
+mermaid library (tests/fixtures/mermaid, installed by ``make browser``)
 in headless Chromium; its images are pushed to a bare remote standing for
 GitHub, and the comment is posted to the checking fake GitHub API.
 """
@@ -43,8 +43,8 @@ def draw():
     """``draw(mermaid source) -> (error or None, kinds of the series drawn)``, by mermaid in headless Chromium."""
     if not (MERMAID_JS.exists() and CHROMIUM.exists()):
         if os.environ.get("CI"):
-            pytest.fail("mermaid or chromium is missing: run make test-mermaid")
-        pytest.skip("mermaid or chromium is missing: run make test-mermaid")
+            pytest.fail("mermaid or chromium is missing: run make browser")
+        pytest.skip("mermaid or chromium is missing: run make browser")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

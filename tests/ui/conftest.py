@@ -92,8 +92,8 @@ def ui_server():
 def system_chromium():
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
-            pytest.fail("chromium is missing: make test installs it (scripts/test-mermaid.sh)")
-        pytest.skip("chromium is missing: run make test-mermaid")
+            pytest.fail("chromium is missing: make test installs it (scripts/install-browser.sh)")
+        pytest.skip("chromium is missing: run make browser")
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=TIMEOUT)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What the PR-comment tests draw Mermaid charts with: Chromium, Node and npm (from apt when missing:
+# What the browser tests need (gitexp ui, the HTML report, the PR comment's Mermaid charts): Chromium, Node and npm (from apt when missing:
 # as root, or through sudo -n), and the mermaid package pinned by tests/fixtures/mermaid/package-lock.json
 # (npm ci once). Idempotent: a machine that has them all is left as it is.
 set -euo pipefail
@@ -14,7 +14,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   elif sudo -n true 2>/dev/null; then
     as_root=(sudo -n)
   else
-    echo "make test-mermaid: not root: install ${missing[*]} (apt-get install ${missing[*]}), or the Mermaid tests skip" >&2
+    echo "make browser: not root: install ${missing[*]} (apt-get install ${missing[*]}), or the browser tests skip" >&2
     exit 0
   fi
   "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
