@@ -15,7 +15,6 @@ import html
 import json
 import os
 import re
-import shutil
 from pathlib import Path
 
 import cmarkgfm
@@ -28,47 +27,45 @@ from gitexp.review.vega import manifest
 from gitexp.store.git import Git
 from tests.fake_github import TOKEN
 from tests.review.test_report import assert_fetches_nothing
-from tests.ui.conftest import system_chromium  # noqa: F401 (a fixture)
+from tests.ui.conftest import system_chromium  # noqa: F401, F811 (a fixture, also used by the fixture draw)
 
 REPO = Path(__file__).resolve().parents[2]
 MERMAID_JS = REPO / "tests/fixtures/mermaid/node_modules/mermaid/dist/mermaid.min.js"
-CHROMIUM = Path(shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium")
 GITHUB_URL = "https://github.com/octo/lab.git"
 HOSTILE = 'x"]\n```\n%%{init}%% --> | <b>b</b> [l](http://e) `c` ;'
 DEMO_TRIALS = 6
 
 
 @pytest.fixture(scope="module")
-def draw():
-    """``draw(mermaid source) -> (error or None, kinds of the series drawn)``, by mermaid in headless Chromium."""
-    if not (MERMAID_JS.exists() and CHROMIUM.exists()):
+def draw(system_chromium):
+    """``draw(mermaid source) -> (error or None, kinds of the series drawn)``, by mermaid in headless Chromium.
+
+    It shares the module's one Chromium: Playwright's sync API allows one instance per thread at a time."""
+    if not MERMAID_JS.exists():
         if os.environ.get("CI"):
-            pytest.fail("mermaid or chromium is missing: run make browser")
-        pytest.skip("mermaid or chromium is missing: run make browser")
-    from playwright.sync_api import sync_playwright
+            pytest.fail("mermaid is missing: run make browser")
+        pytest.skip("mermaid is missing: run make browser")
+    context = system_chromium.new_context()
+    page = context.new_page()
+    page.set_content("<html><body></body></html>")
+    page.add_script_tag(path=str(MERMAID_JS))
+    page.evaluate("mermaid.initialize({startOnLoad: false})")
+    counter = iter(range(10_000))
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        page = browser.new_page()
-        page.set_content("<html><body></body></html>")
-        page.add_script_tag(path=str(MERMAID_JS))
-        page.evaluate("mermaid.initialize({startOnLoad: false})")
-        counter = iter(range(10_000))
+    def render(source: str) -> tuple[str | None, list[str]]:
+        answer = page.evaluate(
+            """async ([id, source]) => {
+                try { await mermaid.parse(source); return {svg: (await mermaid.render(id, source)).svg}; }
+                catch (error) { return {error: String(error && error.message || error)}; }
+            }""",
+            [f"chart{next(counter)}", source],
+        )
+        if "error" in answer:
+            return answer["error"], []
+        return None, re.findall(r'<g class="(line|bar)-plot-\d+"', answer["svg"])
 
-        def render(source: str) -> tuple[str | None, list[str]]:
-            answer = page.evaluate(
-                """async ([id, source]) => {
-                    try { await mermaid.parse(source); return {svg: (await mermaid.render(id, source)).svg}; }
-                    catch (error) { return {error: String(error && error.message || error)}; }
-                }""",
-                [f"chart{next(counter)}", source],
-            )
-            if "error" in answer:
-                return answer["error"], []
-            return None, re.findall(r'<g class="(line|bar)-plot-\d+"', answer["svg"])
-
-        yield render
-        browser.close()
+    yield render
+    context.close()
 
 
 def gfm(markdown: str) -> str:
