@@ -219,7 +219,7 @@ class LocalExecutor:
             if trial is None:
                 return None
             self.ahead.append(trial)
-            lock = TrialLock(trial_lock_path(self.common_dir, trial.sweep, trial.name))
+            lock = self.trial_lock(trial.sweep, trial.name)
             if not lock.acquire(worktrees_root(self.common_dir) / trial.ref.key):
                 return None
             self.ahead_locks[trial.ref.key] = lock
@@ -268,7 +268,7 @@ class LocalExecutor:
     def run_locked(self, trial: Trial, pruning: TrialPruning | None) -> tuple[RunOutcome, bool] | None:
         """``run_claimed`` under the trial's lock; None when another runner holds or did it."""
         worktree = self.slots.current()
-        lock = self.ahead_locks.pop(trial.ref.key, None) or TrialLock(trial_lock_path(self.common_dir, trial.sweep, trial.name))
+        lock = self.ahead_locks.pop(trial.ref.key, None) or self.trial_lock(trial.sweep, trial.name)
         if lock.fd is None and not lock.acquire(worktree):
             return None
         stop = stop_request_path(self.common_dir, trial.sweep, trial.name)
@@ -290,6 +290,10 @@ class LocalExecutor:
         finally:
             clear_stop_request(stop)
             lock.release()
+
+    def trial_lock(self, sweep: str, name: str) -> TrialLock:
+        """The flock of trial ``sweep/name``, naming this runner's worker to whoever reads who holds it."""
+        return TrialLock(trial_lock_path(self.common_dir, sweep, name), worker=self.claims.runner.worker)
 
     def shared_meanwhile(self, trial: Trial) -> bool:
         """Whether ``trial``'s sweep was pushed to a remote since this run began: its workers take it from
@@ -340,7 +344,7 @@ class LocalExecutor:
         recover(self.git, Ledger(self.git).prefixes())
         for claim in self.claims.known().values():
             sweep, _, name = claim.key.partition("/")
-            lock = TrialLock(trial_lock_path(self.common_dir, sweep, name))
+            lock = self.trial_lock(sweep, name)
             if self.claims.from_this_clone(claim) and lock.acquire(worktrees_root(self.common_dir) / claim.key):
                 try:
                     self.claims.release(claim)

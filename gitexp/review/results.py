@@ -584,7 +584,7 @@ def _running(trial: Trial, holder: dict, claim: tuple[str | None, Claim] | None)
     return RunningTrial(
         trial.ref.key,
         "local" if holder else "remote",
-        worker=found.worker or None,
+        worker=holder.get("worker") or found.worker or None,  # the lock names it before the claim is written
         host=holder.get("host") or found.host or None,
         pid=holder.get("pid") or found.pid,
         remote=remote,

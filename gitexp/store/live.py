@@ -18,6 +18,8 @@ from gitexp.store.locks import held_by
 from gitexp.store.records import QUEUED, RUNNING, Trial
 from gitexp.store.remote import tracked_claims
 
+HOLDER_READS, HOLDER_READ_PAUSE = 20, 0.005  # up to 0.1 s for a runner between its flock and its write
+
 
 @dataclass(frozen=True)
 class LiveClaims:
@@ -36,7 +38,12 @@ class LiveClaims:
     def holder(self, trial: Trial) -> dict | None:
         """Who holds the trial now: its lock's holder here (pid, host, worktree), ``{}`` for a live claim
         on a remote, None when nobody does."""
-        local = held_by(trial_lock_path(self.common_dir, trial.sweep, trial.name))
+        local = held_by(path := trial_lock_path(self.common_dir, trial.sweep, trial.name))
+        for _ in range(HOLDER_READS):  # {}: its runner took the flock and is writing who it is; read again
+            if local != {}:
+                break
+            time.sleep(HOLDER_READ_PAUSE)
+            local = held_by(path)
         if local is None and trial.ref.key in self.elsewhere:
             return {}
         return local

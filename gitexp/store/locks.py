@@ -22,6 +22,7 @@ from pathlib import Path
 class TrialLock:
     path: Path
     fd: int | None = None
+    worker: str = ""  # the runner's worker id: ``status`` names it before the runner's claim is written
 
     def acquire(self, worktree: Path) -> bool:
         """Take the claim without waiting; False when another process holds it."""
@@ -29,6 +30,8 @@ class TrialLock:
         if fd is None:
             return False
         holder = {"pid": os.getpid(), "host": socket.gethostname(), "worktree": str(worktree)}
+        if self.worker:
+            holder["worker"] = self.worker
         try:
             os.ftruncate(fd, 0)
             os.write(fd, json.dumps(holder).encode())

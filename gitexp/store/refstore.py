@@ -112,9 +112,16 @@ class LocalRefs:
         return self._packed
 
     def _write(self, updates: Sequence[RefUpdate], message: str) -> bool:
-        """``updates`` all or nothing: packed unless they only touch transient refs (or packing is off)."""
-        lasting = any(u.new != ZERO_OID and not u.ref.startswith(TRANSIENT_NAMESPACES) for u in updates)
-        packed = self.packed() if lasting else None
+        """``updates`` all or nothing: packed when they write a lasting ref and no transient one (or packing is off).
+
+        An update to the value a ref has already is a check, not a write; a
+        transient ref written in a packed transaction would land in packed-refs,
+        and deleting it again would rewrite packed-refs (impossible on a full disk).
+        """
+        transient = [u.ref.startswith(TRANSIENT_NAMESPACES) for u in updates]
+        lasting = any(u.new not in (ZERO_OID, u.old) and not t for u, t in zip(updates, transient))
+        loose = any(u.new != ZERO_OID and t for u, t in zip(updates, transient))
+        packed = self.packed() if lasting and not loose else None
         if packed is None:
             return self.git.try_update_refs(updates, message)
         with pending_write(self.git) as write:

@@ -2,7 +2,9 @@
 
 import io
 import json
+import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -10,6 +12,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+
+from gitexp.store.layout import trial_lock_path
+from gitexp.store.locks import TrialLock
 
 SCHEMA = json.loads((Path(__file__).parent / "status.schema.json").read_text())
 
@@ -41,6 +46,12 @@ def status_json(run_gitexp, cwd: Path) -> dict:
     return data
 
 
+def claimed(status: dict, name: str) -> list[dict]:
+    """The running trials of sweep ``name``, once each has its claim's heartbeat; [] until then."""
+    running = {sweep["name"]: sweep for sweep in status["sweeps"]}[name]["running"]
+    return running if all(trial["heartbeat_age"] is not None for trial in running) else []
+
+
 def test_status_json_of_a_finished_a_queued_and_a_running_sweep(slow_project, run_gitexp):
     root = slow_project.root
     assert run_gitexp(root, "queue", "--name", "done", "--set", "train.lr=[0.05, 0.1]").code == 0
@@ -59,8 +70,9 @@ def test_status_json_of_a_finished_a_queued_and_a_running_sweep(slow_project, ru
     run = start_run(root, "slow")
     try:
         deadline = time.monotonic() + 30
-        while not (running := {s["name"]: s for s in status_json(run_gitexp, root)["sweeps"]}["slow"]["running"]):
-            assert run.poll() is None and time.monotonic() < deadline, "the slow trial never showed as running"
+        # Running from its flock on; its claim (the heartbeat) is written a moment later: wait for both.
+        while not (running := claimed(status_json(run_gitexp, root), "slow")):
+            assert run.poll() is None and time.monotonic() < deadline, "the slow trial never showed as running and claimed"
             time.sleep(0.1)
     finally:
         assert run.wait(60) == 0, run.stderr.read()
@@ -69,6 +81,19 @@ def test_status_json_of_a_finished_a_queued_and_a_running_sweep(slow_project, ru
     assert trial["worker"] == f"local-{trial['host']}-{run.pid}" and trial["remote"] is None
     assert 0 <= trial["heartbeat_age"] < 30
     assert status_json(run_gitexp, root)["totals"]["counts"]["succeeded"] == 3
+
+
+def test_status_json_names_the_worker_of_a_trial_locked_but_not_claimed_yet(project, run_gitexp):
+    """A run takes a trial's flock before it writes the trial's claim: in between, the lock names the worker."""
+    assert run_gitexp(project.root, "queue", "--name", "s", "--set", "train.lr=0.3").code == 0
+    lock = TrialLock(trial_lock_path(project.common_dir(), "s", "t001"), worker="local-box-42")
+    assert lock.acquire(project.root / "slot")
+    try:
+        [trial] = {s["name"]: s for s in status_json(run_gitexp, project.root)["sweeps"]}["s"]["running"]
+    finally:
+        lock.release()
+    assert trial["trial"] == "s/t001" and trial["where"] == "local" and trial["pid"] == os.getpid()
+    assert trial["worker"] == "local-box-42" and trial["host"] == socket.gethostname() and trial["heartbeat_age"] is None
 
 
 def blocks(out: str) -> list[str]:

@@ -126,6 +126,20 @@ def test_transient_refs_stay_loose(repo: Git):
     assert "refs/gitexp/claims/s/t001" in loose_files(repo)
 
 
+def test_a_claim_taken_beside_a_branch_check_or_a_result_stays_loose(repo: Git):
+    """A claim is taken with its trial's branch checked (an update to the value it has) and, by a worker, with the
+    last result: in packed-refs it would make its deletion rewrite packed-refs, which a full disk refuses."""
+    a, b, c = commits(repo, 3)
+    store = LocalRefs(repo)
+    assert store.swap([RefUpdate("refs/heads/exp/s/t001", a, ZERO_OID), RefUpdate("refs/heads/exp/s/t002", b, ZERO_OID)])
+    assert store.swap([RefUpdate("refs/heads/exp/s/t001", a, a), RefUpdate("refs/gitexp/claims/s/t001", c, ZERO_OID)])
+    result = [RefUpdate("refs/heads/exp/s/t001", b, a), RefUpdate("refs/gitexp/claims/s/t001", ZERO_OID, c)]
+    assert store.swap([*result, RefUpdate("refs/heads/exp/s/t002", b, b), RefUpdate("refs/gitexp/claims/s/t002", c, ZERO_OID)])
+    packed = (repo.common_dir() / "packed-refs").read_text()
+    assert "refs/gitexp/claims/" not in packed and "refs/gitexp/claims/s/t002" in loose_files(repo)
+    assert refs(repo)["refs/heads/exp/s/t001"] == b and "refs/gitexp/claims/s/t001" not in refs(repo)
+
+
 def test_recover_removes_the_locks_a_killed_write_held_at_once(repo: Git):
     """A write killed inside its transaction: its journal entry names its locks, so the next writer needs no minute's wait."""
     common = repo.common_dir()
