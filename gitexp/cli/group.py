@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import click
-from click.utils import make_default_short_help
 
 from gitexp import __version__
 from gitexp.cli.environment import Environment, pass_environment
@@ -55,13 +54,18 @@ class SectionedGroup(click.Group):
         for title, names in sections:
             if names:
                 with formatter.section(title):
-                    formatter.write_dl([(name.ljust(longest), make_default_short_help(listed[name], width)) for name in names])
+                    formatter.write_dl([(name.ljust(longest), shortened(listed[name], width)) for name in names])
 
     def short_helps(self) -> dict[str, str | None]:
         """Each command's one-line help (None for a hidden one), from the table for those not imported yet."""
         helps = {name: help for name, (_, help) in self.lazy_commands.items()}
         helps.update({name: None if command.hidden else command.get_short_help_str(10**6) for name, command in self.commands.items()})
         return helps
+
+
+def shortened(short_help: str, width: int) -> str:
+    """The line cut to ``width`` as click cuts a command's own (with "...")."""
+    return click.Command(None, help=short_help).get_short_help_str(width)
 
 
 def load_command(where: str) -> click.Command:
