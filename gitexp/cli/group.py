@@ -41,6 +41,12 @@ class SectionedGroup(click.Group):
             command.epilog = examples_epilog(EXAMPLES[path])
         return command
 
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and args[0] not in self.list_commands(ctx) and not ctx.resilient_parsing:
+            for name in self.lazy_commands:  # an unknown name: click suggests close ones among the loaded commands
+                self.get_command(ctx, name)
+        return super().resolve_command(ctx, args)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         if ctx.parent is not None:  # a subgroup (gitexp ci): one plain list
             super().format_commands(ctx, formatter)

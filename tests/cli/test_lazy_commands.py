@@ -57,3 +57,9 @@ def test_an_unknown_command_is_refused_without_importing_any(tmp_path):
     ctx = click.Context(cli)
     assert cli.get_command(ctx, "nope") is None
     assert "nope" not in cli.list_commands(ctx)
+
+
+def test_a_mistyped_command_is_refused_with_the_close_ones(run_gitexp, tmp_path):
+    result = run_gitexp(tmp_path, "stat")
+    assert result.code == 2
+    assert result.err.strip() == "gitexp: error: No such command 'stat'. Did you mean 'status'? (see gitexp --help)"
