@@ -6,12 +6,14 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
 from gitexp.terminal import json_text, terminal_text
+
+if TYPE_CHECKING:  # rich is imported when a command draws with it, not for plain lines
+    from rich.console import Console
 
 
 def _working_directory() -> Path:
@@ -39,6 +41,8 @@ class Environment:
 
     @property
     def console(self) -> Console:
+        from rich.console import Console
+
         # Off a terminal (pipes, CI logs) tables are not cut to 80 columns.
         width = None if self.interactive else 240
         # No colour system at all, not rich's no_color (which keeps bold and reverse): https://no-color.org

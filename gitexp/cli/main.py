@@ -8,19 +8,7 @@ from __future__ import annotations
 
 import click
 
-# Commands live in their own modules; importing them registers them on the group.
-from gitexp.cli.commands import archive as _archive  # noqa: F401
-from gitexp.cli.commands import check as _check  # noqa: F401
-from gitexp.cli.commands import ci as _ci  # noqa: F401
-from gitexp.cli.commands import control as _control  # noqa: F401
-from gitexp.cli.commands import core as _core  # noqa: F401
-from gitexp.cli.commands import demo as _demo  # noqa: F401
-from gitexp.cli.commands import diff as _diff  # noqa: F401
-from gitexp.cli.commands import k8s as _k8s  # noqa: F401
-from gitexp.cli.commands import review as _review  # noqa: F401
-from gitexp.cli.commands import slurm as _slurm  # noqa: F401
-from gitexp.cli.commands import ui as _ui  # noqa: F401
-from gitexp.cli.commands import worker as _worker  # noqa: F401
+# Commands are imported when they run (gitexp.cli.group's lazy loading), not here.
 from gitexp.cli.environment import Environment
 from gitexp.cli.group import cli
 from gitexp.errors import GitexpError

@@ -9,12 +9,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-
-from rich.console import RenderableType
-from rich.live import Live
+from typing import TYPE_CHECKING
 
 from gitexp.cli.environment import Environment
 from gitexp.errors import UsageError
+
+if TYPE_CHECKING:  # rich is imported when a view is drawn: status and show without --watch never load it
+    from rich.console import RenderableType
 
 DEFAULT_INTERVAL = 2.0  # seconds, in a terminal
 
@@ -32,6 +33,8 @@ def watch_interval(environment: Environment, interval: float | None) -> float:
 
 def watch(environment: Environment, view: View, interval: float) -> None:
     """Show ``view()`` every ``interval`` seconds until it says there is nothing left to watch (shown once more)."""
+    from rich.live import Live
+
     console = environment.console
     if environment.interactive:
         with Live(console=console, auto_refresh=False) as live:

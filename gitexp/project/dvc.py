@@ -20,7 +20,6 @@ command) and ``execution.repro_server`` (a warm DVC forking one child per repro)
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import json
 import os
 import posixpath
@@ -50,6 +49,8 @@ def dvc_argv(*args: str) -> list[str]:
 
 def dvc_version() -> str | None:
     """The version of the DVC ``dvc_argv`` runs (this interpreter's), read from its metadata without importing it."""
+    import importlib.metadata  # with its email parsers, only for --version: not on every command's path
+
     try:
         return importlib.metadata.version("dvc")
     except importlib.metadata.PackageNotFoundError:

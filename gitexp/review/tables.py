@@ -8,13 +8,13 @@ import json
 import math
 import re
 from collections.abc import Iterator
-from typing import Any
-
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from gitexp.review.results import ResultsTable, Row
 from gitexp.terminal import terminal_text
+
+if TYPE_CHECKING:  # rich is imported by to_rich: status, --json and --csv never load it
+    from rich.table import Table
 
 
 STREAM_ROWS = 500  # rows per piece of streamed JSON and CSV
@@ -178,6 +178,9 @@ STATUS_STYLES = {"succeeded": "green", "failed": "red", "running": "yellow", "qu
 
 
 def to_rich(table: ResultsTable) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
     rich_table = Table(show_lines=False, header_style="bold")
     for index, header in enumerate(_headers(table)):
         # Text: user values are never markup (a [link=...] would be an OSC 8 hyperlink), nor terminal controls

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import click
-from rich.text import Text
 
 from gitexp.cli.completion import complete_names, complete_sweeps
 from gitexp.cli.environment import Environment, pass_environment
@@ -208,6 +207,8 @@ def status(environment: Environment, sweeps, as_json, watch, interval):
         return
 
     def view():
+        from rich.text import Text
+
         statuses = sweep_statuses(git, names)
         return Text(terminal_text(status_text(statuses))), any(entry.active for entry in statuses)
 
@@ -328,6 +329,8 @@ def show(environment: Environment, sweeps, sort_by, sort_order, as_json, as_csv,
     if every is not None:
 
         def view():  # counts first: a table read after them is at least as new, so the last one is final
+            from rich.text import Text
+
             active = any(entry.active for entry in sweep_statuses(git, list(sweeps) or None))
             current = results()
             return (to_rich(current) if current.rows else Text(NO_SWEEPS)), active
