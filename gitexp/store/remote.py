@@ -129,8 +129,9 @@ def sync_mirror(git: Git, remote: Remote, namespaces: Sequence[str]) -> bool:
     """Bring this clone's mirror of the remote's ``namespaces`` up to date; True when anything there moved.
 
     One ``ls-remote`` says what the remote holds; only the refs whose values
-    differ from the mirror's are fetched (by namespace when there are many),
-    and the mirror's refs the remote no longer has are dropped. A poll that
+    differ from the mirror's are fetched (by namespace when there are many;
+    sweep records as listed, see ``_listed``), and the mirror's refs the remote
+    no longer has are dropped. A poll that
     finds nothing new costs the listing, not a fetch of every finished trial.
     """
     inside = lambda ref: any(ref == ns or (ns.endswith("/") and ref.startswith(ns)) for ns in namespaces)  # noqa: E731
@@ -143,10 +144,22 @@ def sync_mirror(git: Git, remote: Remote, namespaces: Sequence[str]) -> bool:
         git.fetch(remote.spec, [mirror_refspec(remote, ns) if ns.endswith("/") else f"+{ns}:{remote.tracking(ns)}" for ns in namespaces], prune=True)
         return True
     if moved:
-        git.fetch(remote.spec, [f"+{ref}:{remote.tracking(ref)}" for ref in moved], prune=False)
+        git.fetch(remote.spec, [f"+{_listed(ref, there[ref])}:{remote.tracking(ref)}" for ref in moved], prune=False)
     if gone:
         git.try_update_refs(gone, "gitexp: the remote dropped them")
     return bool(moved or gone)
+
+
+def _listed(ref: str, oid: str) -> str:
+    """What to fetch of a moved ``ref``: a sweep record as the listing had it (by id), any other ref as it is now.
+
+    A record fetched as it is now may be newer than the listing, and name trials
+    created since, whose branches the listing lacked: a view with the record but
+    not those trials would let a driver's compare-and-swap on the record land,
+    growing the sweep past its budget. A record as old as the listing, or older
+    than the trials, only loses that swap.
+    """
+    return oid if ref.startswith(SWEEPS_NAMESPACE) else ref
 
 
 def _pattern(namespace: str) -> str:

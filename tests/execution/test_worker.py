@@ -262,7 +262,8 @@ def queue_file(git: Git, name: str, text: str) -> None:
     queue_sweep(git, QueueRequest(load_sweep_file(git.root / f"{name}.yaml"), name))
 
 
-def test_two_workers_grow_a_bayes_sweep_on_the_remote_once(kit, logging_project, runs_log, tmp_path):
+@pytest.mark.parametrize("count", [2, 3])  # a third worker polls and grows beside them: the race for the budget is likelier
+def test_two_workers_grow_a_bayes_sweep_on_the_remote_once(kit, logging_project, runs_log, tmp_path, count):
     queue_file(
         logging_project,
         "bo",
@@ -278,10 +279,10 @@ def test_two_workers_grow_a_bayes_sweep_on_the_remote_once(kit, logging_project,
     )
     assert [t.name for t in Ledger(logging_project).trials()] == ["t001", "t002"]  # queue writes the first batch
     remote = kit.make_remote(logging_project, tmp_path / "remote.git")
-    clones = [kit.clone(remote.root, tmp_path / f"w{i}") for i in range(2)]
+    clones = [kit.clone(remote.root, tmp_path / f"w{i}") for i in range(count)]
     workers = [kit.gitexp(c.root, "worker", "--remote", "origin", "--worker-id", f"w{i}", *FAST) for i, c in enumerate(clones)]
     outputs = [proc.communicate(timeout=180) for proc in workers]
-    assert [proc.returncode for proc in workers] == [0, 0], outputs
+    assert [proc.returncode for proc in workers] == [0] * count, outputs
 
     trials = remote_trials(clones[0])
     assert sorted(trials) == [f"bo/t00{i}" for i in range(1, 7)]  # the workers wrote t003..t006, no more
@@ -426,6 +427,54 @@ def test_a_poll_fetches_only_what_moved_on_the_remote(kit, project, tmp_path):
     now = here.ref_oids("refs/gitexp/remotes/origin/")
     assert "refs/gitexp/remotes/origin/heads/exp/s/t003" not in now
     assert now["refs/gitexp/remotes/origin/heads/exp/s/t001"] == project.rev_parse("exp/s/t002")
+
+
+def test_a_poll_never_mirrors_a_sweep_record_newer_than_the_listing(kit, project, tmp_path):
+    """Another runner grows the sweep between a poll's listing and its fetch: the record stays as listed.
+
+    Fetched as it was by then, the record would name a trial whose branch the
+    listing lacked, and a driver reading that view would grow the sweep past its
+    budget (its compare-and-swap on the record would land).
+    """
+    from gitexp.store.remote import served_namespaces, sync_mirror
+
+    kit.queue(project, "s", "train.lr=[0.1, 0.2, 0.3]")
+    remote = kit.make_remote(project, tmp_path / "remote.git")
+    here = kit.clone(remote.root, tmp_path / "here")
+    origin = resolve_remote(here, "origin")
+    namespaces = served_namespaces(["exp/"], ("s",))
+    sync_mirror(here, origin, namespaces)
+    record = "refs/gitexp/sweeps/s"
+
+    def grow() -> str:  # a record moved on its history, and the trial it names, in one transaction
+        old = remote.rev_parse(record)
+        new = remote.commit_tree(f"{old}^{{tree}}", "gitexp: queue s", [old])
+        tip = remote.rev_parse("refs/heads/exp/s/t001")
+        remote.run("update-ref", "--stdin", input=f"update {record} {new} {old}\ncreate refs/heads/exp/s/t00{len(grown) + 4} {tip}\n")
+        grown.append(new)
+        return new
+
+    grown: list[str] = []
+    listed = grow()
+    listing = here.ls_remote
+
+    def listing_then_growth(*args):
+        found = listing(*args)
+        grow()
+        return found
+
+    here.ls_remote = listing_then_growth
+    assert sync_mirror(here, origin, namespaces) is True
+    mirrored = here.ref_oids("refs/gitexp/remotes/origin/")
+    assert mirrored["refs/gitexp/remotes/origin/gitexp/sweeps/s"] == listed  # not grown[1], whose t005 it lacks
+    assert "refs/gitexp/remotes/origin/heads/exp/s/t004" in mirrored
+    assert "refs/gitexp/remotes/origin/heads/exp/s/t005" not in mirrored
+
+    here.ls_remote = listing
+    assert sync_mirror(here, origin, namespaces) is True  # the next poll brings both
+    mirrored = here.ref_oids("refs/gitexp/remotes/origin/")
+    assert mirrored["refs/gitexp/remotes/origin/gitexp/sweeps/s"] == grown[1]
+    assert "refs/gitexp/remotes/origin/heads/exp/s/t005" in mirrored
 
 
 def hand_made_result(git: Git, trial) -> str:
