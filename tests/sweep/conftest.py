@@ -1,3 +1,5 @@
+import textwrap
+
 import pytest
 
 
@@ -13,3 +15,15 @@ def refused():
         return message
 
     return check
+
+
+@pytest.fixture
+def write(tmp_path):
+    """``write(text, name)``: a sweep file of the dedented text in tmp_path."""
+
+    def write(text: str, name: str = "sweep.yaml"):
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    return write

@@ -1,5 +1,4 @@
 import json
-import textwrap
 
 import pytest
 
@@ -69,16 +68,6 @@ build:
 run:
   cmd: python3 train.py --batch-size={{ batch_size }} --lr={{ lr }}
 """
-
-
-@pytest.fixture
-def write(tmp_path):
-    def write(text: str, name: str = "sweep.yaml"):
-        path = tmp_path / name
-        path.write_text(textwrap.dedent(text))
-        return path
-
-    return write
 
 
 def load(write, text: str) -> SweepSpec:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import textwrap
 
 import pytest
 from hypothesis import given, settings
@@ -124,16 +123,6 @@ command:
 
 def target(key: str, file: str | None = None) -> ParamTarget:
     return ParamTarget(file, key)
-
-
-@pytest.fixture
-def write(tmp_path):
-    def write(text: str, name: str = "sweep.yaml"):
-        path = tmp_path / name
-        path.write_text(textwrap.dedent(text))
-        return path
-
-    return write
 
 
 def axes_of(spec) -> dict[str, object]:
