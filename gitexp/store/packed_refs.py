@@ -85,6 +85,9 @@ class PackedRefs:
             relocked()
             for ref in loose:
                 self._unlink_loose(ref)
+            # Between the two locks another writer may have committed other refs: start from its file, not
+            # ours (our refs cannot have moved: their <ref>.lock files are held throughout).
+            traits, packed = self._read()
         for update in updates:
             if update.new == ZERO_OID:
                 packed.pop(update.ref, None)

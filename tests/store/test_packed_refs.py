@@ -164,3 +164,28 @@ def test_another_writers_packed_refs_lock_is_not_removed(repo: Git):
     (writes_dir(common) / "99-dead.json").write_text(json.dumps({"locks": [], "packed_lock": 1}))
     recover(repo, ["exp/"])
     assert (common / "packed-refs.lock").exists()
+
+
+def test_a_writer_between_folding_loose_refs_and_the_update_keeps_its_update(repo: Git, monkeypatch):
+    """Folding loose refs releases packed-refs.lock for a moment; whoever commits then must not be overwritten
+    (seen as a result of gitexp run -j 2 that went back to its queued trial commit)."""
+    from gitexp.store import packed_refs
+
+    old, new, other = commits(repo, 3)
+    repo.run("update-ref", "refs/heads/exp/s/t001", old)  # loose: the first transaction folds it in
+    assert LocalRefs(repo).swap([RefUpdate("refs/heads/exp/s/t002", old, ZERO_OID)], message="queue")
+    take = packed_refs.FileLock.take
+    between = []
+
+    def take_after_another_writer(lock):
+        if lock.path.name == "packed-refs.lock" and hasattr(lock, "inode") and not between:
+            between.append(packed_refs.PackedRefs(lock.path.parent, lambda: "t <t@t> 0 +0000").transact(
+                [RefUpdate("refs/heads/exp/s/t002", other, old)], "result t002"))
+        take(lock)
+
+    monkeypatch.setattr(packed_refs.FileLock, "take", take_after_another_writer)
+    assert LocalRefs(repo).swap([RefUpdate("refs/heads/exp/s/t001", new, old)], message="result t001")
+
+    assert between == [True]
+    assert refs(repo)["refs/heads/exp/s/t001"] == new
+    assert refs(repo)["refs/heads/exp/s/t002"] == other  # the other writer's result, not undone
