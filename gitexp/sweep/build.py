@@ -10,8 +10,8 @@ from pathlib import Path
 from gitexp.errors import UsageError
 from gitexp.sweep.expr import parse_data, parse_set
 from gitexp.sweep.files import read_sweep_file, validate_in_file
-from gitexp.sweep.script import script_sweep
 from gitexp.sweep.pruner import PrunerSpec, parse_pruner
+from gitexp.sweep.script import script_sweep
 from gitexp.sweep.space import Space
 from gitexp.sweep.spec import Objective, SweepSpec, spec_from_flags
 

@@ -27,6 +27,7 @@ from typing import Any, Callable, Mapping
 
 from gitexp.errors import UsageError
 from gitexp.numbers import finite
+from gitexp.sweep.options import check_options
 from gitexp.sweep.space import closest_hint
 
 
@@ -149,17 +150,7 @@ def _normal_goal(goal: Any, where: str) -> str:
 
 
 def _checked_options(name: str, options: dict, where: str) -> dict:
-    known = PRUNER_OPTIONS[name]
-    for key, value in options.items():
-        option = known.get(key)
-        if option is None:
-            valid = f"its options are {', '.join(known)}" if known else "it takes no options"
-            raise UsageError(f"{where}: the {name} pruner has no option {key!r}{closest_hint(str(key), known)}: {valid}")
-        if not option.accepts(value):
-            raise UsageError(f"{where}: {name} pruner option {key} must be {option.expected}, got {value!r}")
-    for key, option in known.items():
-        if option.required and key not in options:
-            raise UsageError(f"{where}: the {name} pruner needs the option {key} ({option.expected})")
+    check_options(options, PRUNER_OPTIONS[name], f"the {name} pruner", f"{name} pruner", prefix=f"{where}: ")
     if name == "threshold" and not ({"lower", "upper"} & set(options)):
         raise UsageError(f"{where}: the threshold pruner needs lower or upper (or both): the bounds a value must stay within")
     if "wrapped" in options:

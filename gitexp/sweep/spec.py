@@ -36,6 +36,7 @@ from typing import Any, Callable
 from gitexp.errors import UsageError
 from gitexp.numbers import finite, is_number
 from gitexp.sweep.expr import parse_data, parse_set
+from gitexp.sweep.options import check_options
 from gitexp.sweep.pruner import PrunerSpec
 from gitexp.sweep.space import ParamTarget, Space, closest_hint, exact
 
@@ -258,17 +259,7 @@ class SweepSpec:
             raise UsageError("the nsga2 sampler is for several objectives: list them under objective, or use sampler: tpe")
 
     def _validate_options(self):
-        known = _STRATEGY_OPTIONS[self.strategy]
-        for name, value in self.options.items():
-            option = known.get(name)
-            if option is None:
-                valid = f"its options are {', '.join(known)}" if known else "it takes no options"
-                raise UsageError(f"the {self.strategy} strategy has no option {name!r}{closest_hint(name, known)}: {valid}")
-            if not option.accepts(value):
-                raise UsageError(f"{self.strategy} option {name} must be {option.expected}, got {value!r}")
-        for name, option in known.items():
-            if option.required and name not in self.options:
-                raise UsageError(f"the {self.strategy} strategy needs the option {name} ({option.expected})")
+        check_options(self.options, _STRATEGY_OPTIONS[self.strategy], f"the {self.strategy} strategy", self.strategy)
 
     def _validate_max_trials(self):
         max_trials = self.max_trials
