@@ -17,6 +17,7 @@ import yaml
 
 from gitexp.store.git import Git
 from gitexp.store.records import Ledger
+from tests.sweep.test_files import POLYAXON_0_FILE  # Polyaxon's page (seed 000), verbatim
 
 # Grid.ai's main.py: numpy does the work, dvclive logs the metric. Under --strategy none the flags come
 # as written ("uniform(1e-5, 1e-1, 3)", "[1, 2, 3, 4]") and the script reads them itself, as the page says.
@@ -161,31 +162,8 @@ def test_grid_ai_range_gives_one_three_five_seven_nine_and_plain_flags_pass_as_w
     assert "beta=5" in git.run("log", "-1", "--format=%s", queued[2].tip)  # git log explains the trial
 
 
-# Polyaxon's page (seed 000), its polyaxonfile.yml verbatim.
-POLYAXON_FILE = """\
----
-version: 1
-
-project:
-  name: mnist
-
-declarations:
-  batch_size: 128
-
-matrix:
-  lr:
-    logspace: 0.01:0.1:5
-
-run:
-  image: tensorflow/tensorflow:1.4.1-py3
-  steps:
-    - pip install scikit-learn
-  cmd: python3 train.py --batch-size={{ batch_size }} --lr={{ lr }}
-"""
-
-
 def test_polyaxon_group_file_with_run_cmd_runs_five_trials_with_numpys_logspace(tmp_path, run_gitexp):
-    git = plain_repo(tmp_path / "polyaxon", {"train.py": TRAIN_PY, "polyaxonfile.yml": POLYAXON_FILE})
+    git = plain_repo(tmp_path / "polyaxon", {"train.py": TRAIN_PY, "polyaxonfile.yml": POLYAXON_0_FILE})
 
     result = run_gitexp(git.root, "run", "-j", "2", "--sweep", "polyaxonfile.yml", "--metrics", "results.json")
 
