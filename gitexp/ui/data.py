@@ -61,7 +61,7 @@ def experiments(view: View) -> dict[str, Any]:
                 parent.setdefault("metrics", safe(row.metrics))
                 parent.setdefault("sweeps", []).append(row.sweep)
                 continue
-            rows.append(_trial_json(row, params, oid, created[row.sweep]))
+            rows.append(_trial_json(table, row, params, oid, created[row.sweep]))
     trials = [row for row in rows if row["kind"] == "trial"]
     columns = list(dict.fromkeys([key for found in baseline_params.values() for key in found] + table.param_columns))
     return {
@@ -91,11 +91,15 @@ def _commit_of(git: Git, sweep: Sweep, order: dict[str, int]) -> str | None:
     return parents[0] if parents and parents[0] in order else None
 
 
-def _trial_json(row: Row, params: dict[str, Any], parent: str, created: str) -> dict[str, Any]:
-    found = safe({**row.to_json(), "params": params})
+def _trial_json(table: ResultsTable, row: Row, params: dict[str, Any], parent: str, created: str) -> dict[str, Any]:
+    """A trial's row; in a multi-objective sweep with ``pareto`` (show's mark: front, the front's number,
+    infeasible or -) and ``pareto_front`` (the number, to sort by)."""
+    found = safe({**table.row_json(row), "params": params})
     step = row.metrics.get("step") if row.status == RUNNING else None
     found.update({"id": f"{row.sweep}/{row.name}", "kind": "trial", "parent": parent, "created": created})
     found.update({"host": row.host, "step": step})
+    if row.sweep in table.pareto:
+        found["pareto"] = table.pareto_mark(row)
     return found
 
 

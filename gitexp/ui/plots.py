@@ -17,7 +17,7 @@ from gitexp.review import dvc_plots
 from gitexp.review.progress import sweep_progress
 from gitexp.review.report import DVCLIVE_PLOTS_DIR, choose_ranking, dvclive_curves, parse_step_tsv
 from gitexp.review.results import Row, collect_results
-from gitexp.review.sweep_views import sweep_views
+from gitexp.review.sweep_views import Fronts, sweep_views
 from gitexp.store.git import Git
 from gitexp.store.layout import checked_out_commit
 from gitexp.store.live import LiveClaims
@@ -63,14 +63,18 @@ def step_curves(git: Git, rows: list[Row], trials: list[Trial]) -> dict[str, dic
 
 
 def sweep_plots(git: Git, sweep: str) -> dict[str, Any]:
-    """``{"sweep", "metric", "goal", "declared", "views"}``: the sweep's views against its objective
-    (or the metric the report would rank by); no views when no trial has a number for it yet."""
+    """``{"sweep", "metric", "goal", "declared", "objectives", "views"}``: the sweep's views against its objective
+    (or the metric the report would rank by), its Pareto front when it has several objectives (``objectives``:
+    ``[[metric, goal]]``, empty for one); no views when no trial has a number for it yet."""
     table = collect_results(git, [sweep])
     rows = [row for row in table.rows if not row.is_baseline]
     ranking = choose_ranking(rows, table.metric_columns, table.objectives.get(sweep))
     if ranking is None:
-        return {"sweep": sweep, "metric": None, "goal": None, "declared": False, "views": []}
+        return {"sweep": sweep, "metric": None, "goal": None, "declared": False, "objectives": [], "views": []}
     trials = [{"id": f"{row.sweep}/{row.name}", "params": row.params, "metrics": row.metrics} for row in rows]
     curve = [(f"{sweep}/{name}", best) for name, best in sweep_progress(rows, ranking.metric, ranking.goal).best_so_far]
-    views = sweep_views(trials, table.param_columns, ranking.metric, ranking.goal, curve)
-    return safe({"sweep": sweep, "metric": ranking.metric, "goal": ranking.goal, "declared": ranking.declared, "views": views})
+    fronts = Fronts.of(table.pareto[sweep], sweep) if sweep in table.pareto else None
+    views = sweep_views(trials, table.param_columns, ranking.metric, ranking.goal, curve, fronts)
+    objectives = [list(objective) for objective in fronts.objectives] if fronts and len(fronts.objectives) > 1 else []
+    return safe({"sweep": sweep, "metric": ranking.metric, "goal": ranking.goal, "declared": ranking.declared,
+                 "objectives": objectives, "views": views})

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from gitexp.review.sweep_views import BRUSH, axis_positions, best_so_far, param_scatter, parallel_coordinates, sweep_views
+from gitexp.review.sweep_views import BRUSH, Fronts, axis_positions, best_so_far, param_scatter, parallel_coordinates, sweep_views
 
 TRIALS = [
     {"id": "s/t001", "params": {"train.lr": 0.01, "opt": "sgd"}, "metrics": {"test.acc": 0.5}},
@@ -55,3 +55,24 @@ def test_the_scatter_has_a_panel_per_numeric_param_and_plain_field_names():
     assert all("." not in field for row in spec["data"]["values"] for field in row)  # Vega-Lite reads a dot as nesting
     assert spec["spec"]["encoding"]["y"]["title"] == "test.acc"
     assert [view["name"] for view in sweep_views(TRIALS, ["train.lr"], "test.acc", "maximize", [])] == ["parallel", "scatter", "best"]
+
+
+def test_a_two_objective_sweep_gets_a_pareto_view_and_its_front_stands_out_in_the_parallel_coordinates():
+    trials = [
+        {"id": "s/t001", "params": {"lr": 0.1}, "metrics": {"acc": 0.9, "ms": 30}},
+        {"id": "s/t002", "params": {"lr": 0.2}, "metrics": {"acc": 0.8, "ms": 10}},
+        {"id": "s/t003", "params": {"lr": 0.3}, "metrics": {"acc": 0.7, "ms": 40}},  # worse in both than t001
+        {"id": "s/t004", "params": {"lr": 0.4}, "metrics": {"acc": 0.95, "ms": 99}},  # breaks a constraint
+    ]
+    fronts = Fronts((("acc", "maximize"), ("ms", "minimize")), {"s/t001": 1, "s/t002": 1, "s/t003": 2}, frozenset({"s/t004"}))
+
+    views = sweep_views(trials, ["lr"], "acc", "maximize", [], fronts)
+    assert [view["name"] for view in views] == ["pareto", "parallel", "scatter", "best"]
+    chart = views[0]["spec"]
+    assert {row["id"]: row["pareto"] for row in chart["data"]["values"]} == {
+        "s/t001": "front", "s/t002": "front", "s/t003": "dominated", "s/t004": "infeasible",
+    }  # fmt: skip
+    assert chart["encoding"]["x"]["scale"]["reverse"] is False and chart["encoding"]["y"]["scale"]["reverse"] is True
+    parallel = views[1]["spec"]["data"]["values"]
+    assert [row["key"] for row in parallel if row["id"] == "s/t001"] == ["lr", "acc", "ms"]  # every objective has an axis
+    assert {row["id"] for row in parallel if row["pareto"] == "front"} == {"s/t001", "s/t002"}

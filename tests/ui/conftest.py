@@ -6,6 +6,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +87,17 @@ def ui_server():
     yield start
     for served in started:
         stop(served)
+
+
+def screenshot(page, name: str) -> Path:
+    """Save the whole page as ``ui-<name>.png``, a name that stays the same from run to run (the issue's closing
+    note lists them), under $GITEXP_ARTIFACTS when set (as CI uploads it), else under the temporary folder's
+    ``gitexp-ui-screenshots``."""
+    folder = Path(os.environ.get("GITEXP_ARTIFACTS") or Path(tempfile.gettempdir(), "gitexp-ui-screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"ui-{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@
     {id: "duration", label: "duration"},
     {id: "host", label: "host"},
     {id: "step", label: "step"},
+    {id: "pareto", label: "pareto"}, // multi-objective sweeps only: front, the front's number, infeasible or -
   ];
   const state = {
     data: null, version: 0, sort: {column: null, descending: true}, filter: null, hiddenStatuses: new Set(),
@@ -70,6 +71,7 @@
 
   function visible(column) {
     if (column.id === "name") return true;
+    if (column.id === "pareto" && !state.data.rows.some((row) => row.pareto)) return false;
     if (state.layout.hidden.includes(column.id)) return false;
     if (state.layout.shown.includes(column.id)) return true;
     return column.kind !== "param" || state.data.varying.includes(column.key);
@@ -144,16 +146,22 @@
 
   function resolver(name) {
     const data = state.data;
-    if (["status", "sweep", "trial", "host", "duration", "step", "branch", "commit", "created"].includes(name)) return (row) => row[name];
+    if (["status", "sweep", "trial", "host", "duration", "step", "branch", "commit", "created", "pareto"].includes(name)) return (row) => row[name];
     if (name === "name" || name === "id") return (row) => row.id;
     if (data.metrics.includes(name)) return (row) => row.metrics && row.metrics[name];
     if (data.params.includes(name)) return (row) => row.params && row.params[name];
     return null;
   }
 
+  // What a column sorts by: its value, but the Pareto column by front (the front first when descending).
+  function sortValue(row, column) {
+    if (column.id === "pareto") return row.pareto_front ? -row.pareto_front : null;
+    return value(row, column);
+  }
+
   function compareRows(column, descending) {
     return (a, b) => {
-      const x = value(a, column), y = value(b, column);
+      const x = sortValue(a, column), y = sortValue(b, column);
       const missing = (v) => v === null || v === undefined || v === "";
       if (missing(x) || missing(y)) return missing(x) - missing(y);
       const order = typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y), undefined, {numeric: true});
@@ -302,7 +310,9 @@
     if (!state.sweep) { $("sweep-views").replaceChildren(); return; }
     const found = await api("/api/sweep-plots?sweep=" + encodeURIComponent(state.sweep));
     if (found.error) { $("sweep-views").replaceChildren(element("p", {class: "error"}, found.error)); return; }
-    $("sweep-objective").textContent = found.metric ? `against ${found.metric} (${found.goal}${found.declared ? "" : ", a guess: no objective declared"})` : "no trial has a metric yet";
+    const objectives = (found.objectives || []).map(([metric, goal]) => `${metric} (${goal})`).join(", ");
+    $("sweep-objective").textContent = objectives ? `Pareto front of ${objectives}` :
+      found.metric ? `against ${found.metric} (${found.goal}${found.declared ? "" : ", a guess: no objective declared"})` : "no trial has a metric yet";
     setBrush(null);
     await GitexpPlots.showSweep($("sweep-views"), found, setBrush);
     document.body.dataset.sweepPlots = `${state.sweep}:${version}`;
