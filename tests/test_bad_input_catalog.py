@@ -1353,3 +1353,8 @@ CASES.update({
     "ui in a repository without a DVC project": Case(("ui",), "no DVC project at or above", "run dvc init", without_dvc_folder),
     "ui of a revision that does not exist": Case(("ui", "--rev", "nope"), "--rev nope: no such commit", "git log"),
 })
+
+# -- s6uiviews: queue -m --
+CASES.update({
+    "queue -m with an empty message": Case(queue("train.lr=[0.2]", extra=("-m", "  ")), "the commit message (-m) is empty", "leave -m out"),
+})

@@ -60,6 +60,7 @@ class QueueRequest:
     project: str = ""  # the DVC project's folder in the repository
     cwd: Path | None = None  # where --data sources are relative to (the repository's root by default)
     script: bool = False  # the command came after -- (a sweep file's command is only a note beside a pipeline)
+    message: str | None = None  # -m: the trial commits' subject and body (default: gitexp's own subject)
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,7 @@ def plan_queue(git: Git, request: QueueRequest) -> PlannedQueue:
     if name in existing:
         raise UsageError(f"a sweep named {name!r} exists already: choose another --name, or gitexp remove {name}")
     refuse_blocking_branch(git, ledger.prefix, name)
+    message = checked_message(request.message)
     baseline = resolve_baseline(git, request.rev, request.include_uncommitted)
     spec = request.spec
     spec.validate()
@@ -146,8 +148,20 @@ def plan_queue(git: Git, request: QueueRequest) -> PlannedQueue:
         params_files=targets.files_touched(spec),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         project=request.project,
+        message=message,
     )
     return PlannedQueue(git, sweep, spec, plans, targets, cache, sources)
+
+
+def checked_message(message: str | None) -> str:
+    """``-m``'s text as the trial commits carry it ("" without one); refuses what Git would not commit."""
+    if message is None:
+        return ""
+    if not message.strip():
+        raise UsageError("the commit message (-m) is empty: give some text, or leave -m out for gitexp's own")
+    if "\0" in message:
+        raise UsageError("the commit message (-m) holds a NUL character, which a Git commit message cannot: remove it")
+    return message.strip()
 
 
 def check_command(git: Git, baseline: str, project: Project, spec: SweepSpec) -> None:

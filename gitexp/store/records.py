@@ -60,10 +60,17 @@ def format_message(subject: str, trailers: Mapping[str, str], body: str = "") ->
 def trial_message(
     sweep: Sweep, ref: TrialRef, params: Mapping[str, Any], tags: Mapping[str, Any], data: Mapping[str, Any] = {}
 ) -> str:
-    """A trial commit's message: its params in the subject and trailers, and the baseline it starts from."""
+    """A trial commit's message: its params in the subject and trailers, and the baseline it starts from.
+
+    A sweep queued with a message (``queue -m``) gives its trials that subject and body, the usual
+    subject following as the body's last paragraph; the trailers stay the same."""
     summary = " ".join(f"{key}={value}" for key, value in params.items())
     trailers = _trial_trailers(sweep.name, ref.trial, params, tags, sweep.project, after={T_BASELINE: sweep.baseline}, data=data)
-    return format_message(f"gitexp: {ref.key} {summary}", trailers)
+    default = f"gitexp: {ref.key} {summary}".rstrip()
+    if not sweep.message:
+        return format_message(default, trailers)
+    subject, _, body = sweep.message.strip().partition("\n")
+    return format_message(subject, trailers, body=f"{body.strip()}\n\n{default}".strip())
 
 
 def sweep_record_message(sweep: Sweep) -> str:
@@ -215,6 +222,7 @@ class Sweep:
     state: dict[str, Any] = field(default_factory=dict)
     project: str = ""  # the DVC project's folder in the repository ("" at the root)
     data: dict[str, Any] = field(default_factory=dict)  # --data: target -> source as written -> its dataset
+    message: str = ""  # queue -m: the trial commits' subject and body
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -227,6 +235,7 @@ class Sweep:
             "state": self.state,
             "project": self.project,
             **({"data": self.data} if self.data else {}),
+            **({"message": self.message} if self.message else {}),
         }
 
     @classmethod
@@ -242,6 +251,7 @@ class Sweep:
             state=data.get("state", {}),
             project=data.get("project", ""),
             data=data.get("data", {}),
+            message=data.get("message", ""),
         )
 
 

@@ -111,3 +111,19 @@ def test_an_objective_no_result_on_the_baseline_has_is_refused(project, run_gite
     assert refused.code == 2 and "has 'scroe'" in refused.err and "did you mean 'score'" in refused.err, refused.err
     assert repo_state(project) == before
     assert run_gitexp(project.root, "queue", "--set", "train.lr=[0.2]", "--objective", "score").code == 0
+
+
+def test_queue_m_gives_the_trial_commits_its_subject_and_body_and_keeps_the_trailers(project, run_gitexp):
+    message = "Try a higher learning rate\n\nThe loss plateaued at 0.01."
+    assert run_gitexp(project.root, "queue", "--name", "m", "-m", message, "--set", "train.lr=[0.2, 0.3]").code == 0
+    assert run_gitexp(project.root, "queue", "--name", "plain", "--set", "train.lr=[0.2, 0.3]").code == 0
+    for trial in ("t001", "t002"):
+        with_message = project.run("log", "-1", "--format=%B", f"exp/m/{trial}")
+        plain = project.run("log", "-1", "--format=%B", f"exp/plain/{trial}")
+        assert project.run("log", "-1", "--format=%s", f"exp/m/{trial}").strip() == "Try a higher learning rate"
+        subject = plain.splitlines()[0]
+        assert subject.startswith(f"gitexp: plain/{trial} train.lr=")  # the default message, unchanged
+        assert f"\n\nThe loss plateaued at 0.01.\n\n{subject.replace('plain/', 'm/')}\n\n" in with_message
+        trailers = parse_trailers(with_message)
+        assert trailers == {**parse_trailers(plain), "Gitexp-Sweep": "m"}
+    assert [trial.params for trial in Ledger(project).trials(["m"])] == [{"train.lr": 0.2}, {"train.lr": 0.3}]

@@ -75,14 +75,15 @@ def spec_from_options(environment: Environment, sets, sweep_file, data=(), **fla
 @click.option("--name", help="The sweep's name (default: a generated one).")
 @click.option("--rev", default="HEAD", show_default=True, help="The baseline commit.")
 @click.option("--include-uncommitted", is_flag=True, help="Snapshot uncommitted changes into the baseline.")
+@click.option("-m", "--message", help="The trial commits' message (as dvc exp run -m; the trailers stay).")
 @pass_environment
-def queue(environment: Environment, sweep_file, name, rev, include_uncommitted, **sweep_flags):
+def queue(environment: Environment, sweep_file, name, rev, include_uncommitted, message, **sweep_flags):
     """Create one trial branch per point of the sweep (or of a script's flags after --)."""
     from gitexp.planning.queue import QueueRequest, queue_sweep
 
     git = environment.git()
     spec = spec_from_options(environment, sweep_flags.pop("sets"), sweep_file, **sweep_flags)
-    request = QueueRequest(spec, name, rev, include_uncommitted, environment.project_dir(git), environment.cwd, script=given_script())
+    request = QueueRequest(spec, name, rev, include_uncommitted, environment.project_dir(git), environment.cwd, script=given_script(), message=message)
     queued = queue_sweep(git, request)
     sweep = queued.sweep
     environment.echo(f"Queued sweep {sweep.name}: {len(queued.trials)} trials on {sweep.baseline[:10]}")
