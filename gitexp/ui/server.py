@@ -51,6 +51,7 @@ class State:
     """The table as last built, its version, and the fingerprint of what it was built from."""
 
     view: data.View
+    runs: actions.BackgroundRuns = field(default_factory=actions.BackgroundRuns)
     version: int = 0
     body: bytes = b""
     fingerprint: str = ""
@@ -59,6 +60,7 @@ class State:
 
     def rebuild(self) -> None:
         table = data.experiments(self.view)
+        table["runs"] = self.runs.to_json()
         table["version"] = self.version + 1
         self.body = json.dumps(table, ensure_ascii=False, allow_nan=False).encode()
         self.version += 1
@@ -133,7 +135,7 @@ def create_app(git: Git, project: str, options: Options, token: str | None = Non
 
     async def queue(request: Request) -> Response:
         body = await request.json()
-        found = await answer(lambda: actions.queue(git, project, body))
+        found = await answer(lambda: actions.queue(git, project, body, state.runs))
         await refresh(state)
         return found
 
@@ -150,6 +152,8 @@ def create_app(git: Git, project: str, options: Options, token: str | None = Non
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
+        loop = asyncio.get_running_loop()
+        state.runs.on_end = lambda: refresh_soon(state, loop)
         task = asyncio.create_task(watch())
         yield
         task.cancel()
@@ -178,6 +182,12 @@ async def refresh(state: State) -> None:
     await asyncio.to_thread(state.rebuild)
     async with state.changed:
         state.changed.notify_all()
+
+
+def refresh_soon(state: State, loop: asyncio.AbstractEventLoop) -> None:
+    """``refresh`` from another thread (a background run's waiter), unless the server has stopped meanwhile."""
+    with contextlib.suppress(RuntimeError):
+        asyncio.run_coroutine_threadsafe(refresh(state), loop)
 
 
 async def answer(work) -> Response:

@@ -13,7 +13,7 @@ import pytest
 
 from gitexp.store.records import Ledger
 from tests.conftest import HOSTILE_TEXT
-from tests.ui.conftest import REPO
+from tests.ui.conftest import REPO, screenshot
 
 
 def cell(page, row_id: str, column: str) -> str:
@@ -48,6 +48,7 @@ def test_the_table_shows_each_trial_with_the_values_show_json_gives(reviewed_pro
         for name, value in row["metrics"].items():
             assert float(cell(page, key, f"m:{name}")) == pytest.approx(value, rel=1e-5)
     assert page.text_content("[data-count=succeeded]") == "4" and page.text_content("[data-count=failed]") == "2"
+    screenshot(page, "table")
 
 
 def test_sorting_and_filtering_change_the_rows(reviewed_project, ui_server, open_page):
@@ -110,6 +111,7 @@ def test_the_run_form_queues_a_sweep_and_shows_the_caret_error(reviewed_project,
     assert page.input_value("input[data-key='train.lr']") == "0.01"
     page.fill("input[data-key='train.lr']", "logspace(1,")
     page.wait_for_function("key => document.querySelector(`.field-error[data-key='${key}']`).textContent.includes('>>>')", arg="train.lr")
+    screenshot(page, "run-form-caret-error")
     page.click("button[data-action=queue]")
     page.wait_for_timeout(500)
     assert [sweep.name for sweep in Ledger(reviewed_project).sweeps()] == ["s"]
@@ -170,3 +172,4 @@ def test_a_trials_page_has_its_params_against_the_baseline_metric_deltas_log_and
     commands = page.eval_on_selector_all(".commands code", "nodes => nodes.map(node => node.textContent)")
     assert "gitexp apply s/t003" in commands and "gitexp diff s/t003" in commands and "gitexp pr s/t003" in commands
     assert "Running stage 'train'" in page.text_content("#trial-log")
+    screenshot(page, "trial")

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import textwrap
 
-from tests.ui.conftest import REPO
+from tests.ui.conftest import REPO, screenshot
 from tests.ui.test_page import trial_ids, wait_for_step_above
 
 SERIES = """() => window.gitexpViews.trials.map(({id, view}) => {
@@ -43,6 +43,8 @@ def test_ticking_two_trials_draws_each_declared_plot_with_a_series_each(demo, ui
     assert all(revs == ["demo/t002", "demo/t004"] for revs in drawn.values()), drawn
     assert page.locator("#trial-plots figcaption").all_text_contents()[0] == "test/acc"
     assert errors == []
+    page.eval_on_selector("#trial-plots", "node => node.scrollIntoView()")
+    screenshot(page, "plots-of-two-trials")
 
 
 def brush(page, axis: int, low: float, high: float) -> None:
@@ -79,6 +81,7 @@ def test_brushing_an_axis_of_the_parallel_coordinates_filters_the_table(reviewed
     page.wait_for_function("() => document.querySelectorAll('#table tr.trial').length === 2")
     assert sorted(trial_ids(page)) == sorted(trial for trial, value in lr_axis if value == "0.1")
     assert page.text_content("#brushed") == "brushed: 2 trials"
+    screenshot(page, "sweep-views-brushed")
     page.click("#brush-clear")
     page.wait_for_function("() => document.querySelectorAll('#table tr.trial').length === 6")
 

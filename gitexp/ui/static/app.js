@@ -361,6 +361,15 @@
     }
   }
 
+  // The runs "Queue and run here" started: running, then how each ended (a failure with its last line).
+  function renderRuns(runs) {
+    $("runs").replaceChildren(...runs.map((run) => {
+      const end = run.state === "running" ? "running" : run.state === "finished" ? "finished (exit status 0)" : `failed (exit status ${run.exit_code})`;
+      return element("div", {class: "run " + run.state, dataset: {sweep: run.sweep, state: run.state}},
+        `gitexp run ${run.sweep} (pid ${run.pid}): ${end}`, run.line ? element("code", {class: "error"}, " " + run.line) : "");
+    }));
+  }
+
   function applyFilter() {
     const text = $("filter").value.trim();
     $("filter-error").textContent = "";
@@ -379,6 +388,7 @@
     state.data = data;
     state.version = data.version;
     $("branch").textContent = data.branch ? `on ${data.branch}` : "";
+    renderRuns(data.runs || []);
     renderColumnPicker();
     if ($("filter").value.trim()) applyFilter(); else renderTable(true);
     document.body.dataset.version = String(data.version);
@@ -459,7 +469,7 @@
     }
     const num = $("run-num").value;
     return {rev: $("run-rev").value || "HEAD", sets, strategy: $("run-strategy").value, num_trials: num ? Number(num) : null,
-      name: $("run-name").value, jobs: Number($("run-jobs").value || 1), action};
+      name: $("run-name").value, message: $("run-message").value, jobs: Number($("run-jobs").value || 1), action};
   }
 
   function scheduleCheck() {
