@@ -8,11 +8,13 @@ picker offers them all; the ones that vary are shown by default).
 from __future__ import annotations
 
 import math
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gitexp.errors import UsageError
+from gitexp.errors import GitexpError, UsageError
+from gitexp.github.client import GitHubRepo
 from gitexp.project.metrics import metrics_paths
 from gitexp.project.model import load_project
 from gitexp.project.params import read_values
@@ -20,8 +22,10 @@ from gitexp.review.results import BASELINE, ResultsTable, Row, collect_results, 
 from gitexp.store.git import Git
 from gitexp.store.layout import trial_log_path, worktrees_root
 from gitexp.store.records import RUNNING, STATES, Ledger, Sweep
+from gitexp.store.remote import DEFAULT_REMOTE, remote_url
 
 LOG_TAIL_BYTES = 64 * 1024
+TRIAL_HISTORY = 64  # first-parent commits searched for a trial's own commit below its results (retries stack)
 
 
 @dataclass(frozen=True)
@@ -120,11 +124,16 @@ def trial_detail(git: Git, name: str) -> dict[str, Any]:
         for key in table.metric_columns
     ]
     key = trial.ref.key
+    trial_commit = _trial_commit(git, trial.tip, baseline.commit)
+    result = trial.tip if trial.tip != trial_commit else None
     return safe({
         "id": key,
         "status": row.status,
         "branch": row.branch,
         "commit": row.commit,
+        "trial_commit": trial_commit,
+        "result_commit": result,
+        "links": github_links(git, trial_commit, result, row.branch),
         "baseline": baseline.commit,
         "duration": row.duration,
         "host": row.host,
@@ -133,6 +142,30 @@ def trial_detail(git: Git, name: str) -> dict[str, Any]:
         "log": log_tail(git, trial.sweep, trial.name),
         "commands": [f"gitexp logs -f {key}", f"gitexp diff {key}", f"gitexp apply {key}", f"gitexp pr {key}"],
     })
+
+
+def _trial_commit(git: Git, tip: str, baseline: str) -> str:
+    """The commit queue wrote (the one on the baseline); the tip itself until a result lands on it."""
+    history = [oid for oid, _, _ in git.first_parent_log(tip, TRIAL_HISTORY)]
+    return history[history.index(baseline) - 1] if baseline in history[1:] else tip
+
+
+def github_links(git: Git, trial_commit: str, result: str | None, branch: str | None) -> dict[str, str] | None:
+    """Where the trial's commits and branch are on GitHub, when the remote ``gitexp push`` uses is there; None
+    otherwise. Built from the owner and name only, so no credential of the remote's URL reaches the page.
+
+    ``gitexp pr`` records no pull request, so ``pulls`` searches the branch's pull requests."""
+    try:
+        repo = GitHubRepo.from_remote_url(remote_url(git, DEFAULT_REMOTE))
+    except GitexpError:  # no such remote, or not on GitHub
+        return None
+    links = {"trial_commit": f"{repo.web_url}/commit/{trial_commit}"}
+    if result:
+        links["result_commit"] = f"{repo.web_url}/commit/{result}"
+    if branch:
+        links["branch"] = f"{repo.web_url}/tree/{urllib.parse.quote(branch, safe='/')}"
+        links["pulls"] = f"{repo.web_url}/pulls?q={urllib.parse.quote_plus(f'is:pr head:{branch}')}"
+    return links
 
 
 def _delta(value: Any, baseline: Any) -> float | None:

@@ -401,6 +401,12 @@
 
   async function showTrial(id) {
     const found = await api("/api/trial?id=" + encodeURIComponent(id));
+    // A commit or the branch as code, linked to GitHub when the remote is there (found.links, built by the server).
+    const linked = (name, text) => {
+      const code = element("code", {}, text);
+      const href = found.links && found.links[name];
+      return href ? element("a", {href, target: "_blank", rel: "noopener noreferrer", dataset: {link: name}}, code) : code;
+    };
     const view = $("view-trial");
     if (found.error) { view.replaceChildren(element("p", {class: "error"}, found.error)); return; }
     const params = element("table", {class: "detail"}, element("tr", {}, element("th", {}, "param"), element("th", {}, "baseline"), element("th", {}, "trial")));
@@ -417,9 +423,12 @@
     }
     view.replaceChildren(
       element("h2", {}, found.id, " ", element("span", {class: "status " + found.status, id: "trial-status"}, found.status)),
-      element("p", {}, "branch ", element("code", {}, found.branch || ""), " · commit ", element("code", {}, found.commit.slice(0, 10)),
+      element("p", {id: "trial-commits"}, "branch ", linked("branch", found.branch || ""),
+        " · trial commit ", linked("trial_commit", found.trial_commit.slice(0, 10)),
+        ...(found.result_commit ? [" · result commit ", linked("result_commit", found.result_commit.slice(0, 10))] : []),
         " · baseline ", element("code", {}, found.baseline.slice(0, 10)), found.host ? ` · on ${found.host}` : "",
-        found.duration !== null ? ` · ${format(found.duration, {id: "duration"})}` : ""),
+        found.duration !== null ? ` · ${format(found.duration, {id: "duration"})}` : "",
+        ...(found.links && found.links.pulls ? [" · ", element("a", {href: found.links.pulls, target: "_blank", rel: "noopener noreferrer", dataset: {link: "pulls"}}, "pull requests on GitHub")] : [])),
       element("h3", {}, "Params changed from the baseline"), params,
       element("h3", {}, "Metrics"), metrics,
       element("h3", {}, "Commands"), commands,
