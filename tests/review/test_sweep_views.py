@@ -76,3 +76,17 @@ def test_a_two_objective_sweep_gets_a_pareto_view_and_its_front_stands_out_in_th
     parallel = views[1]["spec"]["data"]["values"]
     assert [row["key"] for row in parallel if row["id"] == "s/t001"] == ["lr", "acc", "ms"]  # every objective has an axis
     assert {row["id"] for row in parallel if row["pareto"] == "front"} == {"s/t001", "s/t002"}
+
+
+def test_three_objectives_get_no_scatter_but_an_axis_each_with_the_front_marked():
+    trials = [
+        {"id": "s/t001", "params": {"lr": 0.1}, "metrics": {"acc": 0.9, "ms": 30, "mb": 5}},
+        {"id": "s/t002", "params": {"lr": 0.2}, "metrics": {"acc": 0.8, "ms": 40, "mb": 6}},
+    ]
+    fronts = Fronts((("acc", "maximize"), ("ms", "minimize"), ("mb", "minimize")), {"s/t001": 1, "s/t002": 2}, frozenset())
+
+    views = sweep_views(trials, ["lr"], "acc", "maximize", [], fronts)
+    assert [view["name"] for view in views] == ["parallel", "scatter", "best"]
+    rows = views[0]["spec"]["data"]["values"]
+    assert [row["key"] for row in rows if row["id"] == "s/t002"] == ["lr", "acc", "ms", "mb"]
+    assert {(row["id"], row["pareto"]) for row in rows} == {("s/t001", "front"), ("s/t002", "dominated")}
