@@ -127,3 +127,12 @@ def test_queue_m_gives_the_trial_commits_its_subject_and_body_and_keeps_the_trai
         trailers = parse_trailers(with_message)
         assert trailers == {**parse_trailers(plain), "Gitexp-Sweep": "m"}
     assert [trial.params for trial in Ledger(project).trials(["m"])] == [{"train.lr": 0.2}, {"train.lr": 0.3}]
+
+
+def test_the_trials_a_sweep_adds_later_carry_its_message_too(project, run_gitexp):
+    queued = run_gitexp(project.root, "queue", "--name", "r", "-m", "Random lr", "--strategy", "random", "--num-trials", "1",
+                        "--seed", "3", "--set", "train.lr=uniform(0.1, 0.2)")
+    assert queued.code == 0, queued.err
+    assert Ledger(project).sweep("r").message == "Random lr"
+    assert run_gitexp(project.root, "run", "r", "--more", "1").code == 0
+    assert [project.run("log", "-1", "--format=%s", f"exp/r/{trial}^").strip() for trial in ("t001", "t002")] == ["Random lr"] * 2
