@@ -221,6 +221,41 @@ def test_remove_a_sweep_with_its_claims_and_trials_only_the_remote_has(shared, r
     assert not (project.common_dir() / "gitexp" / "logs" / "s").exists()
 
 
+def test_remove_a_sweep_takes_its_branch_report_images_and_archived_trials_here_and_there(shared, run_gitexp):
+    project, _, remote = shared
+    main = project.rev_parse("main")
+    project.run("update-ref", "refs/gitexp/archive/s/t006", project.rev_parse("exp/s/t006"))
+    project.run("update-ref", "-d", "refs/heads/exp/s/t006")  # as gitexp archive leaves it
+    for ref in ("refs/heads/sweeps/s", "refs/gitexp/reports/s"):
+        project.run("update-ref", ref, main)
+    project.run("push", "-q", "origin", "refs/heads/sweeps/s", "refs/gitexp/reports/s", "refs/gitexp/archive/s/t006")
+    project.run("update-ref", "refs/heads/sweeps/sx", main)  # another sweep's name with the same start stays
+
+    result = run_gitexp(project.root, "remove", "s", "--remote", "origin")
+
+    assert result.code == 0, result.err
+    assert result.out.splitlines() == [
+        "Removed 6 trial branch(es) and sweep s",
+        "Removed 10 ref(s) from origin",
+        "Deleted branch sweeps/s on origin: GitHub closes its pull request if one was open",
+    ]
+    assert set(remote_refs(remote)) == {"refs/heads/main"}
+    assert refs_of(project, "refs/gitexp/", "refs/heads/exp/", "refs/heads/sweeps/", "refs/remotes/origin/sweeps/") == {
+        "refs/heads/sweeps/sx": main
+    }
+
+
+def test_remove_refuses_a_checked_out_sweep_branch(reviewed_project, run_gitexp, repo_state):
+    reviewed_project.run("checkout", "-q", "-b", "sweeps/s")
+    before = repo_state(reviewed_project)
+
+    result = run_gitexp(reviewed_project.root, "remove", "s")
+
+    assert result.code == 2
+    assert result.err == "gitexp: error: sweeps/s is checked out: switch to another branch, then remove sweep s\n"
+    assert repo_state(reviewed_project) == before
+
+
 def test_remove_refuses_a_running_trial(reviewed_project, run_gitexp, repo_state):
     lock = TrialLock(trial_lock_path(reviewed_project.common_dir(), "s", "t002"))
     assert lock.acquire(reviewed_project.root / "elsewhere")
