@@ -61,6 +61,8 @@ SIGNATURES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "geomspace": (("start", "stop", "num"), ()),
     **{kind: (names, ("size",)) for kind, names in DISTRIBUTION_ARGUMENTS.items()},
 }
+# Python's and Hydra's range(stop): one argument, counted from 0 (range(5) is 0, 1, 2, 3, 4).
+_FEWEST_ARGUMENTS = {"range": 1}
 # Hydra's sweep functions that reorder the values of a list or of another call (DVC's ``-S``).
 ORDERINGS = ("sort", "shuffle")
 FUNCTIONS = ("choice", "pvalues", *ORDERINGS, *SIGNATURES)
@@ -221,13 +223,12 @@ def make_dimension(name: str, args: list, *, seed: int = 0, key: str = "") -> Di
     Raises DimensionError whose ``argument`` is the index of the offending argument.
     """
     required, optional = SIGNATURES[name]
-    most = len(required) + len(optional)
-    if not len(required) <= len(args) <= most:
-        counts = f"{len(required)} or {most}" if optional else str(most)
+    fewest, most = _FEWEST_ARGUMENTS.get(name, len(required)), len(required) + len(optional)
+    if not fewest <= len(args) <= most:
+        counts = f"{fewest} or {most}" if fewest + 1 == most else f"{fewest} to {most}" if optional else str(most)
         usage = f"{name}({', '.join(required)}{''.join(f'[, {extra}]' for extra in optional)})"
-        # Python's and Hydra's one-argument range(stop) is refused: range(5) reads as 1..5 to too many people
-        hint = f" (range({args[0]}) counts from 0: write range(0, {args[0]}))" if name == "range" and len(args) == 1 else ""
-        raise DimensionError(f"{name} takes {counts} arguments, got {len(args)}: write {usage}{hint}")
+        also = f" or {name}({required[-1]})" if fewest < len(required) else ""
+        raise DimensionError(f"{name} takes {counts} arguments, got {len(args)}: write {usage}{also}")
     for index, (parameter, value) in enumerate(zip(required + optional, args)):
         if finite(value) is None:
             raise DimensionError(f"{name}: {parameter} must be a number, got {value!r}", index)
@@ -295,8 +296,10 @@ def _check_axis_length(name: str, length: int, index: int | None = None):
         )
 
 
-def _range(start, stop, step=1) -> tuple:
-    """Python's range, for floats too: value i is start + i*step in exact decimals."""
+def _range(start, stop=None, step=1) -> tuple:
+    """Python's range, for floats too: value i is start + i*step in exact decimals; ``range(stop)`` starts at 0."""
+    if stop is None:
+        start, stop = 0, start
     if step == 0:
         raise DimensionError("range step must not be zero, e.g. range(0, 1, 0.1)", 2)
     exact_start, exact_step = exact(start), exact(step)

@@ -89,6 +89,8 @@ def test_values_and_lists(text, values, quoted):
     [
         ("range(1, 10, 2)", (1, 3, 5, 7, 9)),
         ("range(0, 3)", (0, 1, 2)),
+        ("range(3)", (0, 1, 2)),
+        ("range(0.3)", (0.0,)),
         ("range(10, 0, -3)", (10, 7, 4, 1)),
         ("range(1, 1.5, 0.1)", (1.0, 1.1, 1.2, 1.3, 1.4)),
         ("range(0, 1, 0.1)", (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)),
@@ -115,6 +117,13 @@ def test_range_values_are_exact_decimals(start, stop, step):
     for index, value in enumerate(values):
         # the printed value is exactly start + index * step: no 1.3000000000000003
         assert Fraction(repr(value)) == Fraction(repr(start)) + index * Fraction(repr(step))
+
+
+@given(decimals)
+def test_range_of_one_argument_counts_from_zero(stop):
+    if not 0 < stop <= 1000:
+        return
+    assert parse_expr(f"range({stop})").values == parse_expr(f"range(0, {stop})").values
 
 
 def test_logspace_matches_the_polyaxon_example():
@@ -295,7 +304,7 @@ def test_parse_set_refuses_bad_flags_naming_them(refused, flag, fragment):
         ("foo(1)", "unknown function 'foo'", 1),
         ("uniform(0)", "takes 2 or 3 arguments", 1),
         ("uniform(0, 1, 2, 3)", "takes 2 or 3 arguments", 1),
-        ("range(1)", "takes 2 or 3 arguments", 1),
+        ("range()", "takes 1 to 3 arguments", 1),
         ("linspace(0, 1)", "takes 3 arguments", 1),
         ("uniform(a, 1)", "must be a number", 9),
         ("range(0, '5')", "must be a number", 10),

@@ -18,6 +18,9 @@ HYDRA_FORMS = [
     "lr=range(5,1,-1)",
     "lr=range(1,2,0.25)",
     "lr=range(start=1,stop=4)",
+    "lr=range(5)",  # Python's and Hydra's range(stop): 0, 1, 2, 3, 4
+    "lr=range(2.5)",
+    "lr=range(start=3)",  # Hydra's one argument is named start, yet is the stop
     "lr=range(1, step=2, stop=9)",
     "loss=choice(log,hinge)",
     "loss=choice([1,2],[3])",
@@ -59,7 +62,7 @@ def test_shuffle_gives_the_same_values_in_a_seeded_order():
     "flag, fragment, column",
     [
         ("lr=interval(0,1)", "write uniform(lo, hi)", 4),
-        ("lr=range(5)", "write range(0, 5)", 4),
+        ("lr=range()", "write range(start, stop[, step]) or range(stop)", 4),
         ("lr=range(1,foo=2)", "no argument 'foo'", 12),
         ("lr=range(stop=3, 1)", "positional argument after a keyword", 18),
         ("lr=range(1, step=2)", "stop is not given", 4),
