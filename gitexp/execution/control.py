@@ -21,7 +21,7 @@ from pathlib import Path
 
 from gitexp.errors import ConcurrentChange, UsageError
 from gitexp.execution.driver import WRITE_ATTEMPTS, cancel_trials
-from gitexp.execution.shared import shared_on
+from gitexp.execution.shared import shared_on, shared_there
 from gitexp.planning.queue import write_trials
 from gitexp.store.claim_records import Claim, claim_ref, read_claim
 from gitexp.store.git import ZERO_OID, Git, RefUpdate
@@ -66,7 +66,7 @@ def plan_stop(git: Git, names: Sequence[str], remote_spec: str | None = None) ->
     sweeps = set(ledger.sweep_names())
     remote = resolve_remote(git, remote_spec, git.root) if remote_spec else None
     named = [ledger.sweep(name) for name in dict.fromkeys(names) if name in sweeps]
-    homes = {name: resolve_remote(git, home) for name, home in shared_on(git, named).items()}  # fetches their claims
+    homes = _homes(git, named, remote)  # fetches their claims
     live = LiveClaims.read(git)
     plan = StopPlan(homes=homes, by=who_stops(git))
     for name in dict.fromkeys(names):
@@ -85,6 +85,19 @@ def plan_stop(git: Git, names: Sequence[str], remote_spec: str | None = None) ->
                 where = f" on {remote.shown}" if remote and status == QUEUED else ""
                 raise UsageError(f"{trial.ref.key} is not running{where} (it is {status}): gitexp status shows what runs")
     return plan
+
+
+def _homes(git: Git, sweeps: list[Sweep], remote: Remote | None) -> dict[str, Remote]:
+    """Where each sweep is stopped: the remote that shares it, or, with ``--remote``, that remote, which must have it."""
+    if remote is None:
+        return {name: resolve_remote(git, home) for name, home in shared_on(git, sweeps).items()}
+    there = shared_there(git, remote, sweeps)
+    for sweep in sweeps:
+        if sweep.name not in there:
+            raise UsageError(
+                f"{remote.shown} has no sweep {sweep.name}: gitexp push {remote.shown} {sweep.name} first, or stop it without --remote"
+            )
+    return dict.fromkeys(there, remote)
 
 
 def _sweep_as_shared(git: Git, ledger: Ledger, name: str, home: Remote | None) -> tuple[Sweep, list[Trial]]:

@@ -48,6 +48,7 @@ from gitexp.store.naming import SWEEPS_NAMESPACE, sweep_ref
 from gitexp.store.records import Ledger, Sweep, Trial
 from gitexp.store.refstore import LocalRefs
 from gitexp.store.remote import (
+    Remote,
     RemoteRefs,
     TrackingView,
     fetch_experiments,
@@ -84,23 +85,11 @@ def shared_on(git: Git, sweeps: Sequence[Sweep]) -> dict[str, str]:
     Asks only the remotes this clone has seen a sweep on; refuses a sweep that two share.
     """
     seen = seen_on_remotes(git, sweeps)
-    by_name = {sweep.name: sweep for sweep in sweeps}
     homes: dict[str, list[str]] = {}
     for name in sorted({remote for remotes in seen.values() for remote in remotes}):
-        remote = resolve_remote(git, name)
-        asked = sorted(sweep for sweep, remotes in seen.items() if name in remotes)
-        try:
-            fetch_sweeps_and_claims(git, remote)
-        except GitCommandError as error:
-            raise GitCommandError(
-                f"cannot reach {name}, which shares sweep {asked[0]} ({error.message}): gitexp run claims a shared "
-                f"sweep's trials there, so that no worker runs one twice; check the remote and run again"
-            ) from None
-        there = {record.name: record.oid for record in TrackingView(git, remote).refs(SWEEPS_NAMESPACE)}
-        for sweep in asked:
-            theirs = there.get(sweep_ref(sweep))
-            if theirs and same_history(git, by_name[sweep].commit, theirs):
-                homes.setdefault(sweep, []).append(name)
+        asked = [sweep for sweep in sweeps if name in seen.get(sweep.name, ())]
+        for sweep in shared_there(git, resolve_remote(git, name), asked):
+            homes.setdefault(sweep, []).append(name)
     for sweep, remotes in homes.items():
         if len(remotes) > 1:
             raise UsageError(
@@ -108,6 +97,25 @@ def shared_on(git: Git, sweeps: Sequence[Sweep]) -> dict[str, str]:
                 f"run them with gitexp worker --remote NAME, naming the one its workers use"
             )
     return {sweep: remotes[0] for sweep, remotes in homes.items()}
+
+
+def shared_there(git: Git, remote: Remote, sweeps: Sequence[Sweep]) -> list[str]:
+    """The names of ``sweeps`` whose record ``remote`` holds on the same history as this clone's (one fetch)."""
+    if not sweeps:
+        return []
+    try:
+        fetch_sweeps_and_claims(git, remote)
+    except GitCommandError as error:
+        raise GitCommandError(
+            f"cannot reach {remote.shown}, which shares sweep {sweeps[0].name} ({error.message}): gitexp run claims a shared "
+            f"sweep's trials there, so that no worker runs one twice; check the remote and run again"
+        ) from None
+    there = {record.name: record.oid for record in TrackingView(git, remote).refs(SWEEPS_NAMESPACE)}
+    return [
+        sweep.name
+        for sweep in sweeps
+        if (theirs := there.get(sweep_ref(sweep.name))) and same_history(git, sweep.commit, theirs)
+    ]
 
 
 # -- running a remote's sweeps from this clone ---------------------------------------------

@@ -219,3 +219,42 @@ def test_run_retry_cancelled_lifts_the_stop_of_a_sweep_a_remote_shares_there(tic
     assert again.code == 0, again.err
     assert [t.status for t in Ledger(remote).trials(["s"])] == ["succeeded"] * 2  # run and published there
     assert "stopped" not in Ledger(remote).sweep("s").state
+
+
+def two_remotes(ticking, run_gitexp, tmp_path, *pushed_to: str):
+    """Bare remotes ``origin`` and ``cluster`` of ``ticking``; sweep ``s`` (two queued trials) pushed to ``pushed_to``."""
+    from gitexp.store.git import Git
+
+    assert run_gitexp(ticking.root, "queue", "--name", "s", "--set", "train.ticks=[1,2]").code == 0
+    remotes = {}
+    for name in ("origin", "cluster"):
+        remotes[name] = Git(tmp_path / f"{name}.git")
+        ticking.run("init", "-q", "--bare", "-b", "main", str(remotes[name].root))
+        ticking.run("remote", "add", name, str(remotes[name].root))
+    for name in pushed_to:
+        assert run_gitexp(ticking.root, "push", name, "--no-dvc").code == 0
+    return remotes
+
+
+def test_stop_of_a_sweep_with_remote_stops_it_on_that_remote(ticking, run_gitexp, tmp_path):
+    remotes = two_remotes(ticking, run_gitexp, tmp_path, "origin", "cluster")
+
+    stopped = run_gitexp(ticking.root, "stop", "s", "--remote", "cluster")
+
+    assert stopped.code == 0, stopped.err
+    cluster, origin = Ledger(remotes["cluster"]), Ledger(remotes["origin"])
+    assert cluster.sweep("s").state["stopped"].startswith("stopped by ")
+    assert [t.status for t in cluster.trials(["s"])] == ["cancelled"] * 2
+    assert "stopped" not in origin.sweep("s").state and [t.status for t in origin.trials(["s"])] == ["queued"] * 2
+
+
+def test_stop_with_a_remote_that_lacks_the_sweep_is_refused(ticking, run_gitexp, tmp_path, repo_state):
+    remotes = two_remotes(ticking, run_gitexp, tmp_path, "origin")
+    origin_refs = remotes["origin"].run("for-each-ref")
+    before = repo_state(ticking)
+
+    stopped = run_gitexp(ticking.root, "stop", "s", "--remote", "cluster")
+
+    assert stopped.code == 2
+    assert stopped.err == "gitexp: error: cluster has no sweep s: gitexp push cluster s first, or stop it without --remote\n"
+    assert repo_state(ticking) == before and remotes["origin"].run("for-each-ref") == origin_refs
