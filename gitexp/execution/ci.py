@@ -47,6 +47,7 @@ from gitexp.store.records import (
     T_STATUS,
     T_SWEEP,
     T_TRIAL,
+    WITH_OUTPUTS,
     Ledger,
     Trial,
     parse_trailers,
@@ -224,7 +225,7 @@ class CheckoutRun:
         project = load_project(git, trial.tip, trial.project)
         stop = stop_request_path(git.common_dir(), trial.sweep, trial.name)  # the heartbeat writes it on a stop request
         outcome = run_pipeline(git.root, trial_command(git.root, project, None), log_path, project, env=trial_env(git, trial), stop_request=stop, pruning=self.pruning)
-        self.outputs_pushed = outcome.status == SUCCEEDED and push_outputs(git.root / trial.project, git.env, trial.ref.key)
+        self.outputs_pushed = outcome.status in WITH_OUTPUTS and push_outputs(git.root / trial.project, git.env, trial.ref.key)
         self.log = log_path.read_text("utf-8", "replace") if log_path.exists() else ""
         self.result = commit_result(git, trial, outcome, where("ci"))
         return outcome, self.result

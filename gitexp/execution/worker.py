@@ -30,7 +30,7 @@ from gitexp.project.outputs import push_outputs
 from gitexp.store.claim_records import DEFAULT_STALE_AFTER
 from gitexp.store.git import Git
 from gitexp.store.naming import MAX_NAME_LENGTH, NAME_PATTERN, SWEEPS_NAMESPACE
-from gitexp.store.records import SUCCEEDED, SWEEP_FILE, Ledger, Sweep, Trial
+from gitexp.store.records import SWEEP_FILE, WITH_OUTPUTS, Ledger, Sweep, Trial
 from gitexp.store.remote import Remote, RemoteRefs, fetch_objects, served_namespaces, sync_mirror
 
 DEFAULT_POLL = 5.0
@@ -250,7 +250,7 @@ class Worker:
 
 
 class OutputPushingExecutor(LocalExecutor):
-    """The local executor, with a succeeded trial's outputs pushed to the DVC remote before its result is published.
+    """The local executor, with a succeeded or pruned trial's outputs pushed to the DVC remote before its result is published.
 
     The push runs while the claim's heartbeat goes on; a failed push stops the
     worker with DVC's error, the claim is dropped and the trial stays queued.
@@ -261,6 +261,6 @@ class OutputPushingExecutor(LocalExecutor):
 
     def execute(self, trial: Trial, worktree: Path, pruning: TrialPruning | None = None) -> tuple[RunOutcome, str]:
         outcome, result = super().execute(trial, worktree, pruning)
-        if outcome.status == SUCCEEDED:
+        if outcome.status in WITH_OUTPUTS:
             push_outputs(worktree / trial.project, self.git.env, trial.ref.key)
         return outcome, result

@@ -34,6 +34,7 @@ SWEEP_FILE = "sweep.json"
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
 PRUNED = "pruned"  # stopped while it ran by the sweep's pruner: its partial outputs are in the result
 FINAL_STATES = (SUCCEEDED, PRUNED, FAILED, CANCELLED)
+WITH_OUTPUTS = (SUCCEEDED, PRUNED)  # results whose DVC outputs a worker or CI job pushes to the DVC remote
 STATES = (QUEUED, RUNNING, SUCCEEDED, PRUNED, FAILED, CANCELLED)
 ARCHIVED_TRIALS = "archived_trials"  # in a sweep record's state: how many of its trials are archived
 

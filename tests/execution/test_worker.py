@@ -524,3 +524,22 @@ def test_two_results_pushed_at_once_naming_the_same_next_trial_claim_it_once(kit
     assert sum(claim is not None for claim in taken) == 1, taken
     assert claims_on(remote) == ["refs/gitexp/claims/s/t003"]
     assert kit.result_counts(remote) == {"refs/heads/exp/s/t001": 1, "refs/heads/exp/s/t002": 1, "refs/heads/exp/s/t003": 0}
+
+
+@pytest.mark.parametrize("status, pushed", [("pruned", True), ("failed", False)])
+def test_a_worker_pushes_a_pruned_trials_outputs_as_a_finished_ones(kit, model_project, tmp_path, monkeypatch, status, pushed):
+    """A pruned trial's result commit is a result: what its run put in the DVC cache goes to the DVC remote before it lands."""
+    from gitexp.execution.pipeline import RunOutcome
+    from gitexp.execution.worker import OutputPushingExecutor
+
+    kit.queue(model_project, "m", "train.lr=0.3")
+    trial = Ledger(model_project).resolve_trial("m/t001")
+    kit.dvc(model_project.root, "repro")  # model.pkl in the cache, as the run leaves it in its slot
+    monkeypatch.setattr(LocalExecutor, "execute", lambda self, trial, worktree, pruning=None: (RunOutcome(status, 1.0), "c"))
+    executor = object.__new__(OutputPushingExecutor)  # only its push step runs here
+    executor.git = model_project
+
+    assert executor.execute(trial, model_project.root)[0].status == status
+
+    stored = [path.read_bytes() for path in (tmp_path / "storage").rglob("*") if path.is_file()]
+    assert any(content.startswith(b"weights for lr=") for content in stored) == pushed
