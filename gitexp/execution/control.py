@@ -48,13 +48,27 @@ class StopPlan:
     by: str = ""
 
     def write(self, git: Git) -> None:
-        for sweep in self.sweeps:  # first: a runner whose trial stops next must find its sweep stopped
-            stop_sweep(git, sweep, f"stopped by {self.by}", self.homes.get(sweep.name))
         common_dir = git.common_dir()
+        for sweep in self.sweeps:  # first: a runner whose trial stops next must find its sweep stopped
+            home = self.homes.get(sweep.name)
+            claimed = stop_sweep(git, sweep, f"stopped by {self.by}", home)
+            self._add_claimed_meanwhile(common_dir, claimed, home)
         for trial in self.here:
             request_stop(common_dir, trial.sweep, trial.name, self.by)
         for trial, remote, _ in self.remote:
             push_stop(git, remote, trial, self.by)
+
+
+    def _add_claimed_meanwhile(self, common_dir: Path, trials: list[Trial], home: Remote | None) -> None:
+        """Stop, as the others, the trials a runner claimed since the plan was made (their cancel lost to the claim)."""
+        planned = {trial.ref.key for trial in self.here} | {trial.ref.key for trial, _, _ in self.remote}
+        for trial in trials:
+            if trial.ref.key in planned:
+                continue
+            if held_by(trial_lock_path(common_dir, trial.sweep, trial.name)) is not None:
+                self.here.append(trial)
+            elif home is not None:
+                self.remote.append((trial, home, {}))
 
 
 def plan_stop(git: Git, names: Sequence[str], remote_spec: str | None = None) -> StopPlan:
@@ -143,8 +157,9 @@ def push_stop(git: Git, remote: Remote, trial: Trial, by: str) -> None:
     raise ConcurrentChange(f"the stop request of {trial.ref.key} on {remote.shown} kept changing: run gitexp stop again")
 
 
-def stop_sweep(git: Git, sweep: Sweep, reason: str, home: Remote | None = None) -> None:
-    """Record the sweep's stop (runners start none of its trials) and cancel its queued trials that nobody runs.
+def stop_sweep(git: Git, sweep: Sweep, reason: str, home: Remote | None = None) -> list[Trial]:
+    """Record the sweep's stop (runners start none of its trials) and cancel its queued trials that nobody runs;
+    answer those a runner claimed meanwhile, which keep their claims (see ``cancel_trials``).
 
     Written where its runners read it: here, or on ``home``, the remote that
     shares it, by compare-and-swap on the record last fetched, redone on the
@@ -164,9 +179,10 @@ def stop_sweep(git: Git, sweep: Sweep, reason: str, home: Remote | None = None) 
         raise ConcurrentChange(f"sweep {sweep.name} kept changing while it was stopped: run gitexp stop again")
     live = LiveClaims.read(git)
     idle = [t for t in Ledger(store.view).trials([sweep.name]) if t.status == QUEUED and live.holder(t) is None]
-    cancel_trials(git, idle, reason, store)
+    claimed = cancel_trials(git, idle, reason, store)
     if home:
         _follow_forward(git, store.view, [sweep_ref(sweep.name), *(t.ref.ref for t in idle)])
+    return claimed
 
 
 def _follow_forward(git: Git, there: Git, refs: Sequence[str]) -> None:

@@ -22,7 +22,10 @@ from gitexp.execution.pipeline import RunOutcome
 from gitexp.numbers import is_number
 from gitexp.planning.queue import MAX_TRIALS_PER_QUEUE, ParamsTargets, next_index, objective_problem, pruning_problem, write_trials
 from gitexp.project.model import load_project
-from gitexp.store.git import Git, RefUpdate
+from gitexp.store.claim_records import claim_ref
+from gitexp.store.git import ZERO_OID, Git, RefUpdate
+from gitexp.store.live import LiveClaims
+from gitexp.store.naming import CLAIMS_NAMESPACE
 from gitexp.store.records import ARCHIVED_TRIALS, CANCELLED, QUEUED, SUCCEEDED, Ledger, Sweep, Trial, cancel_message
 from gitexp.store.refstore import LocalRefs, RefStore
 from gitexp.strategies import strategy_for
@@ -263,16 +266,31 @@ def early_stopping_reason(spec: SweepSpec, metrics: dict[str, Any]) -> str | Non
     return None
 
 
-def cancel_trials(git: Git, trials: Sequence[Trial], reason: str, store: RefStore | None = None) -> None:
-    """Give each queued trial an empty ``cancelled`` result commit (shown, not deleted).
+def cancel_trials(git: Git, trials: Sequence[Trial], reason: str, store: RefStore | None = None) -> list[Trial]:
+    """Give each queued trial an empty ``cancelled`` result commit (shown, not deleted); answer those a runner holds.
 
-    A trial another runner has meanwhile claimed or finished keeps what it has.
+    A trial another runner has meanwhile claimed or finished keeps what it has:
+    each cancel is one compare-and-swap of the branch and the trial's claim, which
+    must be absent or the dead one the store's view has (deleted with it), and a
+    runner claims only a branch still at its queued tip. So a trial is never run
+    after its cancel landed, nor cancelled under a runner that claimed it first.
     """
     store = store or LocalRefs(git)
+    live = LiveClaims.read(git)
+    seen = {record.name: record.oid for record in store.view.refs(*{f"{CLAIMS_NAMESPACE}{t.sweep}/" for t in trials})} if trials else {}
+    held = []
     for trial in trials:
-        message = cancel_message(trial, reason)
-        commit = git.commit_tree(f"{trial.tip}^{{tree}}", message, [trial.tip])
-        store.swap([RefUpdate(trial.ref.ref, commit, trial.tip)], message="gitexp: cancel")
+        claim = claim_ref(trial.ref.key)
+        if live.holder(trial) is None:
+            commit = git.commit_tree(f"{trial.tip}^{{tree}}", cancel_message(trial, reason), [trial.tip])
+            updates = [RefUpdate(trial.ref.ref, commit, trial.tip), RefUpdate(claim, ZERO_OID, seen.get(claim, ZERO_OID))]
+            if store.swap(updates, message="gitexp: cancel"):
+                continue
+            now = store.current([trial.ref.ref, claim])
+            if now.get(trial.ref.ref) != trial.tip or claim not in now:
+                continue  # finished or cancelled by another meanwhile
+        held.append(trial)
+    return held
 
 
 def plan_extension(git: Git, sweep: Sweep, more: int) -> Sweep:

@@ -502,7 +502,9 @@ class Git:
         """Apply ``updates`` atomically: all of them or none (compare-and-swap on ``old``)."""
         lines = ["start"]
         for update in updates:
-            if update.new == ZERO_OID:
+            if update.new == update.old == ZERO_OID:  # asserts the ref is absent (delete refuses a zero old value)
+                lines.append(f"verify {update.ref} {ZERO_OID}")
+            elif update.new == ZERO_OID:
                 lines.append(f"delete {update.ref} {update.old or ''}".rstrip())
             else:
                 lines.append(f"update {update.ref} {update.new} {update.old or ''}".rstrip())

@@ -258,3 +258,28 @@ def test_stop_with_a_remote_that_lacks_the_sweep_is_refused(ticking, run_gitexp,
     assert stopped.code == 2
     assert stopped.err == "gitexp: error: cluster has no sweep s: gitexp push cluster s first, or stop it without --remote\n"
     assert repo_state(ticking) == before and remotes["origin"].run("for-each-ref") == origin_refs
+
+
+def test_a_trial_claimed_while_its_sweep_stops_is_stopped_not_cancelled_under_its_worker(ticking, run_gitexp, tmp_path):
+    """The race of a worker's claim and a stop: the stop's cancel of a trial is one compare-and-swap with the trial's
+    claim, so a trial claimed after the stop looked keeps its claim and gets a stop request; one cancelled first is
+    never claimed."""
+    from gitexp.execution.claims import Claims, Runner
+    from gitexp.execution.control import plan_stop
+    from gitexp.store.remote import RemoteRefs, resolve_remote
+
+    remotes = two_remotes(ticking, run_gitexp, tmp_path, "origin")
+    origin = remotes["origin"]
+    queued = {trial.name: trial for trial in Ledger(ticking).trials(["s"])}
+    elsewhere = Claims(ticking, RemoteRefs(ticking, resolve_remote(ticking, "origin"), mirror=False), Runner("w2", clone="c2"))
+    plan = plan_stop(ticking, ["s"])  # looks: nothing runs yet
+
+    claim = elsewhere.take(queued["t001"])  # a worker claims t001 now, after the look
+    plan.write(ticking)
+
+    assert claim is not None and origin.rev_parse("refs/heads/exp/s/t001") == queued["t001"].tip  # not cancelled under it
+    assert origin.rev_parse("refs/gitexp/claims/s/t001") == claim.oid
+    assert "Gitexp-Stop-Worker: w2" in origin.run("log", "-1", "--format=%B", "refs/gitexp/stop/s/t001")
+    assert [trial.ref.key for trial, _, _ in plan.remote] == ["s/t001"]
+    assert Ledger(origin).resolve_trial("s/t002").status == "cancelled"
+    assert elsewhere.take(queued["t002"]) is None  # cancelled first: no worker can claim it
