@@ -85,6 +85,17 @@ def test_an_unchanged_ref_can_be_asserted_without_writing_it(kit: Kit):
     assert kit.refs() == {OTHER: a, REF: b}
 
 
+def test_an_absent_ref_can_be_asserted_with_a_move_of_another(kit: Kit):
+    a, b, _ = kit.commits  # a cancel: the trial's branch moves only while its claim is absent
+    assert kit.store.swap([RefUpdate(OTHER, a, ZERO_OID)])
+
+    assert kit.store.swap([RefUpdate(OTHER, b, a), RefUpdate(REF, ZERO_OID, ZERO_OID)])
+    assert kit.store.swap([RefUpdate(REF, a, ZERO_OID)])
+    assert not kit.store.swap([RefUpdate(OTHER, a, b), RefUpdate(REF, ZERO_OID, ZERO_OID)])
+
+    assert kit.refs() == {OTHER: b, REF: a}
+
+
 def test_a_ref_is_deleted_only_from_the_value_it_names(kit: Kit):
     a, b, _ = kit.commits
     assert kit.store.swap([RefUpdate(REF, a, ZERO_OID)])
