@@ -212,15 +212,23 @@ class CommentOutcome:
     note: str = ""
 
 
-def post_sweep_comment(git: Git, env: Mapping[str, str], sweep: str, body: str) -> CommentOutcome:
-    """Create or update the one comment of ``sweep`` on the sweep's pull request (from ``sweeps/<sweep>``),
-    else on the pull request of the current branch.
+@dataclass(frozen=True)
+class CommentTarget:
+    """The pull request the sweep's comment goes on; without one (``client`` None), ``note`` says why."""
 
-    Without a token, or without an open pull request, nothing is posted and the
-    outcome says why: a report job must not fail for want of a place to post.
+    client: GitHubClient | None
+    repo: GitHubRepo | None = None
+    number: int = 0
+    note: str = ""
+
+
+def comment_target(git: Git, env: Mapping[str, str], sweep: str) -> CommentTarget:
+    """The sweep's pull request (from ``sweeps/<sweep>``), else the pull request of the current branch.
+
+    Found before the comment is made, so that its images are pushed only when a comment will link them.
     """
     if GitHubClient.from_environment(env) is None:
-        return CommentOutcome(None, note="no GITHUB_TOKEN (or GH_TOKEN): the report was not posted")
+        return CommentTarget(None, note="no GITHUB_TOKEN (or GH_TOKEN): the report was not posted")
     repo = repository_from_environment(git, env)
     client = GitHubClient.from_environment(env, repo)
     number = pull_request_number(env)
@@ -229,9 +237,20 @@ def post_sweep_comment(git: Git, env: Mapping[str, str], sweep: str, body: str) 
         # the sweep's own pull request first (gitexp pr SWEEP), else the one of the branch this run is about
         pull = client.find_pull_request(repo, sweep_branch(sweep)) or (client.find_pull_request(repo, branch) if branch else None)
         if pull is None:
-            return CommentOutcome(None, note=f"no open pull request for branch {sweep_branch(sweep)} or {branch or '(detached HEAD)'}: nothing to comment on")
+            return CommentTarget(None, note=f"no open pull request for branch {sweep_branch(sweep)} or {branch or '(detached HEAD)'}: nothing to comment on")
         number = pull.number
-    comment = client.upsert_comment(repo, number, f"sweep:{sweep}", comment_body(body))
+    return CommentTarget(client, repo, number)
+
+
+def post_sweep_comment(target: CommentTarget, sweep: str, body: str) -> CommentOutcome:
+    """Create or update the one comment of ``sweep`` on ``target``.
+
+    Without a target (no token, no open pull request), nothing is posted and the
+    outcome says why: a report job must not fail for want of a place to post.
+    """
+    if target.client is None or target.repo is None:
+        return CommentOutcome(None, note=target.note)
+    comment = target.client.upsert_comment(target.repo, target.number, f"sweep:{sweep}", comment_body(body))
     return CommentOutcome(comment.html_url, comment.created)
 
 
@@ -260,14 +279,17 @@ def current_branch(git: Git, env: Mapping[str, str]) -> str | None:
     return checked_out.removeprefix("refs/heads/") if checked_out else None
 
 
-def sweep_comment(git: Git, env: Mapping[str, str], sweep: str, mode: str, remote: str = DEFAULT_REMOTE) -> str:
+def sweep_comment(
+    git: Git, env: Mapping[str, str], sweep: str, mode: str, remote: str = DEFAULT_REMOTE, linked: bool = True
+) -> str:
     """The comment of ``sweep``: its ranking, Mermaid charts and/or links to its plot images, which
-    ``mode`` "images" or "both" first pushes to the remote's reports ref (``sharing.reports``)."""
+    ``mode`` "images" or "both" first pushes to the remote's reports ref (``sharing.reports``) when
+    the comment is ``linked`` from a pull request (else the plots are only named)."""
     report = build_sweep_report(git, sweep, top=0)
     plots, declared = report_plots(git, report), project_plots(git, report)
     urls: dict[str, str] = {}
     files = {plot.file_name: plot.png for plot in [*plots, *declared] if plot.png}
-    if mode in ("images", "both") and files:
+    if mode in ("images", "both") and files and linked:
         repo = repository_from_environment(git, env)
         published = publish_report_files(git, remote, report.sweep.name, files)
         urls = {name: image_url(repo, published.commit, path) for name, path in published.paths.items()}

@@ -117,6 +117,24 @@ def test_the_demo_comment_is_posted_with_its_images_pushed_where_its_links_point
     assert len(mermaid_blocks(body)) == 2 + 3  # the objective against both params, and dvclive's three step curves
 
 
+@pytest.mark.parametrize("token", [TOKEN, ""])
+def test_without_a_pull_request_to_post_on_no_image_is_pushed(demo, bare_remote, github, run_gitexp, tmp_path, token):
+    git = demo
+    git.run("remote", "add", "origin", GITHUB_URL)
+    git.run("config", f"url.{bare_remote}.insteadOf", GITHUB_URL)
+    env = {"GITHUB_TOKEN": token, "GH_TOKEN": "", "GITHUB_API_URL": github.url, "GITHUB_REPOSITORY": "octo/lab",
+           "GITHUB_REF": "refs/heads/exp/demo/t004"}  # fmt: skip
+    output = tmp_path / "comment.md"
+
+    result = run_gitexp(git.root, "ci", "comment", "--sweep", "demo", "--report-plots", "both", "--output", str(output), env=env)
+
+    assert result.code == 0, result.err
+    assert result.out.startswith("Not posted: ") and github.comments == {}
+    assert Git(bare_remote).run("for-each-ref") == ""  # no reports ref: nothing would link its images
+    written = output.read_text(encoding="utf-8")
+    assert "<img" not in gfm(written) and "/blob/" not in written and len(mermaid_blocks(written)) == 2 + 3
+
+
 def test_every_mermaid_block_draws_with_one_series_per_trial(demo, draw):
     report = build_sweep_report(demo, "demo", top=0)
 

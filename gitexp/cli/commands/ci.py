@@ -151,21 +151,24 @@ def ci_comment(environment: Environment, sweep, report_file, report_plots, outpu
     """Post the sweep's report as its comment on the current branch's pull request (updated, never repeated).
 
     Without --file the comment is built from the sweep: its ranking, and its plots
-    as Mermaid charts and/or images pushed to refs/gitexp/reports/SWEEP.
+    as Mermaid charts and/or images pushed to refs/gitexp/reports/SWEEP (only when
+    there is a pull request to post on).
     """
-    from gitexp.github.pull_requests import post_sweep_comment, sweep_comment
+    from gitexp.github.pull_requests import comment_target, post_sweep_comment, sweep_comment
     from gitexp.review.comment import check_plot_mode
     from gitexp.sharing.remotes import with_actions_token
 
     check_plot_mode(report_plots)
     git = environment.git()
+    target = comment_target(git, environment.env, sweep)  # first: images are pushed only for a comment that links them
     if report_file is not None:
         body = (environment.cwd / report_file).read_text(encoding="utf-8")
     else:
-        body = sweep_comment(with_actions_token(git, environment.env, remote), environment.env, sweep, report_plots, remote)
+        pushing = with_actions_token(git, environment.env, remote)
+        body = sweep_comment(pushing, environment.env, sweep, report_plots, remote, linked=target.client is not None)
     if output is not None:
         (environment.cwd / output).write_text(body, encoding="utf-8")
-    posted = post_sweep_comment(git, environment.env, sweep, body)
+    posted = post_sweep_comment(target, sweep, body)
     if posted.url is None:
         environment.echo(f"Not posted: {posted.note}")
     else:
