@@ -18,12 +18,12 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from gitexp.errors import ConcurrentChange, NotFoundError, UsageError, some_of
+from gitexp.errors import ConcurrentChange, GitCommandError, GitexpError, NotFoundError, UsageError, some_of
 from gitexp.numbers import orderable
 from gitexp.store.git import ZERO_OID, FastImportCommit, Git, RefUpdate
 from gitexp.store.journal import SCRATCH_NAMESPACE, recover
 from gitexp.store.live import LiveClaims
-from gitexp.store.naming import sweep_ref
+from gitexp.store.naming import ARCHIVE_NAMESPACE, sweep_ref
 from gitexp.store.records import (
     ARCHIVED_TRIALS,
     RUNNING,
@@ -170,6 +170,20 @@ def archived_trial(git: Git, name: str) -> Trial | None:
     return found[0] if found and all(trial.archived for trial in found) else None
 
 
+def _not_archived_here(git: Git, name: str) -> GitexpError:
+    """Why nothing archived here is ``name``: a remote has it archived (``gitexp pull`` brings it), or none does."""
+    pattern = f"{ARCHIVE_NAMESPACE}{name}" + ("" if "/" in name else "/*")
+    for remote in git.remote_names():
+        try:
+            there = git.ls_remote(remote, [pattern])
+        except GitCommandError:
+            continue  # unreachable: the line below is still true here
+        if any(ref == pattern or ref.startswith(pattern.removesuffix("*")) for ref in there):
+            sweep = name.partition("/")[0]
+            return UsageError(f"{name} is archived on {remote}, not here: gitexp pull {remote} {sweep}, then gitexp restore {name}")
+    return NotFoundError(f"nothing archived is named {name!r}: gitexp show --archived lists archived trials as SWEEP/TRIAL")
+
+
 def restore(git: Git, names: Sequence[str]) -> Moved:
     """Bring archived trials (``SWEEP`` or ``SWEEP/TRIAL``) back as branches; refused when a branch name is taken."""
     ledger = Ledger(git)
@@ -178,7 +192,7 @@ def restore(git: Git, names: Sequence[str]) -> Moved:
     for name in dict.fromkeys(names):
         matches = [trial for trial in archived if name in (trial.sweep, trial.ref.key)]
         if not matches:
-            raise NotFoundError(f"nothing archived is named {name!r}: gitexp show --archived lists archived trials as SWEEP/TRIAL")
+            raise _not_archived_here(git, name)
         chosen.update((trial.ref.key, trial) for trial in matches)
     folders = {trial.ref.ref.rpartition("/")[0] + "/" for trial in chosen.values()}
     taken = {record.name for record in git.refs(*folders)}

@@ -178,3 +178,27 @@ def test_push_and_pull_carry_archives_and_leave_only_live_branches(reviewed_proj
     again = run_gitexp(other.root, "push", "--no-dvc")  # the archive on origin wins over a branch at its commit
     assert "left exp/s/t001: archived on the other side (origin): gitexp pull first" in again.out
     assert "refs/heads/exp/s/t001" not in remote_refs(bare_remote)
+
+
+def test_restore_of_what_only_a_remote_has_archived_says_to_pull_it_first(reviewed_project, bare_remote, run_gitexp, repo_state):
+    git = reviewed_project
+    git.run("remote", "add", "origin", str(bare_remote))
+    git.run("push", "-q", "origin", "main")
+    assert run_gitexp(git.root, "archive", "s").code == 0
+    assert run_gitexp(git.root, "push", "--no-dvc").code == 0
+    other = Git(git.root.parent / "other")
+    Git(git.root.parent).run("clone", "-q", str(bare_remote), str(other.root))  # no gitexp pull yet
+    before = repo_state(other)
+
+    for name in ("s", "s/t002"):
+        result = run_gitexp(other.root, "restore", name)
+        assert result.code == 2 and result.err == (
+            f"gitexp: error: {name} is archived on origin, not here: gitexp pull origin s, then gitexp restore {name}\n"
+        )
+    missing = run_gitexp(other.root, "restore", "s/t099")
+    assert missing.code == 2 and "nothing archived is named 's/t099'" in missing.err
+    assert repo_state(other) == before
+
+    assert run_gitexp(other.root, "pull", "origin", "s", "--no-dvc").code == 0  # as the line says
+    assert run_gitexp(other.root, "restore", "s/t002").code == 0
+    assert "refs/heads/exp/s/t002" in refs(other, "refs/heads/exp/")
