@@ -1355,3 +1355,44 @@ CASES.update({
 CASES.update({
     "queue -m with an empty message": Case(queue("train.lr=[0.2]", extra=("-m", "  ")), "the commit message (-m) is empty", "leave -m out"),
 })
+
+
+# -- s6leftovers: remove's sweep branch, stop --remote, restore of a remote's archive, range() --
+
+
+def on_sweep_branch(git: Git, tmp_path: Path) -> Path:
+    """Sweep ``s`` queued, its branch ``sweeps/s`` checked out."""
+    queued_sweep(git, tmp_path)
+    git.run("checkout", "-q", "-b", "sweeps/s")
+    return git.root
+
+
+def with_empty_remote(git: Git, tmp_path: Path) -> Path:
+    """Sweep ``s`` queued here, and a bare remote ``origin`` that holds only main."""
+    queued_sweep(git, tmp_path)
+    remote = tmp_path / "remote.git"
+    git.run("init", "-q", "--bare", str(remote))
+    git.run("push", "-q", str(remote), "main")
+    git.run("remote", "add", "origin", str(remote))
+    return git.root
+
+
+def archived_on_remote(git: Git, tmp_path: Path) -> Path:
+    """Sweep ``s`` queued here; on ``origin`` its trial t001 archived (as a push of another clone's archive leaves it)."""
+    with_empty_remote(git, tmp_path)
+    git.run("push", "-q", "origin", "refs/heads/exp/s/t001:refs/gitexp/archive/s/t001")
+    return git.root
+
+
+CASES.update({
+    "remove of a sweep whose branch is checked out": Case(
+        ("remove", "s"), "sweeps/s is checked out", "switch to another branch, then remove sweep s", on_sweep_branch
+    ),
+    "stop --remote of a remote without the sweep": Case(
+        ("stop", "s", "--remote", "origin"), "origin has no sweep s", "gitexp push origin s first, or stop it without --remote", with_empty_remote
+    ),
+    "restore of a trial archived only on a remote": Case(
+        ("restore", "s/t001"), "s/t001 is archived on origin, not here", "gitexp pull origin s, then gitexp restore s/t001", archived_on_remote
+    ),
+    "range with no argument": Case(queue("train.lr=range()"), "range takes 1 to 3 arguments", "write range(start, stop[, step]) or range(stop)"),
+})
