@@ -281,15 +281,13 @@ def cancel_trials(git: Git, trials: Sequence[Trial], reason: str, store: RefStor
     held = []
     for trial in trials:
         claim = claim_ref(trial.ref.key)
-        if live.holder(trial) is None:
-            commit = git.commit_tree(f"{trial.tip}^{{tree}}", cancel_message(trial, reason), [trial.tip])
-            updates = [RefUpdate(trial.ref.ref, commit, trial.tip), RefUpdate(claim, ZERO_OID, seen.get(claim, ZERO_OID))]
-            if store.swap(updates, message="gitexp: cancel"):
-                continue
-            now = store.current([trial.ref.ref, claim])
-            if now.get(trial.ref.ref) != trial.tip or claim not in now:
-                continue  # finished or cancelled by another meanwhile
-        held.append(trial)
+        dead = seen.get(claim, ZERO_OID) if live.holder(trial) is None else ZERO_OID  # a live claim is never deleted
+        commit = git.commit_tree(f"{trial.tip}^{{tree}}", cancel_message(trial, reason), [trial.tip])
+        if store.swap([RefUpdate(trial.ref.ref, commit, trial.tip), RefUpdate(claim, ZERO_OID, dead)], message="gitexp: cancel"):
+            continue
+        now = store.current([trial.ref.ref, claim])
+        if now.get(trial.ref.ref) == trial.tip and claim in now:  # else finished or cancelled by another meanwhile
+            held.append(trial)
     return held
 
 

@@ -87,7 +87,7 @@ def shared_on(git: Git, sweeps: Sequence[Sweep]) -> dict[str, str]:
     seen = seen_on_remotes(git, sweeps)
     homes: dict[str, list[str]] = {}
     for name in sorted({remote for remotes in seen.values() for remote in remotes}):
-        asked = [sweep for sweep in sweeps if name in seen.get(sweep.name, ())]
+        asked = sorted((sweep for sweep in sweeps if name in seen.get(sweep.name, ())), key=lambda sweep: sweep.name)
         for sweep in shared_there(git, resolve_remote(git, name), asked):
             homes.setdefault(sweep, []).append(name)
     for sweep, remotes in homes.items():
