@@ -18,8 +18,9 @@ EXPR: ``choice``, ``pvalues``, ``range``, ``linspace``, ``logspace``,
 ``geomspace`` and the distributions of ``space.DISTRIBUTION_ARGUMENTS``; a
 distribution with one extra argument, a count, is drawn that many times (seeded
 by the sweep seed and the key) and used as a list, as on Grid.ai. Hydra's forms
-that ``dvc exp run -S`` expands mean what they mean there: keyword arguments
-(``range(start=1, stop=5)``), ``sort(...)`` and ``shuffle(...)`` of values or of a call.
+that ``dvc exp run -S`` expands mean what they mean there: ``range(stop)`` from 0 (as
+in Python), keyword arguments (``range(start=1, stop=5)``), ``sort(...)`` and
+``shuffle(...)`` of values or of a call.
 """
 
 from __future__ import annotations
