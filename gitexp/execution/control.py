@@ -158,8 +158,8 @@ def push_stop(git: Git, remote: Remote, trial: Trial, by: str) -> None:
 
 
 def stop_sweep(git: Git, sweep: Sweep, reason: str, home: Remote | None = None) -> list[Trial]:
-    """Record the sweep's stop (runners start none of its trials) and cancel its queued trials that nobody runs;
-    answer those a runner claimed meanwhile, which keep their claims (see ``cancel_trials``).
+    """Record the sweep's stop (runners start none of its trials) and cancel its queued trials that no runner
+    has claimed; answer those claimed, which keep their claims (see ``cancel_trials``).
 
     Written where its runners read it: here, or on ``home``, the remote that
     shares it, by compare-and-swap on the record last fetched, redone on the
@@ -177,11 +177,11 @@ def stop_sweep(git: Git, sweep: Sweep, reason: str, home: Remote | None = None) 
             sweep = Ledger(store.view).sweep(sweep.name)
     else:
         raise ConcurrentChange(f"sweep {sweep.name} kept changing while it was stopped: run gitexp stop again")
-    live = LiveClaims.read(git)
-    idle = [t for t in Ledger(store.view).trials([sweep.name]) if t.status == QUEUED and live.holder(t) is None]
-    claimed = cancel_trials(git, idle, reason, store)
+    # every queued one, held or not: a runner that holds only its lock yet (no claim) must find it cancelled
+    queued = [t for t in Ledger(store.view).trials([sweep.name]) if t.status == QUEUED]
+    claimed = cancel_trials(git, queued, reason, store)
     if home:
-        _follow_forward(git, store.view, [sweep_ref(sweep.name), *(t.ref.ref for t in idle)])
+        _follow_forward(git, store.view, [sweep_ref(sweep.name), *(t.ref.ref for t in queued)])
     return claimed
 
 

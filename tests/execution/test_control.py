@@ -283,3 +283,26 @@ def test_a_trial_claimed_while_its_sweep_stops_is_stopped_not_cancelled_under_it
     assert [trial.ref.key for trial, _, _ in plan.remote] == ["s/t001"]
     assert Ledger(origin).resolve_trial("s/t002").status == "cancelled"
     assert elsewhere.take(queued["t002"]) is None  # cancelled first: no worker can claim it
+
+
+def test_a_trial_whose_runner_holds_only_its_lock_when_the_sweep_stops_is_cancelled_and_never_claimed(ticking, run_gitexp):
+    """A local runner takes the trial's lock, clears old stop requests, then claims: a stop between the lock and
+    the claim cancels the trial (a stop request written then would be cleared), and the claim fails on it."""
+    from gitexp.execution.claims import Claims, Runner
+    from gitexp.execution.control import plan_stop
+    from gitexp.store.locks import TrialLock
+    from gitexp.store.refstore import LocalRefs
+
+    assert run_gitexp(ticking.root, "queue", "--name", "s", "--set", "train.ticks=[1,2]").code == 0
+    queued = Ledger(ticking).resolve_trial("s/t001")
+    lock = TrialLock(trial_lock_path(ticking.common_dir(), "s", "t001"))
+    assert lock.acquire(ticking.root / "slot")
+    try:
+        plan = plan_stop(ticking, ["s"])
+        plan.write(ticking)
+        claim = Claims(ticking, LocalRefs(ticking), Runner("w", clone="c")).take(queued)
+    finally:
+        lock.release()
+
+    assert claim is None and Ledger(ticking).resolve_trial("s/t001").status == "cancelled"
+    assert [t.status for t in Ledger(ticking).trials(["s"])] == ["cancelled"] * 2
