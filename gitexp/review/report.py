@@ -12,7 +12,8 @@ the data of the plots. Rendering goes through the jinja2 templates in
   code built it as Markdown (``Markup``: tables, code blocks, image links), so
   user text (param values, metric names, log lines) never becomes markup, a
   link (bare URLs included), a mention or a broken table (``review.tables.markdown_text``).
-- HTML: jinja2's autoescaping, plots inlined as base64 PNGs: one self-contained page.
+- HTML: jinja2's autoescaping, plots inlined as base64 PNGs: the Report view of the ui's page as one
+  self-contained file (``gitexp.ui.twin``), beside the table and plots it embeds the data of.
 """
 
 from __future__ import annotations
@@ -502,27 +503,24 @@ def render_markdown(
 
 
 def render_html(git: Git, report: SweepReport, found: Sequence[Plot], declared: Sequence[Plot] = ()) -> str:
-    """The report as one self-contained HTML page, plots inlined; the project's plots also as Vega-Lite
-    specifications, which the page draws interactively with the Vega builds it inlines (as ``dvc plots show``)."""
-    from gitexp.review.vega import inline_scripts
-
+    """The report as HTML, plots inlined as PNGs; the project's plots also as Vega-Lite specifications, which
+    the page around it (gitexp/ui/twin.py) draws interactively, as ``dvc plots show`` does."""
     images = [(plot.title, data_uri(plot.png)) for plot in found if plot.png]
     project = [
         {"plot": plot, "source": data_uri(plot.png) if plot.png else None, "spec": vega_json(plot.vega) if plot.vega else None}
         for plot in declared
     ]
-    return template_environment(markdown=False).get_template("sweep.html.j2").render(
-        **_context(git, report), images=images, project=project, vega_scripts=inline_scripts()
-    )
+    return template_environment(markdown=False).get_template("sweep.html.j2").render(**_context(git, report), images=images, project=project)
 
 
 def data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def vega_json(spec: dict[str, Any]) -> Markup:
-    """A Vega-Lite specification as JSON that no ``</script>`` or comment in its data can end early."""
-    text = json.dumps(spec, ensure_ascii=False, default=str)
+def vega_json(spec: Any) -> Markup:
+    """``spec`` (a Vega-Lite specification, any JSON) as the text of a ``<script type="application/json">`` that
+    no ``</script>`` or comment in its data can end early, and with no raw control or bidi character."""
+    text = json.dumps(spec, default=str)
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
@@ -545,31 +543,25 @@ def check_format(output_format: str) -> None:
         raise UsageError(f"--format {output_format!r}: use md or html")
 
 
-def report_text(git: Git, report: SweepReport, output_format: str, trials: Sequence[Row] | None = None) -> str:
-    """The report for standard output: HTML with its plots inlined, Markdown without plots (they need files)."""
-    check_format(output_format)
-    if output_format == "html":
-        return render_html(git, report, report_plots(git, report), project_plots(git, report, trials))
-    return render_markdown(git, report)
-
-
-def write_report(git: Git, report: SweepReport, output: Path, output_format: str, trials: Sequence[Row] | None = None) -> list[Path]:
-    """Write the report to ``output``; Markdown gets its PNGs in ``<stem>-plots/`` beside it. Answers the files written."""
-    check_format(output_format)
-    blocking = next((folder for folder in (output.parent, *output.parent.parents) if folder.exists() and not folder.is_dir()), None)
-    if blocking is not None:
-        raise UsageError(f"-o {output}: {blocking} is a file, not a folder: write the report elsewhere")
-    output.parent.mkdir(parents=True, exist_ok=True)  # as the plots' folder beside it is made
+def write_markdown(git: Git, report: SweepReport, output: Path, trials: Sequence[Row] | None = None) -> list[Path]:
+    """Write the Markdown report to ``output``, its PNGs in ``<stem>-plots/`` beside it. Answers the files written.
+    (The HTML report is the ui's page as one file: gitexp/ui/twin.py.)"""
+    prepare_output(output)
     found, declared = report_plots(git, report), project_plots(git, report, trials)
-    if output_format == "html":
-        output.write_text(render_html(git, report, found, declared), encoding="utf-8")
-        return [output]
     plot_dir = output.parent / f"{output.stem}-plots"
     written = write_pngs(plot_dir, [*found, *declared])
     links = [(plot.title, f"{plot_dir.name}/{plot.file_name}") for plot in found if plot.png]
     project = [(plot, f"{plot_dir.name}/{plot.file_name}" if plot.png else None) for plot in declared]
     output.write_text(render_markdown(git, report, links, project), encoding="utf-8")
     return [output, *written]
+
+
+def prepare_output(output: Path) -> None:
+    """Make ``output``'s folder, refusing a path below a file (as the plots' folder beside it is made)."""
+    blocking = next((folder for folder in (output.parent, *output.parent.parents) if folder.exists() and not folder.is_dir()), None)
+    if blocking is not None:
+        raise UsageError(f"-o {output}: {blocking} is a file, not a folder: write the report elsewhere")
+    output.parent.mkdir(parents=True, exist_ok=True)
 
 
 def write_pngs(folder: Path, found: Sequence[Plot]) -> list[Path]:

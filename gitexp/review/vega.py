@@ -1,8 +1,8 @@
 """The vendored Vega, Vega-Lite and vega-embed builds (gitexp/ui/static/vendor), for pages that draw offline.
 
-The ui serves them as files; the HTML report inlines them, so its Vega-Lite
-charts draw from one file with no network. ``manifest.json`` beside them holds
-each build's package, version and sha256.
+The ui serves them and its own scripts as files; the HTML report (the ui's page
+as one file, gitexp/ui/twin.py) inlines them, so its charts draw with no network.
+``manifest.json`` beside the builds holds each one's package, version and sha256.
 """
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from markupsafe import Markup
-
-VENDOR = Path(__file__).parent.parent / "ui" / "static" / "vendor"
+STATIC = Path(__file__).parent.parent / "ui" / "static"
+VENDOR = STATIC / "vendor"
 SOURCE_MAP = re.compile(r"^//# sourceMappingURL=.*$", re.MULTILINE)  # a file a browser's tools would fetch
 
 
@@ -25,12 +24,11 @@ def manifest() -> list[dict[str, Any]]:
 
 
 @cache
-def inline_scripts() -> Markup:
-    """The builds as ``<script>`` elements for one self-contained page."""
-    tags = []
-    for script in manifest():
-        code = SOURCE_MAP.sub("", (VENDOR / script["file"]).read_text(encoding="utf-8"))
-        label = f"{script['package']} {script['version']}, {script['license']}"
-        code = code.replace("</script", "<\\/script")  # none in these builds; an update cannot end the element early
-        tags.append(f"<script>/* {label} */\n{code}</script>")
-    return Markup("\n".join(tags))
+def inline_script(path: str) -> str:
+    """The text of a ``<script>`` element that holds ``static/<path>``, labelled with its package for a build."""
+    builds = {f"vendor/{script['file']}": script for script in manifest()}
+    build = builds.get(path)
+    label = f"{build['package']} {build['version']}, {build['license']}" if build else f"gitexp {path}"
+    code = SOURCE_MAP.sub("", (STATIC / path).read_text(encoding="utf-8"))
+    code = code.replace("</script", "<\\/script")  # none in these files; an update cannot end the element early
+    return f"/* {label} */\n{code}"

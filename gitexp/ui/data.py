@@ -21,7 +21,7 @@ from gitexp.project.params import read_values
 from gitexp.review.results import BASELINE, ResultsTable, Row, collect_results, flat_params
 from gitexp.store.git import Git
 from gitexp.store.layout import trial_log_path, worktrees_root
-from gitexp.store.records import RUNNING, STATES, Ledger, Sweep
+from gitexp.store.records import RUNNING, STATES, Ledger, Sweep, Trial
 from gitexp.store.remote import DEFAULT_REMOTE, remote_url
 
 LOG_TAIL_BYTES = 64 * 1024
@@ -30,12 +30,13 @@ TRIAL_HISTORY = 64  # first-parent commits searched for a trial's own commit bel
 
 @dataclass(frozen=True)
 class View:
-    """Which commits the table covers: the newest ``count`` of ``rev``'s first-parent line."""
+    """Which commits the table covers: the newest ``count`` of ``rev``'s first-parent line, or ``sweeps``' baselines."""
 
     git: Git
     project: str  # the DVC project's folder in the repository
     rev: str = "HEAD"
     count: int = 10
+    sweeps: tuple[str, ...] = ()  # only these sweeps, each under its baseline commit (a report's table)
 
 
 def experiments(view: View) -> dict[str, Any]:
@@ -45,12 +46,9 @@ def experiments(view: View) -> dict[str, Any]:
     its other params are its baseline's, read once per baseline instead of once per trial.
     """
     git = view.git
-    history = git.first_parent_log(view.rev, view.count)
-    order = {oid: index for index, (oid, _, _) in enumerate(history)}
-    sweeps = [sweep for sweep in Ledger(git).sweeps() if _commit_of(git, sweep, order) is not None]
+    history, base_of, sweeps = _commits_and_sweeps(view)
     table = collect_results(git, [sweep.name for sweep in sweeps]) if sweeps else ResultsTable([])
     created = {sweep.name: sweep.created for sweep in sweeps}
-    base_of = {sweep.name: _commit_of(git, sweep, order) for sweep in sweeps}
     baseline_params = {sweep.name: _all_params(git, sweep) for sweep in sweeps}
     rows: list[dict[str, Any]] = []
     for oid, seconds, subject in history:
@@ -78,6 +76,20 @@ def experiments(view: View) -> dict[str, Any]:
         "objectives": {sweep: {"metric": metric, "goal": goal} for sweep, (metric, goal) in table.objectives.items()},
         "counts": {state: sum(1 for row in trials if row["status"] == state) for state in STATES},
     }
+
+
+def _commits_and_sweeps(view: View) -> tuple[list[tuple[str, int, str]], dict[str, str | None], list[Sweep]]:
+    """The table's commits (oid, time, subject), the commit each sweep's rows go under, and the sweeps."""
+    git, ledger = view.git, Ledger(view.git)
+    if view.sweeps:
+        sweeps = [ledger.sweep(name) for name in view.sweeps]
+        commits = {sweep.baseline: git.first_parent_log(sweep.baseline, 1)[0] for sweep in sweeps}
+        return list(commits.values()), {sweep.name: sweep.baseline for sweep in sweeps}, sweeps
+    history = git.first_parent_log(view.rev, view.count)
+    order = {oid: index for index, (oid, _, _) in enumerate(history)}
+    found = ledger.sweeps()
+    base_of = {sweep.name: _commit_of(git, sweep, order) for sweep in found}
+    return history, base_of, [sweep for sweep in found if base_of[sweep.name] is not None]
 
 
 def _all_params(git: Git, sweep: Sweep) -> dict[str, Any]:
@@ -110,7 +122,17 @@ def _trial_json(table: ResultsTable, row: Row, params: dict[str, Any], parent: s
 def trial_detail(git: Git, name: str) -> dict[str, Any]:
     """One trial: its params against its baseline's, its metrics with their deltas, log tail, commits, commands."""
     trial = Ledger(git).resolve_trial(name)
-    table = collect_results(git, [trial.sweep], all_params=True)
+    return _detail(git, trial, collect_results(git, [trial.sweep], all_params=True))
+
+
+def sweep_details(git: Git, sweep: str, log_bytes: int) -> dict[str, dict[str, Any]]:
+    """``trial_detail`` of every trial of ``sweep`` by its id, from one read of the results (a report's trial pages)."""
+    table = collect_results(git, [sweep], all_params=True)
+    names = {row.name for row in table.rows}
+    return {trial.ref.key: _detail(git, trial, table, log_bytes) for trial in Ledger(git).trials([sweep]) if trial.name in names}
+
+
+def _detail(git: Git, trial: Trial, table: ResultsTable, log_bytes: int = LOG_TAIL_BYTES) -> dict[str, Any]:
     rows = {row.name: row for row in table.rows}
     row, baseline = rows[trial.name], rows[BASELINE]
     params = [
@@ -139,7 +161,7 @@ def trial_detail(git: Git, name: str) -> dict[str, Any]:
         "host": row.host,
         "params": params,
         "metrics": metrics,
-        "log": log_tail(git, trial.sweep, trial.name),
+        "log": log_tail(git, trial.sweep, trial.name, log_bytes),
         "commands": [f"gitexp logs -f {key}", f"gitexp diff {key}", f"gitexp apply {key}", f"gitexp pr {key}"],
     })
 
@@ -173,12 +195,12 @@ def _delta(value: Any, baseline: Any) -> float | None:
     return value - baseline if numbers else None
 
 
-def log_tail(git: Git, sweep: str, trial: str) -> str:
-    """The end of the trial's log, as ``gitexp logs`` reads it (empty before it ran)."""
+def log_tail(git: Git, sweep: str, trial: str, size: int = LOG_TAIL_BYTES) -> str:
+    """The last ``size`` bytes of the trial's log, as ``gitexp logs`` reads it (empty before it ran)."""
     path = trial_log_path(git.common_dir(), sweep, trial)
     try:
         with path.open("rb") as file:
-            file.seek(max(0, path.stat().st_size - LOG_TAIL_BYTES))
+            file.seek(max(0, path.stat().st_size - size))
             return file.read().decode("utf-8", "replace")
     except OSError:
         return ""

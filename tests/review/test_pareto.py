@@ -10,7 +10,7 @@ import optuna
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gitexp.review.report import build_sweep_report, ranked_table, write_report
+from gitexp.review.report import build_sweep_report, ranked_table, write_markdown
 from gitexp.review.results import non_dominated_fronts
 from tests.conftest import markdown_tables
 
@@ -100,7 +100,7 @@ def test_show_and_report_rank_a_small_grid_by_its_pareto_fronts(project, run_git
         t["trial"] for t in trials if t["pareto_front"] == 1
     ]
     assert ranked_table(report).headers[-1] == "Pareto front"
-    written = write_report(project, report, tmp_path / "out" / "report.md", "md")
+    written = write_markdown(project, report, tmp_path / "out" / "report.md")
     assert any(path.name == "pareto-accuracy-latency_ms.png" for path in written)
     text = (tmp_path / "out" / "report.md").read_text()
     assert "| objectives (Pareto) | maximize accuracy, minimize latency_ms |" in text

@@ -21,7 +21,7 @@ from gitexp.review.report import (
     render_html,
     render_markdown,
     report_plots,
-    write_report,
+    write_markdown,
 )
 from gitexp.review.results import Row
 
@@ -102,7 +102,7 @@ def test_deltas_against_a_baseline_whose_metrics_are_in_the_dvc_cache(get_starte
 def test_plots_are_pngs_written_beside_the_markdown_and_linked_relatively(reviewed_project, tmp_path):
     report = build_sweep_report(reviewed_project, "s")
 
-    written = write_report(reviewed_project, report, tmp_path / "out" / "report.md", "md")
+    written = write_markdown(reviewed_project, report, tmp_path / "out" / "report.md")
 
     plot_dir = tmp_path / "out" / "report-plots"
     assert written[0] == tmp_path / "out" / "report.md"
@@ -216,6 +216,6 @@ def test_report_of_the_newest_sweep_by_default(reviewed_project, run_gitexp):
 def test_write_report_leaves_no_plot_folder_when_there_are_no_plots(project, run_gitexp, tmp_path: Path):
     assert run_gitexp(project.root, "queue", "--name", "q", "--set", "train.lr=0.2").code == 0
 
-    written = write_report(project, build_sweep_report(project, "q"), tmp_path / "r.md", "md")
+    written = write_markdown(project, build_sweep_report(project, "q"), tmp_path / "r.md")
 
     assert written == [tmp_path / "r.md"] and not (tmp_path / "r-plots").exists()

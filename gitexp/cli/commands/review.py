@@ -122,7 +122,7 @@ def remove(environment: Environment, names, remote):
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here (plots beside it).")
 @click.option("--baseline", "baseline_rev", metavar="REV", help="Compare against this commit (default: the sweep's baseline).")
 @click.option("--top", default=20, show_default=True, help="Trials in the ranked table (0 for all).")
-@click.option("--format", "output_format", default="md", show_default=True, help="md or html (one page, plots inlined).")
+@click.option("--format", "output_format", default="md", show_default=True, help="md or html (the ui's page as one file: data and scripts inlined).")
 @click.option("--trials", metavar="A,B,...", help="Draw the project's dvc.yaml plots for these trials (default: the best one) and the baseline.")
 @pass_environment
 def report(environment: Environment, sweep, output, baseline_rev, top, output_format, trials):
@@ -133,16 +133,19 @@ def report(environment: Environment, sweep, output, baseline_rev, top, output_fo
     output it comes without plots. A sweep with no finished trial gets a report
     that says so (exit status 0), so CI can always publish one.
     """
-    from gitexp.review.report import build_sweep_report, check_format, chosen_trials, report_text, write_report
+    from gitexp.review.report import build_sweep_report, check_format, chosen_trials, render_markdown, write_markdown
 
     check_format(output_format)
     git = environment.git()
     built = build_sweep_report(git, sweep, baseline_rev, top)
     chosen = chosen_trials(built, trials)
+    if output_format == "html":
+        from gitexp.ui.twin import report_page, write_page  # the ui's page as one file
     if output is None:
-        environment.write(report_text(git, built, output_format, chosen))
+        environment.write(report_page(git, built, chosen) if output_format == "html" else render_markdown(git, built))
         return
-    written = write_report(git, built, environment.cwd / output, output_format, chosen)
+    write = write_page if output_format == "html" else write_markdown
+    written = write(git, built, environment.cwd / output, chosen)
     plots = f" and {len(written) - 1} plot(s) in {written[1].parent.name}/" if len(written) > 1 else ""
     environment.echo(f"Wrote {output}{plots}")
 

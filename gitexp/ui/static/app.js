@@ -44,6 +44,18 @@
     return response.json();
   }
 
+  // Where the page's data comes from: the server's API, or in the file gitexp report --format html writes, the
+  // answers embedded in it (snapshot.js): read-only, no live updates.
+  const snapshot = GitexpSnapshot.read();
+  const source = snapshot ? GitexpSnapshot.source(snapshot) : {
+    live: true,
+    plottable: () => true,
+    experiments: () => api("/api/experiments"),
+    trial: (id) => api("/api/trial?id=" + encodeURIComponent(id)),
+    sweepPlots: (sweep) => api("/api/sweep-plots?sweep=" + encodeURIComponent(sweep)),
+    plots: (ids) => api("/api/plots?ids=" + ids.map(encodeURIComponent).join(",")),
+  };
+
   function notice(text) {
     $("notice").hidden = false;
     $("notice").textContent = text;
@@ -279,6 +291,7 @@
   function selectBox(row) {
     const box = element("input", {type: "checkbox", class: "select", title: "plot this trial", dataset: {select: row.id}});
     box.checked = state.selected.has(row.id);
+    if (!source.plottable(row.id)) Object.assign(box, {disabled: true, title: "this file holds the plots of the best trials only"});
     box.addEventListener("change", () => {
       if (box.checked && state.selected.size >= MAX_SELECTED) {
         box.checked = false;
@@ -308,7 +321,7 @@
   async function showSweepPlots() {
     const version = state.version;
     if (!state.sweep) { $("sweep-views").replaceChildren(); return; }
-    const found = await api("/api/sweep-plots?sweep=" + encodeURIComponent(state.sweep));
+    const found = await source.sweepPlots(state.sweep);
     if (found.error) { $("sweep-views").replaceChildren(element("p", {class: "error"}, found.error)); return; }
     const objectives = (found.objectives || []).map(([metric, goal]) => `${metric} (${goal})`).join(", ");
     $("sweep-objective").textContent = objectives ? `Pareto front of ${objectives}` :
@@ -329,7 +342,7 @@
     const ids = [...state.selected];
     $("selected-count").textContent = ids.length ? `(${ids.length} of at most ${MAX_SELECTED})` : "(tick up to 20 rows)";
     const version = state.version;
-    const found = ids.length ? await api("/api/plots?ids=" + ids.map(encodeURIComponent).join(",")) : {plots: []};
+    const found = ids.length ? await source.plots(ids) : {plots: []};
     if (found.error) { $("trial-plots").replaceChildren(element("p", {class: "error"}, found.error)); return; }
     if (ids.join(",") !== [...state.selected].join(",")) return; // a later tick draws instead
     await GitexpPlots.showTrials($("trial-plots"), found);
@@ -383,7 +396,7 @@
   }
 
   async function loadTable() {
-    const data = await api("/api/experiments");
+    const data = await source.experiments();
     const previous = state.data ? state.version : null;
     state.data = data;
     state.version = data.version;
@@ -400,7 +413,7 @@
   // -- a trial ---------------------------------------------------------------------
 
   async function showTrial(id) {
-    const found = await api("/api/trial?id=" + encodeURIComponent(id));
+    const found = await source.trial(id);
     // A commit or the branch as code, linked to GitHub when the remote is there (found.links, built by the server).
     const linked = (name, text) => {
       const code = element("code", {}, text);
@@ -436,7 +449,7 @@
     const log = $("trial-log");
     log.scrollTop = log.scrollHeight;
     document.body.dataset.trial = found.id;
-    if (found.status === "running") setTimeout(() => { if (location.hash === "#trial/" + encodeURIComponent(id)) showTrial(id); }, TAIL_MS);
+    if (found.status === "running" && source.live) setTimeout(() => { if (location.hash === "#trial/" + encodeURIComponent(id)) showTrial(id); }, TAIL_MS);
   }
 
   // -- the run form ----------------------------------------------------------------
@@ -522,10 +535,12 @@
 
   function route() {
     const hash = location.hash || "#table";
-    const [name] = hash.slice(1).split("/");
-    for (const view of ["table", "trial", "run"]) $("view-" + view).hidden = view !== name;
+    let [name] = hash.slice(1).split("/");
+    if (!$("view-" + name)) name = "table"; // the report's file has no run form
+    for (const view of document.querySelectorAll("main > section[id^='view-']")) view.hidden = view.id !== "view-" + name;
     if (name === "trial") showTrial(decodeURIComponent(hash.slice(7)));
     if (name === "run") showRunForm();
+    if (name === "report") GitexpPlots.showSpecs($("view-report"));
     if (name === "table") renderTable(false);
   }
 
@@ -548,5 +563,9 @@
   $("run-form").addEventListener("submit", submit);
   $("sweep-choice").addEventListener("change", () => { state.sweep = $("sweep-choice").value; showSweepPlots(); });
   $("brush-clear").addEventListener("click", () => { showSweepPlots(); });
-  loadTable().then(route, () => {}).finally(listen);
+  if (!source.live) {  // the report's file: its summary instead of the run form and the live dot
+    for (const id of ["nav-run", "view-run", "live"]) $(id).remove();
+    $("nav-report").hidden = false;
+  }
+  loadTable().then(route, () => {}).finally(() => source.live && listen());
 })();

@@ -4,7 +4,7 @@
 "use strict";
 const GitexpPlots = (() => {
   const OPTIONS = {actions: false, renderer: "svg", ast: true};
-  const views = {sweep: {}, trials: []}; // window.gitexpViews: what tests read the scenegraph of
+  const views = {sweep: {}, trials: [], report: []}; // window.gitexpViews: what tests read the scenegraph of
 
   async function draw(box, spec) {
     const target = document.createElement("div");
@@ -54,6 +54,25 @@ const GitexpPlots = (() => {
     for (const [node, item] of figures) views.trials.push({id: item.id, view: await draw(node, item.spec)});
   }
 
+  // The report's own plots (the project's dvc.yaml plots of its best trial, in the page gitexp report --format
+  // html writes): each script.vega-lite in ``box`` drawn once, in place of its PNG; body[data-plots] when all are.
+  async function showSpecs(box) {
+    const specs = [...box.querySelectorAll("script.vega-lite")];
+    box.querySelectorAll("script.vega-lite").forEach((node) => node.classList.replace("vega-lite", "vega-lite-drawn"));
+    try {
+      for (const node of specs) {
+        const target = document.createElement("div");
+        node.before(target);
+        views.report.push(await draw(target, JSON.parse(node.textContent)));
+        const image = node.parentNode.querySelector("img");
+        if (image) image.remove();
+      }
+      document.body.dataset.plots = "drawn";
+    } catch (error) {
+      document.body.dataset.plots = "error: " + error;
+    }
+  }
+
   window.gitexpViews = views;
-  return {showSweep, showTrials, brushed};
+  return {showSweep, showTrials, showSpecs, brushed};
 })();
