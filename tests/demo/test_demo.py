@@ -22,7 +22,8 @@ def test_demo_compares_trials_with_a_reproduced_baseline_and_ranks_by_its_object
     assert baseline["trial"] == "baseline" and 0.5 < baseline["metrics"]["test.acc"] <= 1
     assert [row["status"] for row in rows[1:]] == ["succeeded"] * 6
 
-    report = (folder / "report.html").read_text()
+    page = (folder / "report.html").read_text()
+    report = page.split('<section id="view-report" hidden>', 1)[1].split("</section>", 1)[0]  # the ui's page: its Report view
     assert "Ranking by test.acc (higher is better)" in report and "guess" not in report
     best = max(rows[1:], key=lambda row: row["metrics"]["test.acc"])
     delta = best["metrics"]["test.acc"] - baseline["metrics"]["test.acc"]

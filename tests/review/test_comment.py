@@ -25,6 +25,7 @@ from gitexp.review.report import build_sweep_report, project_plots, render_html,
 from gitexp.review.results import Row
 from gitexp.review.vega import manifest
 from gitexp.store.git import Git
+from gitexp.ui.twin import report_page
 from tests.fake_github import TOKEN
 from tests.review.test_report import assert_fetches_nothing
 from tests.ui.conftest import system_chromium  # noqa: F401, F811 (a fixture, also used by the fixture draw)
@@ -262,13 +263,13 @@ def test_the_html_report_carries_dvc_renders_vega_lite_of_each_project_plot(demo
 def test_the_html_report_of_project_plots_inlines_vega_and_fetches_nothing(demo):
     report = build_sweep_report(demo, "demo")
 
-    page = render_html(demo, report, report_plots(demo, report), project_plots(demo, report))
+    page = report_page(demo, report)
 
     assert_fetches_nothing(page)
     assert [f"/* {script['package']} {script['version']}" in page for script in manifest()] == [True, True, True]
 
 
-SCENEGRAPH_MARKS = """() => window.gitexpViews.map(view => {
+SCENEGRAPH_MARKS = """() => window.gitexpViews.report.map(view => {
     const marks = [];
     (function walk(node) {
         if (node.marktype) { marks.push({type: node.marktype, role: node.role || '', items: node.items.length}); }
@@ -281,12 +282,12 @@ SCENEGRAPH_MARKS = """() => window.gitexpViews.map(view => {
 def test_the_html_report_draws_each_project_plot_offline_with_the_inlined_vega(demo, system_chromium, tmp_path):
     report = build_sweep_report(demo, "demo")
     page_file = tmp_path / "report.html"
-    page_file.write_text(render_html(demo, report, [], project_plots(demo, report)), encoding="utf-8")
+    page_file.write_text(report_page(demo, report), encoding="utf-8")
     context = system_chromium.new_context()
     fetched = []
     context.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else (fetched.append(route.request.url), route.abort()))
     page = context.new_page()
-    page.goto(page_file.as_uri())
+    page.goto(page_file.as_uri() + "#report")  # the ui's page: the report is its Report view
     page.wait_for_selector("body[data-plots]")
 
     assert page.get_attribute("body", "data-plots") == "drawn" and fetched == []
