@@ -131,11 +131,15 @@ def open_page(system_chromium, tmp_path, request):
         return page
 
     yield opened
+    save_screenshots([page for context in contexts for page in context.pages], tmp_path, request.node.name)
+    for context in contexts:
+        context.close()
+
+
+def save_screenshots(pages, tmp_path: Path, name: str) -> None:
+    """``<name>-<n>.png`` of each page under tmp_path/screenshots, and under $GITEXP_ARTIFACTS when set (CI uploads it)."""
     folders = [tmp_path / "screenshots", *([Path(os.environ["GITEXP_ARTIFACTS"])] if os.environ.get("GITEXP_ARTIFACTS") else [])]
-    pages = [page for context in contexts for page in context.pages]
     for folder in folders:
         folder.mkdir(parents=True, exist_ok=True)
         for number, page in enumerate(pages):
-            page.screenshot(path=str(folder / f"{request.node.name}-{number}.png"))
-    for context in contexts:
-        context.close()
+            page.screenshot(path=str(folder / f"{name}-{number}.png"))
