@@ -15,8 +15,8 @@ from gitexp.cli.environment import Environment
 from gitexp.cli.main import main
 from gitexp.review.report import build_sweep_report
 from gitexp.store.git import Git
-from gitexp.ui import data
-from gitexp.ui.twin import snapshot
+from gitexp.ui import data, plots
+from gitexp.ui.twin import report_page, snapshot
 from tests.conftest import HOSTILE_TEXT, fresh_copy
 from tests.ui.conftest import TIMEOUT, save_screenshots
 from tests.ui.test_page import cell, trial_ids
@@ -183,3 +183,21 @@ def test_the_embedded_trial_pages_are_what_the_ui_answers(demo_report):
     for name, found in pages.items():
         assert {**found, "log": ""} == {**data.trial_detail(git, name), "log": ""}
         assert data.trial_detail(git, name)["log"].endswith(found["log"]) and len(found["log"].encode()) <= 4096
+
+
+def test_the_file_holds_the_plots_of_the_chosen_then_the_best_trials_up_to_the_page_s_limit(demo_report, open_file, monkeypatch, tmp_path):
+    git, _, shown = demo_report
+    report = build_sweep_report(git, "demo")
+    chosen = [row for row in report.trials if row.name == "t006"]
+    monkeypatch.setattr(plots, "MAX_SELECTED", 3)
+    ranked = [f"demo/{row.name}" for row in report.ranked]
+
+    (tmp_path / "report.html").write_text(report_page(git, report, chosen), encoding="utf-8")
+    page = open_file(tmp_path / "report.html")
+
+    plotted = ["demo/t006", *[name for name in ranked if name != "demo/t006"][:2]]
+    assert json.loads(EMBEDDED.findall((tmp_path / "report.html").read_text(encoding="utf-8"))[0])["plotted"] == plotted
+    disabled = page.eval_on_selector_all("input.select:disabled", "boxes => boxes.map(box => box.dataset.select)")
+    assert sorted(disabled) == sorted(set(f"demo/{row['trial']}" for row in shown[1:]) - set(plotted))
+    tick(page, *plotted[1:])
+    assert all(revs == sorted(plotted[1:]) for revs in dict(page.evaluate(SERIES)).values())
