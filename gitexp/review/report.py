@@ -507,7 +507,7 @@ def render_html(git: Git, report: SweepReport, found: Sequence[Plot], declared: 
     the page around it (gitexp/ui/twin.py) draws interactively, as ``dvc plots show`` does."""
     images = [(plot.title, data_uri(plot.png)) for plot in found if plot.png]
     project = [
-        {"plot": plot, "source": data_uri(plot.png) if plot.png else None, "spec": vega_json(plot.vega) if plot.vega else None}
+        {"plot": plot, "source": data_uri(plot.png) if plot.png else None, "spec": script_json(plot.vega) if plot.vega else None}
         for plot in declared
     ]
     return template_environment(markdown=False).get_template("sweep.html.j2").render(**_context(git, report), images=images, project=project)
@@ -517,7 +517,7 @@ def data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def vega_json(spec: Any) -> Markup:
+def script_json(spec: Any) -> Markup:
     """``spec`` (a Vega-Lite specification, any JSON) as the text of a ``<script type="application/json">`` that
     no ``</script>`` or comment in its data can end early, and with no raw control or bidi character."""
     text = json.dumps(spec, default=str)

@@ -22,7 +22,7 @@ from typing import Any
 
 from markupsafe import escape
 
-from gitexp.review.report import SweepReport, prepare_output, project_plots, render_html, report_plots, vega_json
+from gitexp.review.report import SweepReport, prepare_output, project_plots, render_html, report_plots, script_json
 from gitexp.review.results import Row
 from gitexp.review.vega import STATIC, inline_script
 from gitexp.store.git import Git
@@ -67,12 +67,12 @@ def report_page(git: Git, report: SweepReport, trials: Sequence[Row] | None = No
     policy = f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src {' '.join(hashes)}"
     page = POLICY.sub(lambda _: f'<meta http-equiv="Content-Security-Policy" content="{policy}">', page)
     style = (STATIC / "app.css").read_text(encoding="utf-8").replace("</style", "<\\/style")
-    embedded = f'<script type="application/json" id="gitexp-data">{vega_json(snapshot(git, report, trials))}</script>\n'
+    embedded = f'<script type="application/json" id="gitexp-data">{script_json(snapshot(git, report, trials))}</script>\n'
     replacements = [
         (STYLESHEET, f"<style>\n{style}</style>"),
         ("<title>gitexp</title>", f"<title>gitexp sweep {escape(report.sweep.name)}</title>"),
-        (REPORT_VIEW, f'<section id="view-report" hidden>\n{summary}</section>'),
         ("</main>\n", "</main>\n" + embedded),
+        (REPORT_VIEW, f'<section id="view-report" hidden>\n{summary}</section>'),  # last: nothing is looked for in it
     ]
     for marker, replacement in replacements:
         if marker not in page:
@@ -82,6 +82,7 @@ def report_page(git: Git, report: SweepReport, trials: Sequence[Row] | None = No
 
 
 def write_page(git: Git, report: SweepReport, output: Path, trials: Sequence[Row] | None = None) -> list[Path]:
+    """Write ``report_page`` to ``output`` (its folder made, as for Markdown); answers the files written."""
     prepare_output(output)
     output.write_text(report_page(git, report, trials), encoding="utf-8")
     return [output]
