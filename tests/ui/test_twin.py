@@ -18,7 +18,7 @@ from gitexp.store.git import Git
 from gitexp.ui import data, plots
 from gitexp.ui.twin import report_page, snapshot
 from tests.conftest import HOSTILE_TEXT, fresh_copy
-from tests.ui.conftest import TIMEOUT, save_screenshots
+from tests.ui.conftest import TIMEOUT, save_screenshots, screenshot
 from tests.ui.test_page import cell, trial_ids
 from tests.ui.test_plots import SERIES, tick
 
@@ -84,6 +84,7 @@ def test_the_file_shows_the_table_show_json_gives_with_no_run_form_and_fetches_n
     page.wait_for_selector("body[data-sweep-plots^='demo:']")
     assert sorted(page.evaluate("Object.keys(window.gitexpViews.sweep)")) == ["best", "parallel", "scatter"]
     assert page.refused == [] and page.errors == []
+    screenshot(page, "report-table")
 
 
 def test_sorting_and_filtering_change_the_rows_in_the_file(demo_report, open_file):
@@ -119,6 +120,8 @@ def test_ticking_two_trials_in_the_file_draws_each_declared_plot_with_a_series_e
         "dvclive/plots/metrics/test/acc.tsv", "dvclive/plots/metrics/train/acc.tsv", "dvclive/plots/metrics/train/loss.tsv",
     ]  # fmt: skip
     assert all(revs == ["demo/t002", "demo/t005"] for revs in drawn.values()), drawn
+    page.eval_on_selector("#trial-plots", "node => node.scrollIntoView()")
+    screenshot(page, "report-plots-of-two-trials")
     page.uncheck("input[data-select='demo/t002']")
     page.wait_for_selector("body[data-trial-plots^='demo/t005:']")
     assert all(revs == ["demo/t005"] for revs in dict(page.evaluate(SERIES)).values())
@@ -136,6 +139,7 @@ def test_a_trials_page_and_the_report_view_work_offline(demo_report, open_file):
     accuracy = next(cells for cells in rows if cells[0] == "test.acc")
     assert float(accuracy[2]) == pytest.approx(best["metrics"]["test.acc"], rel=1e-5)
     assert f"gitexp apply demo/{best['trial']}" in page.eval_on_selector_all(".commands code", "nodes => nodes.map(node => node.textContent)")
+    screenshot(page, "report-trial")
 
     page.click("#nav-report")
     page.wait_for_selector("body[data-plots='drawn']")
@@ -143,6 +147,7 @@ def test_a_trials_page_and_the_report_view_work_offline(demo_report, open_file):
     assert page.eval_on_selector_all("#view-report table:nth-of-type(2) tbody tr", "rows => rows.length") == 7  # baseline + 6
     assert len(page.evaluate("window.gitexpViews.report.map(view => view.scenegraph().root.marktype)")) == 1  # the confusion matrix
     assert page.is_hidden("#view-table") and page.refused == [] and page.errors == []
+    screenshot(page, "report-view")
 
 
 def test_hostile_values_render_as_text_in_the_file(hostile_project, open_file, tmp_path):
