@@ -136,6 +136,33 @@ def open_page(system_chromium, tmp_path, request):
         context.close()
 
 
+@pytest.fixture
+def open_file(system_chromium, tmp_path, request):
+    """``open_file(path, fragment="") -> page``: a page the HTML report wrote, opened by file:// with the table drawn;
+    ``page.refused`` lists every request not for a file (all refused), ``page.errors`` the console's errors;
+    screenshots kept as open_page keeps them."""
+    contexts = []
+
+    def opened(path: Path, fragment: str = ""):
+        context = system_chromium.new_context(viewport={"width": 1400, "height": 900})
+        context.set_default_timeout(TIMEOUT)
+        contexts.append(context)
+        refused, errors = [], []
+        context.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else (refused.append(route.request.url), route.abort()))
+        page = context.new_page()
+        page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(path.as_uri() + fragment)
+        page.wait_for_selector("body[data-ready='1']")
+        page.refused, page.errors = refused, errors
+        return page
+
+    yield opened
+    save_screenshots([page for context in contexts for page in context.pages], tmp_path, request.node.name)
+    for context in contexts:
+        context.close()
+
+
 def save_screenshots(pages, tmp_path: Path, name: str) -> None:
     """``<name>-<n>.png`` of each page under tmp_path/screenshots, and under $GITEXP_ARTIFACTS when set (CI uploads it)."""
     folders = [tmp_path / "screenshots", *([Path(os.environ["GITEXP_ARTIFACTS"])] if os.environ.get("GITEXP_ARTIFACTS") else [])]

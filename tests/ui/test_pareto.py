@@ -59,12 +59,18 @@ def pareto_template(template_project, tmp_path_factory):
     return root
 
 
-def test_a_two_objective_sweep_shows_exactly_its_non_dominated_trials_as_the_front(pareto_template, tmp_path, run_gitexp, ui_server, open_page):
-    project = fresh_copy(pareto_template, tmp_path)
+def costs_and_front(run_gitexp, project: Git) -> tuple[dict[str, tuple[float, float]], set[str]]:
+    """Each trial's two costs as show --json gives them, and the non-dominated trials found by brute force."""
     shown = [row for row in json.loads(run_gitexp(project.root, "show", "mo", "--json").out)["trials"] if row["trial"] != "baseline"]
     costs = {f"mo/{row['trial']}": (-row["metrics"]["accuracy"], row["metrics"]["latency_ms"]) for row in shown}
     front = brute_force_front(costs)
     assert 1 < len(front) < len(costs)  # a real trade-off: some trials dominated
+    return costs, front
+
+
+def test_a_two_objective_sweep_shows_exactly_its_non_dominated_trials_as_the_front(pareto_template, tmp_path, run_gitexp, ui_server, open_page):
+    project = fresh_copy(pareto_template, tmp_path)
+    costs, front = costs_and_front(run_gitexp, project)
     page = open_page(ui_server(project.root))
     page.wait_for_selector("body[data-sweep-plots^='mo:']")
 
@@ -81,3 +87,17 @@ def test_a_two_objective_sweep_shows_exactly_its_non_dominated_trials_as_the_fro
     assert set(trial_ids(page)[: len(front)]) == front
     page.eval_on_selector("#sweep-views", "node => node.scrollIntoView()")
     screenshot(page, "sweep-views-pareto")
+
+
+def test_the_report_file_draws_the_same_front_offline(pareto_template, tmp_path, run_gitexp, open_file):
+    project = fresh_copy(pareto_template, tmp_path)
+    costs, front = costs_and_front(run_gitexp, project)
+    assert run_gitexp(project.root, "report", "mo", "--format", "html", "-o", "report.html").code == 0
+
+    page = open_file(project.root / "report.html")
+    page.wait_for_selector("body[data-sweep-plots^='mo:']")
+
+    drawn = page.evaluate(DRAWN)
+    assert sorted(drawn["front"]) == sorted(front) and sorted(drawn["dimmed"]) == sorted(set(costs) - front)
+    assert {key: cell(page, key, "pareto") for key in costs} == {key: "front" if key in front else "2" for key in costs}
+    assert page.refused == [] and page.errors == []

@@ -18,7 +18,7 @@ from gitexp.store.git import Git
 from gitexp.ui import data, plots
 from gitexp.ui.twin import report_page, snapshot
 from tests.conftest import HOSTILE_TEXT, fresh_copy
-from tests.ui.conftest import TIMEOUT, save_screenshots, screenshot
+from tests.ui.conftest import screenshot
 from tests.ui.test_page import cell, trial_ids
 from tests.ui.test_plots import SERIES, tick
 
@@ -37,32 +37,6 @@ def demo_report(demo_template, tmp_path_factory) -> tuple[Git, Path, list[dict]]
     git = fresh_copy(demo_template, tmp_path_factory.mktemp("twin"))
     gitexp(git.root, "report", "demo", "--format", "html", "-o", "report.html")
     return git, git.root / "report.html", json.loads(gitexp(git.root, "show", "--json"))["trials"]
-
-
-@pytest.fixture
-def open_file(system_chromium, tmp_path, request):
-    """``open_file(path, hash="") -> page`` with the table drawn; ``page.refused`` lists every request that was
-    not for the file (refused), ``page.errors`` the console's errors; screenshots kept as tests/ui's pages are."""
-    contexts = []
-
-    def opened(path: Path, fragment: str = ""):
-        context = system_chromium.new_context(viewport={"width": 1400, "height": 900})
-        context.set_default_timeout(TIMEOUT)
-        contexts.append(context)
-        refused, errors = [], []
-        context.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else (refused.append(route.request.url), route.abort()))
-        page = context.new_page()
-        page.on("console", lambda message: message.type == "error" and errors.append(message.text))
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(path.as_uri() + fragment)
-        page.wait_for_selector("body[data-ready='1']")
-        page.refused, page.errors = refused, errors
-        return page
-
-    yield opened
-    save_screenshots([page for context in contexts for page in context.pages], tmp_path, request.node.name)
-    for context in contexts:
-        context.close()
 
 
 def test_the_file_shows_the_table_show_json_gives_with_no_run_form_and_fetches_nothing(demo_report, open_file):
