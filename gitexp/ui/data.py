@@ -122,18 +122,18 @@ def _trial_json(table: ResultsTable, row: Row, params: dict[str, Any], parent: s
 def trial_detail(git: Git, name: str) -> dict[str, Any]:
     """One trial: its params against its baseline's, its metrics with their deltas, log tail, commits, commands."""
     trial = Ledger(git).resolve_trial(name)
-    return _detail(git, trial, collect_results(git, [trial.sweep], all_params=True))
+    table = collect_results(git, [trial.sweep], all_params=True)
+    return _detail(git, trial, table, {row.name: row for row in table.rows})
 
 
 def sweep_details(git: Git, sweep: str, log_bytes: int) -> dict[str, dict[str, Any]]:
     """``trial_detail`` of every trial of ``sweep`` by its id, from one read of the results (a report's trial pages)."""
     table = collect_results(git, [sweep], all_params=True)
-    names = {row.name for row in table.rows}
-    return {trial.ref.key: _detail(git, trial, table, log_bytes) for trial in Ledger(git).trials([sweep]) if trial.name in names}
-
-
-def _detail(git: Git, trial: Trial, table: ResultsTable, log_bytes: int = LOG_TAIL_BYTES) -> dict[str, Any]:
     rows = {row.name: row for row in table.rows}
+    return {trial.ref.key: _detail(git, trial, table, rows, log_bytes) for trial in Ledger(git).trials([sweep]) if trial.name in rows}
+
+
+def _detail(git: Git, trial: Trial, table: ResultsTable, rows: dict[str, Row], log_bytes: int = LOG_TAIL_BYTES) -> dict[str, Any]:
     row, baseline = rows[trial.name], rows[BASELINE]
     params = [
         {"key": key, "value": row.params.get(key), "baseline": baseline.params.get(key)}
