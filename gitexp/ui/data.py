@@ -123,17 +123,35 @@ def trial_detail(git: Git, name: str) -> dict[str, Any]:
     """One trial: its params against its baseline's, its metrics with their deltas, log tail, commits, commands."""
     trial = Ledger(git).resolve_trial(name)
     table = collect_results(git, [trial.sweep], all_params=True)
-    return _detail(git, trial, table, {row.name: row for row in table.rows})
+    rows = {row.name: row for row in table.rows}
+    return _detail(trial, table, rows, Pages.of(git, [trial], rows[BASELINE].commit))
 
 
 def sweep_details(git: Git, sweep: str, log_bytes: int) -> dict[str, dict[str, Any]]:
     """``trial_detail`` of every trial of ``sweep`` by its id, from one read of the results (a report's trial pages)."""
     table = collect_results(git, [sweep], all_params=True)
     rows = {row.name: row for row in table.rows}
-    return {trial.ref.key: _detail(git, trial, table, rows, log_bytes) for trial in Ledger(git).trials([sweep]) if trial.name in rows}
+    trials = [trial for trial in Ledger(git).trials([sweep]) if trial.name in rows]
+    pages = Pages.of(git, trials, rows[BASELINE].commit, log_bytes)
+    return {trial.ref.key: _detail(trial, table, rows, pages) for trial in trials}
 
 
-def _detail(git: Git, trial: Trial, table: ResultsTable, rows: dict[str, Row], log_bytes: int = LOG_TAIL_BYTES) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Pages:
+    """What the pages of a sweep's trials read from Git and the disk, read once for all of them."""
+
+    common_dir: Path  # where the logs are
+    github: GitHubRepo | None
+    trial_commits: dict[str, str]  # by trial id
+    log_bytes: int
+
+    @classmethod
+    def of(cls, git: Git, trials: list[Trial], baseline: str, log_bytes: int = LOG_TAIL_BYTES) -> "Pages":
+        commits = _trial_commits(git, {trial.ref.key: (trial.tip, baseline) for trial in trials})
+        return cls(git.common_dir(), github_repo(git), commits, log_bytes)
+
+
+def _detail(trial: Trial, table: ResultsTable, rows: dict[str, Row], pages: Pages) -> dict[str, Any]:
     row, baseline = rows[trial.name], rows[BASELINE]
     params = [
         {"key": key, "value": row.params.get(key), "baseline": baseline.params.get(key)}
@@ -146,7 +164,7 @@ def _detail(git: Git, trial: Trial, table: ResultsTable, rows: dict[str, Row], l
         for key in table.metric_columns
     ]
     key = trial.ref.key
-    trial_commit = _trial_commit(git, trial.tip, baseline.commit)
+    trial_commit = pages.trial_commits[key]
     result = trial.tip if trial.tip != trial_commit else None
     return safe({
         "id": key,
@@ -155,31 +173,44 @@ def _detail(git: Git, trial: Trial, table: ResultsTable, rows: dict[str, Row], l
         "commit": row.commit,
         "trial_commit": trial_commit,
         "result_commit": result,
-        "links": github_links(git, trial_commit, result, row.branch),
+        "links": github_links(pages.github, trial_commit, result, row.branch),
         "baseline": baseline.commit,
         "duration": row.duration,
         "host": row.host,
         "params": params,
         "metrics": metrics,
-        "log": log_tail(git, trial.sweep, trial.name, log_bytes),
+        "log": log_tail(pages.common_dir, trial.sweep, trial.name, pages.log_bytes),
         "commands": [f"gitexp logs -f {key}", f"gitexp diff {key}", f"gitexp apply {key}", f"gitexp pr {key}"],
     })
 
 
-def _trial_commit(git: Git, tip: str, baseline: str) -> str:
-    """The commit queue wrote (the one on the baseline); the tip itself until a result lands on it."""
-    history = [oid for oid, _, _ in git.first_parent_log(tip, TRIAL_HISTORY)]
-    return history[history.index(baseline) - 1] if baseline in history[1:] else tip
+def _trial_commits(git: Git, tips: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """For each trial's (tip, baseline), the commit queue wrote: the one on the baseline among the tip's first
+    parents; the tip itself until a result lands on it. All tips walk down together, one ``rev-list`` a step."""
+    found = {key: tip for key, (tip, _) in tips.items()}
+    walking = dict(found)  # the commit each trial reached, whose first parent is read next
+    for _ in range(TRIAL_HISTORY - 1):
+        parents = git.commit_parents(set(walking.values())) if walking else {}
+        reached = {key: (parents.get(commit) or (None,))[0] for key, commit in walking.items()}
+        found.update({key: walking[key] for key, parent in reached.items() if parent == tips[key][1]})
+        walking = {key: parent for key, parent in reached.items() if parent is not None and parent != tips[key][1]}
+    return found
 
 
-def github_links(git: Git, trial_commit: str, result: str | None, branch: str | None) -> dict[str, str] | None:
-    """Where the trial's commits and branch are on GitHub, when the remote ``gitexp push`` uses is there; None
-    otherwise. Built from the owner and name only, so no credential of the remote's URL reaches the page.
+def github_repo(git: Git) -> GitHubRepo | None:
+    """The GitHub repository of the remote ``gitexp push`` uses; None when there is no such remote or it is elsewhere."""
+    try:
+        return GitHubRepo.from_remote_url(remote_url(git, DEFAULT_REMOTE))
+    except GitexpError:
+        return None
+
+
+def github_links(repo: GitHubRepo | None, trial_commit: str, result: str | None, branch: str | None) -> dict[str, str] | None:
+    """Where the trial's commits and branch are on ``repo`` (``github_repo``); None without one. Built from the
+    owner and name only, so no credential of the remote's URL reaches the page.
 
     ``gitexp pr`` records no pull request, so ``pulls`` searches the branch's pull requests."""
-    try:
-        repo = GitHubRepo.from_remote_url(remote_url(git, DEFAULT_REMOTE))
-    except GitexpError:  # no such remote, or not on GitHub
+    if repo is None:
         return None
     links = {"trial_commit": f"{repo.web_url}/commit/{trial_commit}"}
     if result:
@@ -195,9 +226,9 @@ def _delta(value: Any, baseline: Any) -> float | None:
     return value - baseline if numbers else None
 
 
-def log_tail(git: Git, sweep: str, trial: str, size: int = LOG_TAIL_BYTES) -> str:
+def log_tail(common_dir: Path, sweep: str, trial: str, size: int = LOG_TAIL_BYTES) -> str:
     """The last ``size`` bytes of the trial's log, as ``gitexp logs`` reads it (empty before it ran)."""
-    path = trial_log_path(git.common_dir(), sweep, trial)
+    path = trial_log_path(common_dir, sweep, trial)
     try:
         with path.open("rb") as file:
             file.seek(max(0, path.stat().st_size - size))

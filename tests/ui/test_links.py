@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from gitexp.ui.data import github_links
+from gitexp.ui.data import github_links, github_repo
 from tests.ui.conftest import screenshot
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -28,7 +28,7 @@ RESULT = "89abcdef0123456789abcdef0123456789abcdef"
 )
 def test_each_form_of_a_github_remote_url_links_to_the_repository_s_pages(project, url, web):
     project.run("remote", "add", "origin", url)
-    assert github_links(project, SHA, RESULT, "exp/s/t001") == {
+    assert github_links(github_repo(project), SHA, RESULT, "exp/s/t001") == {
         "trial_commit": f"{web}/commit/{SHA}",
         "result_commit": f"{web}/commit/{RESULT}",
         "branch": f"{web}/tree/exp/s/t001",
@@ -40,7 +40,7 @@ def test_each_form_of_a_github_remote_url_links_to_the_repository_s_pages(projec
 def test_a_remote_elsewhere_or_none_gives_no_links(project, url):
     if url:
         project.run("remote", "add", "origin", url)
-    assert github_links(project, SHA, None, "exp/s/t001") is None
+    assert github_links(github_repo(project), SHA, None, "exp/s/t001") is None
 
 
 def test_the_trial_page_links_its_commits_and_branch_to_github_without_the_url_s_credentials(reviewed_project, ui_server, open_page):
