@@ -74,9 +74,10 @@ class PackedRefs:
 
     def _commit(self, updates: Sequence[RefUpdate], message: str, lock: "FileLock", relocked: Callable[[], None]) -> bool:
         traits, packed = self._read()
-        loose = {update.ref: oid for update in updates if (oid := self._loose(update.ref)) is not None}
+        folders = _Folders(self.common_dir)
+        loose = {u.ref: oid for u in updates if folders.entry(u.ref) is False and (oid := self._loose(u.ref)) is not None}
         current = {**{ref: entry[0] for ref, entry in packed.items()}, **loose}
-        if not all(_expected(update, current.get(update.ref)) for update in updates) or self._conflicts(updates, packed, loose):
+        if not all(_expected(update, current.get(update.ref)) for update in updates) or self._conflicts(updates, packed, loose, folders):
             return False
         if loose:  # fold them in first, at their values: readers see the same refs throughout
             packed = {**packed, **{ref: (oid, None) for ref, oid in loose.items()}}
@@ -174,7 +175,7 @@ class PackedRefs:
         while folder != "refs" and _remove_if_empty(f"{self.common_dir}/{folder}"):
             folder = folder.rpartition("/")[0]
 
-    def _conflicts(self, updates: Sequence[RefUpdate], packed: Mapping[str, object], loose: Mapping[str, str]) -> bool:
+    def _conflicts(self, updates: Sequence[RefUpdate], packed: Mapping[str, object], loose: Mapping[str, str], listing: "_Folders") -> bool:
         """Whether a new ref would be a folder of an existing ref or sit below one (Git refuses both)."""
         created = [u.ref for u in updates if u.new != ZERO_OID and u.ref not in loose and u.ref not in packed]
         if not created:
@@ -186,7 +187,7 @@ class PackedRefs:
             folders = ("/".join(parts[:end]) for end in range(2, len(parts)))
             if any(folder in packed and folder not in removed for folder in folders):
                 return True
-            if _has_below(names, ref + "/", removed) or _loose_below(f"{self.common_dir}/{ref}"):
+            if _has_below(names, ref + "/", removed) or (listing.entry(ref) and _loose_below(f"{self.common_dir}/{ref}")):
                 return True
         return False
 
@@ -203,6 +204,26 @@ class PackedRefs:
                 line = f"{before.get(update.ref, ZERO_OID)} {update.new} {self.ident()}\t{message.splitlines()[0] if message else ''}\n"
                 with open(log, "a", encoding="utf-8") as handle:
                     handle.write(line)
+
+
+class _Folders:
+    """The entries of the folders that hold a transaction's refs, each folder listed once: a loose file of a
+    ref whose lock the transaction holds cannot come or go meanwhile (Git writes one only under its lock)."""
+
+    def __init__(self, common_dir: Path):
+        self.common_dir = common_dir
+        self.listed: dict[str, dict[str, bool]] = {}
+
+    def entry(self, ref: str) -> bool | None:
+        """Whether ``ref``'s path is a folder (True), a file (False) or nothing (None)."""
+        folder, _, name = ref.rpartition("/")
+        if folder not in self.listed:
+            try:
+                with os.scandir(f"{self.common_dir}/{folder}") as entries:
+                    self.listed[folder] = {entry.name: entry.is_dir(follow_symlinks=False) for entry in entries}
+            except (FileNotFoundError, NotADirectoryError):
+                self.listed[folder] = {}
+        return self.listed[folder].get(name)
 
 
 class FileLock:
