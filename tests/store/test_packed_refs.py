@@ -241,3 +241,18 @@ def test_a_file_system_without_hard_links_gets_a_lock_file_per_ref(repo: Git, mo
     assert len(calls) == 4 and len(inodes) == 5
     assert {ref: oid for ref, oid in refs(repo).items() if "/exp/" in ref} == {u.ref: a for u in created}
     assert not list((repo.root / ".git").rglob("*.lock"))
+
+
+def test_a_lock_whose_first_lock_file_went_meanwhile_is_a_file_of_its_own(repo: Git, monkeypatch):
+    a, _, _ = commits(repo, 3)
+    link = os.link
+
+    def link_after_the_first_went(source, target):
+        os.unlink(source)  # as a recover by another process that took this write for dead would
+        return link(source, target)
+
+    monkeypatch.setattr(os, "link", link_after_the_first_went)
+    created = [RefUpdate(f"refs/heads/exp/s/t{i:03d}", a, ZERO_OID) for i in range(3)]
+    assert LocalRefs(repo).swap(created)
+    assert {ref: oid for ref, oid in refs(repo).items() if "/exp/" in ref} == {u.ref: a for u in created}
+    assert not list((repo.root / ".git").rglob("*.lock"))
