@@ -7,8 +7,8 @@ transaction follows Git's own locking protocol and lands in one rename:
 
 1. ``<ref>.lock`` is created (exclusively) for every ref it touches, as ``update-ref`` does,
    so no git writes one of them meanwhile (hard links of one file: Git asks only whether the
-   name exists, and a new inode per lock is most of a 10,000-ref transaction's cost); then ``packed-refs.lock``, waiting up to a second
-   (Git's ``core.packedRefsTimeout``) for another writer.
+   name exists, and a new inode per lock was most of a 10,000-ref transaction's cost); then
+   ``packed-refs.lock``, waiting up to a second (Git's ``core.packedRefsTimeout``) for another writer.
 2. Each update's expected value is checked against the ref's value now (a loose file
    shadows its packed line), and new names against Git's folder rules (``a/b`` and ``a``
    cannot both be refs).
