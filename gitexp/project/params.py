@@ -122,14 +122,18 @@ class ParamsFile:
         """The file's text with ``updates`` applied as ``dvc exp run -S`` applies them, nothing else changed."""
         if not updates:
             return self.text
-        for key, value in updates.items():  # an unknown key is refused in every format, as dvc exp run -S refuses it
-            self.get(key)
-            _refuse_unwritable(key, value)
-        if self.kind == "toml":
-            text = self._render_toml(updates)
-            self._verify(text, updates)
-            return text
-        text, shape = self._render_in_place(updates)
+        spliced = self._number_splice(updates)
+        if spliced is not None:
+            text, shape = spliced
+        else:
+            for key, value in updates.items():  # an unknown key is refused in every format, as dvc exp run -S refuses it
+                self.get(key)
+                _refuse_unwritable(key, value)
+            if self.kind == "toml":
+                text = self._render_toml(updates)
+                self._verify(text, updates)
+                return text
+            text, shape = self._render_in_place(updates)
         verified = self.__dict__.setdefault("_verified_shapes", set())
         if shape is None or shape not in verified:
             self._verify(text, updates)
@@ -292,6 +296,21 @@ class ParamsFile:
 
         A show of 10,000 trials then parses each params file once per shape instead of once per trial.
         """
+        spliced = self._number_splice(updates)
+        if spliced is None or spliced[0] != text:
+            return None
+        shape = spliced[1]
+        expected = self._expected(updates)
+        checked = self.__dict__.setdefault("_read_shapes", {})
+        if shape not in checked:
+            actual = read_values(self.path, text)
+            checked[shape] = _same(actual, expected) and _key_order(actual) == _key_order(expected)
+        return expected if checked[shape] else None
+
+    def _number_splice(self, updates: Mapping[str, Any]) -> tuple[str, tuple] | None:
+        """The copy with ``updates`` and its shape, when every value is a number token spliced into its key's span
+        (found once per key), else None. The copy is the one ``_render_in_place`` makes, without planning each
+        key again for each trial: 10,000 trials of one key cost a splice each."""
         if self.kind == "toml" or any(type(value) not in (int, float) for value in updates.values()):
             return None
         spliced = []
@@ -308,15 +327,8 @@ class ParamsFile:
         for start, end, _, _, token in spliced:
             pieces += [self.text[at:start], token]
             at = end
-        if "".join(pieces) + self.text[at:] != text:
-            return None
         shape = tuple((key, start, end, kind) for start, end, key, kind, _ in spliced)
-        expected = self._expected(updates)
-        checked = self.__dict__.setdefault("_read_shapes", {})
-        if shape not in checked:
-            actual = read_values(self.path, text)
-            checked[shape] = _same(actual, expected) and _key_order(actual) == _key_order(expected)
-        return expected if checked[shape] else None
+        return "".join(pieces) + self.text[at:], shape
 
     def _number_span(self, key: str, value: Any) -> tuple[int, int] | None:
         """Where a number set at ``key`` goes: the span of the one token its copy replaces (None when setting

@@ -36,6 +36,11 @@ from gitexp.store.redaction import redacted, without_credentials
 NO_HOOKS = ("-c", "core.hooksPath=/dev/null")
 ZERO_OID = "0" * 40
 
+# fast-import deflates every object with a fresh zlib stream (~256 KB); glibc hands that memory back to the
+# kernel after each object and faults it in again for the next: for 10,000 trials half a million page faults,
+# most of a queue's system time. A high trim threshold keeps it (other C libraries ignore the variable).
+_FAST_IMPORT_MALLOC = {"MALLOC_TRIM_THRESHOLD_": str(64 << 20)}
+
 # Flocks that mark a ref write in flight (store/journal.py): every git child inherits them, so a
 # write whose gitexp was killed still counts as live while the git it started commits.
 _INHERITED: set[int] = set()
@@ -162,7 +167,7 @@ class Git:
     ) -> bytes:
         proc = self.run_process(*args, input=input, env=env, cwd=cwd)
         if check and proc.returncode != 0:
-            raise GitCommandError(f"git {args[0]} failed: {redacted(failure_reason(proc))}")  # git may echo a URL's token
+            raise GitCommandError(f"git {_command(args)} failed: {redacted(failure_reason(proc))}")  # git may echo a URL's token
         return proc.stdout
 
     def run_process(
@@ -494,7 +499,9 @@ class Git:
         stream += b"done\n"
         with tempfile.TemporaryDirectory(prefix="gitexp-import-") as tmp:
             marks = Path(tmp) / "marks"
-            self.run_bytes("fast-import", "--quiet", f"--export-marks={marks}", input=bytes(stream))
+            # Each "from <oid>" would look for refs named like the oid too (to warn of an ambiguous name): 12 stat() per trial.
+            options = ("-c", "core.warnAmbiguousRefs=false", "fast-import", "--quiet", f"--export-marks={marks}")
+            self.run_bytes(*options, input=bytes(stream), env=_FAST_IMPORT_MALLOC)
             by_mark = dict(line.split() for line in marks.read_text().splitlines())
         return [by_mark[f":{mark}"] for mark in range(1, len(commits) + 1)]
 
@@ -640,6 +647,14 @@ def git_version(env: Mapping[str, str] | None = None) -> str | None:
         return None
     words = proc.stdout.decode("utf-8", "replace").split()
     return words[2] if proc.returncode == 0 and len(words) > 2 else None
+
+
+def _command(args: Sequence[str]) -> str:
+    """The git command ``args`` run, after their ``-c key=value`` settings."""
+    at = 0
+    while at + 1 < len(args) and args[at] == "-c":
+        at += 2
+    return args[at] if at < len(args) else ""
 
 
 def failure_reason(proc: subprocess.CompletedProcess) -> str:

@@ -5,9 +5,10 @@ reflog), and commits a transaction by renaming one lock after another: 10,000 tr
 10,000 files plus 10,000 reflogs, and a kill -9 midway leaves part of them. Here a
 transaction follows Git's own locking protocol and lands in one rename:
 
-1. ``<ref>.lock`` is created (``O_EXCL``) for every ref it touches, as ``update-ref`` does,
-   so no git writes one of them meanwhile; then ``packed-refs.lock``, waiting up to a second
-   (Git's ``core.packedRefsTimeout``) for another writer.
+1. ``<ref>.lock`` is created (exclusively) for every ref it touches, as ``update-ref`` does,
+   so no git writes one of them meanwhile (hard links of one file: Git asks only whether the
+   name exists, and a new inode per lock was most of a 10,000-ref transaction's cost); then
+   ``packed-refs.lock``, waiting up to a second (Git's ``core.packedRefsTimeout``) for another writer.
 2. Each update's expected value is checked against the ref's value now (a loose file
    shadows its packed line), and new names against Git's folder rules (``a/b`` and ``a``
    cannot both be refs).
@@ -74,9 +75,10 @@ class PackedRefs:
 
     def _commit(self, updates: Sequence[RefUpdate], message: str, lock: "FileLock", relocked: Callable[[], None]) -> bool:
         traits, packed = self._read()
-        loose = {update.ref: oid for update in updates if (oid := self._loose(update.ref)) is not None}
+        folders = _Folders(self.common_dir)
+        loose = {u.ref: oid for u in updates if folders.entry(u.ref) is False and (oid := self._loose(u.ref)) is not None}
         current = {**{ref: entry[0] for ref, entry in packed.items()}, **loose}
-        if not all(_expected(update, current.get(update.ref)) for update in updates) or self._conflicts(updates, packed, loose):
+        if not all(_expected(update, current.get(update.ref)) for update in updates) or self._conflicts(updates, packed, loose, folders):
             return False
         if loose:  # fold them in first, at their values: readers see the same refs throughout
             packed = {**packed, **{ref: (oid, None) for ref, oid in loose.items()}}
@@ -104,11 +106,12 @@ class PackedRefs:
         known: set[str] = set()
         made: list[str] = []
         held: list[str] = []
+        linked: list[str] = []  # the lock file the others are hard links of
         try:
             for ref in refs:
                 if not ref.startswith("refs/") or not check_ref_format(ref):
                     raise RepositoryError(f"{ref!r} is not a valid ref name")
-                if not self._lock_one(root, ref, known, made):  # another writer's: no recover may take it
+                if not self._lock_one(root, ref, known, made, linked):  # another writer's: no recover may take it
                     on_locked(held, None)
                     raise Lost()
                 held.append(ref)
@@ -120,7 +123,7 @@ class PackedRefs:
                 _remove_if_empty(folder)
 
     @staticmethod
-    def _lock_one(root: str, ref: str, known: set[str], made: list[str]) -> bool:
+    def _lock_one(root: str, ref: str, known: set[str], made: list[str], linked: list[str]) -> bool:
         """Create ``<ref>.lock``; False when it exists. Its folder is made first, again when another writer's
         cleanup removed it meanwhile (an empty folder goes as soon as its last ref does, as in Git)."""
         folder = ref.rpartition("/")[0]
@@ -129,7 +132,7 @@ class PackedRefs:
                 if folder not in known:
                     made += _make_folders(root, folder)
                     known.add(folder)
-                os.close(os.open(f"{root}/{ref}.lock", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+                _create_lock(f"{root}/{ref}.lock", linked)
                 return True
             except FileNotFoundError:
                 known.discard(folder)
@@ -173,7 +176,7 @@ class PackedRefs:
         while folder != "refs" and _remove_if_empty(f"{self.common_dir}/{folder}"):
             folder = folder.rpartition("/")[0]
 
-    def _conflicts(self, updates: Sequence[RefUpdate], packed: Mapping[str, object], loose: Mapping[str, str]) -> bool:
+    def _conflicts(self, updates: Sequence[RefUpdate], packed: Mapping[str, object], loose: Mapping[str, str], listing: "_Folders") -> bool:
         """Whether a new ref would be a folder of an existing ref or sit below one (Git refuses both)."""
         created = [u.ref for u in updates if u.new != ZERO_OID and u.ref not in loose and u.ref not in packed]
         if not created:
@@ -185,7 +188,7 @@ class PackedRefs:
             folders = ("/".join(parts[:end]) for end in range(2, len(parts)))
             if any(folder in packed and folder not in removed for folder in folders):
                 return True
-            if _has_below(names, ref + "/", removed) or _loose_below(f"{self.common_dir}/{ref}"):
+            if _has_below(names, ref + "/", removed) or (listing.entry(ref) and _loose_below(f"{self.common_dir}/{ref}")):
                 return True
         return False
 
@@ -202,6 +205,26 @@ class PackedRefs:
                 line = f"{before.get(update.ref, ZERO_OID)} {update.new} {self.ident()}\t{message.splitlines()[0] if message else ''}\n"
                 with open(log, "a", encoding="utf-8") as handle:
                     handle.write(line)
+
+
+class _Folders:
+    """The entries of the folders that hold a transaction's refs, each folder listed once: a loose file of a
+    ref whose lock the transaction holds cannot come or go meanwhile (Git writes one only under its lock)."""
+
+    def __init__(self, common_dir: Path):
+        self.common_dir = common_dir
+        self.listed: dict[str, dict[str, bool]] = {}
+
+    def entry(self, ref: str) -> bool | None:
+        """Whether ``ref``'s path is a folder (True), a file (False) or nothing (None)."""
+        folder, _, name = ref.rpartition("/")
+        if folder not in self.listed:
+            try:
+                with os.scandir(f"{self.common_dir}/{folder}") as entries:
+                    self.listed[folder] = {entry.name: entry.is_dir(follow_symlinks=False) for entry in entries}
+            except (FileNotFoundError, NotADirectoryError):
+                self.listed[folder] = {}
+        return self.listed[folder].get(name)
 
 
 class FileLock:
@@ -247,6 +270,25 @@ def _packed_text(traits: Sequence[str], packed: Mapping[str, tuple[str, str | No
         oid, peeled = packed[ref]
         lines.append(f"{oid} {ref}\n" + (f"{peeled}\n" if peeled else ""))
     return "".join(lines).encode("utf-8", "surrogateescape")
+
+
+def _create_lock(path: str, linked: list[str]) -> None:
+    """Create the lock file ``path``, failing when it exists, as Git's ``O_EXCL`` does: as a hard link of the
+    transaction's first lock where the file system allows, since a new inode per lock costs ext4 many times as
+    much (10,000 locks: 0.4 to 1 s of system time instead of 0.06 s). Git asks only whether the name exists."""
+    if linked:
+        try:
+            os.link(linked[0], path)
+            return
+        except FileExistsError:
+            raise
+        except (FileNotFoundError, NotADirectoryError):
+            if os.path.exists(linked[0]):
+                raise  # the lock's folder is missing, or a file
+        except OSError:  # no hard links on this file system, or as many as one file takes (EMLINK)
+            pass
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    linked[:] = [path]
 
 
 def _expected(update: RefUpdate, now: str | None) -> bool:

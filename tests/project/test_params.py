@@ -347,6 +347,7 @@ def test_copies_of_one_shape_read_back_as_a_fresh_rendering_reads_them(data):
             continue
         out = shared.render(updates)
         assert out == fresh
+        assert out == ParamsFile("params.yaml", text)._render_in_place(updates)[0]  # the splice is the planned copy, key by key
         read = ParamsFile("params.yaml", out)
         assert all(read.get(key) == value or value != value for key, value in updates.items())
         copied = shared.copy_values(out, updates)  # what show takes from a trial's record instead of parsing

@@ -189,3 +189,70 @@ def test_a_writer_between_folding_loose_refs_and_the_update_keeps_its_update(rep
     assert between == [True]
     assert refs(repo)["refs/heads/exp/s/t001"] == new
     assert refs(repo)["refs/heads/exp/s/t002"] == other  # the other writer's result, not undone
+
+
+def _transact_checking(repo: Git, updates: list[RefUpdate], check) -> bool:
+    """A packed transaction that calls ``check()`` once it holds every lock, just before it commits."""
+    from gitexp.store.packed_refs import PackedRefs
+
+    def on_locked(refs, packed_lock):
+        if packed_lock is not None and len(refs) == len(updates):
+            check()
+
+    return PackedRefs(repo.common_dir(), repo.committer_ident).transact(updates, "queue", on_locked)
+
+
+def test_git_cannot_write_a_ref_the_transaction_holds_and_its_locks_are_one_file(repo: Git):
+    """The ref locks are hard links of one file (a new inode per lock costs ext4 ten times as much): each still
+    keeps git's update-ref off its ref, as an O_EXCL file does."""
+    a, b, _ = commits(repo, 3)
+    created = [RefUpdate(f"refs/heads/exp/s/t{i:03d}", a, ZERO_OID) for i in range(300)]
+    seen = {}
+
+    def git_writes_meanwhile():
+        locks = sorted((repo.common_dir() / "refs/heads/exp/s").glob("*.lock"))
+        seen["inodes"] = {path.stat().st_ino for path in locks}
+        seen["locks"] = len(locks)
+        seen["git"] = repo.run_process("update-ref", "refs/heads/exp/s/t123", b, "")
+
+    assert _transact_checking(repo, created, git_writes_meanwhile)
+
+    assert seen["locks"] == 300 and len(seen["inodes"]) == 1
+    assert seen["git"].returncode != 0 and b"File exists" in seen["git"].stderr
+    assert refs(repo)["refs/heads/exp/s/t123"] == a
+    assert not list((repo.root / ".git").rglob("*.lock"))
+
+
+def test_a_file_system_without_hard_links_gets_a_lock_file_per_ref(repo: Git, monkeypatch):
+    """Where link() fails (no hard links, or EMLINK: as many links as one inode takes), each lock is a file of its own."""
+    import errno
+
+    a, _, _ = commits(repo, 3)
+    calls = []
+
+    def link(source, target):
+        calls.append(target)
+        raise OSError(errno.EMLINK if len(calls) % 2 else errno.EPERM, "no more links")
+
+    monkeypatch.setattr(os, "link", link)
+    created = [RefUpdate(f"refs/heads/exp/s/t{i:03d}", a, ZERO_OID) for i in range(5)]
+    inodes = set()
+    assert _transact_checking(repo, created, lambda: inodes.update(p.stat().st_ino for p in (repo.common_dir() / "refs/heads/exp/s").glob("*.lock")))
+    assert len(calls) == 4 and len(inodes) == 5
+    assert {ref: oid for ref, oid in refs(repo).items() if "/exp/" in ref} == {u.ref: a for u in created}
+    assert not list((repo.root / ".git").rglob("*.lock"))
+
+
+def test_a_lock_whose_first_lock_file_went_meanwhile_is_a_file_of_its_own(repo: Git, monkeypatch):
+    a, _, _ = commits(repo, 3)
+    link = os.link
+
+    def link_after_the_first_went(source, target):
+        os.unlink(source)  # as a recover by another process that took this write for dead would
+        return link(source, target)
+
+    monkeypatch.setattr(os, "link", link_after_the_first_went)
+    created = [RefUpdate(f"refs/heads/exp/s/t{i:03d}", a, ZERO_OID) for i in range(3)]
+    assert LocalRefs(repo).swap(created)
+    assert {ref: oid for ref, oid in refs(repo).items() if "/exp/" in ref} == {u.ref: a for u in created}
+    assert not list((repo.root / ".git").rglob("*.lock"))
