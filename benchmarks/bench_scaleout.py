@@ -1,6 +1,6 @@
 """Scale-out benchmark (issue 13): 40 trials of a 0.5 s stage through 4 workers, against the ideal.
 
-    .venv/bin/python benchmarks/bench_scaleout.py [--trials 40] [--workers 4] [--stage 0.5] [--no-slurm] [--out FILE]
+    .venv/bin/python benchmarks/bench_scaleout.py [--trials 40] [--workers 4] [--stage 0.5] [--no-slurm] [--no-local] [--out FILE]
 
 Three figures, each on a fresh copy of one project and a local bare remote:
 
@@ -11,7 +11,11 @@ Three figures, each on a fresh copy of one project and a local bare remote:
   events) and CPU seconds per trial (the workers and all they started).
 - *Slurm array*: ``gitexp slurm init --workers 4`` and ``gitexp slurm submit``, on the single-node
   cluster of tests/slurm_cluster.py (started here, or the one ``$SLURM_CONF`` names); wall time from
-  submit until squeue lists no task, against the same ideal.
+  submit until squeue lists no task, against the same ideal. And where each task's time goes (seconds
+  after submit started, median over the tasks, from slurmctld's log and the tasks' trace2 events):
+  ``submitted`` (sbatch answered), ``allocated`` (slurmctld started the task), ``cloned``, ``worker_git``
+  (the worker's first git: Python and gitexp are up), ``first_claim``, ``last_result``, ``worker_exit``
+  (its last git), ``completed`` (slurmctld saw the task end).
 - *claims per second*: one process takes the 40 trials' claims on the bare remote in turn (each an
   atomic push with leases, as workers do), timed. Target: at least 10 per second.
 
@@ -140,8 +144,12 @@ def slurm_array(folder: Path, trials: int, workers: int, stage: float) -> dict:
     try:
         project, remote = make_project(folder, trials, stage)
         run(gitexp("slurm", "init", "--workers", str(workers)), project)
-        started = time.monotonic()
-        said = run(gitexp("slurm", "submit", "bench", "--remote", "origin", "--idle-exit", "0"), project)
+        trace = folder / "trace2"  # the tasks inherit it with the rest of submit's environment
+        trace.mkdir()
+        started, started_at = time.monotonic(), time.time()
+        said = run(gitexp("slurm", "submit", "bench", "--remote", "origin", "--idle-exit", "0"), project,
+                   {"GIT_TRACE2_EVENT": str(trace)})
+        submitted = time.monotonic() - started
         job = said.split("Submitted Slurm array job ")[1].split()[0]
         while run(["squeue", "-h", "-r", "-j", job, "-o", "%T"], project).split():
             time.sleep(0.1)
@@ -149,7 +157,49 @@ def slurm_array(folder: Path, trials: int, workers: int, stage: float) -> dict:
     finally:
         if cluster is not None:
             cluster.stop()
-    return figures(wall, trials, workers, stage, results_on(remote))
+    phases = {"submitted": round(submitted, 2)}
+    if cluster is not None:
+        phases.update(task_phases(cluster.root / "log" / "slurmctld.log", trace, job, started_at))
+    return {**figures(wall, trials, workers, stage, results_on(remote)), "phases": phases}
+
+
+def task_phases(log: Path, trace: Path, job: str, started_at: float) -> dict:
+    """Each phase of the array's tasks, in seconds after ``started_at`` (the median over the tasks)."""
+    import re
+    import statistics
+    from datetime import datetime, timezone
+
+    def stamp(text: str) -> float:  # slurmctld's local time and trace2's UTC both, on a machine in UTC
+        return datetime.fromisoformat(text.rstrip("Z")).replace(tzinfo=timezone.utc).timestamp() - started_at
+
+    tasks: dict[str, dict[str, float]] = {}
+    for line in log.read_text().splitlines():
+        found = re.match(rf"\[(\S+)\] (sched: Allocate|_job_complete:) JobId={job}_\d+\((\d+)\)( NodeList| done)", line)
+        if found:
+            tasks.setdefault(found[3], {})["allocated" if "Allocate" in found[2] else "completed"] = stamp(found[1])
+    for events in trace.iterdir():
+        process = [json.loads(line) for line in events.read_text().splitlines()]
+        if not process or "/" in process[0]["sid"]:
+            continue  # a git that git started
+        text = events.read_text()
+        task = next((id for id in tasks if f"/gitexp-{id}." in text), None)
+        argv = next((event["argv"] for event in process if event["event"] == "start"), [])
+        if task is None or not argv:
+            continue
+        begun, ended = stamp(process[0]["time"]), stamp(process[-1]["time"])
+        phases = tasks[task]
+        if "clone" in argv:
+            phases["cloned"] = ended
+            continue
+        phases["worker_git"] = min(phases.get("worker_git", ended), begun)
+        phases["worker_exit"] = max(phases.get("worker_exit", ended), ended)
+        if "push" in argv and any(":refs/gitexp/claims/" in arg for arg in argv):
+            phases["first_claim"] = min(phases.get("first_claim", ended), ended)
+        if "push" in argv and any(":refs/heads/" in arg for arg in argv):
+            phases["last_result"] = max(phases.get("last_result", ended), ended)
+    order = ("allocated", "cloned", "worker_git", "first_claim", "last_result", "worker_exit", "completed")
+    return {name: round(statistics.median(t[name] for t in tasks.values() if name in t), 2)
+            for name in order if any(name in t for t in tasks.values())} | {"tasks": len(tasks)}
 
 
 def claims_per_second(folder: Path, trials: int) -> dict:
@@ -185,16 +235,18 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--stage", type=float, default=0.5)
     parser.add_argument("--no-slurm", action="store_true")
+    parser.add_argument("--no-local", action="store_true", help="Skip the claims and local-worker figures.")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results-scaleout.json")
     args = parser.parse_args()
     report = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "host": platform.node()},
               "trials": args.trials, "workers": args.workers, "stage": args.stage}
     with tempfile.TemporaryDirectory(prefix="gitexp-scaleout-") as scratch:
         base = Path(scratch)
-        report["claims"] = claims_per_second(base / "claims", args.trials)
-        print("claims", report["claims"], flush=True)
-        report["local_workers"] = local_workers(base / "local", args.trials, args.workers, args.stage)
-        print("local workers", report["local_workers"], flush=True)
+        if not args.no_local:
+            report["claims"] = claims_per_second(base / "claims", args.trials)
+            print("claims", report["claims"], flush=True)
+            report["local_workers"] = local_workers(base / "local", args.trials, args.workers, args.stage)
+            print("local workers", report["local_workers"], flush=True)
         if not args.no_slurm:
             report["slurm_array"] = slurm_array(base / "slurm", args.trials, args.workers, args.stage)
             print("slurm array", report["slurm_array"], flush=True)

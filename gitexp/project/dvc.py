@@ -19,10 +19,12 @@ command) and ``execution.repro_server`` (a warm DVC forking one child per repro)
 
 from __future__ import annotations
 
+import configparser
 import functools
 import json
 import os
 import posixpath
+import re
 import stat
 import subprocess
 import sys
@@ -138,20 +140,42 @@ def dvc_remote_display(directory: Path, env: Mapping[str, str]) -> str:
 
 
 def dvc_remote_configured(directory: Path, env: Mapping[str, str]) -> bool:
-    """Whether the DVC project at ``directory`` has a remote to push outputs to (``dvc remote list``).
+    """Whether the DVC project at ``directory`` has a remote to push outputs to (one ``dvc remote list`` lists).
 
-    DVC is asked once per set of config files' contents: a worker asks before
-    each result, and starting DVC to ask would cost most of a second per trial.
+    Read from the config files DVC merges: starting DVC to ask costs most of a
+    second, which a worker would pay before its first result and ``slurm submit``
+    before its job. DVC is asked only when a file is not plain INI, once per set
+    of the files' contents.
     """
     if not (directory / ".dvc").is_dir():
         return False
     key = _config_contents(directory, env)
     if key not in _REMOTES_BY_CONFIG:
-        _REMOTES_BY_CONFIG[key] = bool(_remote_list(directory, env))
+        named = _names_a_remote(key)
+        _REMOTES_BY_CONFIG[key] = named if named is not None else bool(_remote_list(directory, env))
     return _REMOTES_BY_CONFIG[key]
 
 
-_REMOTES_BY_CONFIG: dict[tuple[bytes | None, ...], bool] = {}  # what ``dvc remote list`` said, by the contents of the files it read
+_REMOTES_BY_CONFIG: dict[tuple[bytes | None, ...], bool] = {}  # whether a remote is configured, by the contents of the files DVC reads
+_REMOTE_SECTION = re.compile(r'\s*remote\s*"(.*)"\s*\Z', re.IGNORECASE)  # DVC's own test of a section name (dvc.config)
+
+
+def _names_a_remote(contents: Sequence[bytes | None]) -> bool | None:
+    """Whether any of these config files has a ``['remote "NAME"']`` section; None when one is not INI that
+    configparser reads (DVC's configobj reads more)."""
+    config = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        for text in contents:
+            if text is not None:
+                config.read_string(text.decode("utf-8"))
+    except (configparser.Error, UnicodeDecodeError):
+        return None
+    return any(_REMOTE_SECTION.match(_unquoted(section.strip())) for section in config.sections())
+
+
+def _unquoted(name: str) -> str:
+    """A section name without the quotes configobj allows around it (``['remote "x"']`` is DVC's way)."""
+    return name[1:-1] if len(name) > 1 and name[0] == name[-1] and name[0] in "'\"" else name
 
 
 def _config_contents(directory: Path, env: Mapping[str, str]) -> tuple[bytes | None, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -79,3 +80,33 @@ def test_dvcs_error_shows_no_remote_credentials():
     said = "ERROR: unexpected error - 401 at https://user:s3cr3t-pass@dvc.example.com/store/files/md5/ab\n"
     assert dvc_error(said, 1) == "unexpected error - 401 at https://***@dvc.example.com/store/files/md5/ab"
     assert dvc_error("cannot reach https://u:s3cr3t-pass@h/x\n", 1) == "cannot reach https://***@h/x"
+
+
+def test_a_remote_is_configured_when_dvc_lists_one_in_any_config_file(project, tmp_path):
+    """Read from the files without starting DVC, as ``dvc remote list`` sees them: the project's, the local and
+    the global config (system's too), and what DVC writes to remove a remote."""
+    from gitexp.project.dvc import _remote_list, dvc_remote_configured
+
+    env = {**os.environ, "DVC_GLOBAL_CONFIG_DIR": str(tmp_path / "global"), "DVC_SYSTEM_CONFIG_DIR": str(tmp_path / "system")}
+
+    def dvc(*argv: str) -> None:
+        subprocess.run([sys.executable, "-m", "dvc", *argv], cwd=project.root, env=env, check=True, capture_output=True)
+
+    def agrees() -> bool:
+        said = dvc_remote_configured(project.root, env)
+        assert said == bool(_remote_list(project.root, env))
+        return said
+
+    assert not agrees()
+    dvc("remote", "add", "store", str(tmp_path / "store"))  # as DVC writes a remote, and removes it
+    assert agrees()
+    dvc("remote", "remove", "store")
+    assert not agrees()
+    (tmp_path / "global").mkdir()
+    (tmp_path / "global" / "config").write_text("['remote \"home\"']\n    url = /srv/dvc\n")
+    assert agrees()
+    (tmp_path / "global" / "config").unlink()
+    (project.root / ".dvc" / "config.local").write_text("[ 'Remote   \"x\"' ]\n    url = /tmp/x\n")  # as configobj allows
+    assert agrees()
+    (project.root / ".dvc" / "config.local").write_text("[core\nnot ini at all\n")  # DVC alone can tell: asked
+    assert dvc_remote_configured(project.root, env) == bool(_remote_list(project.root, env))
