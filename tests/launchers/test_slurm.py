@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
 
 from gitexp.store.git import Git
 
@@ -132,6 +133,29 @@ def test_tasks_give_each_trial_gpus_of_its_own(cluster_project, bare_remote, run
     for run in seen:
         trailers = Git(bare_remote).run("log", "-1", "--format=%(trailers)", f"refs/heads/exp/g/{run['trial']}")
         assert f"Gitexp-Gpus: {run['gpus']}" in trailers
+
+
+def test_two_tasks_fill_one_shared_dvc_cache(cluster_project, bare_remote, run_gitexp, slurm_cluster, tmp_path):
+    """--dvc-cache DIR: each task's DVC caches its trials' outputs in DIR (a shared filesystem's folder), not in its clone."""
+    root = cluster_project.root
+    (root / "train.py").write_text(STAGE + 'open("model.txt", "w").write(f"model {p[\'lr\']}")\n')
+    (root / "dvc.yaml").write_text((root / "dvc.yaml").read_text().replace("    metrics:", "    outs: [model.txt]\n    metrics:", 1))
+    cluster_project.run("commit", "-qam", "a stage with a cached output")
+    cluster_project.run("push", "-q", "origin", "main")
+    cache = tmp_path / "shared-cache"
+    cache.mkdir()
+    assert run_gitexp(root, "queue", "--name", "d", "--set", "train.lr=[1,2]").code == 0
+    assert run_gitexp(root, "slurm", "init", "--workers", "2").code == 0
+    meet = {"GITEXP_MEET": str(tmp_path / "meet")}  # the two trials run at once: one in each task
+    job = submit(run_gitexp, cluster_project, "d", "--remote", "origin", "--idle-exit", "1", "--dvc-cache", str(cache), env=meet)
+    slurm_cluster.wait_done(job, timeout=60)
+
+    results = remote_results(bare_remote, "d")
+    assert sorted(host for hosts in results.values() for host in hosts) == [f"worker:slurm-{job}_{task}.0" for task in (0, 1)]
+    for trial, lr in (("t001", 1), ("t002", 2)):
+        lock = yaml.safe_load(Git(bare_remote).run("show", f"refs/heads/exp/d/{trial}:dvc.lock"))
+        md5 = next(out["md5"] for out in lock["stages"]["train"]["outs"] if out["path"] == "model.txt")
+        assert (cache / "files" / "md5" / md5[:2] / md5[2:]).read_text() == f"model {lr}"
 
 
 def test_hostile_values_stay_inert(cluster_project, tmp_path, run_gitexp, slurm_cluster):
