@@ -240,6 +240,9 @@ def main() -> None:
     args = parser.parse_args()
     report = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "host": platform.node()},
               "trials": args.trials, "workers": args.workers, "stage": args.stage}
+    # gitexp's modules compiled once, as an install does: with $PYTHONDONTWRITEBYTECODE set, each worker, task
+    # and submit would compile every module it imports again
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "gitexp")], check=True)
     with tempfile.TemporaryDirectory(prefix="gitexp-scaleout-") as scratch:
         base = Path(scratch)
         if not args.no_local:

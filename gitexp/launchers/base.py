@@ -39,7 +39,6 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import ClassVar
 
-from gitexp.ci.workflow import write_atomically
 from gitexp.errors import GitexpError, UsageError
 from gitexp.store.claim_records import Claim, read_claim
 from gitexp.store.git import Git, RefRecord
@@ -209,6 +208,8 @@ def write_files(root: Path, files: Mapping[str, str], force: bool) -> list[Path]
         blocking = next((folder for folder in target.relative_to(root).parents if (root / folder).is_file()), None)
         if blocking is not None:
             raise UsageError(f"{blocking.as_posix()} is a file, where {shown} needs a folder: move or remove it")
+    from gitexp.ci.workflow import write_atomically  # here: importing the CI workflow module costs submit a third of a second
+
     for target, text in zip(targets, files.values()):
         target.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(target, text)
