@@ -160,7 +160,8 @@ def slurm_array(folder: Path, trials: int, workers: int, stage: float) -> dict:
     phases = {"submitted": round(submitted, 2)}
     if cluster is not None:
         phases.update(task_phases(cluster.root / "log" / "slurmctld.log", trace, job, started_at))
-    return {**figures(wall, trials, workers, stage, results_on(remote)), "phases": phases}
+    counts = {f"{name}_per_trial": round(count / trials, 2) for name, count in git_processes(trace).items()}
+    return {**figures(wall, trials, workers, stage, results_on(remote)), **counts, "phases": phases}
 
 
 def task_phases(log: Path, trace: Path, job: str, started_at: float) -> dict:
