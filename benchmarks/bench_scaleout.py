@@ -14,7 +14,7 @@ Three figures, each on a fresh copy of one project and a local bare remote:
   submit until squeue lists no task, against the same ideal. And where each task's time goes (seconds
   after submit started, median over the tasks, from slurmctld's log and the tasks' trace2 events):
   ``submitted`` (sbatch answered), ``allocated`` (slurmctld started the task), ``cloned``, ``worker_git``
-  (the worker's first git: Python and gitexp are up), ``first_claim``, ``last_result``, ``worker_exit``
+  (the worker's first git: Python and gitexp are up), ``first_claim``, ``first_result``, ``last_result``, ``worker_exit``
   (its last git), ``completed`` (slurmctld saw the task end).
 - *claims per second*: one process takes the 40 trials' claims on the bare remote in turn (each an
   atomic push with leases, as workers do), timed. Target: at least 10 per second.
@@ -196,9 +196,10 @@ def task_phases(log: Path, trace: Path, job: str, started_at: float) -> dict:
         phases["worker_exit"] = max(phases.get("worker_exit", ended), ended)
         if "push" in argv and any(":refs/gitexp/claims/" in arg for arg in argv):
             phases["first_claim"] = min(phases.get("first_claim", ended), ended)
-        if "push" in argv and any(":refs/heads/" in arg for arg in argv):
+        if "push" in argv and moves_a_branch(argv):
+            phases["first_result"] = min(phases.get("first_result", ended), ended)
             phases["last_result"] = max(phases.get("last_result", ended), ended)
-    order = ("allocated", "cloned", "worker_git", "first_claim", "last_result", "worker_exit", "completed")
+    order = ("allocated", "cloned", "worker_git", "first_claim", "first_result", "last_result", "worker_exit", "completed")
     return {name: round(statistics.median(t[name] for t in tasks.values() if name in t), 2)
             for name in order if any(name in t for t in tasks.values())} | {"tasks": len(tasks)}
 
@@ -221,6 +222,14 @@ def claims_per_second(folder: Path, trials: int) -> dict:
     elapsed = time.monotonic() - started
     return {"claims": sum(1 for claim in taken if claim), "seconds": round(elapsed, 3),
             "per_second": round(len(queued) / elapsed, 1), "target": 10, "passed": len(queued) / elapsed >= 10}
+
+
+def moves_a_branch(argv: list[str]) -> bool:
+    """Whether a push (gitexp's: leases, then ``new:ref`` refspecs) moves a branch: a result. A claim's push leases
+    the trial's branch at its tip and pushes it unchanged."""
+    leased = dict(arg.removeprefix("--force-with-lease=").split(":", 1) for arg in argv if arg.startswith("--force-with-lease="))
+    pushed = [arg.lstrip("+").split(":", 1) for arg in argv if ":refs/heads/" in arg and not arg.startswith("-")]
+    return any(leased.get(ref) != new for new, ref in pushed)
 
 
 def figures(wall: float, trials: int, workers: int, stage: float, results: int) -> dict:
