@@ -94,6 +94,11 @@ def test_eight_trials_over_a_two_task_array_each_run_once(cluster_project, bare_
     assert Counter(run["trial"] for run in runs()) == Counter({f"t{i:03d}": 1 for i in range(1, 9)})
     assert remote_claims(bare_remote) == []
     assert run_gitexp(cluster_project.root, "slurm", "status").out.startswith("No gitexp Slurm tasks")
+    for task in (0, 1):  # each task's log: a timestamped line per phase, in order
+        said = [line for line in (cluster_project.root / f"gitexp-{job}_{task}.out").read_text().splitlines() if line.startswith("gitexp 2")]
+        phases = [line.split(": ", 1)[1].split(" /")[0] for line in said]
+        assert phases == [f"task {job}_{task} started on gitexp-node", "cloned into", "worker starting", "task ended (exit 0)"], said
+        assert [line.split(": ", 1)[0] for line in said] == sorted(line.split(": ", 1)[0] for line in said)
 
 
 def test_a_cancelled_task_leaves_its_trial_to_the_other(cluster_project, bare_remote, run_gitexp, slurm_cluster):
