@@ -10,11 +10,12 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from gitexp.review.results import ResultsTable, Row
 from gitexp.terminal import terminal_text
 
-if TYPE_CHECKING:  # rich is imported by to_rich: status, --json and --csv never load it
+if TYPE_CHECKING:  # rich is imported by to_rich: status, --json and --csv never load it; results only by show
     from rich.table import Table
+
+    from gitexp.review.results import ResultsTable, Row
 
 
 STREAM_ROWS = 500  # rows per piece of streamed JSON and CSV

@@ -51,6 +51,7 @@ def test_status_imports_only_its_own_module_and_no_heavy_library(project, run_gi
         modules = loaded_after(project.root, *argv)
         assert {name for name in modules if name.startswith("gitexp.cli.commands.")} == {"gitexp.cli.commands.core"}
         assert not heavy_in(modules), argv
+        assert not {name for name in modules if name.startswith(("gitexp.project", "gitexp.review.results", "yaml", "ruamel"))}, argv
 
 
 def test_an_unknown_command_is_refused_without_importing_any(tmp_path):

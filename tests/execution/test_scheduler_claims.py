@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gitexp.execution.claims import Claims, Runner, scheduler_facts
-from gitexp.review.results import scheduler_job
+from gitexp.review.status import scheduler_job
 from gitexp.store.claim_records import read_claim
 from gitexp.store.git import RefRecord
 from gitexp.store.refstore import LocalRefs

@@ -195,7 +195,7 @@ def watched(environment: Environment, watch: bool, interval, formats: dict[str, 
 def status(environment: Environment, sweeps, as_json, watch, interval):
     """Sweeps with their trials counted by state, and the running trials with where they run."""
     from gitexp.cli.watch import watch as watch_view
-    from gitexp.review.results import statuses_to_json, sweep_statuses
+    from gitexp.review.status import statuses_to_json, sweep_statuses
 
     every = watched(environment, watch, interval, {"--json": as_json})
     git = environment.git()
@@ -300,7 +300,8 @@ def show(environment: Environment, sweeps, sort_by, sort_order, as_json, as_csv,
     """
     from gitexp.cli.watch import watch as watch_view
     from gitexp.errors import UsageError
-    from gitexp.review.results import collect_results, limit_rows, sort_by_pareto, sort_rows, sweep_statuses
+    from gitexp.review.results import collect_results, limit_rows, sort_by_pareto, sort_rows
+    from gitexp.review.status import sweep_statuses
 
     if sum((as_json, as_csv, as_md)) > 1:
         raise UsageError("choose one of --json, --csv and --md")
