@@ -127,8 +127,8 @@ class CommitReader:
     def __init__(self, git: Git):
         self.git = git
         self.commits: dict[str, tuple[Project, tuple[str, ...]]] = {}
-        self.wanted: dict[str, None] = {}
-        self.blobs: dict[str, bytes | None] = {}
+        self.wanted: dict[tuple[str, str], None] = {}
+        self.blobs: dict[tuple[str, str], bytes | None] = {}
         self.records: dict[str, PipelineRecord] = {}
         self.caches: dict[str, DvcCache] = {}  # by project folder: each DVC project has its cache
 
@@ -139,14 +139,14 @@ class CommitReader:
 
     def want(self, rev: str, paths: Iterable[str]) -> None:
         """Ask for files of ``rev`` alone (a commit with no results, such as a queued trial's)."""
-        self.wanted.update((f"{rev}:{path}", None) for path in paths)
+        self.wanted.update(((rev, path), None) for path in paths)
 
     def read(self) -> None:
-        specs = list(self.wanted)
-        self.blobs = dict(zip(specs, self.git.read_blobs(specs)))
+        files = list(self.wanted)
+        self.blobs = dict(zip(files, self.git.read_files(files)))
 
     def blob(self, rev: str, path: str) -> bytes | None:
-        return self.blobs.get(f"{rev}:{path}")
+        return self.blobs.get((rev, path))
 
     def pipeline(self, rev: str) -> PipelineRecord:
         """What ``rev``'s lock files and .dvc files record."""

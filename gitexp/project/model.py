@@ -73,7 +73,7 @@ class Project:
         """The file a parameter named without FILE: goes to."""
         return COMMAND_FILE if self.runs_command else DEFAULT_PARAMS_FILE
 
-    @property
+    @functools.cached_property  # asked for each of 10,000 commits a show reads
     def lock_files(self) -> tuple[str, ...]:
         return tuple(posixpath.join(posixpath.dirname(path), DVC_LOCK) for path in self.dvc_files)
 

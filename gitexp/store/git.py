@@ -35,6 +35,7 @@ from gitexp.store.redaction import redacted, without_credentials
 # User hooks (e.g. DVC's post-checkout) must not run inside gitexp's own plumbing.
 NO_HOOKS = ("-c", "core.hooksPath=/dev/null")
 ZERO_OID = "0" * 40
+TREE_MODE, SUBMODULE_MODE = b"40000", b"160000"  # a folder's and a submodule's entry in a tree object
 
 # fast-import deflates every object with a fresh zlib stream (~256 KB); glibc hands that memory back to the
 # kernel after each object and faults it in again for the next: for 10,000 trials half a million page faults,
@@ -349,22 +350,63 @@ class Git:
 
     def read_blobs(self, specs: Sequence[str]) -> list[bytes | None]:
         """Contents of ``<rev>:<path>`` specs in one ``cat-file --batch``; None where missing."""
-        if not specs:
+        return [found[2] if found and found[1] == b"blob" else None for found in self._cat_file(specs)]
+
+    def read_files(self, files: Sequence[tuple[str, str]]) -> list[bytes | None]:
+        """Contents of ``(rev, path)`` files, as ``read_blobs`` gives ``rev:path``: None where missing or no file.
+
+        Read through the trees, each tree once, then each distinct blob once: git's own
+        ``rev:path`` lookup walks the commit and its trees again for every spec, which for
+        five files of 10,000 commits costs ten times as much. A ``cat-file`` a folder
+        level, and one for the blobs.
+        """
+        revs = list(dict.fromkeys(rev for rev, _ in files))
+        trees: dict[bytes, dict[bytes, tuple[bytes, bytes]]] = {}
+        roots = {}
+        for rev, found in zip(revs, self._cat_file([f"{rev}^{{tree}}" for rev in revs])):
+            if found and found[1] == b"tree":
+                roots[rev] = found[0]
+                trees[found[0]] = _tree_entries(found[2], len(found[0]))
+        # each file's lookup: the tree it has reached and the names left to walk
+        walks = {index: (roots[rev], path.encode().split(b"/")) for index, (rev, path) in enumerate(files) if rev in roots}
+        blobs: dict[int, bytes] = {}
+        while walks:
+            self._read_trees(trees, [tree for tree, _ in walks.values()])
+            for index, (tree, names) in list(walks.items()):
+                mode, oid = trees.get(tree, {}).get(names[0], (b"", b""))
+                del walks[index]
+                if len(names) > 1 and mode == TREE_MODE:
+                    walks[index] = (oid, names[1:])
+                elif len(names) == 1 and mode and mode not in (TREE_MODE, SUBMODULE_MODE):
+                    blobs[index] = oid
+        distinct = list(dict.fromkeys(blobs.values()))
+        contents = dict(zip(distinct, self.read_blobs([oid.hex() for oid in distinct])))
+        return [contents[blobs[index]] if index in blobs else None for index in range(len(files))]
+
+    def _read_trees(self, trees: dict[bytes, dict[bytes, tuple[bytes, bytes]]], wanted: Iterable[bytes]) -> None:
+        """Add to ``trees`` (raw oid -> entries) the ``wanted`` ones it lacks, in one ``cat-file``."""
+        missing = [oid.hex() for oid in dict.fromkeys(wanted) if oid not in trees]
+        for found in self._cat_file(missing):
+            if found and found[1] == b"tree":
+                trees[found[0]] = _tree_entries(found[2], len(found[0]))
+
+    def _cat_file(self, names: Sequence[str]) -> list[tuple[bytes, bytes, bytes] | None]:
+        """``(raw oid, type, content)`` of each object ``names`` names, in one ``cat-file --batch``; None where missing."""
+        if not names:
             return []
-        data = self.run_bytes("cat-file", "--batch", input="\n".join(specs) + "\n")
-        results: list[bytes | None] = []
+        data = self.run_bytes("cat-file", "--batch", input="\n".join(names) + "\n")
+        results: list[tuple[bytes, bytes, bytes] | None] = []
         pos = 0
-        for _ in specs:
+        for _ in names:
             end = data.index(b"\n", pos)
             header = data[pos:end]
             pos = end + 1
             if header.endswith((b" missing", b" ambiguous")):
                 results.append(None)
                 continue
-            _oid, kind, size = header.split()
-            body = data[pos : pos + int(size)]
+            oid, kind, size = header.split()
+            results.append((bytes.fromhex(oid.decode()), kind, data[pos : pos + int(size)]))
             pos += int(size) + 1
-            results.append(body if kind == b"blob" else None)
         return results
 
     def read_blob(self, rev: str, path: str) -> bytes | None:
@@ -637,6 +679,18 @@ _BOILERPLATE = (
     "and the repository exists.",
     "hint:",
 )
+
+
+def _tree_entries(data: bytes, size: int) -> dict[bytes, tuple[bytes, bytes]]:
+    """A tree object's entries: name -> (mode, raw oid of ``size`` bytes: 20 for SHA-1, 32 for SHA-256)."""
+    entries = {}
+    pos = 0
+    while pos < len(data):
+        space = data.index(b" ", pos)
+        nul = data.index(b"\0", space)
+        entries[data[space + 1 : nul]] = (data[pos:space], data[nul + 1 : nul + 1 + size])
+        pos = nul + 1 + size
+    return entries
 
 
 def git_version(env: Mapping[str, str] | None = None) -> str | None:

@@ -78,3 +78,56 @@ def test_tree_with_file_adds_one_file_to_a_commits_tree_and_touches_no_index(pro
     )
     assert project.run("cat-file", "-p", f"{tree}:notes/summary.md") == "# hello\n"
     assert project.run("status", "--porcelain") == status
+
+
+def tree_of_every_kind(git: Git) -> str:
+    """A commit whose tree holds a file, nested folders, a symlink and a submodule, made with mktree."""
+    def blob(content: bytes) -> str:
+        return git.run("hash-object", "-w", "--stdin", input=content).strip()
+
+    def tree(entries: list[tuple[str, str, str, str]]) -> str:
+        return git.run("mktree", input="".join(f"{mode} {kind} {oid}\t{name}\n" for mode, kind, oid, name in entries)).strip()
+
+    inner = tree([("100644", "blob", blob(b"c\n"), "c.json")])
+    folder = tree([("100644", "blob", blob(b"b\n"), "b.yaml"), ("040000", "tree", inner, "sub"), ("100644", "blob", blob(b"a\n"), "same")])
+    head = git.rev_parse("HEAD")
+    root = tree([
+        ("100644", "blob", blob(b"a\n"), "a"),
+        ("040000", "tree", folder, "dir"),
+        ("120000", "blob", blob(b"dir/b.yaml"), "link"),
+        ("160000", "commit", head, "module"),
+        ("100755", "blob", blob(b"#!/bin/sh\n"), "run me.sh"),
+    ])
+    return git.run("commit-tree", root, "-m", "every kind", env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}).strip()
+
+
+PATHS = ["a", "dir/b.yaml", "dir/sub/c.json", "dir/same", "dir", "dir/sub", "link", "link/b.yaml", "module", "module/x",
+         "missing", "dir/missing", "a/b", "dir/sub/c.json/x", "run me.sh", ""]
+
+
+@pytest.mark.parametrize("object_format", ["sha1", "sha256"])
+def test_files_read_through_trees_are_what_rev_path_reads(tmp_path, object_format):
+    """``read_files`` walks trees itself (each once) but answers as ``cat-file`` answers ``rev:path``."""
+    import subprocess
+
+    subprocess.run(["git", "init", "-q", f"--object-format={object_format}", str(tmp_path)], check=True)
+    git = Git(tmp_path)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "root"], cwd=tmp_path, check=True)
+    commit = tree_of_every_kind(git)
+    absent = "1" * len(commit)
+    files = [(rev, path) for rev in (commit, "HEAD", absent) for path in PATHS]
+    assert git.read_files(files) == git.read_blobs([f"{rev}:{path}" for rev, path in files])
+    found = dict(zip(files, git.read_files(files)))
+    assert found[commit, "dir/sub/c.json"] == b"c\n" and found[commit, "link"] == b"dir/b.yaml" and found[commit, "module"] is None
+    assert found[commit, "a"] == found[commit, "dir/same"] == b"a\n"
+
+
+def test_reading_files_reads_each_tree_and_each_distinct_blob_once(project, monkeypatch):
+    commit = tree_of_every_kind(project)
+    asked: list[list[str]] = []
+    cat_file = Git._cat_file
+    monkeypatch.setattr(Git, "_cat_file", lambda self, names: asked.append(list(names)) or cat_file(self, names))
+    project.read_files([(commit, path) for path in ["a", "dir/same", "dir/b.yaml", "dir/sub/c.json", "a"]])
+    roots, folders, subfolders, blobs = [names for names in asked if names]  # one cat-file each
+    assert roots == [f"{commit}^{{tree}}"] and len(folders) == 1 and len(subfolders) == 1
+    assert len(blobs) == 3  # a and dir/same hold one blob

@@ -12,7 +12,7 @@ from gitexp.cli.environment import Environment, pass_environment
 from gitexp.cli.gpu_options import JOBS_HELP, gpu_options, jobs_and_gpus
 from gitexp.cli.group import cli
 from gitexp.errors import TrialsFailed
-from gitexp.review.tables import csv_chunks, format_value, json_chunks, to_markdown, to_rich
+from gitexp.review.tables import csv_chunks, format_value, json_chunks, plain_text_chunks, to_markdown, to_rich
 from gitexp.store.records import Ledger
 from gitexp.terminal import terminal_text
 
@@ -348,7 +348,12 @@ def show(environment: Environment, sweeps, sort_by, sort_order, as_json, as_csv,
     elif not table.rows:
         environment.echo(NO_SWEEPS)
     else:
-        environment.console.print(to_rich(table))
+        console = environment.console
+        plain = plain_text_chunks(table, console)
+        if plain is None:
+            console.print(to_rich(table))
+        else:
+            environment.stream(plain)
     if table.hidden and not (as_json or as_csv or as_md):
         environment.echo(f"... and {table.hidden} more trials: gitexp show --limit 0 lists them all")
     elif table.hidden:
