@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -44,8 +43,8 @@ class CommitDetails:
         return {
             "rev": self.rev,
             "timestamp": self.timestamp,
-            "params": {name(path): {"data": _json_safe(values)} for path, values in self.params.items()},
-            "metrics": {name(path): {"data": _json_safe(values)} for path, values in self.metrics.items()},
+            "params": {name(path): {"data": values} for path, values in self.params.items()},
+            "metrics": {name(path): {"data": values} for path, values in self.metrics.items()},
             "deps": {name(path): dep.to_json() for path, dep in self.pipeline.deps.items()},
             "outs": {name(path): out.to_json() for path, out in self.pipeline.outs.items() if out.kind == "outs"},
         }
@@ -70,6 +69,7 @@ class Row:
         return self.name == BASELINE
 
     def to_json(self) -> dict[str, Any]:
+        """The row as ``show --json`` gives it; NaN and the infinities stay, for the writer to make null (strict JSON)."""
         found = {
             "sweep": self.sweep,
             "trial": self.name,
@@ -79,8 +79,8 @@ class Row:
             "duration": self.duration,
             "host": self.host,
             "gpus": self.gpus,
-            "params": _json_safe(self.params),
-            "metrics": _json_safe(self.metrics),
+            "params": self.params,
+            "metrics": self.metrics,
         }
         if self.archived:
             found["archived"] = True
@@ -97,9 +97,6 @@ class ResultsTable:
     objectives: dict[str, tuple[str, str]] = field(default_factory=dict)  # sweep -> (metric, goal)
     pareto: dict[str, Pareto] = field(default_factory=dict)  # sweeps with several objectives or constraints
     hidden: int = 0  # trials left out by a limit
-
-    def to_json(self) -> dict[str, Any]:
-        return {"trials": [self.row_json(row) for row in self.rows]}
 
     def row_json(self, row: Row) -> dict[str, Any]:
         found = row.to_json()
@@ -459,14 +456,3 @@ def sort_rows(table: ResultsTable, metric: str, order: str | None = None) -> Non
         present.sort(key=lambda row: orderable(row.metrics[metric]), reverse=descending)
         ordered += baseline + present + absent
     table.rows[:] = ordered
-
-
-def _json_safe(value: Any) -> Any:
-    """``value`` with every NaN or infinity as null, which JSON can carry."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(item) for item in value]
-    return value

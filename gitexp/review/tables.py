@@ -77,7 +77,7 @@ def json_chunks(table: ResultsTable) -> Iterator[str]:
     yield '{"trials": ['
     for start in range(0, len(table.rows), STREAM_ROWS):
         rows = [table.row_json(row) for row in table.rows[start : start + STREAM_ROWS]]
-        try:  # rows are JSON-safe already but for a stray NaN: walk them only when the encoder finds one
+        try:  # NaN is rare (a diverged loss): walk the rows only when the encoder finds one
             encoded = json.dumps(rows, ensure_ascii=False, allow_nan=False)[1:-1]
         except ValueError:
             encoded = json.dumps(_strict_json(rows), ensure_ascii=False, allow_nan=False)[1:-1]

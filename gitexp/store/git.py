@@ -361,37 +361,39 @@ class Git:
         level, and one for the blobs.
         """
         revs = list(dict.fromkeys(rev for rev, _ in files))
-        trees: dict[bytes, dict[bytes, tuple[bytes, bytes]]] = {}
+        trees: dict[str, dict[bytes, tuple[bytes, bytes]]] = {}  # hex oid -> name -> (mode, raw oid)
         roots = {}
         for rev, found in zip(revs, self._cat_file([f"{rev}^{{tree}}" for rev in revs])):
             if found and found[1] == b"tree":
-                roots[rev] = found[0]
-                trees[found[0]] = _tree_entries(found[2], len(found[0]))
+                roots[rev] = found[0].decode()
+                trees[roots[rev]] = _tree_entries(found[2], len(found[0]) // 2)
+        names = {path: path.encode().split(b"/") for path in {path for _, path in files}}
         # each file's lookup: the tree it has reached and the names left to walk
-        walks = {index: (roots[rev], path.encode().split(b"/")) for index, (rev, path) in enumerate(files) if rev in roots}
-        blobs: dict[int, bytes] = {}
+        walks = [(index, roots[rev], names[path]) for index, (rev, path) in enumerate(files) if rev in roots]
+        blobs: list[bytes | None] = [None] * len(files)
         while walks:
-            self._read_trees(trees, [tree for tree, _ in walks.values()])
-            for index, (tree, names) in list(walks.items()):
-                mode, oid = trees.get(tree, {}).get(names[0], (b"", b""))
-                del walks[index]
-                if len(names) > 1 and mode == TREE_MODE:
-                    walks[index] = (oid, names[1:])
-                elif len(names) == 1 and mode and mode not in (TREE_MODE, SUBMODULE_MODE):
+            self._read_trees(trees, {tree for _, tree, _ in walks})
+            deeper = []
+            for index, tree, left in walks:
+                mode, oid = trees.get(tree, {}).get(left[0], (None, None))
+                if len(left) > 1 and mode == TREE_MODE:
+                    deeper.append((index, oid.hex(), left[1:]))
+                elif len(left) == 1 and mode is not None and mode not in (TREE_MODE, SUBMODULE_MODE):
                     blobs[index] = oid
-        distinct = list(dict.fromkeys(blobs.values()))
+            walks = deeper
+        distinct = list(dict.fromkeys(oid for oid in blobs if oid is not None))
         contents = dict(zip(distinct, self.read_blobs([oid.hex() for oid in distinct])))
-        return [contents[blobs[index]] if index in blobs else None for index in range(len(files))]
+        return [None if oid is None else contents[oid] for oid in blobs]
 
-    def _read_trees(self, trees: dict[bytes, dict[bytes, tuple[bytes, bytes]]], wanted: Iterable[bytes]) -> None:
-        """Add to ``trees`` (raw oid -> entries) the ``wanted`` ones it lacks, in one ``cat-file``."""
-        missing = [oid.hex() for oid in dict.fromkeys(wanted) if oid not in trees]
-        for found in self._cat_file(missing):
+    def _read_trees(self, trees: dict[str, dict[bytes, tuple[bytes, bytes]]], wanted: Iterable[str]) -> None:
+        """Add to ``trees`` the ``wanted`` ones (hex oids) it lacks, in one ``cat-file``."""
+        missing = [oid for oid in wanted if oid not in trees]
+        for oid, found in zip(missing, self._cat_file(missing)):
             if found and found[1] == b"tree":
-                trees[found[0]] = _tree_entries(found[2], len(found[0]))
+                trees[oid] = _tree_entries(found[2], len(oid) // 2)
 
     def _cat_file(self, names: Sequence[str]) -> list[tuple[bytes, bytes, bytes] | None]:
-        """``(raw oid, type, content)`` of each object ``names`` names, in one ``cat-file --batch``; None where missing."""
+        """``(hex oid, type, content)`` of each object ``names`` names, in one ``cat-file --batch``; None where missing."""
         if not names:
             return []
         data = self.run_bytes("cat-file", "--batch", input="\n".join(names) + "\n")
@@ -405,7 +407,7 @@ class Git:
                 results.append(None)
                 continue
             oid, kind, size = header.split()
-            results.append((bytes.fromhex(oid.decode()), kind, data[pos : pos + int(size)]))
+            results.append((oid, kind, data[pos : pos + int(size)]))
             pos += int(size) + 1
         return results
 
