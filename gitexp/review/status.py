@@ -14,7 +14,7 @@ from gitexp.store.claim_records import T_NODE, T_SLURM_ARRAY, T_SLURM_JOB, Claim
 from gitexp.store.git import Git
 from gitexp.store.live import LiveClaims
 from gitexp.store.naming import CLAIMS_NAMESPACE
-from gitexp.store.records import QUEUED, RUNNING, STATES, Ledger, Sweep, Trial
+from gitexp.store.records import QUEUED, RUNNING, STATES, T_STATUS, Ledger, Sweep, Trial, trial_from_record, without_json
 from gitexp.store.remote import tracked_claims_by_remote
 from gitexp.strategies import strategy_for
 from gitexp.sweep.spec import SweepSpec
@@ -102,15 +102,21 @@ def sweep_statuses(git: Git, names: list[str] | None = None) -> list[SweepStatus
     ledger = Ledger(git)
     sweeps = [ledger.sweep(name) for name in dict.fromkeys(names)] if names else ledger.sweeps()
     live = LiveClaims.read(git)
-    claims = _claims_by_key(git)
     wanted = [sweep.name for sweep in sweeps]
     counts = {name: dict.fromkeys(STATES, 0) for name in wanted}
+    held: list[tuple[Trial, dict]] = []
+    for ref, record, trailers in ledger.trial_records(wanted):
+        status = trailers.get(T_STATUS, QUEUED)
+        if status == QUEUED:  # a runner may hold it: only such a trial is read whole
+            trial = trial_from_record(ref, record.oid, record.message, without_json(trailers))
+            status = live.status(trial)
+            if status == RUNNING:
+                held.append((trial, live.holder(trial) or {}))
+        counts[ref.sweep][status] = counts[ref.sweep].get(status, 0) + 1
+    claims = _claims_by_key(git) if held else {}  # who and where, read only when something runs
     running: dict[str, list[RunningTrial]] = {name: [] for name in wanted}
-    for trial in ledger.trials(wanted, brief=True):
-        status = live.status(trial)
-        counts[trial.sweep][status] = counts[trial.sweep].get(status, 0) + 1
-        if status == RUNNING:
-            running[trial.sweep].append(_running(trial, live.holder(trial) or {}, claims.get(trial.ref.key)))
+    for trial, holder in sorted(held, key=lambda found: found[0].name):
+        running[trial.sweep].append(_running(trial, holder, claims.get(trial.ref.key)))
     return [_status(sweep, counts[sweep.name], tuple(running[sweep.name])) for sweep in sweeps]
 
 
