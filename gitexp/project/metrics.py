@@ -127,23 +127,26 @@ class CommitReader:
     def __init__(self, git: Git):
         self.git = git
         self.commits: dict[str, tuple[Project, tuple[str, ...]]] = {}
+        self.trees: dict[str, str] = {}  # rev -> its tree, where the caller knows it
         self.wanted: dict[tuple[str, str], None] = {}
         self.blobs: dict[tuple[str, str], bytes | None] = {}
         self.records: dict[str, PipelineRecord] = {}
         self.caches: dict[str, DvcCache] = {}  # by project folder: each DVC project has its cache
 
-    def add(self, rev: str, project: Project, dvc_files: Sequence[str] = (), also: Sequence[str] = ()) -> None:
-        """Ask for ``rev``'s metrics, dvc.yaml, lock and .dvc files, and the files ``also`` names."""
+    def add(self, rev: str, project: Project, dvc_files: Sequence[str] = (), also: Sequence[str] = (), tree: str = "") -> None:
+        """Ask for ``rev``'s metrics, dvc.yaml, lock and .dvc files, and the files ``also`` names (``tree``: its tree, if known)."""
         self.commits[rev] = (project, tuple(dvc_files))
-        self.want(rev, [*metrics_paths(project), *project.dvc_files, *project.lock_files, *dvc_files, *also])
+        self.want(rev, [*metrics_paths(project), *project.dvc_files, *project.lock_files, *dvc_files, *also], tree)
 
-    def want(self, rev: str, paths: Iterable[str]) -> None:
+    def want(self, rev: str, paths: Iterable[str], tree: str = "") -> None:
         """Ask for files of ``rev`` alone (a commit with no results, such as a queued trial's)."""
         self.wanted.update(((rev, path), None) for path in paths)
+        if tree:
+            self.trees[rev] = tree
 
     def read(self) -> None:
         files = list(self.wanted)
-        self.blobs = dict(zip(files, self.git.read_files(files)))
+        self.blobs = dict(zip(files, self.git.read_files(files, self.trees)))
 
     def blob(self, rev: str, path: str) -> bytes | None:
         return self.blobs.get((rev, path))

@@ -312,14 +312,16 @@ class RowReader:
         self.revs.update(dict.fromkeys([sweep.baseline, *(trial.tip for trial in trials)]))
         for trial in trials:
             if trial.status == SUCCEEDED:
-                self.files.add(trial.tip, project, dvc_files, params)
+                self.files.add(trial.tip, project, dvc_files, params, trial.tree)
             else:
-                self.files.want(trial.tip, params)
+                self.files.want(trial.tip, params, trial.tree)
+            if self.details and trial.committed is not None:
+                self.times[trial.tip] = iso_time(trial.committed)
 
     def read(self) -> None:
         self.files.read()
         if self.details:
-            self.times = commit_times(self.git, list(self.revs))
+            self.times.update(commit_times(self.git, [rev for rev in self.revs if rev not in self.times]))
 
     def baseline_row(self, sweep: Sweep, keys: list[str]) -> Row:
         rev = sweep.baseline
@@ -419,7 +421,11 @@ def baseline_datasets(git: Git, sweep: Sweep, project: Project) -> dict[str, str
 
 def commit_times(git: Git, revs: list[str]) -> dict[str, str]:
     """When each commit was made, in ISO 8601 local time (``dvc exp show``'s timestamp, with its offset)."""
-    return {rev: datetime.fromtimestamp(seconds).astimezone().isoformat() for rev, seconds in git.commit_times(revs).items()}
+    return {rev: iso_time(seconds) for rev, seconds in git.commit_times(revs).items()}
+
+
+def iso_time(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds).astimezone().isoformat()
 
 
 def baseline_params(git: Git, rev: str, keys: list[str], project: Project) -> dict[str, Any]:

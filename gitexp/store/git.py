@@ -81,11 +81,13 @@ def _not_started(folder: Path) -> RepositoryError:
 
 @dataclass(frozen=True)
 class RefRecord:
-    """One ref as read by ``for-each-ref``: its name, target and tip commit message."""
+    """One ref as read by ``for-each-ref``: its name, target and tip commit message (and the commit's tree and time)."""
 
     name: str
     oid: str
     message: str
+    tree: str = ""  # "" when the ref names no commit
+    committed: int | None = None  # the commit time, seconds since the epoch
 
 
 @dataclass(frozen=True)
@@ -333,14 +335,14 @@ class Git:
 
     def refs(self, *patterns: str) -> list[RefRecord]:
         """Refs under ``patterns`` with their tip commit messages, in one process."""
-        fmt = "%(refname)%00%(objectname)%00%(contents)%00%00"
+        fmt = "%(refname)%00%(objectname)%00%(tree)%00%(committerdate:unix)%00%(contents)%00%00"
         out = self.run("for-each-ref", f"--format={fmt}", *patterns)
         records = []
         for chunk in out.split("\0\0\n"):
             if not chunk.strip("\n"):
                 continue
-            name, oid, message = chunk.lstrip("\n").split("\0", 2)
-            records.append(RefRecord(name, oid, message))
+            name, oid, tree, seconds, message = chunk.lstrip("\n").split("\0", 4)
+            records.append(RefRecord(name, oid, message, tree, int(seconds) if seconds else None))
         return records
 
     def ref_oids(self, *patterns: str) -> dict[str, str]:
@@ -352,17 +354,18 @@ class Git:
         """Contents of ``<rev>:<path>`` specs in one ``cat-file --batch``; None where missing."""
         return [found[2] if found and found[1] == b"blob" else None for found in self._cat_file(specs)]
 
-    def read_files(self, files: Sequence[tuple[str, str]]) -> list[bytes | None]:
+    def read_files(self, files: Sequence[tuple[str, str]], trees_of: Mapping[str, str] = {}) -> list[bytes | None]:
         """Contents of ``(rev, path)`` files, as ``read_blobs`` gives ``rev:path``: None where missing or no file.
 
         Read through the trees, each tree once, then each distinct blob once: git's own
         ``rev:path`` lookup walks the commit and its trees again for every spec, which for
         five files of 10,000 commits costs ten times as much. A ``cat-file`` a folder
-        level, and one for the blobs.
+        level, and one for the blobs. ``trees_of`` gives the trees of commits the caller
+        knows (``RefRecord.tree``), which spares git finding them.
         """
-        revs = list(dict.fromkeys(rev for rev, _ in files))
+        revs = list(dict.fromkeys(rev for rev, _ in files if not trees_of.get(rev)))
         trees: dict[str, dict[bytes, tuple[bytes, bytes]]] = {}  # hex oid -> name -> (mode, raw oid)
-        roots = {}
+        roots = {rev: trees_of[rev] for rev, _ in files if trees_of.get(rev)}
         for rev, found in zip(revs, self._cat_file([f"{rev}^{{tree}}" for rev in revs])):
             if found and found[1] == b"tree":
                 roots[rev] = found[0].decode()
@@ -372,7 +375,7 @@ class Git:
         walks = [(index, roots[rev], names[path]) for index, (rev, path) in enumerate(files) if rev in roots]
         blobs: list[bytes | None] = [None] * len(files)
         while walks:
-            self._read_trees(trees, {tree for _, tree, _ in walks})
+            self._read_trees(trees, dict.fromkeys(tree for _, tree, _ in walks))
             deeper = []
             for index, tree, left in walks:
                 mode, oid = trees.get(tree, {}).get(left[0], (None, None))

@@ -184,6 +184,8 @@ class Trial:
     gpus: str | None = None  # the GPUs its result ran on, when --gpus chose them ("none": hidden)
     data: dict[str, Any] = field(default_factory=dict)  # target -> the dataset it takes (T_DATA)
     archived: bool = False  # kept under refs/gitexp/archive/ rather than as a branch
+    tree: str = ""  # the tip's tree and commit time, when read from its ref ("", None otherwise)
+    committed: int | None = None
 
     @property
     def name(self) -> str:
@@ -256,7 +258,9 @@ class Sweep:
         )
 
 
-def trial_from_record(ref: TrialRef, oid: str, message: str, trailers: Mapping[str, str] | None = None) -> Trial:
+def trial_from_record(
+    ref: TrialRef, oid: str, message: str, trailers: Mapping[str, str] | None = None, tree: str = "", committed: int | None = None
+) -> Trial:
     """The trial ``message`` records (``trailers``: its trailers when the caller has parsed them already)."""
     trailers = parse_trailers(message) if trailers is None else trailers
     status = trailers.get(T_STATUS, QUEUED)
@@ -274,6 +278,8 @@ def trial_from_record(ref: TrialRef, oid: str, message: str, trailers: Mapping[s
         project=trailers.get(T_PROJECT, ""),
         gpus=trailers.get(T_GPUS),
         data=_loads(trailers.get(T_DATA)),
+        tree=tree,
+        committed=committed,
     )
 
 
@@ -334,7 +340,7 @@ class Ledger:
         leaves their params, metrics, tags and datasets empty (not decoded: counting them needs none)."""
         trials = []
         for ref, record, trailers in self.trial_records(sweeps, archived):
-            trial = trial_from_record(ref, record.oid, record.message, without_json(trailers) if brief else trailers)
+            trial = trial_from_record(ref, record.oid, record.message, without_json(trailers) if brief else trailers, record.tree, record.committed)
             trials.append(dataclasses.replace(trial, archived=True) if record.name.startswith(ARCHIVE_NAMESPACE) else trial)
         return sorted(trials, key=lambda trial: (trial.sweep, trial.name, trial.archived))
 
