@@ -107,11 +107,12 @@ def sweep_statuses(git: Git, names: list[str] | None = None) -> list[SweepStatus
     held: list[tuple[Trial, dict]] = []
     for ref, record, trailers in ledger.trial_records(wanted):
         status = trailers.get(T_STATUS, QUEUED)
-        if status == QUEUED:  # a runner may hold it: only such a trial is read whole
+        if status == QUEUED:  # a runner may hold it (then it runs): only such a trial is read whole
             trial = trial_from_record(ref, record.oid, record.message, without_json(trailers))
-            status = live.status(trial)
-            if status == RUNNING:
-                held.append((trial, live.holder(trial) or {}))
+            holder = live.holder(trial)
+            if holder is not None:
+                status = RUNNING
+                held.append((trial, holder))
         counts[ref.sweep][status] = counts[ref.sweep].get(status, 0) + 1
     claims = _claims_by_key(git) if held else {}  # who and where, read only when something runs
     running: dict[str, list[RunningTrial]] = {name: [] for name in wanted}

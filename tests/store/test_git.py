@@ -131,3 +131,17 @@ def test_reading_files_reads_each_tree_and_each_distinct_blob_once(project, monk
     roots, folders, subfolders, blobs = [names for names in asked if names]  # one cat-file each
     assert roots == [f"{commit}^{{tree}}"] and len(folders) == 1 and len(subfolders) == 1
     assert len(blobs) == 3  # a and dir/same hold one blob
+
+
+def test_a_tree_the_caller_knows_is_read_without_asking_git_for_the_commits_tree(project, monkeypatch):
+    commit = tree_of_every_kind(project)
+    project.update_refs([RefUpdate("refs/heads/every-kind", commit, ZERO_OID)])
+    [record] = project.refs("refs/heads/every-kind")  # for-each-ref names each tip's tree and time
+    assert record.tree == project.run("rev-parse", f"{commit}^{{tree}}").strip()
+    assert record.committed == int(project.run("log", "-1", "--format=%ct", commit).strip())
+    asked: list[str] = []
+    cat_file = Git._cat_file
+    monkeypatch.setattr(Git, "_cat_file", lambda self, names: asked.extend(names) or cat_file(self, names))
+    files = [(commit, path) for path in PATHS]
+    assert project.read_files(files, {commit: record.tree}) == project.read_blobs([f"{commit}:{path}" for path in PATHS])
+    assert not [name for name in asked if name.endswith("^{tree}")]
