@@ -22,6 +22,7 @@ import yaml
 from gitexp.project.model import Project
 
 HASH_NAMES = ("md5", "etag", "checksum")  # what DVC records a file's hash as, local files first
+ENTRY_KEYS = ("deps", "outs")  # what a lock's stages say that gitexp reads (not cmd, nor the params)
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -75,7 +76,7 @@ def pipeline_record(project: Project, files: Mapping[str, bytes | None], dvc_fil
     outs: dict[str, LockedOutput] = {}
     for dvc_yaml, lock in zip(project.dvc_files, project.lock_files):
         wdirs = _stage_dirs(dvc_yaml, files.get(dvc_yaml))
-        for name, stage in _lock_stages(files.get(lock)).items():
+        for name, stage in _lock_stages(files.get(lock), ENTRY_KEYS).items():
             wdir = wdirs.get(str(name).split("@")[0], posixpath.dirname(dvc_yaml))
             deps.update(_entries(stage.get("deps"), wdir, Locked))
             for out in _entries(stage.get("outs"), wdir, Locked).values():
@@ -99,27 +100,73 @@ def stage_outs(dvc_yaml: str, dvc_yaml_content: bytes | None, lock: bytes | None
     wdirs = _stage_dirs(dvc_yaml, dvc_yaml_content)
     return {
         str(name): _entries(stage.get("outs"), wdirs.get(str(name).split("@")[0], posixpath.dirname(dvc_yaml)), Locked)
-        for name, stage in _lock_stages(lock).items()
+        for name, stage in _lock_stages(lock, ENTRY_KEYS).items()
     }
 
 
-def _lock_stages(content: bytes | None) -> dict[str, Any]:
-    """A lock file's stages, each stage's lines parsed once for every commit that has them.
+def _lock_stages(content: bytes | None, keys: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """A lock file's stages, each stage's lines parsed once for every commit that has them; with ``keys``,
+    each stage holds only those keys (``deps``, ``outs``), and only their lines are parsed.
 
     The commits of a sweep differ in the stages their params reach; the others'
     text repeats. DVC writes the lock in block style, so a stage runs from its
-    name at two spaces' indent to the next; any other layout is parsed whole.
+    name at two spaces' indent to the next, and each of its keys from four spaces'
+    indent to the next (the ``params`` a trial changes are lines no reader here
+    needs); any other layout is parsed whole.
     """
     start = _STAGES_KEY.search(content or b"")
     if start is None:
-        return _mapping(_load_text_yaml(content).get("stages"))
+        return _keeping(_mapping(_load_text_yaml(content).get("stages")), keys)
     stages: dict[str, Any] = {}
     for block in filter(None, _STAGE_START.split(content[start.end() :])):
-        stage = _load_text_yaml(block)
+        stage = (_stage_keys(block, keys) if keys is not None else None) or _keeping(_load_text_yaml(block), keys)
         if len(stage) != 1:  # not one stage: some other layout
-            return _mapping(_load_text_yaml(content).get("stages"))
+            return _keeping(_mapping(_load_text_yaml(content).get("stages")), keys)
         stages.update(stage)
     return stages
+
+
+def _stage_keys(block: bytes, keys: tuple[str, ...]) -> dict[str, Any] | None:
+    """``{name: {key: value}}`` of a stage's block for ``keys``, from those keys' lines alone; None when the
+    block is not DVC's layout (its name's line, then keys at four spaces' indent)."""
+    head, *sections = _STAGE_KEY.split(block)
+    name = _load_text_yaml(head)
+    if head.count(b"\n") != 1 or len(name) != 1 or next(iter(name.values())) != "":
+        return None
+    body: dict[str, Any] = {}
+    for section in sections:
+        key = section[4:].split(b":", 1)[0].decode("utf-8", "replace")
+        if key in keys:
+            entries = _plain_entries(section)
+            found = {key: entries} if entries is not None else _load_text_yaml(section)
+            if len(found) != 1:
+                return None
+            body.update(found)
+    return {next(iter(name)): body}
+
+
+@functools.lru_cache(maxsize=4096)  # the deps of a sweep's trials repeat; callers only read what it returns
+def _plain_entries(section: bytes) -> list[dict[str, str]] | None:
+    """A lock stage's ``deps:`` or ``outs:`` lines as DVC writes them, read without YAML (a trial's outs
+    differ from the next one's: a YAML parse each, the most of what show spends on 10,000 locks):
+    items of ``key: value`` lines whose values are plain text; None for anything else (YAML reads it)."""
+    header, *lines = section.rstrip(b"\n").split(b"\n")
+    items: list[dict[str, str]] = []
+    for line in lines:
+        found = _ENTRY_LINE.fullmatch(line)
+        if found is None or b": " in found[3] or b" #" in found[3] or (not items and found[1] != b"- "):
+            return None
+        if found[1] == b"- ":
+            items.append({})
+        items[-1][found[2].decode()] = found[3].decode("utf-8", "replace")
+    return items if items and header.rstrip() == header and header.endswith(b":") else None
+
+
+def _keeping(stages: dict[str, Any], keys: tuple[str, ...] | None) -> dict[str, Any]:
+    """``stages`` (name -> body) with only ``keys`` in each body; all of them when ``keys`` is None."""
+    if keys is None:
+        return stages
+    return {name: {key: value for key, value in _mapping(body).items() if key in keys} for name, body in stages.items()}
 
 
 @functools.lru_cache(maxsize=4096)  # callers only read what it returns
@@ -246,6 +293,10 @@ class DvcCache:
 
 _STAGES_KEY = re.compile(rb"^stages:[ \t]*\n", re.MULTILINE)
 _STAGE_START = re.compile(rb"^(?=  \S)", re.MULTILINE)
+_STAGE_KEY = re.compile(rb"^(?=    [^\s#-])", re.MULTILINE)  # a stage's key (a list's items stand at its indent)
+# An item's line in a lock's deps or outs: ``    - path: data.csv`` opens one, ``      md5: 3f2a`` goes on; the value
+# plain text (no quote, flow, anchor, tag, block or comment mark first, nothing after it but its characters).
+_ENTRY_LINE = re.compile(rb"    (- |  )([A-Za-z_][A-Za-z0-9_.-]*): ([^\s'\"\[\]{}&*!|>%@`#,?:-](?:[^\t\r]*[^\s:])?)")
 
 
 @functools.lru_cache(maxsize=4096)  # callers only read what it returns

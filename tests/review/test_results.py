@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gitexp.project.lock import DvcCache, LockedOutput, _lock_stages, pipeline_record
+from gitexp.project.lock import ENTRY_KEYS, DvcCache, LockedOutput, _lock_stages, _plain_entries, pipeline_record
 from gitexp.project.model import Output, Project
 from gitexp.project.params import read_values
 from gitexp.review.results import collect_results
@@ -267,6 +267,33 @@ def test_lock_stages_parsed_stage_by_stage_equal_the_whole_file():
     assert _lock_stages(b"schema: '2.0'\nstages: {a: {cmd: x, outs: [{path: o, md5: ab}]}}\n") == {
         "a": {"cmd": "x", "outs": [{"path": "o", "md5": "ab"}]}
     }
+
+
+ODD_LOCKS = [  # what the plain reading of deps and outs leaves to YAML, and must read as YAML does
+    LOCK.replace(b"path: model.pkl", b"path: 'model: v2.pkl'"),
+    LOCK.replace(b"path: model.pkl", b'path: "model.pkl"  # quoted'),
+    LOCK.replace(b"path: model.pkl", b"path: model.pkl # a comment"),
+    LOCK.replace(b"      size: 26\n", b"      size: 26\n      meta:\n        owner: me\n"),
+    LOCK.replace(b"    outs:\n    - path: model.pkl", b"    outs:\n    # the model\n    - path: model.pkl"),
+    LOCK.replace(b"    outs:\n    - path: model.pkl\n      hash: md5\n      md5: 050e7c318a4b94ed918c2f10b97f669e\n      size: 26\n", b"    outs: [{path: model.pkl, md5: 05}]\n"),
+    LOCK.replace(b"    outs:\n    - path: model.pkl\n      hash: md5\n      md5: 050e7c318a4b94ed918c2f10b97f669e\n      size: 26\n", b"    outs:\n"),
+    LOCK.replace(b"      size: 26", b"      size: &n 26"),
+    LOCK.replace(b"      size: 26", b"      size:\t26"),
+    LOCK.replace(b"  train:\n", b"  train: # trains\n"),
+]
+
+
+@pytest.mark.parametrize("lock", [LOCK, *ODD_LOCKS])
+def test_lock_deps_and_outs_read_line_by_line_equal_what_yaml_reads(lock):
+    """pipeline_record reads a lock's deps and outs, not its cmd and params: from their lines when DVC wrote them."""
+    whole = _lock_stages(lock)
+    assert _lock_stages(lock, ENTRY_KEYS) == {name: {key: stage[key] for key in ENTRY_KEYS if key in stage} for name, stage in whole.items()}
+
+
+def test_only_plain_deps_and_outs_lines_are_read_without_yaml():
+    assert _plain_entries(b"    outs:\n    - path: model.pkl\n      md5: 05\n      size: 26\n") == [{"path": "model.pkl", "md5": "05", "size": "26"}]
+    odd = [b"    outs:\n", b"    outs: []\n", b"    outs:\n    - path: 'a b'\n", b"    outs:\n      md5: 05\n", b"    outs:\n    - path: a # b\n"]
+    assert [_plain_entries(section) for section in odd] == [None] * len(odd)
 
 
 def _as_text(value):
