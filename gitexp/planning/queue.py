@@ -25,7 +25,9 @@ from gitexp.project.data import render as render_data
 from gitexp.project.metrics import read_commit_metrics, step_folder, step_metrics
 from gitexp.project.command import COMMAND_FILE, command_document, command_words, placeholders
 from gitexp.project.model import DVCLIVE_STEPS, Project, ProjectCache, broken_link, load_project, no_dvc_yaml
-from gitexp.project.params import ParamsFile, check_value_type, decode_params
+from gitexp.project.param_values import check_value_type
+from gitexp.project.params import ParamsFile
+from gitexp.project.params_read import decode_params
 from gitexp.store.git import ZERO_OID, FastImportCommit, Git, RefUpdate
 from gitexp.store.journal import pending_write, recover
 from gitexp.store.naming import TrialRef, generate_sweep_name, sweep_ref, trial_index, trial_name, validate_name

@@ -21,7 +21,7 @@ from gitexp.errors import UsageError
 from gitexp.project.config import dvc_cache_dir
 from gitexp.project.lock import DvcCache, PipelineRecord, pipeline_record
 from gitexp.project.model import DVCLIVE_METRICS, DVCLIVE_STEPS, Project
-from gitexp.project.params import read_values
+from gitexp.project.params_read import read_values
 from gitexp.store.git import Git
 
 SCALARS = (int, float, str, bool)

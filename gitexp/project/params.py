@@ -11,6 +11,9 @@ that merges, and the values DVC would leave as they were stay so, as with
 ruamel.yaml round-trip of the whole document. TOML goes through tomlkit, which
 keeps formatting on its own. Every rendered copy is re-read and compared with
 the values DVC would write before it is used.
+
+Reading alone is ``params_read``; a value's text is ``yaml_text``; plain values
+by dotted key (set, copy, compare, check a user's value) are ``param_values``.
 """
 
 from __future__ import annotations
@@ -18,9 +21,6 @@ from __future__ import annotations
 import difflib
 import functools
 import io
-import json
-import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -31,7 +31,18 @@ from ruamel.yaml import YAML
 from ruamel.yaml.nodes import MappingNode, ScalarNode
 
 from gitexp.errors import UsageError
-from gitexp.numbers import is_number
+from gitexp.project.param_values import (
+    assign,
+    first_difference,
+    flatten_keys,
+    key_order,
+    plain_copy,
+    refuse_unwritable,
+    same,
+    shown,
+    with_item,
+)
+from gitexp.project.params_read import LOADER, first_line, kind_of, read_values
 from gitexp.project.yaml_graph import (
     Alias,
     Edit,
@@ -43,10 +54,7 @@ from gitexp.project.yaml_graph import (
     list_index,
     node_of,
 )
-
-# A string PyYAML (YAML 1.1) or ruamel (YAML 1.2) would read as something else
-# must be quoted; this is what both read as a plain string.
-_SAFE_PLAIN = re.compile(r"[A-Za-z_/][A-Za-z0-9_./ -]*\Z")
+from gitexp.project.yaml_text import escaped_json, number_token, quoted_where_unprintable, render_yaml_value
 
 
 @dataclass(frozen=True)
@@ -77,11 +85,11 @@ class ParamsFile:
     def __init__(self, path: str, text: str):
         self.path = path
         self.text = text
-        self.kind = _kind_of(path)
+        self.kind = kind_of(path)
         self.data = read_values(path, text)
         if not isinstance(self.data, Mapping):
             raise UsageError(
-                f"{path} holds {type(self.data).__name__} {_shown(self.data)} at its top, where params files hold a mapping "
+                f"{path} holds {type(self.data).__name__} {shown(self.data)} at its top, where params files hold a mapping "
                 "of keys to values (as DVC reads them): write it as key: value lines"
             )
 
@@ -91,12 +99,12 @@ class ParamsFile:
         try:
             return Graph(self.text)
         except Exception as exc:  # ruamel.yaml's own error types
-            raise UsageError(f"{self.path} cannot be parsed ({_first_line(exc)}): fix the file and commit it") from None
+            raise UsageError(f"{self.path} cannot be parsed ({first_line(exc)}): fix the file and commit it") from None
 
     # -- reading -------------------------------------------------------------
 
     def keys(self) -> list[str]:
-        return list(_flatten_keys(self.data))
+        return list(flatten_keys(self.data))
 
     def get(self, key: str) -> Any:
         """The value at ``key``, merge keys resolved; an unknown key is refused with the closest existing ones."""
@@ -112,8 +120,8 @@ class ParamsFile:
 
     def _unknown_key_message(self, key: str) -> str:
         close = difflib.get_close_matches(key, self.keys(), n=3, cutoff=0.5)
-        shown = ", ".join(name if name.isprintable() else repr(name) for name in (close or self.keys()[:8]))
-        hint = f"did you mean {shown}?" if close else f"its keys are {shown or 'none'}"
+        names = ", ".join(name if name.isprintable() else repr(name) for name in (close or self.keys()[:8]))
+        hint = f"did you mean {names}?" if close else f"its keys are {names or 'none'}"
         return f"{self.path} has no key {key!r}: {hint}"
 
     # -- writing -------------------------------------------------------------
@@ -128,7 +136,7 @@ class ParamsFile:
         else:
             for key, value in updates.items():  # an unknown key is refused in every format, as dvc exp run -S refuses it
                 self.get(key)
-                _refuse_unwritable(key, value)
+                refuse_unwritable(key, value)
             if self.kind == "toml":
                 text = self._render_toml(updates)
                 self._verify(text, updates)
@@ -145,7 +153,7 @@ class ParamsFile:
         """The copy's text, and its shape when every value is one number token spliced into the file.
 
         Two copies of one shape differ only in tokens that read back as the number each
-        spells wherever they stand (see ``_number_token``), so once one copy of a shape
+        spells wherever they stand (see ``number_token``), so once one copy of a shape
         has been re-read and compared, the others need not be: a queue of 100,000
         trials re-reads its file once per shape instead of once per trial.
         """
@@ -180,7 +188,7 @@ class ParamsFile:
         self._keys_dvc_changes(key)  # refuses a change DVC would drop
         parts = key.split(".")
         old = self.get(".".join(parts[: slot + 1]))
-        new = value if slot == len(parts) - 1 else _with(old, parts[slot + 1 :], value)
+        new = value if slot == len(parts) - 1 else with_item(old, parts[slot + 1 :], value)
         edits = self._slot_edits(steps, slot, new, value)
         if edits is None:
             return None
@@ -260,7 +268,7 @@ class ParamsFile:
 
     def _render_value(self, value: Any, old: Any) -> str:
         if self.kind == "json":
-            return _escaped_json(value)
+            return escaped_json(value)
         style = old.style if isinstance(old, ScalarNode) else None
         return render_yaml_value(value, style)
 
@@ -270,7 +278,7 @@ class ParamsFile:
         rt.width = 4096
         document = rt.load(self.text)
         for key, value in updates.items():
-            _assign(document, key, _quoted_where_unprintable(value))
+            assign(document, key, quoted_where_unprintable(value))
         out = io.StringIO()
         rt.dump(document, out)
         return out.getvalue()
@@ -281,12 +289,12 @@ class ParamsFile:
         document = tomlkit.parse(self.text)
         try:  # tomlkit's own failures: None, or a value where an array of tables holds only tables
             for key, value in updates.items():
-                _assign(document, key, value)
+                assign(document, key, value)
             return tomlkit.dumps(document)
         except Exception:
-            shown = ", ".join(f"{key!r} = {_shown(value)}" for key, value in updates.items())
+            asked = ", ".join(f"{key!r} = {shown(value)}" for key, value in updates.items())
             raise UsageError(
-                f"{self.path}: TOML cannot hold {shown} (TOML has no null, and an array of tables holds only tables): "
+                f"{self.path}: TOML cannot hold {asked} (TOML has no null, and an array of tables holds only tables): "
                 "give a number, text, true/false, a list or a table"
             ) from None
 
@@ -304,7 +312,7 @@ class ParamsFile:
         checked = self.__dict__.setdefault("_read_shapes", {})
         if shape not in checked:
             actual = read_values(self.path, text)
-            checked[shape] = _same(actual, expected) and _key_order(actual) == _key_order(expected)
+            checked[shape] = same(actual, expected) and key_order(actual) == key_order(expected)
         return expected if checked[shape] else None
 
     def _number_splice(self, updates: Mapping[str, Any]) -> tuple[str, tuple] | None:
@@ -316,7 +324,7 @@ class ParamsFile:
         spliced = []
         for key, value in updates.items():
             span, token = self._number_span(key, value), self._render_value(value, None)
-            kind = _number_token(token, value)
+            kind = number_token(token, value)
             if span is None or kind is None:
                 return None
             spliced.append((*span, key, kind, token))
@@ -346,189 +354,29 @@ class ParamsFile:
 
     def _expected(self, updates: Mapping[str, Any]) -> Any:
         """The values DVC's copy with ``updates`` holds: those asked for, every other value as it was."""
-        expected = _plain_copy(self.data)
+        expected = plain_copy(self.data)
         for key, value in updates.items():
             for changed in self._keys_dvc_changes(key):
-                _assign(expected, changed, value)
+                assign(expected, changed, value)
         return expected
 
     def _verify(self, text: str, updates: Mapping[str, Any]) -> None:
         """The copy must read back as DVC's would: the values asked for, every other value as it was."""
         expected = self._expected(updates)
         try:
-            actual = ParamsFile(self.path, text).data if self.kind == "toml" else yaml.load(text, Loader=_LOADER)
+            actual = ParamsFile(self.path, text).data if self.kind == "toml" else yaml.load(text, Loader=LOADER)
         except yaml.YAMLError:
             actual = None
-        if not _same(actual, expected):
-            raise self._cannot_write(updates, _first_difference(expected, actual))
+        if not same(actual, expected):
+            raise self._cannot_write(updates, first_difference(expected, actual))
 
     def _cannot_write(self, updates: Mapping[str, Any], difference: tuple[str, Any, Any]) -> UsageError:
         where, wanted, found = difference
         return UsageError(
             f"cannot write {', '.join(updates)} into {self.path} as DVC would: {where or 'the file'} would read "
-            f"{_shown(found)} instead of {_shown(wanted)} (the YAML writer changes how the file spells it): "
+            f"{shown(found)} instead of {shown(wanted)} (the YAML writer changes how the file spells it): "
             f"write {where or 'that value'} more plainly in {self.path} (fewer digits, no special characters), or set it by hand"
         )
-
-
-def _first_difference(expected: Any, actual: Any, where: str = "") -> tuple[str, Any, Any]:
-    """The first dotted key whose value differs between two documents, with both values."""
-    if isinstance(expected, Mapping) and isinstance(actual, Mapping):
-        for key in expected:
-            if key not in actual or not _same(expected[key], actual[key]):
-                return _first_difference(expected[key], actual.get(key), f"{where}.{key}" if where else str(key))
-    if isinstance(expected, list) and isinstance(actual, list) and len(expected) == len(actual):
-        for index, (one, other) in enumerate(zip(expected, actual)):
-            if not _same(one, other):
-                return _first_difference(one, other, f"{where}.{index}" if where else str(index))
-    return where, expected, actual
-
-
-def read_values(path: str, text: str) -> Any:
-    """A params file's values as DVC reads them (YAML 1.2 numbers, merge keys as ruamel.yaml resolves them), without what editing needs."""
-    kind = _kind_of(path)
-    try:
-        if kind == "toml":
-            import tomlkit
-
-            return tomlkit.parse(text).unwrap()
-        if kind == "json":
-            _check_json(path, text)
-        return yaml.load(text, Loader=_LOADER) or {}
-    except UsageError:
-        raise
-    except Exception as exc:  # each parser has its own error type
-        raise UsageError(f"{path} cannot be parsed ({_first_line(exc)}): fix the file and commit it") from None
-
-
-def _check_json(path: str, text: str) -> None:
-    """Refuse what DVC's JSON reader and the YAML reader gitexp edits with would read differently."""
-
-    def no_constant(name: str):
-        raise UsageError(f"{path} holds {name}, which is not JSON (nor read the same by every tool): write null or a string such as \"{name}\"")
-
-    def no_repeats(pairs: list) -> dict:
-        keys = [key for key, _ in pairs]
-        repeated = next((key for key in keys if keys.count(key) > 1), None)
-        if repeated is not None:
-            raise UsageError(f"{path} has the key {repeated!r} twice in one object: keep one")
-        return dict(pairs)
-
-    try:
-        json.loads(text, parse_constant=no_constant, object_pairs_hook=no_repeats)
-    except json.JSONDecodeError as error:
-        raise UsageError(f"{path} is not valid JSON ({error.msg} at line {error.lineno}, column {error.colno}): fix it and commit it") from None
-
-
-def decode_params(path: str, data: bytes) -> str:
-    """A params file's bytes as text; DVC reads params files as UTF-8."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise UsageError(
-            f"{path} is not UTF-8 text (byte 0x{data[error.start]:02x} on line {line}): save it as UTF-8 and commit it"
-        ) from None
-
-
-def check_value_type(target: str, old: Any, new: Any, explicit_string: bool) -> None:
-    """Refuse a value whose type contradicts the file's, unless the user forced a string."""
-    if old is None or new is None:
-        return
-    if isinstance(new, (dict, list)) and not isinstance(old, (dict, list)):
-        kind = "true/false" if isinstance(old, bool) else "a number" if is_number(old) else "text"
-        shape = "a mapping" if isinstance(new, dict) else "a list"
-        raise UsageError(
-            f"{target} is {kind} in the params file but {new!r} is {shape}: give {kind} "
-            f"(for a grid over several values write them as one list, e.g. {target}=[1, 2])"
-        )
-    if isinstance(old, bool) != isinstance(new, bool) and not (isinstance(new, str) and explicit_string):
-        kind = "true/false" if isinstance(old, bool) else "a number" if is_number(old) else "text"
-        raise UsageError(
-            f"{target} is {kind} in the params file but {new!r} is not: give {kind} "
-            "(or quote a text value to store it on purpose)"
-        )
-    if is_number(old) and isinstance(new, str) and not explicit_string:
-        raise UsageError(
-            f"{target} is a number in the params file but {new!r} is text: give a number, "
-            f"or quote it (\"'{new}'\") to store text on purpose"
-        )
-    if isinstance(old, dict) and not isinstance(new, dict):
-        raise UsageError(f"{target} is a mapping in the params file: set its keys ({target}.KEY=...) instead")
-
-
-def render_yaml_value(value: Any, style: str | None = None) -> str:
-    """A value as YAML flow text that PyYAML and ruamel.yaml both read back unchanged."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return _render_float(value)
-    if isinstance(value, str):
-        return _render_string(value, style)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(render_yaml_value(item) for item in value) + "]"
-    if isinstance(value, Mapping):
-        items = (f"{render_yaml_value(str(k))}: {render_yaml_value(v)}" for k, v in value.items())
-        return "{" + ", ".join(items) + "}"
-    raise UsageError(f"cannot write a {type(value).__name__} value into a params file: use a number, text or list")
-
-
-def _render_float(value: float) -> str:
-    if math.isnan(value):
-        return ".nan"
-    if math.isinf(value):
-        return ".inf" if value > 0 else "-.inf"
-    text = repr(value)
-    if "e" in text:  # YAML 1.1 readers need a dot and a signed exponent: 1.0e-05
-        mantissa, exponent = text.split("e")
-        mantissa = mantissa if "." in mantissa else mantissa + ".0"
-        exponent = exponent if exponent[0] in "+-" else "+" + exponent
-        text = f"{mantissa}e{exponent}"
-    return text
-
-
-def _render_string(value: str, style: str | None) -> str:
-    if style == '"' or not value.isprintable():
-        return _escaped_json(value)
-    if style != "'" and _SAFE_PLAIN.match(value) and yaml.safe_load(value) == value and not value.endswith(" "):
-        return value
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _quoted_where_unprintable(value: Any) -> Any:
-    """``value`` for ruamel.yaml's emitter, which writes some unprintable characters (NEL) raw unless told to quote."""
-    from ruamel.yaml.scalarstring import DoubleQuotedScalarString
-
-    if isinstance(value, str):
-        return value if value.isprintable() else DoubleQuotedScalarString(value)
-    if isinstance(value, (list, tuple)):
-        return [_quoted_where_unprintable(item) for item in value]
-    if isinstance(value, Mapping):
-        return {key: _quoted_where_unprintable(item) for key, item in value.items()}
-    return value
-
-
-def _escaped_json(value: Any) -> str:
-    """JSON text with unprintable characters escaped: YAML (which reads JSON too) allows none raw, not even DEL.
-    (Beyond the BMP YAML allows every character raw, and has no escape JSON shares.)"""
-    return "".join(
-        char if char.isprintable() or char == "\n" or ord(char) > 0xFFFF else f"\\u{ord(char):04x}"
-        for char in json.dumps(value, ensure_ascii=False)
-    )
-
-
-def _kind_of(path: str) -> str:
-    if path.endswith((".yaml", ".yml")):
-        return "yaml"
-    if path.endswith(".json"):
-        return "json"
-    if path.endswith(".toml"):
-        return "toml"
-    raise UsageError(f"gitexp cannot edit {path}: params files must be .yaml, .yml, .json or .toml")
 
 
 def _slot_index(steps: list[Step]) -> int | None:
@@ -542,43 +390,12 @@ def _names_shared_value(graph: Graph, step: Step) -> bool:
     return isinstance(step.value, Alias) or merged or bool(graph.aliases_of(node_of(step.value)))
 
 
-def _with(value: Any, parts: list[str], new: Any) -> Any:
-    """A copy of ``value`` with the item at ``parts`` replaced by ``new``."""
-    copied = _plain_copy(value)
-    _assign(copied, ".".join(parts), new)
-    return copied
-
-
-def _plain_copy(data: Any) -> Any:
-    """A copy sharing nothing: values YAML merged or aliased become independent, as DVC sees them."""
-    if isinstance(data, Mapping):
-        return {key: _plain_copy(value) for key, value in data.items()}
-    if isinstance(data, list):
-        return [_plain_copy(item) for item in data]
-    return data
-
-
-_DECIMAL_INT = re.compile(r"-?(?:0|[1-9][0-9]*)\Z")
-_DECIMAL_FLOAT = re.compile(r"-?[0-9]+\.[0-9]+\Z")
-
-
-def _number_token(text: str, value: Any) -> str | None:
-    """``int`` or ``float`` when ``text`` is a plain decimal that YAML 1.1 and 1.2 (and JSON) read as exactly
-    ``value`` in any place a scalar stands (no sign but ``-``, no ``_``, exponent, leading zero or space),
-    else None."""
-    if type(value) is int and _DECIMAL_INT.match(text) and int(text) == value:
-        return "int"
-    if type(value) is float and _DECIMAL_FLOAT.match(text) and float(text) == value:
-        return "float"
-    return None
-
-
 def _shape(updates: Mapping[str, Any], plans: list[_Plan], edits: list[Edit]) -> tuple | None:
     """What two copies share when they differ only in number tokens: keys, spans and each token's kind;
     None unless every key writes one number token and keeps no old value elsewhere."""
     if any(len(plan.edits) != 1 or plan.kept for plan in plans) or len(edits) != len(plans):
         return None
-    kinds = [_number_token(plan.edits[0].text, value) for plan, value in zip(plans, updates.values())]
+    kinds = [number_token(plan.edits[0].text, value) for plan, value in zip(plans, updates.values())]
     if None in kinds:
         return None
     return tuple((key, plan.edits[0].start, plan.edits[0].end, kind) for key, plan, kind in zip(updates, plans, kinds))
@@ -588,96 +405,3 @@ def _spliceable(node: Any) -> bool:
     if isinstance(node, ScalarNode):  # an empty null (``key:``) has no text to replace: its place is the next line
         return node.style in ("'", '"') or (node.style is None and node.value != "")
     return bool(getattr(node, "flow_style", False))
-
-
-def _assign(document: Any, key: str, value: Any) -> None:
-    *parents, last = key.split(".")
-    node = document
-    for part in parents:
-        node = node[int(part)] if isinstance(node, list) else node[part]
-    if isinstance(node, list):
-        node[int(last)] = value
-    else:
-        node[last] = value
-
-
-def _flatten_keys(data: Any, prefix: str = ""):
-    items = data.items() if isinstance(data, Mapping) else enumerate(data) if isinstance(data, list) else ()
-    for key, value in items:
-        dotted = f"{prefix}{key}"
-        yield dotted
-        yield from _flatten_keys(value, dotted + ".")
-
-
-def _key_order(value: Any) -> Any:
-    """The keys of every mapping in ``value``, in order (``_same`` compares mappings regardless of it)."""
-    if isinstance(value, Mapping):
-        return [(key, _key_order(item)) for key, item in value.items()]
-    if isinstance(value, list):
-        return [_key_order(item) for item in value]
-    return None
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equality that also tells 1 from 1.0 and True from 1, as a params file does."""
-    if type(a) is not type(b) and not (isinstance(a, Mapping) and isinstance(b, Mapping)):
-        return False
-    if isinstance(a, Mapping):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
-    if isinstance(a, float) and math.isnan(a):
-        return math.isnan(b)
-    return a == b
-
-
-def _refuse_unwritable(key: str, value: Any) -> None:
-    """Text no UTF-8 file can hold (lone surrogates) is refused before rendering."""
-    try:
-        json.dumps(value, ensure_ascii=False, default=str).encode("utf-8")
-    except UnicodeEncodeError:
-        raise UsageError(f"{key} = {_shown(value)} holds a lone surrogate, which no UTF-8 file can hold: give valid text") from None
-
-
-def _shown(value: Any) -> str:
-    """A value for a one-line message: its repr, cut short."""
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
-class _Yaml12Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
-    """PyYAML's fast loader with YAML 1.2 floats (``1e-3``) and merge keys resolved as DVC reads params."""
-
-    def flatten_mapping(self, node: Any) -> None:
-        """Merge keys as YAML defines them (and ruamel.yaml, DVC's reader, resolves them): a mapping's own
-        keys win, then the first merged mapping listed. (PyYAML 6.0.3+ lets a later listed one win.)"""
-        own, merged = [], []
-        for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
-                for source in sources:
-                    if not isinstance(source, yaml.MappingNode):
-                        raise yaml.constructor.ConstructorError(
-                            "while constructing a mapping", node.start_mark,
-                            f"expected a mapping for merging, but found {source.id}", source.start_mark,
-                        )  # fmt: skip
-                    self.flatten_mapping(source)
-                    merged.append(source.value)
-            else:
-                if key_node.tag == "tag:yaml.org,2002:value":
-                    key_node.tag = "tag:yaml.org,2002:str"
-                own.append((key_node, value_node))
-        if merged:  # a later pair overrides an earlier one: the first mapping listed goes last
-            node.value = [pair for pairs in reversed(merged) for pair in pairs] + own
-
-
-_Yaml12Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)?\.?[0-9]+(?:[eE][-+]?[0-9]+)\Z"),
-    list("-+0123456789."),
-)
-_LOADER = _Yaml12Loader

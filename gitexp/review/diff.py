@@ -19,7 +19,7 @@ from gitexp.project.data import label as dataset_label
 from gitexp.project.dvc import render_plots_diff
 from gitexp.project.metrics import CommitReader, dvc_file_paths, flatten
 from gitexp.project.model import Project, load_project
-from gitexp.project.params import read_values
+from gitexp.project.params_read import read_values
 from gitexp.store.git import Git
 from gitexp.store.records import QUEUED, RUNNING, Ledger
 

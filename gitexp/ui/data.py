@@ -17,7 +17,7 @@ from gitexp.errors import GitexpError, UsageError
 from gitexp.github.client import GitHubRepo
 from gitexp.project.metrics import metrics_paths
 from gitexp.project.model import load_project
-from gitexp.project.params import read_values
+from gitexp.project.params_read import read_values
 from gitexp.review.results import BASELINE, ResultsTable, Row, collect_results, flat_params
 from gitexp.store.git import Git
 from gitexp.store.layout import trial_log_path, worktrees_root

@@ -9,7 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gitexp.errors import UsageError
-from gitexp.project.params import ParamsFile, check_value_type, render_yaml_value
+from gitexp.project.param_values import check_value_type
+from gitexp.project.params import ParamsFile
+from gitexp.project.yaml_text import render_yaml_value
 
 RICH_YAML = """\
 # top comment

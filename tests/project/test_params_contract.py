@@ -20,7 +20,8 @@ import tomlkit
 import yaml
 
 from gitexp.errors import UsageError
-from gitexp.project.params import ParamsFile, check_value_type
+from gitexp.project.param_values import check_value_type
+from gitexp.project.params import ParamsFile
 
 VALUES = {"seed": 7, "layers.1": 32, "train.lr": 0.1, "train.name": "base", "train.epochs": 3}
 SETS = {"seed": 8, "train.lr": 0.5, "layers.1": 48}  # a scalar, a nested key, a list item

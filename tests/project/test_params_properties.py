@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gitexp.errors import GitexpError
-from gitexp.project.params import ParamsFile, decode_params
+from gitexp.project.params import ParamsFile
+from gitexp.project.params_read import decode_params
 from gitexp.sweep.expr import parse_target
 
 PROPERTIES = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -18,7 +18,7 @@ import yaml
 
 from gitexp.project.lock import ENTRY_KEYS, DvcCache, LockedOutput, _lock_stages, _plain_entries, pipeline_record
 from gitexp.project.model import Output, Project
-from gitexp.project.params import read_values
+from gitexp.project.params_read import read_values
 from gitexp.review.results import collect_results
 from gitexp.store.git import Git
 from gitexp.store.records import MAX_TRAILER_METRICS, Ledger
