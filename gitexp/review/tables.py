@@ -25,7 +25,7 @@ STREAM_ROWS = 500  # rows per piece of streamed JSON and CSV
 def format_value(value: Any) -> str:
     """A param or metric as people read it in a table or a line of output (floats to 6 digits, nothing as ``-``).
 
-    ``sweep.format_literal`` writes values that read back as ``--set`` EXPRs instead.
+    ``sweep.scalars.format_literal`` writes values that read back as ``--set`` EXPRs instead.
     """
     if value is None:
         return "-"

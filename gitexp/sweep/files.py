@@ -20,10 +20,10 @@ from typing import Any
 import yaml
 
 from gitexp.errors import UsageError
-from gitexp.sweep.expr import resolve_scalar
 from gitexp.sweep.formats import reader_for
 from gitexp.sweep.formats.base import QuotedString
 from gitexp.sweep.formats.polyaxon import gp_sampler_available
+from gitexp.sweep.scalars import resolve_scalar
 from gitexp.sweep.spec import SweepSpec
 from gitexp.yaml_size import refuse_explosive_node
 

@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gitexp.errors import SweepSyntaxError, UsageError
-from gitexp.sweep.expr import format_expr, parse_expr, parse_set, resolve_scalar
+from gitexp.sweep.expr import format_expr, parse_expr, parse_set
+from gitexp.sweep.scalars import resolve_scalar
 from gitexp.sweep.space import Choice, Distribution, ParamTarget, PChoice
 
 

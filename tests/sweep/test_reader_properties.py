@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gitexp.errors import GitexpError
-from gitexp.sweep.expr import FUNCTIONS, format_expr, parse_expr, parse_set
+from gitexp.sweep.expr import format_expr, parse_expr, parse_set
+from gitexp.sweep.expr_functions import FUNCTIONS
 from gitexp.sweep.files import load_sweep_file
 from gitexp.sweep.spec import SweepSpec
 

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from gitexp.errors import UsageError
-from gitexp.sweep.expr import parse_target, surrogate_error
+from gitexp.sweep.expr import parse_target
+from gitexp.sweep.scalars import surrogate_error
 from gitexp.sweep.space import Axis, ParamTarget, Space, closest_hint
 from gitexp.sweep.spec import SweepSpec
 

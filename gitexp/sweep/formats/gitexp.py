@@ -34,9 +34,11 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from gitexp.sweep.expr import SIGNATURES, data_axis, make_dimension, parse_expr, resolve_scalar
+from gitexp.sweep.expr import data_axis, parse_expr
+from gitexp.sweep.expr_functions import SIGNATURES, make_dimension
 from gitexp.sweep.formats.base import SweepFileReader, quoted_indices
 from gitexp.sweep.pruner import parse_pruner
+from gitexp.sweep.scalars import resolve_scalar
 from gitexp.sweep.space import Axis, Choice, DataTarget, Dimension, PChoice, closest_hint
 from gitexp.sweep.spec import Constraint, EarlyStoppingRule, Objective, check_objectives
 
