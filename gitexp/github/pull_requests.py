@@ -1,8 +1,8 @@
 """Review on GitHub: a draft pull request per sweep, a pull request per trial, one updatable report comment per sweep.
 
-Both go through ``gitexp.github.client``: the REST API when GITHUB_TOKEN (or GH_TOKEN)
-is set, honouring GITHUB_API_URL; else, for a pull request, the ``gh`` CLI when
-it is installed and logged in; else the compare URL to open by hand, with the
+Both go through the REST API (``gitexp.github.client``) when GITHUB_TOKEN (or GH_TOKEN)
+is set, honouring GITHUB_API_URL; else, for a pull request, the ``gh`` CLI
+(``gitexp.github.gh``) when it is installed and logged in; else the compare URL to open by hand, with the
 body written to a file to paste.
 """
 
@@ -18,15 +18,11 @@ from typing import Any
 from markupsafe import Markup
 
 from gitexp.errors import UsageError
-from gitexp.github.client import (
-    GitHubAuthError,
-    GitHubClient,
-    GitHubRepo,
-    compare_url,
-    create_pull_request_with_gh,
-    gh_available,
-)
+from gitexp.github.client import GitHubClient
+from gitexp.github.gh import create_pull_request_with_gh, gh_available
+from gitexp.github.repository import GitHubRepo, compare_url
 from gitexp.github.runs import baseline_branch, checked_remote_branch, push_sweep_branch, summary_of
+from gitexp.github.transport import GitHubAuthError
 from gitexp.review.comment import REPORT_ARTIFACT, render_comment
 from gitexp.review.report import DEFAULT_TOP, build_sweep_report, project_plots, render_trial_markdown, report_plots
 from gitexp.review.tables import format_value

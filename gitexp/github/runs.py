@@ -16,13 +16,9 @@ from dataclasses import dataclass
 
 from gitexp.ci.workflow import WORKFLOW_PATH, check_workflow_text
 from gitexp.errors import UsageError
-from gitexp.github.client import (
-    GitHubClient,
-    GitHubRepo,
-    actions_page_url,
-    dispatch_workflow_with_gh,
-    gh_available,
-)
+from gitexp.github.client import GitHubClient
+from gitexp.github.gh import dispatch_workflow_with_gh, gh_available
+from gitexp.github.repository import GitHubRepo, actions_page_url
 from gitexp.review.report import DEFAULT_TOP, build_sweep_report, render_markdown
 from gitexp.sharing.sync import push
 from gitexp.store.git import ZERO_OID, Git, RefUpdate

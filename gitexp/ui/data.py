@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gitexp.errors import GitexpError, UsageError
-from gitexp.github.client import GitHubRepo
+from gitexp.github.repository import GitHubRepo
 from gitexp.project.metrics import metrics_paths
 from gitexp.project.model import load_project
 from gitexp.project.params_read import read_values

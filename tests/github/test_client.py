@@ -15,20 +15,10 @@ from typing import Any
 import pytest
 
 from gitexp.errors import GitexpError, NotFoundError, UsageError
-from gitexp.github.client import (
-    MAX_PAGES,
-    MAX_REDIRECTS,
-    Comment,
-    GitHubAuthError,
-    GitHubClient,
-    GitHubError,
-    GitHubRepo,
-    GitHubValidationError,
-    PullRequest,
-    compare_url,
-    create_pull_request_with_gh,
-    gh_available,
-)
+from gitexp.github.client import Comment, GitHubClient, PullRequest
+from gitexp.github.gh import create_pull_request_with_gh, gh_available
+from gitexp.github.repository import GitHubRepo, compare_url
+from gitexp.github.transport import MAX_PAGES, MAX_REDIRECTS, GitHubAuthError, GitHubError, GitHubValidationError
 from tests.fake_github import DOCS, TOKEN, Failure, FakeGitHub, serve, shows_token, token_echoes
 
 REPO = GitHubRepo("octo", "lab")
