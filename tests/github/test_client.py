@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import sys
 import time
 import tracemalloc
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
 from gitexp.errors import GitexpError, NotFoundError, UsageError
 from gitexp.github.client import Comment, GitHubClient, PullRequest
-from gitexp.github.gh import create_pull_request_with_gh, gh_available
-from gitexp.github.repository import GitHubRepo, compare_url
+from gitexp.github.repository import GitHubRepo
 from gitexp.github.transport import MAX_PAGES, MAX_REDIRECTS, GitHubAuthError, GitHubError, GitHubValidationError
 from tests.fake_github import DOCS, TOKEN, Failure, FakeGitHub, serve, shows_token, token_echoes
 
@@ -515,171 +510,3 @@ def test_a_token_unfit_for_a_header_is_refused_without_repeating_it(token: str):
 def test_the_token_is_never_sent_in_clear_to_another_machine():
     with pytest.raises(UsageError, match="must use https"):
         GitHubClient(TOKEN, api_url="http://api.github.com")
-
-
-# -- remote URLs and compare URLs ----------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("url", "expected"),
-    [
-        ("https://github.com/octo/lab", GitHubRepo("octo", "lab")),
-        ("https://github.com/octo/lab.git", GitHubRepo("octo", "lab")),
-        ("https://github.com/octo/lab.git/", GitHubRepo("octo", "lab")),
-        ("https://x-access-token:secret@github.com/octo/lab.git", GitHubRepo("octo", "lab")),
-        ("https://www.github.com/Octo-Org/my.lab", GitHubRepo("Octo-Org", "my.lab")),
-        ("git@github.com:octo/lab.git", GitHubRepo("octo", "lab")),
-        ("git@github.com:octo/lab", GitHubRepo("octo", "lab")),
-        ("ssh://git@github.com/octo/lab.git", GitHubRepo("octo", "lab")),
-        ("ssh://git@ssh.github.com:443/octo/lab.git", GitHubRepo("octo", "lab")),
-        ("https://github.example.com/team/lab.git", GitHubRepo("team", "lab", "github.example.com")),
-        ("git@github.example.com:team/lab.git", GitHubRepo("team", "lab", "github.example.com")),
-        ("ssh://git@GitHub.Example.com:2222/team/lab.git", GitHubRepo("team", "lab", "github.example.com")),
-        ("https://octocorp.ghe.com/team/lab", GitHubRepo("team", "lab", "octocorp.ghe.com")),
-    ],
-)
-def test_from_remote_url(url: str, expected: GitHubRepo):
-    assert GitHubRepo.from_remote_url(url) == expected
-
-
-@pytest.mark.parametrize(
-    "url",
-    [
-        "https://gitlab.com/octo/lab.git",
-        "git@bitbucket.org:octo/lab.git",
-        "/srv/git/lab.git",
-        "file:///srv/git/github/lab.git",
-        "https://github.com/octo",
-        "https://github.com/octo/lab/tree/main",
-        "https://github.com/-octo/lab",
-        "https://[github.com/octo/lab",
-        "",
-    ],
-)
-def test_from_remote_url_refuses_what_is_not_github(url: str):
-    with pytest.raises(UsageError, match="is not a GitHub remote URL: expected https://github.com/OWNER/") as caught:
-        GitHubRepo.from_remote_url(url)
-    assert "git remote set-url origin" in str(caught.value)
-
-
-def test_from_remote_url_does_not_repeat_credentials():
-    with pytest.raises(UsageError) as caught:
-        GitHubRepo.from_remote_url("https://oauth2:glpat-secret@gitlab.com/octo/lab.git")
-    assert "secret" not in str(caught.value) and "***@gitlab.com" in str(caught.value)
-
-
-@pytest.mark.parametrize(
-    ("repo", "api_url"),
-    [
-        (GitHubRepo("o", "r"), "https://api.github.com"),
-        (GitHubRepo("o", "r", "github.corp.com"), "https://github.corp.com/api/v3"),
-        (GitHubRepo("o", "r", "octocorp.ghe.com"), "https://api.octocorp.ghe.com"),
-    ],
-)
-def test_api_url_of_each_kind_of_host(repo: GitHubRepo, api_url: str):
-    assert repo.api_url == api_url
-
-
-@pytest.mark.parametrize(
-    ("base", "head", "expected"),
-    [
-        ("main", "exp/s/t-1", "https://github.com/octo/lab/compare/main...exp/s/t-1?expand=1"),
-        ("main", "exp/s/lr+1e-3", "https://github.com/octo/lab/compare/main...exp/s/lr%2B1e-3?expand=1"),
-        ("release#2", "exp/s/t#1", "https://github.com/octo/lab/compare/release%232...exp/s/t%231?expand=1"),
-        ("main", "exp/s/a b?c%", "https://github.com/octo/lab/compare/main...exp/s/a%20b%3Fc%25?expand=1"),
-    ],
-)
-def test_compare_url_quotes_branch_names(base: str, head: str, expected: str):
-    assert compare_url(REPO, base, head) == expected
-
-
-def test_compare_url_on_enterprise():
-    repo = GitHubRepo("team", "lab", "github.corp.com")
-    assert compare_url(repo, "main", "exp/s/t") == "https://github.corp.com/team/lab/compare/main...exp/s/t?expand=1"
-
-
-# -- the gh CLI ------------------------------------------------------------------------
-
-FAKE_GH = """#!{python}
-import json, os, sys
-with open(os.environ["FAKE_GH_LOG"], "a") as log:
-    log.write(json.dumps({{"argv": sys.argv[1:], "prompt_disabled": os.environ.get("GH_PROMPT_DISABLED")}}) + "\\n")
-mode = os.environ.get("FAKE_GH_MODE", "ok")
-if sys.argv[1:3] == ["auth", "status"]:
-    sys.exit(0 if mode != "logged-out" else 1)
-if mode == "exists":
-    sys.stderr.write('a pull request for branch "x" into branch "main" already exists:\\n')
-    sys.stderr.write("https://github.com/octo/lab/pull/9\\n")
-    sys.exit(1)
-if mode == "fails":
-    sys.stderr.write("pull request create failed: GraphQL: Head sha can't be blank\\n")
-    sys.exit(1)
-print("Creating pull request for exp/s/t-1 into main in octo/lab\\n")
-print("https://github.com/octo/lab/pull/12")
-"""
-
-
-@pytest.fixture
-def fake_gh(tmp_path: Path) -> dict[str, str]:
-    """An environment whose PATH starts with a fake ``gh`` that logs its argv to FAKE_GH_LOG."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    script = bin_dir / "gh"
-    script.write_text(FAKE_GH.format(python=sys.executable))
-    script.chmod(0o755)
-    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "FAKE_GH_LOG": str(tmp_path / "gh.log")}
-
-
-def _gh_calls(env: dict[str, str]) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in Path(env["FAKE_GH_LOG"]).read_text().splitlines()]
-
-
-def test_gh_available_when_logged_in(fake_gh: dict[str, str]):
-    assert gh_available(fake_gh)
-    assert _gh_calls(fake_gh) == [{"argv": ["auth", "status"], "prompt_disabled": "1"}]
-
-
-def test_gh_not_available_when_logged_out_or_missing(fake_gh: dict[str, str], tmp_path: Path):
-    assert not gh_available({**fake_gh, "FAKE_GH_MODE": "logged-out"})
-    assert not gh_available({"PATH": str(tmp_path / "empty")})
-
-
-def test_create_pull_request_with_gh_passes_an_argument_list(fake_gh: dict[str, str], tmp_path: Path):
-    body_file = tmp_path / "report.md"
-    body_file.write_text("# Report")
-
-    url = create_pull_request_with_gh(REPO, "exp/s/t-1", "main", "Trial t-1; rm -rf / $(x)", body_file, env=fake_gh)
-
-    assert url == "https://github.com/octo/lab/pull/12"
-    assert _gh_calls(fake_gh)[0]["argv"] == [
-        "pr", "create", "--repo", "octo/lab", "--head", "exp/s/t-1", "--base", "main",
-        "--title", "Trial t-1; rm -rf / $(x)", "--body-file", str(body_file),
-    ]  # fmt: skip
-
-
-def test_create_pull_request_with_gh_on_enterprise_as_draft(fake_gh: dict[str, str]):
-    enterprise = GitHubRepo("team", "lab", "github.corp.com")
-    create_pull_request_with_gh(enterprise, "h", "b", "t", "body.md", draft=True, env=fake_gh)
-
-    argv = _gh_calls(fake_gh)[0]["argv"]
-    assert argv[2:4] == ["--repo", "github.corp.com/team/lab"] and argv[-1] == "--draft"
-
-
-def test_create_pull_request_with_gh_returns_the_existing_pr(fake_gh: dict[str, str]):
-    url = create_pull_request_with_gh(REPO, "x", "main", "t", "body.md", env={**fake_gh, "FAKE_GH_MODE": "exists"})
-
-    assert url == "https://github.com/octo/lab/pull/9"
-
-
-def test_create_pull_request_with_gh_failure_is_one_line(fake_gh: dict[str, str]):
-    with pytest.raises(GitHubError) as caught:
-        create_pull_request_with_gh(REPO, "x", "main", "t", "body.md", env={**fake_gh, "FAKE_GH_MODE": "fails"})
-
-    assert str(caught.value) == (
-        "`gh pr create` failed (exit status 1): pull request create failed: GraphQL: Head sha can't be blank"
-    )
-
-
-def test_create_pull_request_with_gh_missing(tmp_path: Path):
-    with pytest.raises(UsageError, match="`gh` is not on PATH"):
-        create_pull_request_with_gh(REPO, "x", "main", "t", "body.md", env={"PATH": str(tmp_path)})
