@@ -18,7 +18,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/gitexp demo $(DIR)
 
+# Bytecode first: where PYTHONDONTWRITEBYTECODE is set, every gitexp the tests start would compile its modules again.
 test: $(STAMP) slurm browser
+	$(BIN)/python -m compileall -q gitexp
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 # The Debian packages of the single-node Slurm cluster the Slurm tests start (as root; nothing when installed).
