@@ -119,6 +119,8 @@ class Git:
         self.root = Path(root)
         self.env = dict(os.environ if env is None else env)
         self.env.setdefault("GIT_TERMINAL_PROMPT", "0")
+        self._remote_config: str | None = None  # see _remote_settings
+        self._common_dir: Path | None = None
 
     @classmethod
     def discover(cls, path: Path, env: Mapping[str, str] | None = None) -> "Git":
@@ -204,7 +206,7 @@ class Git:
         transfers also end when slower than a byte a second for as long, unless the
         user configured ``http.lowSpeedLimit``/``lowSpeedTime`` themselves.
         """
-        settings = self.run("config", "--get-regexp", r"^(gitexp\.networktimeout|http\..*lowspeed(limit|time))$", check=False)
+        settings = self._remote_settings()
         keys = [line.partition(" ")[0] for line in settings.splitlines()]
         silence = self.network_timeout(settings)  # both read in one git config: every push and fetch asks
         configured = any(key.startswith("http.") for key in keys)
@@ -220,6 +222,15 @@ class Git:
                 f"up and reachable from here, or allow longer with git config {TIMEOUT_CONFIG} SECONDS"
             )
         return proc
+
+    def _remote_settings(self) -> str:
+        """What ``git config`` says of the network timeout and http's low-speed limits: read once by this
+        instance (a worker pushes and fetches several times a trial), again after its own ``config_set``."""
+        if self._remote_config is None:
+            self._remote_config = self.run(
+                "config", "--get-regexp", r"^(gitexp\.networktimeout|http\..*lowspeed(limit|time))$", check=False
+            )
+        return self._remote_config
 
     def network_timeout(self, settings: str | None = None) -> float:
         """Seconds a git or dvc process talking to a remote may stay silent: $GITEXP_NETWORK_TIMEOUT, gitexp.networkTimeout, 60.
@@ -251,10 +262,11 @@ class Git:
         return Path(self.run("rev-parse", "--absolute-git-dir").strip())
 
     def common_dir(self) -> Path:
-        """The shared .git directory (the same for every worktree of a repository)."""
-        out = self.run("rev-parse", "--git-common-dir").strip()
-        path = Path(out)
-        return path if path.is_absolute() else (self.root / path).resolve()
+        """The shared .git directory (the same for every worktree of a repository; asked once per instance)."""
+        if self._common_dir is None:
+            path = Path(self.run("rev-parse", "--git-common-dir").strip())
+            self._common_dir = path if path.is_absolute() else (self.root / path).resolve()
+        return self._common_dir
 
     def config_get(self, key: str) -> str | None:
         out = self.run("config", "--get", key, check=False).strip()
@@ -511,6 +523,7 @@ class Git:
 
     def config_set(self, key: str, value: str) -> None:
         self.run("config", key, value)
+        self._remote_config = None
 
     def checkout_files(self, rev: str, paths: Sequence[str]) -> None:
         """Write ``paths`` (exact paths) as ``rev`` has them into the work tree and the index."""
