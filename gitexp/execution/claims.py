@@ -69,6 +69,7 @@ DEFAULT_HEARTBEAT = 30.0
 Outcome = TypeVar("Outcome")
 Execute = Callable[[Trial], tuple[Outcome, str]]  # an executor's run of one trial: its outcome and result commit
 Progress = Callable[[], str]  # a running trial's latest steps, for its heartbeat ("" when there are none)
+AHEAD_TRIES = 3  # trials tried as the one claimed with a result, when others took the ones before
 ATTEMPTS = 8  # transient failures (a concurrent push holding the remote's ref lock, a network blip)
 
 
@@ -167,13 +168,23 @@ class Claims:
         except GitCommandError:
             return claim  # unreachable for now: the next beat tries again
 
-    def publish(self, trial: Trial, result: str, claim: Claim, following: Trial | None = None) -> bool:
+    def publish(
+        self,
+        trial: Trial,
+        result: str,
+        claim: Claim,
+        following: Trial | None = None,
+        instead: Callable[[Trial], Trial | None] = lambda refused: None,
+    ) -> bool:
         """Move the branch from ``trial.tip`` to ``result`` and drop our claim; False when another result won.
 
         With ``following`` (the trial this runner runs next, its flock held), that
-        trial's claim is taken in the same transaction, and ``take`` hands it out;
-        when that part cannot be (another runner holds it, its branch moved), the
-        result goes as below and ``following`` is taken, or not, on its own.
+        trial's claim is taken in the same transaction, and ``take`` hands it out.
+        When the store says that only that part lost (another runner holds the
+        trial, or its branch moved: the runner's view of the store was old),
+        ``instead`` is told the trial and names another to try the same way (up to
+        ``AHEAD_TRIES`` in all); else the result goes as below and ``following``
+        is taken, or not, on its own.
 
         When the transaction fails, look why: if the branch moved, another
         runner's result landed first and ours is dropped (one result per
@@ -185,7 +196,7 @@ class Claims:
         updates = [RefUpdate(branch, result, trial.tip), RefUpdate(claim.ref, ZERO_OID, claim.oid)]
         if self.result_alone:
             updates = updates[:1]
-        elif following is not None and self._publish_and_take(updates, following):
+        elif following is not None and self._publish_taking_one_of(updates, following, instead):
             return True
         for attempt in range(ATTEMPTS):
             try:
@@ -206,6 +217,22 @@ class Claims:
                     updates = updates[:1]
             _backoff(attempt)
         raise GitCommandError(f"could not publish the result of {trial.ref.key}: the ref store kept refusing; run again")
+
+    def _publish_taking_one_of(
+        self, updates: Sequence[RefUpdate], following: Trial, instead: Callable[[Trial], Trial | None]
+    ) -> bool:
+        """``_publish_and_take`` with ``following``, and with the trial ``instead`` names each time only that trial's part lost."""
+        for attempt in range(AHEAD_TRIES):
+            if attempt:
+                following = instead(following)
+                if following is None:
+                    return False
+            if self._publish_and_take(updates, following):
+                return True
+            lost = set(self.store.lost)
+            if not lost or not lost <= {following.ref.ref, claim_ref(following.ref.key)}:
+                return False  # no answer, or our part lost too (the result's branch, our claim)
+        return False
 
     def _publish_and_take(self, updates: Sequence[RefUpdate], following: Trial) -> bool:
         """One try of ``updates`` with the claim of ``following`` taken in the same transaction; False when it did not land.
@@ -299,6 +326,7 @@ def run_claimed(
     execute: Execute,
     progress: Progress | None = None,
     following: Callable[[Outcome], Trial | None] = lambda outcome: None,
+    instead: Callable[[Trial], Trial | None] = lambda refused: None,
 ) -> tuple[Outcome, bool] | None:
     """Claim ``trial``, run it while the claim's heartbeat goes on, publish its result: every executor's one path.
 
@@ -307,7 +335,8 @@ def run_claimed(
     its branch moved); else the outcome and whether its result landed (False:
     another runner's landed first). A run that raises drops the claim. Each
     heartbeat carries what ``progress`` answers then (a pruned sweep's steps).
-    ``following``, told the outcome once the trial has run, names the trial to claim with its result.
+    ``following``, told the outcome once the trial has run, names the trial to claim with its result;
+    ``instead`` another, when another runner took that one (``Claims.publish``).
     """
     claim = claims.take(trial)
     if claim is None:
@@ -316,7 +345,7 @@ def run_claimed(
     try:
         with heartbeat:
             outcome, result = execute(trial)
-        published = claims.publish(trial, result, heartbeat.claim, following(outcome))
+        published = claims.publish(trial, result, heartbeat.claim, following(outcome), instead)
     except BaseException:
         claims.release(heartbeat.claim)
         raise

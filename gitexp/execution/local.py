@@ -24,7 +24,7 @@ from gitexp.execution.pruning import Prunings, TrialPruning
 from gitexp.execution.repro_server import WarmDvcPool
 from gitexp.execution.worktrees import Slots, checkout_slot, remove_stale_slots, share_dvc_cache
 from gitexp.project.dvc import tool_env
-from gitexp.project.model import Project, load_project
+from gitexp.project.model import Project, ProjectCache, load_project
 from gitexp.store.git import Git
 from gitexp.store.journal import recover
 from gitexp.store.layout import stop_request_path, trial_lock_path, trial_log_path, worktrees_root
@@ -212,9 +212,14 @@ class LocalExecutor:
         (it starts anyway, and is skipped)."""
         if not self.takes_ahead:
             return None
-        with self.source_lock:  # the flock with it: whichever thread starts the trial finds it held
+        with self.source_lock:
             self.source.finished(done, outcome)
             self.told.add(done.ref.key)
+        return self.choose_ahead()
+
+    def choose_ahead(self) -> Trial | None:
+        """The source's next trial, made the next to start, with its flock held (see ``take_ahead``)."""
+        with self.source_lock:  # the flock with it: whichever thread starts the trial finds it held
             trial = self.source.next_trial()
             if trial is None:
                 return None
@@ -277,13 +282,19 @@ class LocalExecutor:
             if self.watch_sharing and self.shared_meanwhile(trial):
                 return None
             progress = pruning.progress if pruning is not None else None
-            chosen: list[Trial] = []  # the trial taken ahead, if any
+            chosen: list[Trial] = []  # the trials chosen to take ahead, the last the one tried last
 
             def following(outcome: RunOutcome) -> Trial | None:
                 chosen.extend(filter(None, [self.take_ahead(trial, outcome)]))
-                return chosen[0] if chosen else None
+                return chosen[-1] if chosen else None
 
-            ran = run_claimed(self.claims, trial, lambda claimed: self.execute(claimed, worktree, pruning), progress, following)
+            def instead(refused: Trial) -> Trial | None:  # another runner took it since this clone last looked
+                self.give_back_unclaimed(refused)
+                chosen.extend(filter(None, [self.choose_ahead()]))
+                return chosen[-1] if chosen[-1] is not refused else None
+
+            execute = lambda claimed: self.execute(claimed, worktree, pruning)  # noqa: E731
+            ran = run_claimed(self.claims, trial, execute, progress, following, instead)
             for ahead in chosen:
                 self.give_back_unclaimed(ahead)
             return ran
@@ -308,7 +319,7 @@ class LocalExecutor:
         ``pruning`` watches its steps for the sweep's pruner.
         """
         workdir = checkout_slot(self.git, self.common_dir, worktree, trial.tip)
-        project = load_project(workdir, trial.tip, trial.project)
+        project = load_project(workdir, trial.tip, trial.project, ProjectCache(self.common_dir))  # the slot's is this clone's
         check_stage(project, self.options.stage)
         share_dvc_cache(self.git.root / project.directory, worktree / project.directory)
         copy_from_workspace(self.git.root, worktree, self.options.copy_paths)

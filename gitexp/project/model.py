@@ -285,7 +285,12 @@ class ProjectCache:
     def get(self, key: str) -> Project | None:
         if key in self.pending:
             return self.pending[key]
-        return _read_cached(self.folder / f"{key}.json")
+        path = self.folder / f"{key}.json"
+        try:
+            written = path.stat().st_mtime_ns  # in the key: a file written since a miss is read (a miss is no answer for ever)
+        except OSError:
+            return None
+        return _read_cached(path, written)
 
     def put(self, key: str, project: Project) -> None:
         self.pending[key] = project
@@ -302,7 +307,7 @@ class ProjectCache:
 
 
 @functools.lru_cache(maxsize=64)
-def _read_cached(path: Path) -> Project | None:
+def _read_cached(path: Path, written: int) -> Project | None:
     try:
         return Project.from_json(json.loads(path.read_text()))
     except (OSError, ValueError, KeyError, TypeError):

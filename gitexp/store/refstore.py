@@ -23,6 +23,7 @@ class RefStore(Protocol):
     """A place whose refs change only by atomic compare-and-swap transactions."""
 
     view: Git  # reads the store's refs as last seen (a remote's: as last fetched or written)
+    lost: tuple[str, ...]  # after a swap that did not land: the refs whose own compare-and-swap lost, when the store can tell
 
     def swap(self, updates: Sequence[RefUpdate], scratch: Sequence[str] = (), message: str = "gitexp") -> bool:
         """Apply all ``updates`` atomically, each a compare-and-swap; False when one lost.
@@ -65,6 +66,7 @@ class LocalRefs:
     def __init__(self, git: Git):
         self.git = git
         self.view = git
+        self.lost: tuple[str, ...] = ()  # an update-ref transaction does not say which of its refs lost
         self._packed: PackedRefs | None | bool = False  # False: not asked yet
 
     def swap(self, updates: Sequence[RefUpdate], scratch: Sequence[str] = (), message: str = "gitexp") -> bool:

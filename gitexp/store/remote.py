@@ -25,7 +25,8 @@ from gitexp.store.refstore import LocalRefs, drop
 
 DEFAULT_REMOTE = "origin"  # the remote a command uses when none is named
 TRACKING_ROOT = "refs/gitexp/remotes/"
-INCOMING_ROOT = "refs/gitexp/incoming/"  # a pull's fetched refs wait here until it takes them
+INCOMING_ROOT = "refs/gitexp/incoming/"
+ATOMIC_FAILED = "atomic push failed"  # git's reason for the refs of an atomic push rejected only with another  # a pull's fetched refs wait here until it takes them
 # user@host:path, the scp-like form git accepts for ssh
 _SCP_LIKE = re.compile(r"[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:")
 
@@ -288,13 +289,17 @@ class RemoteRefs:
         self.view = TrackingView(git, remote)
         self.refusals = refusals
         self.mirrors = mirror
+        self.lost: tuple[str, ...] = ()
 
     def swap(self, updates: Sequence[RefUpdate], scratch: Sequence[str] = (), message: str = "gitexp") -> bool:
+        self.lost = ()
         try:
             rejected = self.git.push(self.remote.spec, updates, atomic=True)
         except GitCommandError as error:
             self._refused(updates, error.message)
             raise
+        # git names the refs whose lease failed; the rest of an atomic push is rejected as "atomic push failed"
+        self.lost = tuple(ref for ref, reason in rejected.items() if ATOMIC_FAILED not in reason)
         for ref, reason in rejected.items():
             if self.refusals is None and ("declined" in reason or "denied" in reason):
                 raise RemoteRefused(f"{self.remote.shown} refused to update {ref} {reason}: allow gitexp to push there")

@@ -19,7 +19,7 @@ from gitexp.execution.claims import Claims, Runner
 from gitexp.execution.local import LocalExecutor, RunOptions, StaticTrials
 from gitexp.execution.worker import parse_duration
 from gitexp.planning.queue import QueueRequest, queue_sweep
-from gitexp.store.git import Git
+from gitexp.store.git import Git, RefUpdate
 from gitexp.store.records import Ledger
 from gitexp.store.refstore import LocalRefs
 from gitexp.store.remote import RemoteRefs, TrackingView, fetch_experiments, resolve_remote
@@ -543,3 +543,40 @@ def test_a_worker_pushes_a_pruned_trials_outputs_as_a_finished_ones(kit, model_p
 
     stored = [path.read_bytes() for path in (tmp_path / "storage").rglob("*") if path.is_file()]
     assert any(content.startswith(b"weights for lr=") for content in stored) == pushed
+
+
+def test_a_result_push_whose_next_trial_another_runner_took_claims_the_one_named_instead(kit, logging_project, tmp_path):
+    kit.queue(logging_project, "s", "train.lr=[0.01, 0.02, 0.03]")
+    remote = kit.make_remote(logging_project, tmp_path / "remote.git")
+    a, b = kit.clone(remote.root, tmp_path / "a"), kit.clone(remote.root, tmp_path / "b")
+    claims, trials = remote_claims(a, "a"), remote_trials(a)  # a's view: before b's claim
+    first = claims.take(trials["s/t001"])
+    assert remote_claims(b, "b").take(remote_trials(b)["s/t002"])
+    refused = []
+
+    def instead(trial):
+        refused.append(trial.ref.key)
+        return trials["s/t003"]
+
+    assert claims.publish(trials["s/t001"], hand_made_result(a, trials["s/t001"]), first, trials["s/t002"], instead)
+    assert refused == ["s/t002"]
+    assert claims_on(remote) == ["refs/gitexp/claims/s/t002", "refs/gitexp/claims/s/t003"]
+    assert read_claim_worker(remote, "s/t002") == "b" and read_claim_worker(remote, "s/t003") == "a"
+    assert claims.take(trials["s/t003"]).oid == remote.rev_parse("refs/gitexp/claims/s/t003")  # taken with the result
+    assert kit.result_counts(remote) == {"refs/heads/exp/s/t001": 1, "refs/heads/exp/s/t002": 0, "refs/heads/exp/s/t003": 0}
+
+
+def test_a_result_push_that_lost_its_own_part_names_no_other_next_trial(kit, logging_project, tmp_path):
+    kit.queue(logging_project, "s", "train.lr=[0.01, 0.02]")
+    remote = kit.make_remote(logging_project, tmp_path / "remote.git")
+    a, b = kit.clone(remote.root, tmp_path / "a"), kit.clone(remote.root, tmp_path / "b")
+    claims, trials = remote_claims(a, "a"), remote_trials(a)
+    first = claims.take(trials["s/t001"])
+    theirs = remote_trials(b)["s/t001"]  # another runner's result landed first (it took the claim over, say)
+    result = b.commit_tree(f"{theirs.tip}^{{tree}}", "gitexp: result\n\nGitexp-Status: failed\nGitexp-Host: b\n", [theirs.tip])
+    assert RemoteRefs(b, resolve_remote(b, "origin")).swap([RefUpdate(theirs.ref.ref, result, theirs.tip)])
+    refused = []
+
+    landed = claims.publish(trials["s/t001"], hand_made_result(a, trials["s/t001"]), first, trials["s/t002"], refused.append)
+    assert not landed and refused == []
+    assert claims_on(remote) == [] and kit.result_counts(remote) == {"refs/heads/exp/s/t001": 1, "refs/heads/exp/s/t002": 0}
