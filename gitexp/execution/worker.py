@@ -36,7 +36,7 @@ from gitexp.store.remote import Remote, RemoteRefs, fetch_objects, served_namesp
 DEFAULT_POLL = 5.0
 RESYNC_AFTER = 30.0  # seconds the drivers' view of a remote where nothing moved is trusted
 MAX_BACKOFF = 8  # a quiet remote is polled at most this many poll intervals apart
-REFRESH_AFTER = 2.0  # seconds a fetched view of the queue is trusted before fetching again
+REFRESH_AFTER = 30.0  # seconds a fetched view with trials left in it is trusted (until a claim shows it is old)
 FETCH_ATTEMPTS = 3
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|h)?\Z")
 _UNITS = {None: 1, "s": 1, "m": 60, "h": 3600}
@@ -102,6 +102,7 @@ class RemoteQueue:
         self.source = CombinedSource([])
         self.fetched_at = float("-inf")
         self.synced_at = float("-inf")
+        self.outdated = False  # a trial of the view was claimed or finished elsewhere meanwhile
 
     def refresh(self) -> bool:
         """Fetch what moved of the remote's sweeps, claims and trials (those this worker serves), and sync each
@@ -184,12 +185,15 @@ class RemoteQueue:
                     raise
                 time.sleep(self.options.poll * (attempt + 1) / FETCH_ATTEMPTS)
         self.fetched_at = time.monotonic()
+        self.outdated = False
         return changed
 
     # -- TrialSource ---------------------------------------------------------
 
     def next_trial(self) -> Trial | None:
-        fresh = time.monotonic() - self.fetched_at <= REFRESH_AFTER
+        """The next trial of the view, fetched again only when it is old, proved outdated, or has none left:
+        a trial others took meanwhile costs one push that loses (and is how the view proves outdated)."""
+        fresh = not self.outdated and time.monotonic() - self.fetched_at <= REFRESH_AFTER
         if not fresh:
             self.refresh()
         trial = self.source.next_trial()
@@ -200,6 +204,8 @@ class RemoteQueue:
 
     def finished(self, trial: Trial, outcome: RunOutcome | None) -> None:
         self.source.finished(trial, outcome)
+        if outcome is None:  # not run here: another runner holds it or finished it since the last look
+            self.outdated = True
 
     def wait_for_work(self, idle_exit: float) -> bool:
         """Poll the remote until a trial can be run: True. False once none came for ``idle_exit``
