@@ -319,7 +319,8 @@ class LocalExecutor:
         ``pruning`` watches its steps for the sweep's pruner.
         """
         workdir = checkout_slot(self.git, self.common_dir, worktree, trial.tip)
-        project = load_project(workdir, trial.tip, trial.project, ProjectCache(self.common_dir))  # the slot's is this clone's
+        resolver = self.warm_dvc.resolve if self.warm_dvc is not None else None  # DVC is loaded there already
+        project = load_project(workdir, trial.tip, trial.project, ProjectCache(self.common_dir), resolver)
         check_stage(project, self.options.stage)
         share_dvc_cache(self.git.root / project.directory, worktree / project.directory)
         copy_from_workspace(self.git.root, worktree, self.options.copy_paths)

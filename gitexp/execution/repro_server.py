@@ -18,6 +18,9 @@ Protocol, one JSON object per line:
   request  {"cwd": str, "args": [str], "log": str, "env": {str: str}, "timeout": float | null, "restore": bool,
             "cgroup": str | null}
   response {"code": int | null, "timed_out": bool, "lingering": bool, "session": int}
+or, to resolve a project as ``project.model.load_project`` does (so that the executor need not import DVC too):
+  request  {"resolve": {"root": str, "rev": str, "files": ProjectFiles as JSON}, "out": str}
+  response {"code": int}, with the project's JSON (or {"error": its one line}) written to "out"
 
 The child enters the request's cgroup (``processes``) before anything else.
 """
@@ -25,6 +28,7 @@ The child enters the request's cgroup (``processes``) before anything else.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import json
 import os
@@ -40,6 +44,7 @@ from pathlib import Path
 from typing import IO
 
 from gitexp.execution.processes import enter_cgroup
+from gitexp.project.model import ProjectFiles
 from gitexp.execution.restore import run_dvc
 
 # Imported before the first request: the biggest of what every ``dvc repro`` loads (one that
@@ -103,16 +108,31 @@ class ReproServer:
             "cwd": str(cwd), "args": list(args), "log": str(log), "env": dict(env), "timeout": timeout,
             "restore": restore, "cgroup": cgroup,
         }
+        reply = self._ask(request)
+        if reply is None:
+            return None
+        return ReproResult(reply["code"], reply["timed_out"], reply["lingering"], reply["session"])
+
+    def resolve(self, root: Path, rev: str, files: ProjectFiles) -> dict | None:
+        """The project ``files`` of ``rev`` make, as DVC resolves it (``Project`` JSON, or ``{"error": line}``);
+        None when the server could not say (the caller resolves it itself)."""
+        with tempfile.TemporaryDirectory(prefix="gitexp-project-") as folder:
+            out = Path(folder, "project.json")
+            request = {"resolve": {"root": str(root), "rev": rev, "files": dataclasses.asdict(files)}, "out": str(out)}
+            reply = self._ask(request)
+            if reply is None or reply.get("code") != 0 or not out.is_file():
+                return None
+            return json.loads(out.read_text())
+
+    def _ask(self, request: dict) -> dict | None:
+        """Send ``request``, wait for its reply; None when the server is gone."""
         try:
             self.proc.stdin.write(json.dumps(request) + "\n")
             self.proc.stdin.flush()
             line = self.proc.stdout.readline()
         except (BrokenPipeError, OSError):
             return None
-        if not line:
-            return None
-        reply = json.loads(line)
-        return ReproResult(reply["code"], reply["timed_out"], reply["lingering"], reply["session"])
+        return json.loads(line) if line else None
 
     def close(self) -> None:
         """Stop the server, idle by now, without waiting for one that is still loading DVC (it keeps no state)."""
@@ -147,14 +167,27 @@ class WarmDvcPool:
         restore: bool,
         cgroup: str | None = None,
     ) -> ReproResult | None:
-        server = getattr(self.local, "server", None)
-        if server is None:
-            with self.lock:
-                server = self.local.server = self.idle.pop() if self.idle else self._start()
+        server = self._own()
         result = server.repro(cwd, args, log, env, timeout, restore, cgroup)
         if result is None:  # the server died: the next trial of this thread starts a new one
             self.local.server = None
         return result
+
+    def resolve(self, root: Path, rev: str, files: ProjectFiles) -> dict | None:
+        """``ReproServer.resolve`` in this thread's server (which then runs the trial, loaded already)."""
+        server = self._own()
+        found = server.resolve(root, rev, files)
+        if found is None and server.proc.poll() is not None:
+            self.local.server = None
+        return found
+
+    def _own(self) -> ReproServer:
+        """This thread's server: an idle one on first use, else a new one."""
+        server = getattr(self.local, "server", None)
+        if server is None:
+            with self.lock:
+                server = self.local.server = self.idle.pop() if self.idle else self._start()
+        return server
 
     def warm(self, running: int) -> None:
         """Start servers until there are as many as ``running`` trials (taken or idle)."""
@@ -192,7 +225,7 @@ def _serve(client: int) -> None:
         if os.getppid() != client:  # gitexp was killed after asking: nobody would publish this trial's result
             break
         request = json.loads(line)
-        reply = _fork_and_wait(request, modules)
+        reply = _resolve_in_child(request) if "resolve" in request else _fork_and_wait(request, modules)
         sys.stdout.write(json.dumps(reply) + "\n")
         sys.stdout.flush()
         if modules is not None:  # after replying: the trial need not wait for it
@@ -209,6 +242,34 @@ def _preload(names) -> None:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - a module that will not import here is simply left lazy
             pass
+
+
+def _resolve_in_child(request: dict) -> dict:
+    """Resolve the request's project in a forked child, which writes the answer to ``request["out"]``."""
+    pid = os.fork()
+    if pid == 0:
+        code = 255
+        try:
+            devnull = os.open(os.devnull, os.O_RDWR)
+            os.dup2(devnull, 0)
+            os.dup2(devnull, 1)  # the server's replies go there: nothing of DVC's may
+            from gitexp.errors import GitexpError
+            from gitexp.project.dvc import resolve_project
+
+            asked = request["resolve"]
+            files = asked["files"]
+            files = ProjectFiles(files["directory"], tuple(files["dvc_files"]), files["blobs"], tuple(files["data_files"]))
+            try:
+                answer = resolve_project(Path(asked["root"]), asked["rev"], files).to_json()
+            except GitexpError as error:
+                answer = {"error": error.message}
+            Path(request["out"]).write_text(json.dumps(answer))
+            code = 0
+        except BaseException:  # noqa: BLE001 - as in _fork_and_wait: never return into the server loop
+            pass
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return {"code": os.waitstatus_to_exitcode(status)}
 
 
 def _fork_and_wait(request: dict, modules: IO[str] | None) -> dict:

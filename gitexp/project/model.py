@@ -20,6 +20,7 @@ import json
 import os
 import posixpath
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -145,11 +146,15 @@ def _relative(path: Path, root: Path) -> str:
 # -- loading ---------------------------------------------------------------------
 
 
-def load_project(git: Git, rev: str, directory: str = "", cache: "ProjectCache | None" = None) -> Project:
+def load_project(
+    git: Git, rev: str, directory: str = "", cache: "ProjectCache | None" = None, resolver: Resolver | None = None
+) -> Project:
     """The project in ``directory`` as committed in ``rev``, resolved by DVC (or read from the cache).
 
     A project with no dvc.yaml runs a command instead (``command_project``);
-    a dvc.yaml DVC rejects is refused with DVC's message.
+    a dvc.yaml DVC rejects is refused with DVC's message. ``resolver``: a
+    process with DVC loaded that resolves it instead of this one (an executor's
+    warm DVC), answering the project's JSON, ``{"error": line}``, or None when it cannot.
     """
     files = project_files(git, rev, directory)
     if not files.dvc_files or repo_path(directory, COMMAND_FILE) in files.blobs:  # the dvc.yaml of a command is dvclive's
@@ -164,10 +169,19 @@ def load_project(git: Git, rev: str, directory: str = "", cache: "ProjectCache |
         default_params = repo_path(directory, DEFAULT_PARAMS_FILE)
         if default_params in files.blobs and git.through_links(rev, default_params) is None:
             raise RepositoryError(broken_link(DEFAULT_PARAMS_FILE))
-        with _RESOLVING:
-            found = resolve_project(git.root, rev, files)
+        found = _resolved_by(resolver, git.root, rev, files)
+        if found is None:
+            with _RESOLVING:
+                found = resolve_project(git.root, rev, files)
         cache.put(key, found)
     return found
+
+
+def _resolved_by(resolver: Resolver | None, root: Path, rev: str, files: ProjectFiles) -> Project | None:
+    answer = resolver(root, rev, files) if resolver is not None else None
+    if answer is not None and "error" in answer:
+        raise RepositoryError(answer["error"])
+    return Project.from_json(answer) if answer is not None else None
 
 
 def broken_link(name: str) -> str:
@@ -189,6 +203,7 @@ def _refuse_explosive_yaml(git: Git, files: ProjectFiles) -> None:
         refuse_explosive_yaml(text or b"", path, fix)
 
 
+Resolver = Callable[[Path, str, "ProjectFiles"], "dict[str, Any] | None"]  # see load_project
 _RESOLVING = threading.Lock()  # executor threads share one imported DVC, which is not made for threads
 
 

@@ -8,6 +8,8 @@ import sys
 import textwrap
 import time
 
+import pytest
+
 # Starts a server, asks it for a repro at once (while it still imports DVC), then dies like kill -9.
 ASK_AND_DIE = textwrap.dedent(
     """\
@@ -61,3 +63,26 @@ def test_run_starts_no_more_warm_dvcs_than_trials_run(project, run_gitexp, monke
     assert [trial.status for trial in Ledger(project).trials(["one"])] == ["succeeded"]
     assert len(started) == 1
     assert time.monotonic() - began < 30
+
+
+def test_a_warm_dvc_resolves_a_project_as_this_process_would_and_says_why_dvc_refuses_one(project, tmp_path):
+    from gitexp.errors import RepositoryError
+    from gitexp.execution.repro_server import WarmDvcPool
+    from gitexp.project.model import ProjectCache, load_project
+
+    (project.root / "broken").mkdir()
+    (project.root / "broken" / "dvc.yaml").write_text("stages:\n  train:\n    cmd: [1, 2\n")
+    project.run("add", "broken")
+    project.run("commit", "-qm", "a broken pipeline")
+    here = load_project(project, "HEAD~1", "", ProjectCache(tmp_path / "here"))  # before: a folder's dvc.yaml is the root's too
+    with pytest.raises(RepositoryError) as refused_here:
+        load_project(project, "HEAD", "broken", ProjectCache(tmp_path / "here"))
+    with WarmDvcPool(os.environ) as pool:
+        asked = []
+        resolver = lambda *args: asked.append(args) or pool.resolve(*args)  # noqa: E731
+        there = load_project(project, "HEAD~1", "", ProjectCache(tmp_path / "there"), resolver)
+        with pytest.raises(RepositoryError) as refused_there:
+            load_project(project, "HEAD", "broken", ProjectCache(tmp_path / "there"), resolver)
+    assert len(asked) == 2
+    assert there == here and there.stages == ("train",)
+    assert refused_there.value.message == refused_here.value.message
