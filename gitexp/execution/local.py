@@ -161,6 +161,7 @@ class LocalExecutor:
         self.watch_sharing = claims is None  # claims here: stop taking a sweep's trials once it is pushed
         self.host = host or where("local")
         self.warm_dvc: WarmDvcPool | None = None
+        self.loading_dvc: WarmDvcPool | None = None  # started before ``run`` by ``load_dvc``
         self.slots = Slots(git, self.common_dir)
         self.gpus = GpuLeases(options.gpus)
         self.prunings = Prunings(git, self.claims)
@@ -174,8 +175,10 @@ class LocalExecutor:
         """Run the trials of ``source``; a full disk stops the run with ``DiskFull`` (unfinished trials stay queued)."""
         summary = RunSummary()
         self.source = source
-        # A warm DVC starts first: it loads while dead runs are cleaned up and the first trial is claimed.
-        with stopped_when_disk_full(), WarmDvcPool(tool_env(self.git.env)) as self.warm_dvc, self.dropping_ahead():
+        # A warm DVC starts first (unless ``load_dvc`` started it): it loads while dead runs are cleaned up and
+        # the first trial is claimed.
+        pool, self.loading_dvc = self.loading_dvc or WarmDvcPool(tool_env(self.git.env)), None
+        with stopped_when_disk_full(), pool as self.warm_dvc, self.dropping_ahead():
             self.recover()
             with self.slots, ThreadPoolExecutor(self.options.jobs) as pool:
                 running = {}
@@ -200,6 +203,18 @@ class LocalExecutor:
                         else:
                             summary.finished.append((trial, outcome))
                             self.on_event(RunEvent("finished", trial, outcome))
+
+    @contextmanager
+    def load_dvc(self):
+        """Start the first warm DVC now, for the next ``run``: it loads while the caller prepares (a worker reaches
+        its remote); stopped when the caller's preparation raises."""
+        self.loading_dvc = WarmDvcPool(tool_env(self.git.env))
+        try:
+            yield
+        except BaseException:
+            self.loading_dvc.close()
+            self.loading_dvc = None
+            raise
 
     def next_trial(self) -> Trial | None:
         """The trial to start next: one a thread took ahead, else the source's."""

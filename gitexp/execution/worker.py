@@ -243,9 +243,11 @@ class Worker:
         return OutputPushingExecutor(git, self.options.run, on_event, claims=self.claims, host=f"worker:{self.worker_id}")
 
     def connect(self) -> None:
-        """Reach the remote and check the sweeps asked for and the stage, before anything runs or is written."""
-        self.queue.check_stage(self.queue.check_remote())
-        self.queue.refresh()
+        """Reach the remote and check the sweeps asked for and the stage, before anything runs or is written
+        (while the first warm DVC loads)."""
+        with self.executor.load_dvc():
+            self.queue.check_stage(self.queue.check_remote())
+            self.queue.refresh()
 
     def run(self) -> RunSummary:
         summary = RunSummary()
