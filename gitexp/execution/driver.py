@@ -70,6 +70,7 @@ class SweepDriver:
         self.runnable_statuses = tuple(runnable_statuses)
         self.shuffle = shuffle  # workers starting together should not all reach for the same trial
         self.running: list[Trial] = []
+        self.ran: dict[str, Trial] = {}  # trials finished here, as they ended, by key (see sync)
         self.handed_out = 0  # trials next_trial gave this run
         self.stop_reason: str | None = None
         self.sync(sweep, held, ledger)
@@ -88,8 +89,12 @@ class SweepDriver:
         ours = {t.ref.key for t in self.running}
         trials = (ledger or Ledger(self.store.view)).trials([sweep.name])
         self.next_index = next_index(sweep, trials)
+        # A trial that ended here whose result the view does not show yet (a worker tells the outcome before
+        # the push that publishes it) is as it ended, and not to run again: else it would be handed out again.
+        ended = {t.ref.key for t in trials if (done := self.ran.get(t.ref.key)) is not None and done.tip == t.tip}
+        trials = [self.ran[t.ref.key] if t.ref.key in ended else t for t in trials]
         others = [t for t in trials if t.ref.key not in ours]
-        runnable = [t for t in others if t.status in self.runnable_statuses]
+        runnable = [t for t in others if t.status in self.runnable_statuses and t.ref.key not in ended]
         self.completed = [t for t in others if t.finished and t.status not in self.runnable_statuses and ran(t)]
         self.queued = [t for t in runnable if t.ref.key not in self.held]
         self.elsewhere = [t for t in runnable if t.ref.key in self.held]  # pending, but not ours
@@ -127,6 +132,7 @@ class SweepDriver:
             return
         done = Trial(**{**trial.__dict__, "status": outcome.status, "metrics": dict(outcome.metrics)})
         self.completed.append(done)
+        self.ran[trial.ref.key] = done
         if outcome.status == SUCCEEDED and not self.stop_reason:
             reason = early_stopping_reason(self.spec, outcome.metrics)
             if reason:

@@ -148,3 +148,26 @@ def test_a_sweep_grown_after_a_trial_is_removed_names_its_new_trial_past_every_i
     assert [t.name for t in trials] == [*kept, "t004", "t005"]
     assert [t.status for t in trials] == ["succeeded"] * 4
     assert Ledger(project).sweep("s").state["last_index"] == 5
+
+
+def test_a_trial_that_ended_here_is_not_handed_out_again_by_a_view_without_its_result_yet(project, run_gitexp):
+    """A worker tells its driver how a trial ended before the push that publishes the result; a sync meanwhile
+    (its view fetched again to choose the next trial) must not queue that trial again."""
+    from gitexp.execution.pipeline import RunOutcome
+
+    assert run_gitexp(project.root, "queue", "--name", "s", "--set", "train.lr=[0.1, 0.2]").code == 0
+    sweep = Ledger(project).sweep("s")
+    driver = SweepDriver(project, sweep)
+    first = driver.next_trial()
+    driver.finished(first, RunOutcome("failed", 1.0))
+    driver.sync(sweep)  # the view still shows the trial commit it ran from
+    assert [t.ref.key for t in driver.queued] == [t.ref.key for t in Ledger(project).trials(["s"]) if t != first]
+    assert [t.status for t in driver.completed] == ["failed"]
+    second = driver.next_trial()
+    assert second is not None and second.ref != first.ref and driver.next_trial() is None
+
+    retrying = SweepDriver(project, sweep, runnable_statuses=("queued", "failed"))  # --retry-failed: not again either
+    again = next(t for t in iter(retrying.next_trial, None) if t.ref == first.ref)
+    retrying.finished(again, RunOutcome("failed", 1.0))
+    retrying.sync(sweep)
+    assert first.ref.key not in [t.ref.key for t in retrying.queued]
