@@ -177,8 +177,8 @@ class LocalExecutor:
         self.source = source
         # A warm DVC starts first (unless ``load_dvc`` started it): it loads while dead runs are cleaned up and
         # the first trial is claimed.
-        pool, self.loading_dvc = self.loading_dvc or WarmDvcPool(tool_env(self.git.env)), None
-        with stopped_when_disk_full(), pool as self.warm_dvc, self.dropping_ahead():
+        warm, self.loading_dvc = self.loading_dvc or WarmDvcPool(tool_env(self.git.env)), None
+        with stopped_when_disk_full(), warm as self.warm_dvc, self.dropping_ahead():
             self.recover()
             with self.slots, ThreadPoolExecutor(self.options.jobs) as pool:
                 running = {}

@@ -44,8 +44,8 @@ from pathlib import Path
 from typing import IO
 
 from gitexp.execution.processes import enter_cgroup
-from gitexp.project.model import ProjectFiles
 from gitexp.execution.restore import run_dvc
+from gitexp.project.model import ProjectFiles
 
 # Imported before the first request: the biggest of what every ``dvc repro`` loads (one that
 # is missing or renamed in some DVC version is simply left to the children).

@@ -236,3 +236,15 @@ def test_a_refused_queue_caches_nothing_and_a_queued_one_caches_its_project(proj
 
     cached = ProjectCache(project.common_dir())
     assert len(list(cached.folder.glob("*.json"))) == 1
+
+
+def test_a_project_resolved_once_is_read_from_the_cache_by_every_later_load(project, monkeypatch, tmp_path):
+    """A miss used to be remembered for ever, so a worker resolved the same project with DVC for every trial."""
+    import gitexp.project.dvc as dvc
+
+    resolved = []
+    real = dvc.resolve_project
+    monkeypatch.setattr(dvc, "resolve_project", lambda *args: resolved.append(args) or real(*args))
+    first = load_project(project, "HEAD", "", ProjectCache(tmp_path / "cache"))
+    again = [load_project(project, "HEAD", "", ProjectCache(tmp_path / "cache")) for _ in range(3)]
+    assert len(resolved) == 1 and again == [first] * 3
