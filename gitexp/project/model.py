@@ -20,7 +20,7 @@ import json
 import os
 import posixpath
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -159,9 +159,9 @@ def load_project(
     files = project_files(git, rev, directory)
     if not files.dvc_files or repo_path(directory, COMMAND_FILE) in files.blobs:  # the dvc.yaml of a command is dvclive's
         return command_project(git, rev, directory)
-    _refuse_explosive_yaml(git, files)
+    texts = _refuse_explosive_yaml(git, files)
     cache = cache or ProjectCache(git.common_dir())
-    key = files.cache_key(git, rev)
+    key = files.cache_key(git, rev, texts)
     found = cache.get(key)
     if found is None:
         from gitexp.project.dvc import resolve_project
@@ -191,8 +191,11 @@ def broken_link(name: str) -> str:
     )
 
 
-def _refuse_explosive_yaml(git: Git, files: ProjectFiles) -> None:
-    """Refuse a dvc.yaml, or a YAML file it takes values from (params.yaml, vars), whose aliases explode: DVC reads them whole."""
+def _refuse_explosive_yaml(git: Git, files: ProjectFiles) -> list[bytes | None]:
+    """Refuse a dvc.yaml, or a YAML file it takes values from (params.yaml, vars), whose aliases explode: DVC reads them whole.
+
+    Answers the texts of the dvc.yaml files, for ``ProjectFiles.cache_key``.
+    """
     fix = "write the values out (fewer aliases of aliases) and commit the file"
     texts = dict(zip(files.dvc_files, git.read_blobs([files.blobs[path] for path in files.dvc_files])))
     for path, text in texts.items():
@@ -201,6 +204,7 @@ def _refuse_explosive_yaml(git: Git, files: ProjectFiles) -> None:
     found = sorted(name for name in sources if name in files.blobs and name.endswith((".yaml", ".yml")))
     for path, text in zip(found, git.read_blobs([files.blobs[path] for path in found])):
         refuse_explosive_yaml(text or b"", path, fix)
+    return list(texts.values())
 
 
 Resolver = Callable[[Path, str, "ProjectFiles"], "dict[str, Any] | None"]  # see load_project
@@ -233,11 +237,12 @@ class ProjectFiles:
     blobs: dict[str, str]  # path -> blob id, for every file of the project folder
     data_files: tuple[str, ...] = ()  # the .dvc files (dvc add, dvc import)
 
-    def cache_key(self, git: Git, rev: str) -> str:
-        """The blob ids DVC's answer depends on: dvc.yaml and .dvc files, and the values templated dvc.yaml read."""
+    def cache_key(self, git: Git, rev: str, texts: Sequence[bytes | None] | None = None) -> str:
+        """The blob ids DVC's answer depends on: dvc.yaml and .dvc files, and the values templated dvc.yaml read
+        (``texts``: the dvc.yaml files' contents, when the caller has read them)."""
         inputs = {path: self.blobs[path] for path in (*self.dvc_files, *self.data_files)}
         inputs["params.yaml exists"] = str(repo_path(self.directory, DEFAULT_PARAMS_FILE) in self.blobs)
-        texts = git.read_blobs([self.blobs[path] for path in self.dvc_files])
+        texts = texts if texts is not None else git.read_blobs([self.blobs[path] for path in self.dvc_files])
         for path, text in zip(self.dvc_files, texts):
             if text is not None and b"${" in text:
                 for name in _template_sources(path, text):

@@ -36,9 +36,6 @@ from gitexp.store.redaction import redacted, without_credentials
 NO_HOOKS = ("-c", "core.hooksPath=/dev/null")
 ZERO_OID = "0" * 40
 TREE_MODE, SUBMODULE_MODE = b"40000", b"160000"  # a folder's and a submodule's entry in a tree object
-_OID = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")  # a SHA-1 or SHA-256 object id
-_BLOBS: dict[str, bytes] = {}  # blob id -> content, for read_blobs
-_BLOBS_KEPT, _BLOB_LIMIT = 256, 64 * 1024
 
 # fast-import deflates every object with a fresh zlib stream (~256 KB); glibc hands that memory back to the
 # kernel after each object and faults it in again for the next: for 10,000 trials half a million page faults,
@@ -366,20 +363,8 @@ class Git:
         return {name: oid for oid, _, name in (line.partition(" ") for line in out.splitlines())}
 
     def read_blobs(self, specs: Sequence[str]) -> list[bytes | None]:
-        """Contents of ``<rev>:<path>`` specs (or blob ids) in one ``cat-file --batch``; None where missing.
-
-        A blob named by its id is the same in every repository, so small ones read a
-        few at a time are kept (``_BLOBS``): a worker reads the same dvc.yaml every trial.
-        """
-        kept = {spec: body for spec in specs if (body := _BLOBS.get(spec)) is not None}
-        unread = [spec for spec in dict.fromkeys(specs) if spec not in kept]
-        read = {spec: found[2] if found and found[1] == b"blob" else None for spec, found in zip(unread, self._cat_file(unread))}
-        for spec, body in read.items() if len(read) <= _BLOBS_KEPT // 16 else ():  # a bulk read is not kept
-            if body is not None and len(body) <= _BLOB_LIMIT and _OID.fullmatch(spec):
-                if len(_BLOBS) >= _BLOBS_KEPT:
-                    _BLOBS.clear()
-                _BLOBS[spec] = body
-        return [kept[spec] if spec in kept else read[spec] for spec in specs]
+        """Contents of ``<rev>:<path>`` specs in one ``cat-file --batch``; None where missing."""
+        return [found[2] if found and found[1] == b"blob" else None for found in self._cat_file(specs)]
 
     def read_files(self, files: Sequence[tuple[str, str]], trees_of: Mapping[str, str] = {}) -> list[bytes | None]:
         """Contents of ``(rev, path)`` files, as ``read_blobs`` gives ``rev:path``: None where missing or no file.
