@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from gitexp import collector
 from gitexp.errors import UsageError
 from gitexp.numbers import finite, orderable
 from gitexp.project.data import find_tracking
@@ -176,6 +177,7 @@ def sort_by_pareto(table: ResultsTable) -> None:
     table.rows[:] = ordered
 
 
+@collector.paused()  # 10,000 rows of small dicts and records, and no cycle among them
 def collect_results(
     git: Git,
     sweep_names: list[str] | None = None,
