@@ -399,7 +399,7 @@ class Git:
         """``(hex oid, type, content)`` of each object ``names`` names, in one ``cat-file --batch``; None where missing."""
         if not names:
             return []
-        data = self.run_bytes("cat-file", "--batch", input="\n".join(names) + "\n")
+        data = self.run_bytes("cat-file", "--batch", "--buffer", input="\n".join(names) + "\n")
         results: list[tuple[bytes, bytes, bytes] | None] = []
         pos = 0
         for _ in names:
