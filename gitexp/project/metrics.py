@@ -131,6 +131,7 @@ class CommitReader:
         self.wanted: dict[tuple[str, str], None] = {}
         self.blobs: dict[tuple[str, str], bytes | None] = {}
         self.records: dict[str, PipelineRecord] = {}
+        self.shared: dict[tuple, PipelineRecord] = {}  # by project and files: read only, as every record
         self.caches: dict[str, DvcCache] = {}  # by project folder: each DVC project has its cache
 
     def add(self, rev: str, project: Project, dvc_files: Sequence[str] = (), also: Sequence[str] = (), tree: str = "") -> None:
@@ -155,8 +156,11 @@ class CommitReader:
         """What ``rev``'s lock files and .dvc files record."""
         if rev not in self.records:
             project, dvc_files = self.commits[rev]
-            paths = [*project.dvc_files, *project.lock_files, *dvc_files]
-            self.records[rev] = pipeline_record(project, {path: self.blob(rev, path) for path in paths}, dvc_files)
+            files = {path: self.blob(rev, path) for path in (*project.dvc_files, *project.lock_files, *dvc_files)}
+            same = (project, dvc_files, *files.values())  # commits without a lock of their own share one record
+            if same not in self.shared:
+                self.shared[same] = pipeline_record(project, files, dvc_files)
+            self.records[rev] = self.shared[same]
         return self.records[rev]
 
     def metrics_files(self, rev: str) -> dict[str, dict[str, Any]]:
