@@ -10,6 +10,7 @@ or a file inside a cached output directory, as example-get-started's
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import posixpath
@@ -27,6 +28,7 @@ from gitexp.store.git import Git
 SCALARS = (int, float, str, bool)
 
 
+@functools.lru_cache(maxsize=64)  # asked twice for each of a show's 10,000 commits
 def metrics_paths(project: Project) -> tuple[str, ...]:
     """The metrics files dvc.yaml declares, plus dvclive's default summary."""
     return tuple(dict.fromkeys([*project.metrics_files, project.path(DVCLIVE_METRICS)]))
