@@ -146,6 +146,9 @@ def scenario_show(env, path, out):
     finish(env, path, "ten")
     out["loose_refs_10k_finished"] = loose_refs(path)
     out["status_10k_s"] = round(best([gitexp(env, "status", cwd=path)[0] for _ in range(3)]), 2)
+    cpu = children_cpu()
+    out["show_json_10k_first_s"] = round(gitexp(env, "show", "--json", cwd=path)[0], 2)  # the first after the results landed
+    out["show_json_10k_first_cpu_s"] = round(children_cpu() - cpu, 2)
     out["show_json_10k_s"] = round(best([gitexp(env, "show", "--json", cwd=path)[0] for _ in range(3)]), 2)
     out["show_table_pipe_10k_s"] = round(gitexp(env, "show", cwd=path)[0], 2)
     screens = [first_screen(env, path, "show") for _ in range(3)]

@@ -26,6 +26,8 @@ def terminal_text(text: str) -> str:
 def json_text(text: str) -> str:
     """JSON as ``json.dumps(..., ensure_ascii=False)`` writes it, with what JSON leaves raw of those controls
     (DEL, C1, bidi) as ``\\u`` escapes: the same data, inert on a terminal."""
+    if text.isascii() and "\x7f" not in text:  # JSON escapes C0 itself; the rest is DEL or beyond ASCII
+        return text
     return _CONTROLS.sub(lambda match: f"\\u{ord(match.group(0)):04x}", text)
 
 

@@ -316,6 +316,7 @@ def _list(value: Any) -> list:
     return value if isinstance(value, list) else []
 
 
+@functools.lru_cache(maxsize=4096)  # the same deps and outs in every commit of a sweep
 def _join(wdir: str, path: str) -> str:
     joined = posixpath.normpath(posixpath.join(wdir, path))
     return "" if joined == "." else joined

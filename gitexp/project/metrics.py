@@ -10,6 +10,7 @@ or a file inside a cached output directory, as example-get-started's
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import posixpath
@@ -27,6 +28,7 @@ from gitexp.store.git import Git
 SCALARS = (int, float, str, bool)
 
 
+@functools.lru_cache(maxsize=64)  # asked twice for each of a show's 10,000 commits
 def metrics_paths(project: Project) -> tuple[str, ...]:
     """The metrics files dvc.yaml declares, plus dvclive's default summary."""
     return tuple(dict.fromkeys([*project.metrics_files, project.path(DVCLIVE_METRICS)]))
@@ -131,6 +133,7 @@ class CommitReader:
         self.wanted: dict[tuple[str, str], None] = {}
         self.blobs: dict[tuple[str, str], bytes | None] = {}
         self.records: dict[str, PipelineRecord] = {}
+        self.shared: dict[tuple, PipelineRecord] = {}  # by project and files: read only, as every record
         self.caches: dict[str, DvcCache] = {}  # by project folder: each DVC project has its cache
 
     def add(self, rev: str, project: Project, dvc_files: Sequence[str] = (), also: Sequence[str] = (), tree: str = "") -> None:
@@ -155,8 +158,11 @@ class CommitReader:
         """What ``rev``'s lock files and .dvc files record."""
         if rev not in self.records:
             project, dvc_files = self.commits[rev]
-            paths = [*project.dvc_files, *project.lock_files, *dvc_files]
-            self.records[rev] = pipeline_record(project, {path: self.blob(rev, path) for path in paths}, dvc_files)
+            files = {path: self.blob(rev, path) for path in (*project.dvc_files, *project.lock_files, *dvc_files)}
+            same = (project, dvc_files, *files.values())  # commits without a lock of their own share one record
+            if same not in self.shared:
+                self.shared[same] = pipeline_record(project, files, dvc_files)
+            self.records[rev] = self.shared[same]
         return self.records[rev]
 
     def metrics_files(self, rev: str) -> dict[str, dict[str, Any]]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from gitexp import collector
 from gitexp.errors import UsageError
 from gitexp.numbers import finite, orderable
 from gitexp.project.data import find_tracking
@@ -176,6 +178,7 @@ def sort_by_pareto(table: ResultsTable) -> None:
     table.rows[:] = ordered
 
 
+@collector.paused()  # 10,000 rows of small dicts and records, and no cycle among them
 def collect_results(
     git: Git,
     sweep_names: list[str] | None = None,
@@ -300,6 +303,7 @@ class RowReader:
         self.sweeps: dict[str, Sweep] = {}
         self.constants: dict[str, list[tuple[str, Any]]] = {}  # sweep -> what its spec sets in every trial
         self.baseline_files: dict[tuple[str, str], ParamsFile | None] = {}  # (sweep, path) -> the baseline's file
+        self.targets: dict[tuple[str, str], tuple[str, str]] = {}  # (sweep, param) -> (file, key)
 
     def add(self, sweep: Sweep, trials: list[Trial]) -> None:
         project = load_project(self.git, sweep.baseline, sweep.project)  # a trial changes params files only
@@ -374,14 +378,21 @@ class RowReader:
         baseline = self.baseline_files[sweep, path]
         if baseline is None:
             return None
-        project = self.projects[sweep]
         updates = {}
         for name, value in [*self.constants[sweep], *trial.params.items()]:
-            file, sep, key = name.partition(":")
-            file, key = (file, key) if sep else (project.default_params_file, name)
-            if project.path(file) == path:
+            file, key = self._target(sweep, name)
+            if file == path:
                 updates[key] = value
         return baseline.copy_values(text, updates)
+
+    def _target(self, sweep: str, name: str) -> tuple[str, str]:
+        """The params file (repo path) and the key in it that a param's name sets, as queue resolves it."""
+        if (sweep, name) not in self.targets:
+            project = self.projects[sweep]
+            file, sep, key = name.partition(":")
+            file, key = (file, key) if sep else (project.default_params_file, name)
+            self.targets[sweep, name] = (project.path(file), key)
+        return self.targets[sweep, name]
 
     def _details(self, sweep: str, rev: str, metrics: dict[str, Any], result: bool = True, trial: Trial | None = None) -> CommitDetails | None:
         """What dvc exp show tells of ``rev``; deps and outs only for a commit with results."""
@@ -424,6 +435,7 @@ def commit_times(git: Git, revs: list[str]) -> dict[str, str]:
     return {rev: iso_time(seconds) for rev, seconds in git.commit_times(revs).items()}
 
 
+@functools.lru_cache(maxsize=4096)  # a sweep's results share their seconds
 def iso_time(seconds: int) -> str:
     return datetime.fromtimestamp(seconds).astimezone().isoformat()
 

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from gitexp import collector
 from gitexp.terminal import terminal_text
 
 if TYPE_CHECKING:  # rich is imported by to_rich: status, --json and --csv never load it; results only by show
@@ -76,11 +77,12 @@ def json_chunks(table: ResultsTable) -> Iterator[str]:
     """``to_json`` in pieces of a few hundred rows, for a reader to start on before the last row is encoded."""
     yield '{"trials": ['
     for start in range(0, len(table.rows), STREAM_ROWS):
-        rows = [table.row_json(row) for row in table.rows[start : start + STREAM_ROWS]]
-        try:  # NaN is rare (a diverged loss): walk the rows only when the encoder finds one
-            encoded = json.dumps(rows, ensure_ascii=False, allow_nan=False)[1:-1]
-        except ValueError:
-            encoded = json.dumps(_strict_json(rows), ensure_ascii=False, allow_nan=False)[1:-1]
+        with collector.paused():
+            rows = [table.row_json(row) for row in table.rows[start : start + STREAM_ROWS]]
+            try:  # NaN is rare (a diverged loss): walk the rows only when the encoder finds one
+                encoded = json.dumps(rows, ensure_ascii=False, allow_nan=False)[1:-1]
+            except ValueError:
+                encoded = json.dumps(_strict_json(rows), ensure_ascii=False, allow_nan=False)[1:-1]
         yield (", " if start else "") + encoded
     yield "]}"
 

@@ -375,9 +375,10 @@ class Git:
         level, and one for the blobs. ``trees_of`` gives the trees of commits the caller
         knows (``RefRecord.tree``), which spares git finding them.
         """
-        revs = list(dict.fromkeys(rev for rev, _ in files if not trees_of.get(rev)))
+        every = dict.fromkeys(rev for rev, _ in files)
+        revs = [rev for rev in every if not trees_of.get(rev)]
         trees: dict[str, dict[bytes, tuple[bytes, bytes]]] = {}  # hex oid -> name -> (mode, raw oid)
-        roots = {rev: trees_of[rev] for rev, _ in files if trees_of.get(rev)}
+        roots = {rev: trees_of[rev] for rev in every if trees_of.get(rev)}
         for rev, found in zip(revs, self._cat_file([f"{rev}^{{tree}}" for rev in revs])):
             if found and found[1] == b"tree":
                 roots[rev] = found[0].decode()
@@ -386,16 +387,18 @@ class Git:
         # each file's lookup: the tree it has reached and the names left to walk
         walks = [(index, roots[rev], names[path]) for index, (rev, path) in enumerate(files) if rev in roots]
         blobs: list[bytes | None] = [None] * len(files)
+        reached: Iterable[str] = roots.values()
         while walks:
-            self._read_trees(trees, dict.fromkeys(tree for _, tree, _ in walks))
+            self._read_trees(trees, reached)
             deeper = []
             for index, tree, left in walks:
-                mode, oid = trees.get(tree, {}).get(left[0], (None, None))
+                mode, oid = trees.get(tree, _NO_ENTRIES).get(left[0], _NO_ENTRY)
                 if len(left) > 1 and mode == TREE_MODE:
                     deeper.append((index, oid.hex(), left[1:]))
                 elif len(left) == 1 and mode is not None and mode not in (TREE_MODE, SUBMODULE_MODE):
                     blobs[index] = oid
             walks = deeper
+            reached = dict.fromkeys(tree for _, tree, _ in walks)
         distinct = list(dict.fromkeys(oid for oid in blobs if oid is not None))
         contents = dict(zip(distinct, self.read_blobs([oid.hex() for oid in distinct])))
         return [None if oid is None else contents[oid] for oid in blobs]
@@ -411,7 +414,7 @@ class Git:
         """``(hex oid, type, content)`` of each object ``names`` names, in one ``cat-file --batch``; None where missing."""
         if not names:
             return []
-        data = self.run_bytes("cat-file", "--batch", input="\n".join(names) + "\n")
+        data = self.run_bytes("cat-file", "--batch", "--buffer", input="\n".join(names) + "\n")
         results: list[tuple[bytes, bytes, bytes] | None] = []
         pos = 0
         for _ in names:
@@ -422,8 +425,9 @@ class Git:
                 results.append(None)
                 continue
             oid, kind, size = header.split()
-            results.append((oid, kind, data[pos : pos + int(size)]))
-            pos += int(size) + 1
+            end = pos + int(size)
+            results.append((oid, kind, data[pos:end]))
+            pos = end + 1
         return results
 
     def read_blob(self, rev: str, path: str) -> bytes | None:
@@ -697,6 +701,10 @@ _BOILERPLATE = (
     "and the repository exists.",
     "hint:",
 )
+
+
+_NO_ENTRIES: dict[bytes, tuple[bytes, bytes]] = {}  # a tree git did not give (read_files only reads it)
+_NO_ENTRY = (None, None)
 
 
 def _tree_entries(data: bytes, size: int) -> dict[bytes, tuple[bytes, bytes]]:

@@ -347,3 +347,50 @@ def test_json_has_no_bare_nan_or_infinity():
 
     trial = strict_json.loads(text, parse_constant=refuse)["trials"][0]
     assert trial["params"] == {"train.lr": None} and trial["metrics"] == {"loss": None, "acc": [None, 0.5]}
+
+
+def _commit(git: Git, files: dict[str, str], message: str) -> str:
+    for name, text in files.items():
+        (git.root / name).write_text(text)
+    git.run("add", "-A")
+    git.run("commit", "-q", "-m", message)
+    return git.run("rev-parse", "HEAD").strip()
+
+
+def test_commits_without_a_lock_share_a_pipeline_record_and_a_lock_gives_its_own(project):
+    """show reads 10,000 commits' locks: those with the same lock files (here none) share one record, read once."""
+    from gitexp.project.metrics import CommitReader
+    from gitexp.project.model import load_project
+
+    first = project.run("rev-parse", "HEAD").strip()
+    second = _commit(project, {"params.yaml": "train:\n  lr: 0.5\n"}, "another value, no lock")
+    locked = _commit(project, {"dvc.lock": LOCK.decode()}, "a lock")
+    reader = CommitReader(project)
+    for rev in (first, second, locked):
+        reader.add(rev, load_project(project, rev))
+    reader.read()
+
+    assert reader.pipeline(first) is reader.pipeline(second)
+    assert reader.pipeline(first).deps == {} and reader.pipeline(first).outs == {}
+    own = pipeline_record(load_project(project, locked), {"dvc.yaml": project.read_blob(locked, "dvc.yaml"), "dvc.lock": LOCK})
+    assert reader.pipeline(locked) == own and own.deps
+
+
+def test_the_collector_is_paused_inside_and_as_it_was_after():
+    import gc
+
+    from gitexp import collector
+
+    with collector.paused():
+        assert not gc.isenabled()
+        with collector.paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer one resumes it
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector.paused():
+            pass
+        assert not gc.isenabled()  # off before: off after
+    finally:
+        gc.enable()
