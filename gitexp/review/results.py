@@ -16,7 +16,8 @@ from gitexp.project.data import label as dataset_label
 from gitexp.project.lock import PipelineRecord
 from gitexp.project.metrics import CommitReader, dvc_file_paths, flatten, merge_metrics_files, read_workspace_metrics
 from gitexp.project.model import Project, load_project
-from gitexp.project.params import ParamsFile, read_values
+from gitexp.project.params import ParamsFile
+from gitexp.project.params_read import read_values
 from gitexp.store.git import Git
 from gitexp.store.layout import checked_out_commit
 from gitexp.store.live import LiveClaims
