@@ -207,12 +207,22 @@ class RemoteQueue:
         if outcome is None:  # not run here: another runner holds it or finished it since the last look
             self.outdated = True
 
+    def all_done(self) -> bool:
+        """Whether the sweeps named by ``--sweep`` are over: none has a trial queued, one running anywhere, or one
+        its strategy would still add (a worker serving every sweep of the remote may see new ones pushed)."""
+        return bool(self.options.sweeps) and all(
+            not (driver.running or driver.queued or driver.elsewhere or driver.has_work()) for driver in self.drivers.values()
+        )
+
     def wait_for_work(self, idle_exit: float) -> bool:
         """Poll the remote until a trial can be run: True. False once none came for ``idle_exit``
-        seconds and no adaptive sweep waits on trials that other workers run (their results may grow it)."""
+        seconds and no adaptive sweep waits on trials that other workers run (their results may grow it),
+        or at once when the sweeps it was given are over (an array task then frees its node)."""
         deadline = time.monotonic() + idle_exit
         interval = self.options.poll
         while True:
+            if self.all_done():
+                return False
             if any(driver.waits_on_others() for driver in self.drivers.values()):
                 deadline = max(deadline, time.monotonic() + interval)
             left = deadline - time.monotonic()

@@ -257,6 +257,18 @@ def test_idle_worker_waits_for_trials_queued_later(kit, logging_project, runs_lo
     assert kit.runs(runs_log) == {"later/t001": 1}
 
 
+def test_a_worker_given_its_sweeps_exits_once_they_are_over_whatever_its_idle_exit(kit, logging_project, runs_log, tmp_path):
+    kit.queue(logging_project, "s", "train.lr=0.1,0.2")
+    remote = kit.make_remote(logging_project, tmp_path / "remote.git")
+    here = kit.clone(remote.root, tmp_path / "here")
+    started = time.monotonic()
+    worker = kit.gitexp(here.root, "worker", "--remote", "origin", "--sweep", "s", "--idle-exit", "600", *FAST)
+    out, err = worker.communicate(timeout=120)
+    assert worker.returncode == 0, err
+    assert time.monotonic() - started < 60  # not the 600 s of --idle-exit: nothing of s is left to wait for
+    assert kit.runs(runs_log) == {"s/t001": 1, "s/t002": 1} and claims_on(remote) == []
+
+
 def queue_file(git: Git, name: str, text: str) -> None:
     (git.root / f"{name}.yaml").write_text(textwrap.dedent(text))
     queue_sweep(git, QueueRequest(load_sweep_file(git.root / f"{name}.yaml"), name))
