@@ -35,18 +35,23 @@ def trial_ids(page) -> list[str]:
     return page.eval_on_selector_all("#table tr.trial", "rows => rows.map(row => row.dataset.id)")
 
 
-def test_the_table_shows_each_trial_with_the_values_show_json_gives(reviewed_project, run_gitexp, ui_server, open_page):
-    shown = json.loads(run_gitexp(reviewed_project.root, "show", "--json").out)["trials"]
-    page = open_page(ui_server(reviewed_project.root))
-    trials = [row for row in shown if row["trial"] != "baseline"]
-    assert sorted(trial_ids(page)) == sorted(f"s/{row['trial']}" for row in trials) and len(trials) == 6
+def assert_cells_as_shown(page, sweep: str, trials) -> None:
+    """Each trial's status, params and metrics cells hold what ``show --json`` gave for it (``trials``: its rows)."""
     for row in trials:
-        key = f"s/{row['trial']}"
+        key = f"{sweep}/{row['trial']}"
         assert cell(page, key, "status") == row["status"]
         for name, value in row["params"].items():
             assert float(cell(page, key, f"p:{name}")) == pytest.approx(value, rel=1e-5)
         for name, value in row["metrics"].items():
             assert float(cell(page, key, f"m:{name}")) == pytest.approx(value, rel=1e-5)
+
+
+def test_the_table_shows_each_trial_with_the_values_show_json_gives(reviewed_project, run_gitexp, ui_server, open_page):
+    shown = json.loads(run_gitexp(reviewed_project.root, "show", "--json").out)["trials"]
+    page = open_page(ui_server(reviewed_project.root))
+    trials = [row for row in shown if row["trial"] != "baseline"]
+    assert sorted(trial_ids(page)) == sorted(f"s/{row['trial']}" for row in trials) and len(trials) == 6
+    assert_cells_as_shown(page, "s", trials)
     assert page.text_content("[data-count=succeeded]") == "4" and page.text_content("[data-count=failed]") == "2"
     screenshot(page, "table")
 

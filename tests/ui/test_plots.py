@@ -11,6 +11,10 @@ import textwrap
 from tests.ui.conftest import REPO, screenshot
 from tests.ui.test_page import trial_ids, wait_for_step_above
 
+DEMO_PLOTS = [
+    "Confusion matrix",
+    "dvclive/plots/metrics/test/acc.tsv", "dvclive/plots/metrics/train/acc.tsv", "dvclive/plots/metrics/train/loss.tsv",
+]  # fmt: skip  (the demo's declared plots, by title)
 SERIES = """() => window.gitexpViews.trials.map(({id, view}) => {
     const revs = new Set();
     (function walk(node) {
@@ -36,10 +40,7 @@ def test_ticking_two_trials_draws_each_declared_plot_with_a_series_each(demo, ui
     tick(page, "demo/t002", "demo/t004")
 
     drawn = dict(page.evaluate(SERIES))
-    assert sorted(drawn) == [
-        "Confusion matrix",
-        "dvclive/plots/metrics/test/acc.tsv", "dvclive/plots/metrics/train/acc.tsv", "dvclive/plots/metrics/train/loss.tsv",
-    ]  # fmt: skip
+    assert sorted(drawn) == DEMO_PLOTS
     assert all(revs == ["demo/t002", "demo/t004"] for revs in drawn.values()), drawn
     assert page.locator("#trial-plots figcaption").all_text_contents()[0] == "test/acc"
     assert errors == []

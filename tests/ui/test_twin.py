@@ -19,8 +19,8 @@ from gitexp.ui import data, plots
 from gitexp.ui.twin import report_page, snapshot
 from tests.conftest import HOSTILE_TEXT, fresh_copy
 from tests.ui.conftest import screenshot
-from tests.ui.test_page import cell, trial_ids
-from tests.ui.test_plots import SERIES, tick
+from tests.ui.test_page import assert_cells_as_shown, cell, trial_ids
+from tests.ui.test_plots import DEMO_PLOTS, SERIES, tick
 
 EMBEDDED = re.compile(r'<script type="application/json" id="gitexp-data">(.*?)</script>', re.S)
 
@@ -45,13 +45,7 @@ def test_the_file_shows_the_table_show_json_gives_with_no_run_form_and_fetches_n
 
     trials = [row for row in shown if row["trial"] != "baseline"]
     assert trial_ids(page) == [f"demo/{row['trial']}" for row in trials] and len(trials) == 6
-    for row in trials:
-        key = f"demo/{row['trial']}"
-        assert cell(page, key, "status") == row["status"]
-        for name, value in row["params"].items():
-            assert float(cell(page, key, f"p:{name}")) == pytest.approx(value, rel=1e-5)
-        for name, value in row["metrics"].items():
-            assert float(cell(page, key, f"m:{name}")) == pytest.approx(value, rel=1e-5)
+    assert_cells_as_shown(page, "demo", trials)
     assert page.text_content("[data-count=succeeded]") == "6"
     assert page.eval_on_selector_all("#run-form, #nav-run, #live", "nodes => nodes.length") == 0
     assert page.is_visible("#nav-report")
@@ -89,10 +83,7 @@ def test_ticking_two_trials_in_the_file_draws_each_declared_plot_with_a_series_e
     tick(page, "demo/t002", "demo/t005")
 
     drawn = dict(page.evaluate(SERIES))
-    assert sorted(drawn) == [
-        "Confusion matrix",
-        "dvclive/plots/metrics/test/acc.tsv", "dvclive/plots/metrics/train/acc.tsv", "dvclive/plots/metrics/train/loss.tsv",
-    ]  # fmt: skip
+    assert sorted(drawn) == DEMO_PLOTS
     assert all(revs == ["demo/t002", "demo/t005"] for revs in drawn.values()), drawn
     page.eval_on_selector("#trial-plots", "node => node.scrollIntoView()")
     screenshot(page, "report-plots-of-two-trials")
