@@ -119,7 +119,7 @@ def checkout_slot(git: Git, common_dir: Path, path: Path, commit: str) -> Git:
     else:
         shutil.rmtree(path, ignore_errors=True)  # half made by a failed add
         path.parent.mkdir(parents=True, exist_ok=True)
-        with _admin(common_dir, adding=True):
+        with _admin(common_dir):  # one add at a time: an add reads the others' records, and one half written fails it
             git.add_worktree(path, commit)
     update_submodules(worktree)
     return worktree
@@ -130,10 +130,6 @@ def update_submodules(checkout: Git) -> None:
     if not (checkout.root / ".gitmodules").is_file():
         return
     checkout.update_submodules()
-
-
-
-
 
 
 def share_dvc_cache(main_project: Path, trial_project: Path) -> None:
@@ -168,8 +164,10 @@ def _admin(common_dir: Path, adding: bool = False):
     """The lock on Git's worktree records and on the slots' flock files.
 
     ``worktree prune`` deletes ``.git/worktrees`` once it is empty, which
-    makes a concurrent ``worktree add`` fail; adds may overlap one another,
-    removals wait for them and for each other.
+    makes a concurrent ``worktree add`` fail, and an add fails on the record of
+    another add that is not written whole yet ("failed to read .../commondir"):
+    adds and removals wait for each other; making a slot's flock file (``adding``)
+    overlaps other such and waits only for removals.
     """
     return file_lock(worktrees_lock_path(common_dir), shared=adding)
 
