@@ -167,8 +167,9 @@ class LocalExecutor:
         self.prunings = Prunings(git, self.claims)
         self.source: TrialSource | None = None
         self.source_lock = threading.Lock()  # executor threads ask the source too, when they take ahead
-        self.ahead: list[Trial] = []  # trials a thread chose to run next, in order: started before the source is asked
+        self.ahead: list[Trial] = []  # trials a thread chose to run next, in order: started before the source is asked (once claimed)
         self.ahead_locks: dict[str, TrialLock] = {}  # their flocks, held since then, by trial key
+        self.claiming: set[str] = set()  # keys of those whose claim rides on a result push that has not answered yet
         self.told: set[str] = set()  # keys of trials whose outcome the source heard from the thread that ran them
 
     def run(self, source: TrialSource) -> RunSummary:
@@ -217,9 +218,18 @@ class LocalExecutor:
             raise
 
     def next_trial(self) -> Trial | None:
-        """The trial to start next: one a thread took ahead, else the source's."""
+        """The trial to start next: one a thread took ahead, once the push claiming it has answered, else the source's.
+
+        Started before that answer, its take would miss the claim that push may be
+        landing (not yet handed to ``take``, nor in this clone's mirror), give the
+        trial up, and leave that claim on the store.
+        """
         with self.source_lock:
-            return self.ahead.pop(0) if self.ahead else self.source.next_trial()
+            ready = next((trial for trial in self.ahead if trial.ref.key not in self.claiming), None)
+            if ready is None:
+                return self.source.next_trial()
+            self.ahead.remove(ready)
+            return ready
 
     def take_ahead(self, done: Trial, outcome: RunOutcome) -> Trial | None:
         """The source's next trial once it knows how ``done`` ended, made the next to start, with its flock held:
@@ -243,16 +253,17 @@ class LocalExecutor:
             if not lock.acquire(worktrees_root(self.common_dir) / trial.ref.key):
                 return None
             self.ahead_locks[trial.ref.key] = lock
+            self.claiming.add(trial.ref.key)
         return trial
 
     def give_back_unclaimed(self, trial: Trial) -> None:
-        """Hand ``trial`` back to the source when the result's push could not claim it: another runner holds it
-        or has finished it (so a take of its own would fail too); it stays queued there otherwise."""
-        if self.claims.holds_ahead(trial.ref.key):
-            return
+        """Once the result's push that tried to claim ``trial`` has answered: the trial may start now, or goes back
+        to the source when that push could not claim it (another runner holds it or has finished it, so a take of
+        its own would fail too); it stays queued there otherwise."""
         with self.source_lock:
-            if trial not in self.ahead:
-                return  # started already by another thread: its take decides
+            self.claiming.discard(trial.ref.key)
+            if self.claims.holds_ahead(trial.ref.key) or trial not in self.ahead:
+                return  # claimed: it starts next (or was given back already)
             self.ahead.remove(trial)
             lock = self.ahead_locks.pop(trial.ref.key, None)
             if lock is not None:
@@ -272,6 +283,7 @@ class LocalExecutor:
                     lock.release()
             self.ahead_locks.clear()
             self.ahead.clear()
+            self.claiming.clear()
             self.told.clear()
 
     def run_one(self, trial: Trial) -> RunOutcome | None:

@@ -17,9 +17,9 @@ import pytest
 from gitexp.errors import GitCommandError, UsageError
 from gitexp.execution.claims import Claims, Runner
 from gitexp.execution.local import LocalExecutor, RunOptions, StaticTrials
-from gitexp.execution.worker import parse_duration
+from gitexp.execution.worker import Worker, WorkerOptions, parse_duration
 from gitexp.planning.queue import QueueRequest, queue_sweep
-from gitexp.store.git import Git, RefUpdate
+from gitexp.store.git import ZERO_OID, Git, RefUpdate
 from gitexp.store.records import Ledger
 from gitexp.store.refstore import LocalRefs
 from gitexp.store.remote import RemoteRefs, TrackingView, fetch_experiments, resolve_remote
@@ -576,6 +576,66 @@ def test_a_result_push_whose_next_trial_another_runner_took_claims_the_one_named
     assert read_claim_worker(remote, "s/t002") == "b" and read_claim_worker(remote, "s/t003") == "a"
     assert claims.take(trials["s/t003"]).oid == remote.rev_parse("refs/gitexp/claims/s/t003")  # taken with the result
     assert kit.result_counts(remote) == {"refs/heads/exp/s/t001": 1, "refs/heads/exp/s/t002": 0, "refs/heads/exp/s/t003": 0}
+
+
+def test_a_trial_claimed_with_a_result_starts_only_once_that_push_has_answered(kit, logging_project, runs_log, tmp_path, monkeypatch):
+    """-j 2: one thread's result push claims the last trial while the other thread's slot is free already.
+
+    That push lands just as the free slot would start the trial, and its answer
+    (with the claim's copy in this clone's mirror) comes back only after the
+    slot had its chance: a take of its own then lost to the claim on the
+    remote, found no holder in the mirror, skipped the trial, and left the
+    claim behind for good.
+    """
+    kit.queue(logging_project, "s", "train.lr=[0.01, 0.02, 0.03]")
+    remote = kit.make_remote(logging_project, tmp_path / "remote.git")
+    here = kit.clone(remote.root, tmp_path / "here")
+    other_result, slot_asked, ahead_landed, slot_tried = (threading.Event() for _ in range(4))
+    real_push, real_take, real_next = Git.push, Claims.take, LocalExecutor.next_trial
+
+    def push(git, spec, updates, atomic=True):
+        result = any(u.ref.startswith("refs/heads/") and u.new != u.old for u in updates)
+        creates_claim = any(u.old == ZERO_OID for u in updates)
+        if result and creates_claim:
+            assert slot_asked.wait(30)  # the other thread's result landed and its slot asked for a trial
+        elif creates_claim and slot_asked.is_set():
+            assert ahead_landed.wait(30)  # that slot's take goes once the result's push has landed
+        rejected = real_push(git, spec, updates, atomic)
+        if result and creates_claim:
+            ahead_landed.set()
+            assert slot_tried.wait(30)  # the answer comes back once that slot took the trial, or found none
+        elif result:
+            other_result.set()
+        return rejected
+
+    def take(claims, trial):
+        claim = real_take(claims, trial)
+        if ahead_landed.is_set():
+            slot_tried.set()
+            while claim is None and not claims.holds_ahead(trial.ref.key):  # skipped: the source hears so once that
+                time.sleep(0.01)  # push's answer is in, and knows the claim in its view as this clone's own
+        return claim
+
+    def next_trial(executor):
+        trial = real_next(executor)
+        if other_result.is_set():
+            slot_asked.set()
+            if trial is None:
+                slot_tried.set()
+        return trial
+
+    monkeypatch.setattr(Git, "push", push)
+    monkeypatch.setattr(Claims, "take", take)
+    monkeypatch.setattr(LocalExecutor, "next_trial", next_trial)
+    worker = Worker(here, resolve_remote(here, "origin"), WorkerOptions(RunOptions(jobs=2), poll=0.2))
+    worker.connect()
+
+    summary = worker.run()
+
+    assert claims_on(remote) == []
+    assert (len(summary.finished), summary.skipped) == (3, [])
+    assert kit.runs(runs_log) == {"s/t001": 1, "s/t002": 1, "s/t003": 1}
+    assert kit.result_counts(remote) == {f"refs/heads/exp/s/t00{i}": 1 for i in (1, 2, 3)}
 
 
 def test_a_result_push_that_lost_its_own_part_names_no_other_next_trial(kit, logging_project, tmp_path):
