@@ -37,7 +37,6 @@ from gitexp.execution.worktrees import update_submodules
 from gitexp.project.model import load_project
 from gitexp.project.outputs import push_outputs
 from gitexp.sharing.sync import pull
-from gitexp.store.claim_records import claim_ref
 from gitexp.store.git import Git, RefUpdate
 from gitexp.store.layout import stop_request_path, trial_log_path
 from gitexp.store.naming import CLAIMS_NAMESPACE, TrialRef, sweep_of_branch

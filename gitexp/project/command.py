@@ -68,7 +68,7 @@ def command_document(words: Sequence[str], keys: Sequence[str], metrics: Sequenc
         for part in parents:
             node = node.setdefault(part, {})
         node.setdefault(last, None)
-    header = f"# gitexp: the command this trial runs (no dvc.yaml), its {{{{ name }}}} filled in from the keys below\n"
+    header = "# gitexp: the command this trial runs (no dvc.yaml), its {{ name }} filled in from the keys below\n"
     return header + yaml.safe_dump(document, sort_keys=False, default_flow_style=None, allow_unicode=True, width=1000)
 
 

@@ -19,12 +19,10 @@ command) and ``execution.repro_server`` (a warm DVC forking one child per repro)
 
 from __future__ import annotations
 
-import configparser
 import functools
 import json
 import os
 import posixpath
-import re
 import stat
 import subprocess
 import sys
@@ -33,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from gitexp.errors import GitCommandError, NetworkTimeout, RepositoryError
-from gitexp.project.config import read_dvc_config
+from gitexp.project.config import names_a_remote, read_dvc_config
 from gitexp.project.model import DEFAULT_PARAMS_FILE, Output, Project, ProjectFiles, repo_path
 from gitexp.store.locks import held_by
 from gitexp.store.network import TIMEOUT_CONFIG, run_watched
@@ -151,33 +149,12 @@ def dvc_remote_configured(directory: Path, env: Mapping[str, str]) -> bool:
         return False
     key = _config_contents(directory, env)
     if key not in _REMOTES_BY_CONFIG:
-        named = _names_a_remote(key)
+        named = names_a_remote(key)
         _REMOTES_BY_CONFIG[key] = named if named is not None else bool(_remote_list(directory, env))
     return _REMOTES_BY_CONFIG[key]
 
 
 _REMOTES_BY_CONFIG: dict[tuple[bytes | None, ...], bool] = {}  # whether a remote is configured, by the contents of the files DVC reads
-_REMOTE_SECTION = re.compile(r'\s*remote\s*"(.*)"\s*\Z', re.IGNORECASE)  # DVC's own test of a section name (dvc.config)
-
-
-def _names_a_remote(contents: Sequence[bytes | None]) -> bool | None:
-    """Whether any of these config files has a ``['remote "NAME"']`` section; None when one is not INI that
-    configparser reads (DVC's configobj reads more)."""
-    config = configparser.ConfigParser(interpolation=None, strict=False)
-    try:
-        for text in contents:
-            if text is not None:
-                config.read_string(text.decode("utf-8"))
-    except (configparser.Error, UnicodeDecodeError):
-        return None
-    return any(_REMOTE_SECTION.match(_unquoted(section.strip())) for section in config.sections())
-
-
-def _unquoted(name: str) -> str:
-    """A section name without the quotes configobj allows around it (``['remote "x"']`` is DVC's way)."""
-    return name[1:-1] if len(name) > 1 and name[0] == name[-1] and name[0] in "'\"" else name
-
-
 def _config_contents(directory: Path, env: Mapping[str, str]) -> tuple[bytes | None, ...]:
     """The contents of every config file DVC merges for the project at ``directory`` (None: missing):
     system, global (where DVC looks for them), the project's and its local one."""

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import io
 import json
 import re
 from collections.abc import Iterable, Sequence
