@@ -39,15 +39,17 @@ class View:
     sweeps: tuple[str, ...] = ()  # only these sweeps, each under its baseline commit (a report's table)
 
 
-def experiments(view: View) -> dict[str, Any]:
-    """The table: commits newest first, each with the trials of the sweeps based on it.
+def experiments(view: View, table: ResultsTable | None = None) -> dict[str, Any]:
+    """The table: commits newest first, each with the trials of the sweeps based on it (``table``: their
+    results, when the caller has read them already).
 
     Rows carry every param: a trial commit changes only the params it varies, so
     its other params are its baseline's, read once per baseline instead of once per trial.
     """
     git = view.git
     history, base_of, sweeps = _commits_and_sweeps(view)
-    table = collect_results(git, [sweep.name for sweep in sweeps]) if sweeps else ResultsTable([])
+    if table is None:
+        table = collect_results(git, [sweep.name for sweep in sweeps]) if sweeps else ResultsTable([])
     created = {sweep.name: sweep.created for sweep in sweeps}
     baseline_params = {sweep.name: _all_params(git, sweep) for sweep in sweeps}
     rows: list[dict[str, Any]] = []

@@ -16,7 +16,7 @@ from gitexp.project.plots import declared_plots
 from gitexp.review import dvc_plots
 from gitexp.review.progress import sweep_progress
 from gitexp.review.report import DVCLIVE_PLOTS_DIR, choose_ranking, dvclive_curves, parse_step_tsv
-from gitexp.review.results import Row, collect_results
+from gitexp.review.results import ResultsTable, Row, collect_results
 from gitexp.review.sweep_views import Fronts, sweep_views
 from gitexp.store.git import Git
 from gitexp.store.layout import checked_out_commit
@@ -27,13 +27,15 @@ from gitexp.ui.data import safe
 MAX_SELECTED = 20
 
 
-def trial_plots(git: Git, project: str, ids: list[str]) -> dict[str, Any]:
-    """``{"plots": [{"id", "title", "spec"}]}``: every plot the project declares, a series per selected trial."""
+def trial_plots(git: Git, project: str, ids: list[str], table: ResultsTable | None = None) -> dict[str, Any]:
+    """``{"plots": [{"id", "title", "spec"}]}``: every plot the project declares, a series per selected trial
+    (``table``: the results of their sweeps, when the caller has read them already)."""
     if len(ids) > MAX_SELECTED:
         raise UsageError(f"{len(ids)} trials selected: plots overlay at most {MAX_SELECTED}, unselect some")
     ledger = Ledger(git)
     trials = [ledger.resolve_trial(name) for name in ids]
-    table = collect_results(git, list(dict.fromkeys(trial.sweep for trial in trials)))
+    if table is None:
+        table = collect_results(git, list(dict.fromkeys(trial.sweep for trial in trials)))
     rows = {(row.sweep, row.name): row for row in table.rows}
     chosen = [rows[(trial.sweep, trial.name)] for trial in trials if (trial.sweep, trial.name) in rows]
     revs = {f"{row.sweep}/{row.name}": row.commit for row in chosen if row.commit}
@@ -62,11 +64,13 @@ def step_curves(git: Git, rows: list[Row], trials: list[Trial]) -> dict[str, dic
     return curves
 
 
-def sweep_plots(git: Git, sweep: str) -> dict[str, Any]:
+def sweep_plots(git: Git, sweep: str, table: ResultsTable | None = None) -> dict[str, Any]:
     """``{"sweep", "metric", "goal", "declared", "objectives", "views"}``: the sweep's views against its objective
     (or the metric the report would rank by), its Pareto front when it has several objectives (``objectives``:
-    ``[[metric, goal]]``, empty for one); no views when no trial has a number for it yet."""
-    table = collect_results(git, [sweep])
+    ``[[metric, goal]]``, empty for one); no views when no trial has a number for it yet. ``table``: the sweep's
+    results, when the caller has read them already."""
+    if table is None:
+        table = collect_results(git, [sweep])
     rows = [row for row in table.rows if not row.is_baseline]
     ranking = choose_ranking(rows, table.metric_columns, table.objectives.get(sweep))
     if ranking is None:

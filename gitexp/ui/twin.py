@@ -23,7 +23,7 @@ from typing import Any
 from markupsafe import escape
 
 from gitexp.review.report import SweepReport, prepare_output, project_plots, render_html, report_plots, script_json
-from gitexp.review.results import Row
+from gitexp.review.results import Row, collect_results
 from gitexp.review.vega import STATIC, inline_script
 from gitexp.store.git import Git
 from gitexp.ui import data, plots
@@ -39,7 +39,8 @@ def snapshot(git: Git, report: SweepReport, trials: Sequence[Row] | None = None)
     """What the ui's API answers for the report's sweep: the page draws the table, the trial pages and the plots from it.
     The plots are those of ``trials`` (``--trials``), then of the best ranked, up to the page's limit."""
     sweep = report.sweep
-    table = {**data.experiments(data.View(git, sweep.project, sweeps=(sweep.name,))), "version": 1}
+    results = collect_results(git, [sweep.name])  # read once for the table, the plots and the views
+    table = {**data.experiments(data.View(git, sweep.project, sweeps=(sweep.name,)), results), "version": 1}
     ids = [row["id"] for row in table["rows"] if row["kind"] == "trial"]
     preferred = [f"{row.sweep}/{row.name}" for row in [*(trials or ()), *report.ranked]]
     plotted = [name for name in dict.fromkeys([*preferred, *ids]) if name in ids][: plots.MAX_SELECTED]
@@ -47,8 +48,8 @@ def snapshot(git: Git, report: SweepReport, trials: Sequence[Row] | None = None)
         "experiments": table,
         "trials": data.sweep_details(git, sweep.name, LOG_BYTES),
         "plotted": plotted,
-        "plots": plots.trial_plots(git, sweep.project, plotted)["plots"] if plotted else [],
-        "sweepPlots": {sweep.name: plots.sweep_plots(git, sweep.name)},
+        "plots": plots.trial_plots(git, sweep.project, plotted, results)["plots"] if plotted else [],
+        "sweepPlots": {sweep.name: plots.sweep_plots(git, sweep.name, results)},
     })
 
 
