@@ -19,6 +19,15 @@ Three figures, each on a fresh copy of one project and a local bare remote:
 - *claims per second*: one process takes the 40 trials' claims on the bare remote in turn (each an
   atomic push with leases, as workers do), timed. Target: at least 10 per second.
 
+And two references on the same 40 trials, which say what the ideal leaves out (``--no-reference`` skips them):
+
+- *DVC alone*: 4 processes, each in its own clone, import DVC once and run their 10 trials as a forked
+  ``dvc repro`` each (gitexp's warm DVC), writing params.yaml between them: no Git, no claims, no result
+  commits, trials split evenly in advance. What any runner built on ``dvc repro`` needs at least on this
+  machine; also the stage command alone, timed.
+- *dvc exp*: ``dvc exp run --queue -S train.seed=range(1,41)``, then ``dvc exp run --run-all -j 4``
+  (DVC's own parallel runner, on one machine).
+
 Writes benchmarks/results-scaleout.json. Every command is an argument list, never a shell string.
 """
 
@@ -69,8 +78,9 @@ def gitexp(*argv) -> list[str]:
     return [sys.executable, "-m", "gitexp", *argv]
 
 
-def make_project(folder: Path, trials: int, stage: float) -> tuple[Path, Path]:
-    """A project whose sweep ``bench`` (``trials`` trials) is on a bare remote; answers (project, remote)."""
+def make_project(folder: Path, trials: int, stage: float, queue: bool = True) -> tuple[Path, Path]:
+    """A project whose sweep ``bench`` (``trials`` trials, unless not ``queue``) is on a bare remote; answers
+    (project, remote)."""
     project, remote = folder / "project", folder / "remote.git"
     project.mkdir(parents=True)
     (project / "params.yaml").write_text(f"train:\n  seed: 0\n  sleep: {stage}\n")
@@ -83,6 +93,8 @@ def make_project(folder: Path, trials: int, stage: float) -> tuple[Path, Path]:
     run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], folder)
     run(["git", "remote", "add", "origin", str(remote)], project)
     run(["git", "push", "-q", "origin", "main"], project)
+    if not queue:
+        return project, remote
     run(gitexp("queue", "--name", "bench", "--set", f"train.seed=range(1,{trials + 1})"), project)
     run(gitexp("push", "origin", "bench"), project)
     return project, remote
@@ -224,6 +236,101 @@ def claims_per_second(folder: Path, trials: int) -> dict:
             "per_second": round(len(queued) / elapsed, 1), "target": 10, "passed": len(queued) / elapsed >= 10}
 
 
+# One process of "DVC alone": DVC imported and warmed as gitexp's warm DVC is (repro_server), then a forked
+# `dvc repro` per seed read from argv, timed from the line on stdin that says go; prints its CPU seconds.
+DVC_LOOP = textwrap.dedent(
+    """\
+    import os, resource, sys
+    from pathlib import Path
+    from gitexp.execution.repro_server import REPRO_MODULES, import_modules
+    from gitexp.execution.restore import run_dvc
+    import_modules(REPRO_MODULES)
+    seeds, sleep = sys.argv[1].split(","), sys.argv[2]
+    loaded = Path("loaded-modules")
+
+    def cpu():
+        return sum(resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime
+                   for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+
+    print("ready", flush=True)
+    sys.stdin.readline()
+    started = cpu()
+    for index, seed in enumerate(seeds):
+        Path("params.yaml").write_text(f"train:\\n  seed: {seed}\\n  sleep: {sleep}\\n")
+        pid = os.fork()
+        if pid == 0:
+            quiet = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(quiet, 1)
+            os.dup2(quiet, 2)
+            code = run_dvc(["repro"], False)
+            if index == 0:
+                loaded.write_text("\\n".join(name for name in sys.modules if name != "__main__"))
+            os._exit(code or 0)
+        _, status = os.waitpid(pid, 0)
+        if os.waitstatus_to_exitcode(status):
+            sys.exit(f"dvc repro of seed {seed} failed")
+        if index == 0:
+            import_modules(loaded.read_text().split())
+    print(cpu() - started, flush=True)
+    """
+)
+
+
+def dvc_alone(folder: Path, trials: int, workers: int, stage: float) -> dict:
+    """The trials as ``workers`` loops of warm ``dvc repro`` in clones of their own, started together."""
+    from gitexp.project.dvc import tool_env
+
+    project, remote = make_project(folder, trials, stage, queue=False)
+    seeds = [list(range(1, trials + 1))[index::workers] for index in range(workers)]
+    loops = []
+    for index, share in enumerate(seeds):
+        clone = folder / f"loop-{index}"
+        run(["git", "clone", "-q", str(remote), str(clone)], folder)
+        loops.append(subprocess.Popen([sys.executable, "-c", DVC_LOOP, ",".join(map(str, share)), str(stage)], cwd=clone,
+                                      env=tool_env(env()), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+    for loop in loops:
+        if loop.stdout.readline().strip() != "ready":
+            raise SystemExit("a DVC loop did not start")
+    started = time.monotonic()
+    for loop in loops:
+        loop.stdin.write("go\n")
+        loop.stdin.flush()
+    cpu = [float(loop.stdout.readline() or "nan") for loop in loops]
+    for loop in loops:
+        if loop.wait():
+            raise SystemExit("a DVC loop failed")
+    wall = time.monotonic() - started
+    ideal = stage * trials / workers
+    return {"wall": round(wall, 2), "ratio": round(wall / ideal, 2), "cpu_seconds_per_trial": round(sum(cpu) / trials, 3),
+            "stage_alone": stage_alone(project)}
+
+
+def stage_alone(project: Path) -> float:
+    """Seconds the stage's command takes by itself (the median of 3): Python's start, its imports and the sleep."""
+    import statistics
+    from gitexp.project.dvc import tool_env
+
+    def once() -> float:
+        started = time.monotonic()
+        subprocess.run(["python", "train.py"], cwd=project, env=tool_env(env()), check=True)
+        return time.monotonic() - started
+
+    return round(statistics.median(once() for _ in range(3)), 3)
+
+
+def dvc_exp(folder: Path, trials: int, workers: int, stage: float) -> dict:
+    """``dvc exp run --run-all -j workers`` of the trials, queued with one ``dvc exp run --queue -S``."""
+    from bench import dvc_run_all, dvc_stop, exp_refs
+    from gitexp.project.dvc import tool_env
+
+    project, _ = make_project(folder, trials, stage, queue=False)
+    run([sys.executable, "-m", "dvc", "exp", "run", "--queue", "-S", f"train.seed=range(1,{trials + 1})"], project)
+    wall, hung = dvc_run_all(project, trials, workers, tool_env(env()), folder / "dvc-exp.log")  # its workers start `dvc`
+    dvc_stop(project)
+    return {"wall": round(wall, 2), "ratio": round(wall / (stage * trials / workers), 2), "results": exp_refs(project),
+            "run_all_hung": hung}
+
+
 def moves_a_branch(argv: list[str]) -> bool:
     """Whether a push (gitexp's: leases, then ``new:ref`` refspecs) moves a branch: a result. A claim's push leases
     the trial's branch at its tip and pushes it unchanged."""
@@ -246,6 +353,7 @@ def main() -> None:
     parser.add_argument("--stage", type=float, default=0.5)
     parser.add_argument("--no-slurm", action="store_true")
     parser.add_argument("--no-local", action="store_true", help="Skip the claims and local-worker figures.")
+    parser.add_argument("--no-reference", action="store_true", help="Skip the DVC-alone and dvc exp figures.")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results-scaleout.json")
     args = parser.parse_args()
     report = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "host": platform.node()},
@@ -253,13 +361,18 @@ def main() -> None:
     # gitexp's modules compiled once, as an install does: with $PYTHONDONTWRITEBYTECODE set, each worker, task
     # and submit would compile every module it imports again
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "gitexp")], check=True)
-    with tempfile.TemporaryDirectory(prefix="gitexp-scaleout-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="gitexp-scaleout-", ignore_cleanup_errors=True) as scratch:  # dvc exp's stopped queue may still write
         base = Path(scratch)
         if not args.no_local:
             report["claims"] = claims_per_second(base / "claims", args.trials)
             print("claims", report["claims"], flush=True)
             report["local_workers"] = local_workers(base / "local", args.trials, args.workers, args.stage)
             print("local workers", report["local_workers"], flush=True)
+        if not args.no_reference:
+            report["dvc_alone"] = dvc_alone(base / "dvc-alone", args.trials, args.workers, args.stage)
+            print("dvc alone", report["dvc_alone"], flush=True)
+            report["dvc_exp"] = dvc_exp(base / "dvc-exp", args.trials, args.workers, args.stage)
+            print("dvc exp", report["dvc_exp"], flush=True)
         if not args.no_slurm:
             report["slurm_array"] = slurm_array(base / "slurm", args.trials, args.workers, args.stage)
             print("slurm array", report["slurm_array"], flush=True)

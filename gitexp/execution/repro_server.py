@@ -215,7 +215,7 @@ def _serve(client: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import dvc.cli  # noqa: F401 - the import this process exists to pay once
 
-    _preload(REPRO_MODULES)
+    import_modules(REPRO_MODULES)
     with contextlib.suppress(Exception):
         from dvc.cli.parser import get_main_parser
 
@@ -231,11 +231,11 @@ def _serve(client: int) -> None:
         if modules is not None:  # after replying: the trial need not wait for it
             modules.seek(0)
             if names := modules.read().split():
-                _preload(names)
+                import_modules(names)
                 modules = None
 
 
-def _preload(names) -> None:
+def import_modules(names) -> None:
     """Import ``names`` here, so that the children start with them loaded."""
     for name in names:
         try:
