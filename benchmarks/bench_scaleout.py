@@ -308,6 +308,7 @@ def dvc_alone(folder: Path, trials: int, workers: int, stage: float) -> dict:
 def stage_alone(project: Path) -> float:
     """Seconds the stage's command takes by itself (the median of 3): Python's start, its imports and the sleep."""
     import statistics
+
     from gitexp.project.dvc import tool_env
 
     def once() -> float:
@@ -321,6 +322,7 @@ def stage_alone(project: Path) -> float:
 def dvc_exp(folder: Path, trials: int, workers: int, stage: float) -> dict:
     """``dvc exp run --run-all -j workers`` of the trials, queued with one ``dvc exp run --queue -S``."""
     from bench import dvc_run_all, dvc_stop, exp_refs
+
     from gitexp.project.dvc import tool_env
 
     project, _ = make_project(folder, trials, stage, queue=False)
