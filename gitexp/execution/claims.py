@@ -237,8 +237,10 @@ class Claims:
     def _publish_and_take(self, updates: Sequence[RefUpdate], following: Trial) -> bool:
         """One try of ``updates`` with the claim of ``following`` taken in the same transaction; False when it did not land.
 
-        A push whose answer was lost may have landed: the result is found landed
-        by ``publish``, and the claim made here, from this clone, is taken over by
+        A push whose answer was lost is looked up by the store, and counts as
+        landed when it did. One that raises all the same (the remote did not answer
+        that look either) may have landed too: the result is found landed by
+        ``publish``, and the claim made here, from this clone, is taken over by
         ``take`` at once (the caller holds the trial's flock).
         """
         ahead = self._new(following.ref.key)

@@ -279,6 +279,8 @@ class RemoteRefs:
     declines an update (a hook, a protected ref) raises ``RemoteRefused``; with
     ``refusals`` (a CI job, whose remote may refuse for a moment) the swap is
     lost instead, so the protocol retries it, and each refused push is kept there.
+    A push that fails without a clean answer is looked up on the remote before it
+    counts as failed (``_landed``): one that landed is a swap that landed.
     Without ``mirror`` (``gitexp push`` and ``remove`` of the user's own refs)
     nothing is copied into the tracking namespace.
     """
@@ -296,8 +298,10 @@ class RemoteRefs:
         try:
             rejected = self.git.push(self.remote.spec, updates, atomic=True)
         except GitCommandError as error:
-            self._refused(updates, error.message)
-            raise
+            if not self._landed(updates):
+                self._refused(updates, error.message)
+                raise
+            rejected = {}
         # git names the refs whose lease failed; the rest of an atomic push is rejected as "atomic push failed"
         self.lost = tuple(ref for ref, reason in rejected.items() if ATOMIC_FAILED not in reason)
         for ref, reason in rejected.items():
@@ -313,6 +317,22 @@ class RemoteRefs:
         if scratch:
             self.git.try_update_refs(drop(scratch))
         return not rejected
+
+    def _landed(self, updates: Sequence[RefUpdate]) -> bool:
+        """Whether a push that failed without an answer was applied all the same: one look at exactly its refs.
+
+        The remote may have updated them before the failure (a timeout after
+        receive-pack moved them, a connection cut before its report came back, a
+        hook that hangs). An atomic push lands whole or not at all, so every ref
+        at its new value (claims and results are new commits nobody else makes)
+        means it landed. Not when the remote does not answer the look either:
+        the caller retries, or gives up, as after any failure.
+        """
+        try:
+            now = self.current(list(dict.fromkeys(update.ref for update in updates)))
+        except GitCommandError:
+            return False
+        return all(now.get(update.ref, ZERO_OID) == update.new for update in updates)
 
     def publish(self, created: Sequence[RefUpdate], record: RefUpdate, write: PendingWrite, message: str) -> bool:
         """One atomic push: the remote applies it once it has received all of it, whatever becomes of this process."""
