@@ -33,7 +33,7 @@ from gitexp.store.naming import sweep_ref
 from gitexp.store.records import CANCELLED, FAILED, PRUNED, QUEUED, Ledger, Sweep, Trial
 from gitexp.store.refstore import LocalRefs
 from gitexp.store.remote import seen_shared
-from gitexp.store.stops import clear_stop_request
+from gitexp.store.stops import clear_seen_stop_request, clear_stop_request, seen_stop_request
 
 
 @dataclass(frozen=True)
@@ -249,8 +249,8 @@ class LocalExecutor:
             if trial is None:
                 return None
             self.ahead.append(trial)
-            lock = self.trial_lock(trial.sweep, trial.name)
-            if not lock.acquire(worktrees_root(self.common_dir) / trial.ref.key):
+            lock = self.lock_trial(trial, worktrees_root(self.common_dir) / trial.ref.key)
+            if lock is None:
                 return None
             self.ahead_locks[trial.ref.key] = lock
             self.claiming.add(trial.ref.key)
@@ -300,12 +300,10 @@ class LocalExecutor:
     def run_locked(self, trial: Trial, pruning: TrialPruning | None) -> tuple[RunOutcome, bool] | None:
         """``run_claimed`` under the trial's lock; None when another runner holds or did it."""
         worktree = self.slots.current()
-        lock = self.ahead_locks.pop(trial.ref.key, None) or self.trial_lock(trial.sweep, trial.name)
-        if lock.fd is None and not lock.acquire(worktree):
+        lock = self.ahead_locks.pop(trial.ref.key, None) or self.lock_trial(trial, worktree)
+        if lock is None:
             return None
-        stop = stop_request_path(self.common_dir, trial.sweep, trial.name)
         try:
-            clear_stop_request(stop)  # one left by a stop that came as an earlier run ended
             if self.watch_sharing and self.shared_meanwhile(trial):
                 return None
             progress = pruning.progress if pruning is not None else None
@@ -326,12 +324,28 @@ class LocalExecutor:
                 self.give_back_unclaimed(ahead)
             return ran
         finally:
-            clear_stop_request(stop)
+            clear_stop_request(stop_request_path(self.common_dir, trial.sweep, trial.name))  # its run is over
             lock.release()
 
     def trial_lock(self, sweep: str, name: str) -> TrialLock:
         """The flock of trial ``sweep/name``, naming this runner's worker to whoever reads who holds it."""
         return TrialLock(trial_lock_path(self.common_dir, sweep, name), worker=self.claims.runner.worker)
+
+    def lock_trial(self, trial: Trial, worktree: Path) -> TrialLock | None:
+        """The trial's flock, taken without waiting (None: another runner of this clone holds it), with the stop
+        request an earlier run of the trial left cleared.
+
+        Only the one there before the flock was taken: ``gitexp stop`` writes a
+        request once it sees the flock held, so one written since is for this
+        run (one that came as it took the flock, say), and its stop watch honours it.
+        """
+        stop = stop_request_path(self.common_dir, trial.sweep, trial.name)
+        left = seen_stop_request(stop)
+        lock = self.trial_lock(trial.sweep, trial.name)
+        if not lock.acquire(worktree):
+            return None
+        clear_seen_stop_request(stop, left)
+        return lock
 
     def shared_meanwhile(self, trial: Trial) -> bool:
         """Whether ``trial``'s sweep was pushed to a remote since this run began: its workers take it from

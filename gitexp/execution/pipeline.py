@@ -191,14 +191,16 @@ class StopWatch:
 
     def _watch(self) -> None:
         while not self._done.wait(self.POLL):
-            by = stop_requested(self.path) if self.path is not None else None
-            if by is not None:
-                self.stopped_by = by
-            elif self.pruning is not None:
-                self.pruned_by = self.pruning.check()
+            if not (self.stopped_by or self.pruned_by):
+                by = stop_requested(self.path) if self.path is not None else None
+                if by is not None:
+                    self.stopped_by = by
+                elif self.pruning is not None:
+                    self.pruned_by = self.pruning.check()
             if self.stopped_by or self.pruned_by:
                 self.ending = self.processes.stop()  # TERM, grace, KILL of the whole tree; the pipeline's wait then returns
-                return
+                if self.ending.outlived:
+                    return  # else none had started yet (the request came first): stop them once they have
 
 
 def _failure(result: ReproResult, name: str, lost: str, restoring: bool, timeout: float | None, log_path: Path) -> str:

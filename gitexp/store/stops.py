@@ -10,6 +10,7 @@ names another). Either file or ref says who asked; the cancelled result says so.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import socket
@@ -53,6 +54,40 @@ def stop_requested(path: Path) -> str | None:
 
 def clear_stop_request(path: Path) -> None:
     path.unlink(missing_ok=True)
+
+
+StopSeen = tuple[int, int, int]  # which request file: its device, inode and modification time
+
+
+def seen_stop_request(path: Path) -> StopSeen | None:
+    """Which stop request the file ``path`` is now (None: there is none), for ``clear_seen_stop_request``."""
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino, found.st_mtime_ns
+
+
+def clear_seen_stop_request(path: Path, seen: StopSeen | None) -> None:
+    """Delete the stop request at ``path`` if it is still the one ``seen`` there: a compare-and-swap on the file.
+
+    It is renamed aside (a rename takes whichever file is there at that
+    instant), and put back when it is not the one seen: a request written
+    since survives (unless a newer one still came meanwhile, which asks the same).
+    """
+    if seen is None:
+        return
+    aside = path.with_name(f".{path.name}.clearing.{os.getpid()}")
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:
+        return
+    try:
+        if seen_stop_request(aside) != seen:
+            with contextlib.suppress(FileExistsError):
+                os.link(aside, path)
+    finally:
+        aside.unlink()
 
 
 def stop_message(key: str, worker: str, by: str) -> str:

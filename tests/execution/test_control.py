@@ -306,3 +306,40 @@ def test_a_trial_whose_runner_holds_only_its_lock_when_the_sweep_stops_is_cancel
 
     assert claim is None and Ledger(ticking).resolve_trial("s/t001").status == "cancelled"
     assert [t.status for t in Ledger(ticking).trials(["s"])] == ["cancelled"] * 2
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_stop_request_written_once_the_runner_holds_the_trial_is_honoured_and_an_older_one_cleared(ticking, run_gitexp, monkeypatch, when):
+    """A runner clears the stop request an earlier run of the trial left, not one written since it took the
+    trial's flock: ``gitexp stop`` writes one as soon as it sees that flock held, which may come before the clear."""
+    from gitexp.execution.control import plan_stop
+    from gitexp.execution.local import LocalExecutor, RunOptions, StaticTrials
+    from gitexp.store.locks import TrialLock
+    from gitexp.store.stops import request_stop
+
+    assert run_gitexp(ticking.root, "queue", "--name", "s", "--set", "train.ticks=10").code == 0
+    trial = Ledger(ticking).resolve_trial("s/t001")
+    lock_path = trial_lock_path(ticking.common_dir(), "s", "t001")
+    real_acquire, stops = TrialLock.acquire, []
+
+    def acquire(lock, worktree):  # gitexp stop, at the instant the runner's flock makes the trial running
+        taken = real_acquire(lock, worktree)
+        if taken and lock.path == lock_path and not stops:
+            stops.append(plan_stop(ticking, ["s/t001"]))
+            stops[0].write(ticking)
+        return taken
+
+    if when == "after":
+        monkeypatch.setattr(TrialLock, "acquire", acquire)
+    else:
+        request_stop(ticking.common_dir(), "s", "t001", "an earlier stop")  # its run ended before it came
+    summary = LocalExecutor(ticking, RunOptions()).run(StaticTrials([trial]))
+
+    [(_, outcome)] = summary.finished
+    result = Ledger(ticking).resolve_trial("s/t001")
+    if when == "after":
+        assert [t.ref.key for t in stops[0].here] == ["s/t001"]  # the stop saw it running here
+        assert outcome.status == result.status == "cancelled" and f"stopped by {stops[0].by}" in result.message
+        assert "tick 9" not in trial_log_path(ticking.common_dir(), "s", "t001").read_text()  # stopped at once
+    else:
+        assert outcome.status == result.status == "succeeded"
