@@ -20,7 +20,7 @@ from gitexp.execution.worker import Worker, WorkerOptions
 from gitexp.store.git import ZERO_OID, Git
 from gitexp.store.remote import resolve_remote
 
-NETWORK_TIMEOUT = "2"  # seconds: the client gives up this long after the remote went silent
+NETWORK_TIMEOUT = "3"  # seconds: the client gives up this long after the remote went silent
 
 # post-receive gets "old new ref" lines: each landed push is logged (one JSON line), and the first matching one
 # blocks (FIRED) until the test is done (RELEASE).
