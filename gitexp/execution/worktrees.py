@@ -165,9 +165,10 @@ def _admin(common_dir: Path, adding: bool = False):
 
     ``worktree prune`` deletes ``.git/worktrees`` once it is empty, which
     makes a concurrent ``worktree add`` fail, and an add fails on the record of
-    another add that is not written whole yet ("failed to read .../commondir"):
-    adds and removals wait for each other; making a slot's flock file (``adding``)
-    overlaps other such and waits only for removals.
+    another add that is not written whole yet ("failed to read .../commondir"),
+    as does a fetch (``Git.fetch`` holds this lock shared): adds and removals
+    wait for each other and for fetches; making a slot's flock file (``adding``)
+    overlaps other such and fetches, and waits only for adds and removals.
     """
     return file_lock(worktrees_lock_path(common_dir), shared=adding)
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitexp.errors import GitCommandError, NetworkTimeout, RepositoryError
+from gitexp.store.layout import worktrees_lock_path
+from gitexp.store.locks import file_lock
 from gitexp.store.network import (
     DEFAULT_TIMEOUT,
     TIMEOUT_CONFIG,
@@ -640,9 +642,13 @@ class Git:
         """Fetch exactly ``refspecs`` from ``remote``; ``prune`` drops local refs under them the remote no longer has.
 
         ``--refmap=`` keeps git from also updating the remote's configured tracking branches.
+        A fetch reads every worktree's record, and fails on one a ``worktree add``
+        has half written: it holds the worktree lock shared, as adds hold it
+        exclusively (``execution/worktrees.py``).
         """
         options = ["--quiet", "--progress", "--no-tags", "--no-write-fetch-head", "--refmap=", *(["--prune"] if prune else [])]
-        self._check(self.run_remote(remote, "fetch", *options, "--end-of-options", remote, *refspecs), "fetch")
+        with file_lock(worktrees_lock_path(self.common_dir()), shared=True):
+            self._check(self.run_remote(remote, "fetch", *options, "--end-of-options", remote, *refspecs), "fetch")
 
     def ls_remote(self, remote: str, patterns: Sequence[str]) -> dict[str, str]:
         """``ref -> oid`` of the remote's refs matching ``patterns`` (as ``git ls-remote`` matches: by their end)."""

@@ -4,7 +4,7 @@
     locks/<sweep>/<trial>.lock   the flock of the runner that holds a trial here
     stop/<sweep>/<trial>         a request to stop the trial running here (who asked), until its run ends
     worktrees/<pid>-<rand>       the reused worktrees ("slots") of live runs, and their flocks
-    worktrees.lock               guards Git's worktree records while slots come and go
+    worktrees.lock               guards Git's worktree records while slots come and go (fetches, which read them, hold it shared)
     cache/projects/<key>.json    DVC projects as DVC resolved them, by content
     pr/<sweep>/<trial>.md        the body of a pull request gitexp could not open itself
     clone-id                     this clone's random id, recorded in its claims

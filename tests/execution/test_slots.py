@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import os
 import textwrap
+import threading
 import time
 
+from gitexp.errors import GitCommandError
 from gitexp.execution.local import LocalExecutor, RunOptions, StaticTrials
+from gitexp.execution.worktrees import Slots, checkout_slot
 from gitexp.review.results import collect_results
 from gitexp.store.git import Git
 from gitexp.store.layout import trial_lock_path, worktrees_root
@@ -151,3 +154,49 @@ def test_a_slot_still_at_the_last_trial_shows_no_metrics_for_the_next(kit, proje
         assert {row.name: row for row in collect_results(project, ["s"]).rows}["t002"].metrics == {"score": 0.1}
     finally:
         lock.release()
+
+
+def test_fetches_into_the_clone_succeed_while_slots_come_and_go(tmp_path):
+    """A fetch reads every worktree's record (their HEADs, to protect what they have checked out): one that
+    an add has half written (HEAD still all zeros, commondir empty) failed it with 'bad object
+    worktrees/<slot>/HEAD' or 'failed to read .../commondir'. Threads add and remove slots while
+    others fetch into the same clone, as a worker's or a shared run's threads do: every one succeeds."""
+    remote = tmp_path / "remote.git"
+    git = Git(tmp_path)
+    git.run("init", "-q", "--bare", str(remote))
+    clone = Git(tmp_path / "clone")
+    git.run("init", "-q", str(clone.root))
+    clone.run("commit", "-q", "--allow-empty", "-m", "baseline")
+    clone.run("push", "-q", str(remote), "HEAD:refs/heads/main")
+    commit, common_dir = clone.rev_parse("HEAD"), clone.common_dir()
+    deadline = time.monotonic() + 1.5
+    done, errors = {"add": 0, "fetch": 0}, []
+
+    def add_slots() -> None:
+        while time.monotonic() < deadline:
+            with Slots(clone, common_dir) as slots:
+                checkout_slot(clone, common_dir, slots.current(), commit)
+            done["add"] += 1
+
+    def fetch(thread: int) -> None:
+        while time.monotonic() < deadline:
+            Git(clone.root).fetch(str(remote), [f"+refs/heads/*:refs/remotes/f{thread}/*"])
+            done["fetch"] += 1
+
+    def recording(work, *args) -> threading.Thread:
+        def body() -> None:
+            try:
+                work(*args)
+            except GitCommandError as error:
+                errors.append(str(error))
+        return threading.Thread(target=body)
+
+    threads = [recording(add_slots) for _ in range(2)] + [recording(fetch, n) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert done["add"] >= 4 and done["fetch"] >= 4  # they did overlap
+    assert clone.run("rev-parse", "refs/remotes/f0/main", "refs/remotes/f1/main").split() == [commit, commit]
+    assert len(clone.run("worktree", "list").splitlines()) == 1
