@@ -1396,3 +1396,14 @@ CASES.update({
     ),
     "range with no argument": Case(queue("train.lr=range()"), "range takes 1 to 3 arguments", "write range(start, stop[, step]) or range(stop)"),
 })
+
+# -- s7locks: run --sweep -m --
+CASES.update({
+    "run --sweep -m with an empty message": Case(
+        ("run", "--sweep", "../sweep.yaml", "-m", " \n "), "the commit message (-m) is empty", "leave -m out",
+        sweep_file("matrix:\n  train.lr: [0.1, 0.2]\n"),
+    ),
+    "run -m without a new sweep": Case(
+        ("run", "s", "-m", "Try lr"), "-m is the commit message of a new sweep's trials", "add --sweep FILE", queued_sweep
+    ),
+})

@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from gitexp.store.records import Ledger, parse_trailers
+
 
 @pytest.fixture
 def finished_sweep(project, run_gitexp):
@@ -21,6 +23,20 @@ def test_queue_prints_branches(project, run_gitexp):
     assert result.code == 0
     assert "exp/q/t001  train.lr=1" in result.out and "exp/q/t002  train.lr=2" in result.out
     assert "gitexp run q" in result.out
+
+
+def test_run_sweep_m_gives_the_trial_commits_its_message_and_the_sweep_keeps_it(project, run_gitexp, tmp_path):
+    (tmp_path / "sweep.yaml").write_text("matrix:\n  train.lr: [0.05, 0.1]\n")
+    message = "Try a lower lr\n\nThe last sweep overshot."
+    result = run_gitexp(project.root, "run", "--sweep", str(tmp_path / "sweep.yaml"), "--name", "m", "-m", message)
+    assert result.code == 0, result.err
+    trials = Ledger(project).trials(["m"])
+    assert [trial.status for trial in trials] == ["succeeded", "succeeded"]
+    for trial in trials:  # the trial commit is the result commit's parent
+        body = project.run("log", "-1", "--format=%B", f"{trial.tip}^")
+        assert body.startswith(f"{message}\n\ngitexp: m/{trial.ref.trial} train.lr=")
+        assert parse_trailers(body)["Gitexp-Sweep"] == "m"
+    assert Ledger(project).sweep("m").message == message
 
 
 def test_show_json_lists_baseline_then_trials(finished_sweep, run_gitexp):

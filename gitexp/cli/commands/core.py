@@ -58,6 +58,10 @@ def sweep_options(command):
     return command
 
 
+# queue -m, and run -m for the sweep it queues (planning.queue.checked_message checks the text).
+message_option = click.option("-m", "--message", help="The trial commits' message (as dvc exp run -m; the trailers stay).")
+
+
 def given_script() -> bool:
     return bool(click.get_current_context().meta.get(SCRIPT))
 
@@ -75,7 +79,7 @@ def spec_from_options(environment: Environment, sets, sweep_file, data=(), **fla
 @click.option("--name", help="The sweep's name (default: a generated one).")
 @click.option("--rev", default="HEAD", show_default=True, help="The baseline commit.")
 @click.option("--include-uncommitted", is_flag=True, help="Snapshot uncommitted changes into the baseline.")
-@click.option("-m", "--message", help="The trial commits' message (as dvc exp run -m; the trailers stay).")
+@message_option
 @pass_environment
 def queue(environment: Environment, sweep_file, name, rev, include_uncommitted, message, **sweep_flags):
     """Create one trial branch per point of the sweep (or of a script's flags after --)."""
@@ -105,9 +109,10 @@ def queue(environment: Environment, sweep_file, name, rev, include_uncommitted, 
 @click.option("--sweep", "sweep_file", type=click.Path(dir_okay=False, path_type=Path), help="Queue this sweep file, then run it.")
 @click.option("--name", help="With --sweep: the new sweep's name.")
 @click.option("--more", type=int, help="Extend the named sweep by this many trials, then run.")
+@message_option
 @sweep_options
 @pass_environment
-def run(environment: Environment, names, jobs, gpus, gpus_per_trial, timeout, stage, retry_failed, retry_cancelled, copy_paths, sweep_file, name, more, **sweep_flags):
+def run(environment: Environment, names, jobs, gpus, gpus_per_trial, timeout, stage, retry_failed, retry_cancelled, copy_paths, sweep_file, name, more, message, **sweep_flags):
     """Run queued trials (of the named sweeps or trials; all by default)."""
     from gitexp.cli.progress import LiveProgress, PlainProgress
     from gitexp.errors import UsageError
@@ -128,9 +133,13 @@ def run(environment: Environment, names, jobs, gpus, gpus_per_trial, timeout, st
         copy_paths=copy_paths_option(git, environment.cwd, copy_paths),
     )
     options.validate()
-    if sweep_file or sweep_flags["sets"] or sweep_flags["data"] or script_given():
+    new_sweep = sweep_file or sweep_flags["sets"] or sweep_flags["data"] or script_given()
+    if message is not None and not new_sweep:
+        raise UsageError("-m is the commit message of a new sweep's trials: add --sweep FILE (or --set), or leave -m out")
+    if new_sweep:
         spec = spec_from_options(environment, sweep_flags.pop("sets"), sweep_file, **sweep_flags)
-        planned = plan_queue(git, QueueRequest(spec, name, project=environment.project_dir(git), cwd=environment.cwd, script=given_script()))
+        request = QueueRequest(spec, name, project=environment.project_dir(git), cwd=environment.cwd, script=given_script(), message=message)
+        planned = plan_queue(git, request)
         refuse_objective_problems(git, planned.sweep)  # validate first, write after
         check_stage_of(git, [planned.sweep], [], stage)
         queued = planned.write()
