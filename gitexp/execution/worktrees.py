@@ -166,9 +166,10 @@ def _admin(common_dir: Path, adding: bool = False):
     ``worktree prune`` deletes ``.git/worktrees`` once it is empty, which
     makes a concurrent ``worktree add`` fail, and an add fails on the record of
     another add that is not written whole yet ("failed to read .../commondir"),
-    as does a fetch (``Git.fetch`` holds this lock shared): adds and removals
-    wait for each other and for fetches; making a slot's flock file (``adding``)
-    overlaps other such and fetches, and waits only for adds and removals.
+    as does a fetch here or a push into this clone (``Git.fetch`` and ``Git.push``
+    hold this lock shared): adds and removals wait for each other and for those;
+    making a slot's flock file (``adding``) overlaps other such and those, and
+    waits only for adds and removals.
     """
     return file_lock(worktrees_lock_path(common_dir), shared=adding)
 

@@ -17,12 +17,12 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 from gitexp.errors import GitCommandError, NetworkTimeout, RepositoryError
-from gitexp.store.layout import worktrees_lock_path
+from gitexp.store.layout import local_clone_common_dir, worktrees_lock_path
 from gitexp.store.locks import file_lock
 from gitexp.store.network import (
     DEFAULT_TIMEOUT,
@@ -226,13 +226,21 @@ class Git:
         return proc
 
     def _remote_settings(self) -> str:
-        """What ``git config`` says of the network timeout and http's low-speed limits: read once by this
-        instance (a worker pushes and fetches several times a trial), again after its own ``config_set``."""
+        """What ``git config`` says of the network timeout, http's low-speed limits and the remotes' URLs: read
+        once by this instance (a worker pushes and fetches several times a trial), again after its own ``config_set``."""
         if self._remote_config is None:
             self._remote_config = self.run(
-                "config", "--get-regexp", r"^(gitexp\.networktimeout|http\..*lowspeed(limit|time))$", check=False
+                "config", "--get-regexp", r"^(gitexp\.networktimeout|http\..*lowspeed(limit|time)|remote\..*\.(push)?url)$", check=False
             )
         return self._remote_config
+
+    def _push_url(self, remote: str) -> str:
+        """Where a push to ``remote`` (a configured name or a URL) goes: its pushurl, else its url (the last one set)."""
+        urls = {}
+        for line in self._remote_settings().splitlines():
+            key, _, value = line.partition(" ")
+            urls[key] = value
+        return urls.get(f"remote.{remote}.pushurl") or urls.get(f"remote.{remote}.url") or remote
 
     def network_timeout(self, settings: str | None = None) -> float:
         """Seconds a git or dvc process talking to a remote may stay silent: $GITEXP_NETWORK_TIMEOUT, gitexp.networkTimeout, 60.
@@ -678,7 +686,10 @@ class Git:
             leases.append(f"--force-with-lease={update.ref}:{'' if update.old == ZERO_OID else update.old}")
         atomic_flag = ["--atomic"] if atomic else []
         args = ["push", "--porcelain", "--progress", "--no-verify", *atomic_flag, *leases, "--end-of-options", remote, *refspecs]
-        proc = self.run_remote(remote, *args)
+        there = local_clone_common_dir(self._push_url(remote), self.root)
+        # Into a clone on this machine, the receiving git reads every worktree record there, as a fetch does here.
+        with file_lock(worktrees_lock_path(there), shared=True) if there else nullcontext():
+            proc = self.run_remote(remote, *args)
         rejected: dict[str, str] = {}
         reported = False
         for line in proc.stdout.decode("utf-8", "replace").splitlines():

@@ -4,7 +4,8 @@
     locks/<sweep>/<trial>.lock   the flock of the runner that holds a trial here
     stop/<sweep>/<trial>         a request to stop the trial running here (who asked), until its run ends
     worktrees/<pid>-<rand>       the reused worktrees ("slots") of live runs, and their flocks
-    worktrees.lock               guards Git's worktree records while slots come and go (fetches, which read them, hold it shared)
+    worktrees.lock(.turn)        guards Git's worktree records while slots come and go (fetches and pushes into
+                                 this clone, which read them, hold it shared); .turn: its turnstile (store/locks.py)
     cache/projects/<key>.json    DVC projects as DVC resolved them, by content
     pr/<sweep>/<trial>.md        the body of a pull request gitexp could not open itself
     clone-id                     this clone's random id, recorded in its claims
@@ -55,6 +56,27 @@ def writes_dir(common_dir: Path) -> Path:
 
 def clone_id_path(common_dir: Path) -> Path:
     return gitexp_dir(common_dir) / "clone-id"
+
+
+def local_clone_common_dir(url: str, cwd: Path) -> Path | None:
+    """The shared .git directory of the non-bare repository a local path or file:// URL names, else None.
+
+    Read from its files, without running git: ``.git`` a folder, or a file
+    (a worktree's or a submodule's) naming a git dir and its ``commondir``.
+    """
+    if url.startswith("file://"):
+        url = url[len("file://") :]
+    elif "://" in url or ":" in url.partition("/")[0]:  # another transport, or scp-like host:path
+        return None
+    dot_git = Path(cwd, url) / ".git"
+    try:
+        if dot_git.is_dir():
+            return dot_git
+        git_dir = dot_git.parent / dot_git.read_text().removeprefix("gitdir:").strip()
+        common = git_dir / "commondir"
+        return (git_dir / common.read_text().strip()).resolve() if common.is_file() else git_dir
+    except OSError:  # no repository there, or a bare one (no worktrees of gitexp's)
+        return None
 
 
 def checked_out_commit(worktree: Path) -> str | None:

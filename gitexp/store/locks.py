@@ -110,11 +110,25 @@ def clear_stale_ref_locks(common_dir: Path, namespaces: list[str], older_than: f
 
 @contextmanager
 def file_lock(path: Path, shared: bool = False) -> Iterator[None]:
-    """Hold an flock on ``path`` (waiting for it), shared or exclusive, across threads and processes alike."""
+    """Hold an flock on ``path`` (waiting for it), shared or exclusive, across threads and processes alike.
+
+    Every taker first passes the turnstile ``<path>.turn``, which an exclusive
+    one holds until it has the lock: shared holders that keep overlapping (a
+    worker's fetches, the pushes of other clones) would otherwise keep it out for good.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    turnstile = os.open(path.with_name(path.name + ".turn"), os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        fcntl.flock(turnstile, fcntl.LOCK_EX)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+    finally:
+        os.close(turnstile)
+    try:
         yield
     finally:
         os.close(fd)

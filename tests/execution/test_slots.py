@@ -12,7 +12,7 @@ from gitexp.errors import GitCommandError
 from gitexp.execution.local import LocalExecutor, RunOptions, StaticTrials
 from gitexp.execution.worktrees import Slots, checkout_slot
 from gitexp.review.results import collect_results
-from gitexp.store.git import Git
+from gitexp.store.git import ZERO_OID, Git, RefUpdate
 from gitexp.store.layout import trial_lock_path, worktrees_root
 from gitexp.store.locks import TrialLock, try_lock
 from gitexp.store.records import Ledger
@@ -156,32 +156,42 @@ def test_a_slot_still_at_the_last_trial_shows_no_metrics_for_the_next(kit, proje
         lock.release()
 
 
-def test_fetches_into_the_clone_succeed_while_slots_come_and_go(tmp_path):
-    """A fetch reads every worktree's record (their HEADs, to protect what they have checked out): one that
-    an add has half written (HEAD still all zeros, commondir empty) failed it with 'bad object
-    worktrees/<slot>/HEAD' or 'failed to read .../commondir'. Threads add and remove slots while
-    others fetch into the same clone, as a worker's or a shared run's threads do: every one succeeds."""
+def test_fetches_and_pushes_into_the_clone_succeed_while_slots_come_and_go(tmp_path):
+    """A fetch, and the git receiving a push, read every worktree's record (their HEADs, to protect what
+    they have checked out): one that an add has half written (HEAD still all zeros, commondir empty)
+    failed them with 'bad object worktrees/<slot>/HEAD' or 'failed to read .../commondir'. Threads add
+    and remove slots while others fetch into the same clone, as a worker's or a shared run's threads do,
+    and another clone pushes into it, as a worker given this clone as its remote does: every one succeeds."""
     remote = tmp_path / "remote.git"
     git = Git(tmp_path)
     git.run("init", "-q", "--bare", str(remote))
-    clone = Git(tmp_path / "clone")
-    git.run("init", "-q", str(clone.root))
-    clone.run("commit", "-q", "--allow-empty", "-m", "baseline")
+    clone, other = Git(tmp_path / "clone"), Git(tmp_path / "other")
+    for repository in (clone, other):
+        git.run("init", "-q", str(repository.root))
+        repository.run("commit", "-q", "--allow-empty", "-m", "baseline")
     clone.run("push", "-q", str(remote), "HEAD:refs/heads/main")
     commit, common_dir = clone.rev_parse("HEAD"), clone.common_dir()
-    deadline = time.monotonic() + 1.5
-    done, errors = {"add": 0, "fetch": 0}, []
+    deadline = time.monotonic() + 4
+    done, errors = {"add": 0, "fetch": 0, "push": 0}, []
+
+    def going() -> bool:  # before the fix a few fetches in a hundred failed
+        return not errors and (done["fetch"] < 100 or done["add"] < 40) and time.monotonic() < deadline
 
     def add_slots() -> None:
-        while time.monotonic() < deadline:
+        while going():
             with Slots(clone, common_dir) as slots:
                 checkout_slot(clone, common_dir, slots.current(), commit)
             done["add"] += 1
 
     def fetch(thread: int) -> None:
-        while time.monotonic() < deadline:
+        while going():
             Git(clone.root).fetch(str(remote), [f"+refs/heads/*:refs/remotes/f{thread}/*"])
             done["fetch"] += 1
+
+    def push() -> None:
+        while going():
+            done["push"] += 1
+            errors.extend(other.push(str(clone.root), [RefUpdate(f"refs/gitexp/pushed/{done['push']}", other.rev_parse("HEAD"), ZERO_OID)]).values())
 
     def recording(work, *args) -> threading.Thread:
         def body() -> None:
@@ -191,12 +201,13 @@ def test_fetches_into_the_clone_succeed_while_slots_come_and_go(tmp_path):
                 errors.append(str(error))
         return threading.Thread(target=body)
 
-    threads = [recording(add_slots) for _ in range(2)] + [recording(fetch, n) for n in range(2)]
+    threads = [recording(add_slots) for _ in range(2)] + [recording(fetch, n) for n in range(2)] + [recording(push)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert errors == []
-    assert done["add"] >= 4 and done["fetch"] >= 4  # they did overlap
+    assert min(done.values()) >= 4, done  # they did overlap
     assert clone.run("rev-parse", "refs/remotes/f0/main", "refs/remotes/f1/main").split() == [commit, commit]
+    assert len(clone.refs("refs/gitexp/pushed/")) == done["push"]
     assert len(clone.run("worktree", "list").splitlines()) == 1

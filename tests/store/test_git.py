@@ -1,9 +1,14 @@
 """The Git seam against real repositories: batch writes, atomic ref transactions, batch reads."""
 
+import threading
+import time
+
 import pytest
 
 from gitexp.errors import GitCommandError, RepositoryError
 from gitexp.store.git import ZERO_OID, FastImportCommit, Git, RefUpdate
+from gitexp.store.layout import worktrees_lock_path
+from gitexp.store.locks import file_lock
 
 
 def test_discover_refuses_a_plain_folder(tmp_path):
@@ -145,3 +150,47 @@ def test_a_tree_the_caller_knows_is_read_without_asking_git_for_the_commits_tree
     files = [(commit, path) for path in PATHS]
     assert project.read_files(files, {commit: record.tree}) == project.read_blobs([f"{commit}:{path}" for path in PATHS])
     assert not [name for name in asked if name.endswith("^{tree}")]
+
+
+def test_a_fetch_here_and_a_push_into_this_clone_wait_while_a_worktree_add_holds_the_lock(tmp_path):
+    """Both read every worktree record of this clone; one that an add has half written fails them
+    ('bad object worktrees/<slot>/HEAD'). The add holds the worktree lock exclusively: they wait for it."""
+    root = Git(tmp_path)
+    root.run("init", "-q", "--bare", str(tmp_path / "remote.git"))
+    for name in ("clone", "other"):
+        root.run("init", "-q", str(tmp_path / name))
+        Git(tmp_path / name).run("commit", "-q", "--allow-empty", "-m", name)
+    clone, other = Git(tmp_path / "clone"), Git(tmp_path / "other")
+    other.run("push", "-q", str(tmp_path / "remote.git"), "HEAD:refs/heads/main")
+    other.run("remote", "add", "into-clone", str(clone.root))  # a configured name: its URL read from git config
+    commit = clone.rev_parse("HEAD")
+    record, slot = clone.common_dir() / "worktrees" / "slot", tmp_path / "slot"
+    record.mkdir(parents=True)
+    slot.mkdir()
+    (slot / ".git").write_text(f"gitdir: {record}\n")
+    (record / "gitdir").write_text(f"{slot / '.git'}\n")
+    (record / "locked").write_text("initializing\n")
+    (record / "commondir").write_text("../..\n")
+    (record / "HEAD").write_text(ZERO_OID + "\n")  # as git worktree add writes it before it checks out
+    errors, pushed = [], {}
+
+    def recording(work) -> threading.Thread:
+        def body() -> None:
+            try:
+                work()
+            except GitCommandError as error:
+                errors.append(str(error))
+        return threading.Thread(target=body)
+
+    fetch = recording(lambda: clone.fetch(str(tmp_path / "remote.git"), ["+refs/heads/main:refs/fetched/main"]))
+    push = recording(lambda: pushed.update(other.push("into-clone", [RefUpdate("refs/gitexp/pushed", other.rev_parse("HEAD"), ZERO_OID)])))
+    with file_lock(worktrees_lock_path(clone.common_dir())):  # as execution/worktrees.py holds it around an add
+        fetch.start()
+        push.start()
+        time.sleep(0.5)
+        assert errors == [] and pushed == {} and fetch.is_alive() and push.is_alive()
+        (record / "HEAD").write_text(commit + "\n")  # the add is done
+    fetch.join(timeout=30)
+    push.join(timeout=30)
+    assert errors == [] and pushed == {}
+    assert clone.rev_parse("refs/fetched/main") == clone.rev_parse("refs/gitexp/pushed") == other.rev_parse("HEAD")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 import time
 
 from gitexp.store.git import Git
 from gitexp.store.journal import recover
-from gitexp.store.locks import STALE_REF_LOCK_AGE
+from gitexp.store.locks import STALE_REF_LOCK_AGE, file_lock
 
 
 def killed_while_deleting_a_packed_ref(git: Git, ref: str) -> None:
@@ -45,3 +46,35 @@ def test_a_packed_refs_lock_a_killed_git_left_is_cleaned_once_old(project, run_g
     assert not any(path.exists() for path in left)
     assert project.run("for-each-ref", "--format=%(refname)", "refs/heads/exp/s/").split() == ["refs/heads/exp/s/t001"]
     assert project.run_process("pack-refs", "--all").returncode == 0
+
+
+def test_an_exclusive_taker_goes_before_shared_ones_that_come_after_it(tmp_path):
+    """Shared holders that keep overlapping (fetches, pushes) must not keep an add out: one that asks
+    for the lock while the add waits gets it only after the add."""
+    path, order = tmp_path / "worktrees.lock", []
+    first_shared = threading.Event()
+    release_first = threading.Event()
+
+    def hold_shared() -> None:
+        with file_lock(path, shared=True):
+            first_shared.set()
+            release_first.wait()
+
+    def take(name: str, shared: bool) -> None:
+        with file_lock(path, shared=shared):
+            order.append(name)
+
+    holder = threading.Thread(target=hold_shared)
+    holder.start()
+    first_shared.wait()
+    exclusive = threading.Thread(target=take, args=("exclusive", False))
+    exclusive.start()
+    time.sleep(0.3)  # the exclusive taker is waiting for the first shared holder
+    later = threading.Thread(target=take, args=("shared after it", True))
+    later.start()
+    time.sleep(0.3)
+    assert order == []  # the later shared taker does not slip in beside the first
+    release_first.set()
+    for thread in (holder, exclusive, later):
+        thread.join(timeout=10)
+    assert order == ["exclusive", "shared after it"]
