@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import threading
@@ -48,6 +49,22 @@ def test_a_packed_refs_lock_a_killed_git_left_is_cleaned_once_old(project, run_g
     assert project.run_process("pack-refs", "--all").returncode == 0
 
 
+def wait_until_held(path, timeout: float = 10) -> None:
+    """Until someone else holds the flock on ``path`` (or ``timeout`` seconds have passed)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            time.sleep(0.01)
+    finally:
+        os.close(fd)
+
+
 def test_an_exclusive_taker_goes_before_shared_ones_that_come_after_it(tmp_path):
     """Shared holders that keep overlapping (fetches, pushes) must not keep an add out: one that asks
     for the lock while the add waits gets it only after the add."""
@@ -69,7 +86,7 @@ def test_an_exclusive_taker_goes_before_shared_ones_that_come_after_it(tmp_path)
     first_shared.wait()
     exclusive = threading.Thread(target=take, args=("exclusive", False))
     exclusive.start()
-    time.sleep(0.3)  # the exclusive taker is waiting for the first shared holder
+    wait_until_held(tmp_path / "worktrees.lock.turn")  # the exclusive taker waits for the first shared holder
     later = threading.Thread(target=take, args=("shared after it", True))
     later.start()
     time.sleep(0.3)
