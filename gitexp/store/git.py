@@ -687,8 +687,9 @@ class Git:
         atomic_flag = ["--atomic"] if atomic else []
         args = ["push", "--porcelain", "--progress", "--no-verify", *atomic_flag, *leases, "--end-of-options", remote, *refspecs]
         there = local_clone_common_dir(self._push_url(remote), self.root)
-        # Into a clone on this machine, the receiving git reads every worktree record there, as a fetch does here.
-        with file_lock(worktrees_lock_path(there), shared=True) if there else nullcontext():
+        # Into a clone on this machine, the receiving git reads every worktree record there, as a fetch does here
+        # (without making the lock there: it may be another user's clone, where gitexp never ran).
+        with file_lock(worktrees_lock_path(there), shared=True, create=False) if there else nullcontext():
             proc = self.run_remote(remote, *args)
         rejected: dict[str, str] = {}
         reported = False

@@ -109,26 +109,43 @@ def clear_stale_ref_locks(common_dir: Path, namespaces: list[str], older_than: f
 
 
 @contextmanager
-def file_lock(path: Path, shared: bool = False) -> Iterator[None]:
+def file_lock(path: Path, shared: bool = False, create: bool = True) -> Iterator[None]:
     """Hold an flock on ``path`` (waiting for it), shared or exclusive, across threads and processes alike.
 
     Every taker first passes the turnstile ``<path>.turn``, which an exclusive
     one holds until it has the lock: shared holders that keep overlapping (a
     worker's fetches, the pushes of other clones) would otherwise keep it out for good.
+    Without ``create`` (another clone, perhaps another user's: nothing is made
+    there) the lock is held only where both files exist and open; elsewhere nothing is.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    turnstile = os.open(path.with_name(path.name + ".turn"), os.O_RDWR | os.O_CREAT, 0o644)
+    files = _open_lock_files(path, create)
+    if files is None:
+        yield
+        return
+    turnstile, fd = files
     try:
-        fcntl.flock(turnstile, fcntl.LOCK_EX)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
+            fcntl.flock(turnstile, fcntl.LOCK_EX)
             fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
-        except BaseException:
-            os.close(fd)
-            raise
-    finally:
-        os.close(turnstile)
-    try:
+        finally:
+            os.close(turnstile)
         yield
     finally:
         os.close(fd)
+
+
+def _open_lock_files(path: Path, create: bool) -> tuple[int, int] | None:
+    """The turnstile's fd and the lock's, made if missing with ``create``; None when, without it, they do not open."""
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    opened: list[int] = []
+    try:
+        for name in (path.name + ".turn", path.name):
+            opened.append(os.open(path.with_name(name), os.O_RDWR | (os.O_CREAT if create else 0), 0o644))
+    except OSError:
+        for fd in opened:
+            os.close(fd)
+        if create:
+            raise
+        return None
+    return opened[0], opened[1]

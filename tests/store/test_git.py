@@ -194,3 +194,15 @@ def test_a_fetch_here_and_a_push_into_this_clone_wait_while_a_worktree_add_holds
     push.join(timeout=30)
     assert errors == [] and pushed == {}
     assert clone.rev_parse("refs/fetched/main") == clone.rev_parse("refs/gitexp/pushed") == other.rev_parse("HEAD")
+
+
+def test_a_push_into_a_clone_where_gitexp_never_ran_makes_no_file_there(tmp_path):
+    """It may be another user's clone: its worktree lock is held only where it exists already."""
+    root = Git(tmp_path)
+    for name in ("clone", "other"):
+        root.run("init", "-q", str(tmp_path / name))
+        Git(tmp_path / name).run("commit", "-q", "--allow-empty", "-m", name)
+    clone, other = Git(tmp_path / "clone"), Git(tmp_path / "other")
+    assert other.push(str(clone.root), [RefUpdate("refs/gitexp/pushed", other.rev_parse("HEAD"), ZERO_OID)]) == {}
+    assert clone.rev_parse("refs/gitexp/pushed") == other.rev_parse("HEAD")
+    assert not (clone.common_dir() / "gitexp").exists()
