@@ -27,7 +27,7 @@ from gitexp.execution.local import LocalExecutor, RunOptions, RunSummary, check_
 from gitexp.execution.pipeline import RunOutcome
 from gitexp.execution.pruning import TrialPruning
 from gitexp.project.outputs import push_outputs
-from gitexp.store.claim_records import DEFAULT_STALE_AFTER
+from gitexp.store.claim_records import DEFAULT_STALE_AFTER, claim_ref
 from gitexp.store.git import Git
 from gitexp.store.naming import MAX_NAME_LENGTH, NAME_PATTERN, SWEEPS_NAMESPACE
 from gitexp.store.records import SWEEP_FILE, WITH_OUTPUTS, Ledger, Sweep, Trial
@@ -97,7 +97,8 @@ class RemoteQueue:
         self.remote = remote
         self.claims = claims
         self.options = options
-        self.prefixes = {Ledger(git).prefix}
+        self.prefix = Ledger(git).prefix
+        self.prefixes = {self.prefix}
         self.drivers: dict[str, SweepDriver] = {}
         self.source = CombinedSource([])
         self.fetched_at = float("-inf")
@@ -111,7 +112,7 @@ class RemoteQueue:
         if not changed and time.monotonic() - self.synced_at < min(RESYNC_AFTER, self.options.stale_after / 4):
             return False  # nothing moved there: the drivers' view stands (a claim going stale is seen within RESYNC_AFTER)
         wanted = set(self.options.sweeps)
-        ledger = Ledger(self.claims.store.view)
+        ledger = Ledger(self.claims.store.view, self.prefix)
         sweeps = [s for s in ledger.sweeps() if not wanted or s.name in wanted]
         prefixes = {sweep.prefix for sweep in sweeps}
         if not prefixes <= self.prefixes:  # a sweep with its own branch prefix: fetch its trials too
@@ -191,16 +192,35 @@ class RemoteQueue:
     # -- TrialSource ---------------------------------------------------------
 
     def next_trial(self) -> Trial | None:
-        """The next trial of the view, fetched again only when it is old, proved outdated, or has none left:
-        a trial others took meanwhile costs one push that loses (and is how the view proves outdated)."""
-        fresh = not self.outdated and time.monotonic() - self.fetched_at <= REFRESH_AFTER
+        """The next trial of the view, fetched again only when it is old or has none left: a trial others took
+        meanwhile costs one push that loses (and is how the view proves outdated); then, and before this runner
+        leaves its run of trials for another, one listing of the remote sets aside what others took since (``look``)."""
+        fresh = time.monotonic() - self.fetched_at <= REFRESH_AFTER
         if not fresh:
             self.refresh()
+        elif self.outdated or any(driver.jumps_next() for driver in self.drivers.values()):
+            self.look()
         trial = self.source.next_trial()
         if trial is None and fresh:  # what looked empty may have changed since
             self.refresh()
             trial = self.source.next_trial()
         return trial
+
+    def look(self) -> None:
+        """List the remote's claims and trial branches (one ``ls-remote``, nothing fetched) and set aside the queued
+        trials of the view that another runner claimed or moved there since the last fetch; what became of
+        them is read by the next ``refresh``."""
+        served = served_namespaces(sorted(self.prefixes), self.options.sweeps)
+        namespaces = [ns for ns in served if ns.endswith("/") and not ns.startswith(SWEEPS_NAMESPACE)]
+        try:
+            there = self.git.ls_remote(self.remote.spec, [f"{ns}*" for ns in namespaces])
+        except GitCommandError:
+            return  # unreachable for now: the view stands, and a lost claim says so again
+        self.outdated = False
+        for driver in self.drivers.values():
+            driver.set_aside(
+                {t.ref.key for t in driver.queued if claim_ref(t.ref.key) in there or there.get(t.ref.ref) != t.tip}
+            )
 
     def finished(self, trial: Trial, outcome: RunOutcome | None) -> None:
         self.source.finished(trial, outcome)

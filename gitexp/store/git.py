@@ -492,10 +492,13 @@ class Git:
         out = self.run("status", "--porcelain=v1", "-z", "--untracked-files=all", cwd=cwd)
         return [entry for entry in out.split("\0") if entry]
 
-    def untracked_files(self) -> list[str]:
-        """Files of the work tree that Git neither tracks nor ignores (repo-relative)."""
-        out = self.run("ls-files", "--others", "--exclude-standard", "-z")
-        return [path for path in out.split("\0") if path]
+    def worktree_changes(self) -> tuple[list[str], list[str]]:
+        """The tracked files the work tree changed or deleted, and the files Git neither tracks nor ignores
+        (repo-relative), in one ``ls-files``."""
+        out = self.run("ls-files", "-t", "--modified", "--deleted", "--others", "--exclude-standard", "-z")
+        entries = [entry.split(" ", 1) for entry in out.split("\0") if entry]
+        changed = [path for tag, path in entries if tag != "?"]
+        return list(dict.fromkeys(changed)), [path for tag, path in entries if tag == "?"]
 
     # -- writing -------------------------------------------------------------
 
