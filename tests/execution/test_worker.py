@@ -652,3 +652,26 @@ def test_a_result_push_that_lost_its_own_part_names_no_other_next_trial(kit, log
     landed = claims.publish(trials["s/t001"], hand_made_result(a, trials["s/t001"]), first, trials["s/t002"], refused.append)
     assert not landed and refused == []
     assert claims_on(remote) == [] and kit.result_counts(remote) == {"refs/heads/exp/s/t001": 1, "refs/heads/exp/s/t002": 0}
+
+
+def test_a_trial_another_worker_took_is_set_aside_by_one_listing_without_a_fetch(kit, project, tmp_path):
+    """A worker whose claim lost looks at the remote (one ls-remote) before it chooses again: what others claimed
+    or finished since its last fetch is set aside, and its mirror stays as fetched."""
+    from gitexp.execution.worker import RemoteQueue
+
+    kit.queue(project, "s", "train.lr=[0.1, 0.2, 0.3]")
+    remote = kit.make_remote(project, tmp_path / "remote.git")
+    here, there = kit.clone(remote.root, tmp_path / "here"), kit.clone(remote.root, tmp_path / "there")
+    claims = remote_claims(here, "here")
+    queue = RemoteQueue(here, resolve_remote(here, "origin"), claims, WorkerOptions(sweeps=("s",)))
+    queue.refresh()
+    other = remote_claims(there, "there")
+    trials = remote_trials(there)
+    assert other.take(trials["s/t001"]) is not None
+    remote.run("update-ref", "refs/heads/exp/s/t002", hand_made_result(remote, trials["s/t002"]))
+    mirrored = here.ref_oids("refs/gitexp/remotes/origin/")
+
+    queue.outdated = True  # as a claim that lost makes it
+    assert queue.next_trial().ref.key == "s/t003"
+    assert here.ref_oids("refs/gitexp/remotes/origin/") == mirrored  # looked, fetched nothing
+    assert sorted(t.ref.key for t in queue.drivers["s"].elsewhere) == ["s/t001", "s/t002"]
