@@ -176,6 +176,7 @@ class RemoteQueue:
         check_stage_of(self.git, sweeps, [], self.options.run.stage)
 
     def _fetch(self) -> bool:
+        self.claims.store.mirror_writes()  # first: the listing is compared with the mirror
         namespaces = served_namespaces(sorted(self.prefixes), self.options.sweeps)
         for attempt in range(FETCH_ATTEMPTS):
             try:
@@ -264,7 +265,8 @@ class Worker:
         self.options = options
         self.worker_id = options.worker_id or default_worker_id()
         runner = Runner(worker=self.worker_id, clone=clone_id(git.common_dir()))
-        self.claims = Claims(git, RemoteRefs(git, remote), runner, options.stale_after, options.heartbeat)
+        store = RemoteRefs(git, remote, mirror_later=True)  # mirrored at each look at the view, not after each push
+        self.claims = Claims(git, store, runner, options.stale_after, options.heartbeat)
         self.queue = RemoteQueue(git, remote, self.claims, options)
         self.executor = self.make_executor(git, on_event)
 
@@ -281,10 +283,13 @@ class Worker:
 
     def run(self) -> RunSummary:
         summary = RunSummary()
-        while True:
-            summary.add(self.executor.run(self.queue))
-            if not self.queue.wait_for_work(self.options.idle_exit):
-                return summary
+        try:
+            while True:
+                summary.add(self.executor.run(self.queue))
+                if not self.queue.wait_for_work(self.options.idle_exit):
+                    return summary
+        finally:
+            self.claims.store.mirror_writes()
 
 
 class OutputPushingExecutor(LocalExecutor):

@@ -125,6 +125,8 @@ class Git:
         self._remote_config: str | None = None  # see _remote_settings
         self._common_dir: Path | None = None
         self._commits: CommitWriter | None = None  # see writing_commits
+        self._commit_writers = 0  # callers inside writing_commits (runs in threads of one process share it)
+        self._commits_lock = threading.Lock()
 
     @classmethod
     def discover(cls, path: Path, env: Mapping[str, str] | None = None) -> "Git":
@@ -617,15 +619,18 @@ class Git:
     def writing_commits(self) -> Iterator[None]:
         """While inside, ``commit_tree`` writes through one long-lived git (``CommitWriter``), not one git per commit:
         a worker writes two a trial (its result, the next trial's claim) and more when it beats."""
-        if self._commits is not None:  # a caller inside already
-            yield
-            return
-        self._commits = CommitWriter(self)
+        with self._commits_lock:
+            if not self._commit_writers:
+                self._commits = CommitWriter(self)
+            self._commit_writers += 1
         try:
             yield
         finally:
-            self._commits.close()
-            self._commits = None
+            with self._commits_lock:
+                self._commit_writers -= 1
+                if not self._commit_writers:
+                    self._commits.close()
+                    self._commits = None
 
     def empty_tree(self) -> str:
         """The empty tree, written to the object database (a push needs the object)."""

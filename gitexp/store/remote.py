@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -211,16 +212,19 @@ class TrackingView(Git):
     Only ref lookups are translated; objects are this clone's, where fetching put them.
     """
 
-    def __init__(self, git: Git, remote: Remote):
+    def __init__(self, git: Git, remote: Remote, before_reading: Callable[[], None] = lambda: None):
         super().__init__(git.root, git.env)
         self.remote = remote
+        self.before_reading = before_reading  # brings in what was written there and not yet mirrored here
 
     def refs(self, *patterns: str) -> list[RefRecord]:
+        self.before_reading()
         inside = [self.remote.tracking(pattern) for pattern in patterns] or [self.remote.namespace]
         records = super().refs(*inside)
         return [RefRecord("refs/" + r.name[len(self.remote.namespace) :], r.oid, r.message) for r in records]
 
     def rev_parse(self, rev: str) -> str | None:
+        self.before_reading()
         return super().rev_parse(self.remote.tracking(rev) if rev.startswith("refs/") else rev)
 
 
@@ -282,16 +286,25 @@ class RemoteRefs:
     A push that fails without a clean answer is looked up on the remote before it
     counts as failed (``_landed``): one that landed is a swap that landed.
     Without ``mirror`` (``gitexp push`` and ``remove`` of the user's own refs)
-    nothing is copied into the tracking namespace.
+    nothing is copied into the tracking namespace. With ``mirror_later`` (a
+    worker, which pushes once a trial and reads its view far less often) what
+    lands is mirrored when the view is next read, or ``mirror_writes`` is called,
+    in one ``update-ref`` for many pushes; each ref only if the mirror still has
+    the value it had before (a fetch meanwhile has brought it, or newer).
     """
 
-    def __init__(self, git: Git, remote: Remote, refusals: list[Refusal] | None = None, mirror: bool = True):
+    def __init__(
+        self, git: Git, remote: Remote, refusals: list[Refusal] | None = None, mirror: bool = True, mirror_later: bool = False
+    ):
         self.git = git
         self.remote = remote
-        self.view = TrackingView(git, remote)
+        self.view = TrackingView(git, remote, self.mirror_writes)
         self.refusals = refusals
         self.mirrors = mirror
+        self.later = mirror_later
         self.lost: tuple[str, ...] = ()
+        self._unmirrored: dict[str, tuple[str | None, str]] = {}  # tracking ref -> (its value before, after)
+        self._unmirrored_lock = threading.Lock()
 
     def swap(self, updates: Sequence[RefUpdate], scratch: Sequence[str] = (), message: str = "gitexp") -> bool:
         self.lost = ()
@@ -310,6 +323,12 @@ class RemoteRefs:
         if rejected:
             ref, reason = next(iter(rejected.items()))
             self._refused(updates, reason, ref)
+        elif self.mirrors and self.later:
+            with self._unmirrored_lock:
+                for u in updates:
+                    if u.new != u.old:
+                        ref = self.remote.tracking(u.ref)
+                        self._unmirrored[ref] = (self._unmirrored.get(ref, (u.old, u.new))[0], u.new)
         elif self.mirrors:
             # A concurrent fetch may hold one of these refs' locks: then the next fetch mirrors it.
             mirrored = [RefUpdate(self.remote.tracking(u.ref), u.new) for u in updates if u.new != u.old]
@@ -333,6 +352,14 @@ class RemoteRefs:
         except GitCommandError:
             return False
         return all(now.get(update.ref, ZERO_OID) == update.new for update in updates)
+
+    def mirror_writes(self) -> None:
+        """Mirror what landed there and is not mirrored yet (``mirror_later``); a ref a fetch has moved since is left as it is."""
+        with self._unmirrored_lock:
+            pending, self._unmirrored = self._unmirrored, {}
+        updates = [RefUpdate(ref, new, old) for ref, (old, new) in pending.items() if new != old]
+        if updates:
+            self.git.try_update_refs(updates, "gitexp: what this worker pushed")
 
     def publish(self, created: Sequence[RefUpdate], record: RefUpdate, write: PendingWrite, message: str) -> bool:
         """One atomic push: the remote applies it once it has received all of it, whatever becomes of this process."""

@@ -675,3 +675,24 @@ def test_a_trial_another_worker_took_is_set_aside_by_one_listing_without_a_fetch
     assert queue.next_trial().ref.key == "s/t003"
     assert here.ref_oids("refs/gitexp/remotes/origin/") == mirrored  # looked, fetched nothing
     assert sorted(t.ref.key for t in queue.drivers["s"].elsewhere) == ["s/t001", "s/t002"]
+
+
+def test_a_workers_pushes_are_mirrored_when_its_view_is_next_read_unless_a_fetch_brought_newer(kit, project, tmp_path):
+    kit.queue(project, "s", "train.lr=[0.1, 0.2]")
+    remote = kit.make_remote(project, tmp_path / "remote.git")
+    here, there = kit.clone(remote.root, tmp_path / "here"), kit.clone(remote.root, tmp_path / "there")
+    origin = resolve_remote(here, "origin")
+    trials = remote_trials(here)
+    claims = Claims(here, RemoteRefs(here, origin, mirror_later=True), Runner("w", clone="clone-w"))
+    tracking = "refs/gitexp/remotes/origin/gitexp/claims/s/t001"
+
+    claim = claims.take(trials["s/t001"])
+    assert tracking not in here.ref_oids("refs/gitexp/remotes/origin/")  # pushed, not mirrored yet
+    assert list(claims.known()) == ["s/t001"]  # the view, read, mirrors it first
+    assert here.ref_oids("refs/gitexp/remotes/origin/")[tracking] == claim.oid
+
+    claims.release(claim)  # its mirroring waits; meanwhile another runner takes the trial, and a fetch brings that
+    taken = remote_claims(there, "there").take(remote_trials(there)["s/t001"])
+    fetch_experiments(here, origin, ["exp/"])
+    claims.store.mirror_writes()
+    assert here.ref_oids("refs/gitexp/remotes/origin/")[tracking] == taken.oid  # the newer value stands
