@@ -31,7 +31,7 @@ from gitexp.store.claim_records import DEFAULT_STALE_AFTER, claim_ref
 from gitexp.store.git import Git
 from gitexp.store.naming import MAX_NAME_LENGTH, NAME_PATTERN, SWEEPS_NAMESPACE
 from gitexp.store.records import SWEEP_FILE, WITH_OUTPUTS, Ledger, Sweep, Trial
-from gitexp.store.remote import Remote, RemoteRefs, fetch_objects, served_namespaces, sync_mirror
+from gitexp.store.remote import Remote, RemoteRefs, fetch_objects, listing_patterns, served_namespaces, sync_mirror
 
 DEFAULT_POLL = 5.0
 RESYNC_AFTER = 30.0  # seconds the drivers' view of a remote where nothing moved is trusted
@@ -104,6 +104,7 @@ class RemoteQueue:
         self.fetched_at = float("-inf")
         self.synced_at = float("-inf")
         self.outdated = False  # a trial of the view was claimed or finished elsewhere meanwhile
+        self.listing: dict[str, str] | None = None  # the remote's refs listed a moment ago, for a fetch right after
 
     def refresh(self) -> bool:
         """Fetch what moved of the remote's sweeps, claims and trials (those this worker serves), and sync each
@@ -141,15 +142,16 @@ class RemoteQueue:
 
     def check_remote(self) -> dict[str, str]:
         """Reach the remote and find the sweeps asked for there, without writing a ref here: name -> record."""
-        try:
-            records = self.git.ls_remote(self.remote.spec, [f"{SWEEPS_NAMESPACE}*"])
+        served = [ns for ns in self._served() if not ns.startswith(SWEEPS_NAMESPACE)]
+        try:  # every sweep (to name them when one is missing), and what the first fetch lists too
+            records = self.git.ls_remote(self.remote.spec, listing_patterns([SWEEPS_NAMESPACE, *served]))
         except NetworkTimeout:
             raise  # its line already names the remote and the fix
         except GitCommandError as error:
             raise NotFoundError(
                 f"cannot reach {self.remote.shown} ({error.message}): check the remote's URL and your access"
             ) from None
-        there = {ref[len(SWEEPS_NAMESPACE) :]: oid for ref, oid in records.items()}
+        there = {ref[len(SWEEPS_NAMESPACE) :]: oid for ref, oid in records.items() if ref.startswith(SWEEPS_NAMESPACE)}
         wanted = self.options.sweeps or sorted(there)
         missing = [name for name in wanted if name not in there]
         if missing:
@@ -158,6 +160,7 @@ class RemoteQueue:
                 f"{self.remote.shown} has no sweep named {missing[0]!r} (sweeps there: {known}): "
                 "push the sweep and its trial branches to it first"
             )
+        self.listing = records
         return {name: there[name] for name in wanted}
 
     def check_stage(self, records: dict[str, str]) -> None:
@@ -177,10 +180,10 @@ class RemoteQueue:
 
     def _fetch(self) -> bool:
         self.claims.store.mirror_writes()  # first: the listing is compared with the mirror
-        namespaces = served_namespaces(sorted(self.prefixes), self.options.sweeps)
+        listed, self.listing = self.listing, None
         for attempt in range(FETCH_ATTEMPTS):
             try:
-                changed = sync_mirror(self.git, self.remote, namespaces)
+                changed = sync_mirror(self.git, self.remote, self._served(), listed if not attempt else None)
                 break
             except GitCommandError:
                 if attempt == FETCH_ATTEMPTS - 1:
@@ -189,6 +192,9 @@ class RemoteQueue:
         self.fetched_at = time.monotonic()
         self.outdated = False
         return changed
+
+    def _served(self) -> list[str]:
+        return served_namespaces(sorted(self.prefixes), self.options.sweeps)
 
     # -- TrialSource ---------------------------------------------------------
 
@@ -202,22 +208,22 @@ class RemoteQueue:
         elif self.outdated or any(driver.jumps_next() for driver in self.drivers.values()):
             self.look()
         trial = self.source.next_trial()
-        if trial is None and fresh:  # what looked empty may have changed since
+        if trial is None and fresh:  # what looked empty may have changed since (the look's listing, if any, says)
             self.refresh()
             trial = self.source.next_trial()
+        self.listing = None  # a moment ago no more
         return trial
 
     def look(self) -> None:
-        """List the remote's claims and trial branches (one ``ls-remote``, nothing fetched) and set aside the queued
+        """List the remote's sweeps, claims and trial branches (one ``ls-remote``, nothing fetched) and set aside the queued
         trials of the view that another runner claimed or moved there since the last fetch; what became of
         them is read by the next ``refresh``."""
-        served = served_namespaces(sorted(self.prefixes), self.options.sweeps)
-        namespaces = [ns for ns in served if ns.endswith("/") and not ns.startswith(SWEEPS_NAMESPACE)]
         try:
-            there = self.git.ls_remote(self.remote.spec, [f"{ns}*" for ns in namespaces])
+            there = self.git.ls_remote(self.remote.spec, listing_patterns(self._served()))
         except GitCommandError:
             return  # unreachable for now: the view stands, and a lost claim says so again
         self.outdated = False
+        self.listing = there  # when the view has nothing left, the fetch that follows lists no more
         for driver in self.drivers.values():
             driver.set_aside(
                 {t.ref.key for t in driver.queued if claim_ref(t.ref.key) in there or there.get(t.ref.ref) != t.tip}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,7 +127,7 @@ def served_namespaces(prefixes: Sequence[str], sweeps: Sequence[str]) -> list[st
     return found + [f"refs/heads/{prefix}{sweep}/" for prefix in sorted(set(prefixes)) for sweep in sweeps]
 
 
-def sync_mirror(git: Git, remote: Remote, namespaces: Sequence[str]) -> bool:
+def sync_mirror(git: Git, remote: Remote, namespaces: Sequence[str], listed: Mapping[str, str] | None = None) -> bool:
     """Bring this clone's mirror of the remote's ``namespaces`` up to date; True when anything there moved.
 
     One ``ls-remote`` says what the remote holds; only the refs whose values
@@ -135,9 +135,11 @@ def sync_mirror(git: Git, remote: Remote, namespaces: Sequence[str]) -> bool:
     sweep records as listed, see ``_listed``), and the mirror's refs the remote
     no longer has are dropped. A poll that
     finds nothing new costs the listing, not a fetch of every finished trial.
+    ``listed``: the remote's refs as the caller listed them a moment ago (``listing_patterns``), instead of listing again.
     """
     inside = lambda ref: any(ref == ns or (ns.endswith("/") and ref.startswith(ns)) for ns in namespaces)  # noqa: E731
-    there = {ref: oid for ref, oid in git.ls_remote(remote.spec, [_pattern(ns) for ns in namespaces]).items() if inside(ref)}
+    listed = listed if listed is not None else git.ls_remote(remote.spec, listing_patterns(namespaces))
+    there = {ref: oid for ref, oid in listed.items() if inside(ref)}
     mirrored = {ref: oid for ref, oid in git.ref_oids(*(remote.tracking(ns) for ns in namespaces)).items()}
     moved = [ref for ref, oid in there.items() if mirrored.get(remote.tracking(ref)) != oid]
     wanted = {remote.tracking(ref) for ref in there}
@@ -164,8 +166,9 @@ def _listed(ref: str, oid: str) -> str:
     return oid if ref.startswith(SWEEPS_NAMESPACE) else ref
 
 
-def _pattern(namespace: str) -> str:
-    return f"{namespace}*" if namespace.endswith("/") else namespace
+def listing_patterns(namespaces: Sequence[str]) -> list[str]:
+    """What ``ls-remote`` lists of ``namespaces`` (a folder's refs, or an exact ref)."""
+    return [f"{namespace}*" if namespace.endswith("/") else namespace for namespace in namespaces]
 
 
 def tracked_claims(git: Git) -> list[RefRecord]:
