@@ -105,6 +105,7 @@ class RemoteQueue:
         self.synced_at = float("-inf")
         self.outdated = False  # a trial of the view was claimed or finished elsewhere meanwhile
         self.listing: dict[str, str] | None = None  # the remote's refs listed a moment ago, for a fetch right after
+        self.handed_at = float("-inf")  # when the view last gave a trial
 
     def refresh(self) -> bool:
         """Fetch what moved of the remote's sweeps, claims and trials (those this worker serves), and sync each
@@ -208,10 +209,12 @@ class RemoteQueue:
         elif self.outdated or any(driver.jumps_next() for driver in self.drivers.values()):
             self.look()
         trial = self.source.next_trial()
-        if trial is None and fresh:  # what looked empty may have changed since (the look's listing, if any, says)
-            self.refresh()
+        if trial is None and fresh and self.fetched_at < self.handed_at:  # what looked empty may have changed since
+            self.refresh()  # (the look's listing, if any, says)
             trial = self.source.next_trial()
         self.listing = None  # a moment ago no more
+        if trial is not None:
+            self.handed_at = time.monotonic()
         return trial
 
     def look(self) -> None:

@@ -696,3 +696,30 @@ def test_a_workers_pushes_are_mirrored_when_its_view_is_next_read_unless_a_fetch
     fetch_experiments(here, origin, ["exp/"])
     claims.store.mirror_writes()
     assert here.ref_oids("refs/gitexp/remotes/origin/")[tracking] == taken.oid  # the newer value stands
+
+
+def test_a_worker_alone_on_a_sweep_lists_the_remote_once_to_start_and_pushes_once_a_trial(
+    kit, logging_project, runs_log, tmp_path, monkeypatch
+):
+    """Counted by Git's own trace2 events: the listing that checks the sweep serves the first fetch; each trial's
+    result push claims the next (the one after it); a run's commits cost no git each."""
+    import json
+    import random
+
+    kit.queue(logging_project, "s", "train.lr=[0.05, 0.1, 0.2]", "train.sleep=0")
+    remote = kit.make_remote(logging_project, tmp_path / "remote.git")
+    clone = kit.clone(remote.root, tmp_path / "w")
+    trace = tmp_path / "trace2"
+    trace.mkdir()
+    monkeypatch.setattr(random, "randrange", lambda n: 0)  # the first trial of the sweep first
+    here = Git(clone.root, {**clone.env, "GIT_TRACE2_EVENT": str(trace)})
+    worker = Worker(here, resolve_remote(here, "origin"), WorkerOptions(RunOptions(), sweeps=("s",)))
+    worker.connect()
+    summary = worker.run()
+
+    assert len(summary.finished) == 3 and kit.runs(runs_log) == {"s/t001": 1, "s/t002": 1, "s/t003": 1}
+    starts = [json.loads(line) for events in trace.iterdir() for line in events.read_text().splitlines() if '"event":"start"' in line]
+    commands = [next(a for a in event["argv"][1:] if not a.startswith("-") and "=" not in a) for event in starts if "/" not in event["sid"]]
+    assert commands.count("push") == 4  # the first claim, then one result push a trial (the next claim in it)
+    assert commands.count("ls-remote") == 2  # to start (the sweep checked, the first fetch), and once none is left
+    assert "commit-tree" not in commands and commands.count("hash-object") == 1
