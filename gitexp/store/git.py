@@ -18,7 +18,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -784,8 +784,9 @@ class CommitWriter:
             fd, self.scratch = tempfile.mkstemp(prefix="gitexp-commit-")
             os.close(fd)
             argv = ["git", *NO_HOOKS, "hash-object", "-w", "-t", "commit", "--no-filters", "--stdin-paths"]
+            # a session of its own: a Ctrl-C at the terminal is for gitexp, which still commits the trial running then
             self.process = subprocess.Popen(argv, cwd=self.git.root, env=self.git.env, stdin=subprocess.PIPE,
-                                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
         now = time.time()
         offset = time.localtime(now).tm_gmtoff // 60
         date = f"{int(now)} {'-' if offset < 0 else '+'}{abs(offset) // 60:02d}{abs(offset) % 60:02d}"
@@ -803,7 +804,8 @@ class CommitWriter:
     def close(self) -> None:
         with self.lock:
             if self.process is not None:
-                self.process.stdin.close()
+                with suppress(OSError):  # it may have died (and its end of the pipe with it)
+                    self.process.stdin.close()
                 self.process.wait()
                 self.process.stdout.close()
             if self.scratch is not None:
