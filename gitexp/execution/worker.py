@@ -106,12 +106,14 @@ class RemoteQueue:
         self.outdated = False  # a trial of the view was claimed or finished elsewhere meanwhile
         self.listing: dict[str, str] | None = None  # the remote's refs listed a moment ago, for a fetch right after
         self.handed_at = float("-inf")  # when the view last gave a trial
+        self.aside = False  # a look set trials aside since the drivers last synced
 
     def refresh(self) -> bool:
         """Fetch what moved of the remote's sweeps, claims and trials (those this worker serves), and sync each
         sweep's driver with them; True when anything moved."""
         changed = self._fetch()
-        if not changed and time.monotonic() - self.synced_at < min(RESYNC_AFTER, self.options.stale_after / 4):
+        recent = time.monotonic() - self.synced_at < min(RESYNC_AFTER, self.options.stale_after / 4)
+        if not changed and not self.aside and recent:
             return False  # nothing moved there: the drivers' view stands (a claim going stale is seen within RESYNC_AFTER)
         wanted = set(self.options.sweeps)
         ledger = Ledger(self.claims.store.view, self.prefix)
@@ -136,6 +138,7 @@ class RemoteQueue:
         self.drivers = drivers
         self.source.sources = list(drivers.values())
         self.synced_at = time.monotonic()
+        self.aside = False
         return changed
 
     def has_work(self) -> bool:
@@ -227,10 +230,16 @@ class RemoteQueue:
             return  # unreachable for now: the view stands, and a lost claim says so again
         self.outdated = False
         self.listing = there  # when the view has nothing left, the fetch that follows lists no more
+        queued = [t for driver in self.drivers.values() for t in driver.queued]
+        moved = {t.ref.key for t in queued if there.get(t.ref.ref) != t.tip}
+        claimed = {t.ref.key for t in queued if claim_ref(t.ref.key) in there}
+        if claimed:  # but for a dead claim the view has already (it is taken over)
+            dead = {key for key, claim in self.claims.known().items() if self.claims.may_take_over(claim)
+                    and there.get(claim.ref) == claim.oid}
+            claimed -= dead
         for driver in self.drivers.values():
-            driver.set_aside(
-                {t.ref.key for t in driver.queued if claim_ref(t.ref.key) in there or there.get(t.ref.ref) != t.tip}
-            )
+            driver.set_aside(moved | claimed)
+        self.aside = self.aside or bool(moved | claimed)
 
     def finished(self, trial: Trial, outcome: RunOutcome | None) -> None:
         self.source.finished(trial, outcome)
