@@ -68,9 +68,7 @@ class SweepDriver:
         self.git = git
         self.store = store or LocalRefs(git)
         self.runnable_statuses = tuple(runnable_statuses)
-        self.shuffle = shuffle  # runners of one queue (workers): each works through a run of trials of its own
-        self.order: dict[str, int] = {}  # trial key -> its place in the sweep, as of the last sync
-        self.last: int | None = None  # the place of the trial handed out last
+        self.shuffle = shuffle  # workers starting together should not all reach for the same trial
         self.running: list[Trial] = []
         self.ran: dict[str, Trial] = {}  # trials finished here, as they ended, by key (see sync)
         self.handed_out = 0  # trials next_trial gave this run
@@ -100,19 +98,12 @@ class SweepDriver:
         self.completed = [t for t in others if t.finished and t.status not in self.runnable_statuses and ran(t)]
         self.queued = [t for t in runnable if t.ref.key not in self.held]
         self.elsewhere = [t for t in runnable if t.ref.key in self.held]  # pending, but not ours
-        self.order = {t.ref.key: place for place, t in enumerate(trials)}
+        if self.shuffle:
+            random.shuffle(self.queued)
         if sweep.state.get("stopped"):
             self.stop_reason = sweep.state["stopped"]
         elif self.stop_reason:
             self.stop(self.stop_reason)
-
-    def set_aside(self, taken: Collection[str]) -> None:
-        """Hold back the queued trials whose keys are in ``taken`` (another runner claimed or finished them since the
-        last ``sync``) as pending elsewhere, until the next ``sync`` reads what became of them."""
-        aside = [t for t in self.queued if t.ref.key in taken]
-        if aside:
-            self.queued = [t for t in self.queued if t.ref.key not in taken]
-            self.elsewhere.extend(aside)
 
     @functools.cached_property
     def targets(self) -> ParamsTargets:
@@ -129,46 +120,15 @@ class SweepDriver:
             self._grow()
         if not self.queued:
             return None
-        trial = self.queued.pop(self._pick() if self.shuffle else 0)
-        self.last = self.order.get(trial.ref.key)
+        trial = self.queued.pop(0)
         self.running.append(trial)
         self.handed_out += 1
         return trial
 
-    def jumps_next(self) -> bool:
-        """Whether the next trial handed out leaves this runner's run of trials (which ended, or reached another's),
-        with trials still queued: a look at the store first shows where the others are now."""
-        if not (self.shuffle and self.handed_out and self.queued):
-            return False
-        return self.last is None or all(self.order.get(t.ref.key) != self.last + 1 for t in self.queued)
-
-    def _pick(self) -> int:
-        """Where in ``queued`` the next trial is, for runners of one queue (``shuffle``): the trial after the one
-        handed out last while it is queued; else, for the first, one at random, so that runners starting
-        together spread over the sweep; else one from the middle of the longest run of queued trials (the
-        farthest from the other runners). Each runner then goes through a run of its own, and two meet (a
-        claim that loses) only where one's run reaches another's start."""
-        places = [self.order.get(t.ref.key) for t in self.queued]
-        if self.last is not None and self.last + 1 in places:
-            return places.index(self.last + 1)
-        if not self.handed_out or None in places:  # None: a trial this driver wrote since the last sync
-            return random.randrange(len(self.queued))
-        runs: list[list[int]] = []  # indexes in queued of trials next to each other in the sweep
-        for at in sorted(range(len(places)), key=places.__getitem__):
-            if runs and places[runs[-1][-1]] + 1 == places[at]:
-                runs[-1].append(at)
-            else:
-                runs.append([at])
-        longest = max(len(run) for run in runs)
-        run = random.choice([run for run in runs if len(run) == longest])
-        quarter = len(run) // 4
-        return random.choice(run[quarter : len(run) - quarter])
-
     def finished(self, trial: Trial, outcome: RunOutcome | None) -> None:
         self.running = [t for t in self.running if t.ref != trial.ref]
-        if outcome is None:  # another runner has it: its run goes on from there, this one's elsewhere
+        if outcome is None:
             self.elsewhere.append(trial)
-            self.last = None
             return
         done = Trial(**{**trial.__dict__, "status": outcome.status, "metrics": dict(outcome.metrics)})
         self.completed.append(done)

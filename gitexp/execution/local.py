@@ -179,7 +179,7 @@ class LocalExecutor:
         # A warm DVC starts first (unless ``load_dvc`` started it): it loads while dead runs are cleaned up and
         # the first trial is claimed.
         warm, self.loading_dvc = self.loading_dvc or WarmDvcPool(tool_env(self.git.env)), None
-        with stopped_when_disk_full(), warm as self.warm_dvc, self.git.writing_commits(), self.dropping_ahead():
+        with stopped_when_disk_full(), warm as self.warm_dvc, self.dropping_ahead():
             self.recover()
             with self.slots, ThreadPoolExecutor(self.options.jobs) as pool:
                 running = {}

@@ -258,12 +258,10 @@ def stage_result(checkout: Git, project: Project) -> tuple[str, list[str]]:
     does not ignore goes in, but for the ``.dvc`` scaffold of ``dvc_scaffold``.
     """
     scaffold = dvc_scaffold(checkout, project) if project.runs_command else []
-    changed, untracked = checkout.worktree_changes()
-    if any(os.path.isdir(checkout.root / path) and not os.path.islink(checkout.root / path) for path in changed):
-        checkout.stage_tracked_changes()  # a file became a folder (or a submodule moved): an add of it would take the folder's files
-        changed = []
+    checkout.stage_tracked_changes()
+    untracked = checkout.untracked_files()
     if project.runs_command:  # no pipeline declares what it writes: all Git does not ignore
-        checkout.add([*changed, *untracked])
+        checkout.add(untracked)
         return checkout.write_tree(), scaffold
     declared = set(committed_paths(project))
     for path in untracked:
@@ -271,7 +269,7 @@ def stage_result(checkout: Git, project: Project) -> tuple[str, list[str]]:
             declared.add(path)
             declared.update(declared_top_level_paths(_yaml_or_none(checkout.root / path), posixpath.dirname(path)))
     kept = [path for path in untracked if _is_declared(path, declared)]
-    checkout.add([*changed, *kept])  # the tracked files' changes and removals too, in the same add
+    checkout.add(kept)
     return checkout.write_tree(), [path for path in untracked if path not in set(kept)]
 
 

@@ -27,11 +27,11 @@ from gitexp.execution.local import LocalExecutor, RunOptions, RunSummary, check_
 from gitexp.execution.pipeline import RunOutcome
 from gitexp.execution.pruning import TrialPruning
 from gitexp.project.outputs import push_outputs
-from gitexp.store.claim_records import DEFAULT_STALE_AFTER, claim_ref
+from gitexp.store.claim_records import DEFAULT_STALE_AFTER
 from gitexp.store.git import Git
 from gitexp.store.naming import MAX_NAME_LENGTH, NAME_PATTERN, SWEEPS_NAMESPACE
 from gitexp.store.records import SWEEP_FILE, WITH_OUTPUTS, Ledger, Sweep, Trial
-from gitexp.store.remote import Remote, RemoteRefs, fetch_objects, listing_patterns, served_namespaces, sync_mirror
+from gitexp.store.remote import Remote, RemoteRefs, fetch_objects, served_namespaces, sync_mirror
 
 DEFAULT_POLL = 5.0
 RESYNC_AFTER = 30.0  # seconds the drivers' view of a remote where nothing moved is trusted
@@ -97,26 +97,21 @@ class RemoteQueue:
         self.remote = remote
         self.claims = claims
         self.options = options
-        self.prefix = Ledger(git).prefix
-        self.prefixes = {self.prefix}
+        self.prefixes = {Ledger(git).prefix}
         self.drivers: dict[str, SweepDriver] = {}
         self.source = CombinedSource([])
         self.fetched_at = float("-inf")
         self.synced_at = float("-inf")
         self.outdated = False  # a trial of the view was claimed or finished elsewhere meanwhile
-        self.listing: dict[str, str] | None = None  # the remote's refs listed a moment ago, for a fetch right after
-        self.handed_at = float("-inf")  # when the view last gave a trial
-        self.aside = False  # a look set trials aside since the drivers last synced
 
     def refresh(self) -> bool:
         """Fetch what moved of the remote's sweeps, claims and trials (those this worker serves), and sync each
         sweep's driver with them; True when anything moved."""
         changed = self._fetch()
-        recent = time.monotonic() - self.synced_at < min(RESYNC_AFTER, self.options.stale_after / 4)
-        if not changed and not self.aside and recent:
+        if not changed and time.monotonic() - self.synced_at < min(RESYNC_AFTER, self.options.stale_after / 4):
             return False  # nothing moved there: the drivers' view stands (a claim going stale is seen within RESYNC_AFTER)
         wanted = set(self.options.sweeps)
-        ledger = Ledger(self.claims.store.view, self.prefix)
+        ledger = Ledger(self.claims.store.view)
         sweeps = [s for s in ledger.sweeps() if not wanted or s.name in wanted]
         prefixes = {sweep.prefix for sweep in sweeps}
         if not prefixes <= self.prefixes:  # a sweep with its own branch prefix: fetch its trials too
@@ -138,7 +133,6 @@ class RemoteQueue:
         self.drivers = drivers
         self.source.sources = list(drivers.values())
         self.synced_at = time.monotonic()
-        self.aside = False
         return changed
 
     def has_work(self) -> bool:
@@ -146,16 +140,15 @@ class RemoteQueue:
 
     def check_remote(self) -> dict[str, str]:
         """Reach the remote and find the sweeps asked for there, without writing a ref here: name -> record."""
-        served = [ns for ns in self._served() if not ns.startswith(SWEEPS_NAMESPACE)]
-        try:  # every sweep (to name them when one is missing), and what the first fetch lists too
-            records = self.git.ls_remote(self.remote.spec, listing_patterns([SWEEPS_NAMESPACE, *served]))
+        try:
+            records = self.git.ls_remote(self.remote.spec, [f"{SWEEPS_NAMESPACE}*"])
         except NetworkTimeout:
             raise  # its line already names the remote and the fix
         except GitCommandError as error:
             raise NotFoundError(
                 f"cannot reach {self.remote.shown} ({error.message}): check the remote's URL and your access"
             ) from None
-        there = {ref[len(SWEEPS_NAMESPACE) :]: oid for ref, oid in records.items() if ref.startswith(SWEEPS_NAMESPACE)}
+        there = {ref[len(SWEEPS_NAMESPACE) :]: oid for ref, oid in records.items()}
         wanted = self.options.sweeps or sorted(there)
         missing = [name for name in wanted if name not in there]
         if missing:
@@ -164,7 +157,6 @@ class RemoteQueue:
                 f"{self.remote.shown} has no sweep named {missing[0]!r} (sweeps there: {known}): "
                 "push the sweep and its trial branches to it first"
             )
-        self.listing = records
         return {name: there[name] for name in wanted}
 
     def check_stage(self, records: dict[str, str]) -> None:
@@ -183,11 +175,10 @@ class RemoteQueue:
         check_stage_of(self.git, sweeps, [], self.options.run.stage)
 
     def _fetch(self) -> bool:
-        self.claims.store.mirror_writes()  # first: the listing is compared with the mirror
-        listed, self.listing = self.listing, None
+        namespaces = served_namespaces(sorted(self.prefixes), self.options.sweeps)
         for attempt in range(FETCH_ATTEMPTS):
             try:
-                changed = sync_mirror(self.git, self.remote, self._served(), listed if not attempt else None)
+                changed = sync_mirror(self.git, self.remote, namespaces)
                 break
             except GitCommandError:
                 if attempt == FETCH_ATTEMPTS - 1:
@@ -197,49 +188,19 @@ class RemoteQueue:
         self.outdated = False
         return changed
 
-    def _served(self) -> list[str]:
-        return served_namespaces(sorted(self.prefixes), self.options.sweeps)
-
     # -- TrialSource ---------------------------------------------------------
 
     def next_trial(self) -> Trial | None:
-        """The next trial of the view, fetched again only when it is old or has none left: a trial others took
-        meanwhile costs one push that loses (and is how the view proves outdated); then, and before this runner
-        leaves its run of trials for another, one listing of the remote sets aside what others took since (``look``)."""
-        fresh = time.monotonic() - self.fetched_at <= REFRESH_AFTER
+        """The next trial of the view, fetched again only when it is old, proved outdated, or has none left:
+        a trial others took meanwhile costs one push that loses (and is how the view proves outdated)."""
+        fresh = not self.outdated and time.monotonic() - self.fetched_at <= REFRESH_AFTER
         if not fresh:
             self.refresh()
-        elif self.outdated or any(driver.jumps_next() for driver in self.drivers.values()):
-            self.look()
         trial = self.source.next_trial()
-        if trial is None and fresh and self.fetched_at < self.handed_at:  # what looked empty may have changed since
-            self.refresh()  # (the look's listing, if any, says)
+        if trial is None and fresh:  # what looked empty may have changed since
+            self.refresh()
             trial = self.source.next_trial()
-        self.listing = None  # a moment ago no more
-        if trial is not None:
-            self.handed_at = time.monotonic()
         return trial
-
-    def look(self) -> None:
-        """List the remote's sweeps, claims and trial branches (one ``ls-remote``, nothing fetched) and set aside the queued
-        trials of the view that another runner claimed or moved there since the last fetch; what became of
-        them is read by the next ``refresh``."""
-        try:
-            there = self.git.ls_remote(self.remote.spec, listing_patterns(self._served()))
-        except GitCommandError:
-            return  # unreachable for now: the view stands, and a lost claim says so again
-        self.outdated = False
-        self.listing = there  # when the view has nothing left, the fetch that follows lists no more
-        queued = [t for driver in self.drivers.values() for t in driver.queued]
-        moved = {t.ref.key for t in queued if there.get(t.ref.ref) != t.tip}
-        claimed = {t.ref.key for t in queued if claim_ref(t.ref.key) in there}
-        if claimed:  # but for a dead claim the view has already (it is taken over)
-            dead = {key for key, claim in self.claims.known().items() if self.claims.may_take_over(claim)
-                    and there.get(claim.ref) == claim.oid}
-            claimed -= dead
-        for driver in self.drivers.values():
-            driver.set_aside(moved | claimed)
-        self.aside = self.aside or bool(moved | claimed)
 
     def finished(self, trial: Trial, outcome: RunOutcome | None) -> None:
         self.source.finished(trial, outcome)
@@ -283,8 +244,7 @@ class Worker:
         self.options = options
         self.worker_id = options.worker_id or default_worker_id()
         runner = Runner(worker=self.worker_id, clone=clone_id(git.common_dir()))
-        store = RemoteRefs(git, remote, mirror_later=True)  # mirrored at each look at the view, not after each push
-        self.claims = Claims(git, store, runner, options.stale_after, options.heartbeat)
+        self.claims = Claims(git, RemoteRefs(git, remote), runner, options.stale_after, options.heartbeat)
         self.queue = RemoteQueue(git, remote, self.claims, options)
         self.executor = self.make_executor(git, on_event)
 
@@ -301,13 +261,10 @@ class Worker:
 
     def run(self) -> RunSummary:
         summary = RunSummary()
-        try:
-            while True:
-                summary.add(self.executor.run(self.queue))
-                if not self.queue.wait_for_work(self.options.idle_exit):
-                    return summary
-        finally:
-            self.claims.store.mirror_writes()
+        while True:
+            summary.add(self.executor.run(self.queue))
+            if not self.queue.wait_for_work(self.options.idle_exit):
+                return summary
 
 
 class OutputPushingExecutor(LocalExecutor):

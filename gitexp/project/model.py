@@ -197,19 +197,13 @@ def _refuse_explosive_yaml(git: Git, files: ProjectFiles) -> list[bytes | None]:
     Answers the texts of the dvc.yaml files, for ``ProjectFiles.cache_key``.
     """
     fix = "write the values out (fewer aliases of aliases) and commit the file"
-    # the params.yaml beside each dvc.yaml, always a source, is read with them: one cat-file in the usual case
-    beside = [name for path in files.dvc_files if (name := repo_path(posixpath.dirname(path), DEFAULT_PARAMS_FILE)) in files.blobs]
-    first = [*files.dvc_files, *dict.fromkeys(beside)]
-    read = dict(zip(first, git.read_blobs([files.blobs[path] for path in first])))
-    texts = {path: read[path] for path in files.dvc_files}
+    texts = dict(zip(files.dvc_files, git.read_blobs([files.blobs[path] for path in files.dvc_files])))
     for path, text in texts.items():
         refuse_explosive_yaml(text or b"", path, fix)
     sources = {name for path, text in texts.items() for name in _template_sources(path, text or b"")}
     found = sorted(name for name in sources if name in files.blobs and name.endswith((".yaml", ".yml")))
-    later = [path for path in found if path not in read]
-    read.update(zip(later, git.read_blobs([files.blobs[path] for path in later])))
-    for path in found:
-        refuse_explosive_yaml(read[path] or b"", path, fix)
+    for path, text in zip(found, git.read_blobs([files.blobs[path] for path in found])):
+        refuse_explosive_yaml(text or b"", path, fix)
     return list(texts.values())
 
 

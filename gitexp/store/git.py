@@ -16,9 +16,8 @@ import shlex
 import subprocess
 import tempfile
 import threading
-import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,9 +123,6 @@ class Git:
         self.env.setdefault("GIT_TERMINAL_PROMPT", "0")
         self._remote_config: str | None = None  # see _remote_settings
         self._common_dir: Path | None = None
-        self._commits: CommitWriter | None = None  # see writing_commits
-        self._commit_writers = 0  # callers inside writing_commits (runs in threads of one process share it)
-        self._commits_lock = threading.Lock()
 
     @classmethod
     def discover(cls, path: Path, env: Mapping[str, str] | None = None) -> "Git":
@@ -496,13 +492,10 @@ class Git:
         out = self.run("status", "--porcelain=v1", "-z", "--untracked-files=all", cwd=cwd)
         return [entry for entry in out.split("\0") if entry]
 
-    def worktree_changes(self) -> tuple[list[str], list[str]]:
-        """The tracked files the work tree changed or deleted, and the files Git neither tracks nor ignores
-        (repo-relative), in one ``ls-files``."""
-        out = self.run("ls-files", "-t", "--modified", "--deleted", "--others", "--exclude-standard", "-z")
-        entries = [entry.split(" ", 1) for entry in out.split("\0") if entry]
-        changed = [path for tag, path in entries if tag != "?"]
-        return list(dict.fromkeys(changed)), [path for tag, path in entries if tag == "?"]
+    def untracked_files(self) -> list[str]:
+        """Files of the work tree that Git neither tracks nor ignores (repo-relative)."""
+        out = self.run("ls-files", "--others", "--exclude-standard", "-z")
+        return [path for path in out.split("\0") if path]
 
     # -- writing -------------------------------------------------------------
 
@@ -609,28 +602,8 @@ class Git:
 
     def commit_tree(self, tree: str, message: str, parents: Sequence[str] = ()) -> str:
         """A commit of ``tree`` with ``message``; no ref points at it yet."""
-        written = self._commits.write(tree, message, parents) if self._commits is not None else None
-        if written is not None:
-            return written
         args = [part for parent in parents for part in ("-p", parent)]
         return self.run("commit-tree", tree, *args, "-F", "-", input=message).strip()
-
-    @contextmanager
-    def writing_commits(self) -> Iterator[None]:
-        """While inside, ``commit_tree`` writes through one long-lived git (``CommitWriter``), not one git per commit:
-        a worker writes two a trial (its result, the next trial's claim) and more when it beats."""
-        with self._commits_lock:
-            if not self._commit_writers:
-                self._commits = CommitWriter(self)
-            self._commit_writers += 1
-        try:
-            yield
-        finally:
-            with self._commits_lock:
-                self._commit_writers -= 1
-                if not self._commit_writers:
-                    self._commits.close()
-                    self._commits = None
 
     def empty_tree(self) -> str:
         """The empty tree, written to the object database (a push needs the object)."""
@@ -736,81 +709,6 @@ class Git:
         if proc.returncode != 0:
             raise GitCommandError(f"git {command} failed: {redacted(failure_reason(proc))}")  # git may echo a URL's token
         return proc
-
-
-_OID = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?\Z")
-
-
-class CommitWriter:
-    """Commit objects as ``commit-tree`` writes them, through one ``git hash-object -w -t commit --stdin-paths``.
-
-    The commit's text is made here from the identities ``git var`` gives (at the
-    time of each commit, unless GIT_AUTHOR_DATE or GIT_COMMITTER_DATE fix it), and
-    written to a scratch file whose path the long-lived git reads, hashes and stores.
-    ``write`` answers None wherever ``commit-tree`` must do it itself: a tree named
-    by a revision, another commit encoding than UTF-8 (its header), no identity, or
-    a git that died; the caller then runs it.
-    """
-
-    def __init__(self, git: Git):
-        self.git = git
-        self.lock = threading.Lock()
-        self.process: subprocess.Popen | None = None
-        self.scratch: str | None = None
-        self.idents: list[tuple[str, str | None]] | None = None  # author, committer: "Name <email>", and a fixed date
-        settings = dict(line.partition("=")[::2] for line in git.run("var", "-l", check=False).splitlines())
-        encoding = settings.get("i18n.commitencoding", "utf-8").lower().replace("-", "")
-        author, committer = settings.get("GIT_AUTHOR_IDENT"), settings.get("GIT_COMMITTER_IDENT")
-        if author and committer and encoding == "utf8":
-            self.idents = [self._split(author, "GIT_AUTHOR_DATE"), self._split(committer, "GIT_COMMITTER_DATE")]
-
-    def _split(self, ident: str, date_variable: str) -> tuple[str, str | None]:
-        """``Name <email>`` of ``ident``, and its date when ``date_variable`` fixes it."""
-        who, seconds, zone = ident.rsplit(" ", 2)
-        return who, f"{seconds} {zone}" if date_variable in self.git.env else None
-
-    def write(self, tree: str, message: str, parents: Sequence[str]) -> str | None:
-        if self.idents is None or not _OID.match(tree) or not all(_OID.match(parent) for parent in parents):
-            return None
-        with self.lock:
-            try:
-                return self._write(tree, message, parents)
-            except (OSError, ValueError):  # the long-lived git is gone: one git per commit from now on
-                self.idents = None
-                return None
-
-    def _write(self, tree: str, message: str, parents: Sequence[str]) -> str | None:
-        if self.process is None:
-            fd, self.scratch = tempfile.mkstemp(prefix="gitexp-commit-")
-            os.close(fd)
-            argv = ["git", *NO_HOOKS, "hash-object", "-w", "-t", "commit", "--no-filters", "--stdin-paths"]
-            # a session of its own: a Ctrl-C at the terminal is for gitexp, which still commits the trial running then
-            self.process = subprocess.Popen(argv, cwd=self.git.root, env=self.git.env, stdin=subprocess.PIPE,
-                                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
-        now = time.time()
-        offset = time.localtime(now).tm_gmtoff // 60
-        date = f"{int(now)} {'-' if offset < 0 else '+'}{abs(offset) // 60:02d}{abs(offset) % 60:02d}"
-        author, committer = (f"{who} {fixed or date}" for who, fixed in self.idents)
-        lines = [f"tree {tree}", *(f"parent {parent}" for parent in parents), f"author {author}", f"committer {committer}"]
-        with open(self.scratch, "wb") as scratch:
-            scratch.write(("\n".join(lines) + "\n\n" + message).encode())
-        self.process.stdin.write(self.scratch.encode() + b"\n")
-        self.process.stdin.flush()
-        oid = self.process.stdout.readline().decode().strip()
-        if not _OID.match(oid):
-            raise ValueError(oid)
-        return oid
-
-    def close(self) -> None:
-        with self.lock:
-            if self.process is not None:
-                with suppress(OSError):  # it may have died (and its end of the pipe with it)
-                    self.process.stdin.close()
-                self.process.wait()
-                self.process.stdout.close()
-            if self.scratch is not None:
-                os.unlink(self.scratch)
-            self.process = self.scratch = None
 
 
 _DUBIOUS_OWNERSHIP = re.compile(r"dubious ownership in repository at '(.*)'")

@@ -304,10 +304,9 @@ def without_json(trailers: Mapping[str, str]) -> dict[str, str]:
 class Ledger:
     """Reads sweeps and trials from one repository's refs."""
 
-    def __init__(self, git: Git, prefix: str | None = None):
-        """``prefix``: the configured branch prefix, when the caller has read it already (a worker, at each look)."""
+    def __init__(self, git: Git):
         self.git = git
-        self.prefix = prefix or validate_prefix(git.config_get("gitexp.prefix") or DEFAULT_PREFIX)
+        self.prefix = validate_prefix(git.config_get("gitexp.prefix") or DEFAULT_PREFIX)
         self._sweeps: list[Sweep] | None = None
 
     def sweep_names(self) -> list[str]:

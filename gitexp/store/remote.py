@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,7 +126,7 @@ def served_namespaces(prefixes: Sequence[str], sweeps: Sequence[str]) -> list[st
     return found + [f"refs/heads/{prefix}{sweep}/" for prefix in sorted(set(prefixes)) for sweep in sweeps]
 
 
-def sync_mirror(git: Git, remote: Remote, namespaces: Sequence[str], listed: Mapping[str, str] | None = None) -> bool:
+def sync_mirror(git: Git, remote: Remote, namespaces: Sequence[str]) -> bool:
     """Bring this clone's mirror of the remote's ``namespaces`` up to date; True when anything there moved.
 
     One ``ls-remote`` says what the remote holds; only the refs whose values
@@ -135,11 +134,9 @@ def sync_mirror(git: Git, remote: Remote, namespaces: Sequence[str], listed: Map
     sweep records as listed, see ``_listed``), and the mirror's refs the remote
     no longer has are dropped. A poll that
     finds nothing new costs the listing, not a fetch of every finished trial.
-    ``listed``: the remote's refs as the caller listed them a moment ago (``listing_patterns``), instead of listing again.
     """
     inside = lambda ref: any(ref == ns or (ns.endswith("/") and ref.startswith(ns)) for ns in namespaces)  # noqa: E731
-    listed = listed if listed is not None else git.ls_remote(remote.spec, listing_patterns(namespaces))
-    there = {ref: oid for ref, oid in listed.items() if inside(ref)}
+    there = {ref: oid for ref, oid in git.ls_remote(remote.spec, [_pattern(ns) for ns in namespaces]).items() if inside(ref)}
     mirrored = {ref: oid for ref, oid in git.ref_oids(*(remote.tracking(ns) for ns in namespaces)).items()}
     moved = [ref for ref, oid in there.items() if mirrored.get(remote.tracking(ref)) != oid]
     wanted = {remote.tracking(ref) for ref in there}
@@ -166,9 +163,8 @@ def _listed(ref: str, oid: str) -> str:
     return oid if ref.startswith(SWEEPS_NAMESPACE) else ref
 
 
-def listing_patterns(namespaces: Sequence[str]) -> list[str]:
-    """What ``ls-remote`` lists of ``namespaces`` (a folder's refs, or an exact ref)."""
-    return [f"{namespace}*" if namespace.endswith("/") else namespace for namespace in namespaces]
+def _pattern(namespace: str) -> str:
+    return f"{namespace}*" if namespace.endswith("/") else namespace
 
 
 def tracked_claims(git: Git) -> list[RefRecord]:
@@ -215,19 +211,16 @@ class TrackingView(Git):
     Only ref lookups are translated; objects are this clone's, where fetching put them.
     """
 
-    def __init__(self, git: Git, remote: Remote, before_reading: Callable[[], None] = lambda: None):
+    def __init__(self, git: Git, remote: Remote):
         super().__init__(git.root, git.env)
         self.remote = remote
-        self.before_reading = before_reading  # brings in what was written there and not yet mirrored here
 
     def refs(self, *patterns: str) -> list[RefRecord]:
-        self.before_reading()
         inside = [self.remote.tracking(pattern) for pattern in patterns] or [self.remote.namespace]
         records = super().refs(*inside)
         return [RefRecord("refs/" + r.name[len(self.remote.namespace) :], r.oid, r.message) for r in records]
 
     def rev_parse(self, rev: str) -> str | None:
-        self.before_reading()
         return super().rev_parse(self.remote.tracking(rev) if rev.startswith("refs/") else rev)
 
 
@@ -289,25 +282,16 @@ class RemoteRefs:
     A push that fails without a clean answer is looked up on the remote before it
     counts as failed (``_landed``): one that landed is a swap that landed.
     Without ``mirror`` (``gitexp push`` and ``remove`` of the user's own refs)
-    nothing is copied into the tracking namespace. With ``mirror_later`` (a
-    worker, which pushes once a trial and reads its view far less often) what
-    lands is mirrored when the view is next read, or ``mirror_writes`` is called,
-    in one ``update-ref`` for many pushes; each ref only if the mirror still has
-    the value it had before (a fetch meanwhile has brought it, or newer).
+    nothing is copied into the tracking namespace.
     """
 
-    def __init__(
-        self, git: Git, remote: Remote, refusals: list[Refusal] | None = None, mirror: bool = True, mirror_later: bool = False
-    ):
+    def __init__(self, git: Git, remote: Remote, refusals: list[Refusal] | None = None, mirror: bool = True):
         self.git = git
         self.remote = remote
-        self.view = TrackingView(git, remote, self.mirror_writes)
+        self.view = TrackingView(git, remote)
         self.refusals = refusals
         self.mirrors = mirror
-        self.later = mirror_later
         self.lost: tuple[str, ...] = ()
-        self._unmirrored: dict[str, tuple[str | None, str]] = {}  # tracking ref -> (its value before, after)
-        self._unmirrored_lock = threading.Lock()
 
     def swap(self, updates: Sequence[RefUpdate], scratch: Sequence[str] = (), message: str = "gitexp") -> bool:
         self.lost = ()
@@ -326,12 +310,6 @@ class RemoteRefs:
         if rejected:
             ref, reason = next(iter(rejected.items()))
             self._refused(updates, reason, ref)
-        elif self.mirrors and self.later:
-            with self._unmirrored_lock:
-                for u in updates:
-                    if u.new != u.old:
-                        ref = self.remote.tracking(u.ref)
-                        self._unmirrored[ref] = (self._unmirrored.get(ref, (u.old, u.new))[0], u.new)
         elif self.mirrors:
             # A concurrent fetch may hold one of these refs' locks: then the next fetch mirrors it.
             mirrored = [RefUpdate(self.remote.tracking(u.ref), u.new) for u in updates if u.new != u.old]
@@ -355,14 +333,6 @@ class RemoteRefs:
         except GitCommandError:
             return False
         return all(now.get(update.ref, ZERO_OID) == update.new for update in updates)
-
-    def mirror_writes(self) -> None:
-        """Mirror what landed there and is not mirrored yet (``mirror_later``); a ref a fetch has moved since is left as it is."""
-        with self._unmirrored_lock:
-            pending, self._unmirrored = self._unmirrored, {}
-        updates = [RefUpdate(ref, new, old) for ref, (old, new) in pending.items() if new != old]
-        if updates:
-            self.git.try_update_refs(updates, "gitexp: what this worker pushed")
 
     def publish(self, created: Sequence[RefUpdate], record: RefUpdate, write: PendingWrite, message: str) -> bool:
         """One atomic push: the remote applies it once it has received all of it, whatever becomes of this process."""

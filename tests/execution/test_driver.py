@@ -171,24 +171,3 @@ def test_a_trial_that_ended_here_is_not_handed_out_again_by_a_view_without_its_r
     retrying.finished(again, RunOutcome("failed", 1.0))
     retrying.sync(sweep)
     assert first.ref.key not in [t.ref.key for t in retrying.queued]
-
-
-def test_a_worker_driver_goes_through_a_run_of_its_own_and_leaves_it_for_the_middle_of_the_longest_run(
-    project, run_gitexp, monkeypatch
-):
-    """Workers of one queue each take trials next to the last they took; one whose next was taken elsewhere goes
-    on from the middle of the longest run of queued trials, the farthest from where the others work."""
-    import random
-
-    assert run_gitexp(project.root, "queue", "--name", "s", "--set", "train.lr=range(1,13)").code == 0
-    order = [t.ref.key for t in Ledger(project).trials(["s"])]
-    driver = SweepDriver(project, Ledger(project).sweep("s"), shuffle=True)
-    monkeypatch.setattr(random, "randrange", lambda n: 0)  # the first at random: here the first of the sweep
-    run = [driver.next_trial() for _ in range(3)]
-    assert [t.ref.key for t in run] == order[:3] and not driver.jumps_next()
-
-    driver.finished(run[2], None)  # another runner held it: its claim lost
-    assert driver.jumps_next()
-    jumped = driver.next_trial()
-    assert order.index(jumped.ref.key) in range(5, 10)  # the middle of the run t004..t012 (order[3:])
-    assert driver.next_trial().ref.key == order[order.index(jumped.ref.key) + 1]

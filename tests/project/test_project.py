@@ -248,30 +248,3 @@ def test_a_project_resolved_once_is_read_from_the_cache_by_every_later_load(proj
     first = load_project(project, "HEAD", "", ProjectCache(tmp_path / "cache"))
     again = [load_project(project, "HEAD", "", ProjectCache(tmp_path / "cache")) for _ in range(3)]
     assert len(resolved) == 1 and again == [first] * 3
-
-
-def test_a_result_tree_holds_the_runs_changes_and_removals_and_only_declared_new_files(project):
-    """As ``dvc exp run`` commits: changed and deleted tracked files, declared new ones; also where a tracked
-    file became a folder (its files are new, and undeclared ones stay out)."""
-    from gitexp.execution.pipeline import stage_result
-    from gitexp.project.model import load_project
-
-    (project.root / "notes.txt").write_text("tracked\n")
-    project.run("add", "notes.txt")
-    project.run("commit", "-qm", "notes")
-    resolved = load_project(project, "HEAD")
-    (project.root / "params.yaml").write_text("train:\n  lr: 0.5\n")
-    (project.root / "train.py").unlink()
-    (project.root / "metrics.json").write_text('{"score": 1}\n')
-    (project.root / "scratch.bin").write_bytes(b"x")
-    tree, left_out = stage_result(project, resolved)
-    files = project.run("ls-tree", "-r", "--name-only", tree).split()
-    assert "train.py" not in files and {"params.yaml", "metrics.json", "notes.txt"} <= set(files)
-    assert project.read_blob(tree, "params.yaml") == b"train:\n  lr: 0.5\n" and left_out == ["scratch.bin"]
-
-    (project.root / "notes.txt").unlink()
-    (project.root / "notes.txt").mkdir()
-    (project.root / "notes.txt" / "inside.bin").write_bytes(b"y")
-    tree, left_out = stage_result(project, resolved)
-    files = project.run("ls-tree", "-r", "--name-only", tree).split()
-    assert not any(path.startswith("notes.txt") for path in files) and "notes.txt/inside.bin" in left_out

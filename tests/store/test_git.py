@@ -206,25 +206,3 @@ def test_a_push_into_a_clone_where_gitexp_never_ran_makes_no_file_there(tmp_path
     assert other.push(str(clone.root), [RefUpdate("refs/gitexp/pushed", other.rev_parse("HEAD"), ZERO_OID)]) == {}
     assert clone.rev_parse("refs/gitexp/pushed") == other.rev_parse("HEAD")
     assert not (clone.common_dir() / "gitexp").exists()
-
-
-@pytest.mark.parametrize("dates", [{}, {"GIT_AUTHOR_DATE": "@1112911993 +0200", "GIT_COMMITTER_DATE": "2005-04-07T22:13:13"}])
-def test_commits_written_through_one_long_lived_git_are_those_commit_tree_writes(project, dates):
-    git = Git(project.root, {**project.env, **dates})
-    head, tree = git.rev_parse("HEAD"), git.empty_tree()
-    message = "gitexp: result s/t001\n\nGitexp-Status: succeeded\nGitexp-Metrics: {\"é\": 1}\n"
-    with git.writing_commits():
-        written = [git.commit_tree(tree, message, [head]), git.commit_tree(tree, "claim\n"), git.commit_tree(f"{head}^{{tree}}", "m\n")]
-    alone = [git.commit_tree(tree, message, [head]), git.commit_tree(tree, "claim\n"), git.commit_tree(f"{head}^{{tree}}", "m\n")]
-    if dates:
-        assert written == alone  # byte for byte the same objects
-    texts = [git.run("cat-file", "commit", oid).split("\n", 4) for oid in written + alone]
-    assert all(text[4] == texts[0][4] for text in texts[::3])  # same author and committer, same message
-    assert git.run("cat-file", "-t", written[2]).strip() == "commit"
-
-
-def test_a_commit_encoding_other_than_utf8_leaves_commits_to_commit_tree(project):
-    project.run("config", "i18n.commitEncoding", "latin1")
-    with project.writing_commits():
-        oid = project.commit_tree(project.empty_tree(), "latin?\n")
-    assert "\nencoding latin1\n" in project.run("cat-file", "commit", oid)
