@@ -28,7 +28,6 @@ The child enters the request's cgroup (``processes``) before anything else.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import importlib
 import json
 import os
@@ -118,7 +117,7 @@ class ReproServer:
         None when the server could not say (the caller resolves it itself)."""
         with tempfile.TemporaryDirectory(prefix="gitexp-project-") as folder:
             out = Path(folder, "project.json")
-            request = {"resolve": {"root": str(root), "rev": rev, "files": dataclasses.asdict(files)}, "out": str(out)}
+            request = {"resolve": {"root": str(root), "rev": rev, "files": files.to_json()}, "out": str(out)}
             reply = self._ask(request)
             if reply is None or reply.get("code") != 0 or not out.is_file():
                 return None
@@ -257,8 +256,7 @@ def _resolve_in_child(request: dict) -> dict:
             from gitexp.project.dvc import resolve_project
 
             asked = request["resolve"]
-            files = asked["files"]
-            files = ProjectFiles(files["directory"], tuple(files["dvc_files"]), files["blobs"], tuple(files["data_files"]))
+            files = ProjectFiles.from_json(asked["files"])
             try:
                 answer = resolve_project(Path(asked["root"]), asked["rev"], files).to_json()
             except GitexpError as error:

@@ -250,6 +250,13 @@ class ProjectFiles:
         digest = hashlib.sha256(json.dumps([CACHE_VERSION, self.directory, inputs], sort_keys=True).encode())
         return digest.hexdigest()
 
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "ProjectFiles":
+        return cls(data["directory"], tuple(data["dvc_files"]), data["blobs"], tuple(data["data_files"]))
+
 
 def project_files(git: Git, rev: str, directory: str) -> ProjectFiles:
     """Every file of the project folder in ``rev`` (one ``ls-tree``), and its dvc.yaml files.

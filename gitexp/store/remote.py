@@ -25,8 +25,8 @@ from gitexp.store.refstore import LocalRefs, drop
 
 DEFAULT_REMOTE = "origin"  # the remote a command uses when none is named
 TRACKING_ROOT = "refs/gitexp/remotes/"
-INCOMING_ROOT = "refs/gitexp/incoming/"
-ATOMIC_FAILED = "atomic push failed"  # git's reason for the refs of an atomic push rejected only with another  # a pull's fetched refs wait here until it takes them
+INCOMING_ROOT = "refs/gitexp/incoming/"  # a pull's fetched refs wait here until it takes them
+ATOMIC_FAILED = "atomic push failed"  # git's reason for the refs of an atomic push rejected only with another
 # user@host:path, the scp-like form git accepts for ssh
 _SCP_LIKE = re.compile(r"[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:")
 
